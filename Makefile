@@ -1,0 +1,44 @@
+# Two commands do all set-up: `make run` and `make test` (see README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint browser bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# runtime install (torch is pinned to 2.13.0, the CPU wheel)
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# test install: the runtime plus pytest, playwright (driving Debian's chromium), ruff
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/landscapes serve --host 127.0.0.1 --port 8050
+
+# Debian's chromium and chromedriver for the browser tests (never `playwright install`)
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! command -v chromedriver >/dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check landscapes app tests benchmarks
+
+test: $(VENV)/.installed-test browser lint
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-test browser
+	$(BIN)/python benchmarks/spin.py
+	$(BIN)/python benchmarks/page_load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,36 @@
+"""Dashboard settings, read from the environment (documented in README.md).
+
+FUNNELSCOPE_CACHE_DIR      where cached results live (default: ~/.cache/funnelscope)
+FUNNELSCOPE_CACHE_TIMEOUT  seconds a cached result is kept (default: 7 days; 0 = forever)
+FUNNELSCOPE_CACHE_ENTRIES  entries kept before the oldest are dropped (default: 2000)
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Config:
+    cache_dir: Path = Path.home() / ".cache" / "funnelscope"
+    cache_timeout: int = 7 * 24 * 3600
+    cache_entries: int = 2000
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Config":
+        env = os.environ if env is None else env
+        default = cls()
+        return cls(
+            cache_dir=Path(env.get("FUNNELSCOPE_CACHE_DIR", default.cache_dir)),
+            cache_timeout=int(env.get("FUNNELSCOPE_CACHE_TIMEOUT", default.cache_timeout)),
+            cache_entries=int(env.get("FUNNELSCOPE_CACHE_ENTRIES", default.cache_entries)),
+        )
+
+    def flask_caching(self) -> dict:
+        """The flask-caching configuration for this setting."""
+        return {
+            "CACHE_TYPE": "FileSystemCache",
+            "CACHE_DIR": str(self.cache_dir),
+            "CACHE_DEFAULT_TIMEOUT": self.cache_timeout,
+            "CACHE_THRESHOLD": self.cache_entries,
+        }

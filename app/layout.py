@@ -1,0 +1,143 @@
+"""The page: a header and two identical panels side by side (ids from :mod:`app.ids`)."""
+
+from dash import dcc, html
+
+from app import ids
+from app.ids import pid
+
+THROUGH_MINIMA = "through:minimum:1,minimum:2"
+DEFAULTS = {  # first load: the funnel beside the glass, no clicks needed
+    "left": {"model": "ising", "ising_n": 16, "native_bias": 2.0, "directions": "random",
+             "span": 1.0},
+    "right": {"model": "pspin", "ising_n": 16, "native_bias": 0.0,
+              "directions": THROUGH_MINIMA, "span": 1.5},
+}
+COMMON = {"pspin_n": 64, "p": 3, "planted": 0.0, "seed": 0, "steps": 51,
+          "center": "minimum:0", "path_from": "random:0", "path_to": "minimum:0"}
+DIRECTIONS = [
+    {"label": "random directions", "value": "random"},
+    {"label": "through minima 1 and 2", "value": THROUGH_MINIMA},
+]
+SHOWN, HIDDEN = {}, {"display": "none"}
+
+
+def family_styles(model: str) -> tuple[dict, dict]:
+    """Styles of the (Ising, p-spin) control groups: only the chosen family's are shown."""
+    return (SHOWN, HIDDEN) if model == "ising" else (HIDDEN, SHOWN)
+POINTS = [
+    {"label": "descent minimum 0", "value": "minimum:0"},
+    {"label": "descent minimum 1", "value": "minimum:1"},
+    {"label": "descent minimum 2", "value": "minimum:2"},
+    {"label": "native / planted state", "value": "native"},
+    {"label": "ground state (Ising, exact)", "value": "ground"},
+    {"label": "random start 0", "value": "random:0"},
+    {"label": "random start 1", "value": "random:1"},
+]
+MODELS = [
+    {"label": "Ising spin funnel", "value": "ising"},
+    {"label": "p-spin glass", "value": "pspin"},
+]
+
+
+def _field(label: str, control, hint: str | None = None) -> html.Div:
+    children = [html.Label(label, htmlFor=control.id, className="field-label"), control]
+    if hint:
+        children.append(html.Small(hint, className="hint"))
+    return html.Div(children, className="field")
+
+
+def _slider(side: str, name: str, lo: float, hi: float, step: float, value: float, marks) -> dcc.Slider:
+    # updatemode "mouseup": a drag recomputes once, on release
+    return dcc.Slider(
+        id=pid(side, name), min=lo, max=hi, step=step, value=value,
+        marks={m: str(m) for m in marks}, updatemode="mouseup",
+        tooltip={"placement": "bottom", "always_visible": False},
+    )
+
+
+def panel(side: str) -> html.Section:
+    d = {**COMMON, **DEFAULTS[side]}
+    ising_style, pspin_style = family_styles(d["model"])
+    ising = html.Div(
+        [
+            _field("Spins N", _slider(side, ids.ISING_N, 4, 20, 1, d["ising_n"], [4, 8, 12, 16, 20])),
+            _field(
+                "Native bias J0",
+                _slider(side, ids.NATIVE_BIAS, 0, 4, 0.25, d["native_bias"], [0, 1, 2, 3, 4]),
+                "0 = Sherrington-Kirkpatrick glass; large = funnel",
+            ),
+        ],
+        id=pid(side, ids.ISING_CONTROLS),
+        style=ising_style,
+    )
+    pspin = html.Div(
+        [
+            _field("Spins N", _slider(side, ids.PSPIN_N, 16, 128, 8, d["pspin_n"], [16, 64, 128])),
+            _field("Order p", dcc.RadioItems(
+                id=pid(side, ids.P), options=[2, 3, 4], value=d["p"], inline=True)),
+            _field(
+                "Planted strength lambda",
+                _slider(side, ids.PLANTED, 0, 3, 0.1, d["planted"], [0, 1, 2, 3]),
+                "0 = pure glass; > 0 adds a funnel toward the planted state",
+            ),
+        ],
+        id=pid(side, ids.PSPIN_CONTROLS),
+        style=pspin_style,
+    )
+    view = html.Div(
+        [
+            _field("Seed", dcc.Input(
+                id=pid(side, ids.SEED), type="number", min=0, step=1, value=d["seed"],
+                debounce=True)),
+            _field("Span", _slider(side, ids.SPAN, 0.25, 2, 0.25, d["span"], [0.5, 1, 1.5, 2]),
+                   "grid coefficients run from -span to span (1 = 45 degrees)"),
+            _field("Grid", dcc.RadioItems(
+                id=pid(side, ids.STEPS), options=[21, 31, 51], value=d["steps"], inline=True)),
+            _field("Slice centre", dcc.Dropdown(
+                id=pid(side, ids.CENTER), options=POINTS, value=d["center"], clearable=False)),
+            _field("Slice plane", dcc.Dropdown(
+                id=pid(side, ids.DIRECTIONS), options=DIRECTIONS, value=d["directions"],
+                clearable=False), "through minima: coefficient 1 on an axis lands on it"),
+            _field("Path from", dcc.Dropdown(
+                id=pid(side, ids.PATH_FROM), options=POINTS, value=d["path_from"],
+                clearable=False)),
+            _field("Path to", dcc.Dropdown(
+                id=pid(side, ids.PATH_TO), options=POINTS, value=d["path_to"], clearable=False)),
+        ],
+        className="view-controls",
+    )
+    controls = html.Div(
+        [
+            _field("Model", dcc.RadioItems(
+                id=pid(side, ids.MODEL), options=MODELS, value=d["model"], inline=True)),
+            ising,
+            pspin,
+            view,
+        ],
+        className="controls",
+    )
+    graphs = html.Div(
+        [
+            html.Div(id=pid(side, ids.MESSAGE), className="message", role="alert"),
+            dcc.Loading(dcc.Graph(id=pid(side, ids.SURFACE), className="surface",
+                                  config={"displaylogo": False}), type="circle"),
+            dcc.Loading(dcc.Graph(id=pid(side, ids.PATH), className="path",
+                                  config={"displaylogo": False}), type="dot"),
+        ],
+        className="graphs",
+    )
+    return html.Section([controls, graphs], className="panel", id=pid(side, "panel"))
+
+
+def build() -> html.Div:
+    header = html.Header(
+        [
+            html.H1("Funnelscope"),
+            html.P(
+                "Energy landscapes side by side. Rotate either surface: the other follows. "
+                "Each surface is a 2D slice through a point on the sphere |s|^2 = N; "
+                "the curve below it is the energy along a path between two states."
+            ),
+        ]
+    )
+    return html.Div([header, html.Main([panel(side) for side in ids.PANELS], className="panels")])

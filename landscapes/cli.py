@@ -1,0 +1,213 @@
+"""The ``landscapes`` command line: slices, paths, minima and enumerations to ``.npz`` files.
+
+Every command prints where it wrote; long work shows a tqdm progress bar (Ctrl-C cancels).
+Bad arguments end with one ``landscapes: error: ...`` line and exit status 2.
+"""
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+from tqdm import tqdm
+
+import landscapes
+from landscapes import views
+from landscapes.descent import descend, seeded_starts
+from landscapes.enumeration import check_enumerable, enumerate_ising
+from landscapes.errors import LandscapeError
+from landscapes.export import check_writable, write_npz
+from landscapes.models import build_model
+
+MODEL_OPTIONS = {  # CLI flag -> (spec key, type, families that take it)
+    "n": ("n", int, ("ising", "pspin")),
+    "p": ("p", int, ("pspin",)),
+    "native_bias": ("native_bias", float, ("ising",)),
+    "planted": ("planted", float, ("pspin",)),
+    "planted_order": ("planted_order", int, ("pspin",)),
+    "seed": ("seed", int, ("ising", "pspin")),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        self.exit(2, f"landscapes: error: {message} (see 'landscapes --help')\n")
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser, models: tuple[str, ...]) -> None:
+    parser.add_argument("model", help=" or ".join(models))
+    parser.add_argument("--n", type=int, help="number of spins N")
+    parser.add_argument("--p", type=int, help="p-spin order (2, 3 or 4)")
+    parser.add_argument("--native-bias", type=float, help="Ising J0 >= 0 (0 = SK glass)")
+    parser.add_argument("--planted", type=float, help="p-spin planted strength lambda >= 0")
+    parser.add_argument("--planted-order", type=int, help="p-spin planted order r (default 2)")
+    parser.add_argument("--seed", type=int, help="model seed (default 0)")
+
+
+def _model_spec(args: argparse.Namespace) -> dict:
+    if args.model not in ("ising", "pspin"):
+        raise LandscapeError(f"unknown model {args.model!r}; choose ising or pspin")
+    spec = {"model": args.model}
+    for flag, (key, _, families) in MODEL_OPTIONS.items():
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        if args.model not in families:
+            raise LandscapeError(f"--{flag.replace('_', '-')} does not apply to {args.model}")
+        spec[key] = value
+    return spec
+
+
+@contextmanager
+def _progress_bar(desc: str) -> Iterator[Callable[[int, int], None]]:
+    bar = tqdm(desc=desc, unit="pt", leave=False, file=sys.stderr, disable=None)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def _write_view(args: argparse.Namespace, view: dict) -> None:
+    out = check_writable(args.out)
+    with _progress_bar(view["view"]) as progress:
+        result = views.compute(_model_spec(args), view, progress)
+    write_npz(out, result.to_arrays(), result.meta)
+    shape = "x".join(str(len(a)) for a in result.axes)
+    print(f"wrote {view['view']} ({shape}, {result.meta['unit']}) to {out}")
+
+
+def cmd_slice(args: argparse.Namespace) -> None:
+    view = {
+        "view": "slice", "dims": args.dims, "steps": args.steps, "span": args.span,
+        "center": args.center, "directions": args.directions,
+        "direction_seed": args.direction_seed,
+    }
+    _write_view(args, view)
+
+
+def cmd_path(args: argparse.Namespace) -> None:
+    view = {"view": "path", "from": args.start, "to": args.end, "kind": args.kind,
+            "steps": args.steps}
+    _write_view(args, view)
+
+
+def cmd_minima(args: argparse.Namespace) -> None:
+    if args.starts < 1:
+        raise LandscapeError(f"--starts must be >= 1; got {args.starts}")
+    model = build_model(_model_spec(args))
+    out = check_writable(args.out)
+    with _progress_bar("descents") as progress:
+        result = descend(model, seeded_starts(model, range(args.starts)), progress)
+    arrays = {
+        "energies": result.energies, "overlaps": result.overlaps, "states": result.states,
+        "starts": result.starts, "steps": result.steps, "converged": result.converged,
+        **model.arrays(),
+    }
+    if not model.discrete:
+        arrays["min_hessian_eig"] = result.min_hessian_eig
+    meta = {
+        "kind": "minima", "model": model.spec, "seed": model.seed, "method": result.method,
+        "unit": "energy per spin", "energy_convention": model.energy_convention,
+        "starts": "random:0 .. random:K-1", "library_version": landscapes.__version__,
+    }
+    write_npz(out, arrays, meta)
+    best = float(np.min(result.energies))
+    print(f"wrote {args.starts} minima (lowest {best:.6f} per spin) to {out}")
+
+
+def cmd_enumerate(args: argparse.Namespace) -> None:
+    if args.model != "ising":
+        raise LandscapeError(f"exact enumeration is for ising only; got {args.model!r}")
+    spec = _model_spec(args)
+    check_enumerable(spec.get("n", 16))
+    model = build_model(spec)
+    out = check_writable(args.out)
+    with _progress_bar("enumerate") as progress:
+        result = enumerate_ising(model, progress)
+    arrays = {
+        "energies": result.energies, "overlaps": result.overlaps, "minima": result.minima,
+        "ground": np.int64(result.ground), **model.arrays(),
+    }
+    meta = {
+        "kind": "enumeration", "model": model.spec, "seed": model.seed,
+        "unit": "energy per spin", "energy_convention": model.energy_convention,
+        "index_convention": "spin i = bit i of the index; bit 1 -> +1, bit 0 -> -1",
+        "minima": "single-spin-flip local minima: no single flip lowers the energy",
+        "library_version": landscapes.__version__,
+    }
+    write_npz(out, arrays, meta)
+    print(f"wrote {2**model.n:,} energies and {len(result.minima)} minima to {out}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from app import create_app  # the dashboard is optional for library users
+
+    create_app().run(host=args.host, port=args.port, debug=args.debug)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="landscapes", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=landscapes.__version__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("slice", help="a 1D/2D/3D slice through a point on the sphere")
+    _add_model_arguments(p, ("ising", "pspin"))
+    p.add_argument("--dims", type=int, default=2, choices=(1, 2, 3))
+    p.add_argument("--steps", type=int, default=51, help="grid points per axis")
+    p.add_argument("--span", type=float, default=1.0, help="coefficients run from -A to A")
+    p.add_argument("--center", default="minimum:0", help="native, ground, minimum:K, random:K")
+    p.add_argument("--directions", default="random", help="random or through:P1[,P2[,P3]]")
+    p.add_argument("--direction-seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output .npz file")
+    p.set_defaults(func=cmd_slice)
+
+    p = sub.add_parser("path", help="energy along a path between two named points")
+    _add_model_arguments(p, ("ising", "pspin"))
+    p.add_argument("--from", dest="start", default="native", help="native, minimum:K, ...")
+    p.add_argument("--to", dest="end", default="minimum:0")
+    p.add_argument("--kind", default="geodesic", choices=views.PATH_KINDS)
+    p.add_argument("--steps", type=int, default=101)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_path)
+
+    p = sub.add_parser("minima", help="minima from K seeded descents")
+    _add_model_arguments(p, ("ising", "pspin"))
+    p.add_argument("--starts", type=int, default=32)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_minima)
+
+    p = sub.add_parser("enumerate", help="all 2^N Ising energies and local minima (N <= 20)")
+    _add_model_arguments(p, ("ising",))
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_enumerate)
+
+    p = sub.add_parser("serve", help="run the dashboard")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--debug", action="store_true")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except LandscapeError as exc:
+        print(f"landscapes: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("landscapes: cancelled", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

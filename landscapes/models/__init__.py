@@ -1,0 +1,70 @@
+"""The spin models and the one place that turns a model spec (plain dict) into an instance.
+
+A spec is ``{"model": "ising", "n": 16, "native_bias": 2.0, "seed": 0}`` or
+``{"model": "pspin", "n": 64, "p": 3, "planted": 0.0, "planted_order": 2, "seed": 0}``;
+:func:`normalize_spec` fills defaults and checks types, so equal requests give equal keys.
+"""
+
+import inspect
+import math
+from functools import lru_cache
+
+from landscapes.errors import LandscapeError
+from landscapes.models.ising import IsingFunnel
+from landscapes.models.pspin import PSpinGlass
+
+SpinModel = IsingFunnel | PSpinGlass
+FAMILIES: dict[str, type[IsingFunnel] | type[PSpinGlass]] = {
+    "ising": IsingFunnel,
+    "pspin": PSpinGlass,
+}
+
+
+def _parameters(family: type) -> dict[str, inspect.Parameter]:
+    return dict(inspect.signature(family.create).parameters)
+
+
+def normalize_spec(spec: dict) -> dict:
+    """The canonical form of a model spec: known keys only, defaults filled, numbers typed."""
+    name = spec.get("model")
+    if name not in FAMILIES:
+        raise LandscapeError(f"unknown model {name!r}; choose one of {', '.join(FAMILIES)}")
+    params = _parameters(FAMILIES[name])
+    unknown = set(spec) - set(params) - {"model"}
+    if unknown:
+        raise LandscapeError(
+            f"{name}: unknown parameter(s) {', '.join(sorted(unknown))}; "
+            f"allowed: {', '.join(params)}"
+        )
+    out: dict = {"model": name}
+    for key, param in params.items():
+        value = spec.get(key, param.default)
+        if value is None:
+            value = param.default
+        kind = type(param.default)
+        try:
+            typed = kind(value)
+        except (TypeError, ValueError):
+            raise LandscapeError(f"{name}: {key} must be a number; got {value!r}") from None
+        if kind is int and typed != float(value):
+            raise LandscapeError(f"{name}: {key} must be a whole number; got {value!r}")
+        if kind is float and not math.isfinite(typed):
+            raise LandscapeError(f"{name}: {key} must be finite; got {value!r}")
+        out[key] = typed
+    return out
+
+
+def build_model(spec: dict) -> SpinModel:
+    """Draw the model a spec names (cached: the same spec returns the same instance)."""
+    canonical = normalize_spec(spec)
+    return _build(tuple(sorted(canonical.items())))
+
+
+@lru_cache(maxsize=4)
+def _build(items: tuple) -> SpinModel:
+    spec = dict(items)
+    family = FAMILIES[spec.pop("model")]
+    return family.create(**spec)
+
+
+__all__ = ["FAMILIES", "IsingFunnel", "PSpinGlass", "SpinModel", "build_model", "normalize_spec"]

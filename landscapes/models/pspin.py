@@ -1,0 +1,119 @@
+"""The spherical p-spin glass with an optional planted (funnel) term, after Choromanska et al.
+
+    H(s) = N^{-(p-1)/2} sum_{i1..ip} J_{i1..ip} s_i1 ... s_ip  -  lambda N m^r,
+
+``J`` iid N(0, 1) over *ordered* index tuples (the full N^p tensor), ``|s|^2 = N``,
+``m = s.v / N`` the overlap with a planted state ``|v|^2 = N``. ``lambda = 0`` (``planted``) is
+the pure glass; ``r = 2`` (``planted_order``) with ``lambda > 0`` adds a funnel toward ``v``.
+For the glass part ``E[H(s)^2] = N`` at any fixed ``s`` on the sphere. Energies are reported per
+spin (H/N).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from landscapes.errors import LandscapeError
+from landscapes.seeding import rng
+from landscapes.sphere import retract
+
+ORDERS = (2, 3, 4)
+MAX_COUPLINGS = 20_000_000  # entries of the N^p tensor (160 MB in float64)
+CHUNK_ELEMENTS = 4_000_000  # intermediate elements per evaluated batch (32 MB)
+
+
+@dataclass(frozen=True, eq=False)
+class PSpinGlass:
+    """One drawn instance. ``couplings`` is J with shape (N,)*p; ``native`` is v (N,)."""
+
+    n: int
+    p: int
+    planted: float
+    planted_order: int
+    seed: int
+    couplings: np.ndarray
+    native: np.ndarray
+
+    name = "pspin"
+    discrete = False
+
+    @classmethod
+    def create(
+        cls, n: int = 64, p: int = 3, planted: float = 0.0, planted_order: int = 2, seed: int = 0
+    ) -> "PSpinGlass":
+        if p not in ORDERS:
+            raise LandscapeError(f"pspin: p must be one of {ORDERS}; got {p}")
+        if n < 2:
+            raise LandscapeError(f"pspin: n must be >= 2; got {n}")
+        if n**p > MAX_COUPLINGS:
+            largest = int(MAX_COUPLINGS ** (1 / p))
+            raise LandscapeError(
+                f"pspin: n={n} with p={p} needs {n**p:,} couplings (limit {MAX_COUPLINGS:,}); "
+                f"use n <= {largest} for p={p}"
+            )
+        if not np.isfinite(planted) or planted < 0:
+            raise LandscapeError(f"pspin: planted (lambda) must be >= 0; got {planted}")
+        if planted_order < 1:
+            raise LandscapeError(f"pspin: planted_order (r) must be >= 1; got {planted_order}")
+        couplings = rng(seed, "couplings").standard_normal((n,) * p)
+        v = torch.as_tensor(rng(seed, "native").standard_normal(n))
+        native = retract(v).numpy()
+        return cls(n, p, float(planted), int(planted_order), int(seed), couplings, native)
+
+    @property
+    def spec(self) -> dict:
+        return {
+            "model": self.name,
+            "n": self.n,
+            "p": self.p,
+            "planted": self.planted,
+            "planted_order": self.planted_order,
+            "seed": self.seed,
+        }
+
+    def glass_hamiltonian(self, s: torch.Tensor) -> torch.Tensor:
+        """The glass part N^{-(p-1)/2} J.s^p of a batch (B, N), evaluated in memory-bounded chunks."""
+        n, p = self.n, self.p
+        j = torch.as_tensor(self.couplings, dtype=s.dtype, device=s.device).reshape(-1, n)
+        chunk = max(1, CHUNK_ELEMENTS // n ** (p - 1))
+        parts = []
+        for part in torch.split(s, chunk):
+            t = part @ j.T  # contracts the last index: (b, N^(p-1))
+            for _ in range(p - 1):
+                t = (t.reshape(part.shape[0], -1, n) * part[:, None, :]).sum(-1)
+            parts.append(t.reshape(-1))
+        return torch.cat(parts) * n ** (-(p - 1) / 2)
+
+    def hamiltonian(self, s: torch.Tensor) -> torch.Tensor:
+        """Total energy H (not per spin) of a batch (B, N)."""
+        h = self.glass_hamiltonian(s)
+        if self.planted > 0:
+            v = torch.as_tensor(self.native, dtype=s.dtype, device=s.device)
+            m = (s @ v) / self.n
+            h = h - self.planted * self.n * m**self.planted_order
+        return h
+
+    def energy(self, s: torch.Tensor) -> torch.Tensor:
+        """Energy per spin H/N of a batch (B, N)."""
+        return self.hamiltonian(s) / self.n
+
+    def overlap(self, s: np.ndarray) -> np.ndarray:
+        """Planted overlap m = v.s / N of states (..., N)."""
+        return np.asarray(s) @ self.native / self.n
+
+    def random_state(self, index: int) -> np.ndarray:
+        """Uniform random point number ``index`` on the sphere |s|^2 = N."""
+        g = torch.as_tensor(rng(self.seed, "start", index).standard_normal(self.n))
+        return retract(g).numpy()
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What an export needs to recompute any energy: ``couplings`` J and ``native`` v."""
+        return {"couplings": self.couplings, "native": self.native}
+
+    @property
+    def energy_convention(self) -> str:
+        return (
+            "H(s) = N^{-(p-1)/2} sum J[i1..ip] s_i1..s_ip - planted N (native.s/N)^planted_order, "
+            "J = couplings over ordered tuples; values are H/N"
+        )

@@ -1,0 +1,236 @@
+"""Requests in, results out: the one entry point the CLI, the dashboard and tests share.
+
+A request is plain data -- a model spec (see :mod:`landscapes.models`) and a view spec::
+
+    {"view": "slice", "dims": 2, "steps": 51, "span": 1.0, "center": "minimum:0",
+     "directions": "random", "direction_seed": 0}
+    {"view": "path", "from": "native", "to": "minimum:0", "kind": "geodesic", "steps": 101}
+
+Named points: ``native`` (xi for Ising, the planted v for p-spin), ``ground`` (the exact Ising
+ground state with Q >= 0; n <= 20), ``random:K`` (seeded random start K on the sphere) and
+``minimum:K`` (the minimum a descent from ``random:K`` reaches). Directions are ``random`` or
+``through:P1[,P2[,P3]]`` (slice spanned by the centre and those points).
+:func:`request_key` hashes the canonical request with the library version.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+import landscapes
+from landscapes.descent import descend
+from landscapes.directions import directions_through, random_directions
+from landscapes.enumeration import enumerate_ising, spins_from_index
+from landscapes.errors import LandscapeError
+from landscapes.models import SpinModel, build_model, normalize_spec
+from landscapes.slices import Slice, evaluate_grid, symmetric_axis
+from landscapes.sphere import geodesic_chord_parameters
+
+Progress = Callable[[int, int], None] | None
+
+SLICE_DEFAULTS = {
+    "view": "slice", "dims": 2, "steps": 51, "span": 1.0, "center": "minimum:0",
+    "directions": "random", "direction_seed": 0,
+}
+PATH_DEFAULTS = {"view": "path", "from": "native", "to": "minimum:0", "kind": "geodesic", "steps": 101}
+PATH_KINDS = ("linear", "geodesic")
+MAX_STEPS = {1: 100_001, 2: 401, 3: 81}
+UNIT = "energy per spin"
+
+
+def normalize_view(view: dict) -> dict:
+    """Canonical view spec: defaults filled, values checked (raises LandscapeError)."""
+    kind = view.get("view", "slice")
+    defaults = {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS}.get(kind)
+    if defaults is None:
+        raise LandscapeError(f"unknown view {kind!r}; choose slice or path")
+    unknown = set(view) - set(defaults)
+    if unknown:
+        raise LandscapeError(f"{kind}: unknown setting(s) {', '.join(sorted(unknown))}")
+    out = {**defaults, **{k: v for k, v in view.items() if v is not None}}
+    try:
+        out["steps"] = int(out["steps"])
+        if kind == "slice":
+            out["dims"], out["span"] = int(out["dims"]), float(out["span"])
+            out["direction_seed"] = int(out["direction_seed"])
+    except (TypeError, ValueError):
+        raise LandscapeError(f"{kind}: steps, dims, span and seeds must be numbers") from None
+    if kind == "slice":
+        if out["dims"] not in (1, 2, 3):
+            raise LandscapeError(f"slice: dims must be 1, 2 or 3; got {out['dims']}")
+        limit = MAX_STEPS[out["dims"]]
+        if not 2 <= out["steps"] <= limit:
+            raise LandscapeError(
+                f"slice: steps must be between 2 and {limit} for dims={out['dims']}; "
+                f"got {out['steps']}"
+            )
+        symmetric_axis(out["span"], out["steps"])
+        _parse_point(out["center"])
+        if out["directions"] != "random":
+            targets = _through_targets(out["directions"])
+            if len(targets) != out["dims"]:
+                raise LandscapeError(
+                    f"slice: dims={out['dims']} needs {out['dims']} point(s) after 'through:'; "
+                    f"got {len(targets)}"
+                )
+    else:
+        if out["kind"] not in PATH_KINDS:
+            raise LandscapeError(f"path: kind must be linear or geodesic; got {out['kind']!r}")
+        if not 2 <= out["steps"] <= MAX_STEPS[1]:
+            raise LandscapeError(f"path: steps must be between 2 and {MAX_STEPS[1]}")
+        _parse_point(out["from"])
+        _parse_point(out["to"])
+    return out
+
+
+def request_key(model_spec: dict, view_spec: dict) -> str:
+    """sha256 of the canonical request (sorted JSON) and the library version."""
+    canonical = {
+        "model": normalize_spec(model_spec),
+        "view": normalize_view(view_spec),
+        "version": landscapes.__version__,
+    }
+    blob = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _parse_point(name: str) -> tuple[str, int]:
+    kind, _, index = str(name).partition(":")
+    if kind in ("native", "ground") and not index:
+        return kind, 0
+    if kind in ("minimum", "random") and index.isdigit():
+        return kind, int(index)
+    raise LandscapeError(
+        f"unknown point {name!r}; use native, ground, minimum:K or random:K (K = 0, 1, ...)"
+    )
+
+
+def _through_targets(directions: str) -> list[str]:
+    prefix, _, rest = directions.partition(":")
+    if prefix != "through" or not rest:
+        raise LandscapeError(
+            f"unknown directions {directions!r}; use random or through:P1[,P2[,P3]]"
+        )
+    targets = rest.split(",")
+    for t in targets:
+        _parse_point(t)
+    return targets
+
+
+def resolve_point(model: SpinModel, name: str) -> np.ndarray:
+    """The state (N,) a named point stands for (on the sphere |s|^2 = N)."""
+    kind, index = _parse_point(name)
+    if kind == "native":
+        return model.native.copy()
+    if kind == "random":
+        return model.random_state(index)
+    if kind == "minimum":
+        return _minimum(model, index).copy()
+    if model.name != "ising":
+        raise LandscapeError("the ground state is known exactly only for ising; use minimum:K")
+    return spins_from_index(enumerate_ising(model).ground, model.n)
+
+
+def _base_meta(model: SpinModel) -> dict:
+    return {
+        "model": model.spec,
+        "seed": model.seed,
+        "unit": UNIT,
+        "energy_convention": model.energy_convention,
+        "library_version": landscapes.__version__,
+    }
+
+
+@lru_cache(maxsize=64)
+def _minimum(model: SpinModel, index: int) -> np.ndarray:
+    """The descent from start ``index`` (memoized per model instance: slice and path share it)."""
+    return descend(model, model.random_state(index)[None, :]).states[0]
+
+
+def compute_slice(model: SpinModel, view: dict, progress: Progress = None) -> Slice:
+    """A 1D/2D/3D slice of ``model`` on the sphere (view spec already normalized)."""
+    center = resolve_point(model, view["center"])
+    dims = view["dims"]
+    point_energies: list[float] = []
+    if view["directions"] == "random":
+        directions = random_directions(center, dims, view["direction_seed"], "sphere")
+        direction_kind = "random"
+        normalization = "tangent at center, orthonormal, |d| = |center| = sqrt(N)"
+    else:
+        targets = [resolve_point(model, t) for t in _through_targets(view["directions"])]
+        directions = directions_through(center, targets)
+        point_energies = model.energy(torch.as_tensor(np.stack(targets))).tolist()
+        direction_kind = "through points"
+        normalization = "d_k = point_k - center (unscaled)"
+    axis = symmetric_axis(view["span"], view["steps"])
+    axes = [axis] * dims
+    values = evaluate_grid(model.energy, center, directions, axes, "sphere", progress=progress)
+    meta = {
+        **_base_meta(model),
+        "kind": "slice",
+        "dims": dims,
+        "view": view,
+        "direction_kind": direction_kind,
+        "direction_seed": view["direction_seed"],
+        "normalization": normalization,
+        "geometry": "sphere",
+        "center_energy": float(model.energy(torch.as_tensor(center)[None])[0]),
+        "point_energies": point_energies,
+    }
+    return Slice(axes, values, center, directions, "sphere", meta, model.arrays())
+
+
+def compute_path(model: SpinModel, view: dict, progress: Progress = None) -> Slice:
+    """Energy along a linear (chord) or geodesic (great-circle) path between two named points.
+
+    Saved as a 1D slice: ``center`` is the start, ``directions[0] = end - start``, ``x`` the
+    chord parameter t (linear: the point is ``start + t d``; geodesic: ``retract`` of it, with
+    ``x`` chosen so the points are evenly spaced in angle). ``arc`` holds the fraction of the
+    great-circle angle (geodesic) or t itself (linear), for plotting.
+    """
+    start, end = resolve_point(model, view["from"]), resolve_point(model, view["to"])
+    direction = directions_through(start, [end])
+    arc = np.linspace(0.0, 1.0, view["steps"])
+    if view["kind"] == "linear":
+        geometry, t = "euclidean", arc
+    else:
+        cos = float(start @ end) / model.n
+        if cos < -1 + 1e-9:
+            raise LandscapeError(
+                f"{view['from']} and {view['to']} are antipodal: the geodesic between them is "
+                "not unique; pick another endpoint or the linear path"
+            )
+        geometry = "sphere"
+        t = geodesic_chord_parameters(
+            torch.as_tensor(start), torch.as_tensor(end), torch.as_tensor(arc)
+        ).numpy()
+    values = evaluate_grid(model.energy, start, direction, [t], geometry, progress=progress)
+    meta = {
+        **_base_meta(model),
+        "kind": "path",
+        "dims": 1,
+        "view": view,
+        "path_kind": view["kind"],
+        "direction_kind": "through points",
+        "normalization": "d = end - start (unscaled)",
+        "geometry": geometry,
+        "angle_deg": float(np.degrees(np.arccos(np.clip(start @ end / model.n, -1, 1)))),
+    }
+    extras = {**model.arrays(), "arc": arc}
+    return Slice([t], values, start, direction, geometry, meta, extras)
+
+
+def compute(model_spec: dict, view_spec: dict, progress: Progress = None) -> Slice:
+    """Compute the view a request names (the canonical entry point)."""
+    model = build_model(model_spec)
+    view = normalize_view(view_spec)
+    if view["view"] == "slice":
+        return compute_slice(model, view, progress)
+    return compute_path(model, view, progress)
+
+
+__all__ = ["compute", "normalize_view", "request_key", "resolve_point", "normalize_spec"]
