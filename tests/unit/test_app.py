@@ -1,0 +1,131 @@
+"""The dashboard without a browser: figure builders, the cached store, callbacks' helpers."""
+
+import numpy as np
+import pytest
+
+from app import callbacks, create_app, figures, ids
+from app.config import Config
+from landscapes import views
+
+SPEC = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 1}
+SLICE = {"view": "slice", "steps": 9, "span": 1.0}
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    return Config(cache_dir=tmp_path / "cache")
+
+
+def test_surface_figure_carries_the_slice_as_float32():
+    result = views.compute(SPEC, SLICE)
+    fig = figures.surface_figure(result)
+    surface = fig.data[0]
+    assert surface.type == "surface"
+    assert np.asarray(surface.z).dtype == np.float32
+    assert np.allclose(np.asarray(surface.z), result.values, atol=1e-6)
+    assert np.allclose(np.asarray(surface.x), result.axes[0])
+    assert surface.contours.z.show and surface.contours.z.project.z  # contour on the floor
+    assert fig.data[1].z[0] == pytest.approx(result.values[4, 4])  # the centre marker
+    assert fig.layout.scene.zaxis.title.text == "energy per spin"
+    assert fig.layout.uirevision == "landscape"
+    assert "Ising spin funnel: N=10, J0=2" in fig.layout.title.text
+
+
+def test_through_points_are_marked_at_unit_coefficients():
+    spec = {"model": "pspin", "n": 16, "p": 3, "seed": 0}
+    result = views.compute(spec, SLICE | {"directions": "through:minimum:1,minimum:2"})
+    marks = figures.surface_figure(result).data[2:]
+    assert [(m.x[0], m.y[0]) for m in marks] == [(1.0, 0.0), (0.0, 1.0)]
+    assert [m.name for m in marks] == ["minimum:1", "minimum:2"]
+    assert marks[0].z[0] == pytest.approx(result.values[4, 8])  # grid -1..1 in 9 steps: x[8] = 1
+
+
+def test_path_figure_has_one_line_per_kind():
+    paths = [
+        views.compute(SPEC, {"view": "path", "kind": kind, "steps": 11,
+                             "from": "random:0", "to": "minimum:0"})
+        for kind in views.PATH_KINDS
+    ]
+    fig = figures.path_figure(paths)
+    assert [t.name for t in fig.data] == ["linear", "geodesic"]
+    assert np.allclose(np.asarray(fig.data[1].y), paths[1].values, atol=1e-6)
+    # both paths share their endpoints
+    assert fig.data[0].y[0] == pytest.approx(fig.data[1].y[0], abs=1e-6)
+    assert fig.data[0].y[-1] == pytest.approx(fig.data[1].y[-1], abs=1e-6)
+
+
+def test_model_titles_name_glass_and_funnel():
+    assert figures.model_title(views.normalize_spec({"model": "ising"})).startswith("SK glass")
+    planted = views.normalize_spec({"model": "pspin", "planted": 1.0})
+    assert figures.model_title(planted).startswith("planted p-spin")
+
+
+def test_store_computes_once_and_persists_across_app_restarts(config, monkeypatch):
+    calls = []
+    real = views.compute
+    monkeypatch.setattr(views, "compute", lambda *a, **k: calls.append(a) or real(*a, **k))
+    first = create_app(config)
+    store = first.server.extensions["funnelscope_store"]
+    a = store.get(SPEC, SLICE)
+    b = store.get(dict(SPEC, n=10.0), dict(SLICE, dims=2))  # same request, other spelling
+    assert len(calls) == 1 and np.array_equal(a.values, b.values)
+    restarted = create_app(config).server.extensions["funnelscope_store"]
+    c = restarted.get(SPEC, SLICE)
+    assert len(calls) == 1 and restarted.computed == 0
+    assert np.array_equal(c.values, a.values) and c.meta == a.meta
+
+
+def test_panel_errors_become_messages_not_exceptions(config):
+    app = create_app(config)
+    store = app.server.extensions["funnelscope_store"]
+    spec = callbacks.model_spec("pspin", 16, 0.0, 128, 4, 0.0, 0)
+    surface, path, messages = callbacks.panel_figures(
+        store, spec, 1.0, 21, "minimum:0", "random", "random:0", "minimum:0"
+    )
+    assert any("use n <= 66 for p=4" in m for m in messages)
+    assert surface.layout.annotations[0].text == messages[0]
+    assert len(path.data) == 0
+
+
+def test_controls_map_to_the_chosen_family_only():
+    assert callbacks.model_spec("ising", 12, 1.5, 64, 3, 0.5, 7) == {
+        "model": "ising", "n": 12, "native_bias": 1.5, "seed": 7}
+    assert callbacks.model_spec("pspin", 12, 1.5, 64, 3, 0.5, 7) == {
+        "model": "pspin", "n": 64, "p": 3, "planted": 0.5, "seed": 7}
+
+
+def test_layout_has_both_panels_and_callbacks_are_per_app(config):
+    app = create_app(config)
+    layout_ids = set()
+
+    def walk(node):
+        if getattr(node, "id", None):
+            layout_ids.add(node.id)
+        children = getattr(node, "children", None)
+        for child in children if isinstance(children, list) else [children]:
+            if child is not None and not isinstance(child, str):
+                walk(child)
+
+    walk(app.layout)
+    for side in ids.PANELS:
+        for name in (*callbacks.CONTROL_NAMES, ids.SURFACE, ids.PATH, ids.MESSAGE):
+            assert ids.pid(side, name) in layout_ids
+    other = create_app(config)
+    assert len(app.callback_map) == len(other.callback_map) == 5  # no leak between apps
+
+
+def test_first_page_and_layout_are_served(config):
+    client = create_app(config).server.test_client()
+    assert client.get("/").status_code == 200
+    layout = client.get("/_dash-layout")
+    assert layout.status_code == 200 and b"left-surface" in layout.data
+
+
+def test_config_from_environment(tmp_path):
+    cfg = Config.from_env({"FUNNELSCOPE_CACHE_DIR": str(tmp_path), "FUNNELSCOPE_CACHE_TIMEOUT": "60"})
+    assert cfg.cache_dir == tmp_path and cfg.cache_timeout == 60
+    assert cfg.cache_entries == Config().cache_entries  # unset: the default
+    assert cfg.flask_caching() == {
+        "CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(tmp_path),
+        "CACHE_DEFAULT_TIMEOUT": 60, "CACHE_THRESHOLD": cfg.cache_entries,
+    }

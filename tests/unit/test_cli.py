@@ -1,0 +1,115 @@
+"""The landscapes command line: files it writes, numbers in them, and its error lines."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from landscapes.cli import main
+from landscapes.enumeration import spins_from_index
+from landscapes.export import read_npz
+from tests.unit.reference import energy_from_export, ising_energy_loops
+
+
+def run(args: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_enumerate_writes_every_state_by_bit_pattern(tmp_path, capsys):
+    out = tmp_path / "e.npz"
+    code, stdout, _ = run(["enumerate", "ising", "--n", "10", "--native-bias", "1.0",
+                           "--seed", "4", "--out", str(out)], capsys)
+    assert code == 0 and str(out) in stdout
+    arrays, meta = read_npz(out)
+    assert arrays["energies"].shape == (1024,) and arrays["couplings"].shape == (10, 10)
+    assert arrays["native"].shape == (10,)
+    for index in (0, 1, 517, 1023):
+        s = spins_from_index(index, 10)
+        assert arrays["energies"][index] == pytest.approx(ising_energy_loops(arrays["couplings"], s))
+    # every listed minimum has each spin aligned with its local field
+    states = spins_from_index(arrays["minima"], 10)
+    assert np.all(states * (states @ arrays["couplings"]) >= -1e-12)
+    assert meta["model"] == {"model": "ising", "n": 10, "native_bias": 1.0, "seed": 4}
+    assert "bit i" in meta["index_convention"]
+
+
+def test_slice_file_recomputes(tmp_path, capsys):
+    out = tmp_path / "s.npz"
+    code, stdout, _ = run(["slice", "pspin", "--n", "12", "--p", "3", "--planted", "0.5",
+                           "--steps", "5", "--span", "0.5", "--out", str(out)], capsys)
+    assert code == 0 and "5x5" in stdout
+    arrays, meta = read_npz(out)
+    d1, d2 = arrays["directions"]
+    point = arrays["center"] + arrays["x"][4] * d1 + arrays["y"][0] * d2
+    point *= np.sqrt(12) / np.linalg.norm(point)
+    assert arrays["values"][0, 4] == pytest.approx(energy_from_export(arrays, meta, point))
+
+
+def test_path_and_minima(tmp_path, capsys):
+    code, _, _ = run(["path", "ising", "--n", "8", "--from", "native", "--to", "minimum:2",
+                      "--kind", "linear", "--steps", "7", "--out", str(tmp_path / "p.npz")], capsys)
+    assert code == 0
+    arrays, meta = read_npz(tmp_path / "p.npz")
+    assert arrays["values"].shape == (7,) and meta["path_kind"] == "linear"
+    code, stdout, _ = run(["minima", "pspin", "--n", "16", "--starts", "3",
+                           "--out", str(tmp_path / "m.npz")], capsys)
+    assert code == 0 and "3 minima" in stdout
+    arrays, meta = read_npz(tmp_path / "m.npz")
+    assert arrays["energies"].shape == (3,) and np.all(arrays["min_hessian_eig"] > 0)
+    for k in range(3):
+        e = energy_from_export(arrays, meta, arrays["states"][k])
+        assert arrays["energies"][k] == pytest.approx(e)
+
+
+def test_ising_minima_have_no_hessian_column(tmp_path, capsys):
+    code, _, _ = run(["minima", "ising", "--n", "8", "--starts", "4",
+                      "--out", str(tmp_path / "m.npz")], capsys)
+    arrays, _ = read_npz(tmp_path / "m.npz")
+    assert code == 0 and "min_hessian_eig" not in arrays and arrays["states"].shape == (4, 8)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["enumerate", "ising", "--n", "22"], "exact enumeration needs n <= 20"),
+        (["slice", "spinglass"], "unknown model 'spinglass'"),
+        (["slice", "pspin", "--p", "7"], "p must be one of (2, 3, 4)"),
+        (["slice", "ising", "--p", "3"], "--p does not apply to ising"),
+        (["slice", "pspin", "--n", "128", "--p", "4"], "use n <= 66 for p=4"),
+        (["path", "ising", "--from", "top"], "unknown point 'top'"),
+        (["enumerate", "pspin"], "for ising only"),
+        (["minima", "ising", "--starts", "0"], "--starts must be >= 1"),
+        (["slice", "ising", "--dims", "5"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_end_with_one_error_line(args, message, tmp_path, capsys):
+    code, _, err = run([*args, "--out", str(tmp_path / "x.npz")], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("landscapes: error:")
+    assert message in lines[0] and "Traceback" not in err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_unwritable_output_is_refused_before_work(tmp_path, capsys):
+    code, _, err = run(["slice", "ising", "--out", str(tmp_path / "missing" / "x.npz")], capsys)
+    assert code == 2 and "does not exist" in err
+    code, _, err = run(["slice", "ising", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "is a directory" in err
+
+
+def test_console_script_is_installed(tmp_path):
+    script = Path(sys.executable).parent / "landscapes"
+    done = subprocess.run(
+        [str(script), "slice", "ising", "--n", "99", "--out", str(tmp_path / "x.npz")],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "n must be between 2 and 24" in done.stderr
