@@ -1,7 +1,7 @@
 """Descents from seeded random starts: where a landscape's local minima lie and how deep.
 
 * :func:`sphere_descent` -- Riemannian gradient descent on |s|^2 = N for any model with a
-  ``hamiltonian``; per-point step sizes adapt (grow on success, halve on an energy increase).
+  ``hamiltonian``; Barzilai-Borwein step sizes per point, halved on an energy increase.
   It stops when the tangent gradient's rms per component ``|grad_R H| / sqrt(N)`` is below
   ``tol``. Each minimum reports the smallest eigenvalue of the Riemannian Hessian of H (total
   energy, not per spin): positive at a true minimum.
@@ -59,7 +59,11 @@ def sphere_descent(
     step: float = 0.05,
     progress: Progress = None,
 ) -> Descents:
-    """Riemannian gradient descent from each start (K, N) (points are retracted to the sphere)."""
+    """Riemannian gradient descent from each start (K, N) (points are retracted to the sphere).
+
+    Step sizes are Barzilai-Borwein (``|ds|^2 / ds.dg``, clipped to [1e-3, 10]) per point, with
+    a monotone safeguard: a step that raises the energy is refused and the step halved.
+    """
     s = retract(torch.as_tensor(np.asarray(starts, dtype=np.float64)))
     n = s.shape[1]
     h, g = _tangent_grad(model, s)
@@ -72,10 +76,16 @@ def sphere_descent(
         trial = retract(s - eta[:, None] * g)
         h_trial, g_trial = _tangent_grad(model, trial)
         accept = active & (h_trial <= h)
+        ds, dg = trial - s, g_trial - g
+        curvature = (ds * dg).sum(1)
+        bb = torch.where(
+            curvature > 0, ((ds * ds).sum(1) / curvature.clamp_min(1e-300)).clamp(1e-3, 10.0),
+            2 * eta,
+        )
         s = torch.where(accept[:, None], trial, s)
         h = torch.where(accept, h_trial, h)
         g = torch.where(accept[:, None], g_trial, g)
-        eta = torch.where(accept, eta * 1.2, torch.where(active, eta * 0.5, eta))
+        eta = torch.where(accept, bb, torch.where(active, eta * 0.5, eta))
         steps += active.long()
         if progress and it % 100 == 0:
             progress(int((~active).sum()), s.shape[0])
