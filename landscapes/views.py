@@ -129,7 +129,7 @@ def resolve_point(model: SpinModel, name: str) -> np.ndarray:
     if kind == "random":
         return model.random_state(index)
     if kind == "minimum":
-        return _minimum(model, index).copy()
+        return _minimum(tuple(sorted(model.spec.items())), index).copy()
     if model.name != "ising":
         raise LandscapeError("the ground state is known exactly only for ising; use minimum:K")
     return spins_from_index(enumerate_ising(model).ground, model.n)
@@ -145,9 +145,10 @@ def _base_meta(model: SpinModel) -> dict:
     }
 
 
-@lru_cache(maxsize=64)
-def _minimum(model: SpinModel, index: int) -> np.ndarray:
-    """The descent from start ``index`` (memoized per model instance: slice and path share it)."""
+@lru_cache(maxsize=256)
+def _minimum(spec_items: tuple, index: int) -> np.ndarray:
+    """The descent from start ``index`` (memoized by spec: a slice and its paths share it)."""
+    model = build_model(dict(spec_items))
     return descend(model, model.random_state(index)[None, :]).states[0]
 
 
