@@ -49,3 +49,53 @@ def directions_through(center: np.ndarray, points: list[np.ndarray]) -> np.ndarr
     if len(points) > 1 and np.linalg.matrix_rank(dirs, tol=1e-9 * norms.max()) < len(points):
         raise LandscapeError("the points to slice through are collinear with the centre")
     return dirs
+
+
+def filter_normalized(
+    shapes: list[tuple[int, ...]], center: np.ndarray, seed: int, index: int = 0,
+    include_1d: bool = False,
+) -> np.ndarray:
+    """A Gaussian direction (D,) filter-normalized as in Li et al. 2018.
+
+    ``shapes`` are the parameter shapes in flat order. Each output row / conv filter (first
+    axis) of the direction is rescaled to the norm of the same filter of ``center``. 1-D
+    parameters (biases, BatchNorm weights) are zeroed unless ``include_1d``, in which case each
+    is rescaled as a whole to its parameter's norm. Zero filters of ``center`` stay zero.
+    """
+    g = rng(seed, "filter-directions", index)
+    center = np.asarray(center, dtype=np.float64)
+    parts, offset = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        theta = center[offset : offset + size].reshape(shape)
+        offset += size
+        d = g.standard_normal(shape)
+        if len(shape) <= 1:
+            d = d * (np.linalg.norm(theta) / np.linalg.norm(d)) if include_1d else np.zeros(shape)
+        else:
+            rows, theta_rows = d.reshape(shape[0], -1), theta.reshape(shape[0], -1)
+            scale = np.linalg.norm(theta_rows, axis=1) / np.linalg.norm(rows, axis=1)
+            d = (rows * scale[:, None]).reshape(shape)
+        parts.append(d.ravel())
+    if offset != len(center):
+        raise ValueError(f"shapes cover {offset} entries but the centre has {len(center)}")
+    return np.concatenate(parts)
+
+
+def pca_directions(trajectory: np.ndarray, center: np.ndarray, count: int = 2
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Principal directions (count, D), unit length, of a trajectory (T, D) around ``center``.
+
+    As in Li et al. 2018: the rows ``trajectory - center`` (usually the final point) are
+    decomposed by SVD; returns the directions and their explained-variance ratios (count,).
+    Signs are fixed so that the trajectory's first point has positive coordinates.
+    """
+    diffs = np.asarray(trajectory, dtype=np.float64) - np.asarray(center, dtype=np.float64)
+    if len(diffs) < count + 1:
+        raise LandscapeError(f"PCA directions need a trajectory of at least {count + 1} points")
+    _, sing, vt = np.linalg.svd(diffs, full_matrices=False)
+    dirs = vt[:count]
+    signs = np.sign(diffs[0] @ dirs.T)
+    dirs = dirs * np.where(signs == 0, 1.0, signs)[:, None]
+    ratio = sing[:count] ** 2 / np.sum(sing**2)
+    return dirs, ratio

@@ -43,8 +43,14 @@ class Slice:
         return len(self.axes)
 
     def points(self) -> np.ndarray:
-        """Every grid point (P, D) in the order of ``values.ravel()``."""
-        pts = self.center + grid_coefficients(self.axes) @ self.directions
+        """Every grid point (P, D) in the order of ``values.ravel()``.
+
+        A curved path stores its per-point ``coefficients`` (P, k) among the extras.
+        """
+        coefs = self.extras.get("coefficients")
+        if coefs is None:
+            coefs = grid_coefficients(self.axes)
+        pts = self.center + coefs @ self.directions
         if self.geometry == "sphere":
             pts = retract(torch.as_tensor(pts)).numpy()
         return pts
@@ -83,8 +89,9 @@ def evaluate_grid(
 ) -> np.ndarray:
     """Values of ``energy`` on the grid, shape (len(z), len(y), len(x)) for the axes given.
 
-    ``energy`` maps a torch float64 batch (B, D) to (B,). ``progress(done, total)`` is called
-    after each chunk; raising from it cancels the computation.
+    ``energy`` maps a torch float64 batch (B, D) to (B,) -- or to (B, K) for K quantities per
+    point, which gives a trailing axis of length K. ``progress(done, total)`` is called after
+    each chunk; raising from it cancels the computation.
     """
     if len(axes) != len(directions):
         raise LandscapeError(f"{len(axes)} axes need {len(axes)} directions; got {len(directions)}")
@@ -92,19 +99,39 @@ def evaluate_grid(
     total = int(np.prod(shape))
     if total > MAX_POINTS:
         raise LandscapeError(f"a grid of {total:,} points is too large (limit {MAX_POINTS:,})")
-    coefs = grid_coefficients(axes)
+    values = evaluate_points(
+        energy, center, directions, grid_coefficients(axes), geometry, chunk, progress
+    )
+    return values.reshape(shape + values.shape[1:])
+
+
+def evaluate_points(
+    energy: EnergyFn,
+    center: np.ndarray,
+    directions: np.ndarray,
+    coefs: np.ndarray,
+    geometry: str,
+    chunk: int = 4096,
+    progress: Progress = None,
+) -> np.ndarray:
+    """``energy`` at ``center + coefs @ directions`` (retracted on the sphere), chunk by chunk."""
+    total = len(coefs)
     c = torch.as_tensor(np.asarray(center, dtype=np.float64))
     d = torch.as_tensor(np.asarray(directions, dtype=np.float64))
-    out = np.empty(total)
+    out: np.ndarray | None = None
     for start in range(0, total, chunk):
-        pts = c + torch.as_tensor(coefs[start : start + chunk]) @ d
+        pts = c + torch.as_tensor(coefs[start : start + chunk], dtype=torch.float64) @ d
         if geometry == "sphere":
             pts = retract(pts)
         with torch.no_grad():
-            out[start : start + chunk] = energy(pts).numpy()
+            vals = np.asarray(energy(pts))
+        if out is None:
+            out = np.empty((total, *vals.shape[1:]))
+        out[start : start + chunk] = vals
         if progress:
             progress(min(start + chunk, total), total)
-    return out.reshape(shape)
+    assert out is not None
+    return out
 
 
 def symmetric_axis(span: float, steps: int) -> np.ndarray:

@@ -1,0 +1,359 @@
+"""Slices and paths of a network's loss landscape (the network side of :mod:`landscapes.views`).
+
+A :class:`NetworkSource` is a :class:`NetworkLandscape` (the centre checkpoint, its data and
+loss) plus the other named points a view may use: ``init`` and a training ``trajectory`` for
+the examples, ``checkpoint2``/``checkpoint3`` for uploads. Views (plain dicts):
+
+    {"view": "slice", "dims": 2, "steps": 51, "span": 1.0, "directions": "filter",
+     "direction_seed": 0, "include_1d": False}
+    {"view": "path", "from": "init", "to": "centre", "kind": "linear" | "bezier", "steps": 81}
+
+Paths run between named checkpoints (``centre`` is the slice centre) from alpha = 0 to 1.
+
+Directions: ``filter`` (Gaussian, filter-normalized, Li et al. 2018; coefficients are in units
+of the filter norms), ``pca`` (principal directions of the trajectory, unit length; the span is
+relative to the trajectory's extent), ``hessian`` (top Hessian eigenvectors by Lanczos, unit
+length; span in parameter-space distance), ``through:P1[,P2]`` (``P - centre``). Geometry is
+Euclidean. ``values`` is the train loss; ``test_loss`` (and ``train_accuracy``,
+``test_accuracy`` for classification) have the same shape.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import landscapes
+from landscapes import examples
+from landscapes.datasets import Dataset, load_builtin
+from landscapes.directions import directions_through, filter_normalized, pca_directions
+from landscapes.errors import LandscapeError
+from landscapes.models.landscape import NetworkLandscape
+from landscapes.models.network import split_state
+from landscapes.slices import Slice, evaluate_grid, evaluate_points, symmetric_axis
+from landscapes.store import UploadStore
+from landscapes.uploads import Checkpoint
+
+Progress = Callable[[int, int], None] | None
+SLICE_DEFAULTS = {"view": "slice", "dims": 2, "steps": 51, "span": 1.0, "directions": "filter",
+                  "direction_seed": 0, "include_1d": False}
+PATH_DEFAULTS = {"view": "path", "from": "init", "to": "centre", "kind": "linear", "steps": 81,
+                 "bend_steps": 300}
+NETWORK_PATH_KINDS = ("linear", "bezier")
+LINEAR_RANGE = (-0.5, 1.5)  # Goodfellow et al. 2015
+CHUNK = 64
+
+
+@dataclass
+class NetworkSource:
+    landscape: NetworkLandscape
+    points: dict[str, np.ndarray] = field(default_factory=dict)
+    buffers: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    trajectory: np.ndarray | None = None
+    label: dict = field(default_factory=dict)
+
+    def point(self, name: str) -> np.ndarray:
+        if name == "centre":
+            return self.landscape.center.double().numpy()
+        if name not in self.points:
+            have = ", ".join(["centre", *self.points])
+            raise LandscapeError(f"no checkpoint named {name!r} here; available: {have}")
+        return self.points[name]
+
+
+def example_source(name: str, cache_dir: Path) -> NetworkSource:
+    """An example network (trained and cached on first use): centre = final, plus ``init``."""
+    ex = examples.load(name, cache_dir)
+    land = NetworkLandscape.create(ex.arch, ex.final, load_builtin(ex.data), ex.loss)
+    params, buffers = split_state(land.module, ex.init)
+    return NetworkSource(
+        land,
+        points={"init": land.layout.flatten(params).double().numpy()},
+        buffers={"init": buffers},
+        trajectory=ex.trajectory.astype(np.float64),
+        label={"example": name},
+    )
+
+
+SPEC_KEYS = ("checkpoint", "checkpoint2", "checkpoint3", "data", "loss")
+
+
+def normalize_spec(spec: dict) -> dict:
+    """Canonical network spec: ``{"model": "network", "example": NAME}`` or uploads by key::
+
+        {"model": "network", "checkpoint": KEY, "checkpoint2": KEY | None,
+         "checkpoint3": KEY | None, "data": BUILTIN_NAME | "upload:KEY", "loss": LOSS | None}
+    """
+    if "example" in spec:
+        unknown = set(spec) - {"model", "example"}
+        if unknown:
+            raise LandscapeError(f"network: an example takes no other settings ({', '.join(unknown)})")
+        if spec["example"] not in examples.RECIPES:
+            raise LandscapeError(
+                f"unknown example {spec['example']!r}; choose one of {', '.join(examples.RECIPES)}"
+            )
+        return {"model": "network", "example": spec["example"]}
+    unknown = set(spec) - {"model", *SPEC_KEYS}
+    if unknown:
+        raise LandscapeError(f"network: unknown setting(s) {', '.join(sorted(unknown))}")
+    if not spec.get("checkpoint"):
+        raise LandscapeError("network: choose an example or upload a checkpoint")
+    if not spec.get("data"):
+        raise LandscapeError("network: choose a dataset or upload a data file (X, y)")
+    return {"model": "network", **{k: spec.get(k) for k in SPEC_KEYS}}
+
+
+def source_from_spec(spec: dict, store: UploadStore) -> NetworkSource:
+    """The network a (normalized) spec names: an example, or stored uploads."""
+    if "example" in spec:
+        return example_source(spec["example"], store.examples_dir)
+    data_name = spec["data"]
+    if str(data_name).startswith("upload:"):
+        data = store.data(data_name.removeprefix("upload:"))
+    else:
+        data = load_builtin(data_name)
+    center = store.checkpoint(spec["checkpoint"])
+    others = {
+        name: store.checkpoint(spec[name]) for name in ("checkpoint2", "checkpoint3") if spec[name]
+    }
+    return checkpoint_source(center, others, data, spec["loss"], label=dict(spec))
+
+
+def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data: Dataset,
+                      loss: str | None = None, label: dict | None = None) -> NetworkSource:
+    """A source from loaded checkpoints: the centre and named others (same architecture)."""
+    loss = loss or center.loss or ("cross_entropy" if data.task == "classification" else "mse")
+    land = NetworkLandscape.create(center.arch, center.state, data, loss)
+    points, buffers = {}, {}
+    for name, ckpt in others.items():
+        if ckpt.arch != center.arch:
+            raise LandscapeError(
+                f"{name} has a different architecture from the centre checkpoint "
+                f"({ckpt.arch} vs {center.arch})"
+            )
+        params, bufs = split_state(land.module, ckpt.state)
+        points[name] = land.layout.flatten(params).double().numpy()
+        buffers[name] = bufs
+    return NetworkSource(land, points, buffers, None, label or {})
+
+
+def normalize_view(view: dict) -> dict:
+    kind = view.get("view", "slice")
+    defaults = {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS}.get(kind)
+    if defaults is None:
+        raise LandscapeError(f"unknown view {kind!r}; choose slice or path")
+    unknown = set(view) - set(defaults)
+    if unknown:
+        raise LandscapeError(f"{kind}: unknown setting(s) {', '.join(sorted(unknown))}")
+    out = {**defaults, **{k: v for k, v in view.items() if v is not None}}
+    try:
+        out["steps"] = int(out["steps"])
+        if kind == "slice":
+            out.update(dims=int(out["dims"]), span=float(out["span"]),
+                       direction_seed=int(out["direction_seed"]),
+                       include_1d=bool(out["include_1d"]))
+        else:
+            out["bend_steps"] = int(out["bend_steps"])
+    except (TypeError, ValueError):
+        raise LandscapeError(f"{kind}: steps, dims, span and seeds must be numbers") from None
+    if kind == "slice":
+        if out["dims"] not in (1, 2):
+            raise LandscapeError(f"network slice: dims must be 1 or 2; got {out['dims']}")
+        if not 2 <= out["steps"] <= 201:
+            raise LandscapeError(f"network slice: steps must be between 2 and 201; got {out['steps']}")
+        symmetric_axis(out["span"], out["steps"])
+        d = out["directions"]
+        if d not in ("filter", "pca", "hessian") and not str(d).startswith("through:"):
+            raise LandscapeError(
+                f"unknown directions {d!r}; use filter, pca, hessian or through:P1[,P2]"
+            )
+    else:
+        if out["kind"] not in NETWORK_PATH_KINDS:
+            raise LandscapeError(f"network path: kind must be linear or bezier; got {out['kind']!r}")
+        if not 3 <= out["steps"] <= 1001:
+            raise LandscapeError("network path: steps must be between 3 and 1001")
+    return out
+
+
+def _metrics(landscape: NetworkLandscape, buffers: Mapping | None = None
+             ) -> Callable[[torch.Tensor], np.ndarray]:
+    """Points (B, D) -> (B, K): train loss, test loss[, train accuracy, test accuracy]."""
+
+    def evaluate(points: torch.Tensor) -> np.ndarray:
+        train = landscape.evaluate(points, "train", buffers)
+        test = landscape.evaluate(points, "test", buffers)
+        cols = [train["loss"], test["loss"]]
+        if "accuracy" in train:
+            cols += [train["accuracy"], test["accuracy"]]
+        return np.stack(cols, axis=1)
+
+    return evaluate
+
+
+def _split_metrics(values: np.ndarray, classification: bool) -> tuple[np.ndarray, dict]:
+    extras = {"test_loss": values[..., 1]}
+    if classification:
+        extras.update(train_accuracy=values[..., 2], test_accuracy=values[..., 3])
+    return values[..., 0], extras
+
+
+def _base_meta(source: NetworkSource) -> dict:
+    land = source.landscape
+    return {
+        "model": {"model": "network", **source.label},
+        "architecture": land.arch,
+        "loss": land.loss,
+        "data": land.data.name,
+        "unit": "loss",
+        "loss_unit": "mean cross-entropy (nats)" if land.loss == "cross_entropy"
+        else "mean squared error",
+        "parameters": land.layout.to_meta(),
+        "parameter_order": "named_parameters() flattened",
+        "batchnorm": "eval mode; running statistics of the centre checkpoint, never updated",
+        "samples": {"train": len(land.data.x_train), "test": len(land.data.x_test)},
+        "library_version": landscapes.__version__,
+    }
+
+
+def compute_slice(source: NetworkSource, view: dict, progress: Progress = None) -> Slice:
+    """A 1D/2D slice of the loss around the centre checkpoint (Euclidean geometry)."""
+    view = normalize_view({"view": "slice", **view})
+    land = source.landscape
+    center = land.center.double().numpy()
+    dims, kind = view["dims"], view["directions"]
+    axis = symmetric_axis(view["span"], view["steps"])
+    axes = [axis] * dims
+    info: dict = {}
+    extras: dict[str, np.ndarray] = {}
+    if kind == "filter":
+        dirs = np.stack([
+            filter_normalized(list(land.layout.shapes), center, view["direction_seed"], k,
+                              view["include_1d"])
+            for k in range(dims)
+        ])
+        info["normalization"] = ("filter-normalized (Li et al. 2018): each row/filter scaled to "
+                                 "the centre's filter norm; 1-D parameters "
+                                 + ("scaled as a whole" if view["include_1d"] else "zeroed"))
+    elif kind == "pca":
+        if source.trajectory is None:
+            raise LandscapeError("PCA directions need a recorded trajectory (the examples have one)")
+        dirs, ratio = pca_directions(source.trajectory, center, dims)
+        coords = (source.trajectory - center) @ dirs.T
+        extent = float(np.abs(coords).max()) or 1.0
+        axes = [axis * extent] * dims
+        extras["trajectory_coords"] = coords
+        info.update(normalization="unit principal directions of trajectory - centre",
+                    explained_variance=ratio.tolist(), span_unit="trajectory extent")
+    elif kind == "hessian":
+        from landscapes.hessian import hessian_directions
+
+        eig = hessian_directions(land, k=dims, seed=view["direction_seed"])
+        dirs = eig.vectors
+        info.update(normalization="unit Hessian eigenvectors (Lanczos, top = largest)",
+                    hessian_eigenvalues=eig.values.tolist(),
+                    lanczos_iterations=eig.iterations)
+    else:
+        names = kind.removeprefix("through:").split(",")
+        if len(names) != dims:
+            raise LandscapeError(f"dims={dims} needs {dims} checkpoint(s) after 'through:'")
+        dirs = directions_through(center, [source.point(n) for n in names])
+        info["normalization"] = "d_k = checkpoint_k - centre (unscaled)"
+    values = evaluate_grid(_metrics(land), center, dirs, axes, "euclidean", CHUNK, progress)
+    values, metric_extras = _split_metrics(values, land.data.task == "classification")
+    center_loss = land.evaluate(land.center[None])["loss"][0]
+    meta = {**_base_meta(source), **info, "kind": "slice", "dims": dims, "view": view,
+            "direction_kind": kind, "direction_seed": view["direction_seed"],
+            "geometry": "euclidean", "center_energy": float(center_loss)}
+    return Slice(axes, values, center, dirs, "euclidean", meta, {**extras, **metric_extras})
+
+
+def _interpolated_buffers(a: Mapping, b: Mapping, alpha: float) -> dict[str, torch.Tensor]:
+    """BatchNorm statistics along a path: linear in alpha, variances kept >= 0, counts from a."""
+    out = {}
+    for name, va in a.items():
+        if not va.is_floating_point():
+            out[name] = va
+            continue
+        v = (1 - alpha) * va + alpha * b[name]
+        out[name] = v.clamp_min(0.0) if name.endswith("running_var") else v
+    return out
+
+
+def compute_path(source: NetworkSource, view: dict, progress: Progress = None) -> Slice:
+    """Loss along the straight line (alpha in [-0.5, 1.5]) or a fitted Bezier curve.
+
+    From checkpoint ``from`` (alpha = 0; e.g. ``init``) to ``to`` (alpha = 1; e.g. the centre),
+    as in Goodfellow et al. 2015. BatchNorm statistics are interpolated with the weights.
+    """
+    view = normalize_view({"view": "path", **view})
+    land = source.landscape
+    start, end = source.point(view["from"]), source.point(view["to"])
+    if np.array_equal(start, end):
+        raise LandscapeError(f"the path's ends {view['from']} and {view['to']} are the same point")
+    buf_a = source.buffers.get(view["from"], land.buffers)
+    buf_b = source.buffers.get(view["to"], land.buffers)
+    classification = land.data.task == "classification"
+    meta = {**_base_meta(source), "kind": "path", "dims": 1, "view": view,
+            "path_kind": view["kind"], "geometry": "euclidean", "direction_kind": "through points"}
+    if view["kind"] == "linear":
+        alpha = np.linspace(*LINEAR_RANGE, view["steps"])
+        direction = directions_through(start, [end])
+        rows = []
+        for k, a in enumerate(alpha):  # buffers change with alpha: one point at a time
+            fn = _metrics(land, _interpolated_buffers(buf_a, buf_b, float(a)))
+            rows.append(evaluate_points(fn, start, direction, np.array([[a]]), "euclidean")[0])
+            if progress:
+                progress(k + 1, len(alpha))
+        values, extras = _split_metrics(np.array(rows), classification)
+        inside = (alpha >= 0) & (alpha <= 1)
+        barrier = float(values[inside].max() - max(values[inside][0], values[inside][-1]))
+        meta.update(normalization="d = checkpoint - centre (unscaled)", barrier=barrier,
+                    alpha_range=list(LINEAR_RANGE))
+        return Slice([alpha], values, start, direction, "euclidean", meta,
+                     {**extras, "arc": alpha})
+    return _bezier_path(source, view, start, end, progress, meta)
+
+
+def _bezier_path(source: NetworkSource, view: dict, start: np.ndarray, end: np.ndarray,
+                 progress: Progress, meta: dict) -> Slice:
+    """Quadratic Bezier curve (Garipov et al. 2018) with its bend trained to lower the loss.
+
+    The curve ``(1-t)^2 A + 2t(1-t) theta + t^2 B`` lies in the plane of ``d1 = B - A`` and
+    ``d2 = theta - A`` with coefficients ``(t^2, 2t(1-t))``; saved so, with ``coefficients``.
+    """
+    land = source.landscape
+    loss = land.loss_function("train")
+    a = torch.as_tensor(start, dtype=torch.float32)
+    b = torch.as_tensor(end, dtype=torch.float32)
+    bend = ((a + b) / 2).clone().requires_grad_(True)
+    opt = torch.optim.Adam([bend], lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    for step in range(view["bend_steps"]):
+        t = torch.rand(4, generator=gen)
+        points = ((1 - t) ** 2)[:, None] * a + (2 * t * (1 - t))[:, None] * bend + (t**2)[:, None] * b
+        objective = torch.stack([loss(p) for p in points]).mean()
+        opt.zero_grad()
+        objective.backward()
+        opt.step()
+        if progress and step % 20 == 0:
+            progress(step, view["bend_steps"] + view["steps"])
+    theta = bend.detach().double().numpy()
+    t = np.linspace(0.0, 1.0, view["steps"])
+    coefs = np.stack([t**2, 2 * t * (1 - t)], axis=1)
+    directions = np.stack([end - start, theta - start])
+    values = evaluate_points(_metrics(land), start, directions, coefs, "euclidean", CHUNK)
+    values, extras = _split_metrics(values, land.data.task == "classification")
+    line = evaluate_points(_metrics(land), start, directions[:1], t[:, None], "euclidean", CHUNK)
+    ends = max(values[0], values[-1])
+    meta.update(
+        normalization="directions (end - start, bend - start); "
+        "point = start + coefficients @ directions",
+        barrier=float(values.max() - ends), line_barrier=float(line[:, 0].max() - ends),
+        bend_steps=view["bend_steps"],
+    )
+    if progress:
+        progress(1, 1)
+    extras.update(coefficients=coefs, arc=t, line_loss=line[:, 0])
+    return Slice([t], values, start, directions, "euclidean", meta, extras)

@@ -1,0 +1,87 @@
+"""A content-addressed store of validated uploads, and the example networks' training cache.
+
+Only files that passed validation are written, and only in a normalized form (checkpoints as
+safetensors with their architecture and loss in the metadata; data as plain ``.npz`` arrays):
+a refused upload never enters the store. Keys are sha256 hex digests, so the same upload from
+any worker lands on the same file; writes are atomic (temporary file, then rename).
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from landscapes import uploads
+from landscapes.datasets import Dataset
+from landscapes.errors import LandscapeError
+
+KEY_LENGTH = 64
+
+
+def _atomic_target(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
+    os.close(fd)
+    return Path(tmp)
+
+
+@dataclass(frozen=True)
+class UploadStore:
+    """Uploads under ``root/uploads``; trained examples under ``root/examples``."""
+
+    root: Path
+    max_bytes: int = uploads.MAX_BYTES
+    max_samples: int = 10_000
+
+    @property
+    def examples_dir(self) -> Path:
+        return Path(self.root) / "examples"
+
+    def _path(self, key: str, suffix: str) -> Path:
+        if len(key) != KEY_LENGTH or any(c not in "0123456789abcdef" for c in key):
+            raise LandscapeError(f"not an upload key: {key!r}")
+        return Path(self.root) / "uploads" / f"{key}{suffix}"
+
+    def put_checkpoint(self, content: bytes, filename: str, arch: dict | None = None) -> str:
+        """Validate a checkpoint upload and store it; returns its key. Raises LandscapeError."""
+        ckpt = uploads.load_checkpoint(content, filename, arch, self.max_bytes)
+        digest = hashlib.sha256(content + json.dumps(ckpt.arch, sort_keys=True).encode())
+        key = digest.hexdigest()
+        path = self._path(key, ".safetensors")
+        if not path.exists():
+            tmp = _atomic_target(path)
+            uploads.save_checkpoint(tmp, ckpt.arch, ckpt.state, ckpt.loss,
+                                    {"filename": Path(filename).name})
+            tmp.replace(path)
+        return key
+
+    def checkpoint(self, key: str) -> uploads.Checkpoint:
+        path = self._path(key, ".safetensors")
+        if not path.exists():
+            raise LandscapeError("that uploaded checkpoint is no longer stored; upload it again")
+        return uploads.load_checkpoint(path.read_bytes(), path.name, max_bytes=2**62)
+
+    def put_data(self, content: bytes, filename: str) -> str:
+        """Validate a data upload (X, y) and store its split arrays; returns its key."""
+        data = uploads.load_data(content, filename, self.max_bytes, self.max_samples)
+        key = uploads.content_hash(content)
+        path = self._path(key, ".npz")
+        if not path.exists():
+            tmp = _atomic_target(path)
+            with tmp.open("wb") as fh:
+                np.savez(fh, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
+                         y_test=data.y_test, name=np.array(data.name), task=np.array(data.task))
+            tmp.replace(path)
+        return key
+
+    def data(self, key: str) -> Dataset:
+        path = self._path(key, ".npz")
+        if not path.exists():
+            raise LandscapeError("that uploaded data file is no longer stored; upload it again")
+        with np.load(path, allow_pickle=False) as f:
+            return Dataset(str(f["name"]), f["x_train"], f["y_train"], f["x_test"], f["y_test"],
+                           str(f["task"]))

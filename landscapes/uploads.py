@@ -1,0 +1,432 @@
+"""Reading uploaded checkpoints and data files safely, and writing checkpoints others can upload.
+
+What is accepted (see DESIGN.md, "Uploads: what is safe"):
+
+* checkpoints: ``.safetensors`` (string metadata may carry ``architecture``, a JSON spec for
+  :func:`landscapes.models.network.normalize_arch`, and ``loss``), or ``.pt`` / ``.pth`` written
+  by ``torch.save`` holding a state_dict, read with ``torch.load(..., weights_only=True)``;
+* data: ``.npz`` (read with ``allow_pickle=False``) or ``.safetensors``, holding arrays ``X``
+  and ``y``.
+
+Refused before anything is parsed: ``torch.export`` ``.pt2`` archives and TorchScript files
+(loading those can run code). Nothing here ever unpickles without ``weights_only=True``,
+imports user code or executes anything: the server builds the network from its own zoo of
+architectures and only takes the weights from the file.
+"""
+
+import hashlib
+import io
+import json
+import pickle
+import re
+import struct
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import safetensors
+import safetensors.numpy
+import safetensors.torch
+import torch
+
+from landscapes.datasets import MAX_SAMPLES, Dataset, from_arrays
+from landscapes.errors import LandscapeError
+from landscapes.models.network import LOSSES, build_network, normalize_arch, split_state
+
+MAX_BYTES = 20 * 2**20
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
+DATA_SUFFIXES = (".npz", ".safetensors")
+#: an ``.npz`` may expand to at most this many times the upload limit (guards against zip bombs)
+NPZ_EXPANSION = 8
+
+_FIX = ("save the weights only, with torch.save(model.state_dict(), 'model.pt') or "
+        "safetensors.torch.save_file(model.state_dict(), 'model.safetensors')")
+_ARCH_EXAMPLE = '{"type": "mlp", "sizes": [2, 64, 64, 2], "act": "relu"}'
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Weights from an uploaded file, with the architecture and loss it names (if any).
+
+    ``arch`` is the normalized architecture spec; ``state`` maps state_dict names to CPU tensors
+    (parameters and buffers, checked against ``arch``); ``meta`` holds any other string metadata.
+    """
+
+    arch: dict | None
+    state: dict[str, torch.Tensor]
+    loss: str | None
+    meta: dict = field(default_factory=dict)
+
+
+def content_hash(content: bytes) -> str:
+    """The sha256 hex digest of ``content``: the key an uploaded file is stored and cached under."""
+    return hashlib.sha256(content).hexdigest()
+
+
+def _suffix(filename: str) -> str:
+    return PurePosixPath(filename.replace("\\", "/")).suffix.lower()
+
+
+def _stem(filename: str) -> str:
+    return PurePosixPath(filename.replace("\\", "/")).stem or "upload"
+
+
+def _size(n: int) -> str:
+    """A byte count for people: '512 bytes', '3.5 KiB', '20.0 MiB'."""
+    if n < 2**10:
+        return f"{n:,} bytes"
+    if n < 2**20:
+        return f"{n / 2**10:.1f} KiB ({n:,} bytes)"
+    return f"{n / 2**20:.1f} MiB ({n:,} bytes)"
+
+
+def _check_size(content: bytes, filename: str, max_bytes: int) -> None:
+    if len(content) > max_bytes:
+        raise LandscapeError(
+            f"{filename}: the file is {_size(len(content))}, over the upload limit of "
+            f"{_size(max_bytes)}; upload a smaller file, "
+            "or raise the limit (the max_bytes setting, FUNNELSCOPE_MAX_UPLOAD_MB in the dashboard)"
+        )
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def load_checkpoint(content: bytes, filename: str, arch: dict | None = None,
+                    max_bytes: int = MAX_BYTES) -> Checkpoint:
+    """Weights from an uploaded checkpoint, checked against their architecture.
+
+    ``arch`` (if given) overrides an architecture named in the file. The state's keys and
+    shapes must match the architecture exactly and every floating tensor must be finite;
+    otherwise, and for any file that is too large, corrupt, of an unsupported kind or that
+    could run code when loaded, a :class:`LandscapeError` says what is wrong and how to fix it.
+    """
+    _check_size(content, filename, max_bytes)
+    suffix = _suffix(filename)
+    if suffix == ".pt2":
+        raise LandscapeError(_export_refusal(filename))
+    if suffix == ".safetensors":
+        state, file_arch, loss, meta = _read_safetensors_checkpoint(content, filename, arch is None)
+    elif suffix in (".pt", ".pth"):
+        state, file_arch, loss, meta = _read_torch_checkpoint(content, filename)
+    else:
+        raise LandscapeError(
+            f"{filename}: unsupported checkpoint type {suffix or '(no extension)'!r}; "
+            f"upload one of {', '.join(CHECKPOINT_SUFFIXES)} (a state_dict saved with "
+            "torch.save, or a safetensors file)"
+        )
+    chosen = arch if arch is not None else file_arch
+    if chosen is None:
+        raise LandscapeError(
+            f"{filename}: the file does not say which architecture its weights belong to; choose "
+            "an architecture in the upload panel (or pass --arch on the command line), e.g. "
+            f"{_ARCH_EXAMPLE}"
+        )
+    normalized = normalize_arch(chosen)
+    if loss is not None and loss not in LOSSES:
+        raise LandscapeError(
+            f"{filename}: the checkpoint names loss {loss!r}; it must be one of {', '.join(LOSSES)}"
+        )
+    _check_state(state, normalized, filename)
+    return Checkpoint(normalized, state, loss, meta)
+
+
+def _export_refusal(filename: str) -> str:
+    return (
+        f"{filename}: torch.export (.pt2) archives are refused and were not loaded: loading one "
+        "can execute code (pickle fallbacks, sympify of shape expressions, exec of guard code). "
+        f"Instead, {_FIX}"
+    )
+
+
+def _torchscript_refusal(filename: str) -> str:
+    return (
+        f"{filename}: this is a TorchScript file (torch.jit.save); it is refused and was not "
+        "loaded: TorchScript archives carry code and TorchScript is deprecated. "
+        f"Instead, {_FIX}"
+    )
+
+
+def _read_safetensors_checkpoint(content: bytes, filename: str, want_arch: bool
+                                 ) -> tuple[dict, dict | None, str | None, dict]:
+    """(state, architecture or None, loss or None, other metadata) of a safetensors file."""
+    try:
+        state = safetensors.torch.load(content)
+    except (safetensors.SafetensorError, ValueError, OverflowError) as exc:
+        raise LandscapeError(
+            f"{filename}: not a valid safetensors file (corrupt or truncated: {exc}); "
+            "re-export it with safetensors.torch.save_file"
+        ) from None
+    meta = dict(_safetensors_metadata(content, filename))
+    raw_arch, loss = meta.pop("architecture", None), meta.pop("loss", None)
+    arch = None
+    if raw_arch is not None and want_arch:
+        arch = _parse_arch_json(raw_arch, filename)
+    return state, arch, loss, meta
+
+
+def _safetensors_metadata(content: bytes, filename: str) -> dict[str, str]:
+    """The ``__metadata__`` dict of a safetensors header (already validated by safetensors)."""
+    try:
+        (length,) = struct.unpack("<Q", content[:8])
+        header = json.loads(content[8:8 + length])
+    except (struct.error, ValueError) as exc:
+        raise LandscapeError(f"{filename}: unreadable safetensors header ({exc})") from None
+    meta = (header.get("__metadata__") or {}) if isinstance(header, dict) else {}
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise LandscapeError(f"{filename}: safetensors metadata must map strings to strings")
+    return meta
+
+
+def _parse_arch_json(raw: str, filename: str) -> dict:
+    try:
+        arch = json.loads(raw)
+    except ValueError as exc:
+        raise LandscapeError(
+            f"{filename}: the 'architecture' metadata is not valid JSON ({exc}); it must be a "
+            f"JSON object such as {_ARCH_EXAMPLE}, or choose the architecture explicitly"
+        ) from None
+    if not isinstance(arch, dict):
+        raise LandscapeError(
+            f"{filename}: the 'architecture' metadata must be a JSON object such as "
+            f"{_ARCH_EXAMPLE}; got {type(arch).__name__}"
+        )
+    return arch
+
+
+def _zip_kind(content: bytes) -> str | None:
+    """'torchscript', 'pt2' or None for a zip archive, judged from member names only.
+
+    Only the zip's central directory is read: nothing is extracted or unpickled.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return None  # torch.load reports the corrupt archive
+    inner = [n.split("/", 1)[1] if "/" in n else n for n in names]
+    if any(n == "constants.pkl" or n.startswith("code/") for n in inner):
+        return "torchscript"
+    if any(n == "archive_format" or n.startswith("models/") for n in inner):
+        return "pt2"
+    return None
+
+
+def _read_torch_checkpoint(content: bytes, filename: str
+                           ) -> tuple[dict, dict | None, str | None, dict]:
+    """(state, architecture or None, loss or None, other metadata) of a torch.save file."""
+    if content[:4] == b"PK\x03\x04":
+        kind = _zip_kind(content)
+        if kind == "torchscript":
+            raise LandscapeError(_torchscript_refusal(filename))
+        if kind == "pt2":
+            raise LandscapeError(_export_refusal(filename))
+    try:
+        # weights_only=True, always explicit: an environment variable can flip the default.
+        obj = torch.load(io.BytesIO(content), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise LandscapeError(_unpickling_message(str(exc), filename)) from None
+    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as exc:
+        text = str(exc)
+        if "weights_only" in text or "global" in text.lower():
+            raise LandscapeError(_unpickling_message(text, filename)) from None
+        raise LandscapeError(
+            f"{filename}: not a readable torch checkpoint (corrupt or truncated: "
+            f"{text.split('. ')[0].splitlines()[0][:160] if text else type(exc).__name__}); it was "
+            f"not loaded. To fix it, {_FIX}"
+        ) from None
+    return _unpack_torch_object(obj, filename)
+
+
+def _unpickling_message(text: str, filename: str) -> str:
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found or "global" in text.lower():
+        what = f" (it refers to {found.group(1)[:80]})" if found else ""
+        return (
+            f"{filename}: the file contains pickled code or objects other than tensors{what}; "
+            "for safety it was not loaded and nothing in it was executed. "
+            f"To upload it, {_FIX}"
+        )
+    return (
+        f"{filename}: the file is not a plain torch checkpoint of tensors (corrupt, or pickled "
+        "with objects the safe loader does not accept); it was not loaded and nothing in it "
+        f"was executed. To upload it, {_FIX}"
+    )
+
+
+def _unpack_torch_object(obj: object, filename: str) -> tuple[dict, dict | None, str | None, dict]:
+    if not isinstance(obj, Mapping):
+        raise LandscapeError(
+            f"{filename}: the file holds a {type(obj).__name__}, not a state_dict; {_FIX}"
+        )
+    container = next((k for k in ("state_dict", "model_state_dict") if k in obj), None)
+    if container is None:
+        return _as_state(obj, filename), None, None, {}
+    state = obj[container]
+    if not isinstance(state, Mapping):
+        raise LandscapeError(
+            f"{filename}: {container!r} must be a dict of tensors; got {type(state).__name__}"
+        )
+    raw_arch = obj.get("architecture", obj.get("arch"))
+    if isinstance(raw_arch, str):
+        raw_arch = _parse_arch_json(raw_arch, filename)
+    if raw_arch is not None and not isinstance(raw_arch, dict):
+        raise LandscapeError(
+            f"{filename}: the 'architecture' entry must be a dict such as {_ARCH_EXAMPLE}; "
+            f"got {type(raw_arch).__name__}"
+        )
+    loss = obj.get("loss")
+    if loss is not None and not isinstance(loss, str):
+        raise LandscapeError(f"{filename}: the 'loss' entry must be one of {', '.join(LOSSES)}")
+    meta = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, str)
+            and k not in ("architecture", "arch", "loss")}
+    return _as_state(state, filename), raw_arch, loss, meta
+
+
+def _as_state(obj: Mapping, filename: str) -> dict[str, torch.Tensor]:
+    """A plain ``{name: tensor}`` dict, or a LandscapeError naming the first bad entry."""
+    state = {}
+    for name, value in obj.items():
+        if not isinstance(name, str):
+            raise LandscapeError(f"{filename}: state_dict keys must be strings; got {name!r}")
+        if not isinstance(value, torch.Tensor):
+            raise LandscapeError(
+                f"{filename}: state_dict entry {name!r} is a {type(value).__name__}, not a tensor; "
+                f"{_FIX}"
+            )
+        if value.layout != torch.strided:
+            raise LandscapeError(f"{filename}: tensor {name!r} is not dense; save dense tensors")
+        state[name] = value.detach()
+    return state
+
+
+def _check_state(state: Mapping[str, torch.Tensor], arch: dict, filename: str) -> None:
+    """Keys and shapes match ``arch`` and every floating tensor is finite (errors name it)."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor.to(torch.float32)).all():
+            raise LandscapeError(
+                f"{filename}: checkpoint tensor {name!r} contains NaN or infinite values"
+            )
+        if not (tensor.is_floating_point() or tensor.dtype in (torch.int64, torch.int32)):
+            raise LandscapeError(
+                f"{filename}: checkpoint tensor {name!r} has dtype {tensor.dtype}; "
+                "weights must be floating point"
+            )
+    with torch.device("meta"):  # shapes only: nothing is allocated however large arch is
+        module = build_network(arch)
+    try:
+        split_state(module, state)
+    except LandscapeError as exc:
+        raise LandscapeError(f"{filename}: {exc}") from None
+
+
+def save_checkpoint(path: str | Path, arch: dict, state: Mapping[str, torch.Tensor],
+                    loss: str | None = None, extra: dict[str, str] | None = None) -> Path:
+    """Write ``state`` as a safetensors file that names its architecture (and loss).
+
+    The metadata holds ``architecture`` (the normalized spec as JSON), ``loss`` when given, and
+    the strings in ``extra``. :func:`load_checkpoint` reads it back unchanged.
+    """
+    metadata = {"architecture": json.dumps(normalize_arch(arch))}
+    if loss is not None:
+        if loss not in LOSSES:
+            raise LandscapeError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
+        metadata["loss"] = loss
+    for key, value in (extra or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise LandscapeError(f"checkpoint metadata must be strings; got {key!r}: {value!r}")
+        if key in metadata:
+            raise LandscapeError(f"checkpoint metadata {key!r} is set from the arguments")
+        metadata[key] = value
+    tensors = {name: t.detach().to("cpu").clone(memory_format=torch.contiguous_format)
+               for name, t in state.items()}
+    path = Path(path)
+    path.write_bytes(safetensors.torch.save(tensors, metadata=metadata))
+    return path
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_data(content: bytes, filename: str, max_bytes: int = MAX_BYTES,
+              max_samples: int = MAX_SAMPLES) -> Dataset:
+    """A dataset from an uploaded ``.npz`` or ``.safetensors`` file holding arrays ``X`` and ``y``.
+
+    The arrays are checked by :func:`landscapes.datasets.from_arrays` (numeric, finite, lengths,
+    ``max_samples``); the dataset is named after the file's stem.
+    """
+    _check_size(content, filename, max_bytes)
+    suffix = _suffix(filename)
+    if suffix == ".npz":
+        arrays = _read_npz(content, filename, max_bytes * NPZ_EXPANSION)
+    elif suffix == ".safetensors":
+        arrays = _read_safetensors_arrays(content, filename)
+    else:
+        raise LandscapeError(
+            f"{filename}: unsupported data file type {suffix or '(no extension)'!r}; upload one "
+            f"of {', '.join(DATA_SUFFIXES)} holding arrays X (samples, ...) and y (samples,)"
+        )
+    x, y = arrays
+    for key, array in (("X", x), ("y", y)):
+        if array.ndim == 0:
+            raise LandscapeError(f"{filename}: {key} is a single number; it must have one row "
+                                 "per sample")
+    return from_arrays(_stem(filename), x, y, max_samples)
+
+
+def _missing_keys(found: list[str], filename: str) -> LandscapeError:
+    return LandscapeError(
+        f"{filename}: the file must hold arrays named 'X' and 'y'; found "
+        f"{', '.join(repr(k) for k in found) or 'no arrays'}. Save it with "
+        "numpy.savez('data.npz', X=X, y=y)"
+    )
+
+
+def _read_npz(content: bytes, filename: str, max_expanded: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            sizes = {info.filename: info.file_size for info in archive.infolist()}
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise LandscapeError(
+            f"{filename}: not a valid .npz file (corrupt or truncated); save it with "
+            "numpy.savez('data.npz', X=X, y=y)"
+        ) from None
+    expanded = sizes.get("X.npy", 0) + sizes.get("y.npy", 0)
+    if expanded > max_expanded:
+        raise LandscapeError(
+            f"{filename}: X and y expand to {_size(expanded)}, over the limit of "
+            f"{_size(max_expanded)}; subsample the data"
+        )
+    try:
+        with np.load(io.BytesIO(content), allow_pickle=False) as npz:
+            found = list(npz.files)
+            if "X" not in found or "y" not in found:
+                raise _missing_keys(found, filename)
+            return npz["X"], npz["y"]
+    except LandscapeError:
+        raise
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "bject arrays" in str(exc):
+            raise LandscapeError(
+                f"{filename}: X or y is an object array (pickled Python objects); it was not "
+                "loaded. Save plain numeric arrays, e.g. numpy.savez('data.npz', "
+                "X=X.astype('float32'), y=y.astype('int64'))"
+            ) from None
+        raise LandscapeError(f"{filename}: not a readable .npz file ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise LandscapeError(f"{filename}: not a readable .npz file ({exc})") from None
+
+
+def _read_safetensors_arrays(content: bytes, filename: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        arrays = safetensors.numpy.load(content)
+    except (safetensors.SafetensorError, ValueError, TypeError, OverflowError) as exc:
+        raise LandscapeError(
+            f"{filename}: not a readable safetensors data file ({exc}); save it with "
+            "safetensors.numpy.save_file({'X': X, 'y': y}, 'data.safetensors')"
+        ) from None
+    if "X" not in arrays or "y" not in arrays:
+        raise _missing_keys(sorted(arrays), filename)
+    return arrays["X"], arrays["y"]
