@@ -5,20 +5,24 @@ Bad arguments end with one ``landscapes: error: ...`` line and exit status 2.
 """
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 import landscapes
-from landscapes import views
+from landscapes import examples, network_views, uploads, views
+from landscapes.datasets import BUILTIN, load_builtin
 from landscapes.descent import descend, seeded_starts
 from landscapes.enumeration import check_enumerable, enumerate_ising
 from landscapes.errors import LandscapeError
 from landscapes.export import check_writable, write_npz
 from landscapes.models import build_model
+from landscapes.models.network import LOSSES
 
 MODEL_OPTIONS = {  # CLI flag -> (spec key, type, families that take it)
     "n": ("n", int, ("ising", "pspin")),
@@ -35,6 +39,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"landscapes: error: {message} (see 'landscapes --help')\n")
 
 
+def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("networks")
+    g.add_argument("--example", choices=list(examples.RECIPES), help="a shipped example network")
+    g.add_argument("--checkpoint", help=".safetensors or .pt weights (the slice centre)")
+    g.add_argument("--checkpoint2", help="a second checkpoint (path end; plane through points)")
+    g.add_argument("--checkpoint3", help="a third checkpoint (plane through three points)")
+    g.add_argument("--arch", help='architecture JSON, e.g. \'{"type": "mlp", "sizes": [2, 64, 2]}\'')
+    g.add_argument("--data", help=f"built-in dataset ({', '.join(BUILTIN)}) or .npz/.safetensors")
+    g.add_argument("--loss", choices=LOSSES, help="default: from the checkpoint, else by data")
+    g.add_argument("--include-1d", action="store_true", help="filter directions: keep biases")
+    g.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "funnelscope"),
+                   help="where trained examples are cached")
+
+
 def _add_model_arguments(parser: argparse.ArgumentParser, models: tuple[str, ...]) -> None:
     parser.add_argument("model", help=" or ".join(models))
     parser.add_argument("--n", type=int, help="number of spins N")
@@ -47,7 +65,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser, models: tuple[str, ...
 
 def _model_spec(args: argparse.Namespace) -> dict:
     if args.model not in ("ising", "pspin"):
-        raise LandscapeError(f"unknown model {args.model!r}; choose ising or pspin")
+        raise LandscapeError(f"unknown model {args.model!r}; choose ising, pspin or network")
     spec = {"model": args.model}
     for flag, (key, _, families) in MODEL_OPTIONS.items():
         value = getattr(args, flag)
@@ -83,7 +101,76 @@ def _write_view(args: argparse.Namespace, view: dict) -> None:
     print(f"wrote {view['view']} ({shape}, {result.meta['unit']}) to {out}")
 
 
+def _network_source(args: argparse.Namespace) -> network_views.NetworkSource:
+    """The network the CLI options name: an example, or checkpoint files plus data."""
+    if args.example:
+        if args.checkpoint:
+            raise LandscapeError("give either --example or --checkpoint, not both")
+        return network_views.example_source(args.example, Path(args.cache_dir) / "examples")
+    if not args.checkpoint:
+        raise LandscapeError("network views need --checkpoint FILE (or --example NAME)")
+    arch = None
+    if args.arch:
+        try:
+            arch = json.loads(args.arch)
+        except json.JSONDecodeError as exc:
+            raise LandscapeError(f"--arch is not valid JSON: {exc}") from None
+    center = _read_checkpoint(args.checkpoint, arch)
+    others = {name: _read_checkpoint(getattr(args, name), arch)
+              for name in ("checkpoint2", "checkpoint3") if getattr(args, name)}
+    if not args.data:
+        raise LandscapeError(f"--data is needed: a built-in dataset ({', '.join(BUILTIN)}) "
+                             "or an .npz/.safetensors file with X and y")
+    if args.data in BUILTIN:
+        data = load_builtin(args.data)
+    else:
+        data = uploads.load_data(_read_bytes(args.data), Path(args.data).name)
+    label = {"checkpoint": uploads.content_hash(_read_bytes(args.checkpoint)), "data": args.data}
+    return network_views.checkpoint_source(center, others, data, args.loss, label)
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise LandscapeError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _read_checkpoint(path: str, arch: dict | None) -> uploads.Checkpoint:
+    return uploads.load_checkpoint(_read_bytes(path), Path(path).name, arch)
+
+
+def _write_network_view(args: argparse.Namespace, view: dict) -> None:
+    out = check_writable(args.out)
+    source = _network_source(args)
+    with _progress_bar(view["view"]) as progress:
+        if view["view"] == "slice":
+            result = network_views.compute_slice(source, view, progress)
+        else:
+            result = network_views.compute_path(source, view, progress)
+    write_npz(out, result.to_arrays(), result.meta)
+    shape = "x".join(str(len(a)) for a in result.axes)
+    extra = ""
+    if "hessian_eigenvalues" in result.meta:
+        eigs = result.meta["hessian_eigenvalues"]
+        extra = ", Hessian eigenvalues " + ", ".join(f"{v:.4g}" for v in eigs)
+    if "barrier" in result.meta:
+        extra = f", barrier {result.meta['barrier']:.4g}"
+    print(f"wrote {view['view']} ({shape}, {result.meta['unit']}{extra}) to {out}")
+
+
 def cmd_slice(args: argparse.Namespace) -> None:
+    if args.model == "network":
+        directions = args.directions if args.directions != "random" else "filter"
+        if directions == "points":
+            directions = "through:" + ",".join(
+                ["checkpoint2", "checkpoint3"][: args.dims]
+            )
+        view = {"view": "slice", "dims": args.dims, "steps": args.steps, "span": args.span,
+                "directions": directions, "direction_seed": args.direction_seed,
+                "include_1d": args.include_1d}
+        _write_network_view(args, view)
+        return
     view = {
         "view": "slice", "dims": args.dims, "steps": args.steps, "span": args.span,
         "center": args.center, "directions": args.directions,
@@ -93,6 +180,14 @@ def cmd_slice(args: argparse.Namespace) -> None:
 
 
 def cmd_path(args: argparse.Namespace) -> None:
+    if args.model == "network":
+        kind = "linear" if args.kind == "geodesic" else args.kind
+        default_from, default_to = ("init", "centre") if args.example else ("centre", "checkpoint2")
+        start = default_from if args.start == "native" else args.start
+        end = default_to if args.end == "minimum:0" else args.end
+        view = {"view": "path", "from": start, "to": end, "kind": kind, "steps": args.steps}
+        _write_network_view(args, view)
+        return
     view = {"view": "path", "from": args.start, "to": args.end, "kind": args.kind,
             "steps": args.steps}
     _write_view(args, view)
@@ -146,6 +241,23 @@ def cmd_enumerate(args: argparse.Namespace) -> None:
     print(f"wrote {2**model.n:,} energies and {len(result.minima)} minima to {out}")
 
 
+def cmd_examples(args: argparse.Namespace) -> None:
+    if not args.export:
+        for name, recipe in examples.RECIPES.items():
+            print(f"{name:15s} {recipe.description} (data: {recipe.data}, loss: {recipe.loss})")
+        return
+    folder = Path(args.export)
+    if not folder.is_dir():
+        raise LandscapeError(f"cannot export to {folder}: not a directory")
+    for name in tqdm(list(examples.RECIPES), desc="examples", file=sys.stderr, disable=None):
+        ex = examples.load(name, Path(args.cache_dir) / "examples")
+        extra = {"data": ex.data, "example": name}
+        for suffix, state in (("", ex.final), ("-init", ex.init)):
+            path = check_writable(folder / f"{name}{suffix}.safetensors")
+            uploads.save_checkpoint(path, ex.arch, state, ex.loss, extra)
+            print(f"wrote {path}")
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from app import create_app  # the dashboard is optional for library users
 
@@ -157,22 +269,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=landscapes.__version__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("slice", help="a 1D/2D/3D slice through a point on the sphere")
-    _add_model_arguments(p, ("ising", "pspin"))
+    p = sub.add_parser("slice", help="a 1D/2D/3D slice through a point (spin models: on the sphere)")
+    _add_model_arguments(p, ("ising", "pspin", "network"))
+    _add_network_arguments(p)
     p.add_argument("--dims", type=int, default=2, choices=(1, 2, 3))
     p.add_argument("--steps", type=int, default=51, help="grid points per axis")
     p.add_argument("--span", type=float, default=1.0, help="coefficients run from -A to A")
     p.add_argument("--center", default="minimum:0", help="native, ground, minimum:K, random:K")
-    p.add_argument("--directions", default="random", help="random or through:P1[,P2[,P3]]")
+    p.add_argument("--directions", default="random",
+                   help="random or through:P1[,P2[,P3]]; networks: filter, pca, hessian, points")
     p.add_argument("--direction-seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output .npz file")
     p.set_defaults(func=cmd_slice)
 
-    p = sub.add_parser("path", help="energy along a path between two named points")
-    _add_model_arguments(p, ("ising", "pspin"))
+    p = sub.add_parser("path", help="energy (or loss) along a path between two named points")
+    _add_model_arguments(p, ("ising", "pspin", "network"))
+    _add_network_arguments(p)
     p.add_argument("--from", dest="start", default="native", help="native, minimum:K, ...")
     p.add_argument("--to", dest="end", default="minimum:0")
-    p.add_argument("--kind", default="geodesic", choices=views.PATH_KINDS)
+    p.add_argument("--kind", default="geodesic", choices=(*views.PATH_KINDS, "bezier"),
+                   help="spin models: linear or geodesic; networks: linear or bezier")
     p.add_argument("--steps", type=int, default=101)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_path)
@@ -187,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(p, ("ising",))
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_enumerate)
+
+    p = sub.add_parser("examples", help="list the example networks, or export them")
+    p.add_argument("--export", metavar="DIR", help="write NAME.safetensors (final) and "
+                   "NAME-init.safetensors for each example into DIR")
+    p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "funnelscope"))
+    p.set_defaults(func=cmd_examples)
 
     p = sub.add_parser("serve", help="run the dashboard")
     p.add_argument("--host", default="127.0.0.1")

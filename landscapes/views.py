@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 import landscapes
+from landscapes import network_views
 from landscapes.descent import descend
 from landscapes.directions import directions_through, random_directions
 from landscapes.enumeration import enumerate_ising, spins_from_index
@@ -29,6 +30,7 @@ from landscapes.errors import LandscapeError
 from landscapes.models import SpinModel, build_model, normalize_spec
 from landscapes.slices import Slice, evaluate_grid, symmetric_axis
 from landscapes.sphere import geodesic_chord_parameters
+from landscapes.store import UploadStore
 
 Progress = Callable[[int, int], None] | None
 
@@ -87,13 +89,17 @@ def normalize_view(view: dict) -> dict:
     return out
 
 
+def canonical_request(model_spec: dict, view_spec: dict) -> tuple[dict, dict]:
+    """The normalized (model spec, view spec) of a request, for any model family."""
+    if model_spec.get("model") == "network":
+        return network_views.normalize_spec(model_spec), network_views.normalize_view(view_spec)
+    return normalize_spec(model_spec), normalize_view(view_spec)
+
+
 def request_key(model_spec: dict, view_spec: dict) -> str:
     """sha256 of the canonical request (sorted JSON) and the library version."""
-    canonical = {
-        "model": normalize_spec(model_spec),
-        "view": normalize_view(view_spec),
-        "version": landscapes.__version__,
-    }
+    model, view = canonical_request(model_spec, view_spec)
+    canonical = {"model": model, "view": view, "version": landscapes.__version__}
     blob = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -225,8 +231,20 @@ def compute_path(model: SpinModel, view: dict, progress: Progress = None) -> Sli
     return Slice([t], values, start, direction, geometry, meta, extras)
 
 
-def compute(model_spec: dict, view_spec: dict, progress: Progress = None) -> Slice:
-    """Compute the view a request names (the canonical entry point)."""
+def compute(model_spec: dict, view_spec: dict, progress: Progress = None,
+            store: UploadStore | None = None) -> Slice:
+    """Compute the view a request names (the canonical entry point).
+
+    Networks need ``store``: where uploads and the trained examples live.
+    """
+    if model_spec.get("model") == "network":
+        spec, view = canonical_request(model_spec, view_spec)
+        if store is None:
+            raise LandscapeError("network views need an upload store (a cache directory)")
+        source = network_views.source_from_spec(spec, store)
+        if view["view"] == "slice":
+            return network_views.compute_slice(source, view, progress)
+        return network_views.compute_path(source, view, progress)
     model = build_model(model_spec)
     view = normalize_view(view_spec)
     if view["view"] == "slice":
