@@ -1,9 +1,13 @@
 """Callbacks, registered on one app by :func:`register` (called from ``create_app``).
 
-Each panel has one server callback (controls -> requests -> cached arrays -> figures); the two
-3D cameras are kept in step by one clientside callback that patches the other graph's camera.
+Each panel has one server callback (controls -> requests -> cached arrays -> figures), one
+that shows the chosen family's controls and one that validates uploads; the two 3D cameras are
+kept in step by one clientside callback that patches the other graph's camera.
 """
 
+import base64
+import binascii
+import json
 import logging
 
 from dash import Dash, Input, Output, State, html
@@ -11,7 +15,7 @@ from dash import Dash, Input, Output, State, html
 from app import figures, ids
 from app.data import ViewStore
 from app.ids import pid
-from app.layout import family_styles
+from app.layout import HIDDEN, SHOWN, UPLOAD, UPLOAD_SLOTS, family_styles
 from landscapes import views
 from landscapes.errors import LandscapeError
 
@@ -20,13 +24,28 @@ log = logging.getLogger(__name__)
 CONTROL_NAMES = (
     ids.MODEL, ids.ISING_N, ids.NATIVE_BIAS, ids.PSPIN_N, ids.P, ids.PLANTED, ids.SEED,
     ids.SPAN, ids.STEPS, ids.CENTER, ids.DIRECTIONS, ids.PATH_FROM, ids.PATH_TO,
+    ids.NET_SOURCE, ids.NET_DATA, ids.NET_LOSS, ids.NET_DIRECTIONS, ids.NET_PATH_KIND,
 )
+SLOT_KEYS = {ids.UPLOAD_CHECKPOINT: "checkpoint", ids.UPLOAD_CHECKPOINT2: "checkpoint2",
+             ids.UPLOAD_DATA: "data"}
 
 
-def model_spec(model, ising_n, native_bias, pspin_n, p, planted, seed) -> dict:
-    """The model spec the controls describe (only the chosen family's parameters)."""
+def model_spec(model, ising_n, native_bias, pspin_n, p, planted, seed, network=None) -> dict:
+    """The model spec the controls describe (only the chosen family's parameters).
+
+    ``network`` is ``{"source": EXAMPLE | "upload", "uploaded": {...keys}, "data", "loss"}``.
+    """
     if model == "ising":
         return {"model": "ising", "n": ising_n, "native_bias": native_bias, "seed": seed}
+    if model == "network":
+        network = network or {}
+        if network.get("source", "moons-mlp") != UPLOAD:
+            return {"model": "network", "example": network.get("source", "moons-mlp")}
+        keys = network.get("uploaded") or {}
+        data = f"upload:{keys['data']}" if keys.get("data") else network.get("data")
+        return {"model": "network", "checkpoint": keys.get("checkpoint"),
+                "checkpoint2": keys.get("checkpoint2"), "checkpoint3": None,
+                "data": data, "loss": network.get("loss")}
     return {"model": model, "n": pspin_n, "p": p, "planted": planted, "seed": seed}
 
 
@@ -39,28 +58,53 @@ def path_view(start, end, kind: str) -> dict:
     return {"view": "path", "from": start, "to": end, "kind": kind, "steps": 101}
 
 
-def panel_figures(store: ViewStore, spec: dict, span, steps, center, directions, start, end):
-    """(surface figure, path figure, messages) for one panel's request."""
+def requests(spec: dict, span, steps, center, directions, start, end, net_directions,
+             net_path_kind) -> tuple[dict, list[dict]]:
+    """The slice view and the path views one panel shows for ``spec``."""
+    if spec["model"] != "network":
+        paths = [path_view(start, end, kind) for kind in views.PATH_KINDS]
+        return slice_view(span, steps, center, directions), paths
+    slice_ = {"view": "slice", "dims": 2, "span": span, "steps": steps,
+              "directions": net_directions}
+    ends = ("init", "centre") if "example" in spec else ("centre", "checkpoint2")
+    if "example" not in spec and not spec.get("checkpoint2"):
+        return slice_, []
+    return slice_, [{"view": "path", "from": ends[0], "to": ends[1], "kind": net_path_kind,
+                     "steps": 41}]
+
+
+def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict]):
+    """(surface figure, path figure, messages) for one panel's requests."""
     messages = []
     try:
-        surface = figures.surface_figure(store.get(spec, slice_view(span, steps, center, directions)))
+        surface = figures.surface_figure(store.get(spec, slice_request))
     except LandscapeError as exc:
         messages.append(str(exc))
         surface = figures.message_figure(str(exc))
     paths = []
-    for kind in views.PATH_KINDS:
+    for request in path_requests:
         try:
-            paths.append(store.get(spec, path_view(start, end, kind)))
+            paths.append(store.get(spec, request))
         except LandscapeError as exc:
             if str(exc) not in messages:
                 messages.append(str(exc))
-    path = figures.path_figure(paths) if paths else figures.message_figure("no path to show")
+    hint = "upload a second checkpoint to see a path" if not path_requests else "no path to show"
+    path = figures.path_figure(paths) if paths else figures.message_figure(hint)
     return surface, path, messages
+
+
+def decode_upload(contents: str) -> bytes:
+    """The bytes of a dcc.Upload ``contents`` data URL."""
+    try:
+        return base64.b64decode(contents.split(",", 1)[1], validate=True)
+    except (IndexError, binascii.Error):
+        raise LandscapeError("the upload could not be decoded; try the file again") from None
 
 
 def register(app: Dash, store: ViewStore) -> None:
     for side in ids.PANELS:
         _register_panel(app, store, side)
+        _register_uploads(app, store, side)
     _register_camera_sync(app)
 
 
@@ -70,14 +114,18 @@ def _register_panel(app: Dash, store: ViewStore, side: str) -> None:
         Output(pid(side, ids.PATH), "figure"),
         Output(pid(side, ids.MESSAGE), "children"),
         [Input(pid(side, name), "value") for name in CONTROL_NAMES],
+        Input(pid(side, ids.UPLOADED), "data"),
     )
     def update(model, ising_n, native_bias, pspin_n, p, planted, seed, span, steps, center,
-               directions, start, end):
-        spec = model_spec(model, ising_n, native_bias, pspin_n, p, planted, seed)
+               directions, start, end, net_source, net_data, net_loss, net_directions,
+               net_path_kind, uploaded):
+        network = {"source": net_source, "uploaded": uploaded, "data": net_data, "loss": net_loss}
+        spec = model_spec(model, ising_n, native_bias, pspin_n, p, planted, seed, network)
         try:
-            surface, path, messages = panel_figures(
-                store, spec, span, steps, center, directions, start, end
+            slice_request, path_requests = requests(
+                spec, span, steps, center, directions, start, end, net_directions, net_path_kind
             )
+            surface, path, messages = panel_figures(store, spec, slice_request, path_requests)
         except Exception:  # never a traceback in the page; the log has it
             log.exception("panel %s failed for %s", side, spec)
             messages = ["internal error while computing this view (see the server log)"]
@@ -87,28 +135,87 @@ def _register_panel(app: Dash, store: ViewStore, side: str) -> None:
     @app.callback(
         Output(pid(side, ids.ISING_CONTROLS), "style"),
         Output(pid(side, ids.PSPIN_CONTROLS), "style"),
+        Output(pid(side, ids.NETWORK_CONTROLS), "style"),
+        Output(pid(side, ids.SPIN_VIEW_CONTROLS), "style"),
+        Output(pid(side, ids.UPLOAD_GROUP), "style"),
         Input(pid(side, ids.MODEL), "value"),
+        Input(pid(side, ids.NET_SOURCE), "value"),
+    )
+    def show_family_controls(model, net_source):
+        return *family_styles(model), SHOWN if net_source == UPLOAD else HIDDEN
+
+
+def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:
+    slots = [slot for slot, _ in UPLOAD_SLOTS]
+
+    @app.callback(
+        Output(pid(side, ids.UPLOADED), "data"),
+        [Output(pid(side, slot + "-status"), "children") for slot in slots],
+        [Input(pid(side, slot), "contents") for slot in slots],
+        Input(pid(side, ids.ARCH), "value"),
+        [State(pid(side, slot), "filename") for slot in slots],
         prevent_initial_call=True,
     )
-    def show_family_controls(model):
-        return family_styles(model)
+    def validate(ckpt, ckpt2, data, arch_text, ckpt_name, ckpt2_name, data_name):
+        keys, statuses = {}, []
+        try:
+            arch = json.loads(arch_text) if arch_text else None
+        except json.JSONDecodeError as exc:
+            arch, arch_error = None, f"architecture is not valid JSON: {exc}"
+        else:
+            arch_error = None
+        items = zip(slots, (ckpt, ckpt2, data), (ckpt_name, ckpt2_name, data_name), strict=True)
+        for slot, contents, filename in items:
+            if not contents:
+                statuses.append("")
+                continue
+            try:
+                if arch_error and slot != ids.UPLOAD_DATA:
+                    raise LandscapeError(arch_error)
+                content = decode_upload(contents)
+                if slot == ids.UPLOAD_DATA:
+                    keys[SLOT_KEYS[slot]] = store.uploads.put_data(content, filename)
+                else:
+                    keys[SLOT_KEYS[slot]] = store.uploads.put_checkpoint(content, filename, arch)
+                statuses.append(html.Span(f"accepted: {filename}", className="ok"))
+            except LandscapeError as exc:
+                statuses.append(html.Span(str(exc), className="error"))
+            except Exception:  # a bad upload never takes the worker down
+                log.exception("upload %s failed", filename)
+                statuses.append(html.Span(f"{filename}: could not be read", className="error"))
+        return keys, *statuses
 
 
+# Reads both cameras from the graphs themselves: relayoutData holds only the latest event, and
+# an autosize event can replace a camera change before this runs. The graph whose camera differs
+# from the last synced one is the one the user moved.
 CAMERA_SYNC = """
-function(leftRelayout, rightRelayout, leftFigure, rightFigure) {
-    const nu = window.dash_clientside.no_update;
-    const trig = (window.dash_clientside.callback_context.triggered || [])[0];
-    if (!trig) { return [nu, nu]; }
-    const fromLeft = trig.prop_id.startsWith("%(left)s.");
-    const relayout = fromLeft ? leftRelayout : rightRelayout;
-    const camera = relayout && relayout["scene.camera"];
-    if (!camera) { return [nu, nu]; }
-    const other = fromLeft ? rightFigure : leftFigure;
-    const current = other && other.layout && other.layout.scene && other.layout.scene.camera;
-    if (current && JSON.stringify(current) === JSON.stringify(camera)) { return [nu, nu]; }
-    const patch = new window.dash_clientside.Patch()
-        .assign(["layout", "scene", "camera"], camera).build();
-    return fromLeft ? [nu, patch] : [patch, nu];
+function(leftRelayout, rightRelayout) {
+    const dc = window.dash_clientside;
+    const ids = ["%(left)s", "%(right)s"];
+    const cameras = ids.map(id => {
+        const gd = document.querySelector("#" + id + " .js-plotly-plot");
+        const scene = gd && gd._fullLayout && gd._fullLayout.scene;
+        return scene && scene.camera ? JSON.parse(JSON.stringify(scene.camera)) : null;
+    });
+    if (!cameras[0] || !cameras[1]) { return [dc.no_update, dc.no_update]; }
+    const text = cameras.map(c => JSON.stringify({eye: c.eye, up: c.up, center: c.center}));
+    const last = window.__funnelscopeCamera;
+    if (text[0] === text[1]) {
+        window.__funnelscopeCamera = text[0];
+        return [dc.no_update, dc.no_update];
+    }
+    let source;
+    if (last === undefined || (text[0] !== last && text[1] !== last)) {
+        const trig = ((dc.callback_context.triggered || [])[0] || {}).prop_id || "";
+        source = trig.startsWith(ids[1] + ".") ? 1 : 0;
+    } else {
+        source = text[0] !== last ? 0 : 1;
+    }
+    window.__funnelscopeCamera = text[source];
+    const camera = {eye: cameras[source].eye, up: cameras[source].up, center: cameras[source].center};
+    const patch = new dc.Patch().assign(["layout", "scene", "camera"], camera).build();
+    return source === 0 ? [dc.no_update, patch] : [patch, dc.no_update];
 }
 """
 
@@ -116,12 +223,10 @@ function(leftRelayout, rightRelayout, leftFigure, rightFigure) {
 def _register_camera_sync(app: Dash) -> None:
     left, right = (pid(side, ids.SURFACE) for side in ids.PANELS)
     app.clientside_callback(
-        CAMERA_SYNC % {"left": left},
+        CAMERA_SYNC % {"left": left, "right": right},
         Output(left, "figure", allow_duplicate=True),
         Output(right, "figure", allow_duplicate=True),
         Input(left, "relayoutData"),
         Input(right, "relayoutData"),
-        State(left, "figure"),
-        State(right, "figure"),
         prevent_initial_call=True,
     )

@@ -3,6 +3,11 @@
 FUNNELSCOPE_CACHE_DIR      where cached results live (default: ~/.cache/funnelscope)
 FUNNELSCOPE_CACHE_TIMEOUT  seconds a cached result is kept (default: 7 days; 0 = forever)
 FUNNELSCOPE_CACHE_ENTRIES  entries kept before the oldest are dropped (default: 2000)
+FUNNELSCOPE_MAX_UPLOAD_MB  largest accepted upload in MB (default: 20)
+FUNNELSCOPE_TORCH_THREADS  torch threads per worker process (default: 1; scale with workers)
+
+Under the cache directory, ``views/`` holds cached results and ``store/`` the validated
+uploads and the trained example networks.
 """
 
 import os
@@ -15,6 +20,8 @@ class Config:
     cache_dir: Path = Path.home() / ".cache" / "funnelscope"
     cache_timeout: int = 7 * 24 * 3600
     cache_entries: int = 2000
+    max_upload_mb: float = 20.0
+    torch_threads: int = 1
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Config":
@@ -24,13 +31,19 @@ class Config:
             cache_dir=Path(env.get("FUNNELSCOPE_CACHE_DIR", default.cache_dir)),
             cache_timeout=int(env.get("FUNNELSCOPE_CACHE_TIMEOUT", default.cache_timeout)),
             cache_entries=int(env.get("FUNNELSCOPE_CACHE_ENTRIES", default.cache_entries)),
+            max_upload_mb=float(env.get("FUNNELSCOPE_MAX_UPLOAD_MB", default.max_upload_mb)),
+            torch_threads=int(env.get("FUNNELSCOPE_TORCH_THREADS", default.torch_threads)),
         )
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 2**20)
 
     def flask_caching(self) -> dict:
         """The flask-caching configuration for this setting."""
         return {
             "CACHE_TYPE": "FileSystemCache",
-            "CACHE_DIR": str(self.cache_dir),
+            "CACHE_DIR": str(Path(self.cache_dir) / "views"),
             "CACHE_DEFAULT_TIMEOUT": self.cache_timeout,
             "CACHE_THRESHOLD": self.cache_entries,
         }

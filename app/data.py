@@ -11,13 +11,18 @@ from flask_caching import Cache
 
 from landscapes import views
 from landscapes.slices import Slice
+from landscapes.store import UploadStore
 
 
 @dataclass
 class ViewStore:
-    """Results by request, through ``cache``; ``computed`` counts misses in this process."""
+    """Results by request, through ``cache``; ``computed`` counts misses in this process.
+
+    ``uploads`` holds validated uploads and trained examples (network views read them).
+    """
 
     cache: Cache
+    uploads: UploadStore
     computed: int = 0
 
     def get(self, model_spec: dict, view_spec: dict) -> Slice:
@@ -26,7 +31,7 @@ class ViewStore:
         if hit is not None:
             arrays, meta = hit
             return Slice.from_arrays(arrays, meta)
-        result = views.compute(model_spec, view_spec)
+        result = views.compute(model_spec, view_spec, store=self.uploads)
         self.computed += 1
         self.cache.set(key, (result.to_arrays(), result.meta))
         return result

@@ -15,8 +15,16 @@ COLORSCALE = "Viridis"  # perceptually uniform, colourblind-safe
 PATH_COLORS = {"geodesic": "#1f77b4", "linear": "#d62728"}
 
 
-def model_title(spec: dict) -> str:
-    """A short human title for a model spec."""
+def model_title(spec: dict, meta: dict | None = None) -> str:
+    """A short human title for a model spec (``meta`` adds a network's architecture and data)."""
+    if spec["model"] == "network":
+        name = spec.get("example") or "uploaded checkpoint"
+        if meta is None:
+            return f"network: {name}"
+        arch = meta["architecture"]
+        shape = ("MLP " + "-".join(map(str, arch["sizes"])) if arch["type"] == "mlp"
+                 else "CNN " + "-".join(map(str, arch["channels"])))
+        return f"network: {name} ({shape}) on {meta['data']}, {meta['loss']}"
     if spec["model"] == "ising":
         kind = "SK glass" if spec["native_bias"] == 0 else "Ising spin funnel"
         return f"{kind}: N={spec['n']}, J0={spec['native_bias']:g}, seed {spec['seed']}"
@@ -45,10 +53,17 @@ def surface_figure(result: Slice) -> go.Figure:
     center = go.Scatter3d(
         x=[0.0], y=[0.0], z=[float(result.meta["center_energy"])],
         mode="markers", marker={"size": 4, "color": "#e45756"},
-        name=f"centre: {result.meta['view']['center']}",
+        name=f"centre: {result.meta['view'].get('center', 'checkpoint')}",
         hovertemplate="centre<br>" + unit + "=%{z:.5f}<extra></extra>",
     )
     marks = [center]
+    coords = result.extras.get("trajectory_coords")
+    if coords is not None:  # the training trajectory, projected onto the plane, on the floor
+        marks.append(go.Scatter3d(
+            x=coords[:, 0], y=coords[:, 1], z=np.full(len(coords), float(np.nanmin(z))),
+            mode="lines+markers", line={"color": "#e45756", "width": 4},
+            marker={"size": 2, "color": "#e45756"}, name="training trajectory (projected)",
+        ))
     for k, energy in enumerate(result.meta.get("point_energies", [])):
         coef = [0.0, 0.0]
         coef[k] = 1.0
@@ -59,8 +74,15 @@ def surface_figure(result: Slice) -> go.Figure:
             hovertemplate=target + "<br>" + unit + "=%{z:.5f}<extra></extra>",
         ))
     fig = go.Figure([surface, *marks])
+    title = model_title(result.meta["model"], result.meta if "architecture" in result.meta else None)
+    if "hessian_eigenvalues" in result.meta:
+        title += "<br>Hessian eigenvalues: " + ", ".join(
+            f"{v:.4g}" for v in result.meta["hessian_eigenvalues"])
+    if "explained_variance" in result.meta:
+        title += "<br>PCA explained variance: " + ", ".join(
+            f"{v:.1%}" for v in result.meta["explained_variance"])
     fig.update_layout(
-        title={"text": model_title(result.meta["model"]), "font": {"size": 14}},
+        title={"text": title, "font": {"size": 14}},
         scene={
             "xaxis": {"title": {"text": "a (direction 1)"}},
             "yaxis": {"title": {"text": "b (direction 2)"}},
@@ -76,7 +98,12 @@ def surface_figure(result: Slice) -> go.Figure:
 
 
 def path_figure(paths: list[Slice]) -> go.Figure:
-    """Energy along one or more paths between the same two points, against the arc fraction."""
+    """Energy along one or more paths between the same two points, against the arc fraction.
+
+    A network path shows its train and test loss (and, for a Bezier curve, the straight line).
+    """
+    if paths[0].meta["unit"] == "loss":
+        return _network_path_figure(paths[0])
     fig = go.Figure()
     for path in paths:
         kind = path.meta["path_kind"]
@@ -95,6 +122,34 @@ def path_figure(paths: list[Slice]) -> go.Figure:
         title={"text": f"path {view['from']} -> {view['to']}", "font": {"size": 13}},
         xaxis={"title": {"text": "fraction of the way (angle for geodesic, t for linear)"}},
         yaxis={"title": {"text": paths[0].meta["unit"]}},
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        margin={"l": 60, "r": 10, "t": 40, "b": 50},
+        height=260,
+    )
+    return fig
+
+
+def _network_path_figure(path: Slice) -> go.Figure:
+    view, meta = path.meta["view"], path.meta
+    x = path.extras["arc"].astype(np.float32)
+    lines = [("train", path.values, "#1f77b4", "solid"),
+             ("test", path.extras["test_loss"], "#ff7f0e", "solid")]
+    if "line_loss" in path.extras:
+        lines.append(("straight line (train)", path.extras["line_loss"], "#7f7f7f", "dash"))
+    fig = go.Figure([
+        go.Scatter(x=x, y=np.asarray(y, dtype=np.float32), mode="lines", name=name,
+                   line={"color": color, "dash": dash, "width": 2})
+        for name, y, color, dash in lines
+    ])
+    kind = "Bezier curve" if view["kind"] == "bezier" else "straight line"
+    barrier = f"barrier {meta['barrier']:.3g}"
+    if "line_barrier" in meta:
+        barrier += f" (straight line {meta['line_barrier']:.3g})"
+    fig.update_layout(
+        title={"text": f"{kind} {view['from']} -> {view['to']}: {barrier}", "font": {"size": 13}},
+        xaxis={"title": {"text": "alpha (0 = start, 1 = end)" if view["kind"] == "linear"
+                         else "t along the curve"}},
+        yaxis={"title": {"text": meta["loss_unit"]}},
         legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
         margin={"l": 60, "r": 10, "t": 40, "b": 50},
         height=260,

@@ -4,6 +4,9 @@ from dash import dcc, html
 
 from app import ids
 from app.ids import pid
+from landscapes import examples
+from landscapes.datasets import BUILTIN
+from landscapes.models.network import LOSSES
 
 THROUGH_MINIMA = "through:minimum:1,minimum:2"
 DEFAULTS = {  # first load: the funnel beside the glass, no clicks needed
@@ -21,9 +24,56 @@ DIRECTIONS = [
 SHOWN, HIDDEN = {}, {"display": "none"}
 
 
-def family_styles(model: str) -> tuple[dict, dict]:
-    """Styles of the (Ising, p-spin) control groups: only the chosen family's are shown."""
-    return (SHOWN, HIDDEN) if model == "ising" else (HIDDEN, SHOWN)
+def family_styles(model: str) -> tuple[dict, dict, dict, dict]:
+    """Styles of the (Ising, p-spin, network, spin view) control groups for ``model``."""
+    return (
+        SHOWN if model == "ising" else HIDDEN,
+        SHOWN if model == "pspin" else HIDDEN,
+        SHOWN if model == "network" else HIDDEN,
+        HIDDEN if model == "network" else SHOWN,
+    )
+
+
+def _network_controls(side: str, style: dict) -> html.Div:
+    uploads = []
+    for slot, label in UPLOAD_SLOTS:
+        uploads += [
+            dcc.Upload(id=pid(side, slot), children=html.Div([label, ": drop or ",
+                                                               html.A("choose a file")]),
+                       className="upload", multiple=False),
+            html.Div(id=pid(side, slot + "-status"), className="upload-status", role="status"),
+        ]
+    group = html.Div(
+        [
+            *uploads,
+            _field("Architecture (for .pt files)", dcc.Input(
+                id=pid(side, ids.ARCH), type="text", debounce=True,
+                placeholder='{"type": "mlp", "sizes": [2, 64, 64, 2], "act": "relu"}')),
+            _field("Data", dcc.Dropdown(id=pid(side, ids.NET_DATA), options=list(BUILTIN),
+                                        value="moons", clearable=False),
+                   "used unless a data file is uploaded"),
+            _field("Loss", dcc.RadioItems(id=pid(side, ids.NET_LOSS), options=list(LOSSES),
+                                          value="cross_entropy", inline=True)),
+        ],
+        id=pid(side, ids.UPLOAD_GROUP), style=HIDDEN,
+    )
+    return html.Div(
+        [
+            _field("Network", dcc.Dropdown(id=pid(side, ids.NET_SOURCE), options=NETWORK_SOURCES,
+                                           value="moons-mlp", clearable=False)),
+            group,
+            dcc.Store(id=pid(side, ids.UPLOADED), data={}),
+            _field("Directions", dcc.Dropdown(id=pid(side, ids.NET_DIRECTIONS),
+                                              options=NETWORK_DIRECTIONS, value="filter",
+                                              clearable=False)),
+            _field("Path", dcc.RadioItems(
+                id=pid(side, ids.NET_PATH_KIND), inline=True, value="linear",
+                options=[{"label": "straight line", "value": "linear"},
+                         {"label": "Bezier curve", "value": "bezier"}]),
+                   "examples: init -> final; uploads: checkpoint -> second checkpoint"),
+        ],
+        id=pid(side, ids.NETWORK_CONTROLS), style=style,
+    )
 POINTS = [
     {"label": "descent minimum 0", "value": "minimum:0"},
     {"label": "descent minimum 1", "value": "minimum:1"},
@@ -36,7 +86,24 @@ POINTS = [
 MODELS = [
     {"label": "Ising spin funnel", "value": "ising"},
     {"label": "p-spin glass", "value": "pspin"},
+    {"label": "Network", "value": "network"},
 ]
+UPLOAD = "upload"
+NETWORK_SOURCES = [
+    *({"label": f"example: {name}", "value": name} for name in examples.RECIPES),
+    {"label": "my upload", "value": UPLOAD},
+]
+NETWORK_DIRECTIONS = [
+    {"label": "random, filter-normalized", "value": "filter"},
+    {"label": "PCA of the training trajectory", "value": "pca"},
+    {"label": "top-2 Hessian eigenvectors", "value": "hessian"},
+    {"label": "through checkpoints 2 and 3", "value": "through:checkpoint2,checkpoint3"},
+]
+UPLOAD_SLOTS = (
+    (ids.UPLOAD_CHECKPOINT, "Checkpoint (.safetensors, .pt)"),
+    (ids.UPLOAD_CHECKPOINT2, "Second checkpoint (optional)"),
+    (ids.UPLOAD_DATA, "Data X, y (.npz, .safetensors; optional)"),
+)
 
 
 def _field(label: str, control, hint: str | None = None) -> html.Div:
@@ -57,7 +124,7 @@ def _slider(side: str, name: str, lo: float, hi: float, step: float, value: floa
 
 def panel(side: str) -> html.Section:
     d = {**COMMON, **DEFAULTS[side]}
-    ising_style, pspin_style = family_styles(d["model"])
+    ising_style, pspin_style, network_style, spin_view_style = family_styles(d["model"])
     ising = html.Div(
         [
             _field("Spins N", _slider(side, ids.ISING_N, 4, 20, 1, d["ising_n"], [4, 8, 12, 16, 20])),
@@ -93,6 +160,11 @@ def panel(side: str) -> html.Section:
                    "grid coefficients run from -span to span (1 = 45 degrees)"),
             _field("Grid", dcc.RadioItems(
                 id=pid(side, ids.STEPS), options=[21, 31, 51], value=d["steps"], inline=True)),
+        ],
+        className="view-controls",
+    )
+    spin_view = html.Div(
+        [
             _field("Slice centre", dcc.Dropdown(
                 id=pid(side, ids.CENTER), options=POINTS, value=d["center"], clearable=False)),
             _field("Slice plane", dcc.Dropdown(
@@ -104,7 +176,7 @@ def panel(side: str) -> html.Section:
             _field("Path to", dcc.Dropdown(
                 id=pid(side, ids.PATH_TO), options=POINTS, value=d["path_to"], clearable=False)),
         ],
-        className="view-controls",
+        id=pid(side, ids.SPIN_VIEW_CONTROLS), style=spin_view_style,
     )
     controls = html.Div(
         [
@@ -112,7 +184,9 @@ def panel(side: str) -> html.Section:
                 id=pid(side, ids.MODEL), options=MODELS, value=d["model"], inline=True)),
             ising,
             pspin,
+            _network_controls(side, network_style),
             view,
+            spin_view,
         ],
         className="controls",
     )

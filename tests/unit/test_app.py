@@ -79,9 +79,10 @@ def test_panel_errors_become_messages_not_exceptions(config):
     app = create_app(config)
     store = app.server.extensions["funnelscope_store"]
     spec = callbacks.model_spec("pspin", 16, 0.0, 128, 4, 0.0, 0)
-    surface, path, messages = callbacks.panel_figures(
-        store, spec, 1.0, 21, "minimum:0", "random", "random:0", "minimum:0"
+    slice_request, path_requests = callbacks.requests(
+        spec, 1.0, 21, "minimum:0", "random", "random:0", "minimum:0", "filter", "linear"
     )
+    surface, path, messages = callbacks.panel_figures(store, spec, slice_request, path_requests)
     assert any("use n <= 66 for p=4" in m for m in messages)
     assert surface.layout.annotations[0].text == messages[0]
     assert len(path.data) == 0
@@ -111,7 +112,8 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
         for name in (*callbacks.CONTROL_NAMES, ids.SURFACE, ids.PATH, ids.MESSAGE):
             assert ids.pid(side, name) in layout_ids
     other = create_app(config)
-    assert len(app.callback_map) == len(other.callback_map) == 5  # no leak between apps
+    # per panel: compute, show controls, uploads; plus the camera sync -- and no leak
+    assert len(app.callback_map) == len(other.callback_map) == 7
 
 
 def test_first_page_and_layout_are_served(config):
@@ -126,6 +128,6 @@ def test_config_from_environment(tmp_path):
     assert cfg.cache_dir == tmp_path and cfg.cache_timeout == 60
     assert cfg.cache_entries == Config().cache_entries  # unset: the default
     assert cfg.flask_caching() == {
-        "CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(tmp_path),
+        "CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(tmp_path / "views"),
         "CACHE_DEFAULT_TIMEOUT": 60, "CACHE_THRESHOLD": cfg.cache_entries,
     }

@@ -1,0 +1,126 @@
+"""The dashboard in a real browser: first load, switching a model, camera sync, error messages."""
+
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from app import devserver
+
+FIRST_LOAD_MS = 120_000  # the first load computes both default views (51 x 51) in the server
+UPDATE_MS = 60_000  # a recompute after a control changes
+
+GRAPH = "document.querySelector('#{id} .js-plotly-plot')"
+# a snapshot of one 3D graph: title, surface z data (bdata or nested lists) and camera eye
+SURFACE_STATE = """id => {
+    const gd = document.querySelector(`#${id} .js-plotly-plot`);
+    const surface = gd.data.find(trace => trace.type === 'surface');
+    const eye = gd._fullLayout.scene ? gd._fullLayout.scene.camera.eye : null;
+    return {
+        title: gd.layout.title ? gd.layout.title.text : '',
+        z: surface ? JSON.stringify(surface.z) : null,
+        eye: eye ? {x: eye.x, y: eye.y, z: eye.z} : null,
+        webgl: !!(gd._fullLayout.scene && gd._fullLayout.scene._scene && gd.querySelector('canvas')),
+    };
+}"""
+
+
+def surface_state(page: Page, side: str) -> dict:
+    return page.evaluate(SURFACE_STATE, f"{side}-surface")
+
+
+def set_camera_eye(page: Page, side: str, eye: tuple[float, float, float]) -> None:
+    """Turn a 3D graph's camera as a user would (``Plotly.relayout`` fires ``relayoutData``)."""
+    page.evaluate(
+        """([id, [x, y, z]]) => Plotly.relayout(document.querySelector(`#${id} .js-plotly-plot`), {
+            'scene.camera': {eye: {x, y, z}, up: {x: 0, y: 0, z: 1}, center: {x: 0, y: 0, z: 0}},
+        })""",
+        [f"{side}-surface", list(eye)],
+    )
+
+
+def close(eye: dict | None, expected: tuple[float, float, float]) -> bool:
+    return eye is not None and [eye[k] for k in "xyz"] == pytest.approx(list(expected), abs=1e-6)
+
+
+@pytest.fixture
+def dashboard(page: Page, server_url: str) -> Page:
+    """The page, opened on the dashboard once both 3D surfaces are drawn."""
+    page.goto(server_url)
+    page.wait_for_function(devserver.SURFACES_DRAWN, timeout=FIRST_LOAD_MS)
+    return page
+
+
+def test_first_load_shows_both_panels(dashboard: Page, browser_errors: list[str]) -> None:
+    left, right = surface_state(dashboard, "left"), surface_state(dashboard, "right")
+    assert "Ising spin funnel" in left["title"]
+    assert "p-spin glass" in right["title"]
+    assert left["webgl"] and right["webgl"], "a surface has no WebGL scene (nothing was drawn)"
+    assert left["z"] != right["z"]
+    for side in ("left", "right"):
+        dashboard.wait_for_function(
+            f"() => {GRAPH.format(id=side + '-path')}?.data?.length === 2", timeout=UPDATE_MS
+        )
+        traces = dashboard.evaluate(
+            f"() => {GRAPH.format(id=side + '-path')}.data.map(t => [t.name, t.type, t.mode])"
+        )
+        assert sorted(traces) == [["geodesic", "scatter", "lines"], ["linear", "scatter", "lines"]]
+    expect(dashboard.locator("#left-message")).to_have_text("")
+    expect(dashboard.locator("#right-message")).to_have_text("")
+    assert browser_errors == []
+
+
+def test_switching_the_model_redraws_the_panel(dashboard: Page, browser_errors: list[str]) -> None:
+    before = surface_state(dashboard, "left")
+    right_before = surface_state(dashboard, "right")["z"]
+    expect(dashboard.locator("#left-pspin-controls")).to_be_hidden()
+
+    dashboard.locator("#left-model").get_by_label("p-spin glass").check()
+    dashboard.wait_for_function(
+        f"() => {GRAPH.format(id='left-surface')}.layout.title.text.includes('p-spin glass')",
+        timeout=UPDATE_MS,
+    )
+
+    after = surface_state(dashboard, "left")
+    assert after["z"] is not None and after["z"] != before["z"]
+    expect(dashboard.locator("#left-ising-controls")).to_be_hidden()
+    expect(dashboard.locator("#left-pspin-controls")).to_be_visible()
+    assert surface_state(dashboard, "right")["z"] == right_before  # the other panel is untouched
+    assert browser_errors == []
+
+
+def test_cameras_follow_each_other(dashboard: Page, browser_errors: list[str]) -> None:
+    # no waiting for the page to settle: a turn right after the first draw must sync too
+    # (dcc.Graph's late autosize relayout replaces relayoutData; the sync reads the graphs)
+    moves = (("left", "right", (2.0, 0.3, 0.8)), ("right", "left", (-0.4, 1.9, 0.6)))
+    for moved, follower, eye in moves:
+        set_camera_eye(dashboard, moved, eye)
+        deadline = time.monotonic() + UPDATE_MS / 1000
+        while not close(surface_state(dashboard, follower)["eye"], eye):
+            if time.monotonic() > deadline:
+                states = {side: surface_state(dashboard, side)["eye"] for side in ("left", "right")}
+                pytest.fail(f"{moved} camera moved to {eye}, {follower} did not follow: {states}")
+            dashboard.wait_for_timeout(200)
+        assert close(surface_state(dashboard, moved)["eye"], eye)
+    assert browser_errors == []
+
+
+def test_too_large_model_shows_a_readable_message(dashboard: Page, browser_errors: list[str]) -> None:
+    # right panel: N = 128 (End key on the slider), then p = 4: 128**4 couplings is over the limit
+    handle = dashboard.locator("#right-pspin-n [role=slider]")
+    handle.focus()
+    handle.press("End")
+    expect(handle).to_have_attribute("aria-valuenow", "128")
+    dashboard.locator("#right-p").get_by_label("4", exact=True).check()
+
+    message = dashboard.locator("#right-message")
+    expect(message).to_contain_text("couplings", timeout=UPDATE_MS)
+    expect(message).to_contain_text("limit")
+    expect(message).to_contain_text("n=128 with p=4")
+    annotation = dashboard.evaluate(
+        f"() => ({GRAPH.format(id='right-surface')}.layout.annotations || []).map(a => a.text)"
+    )
+    assert any("couplings" in text for text in annotation), annotation
+    assert "Traceback" not in dashboard.content()
+    expect(dashboard.locator("#left-message")).to_have_text("")
+    assert browser_errors == []
