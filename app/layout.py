@@ -157,7 +157,8 @@ def panel(side: str) -> html.Section:
                 id=pid(side, ids.SEED), type="number", min=0, step=1, value=d["seed"],
                 debounce=True)),
             _field("Span", _slider(side, ids.SPAN, 0.25, 2, 0.25, d["span"], [0.5, 1, 1.5, 2]),
-                   "grid coefficients run from -span to span (1 = 45 degrees)"),
+                   "coefficients run from -span to span (spins: 1 = 45 degrees; networks: "
+                   "filter norms)"),
             _field("Grid", dcc.RadioItems(
                 id=pid(side, ids.STEPS), options=[21, 31, 51], value=d["steps"], inline=True)),
         ],
@@ -208,9 +209,10 @@ def build() -> html.Div:
         [
             html.H1("Funnelscope"),
             html.P(
-                "Energy landscapes side by side. Rotate either surface: the other follows. "
-                "Each surface is a 2D slice through a point on the sphere |s|^2 = N; "
-                "the curve below it is the energy along a path between two states."
+                "Energy landscapes side by side: spin funnels, spin glasses and the loss surfaces "
+                "of small networks. Rotate either surface: the other follows. Each surface is a "
+                "2D slice through a point (on the sphere |s|^2 = N for spin models); the curve "
+                "below it is the energy or loss along a path between two states."
             ),
         ]
     )

@@ -73,3 +73,14 @@ def page(browser: Browser, browser_errors: list[str]) -> Iterator[Page]:
     page.on("pageerror", on_page_error)
     yield page
     context.close()
+
+
+FIRST_LOAD_MS = 120_000  # the first load computes both default views (51 x 51) in the server
+
+
+@pytest.fixture
+def dashboard(page: Page, server_url: str) -> Page:
+    """The page, opened on the dashboard once both 3D surfaces are drawn."""
+    page.goto(server_url)
+    page.wait_for_function(devserver.SURFACES_DRAWN, timeout=FIRST_LOAD_MS)
+    return page

@@ -5,9 +5,6 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from app import devserver
-
-FIRST_LOAD_MS = 120_000  # the first load computes both default views (51 x 51) in the server
 UPDATE_MS = 60_000  # a recompute after a control changes
 
 GRAPH = "document.querySelector('#{id} .js-plotly-plot')"
@@ -41,14 +38,6 @@ def set_camera_eye(page: Page, side: str, eye: tuple[float, float, float]) -> No
 
 def close(eye: dict | None, expected: tuple[float, float, float]) -> bool:
     return eye is not None and [eye[k] for k in "xyz"] == pytest.approx(list(expected), abs=1e-6)
-
-
-@pytest.fixture
-def dashboard(page: Page, server_url: str) -> Page:
-    """The page, opened on the dashboard once both 3D surfaces are drawn."""
-    page.goto(server_url)
-    page.wait_for_function(devserver.SURFACES_DRAWN, timeout=FIRST_LOAD_MS)
-    return page
 
 
 def test_first_load_shows_both_panels(dashboard: Page, browser_errors: list[str]) -> None:

@@ -1,0 +1,82 @@
+"""Networks in a real browser: an example's surface, an uploaded checkpoint, a refused upload."""
+
+import pickle
+from pathlib import Path
+
+import torch
+from playwright.sync_api import Page, expect
+
+from landscapes.models.network import build_network
+from landscapes.uploads import save_checkpoint
+
+UPDATE_MS = 120_000
+TITLE = "() => document.querySelector('#{side}-surface .js-plotly-plot').layout.title?.text || ''"
+
+
+class _Exploit:
+    """A pickle that would write ``marker`` if anything ever unpickled it without weights_only."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",))
+
+
+def _wait_title(page: Page, side: str, text: str) -> None:
+    page.wait_for_function(f"() => ({TITLE.format(side=side)})().includes({text!r})",
+                           timeout=UPDATE_MS)
+
+
+def _choose_network(page: Page, side: str) -> None:
+    page.locator(f"#{side}-steps").get_by_label("21", exact=True).check()
+    page.locator(f"#{side}-model").get_by_label("Network").check()
+    _wait_title(page, side, "network: moons-mlp")
+
+
+def test_example_network_surface_and_path(dashboard: Page, browser_errors: list[str]) -> None:
+    _choose_network(dashboard, "left")
+    expect(dashboard.locator("#left-network-controls")).to_be_visible()
+    expect(dashboard.locator("#left-spin-view-controls")).to_be_hidden()
+    traces = dashboard.evaluate(
+        "() => document.querySelector('#left-path .js-plotly-plot').data.map(t => t.name)"
+    )
+    assert traces == ["train", "test"]
+    z = dashboard.evaluate(
+        "() => { const s = document.querySelector('#left-surface .js-plotly-plot')._fullData[0];"
+        " return [s.type, s.z.length]; }"
+    )
+    assert z == ["surface", 21]
+    assert browser_errors == []
+
+
+def test_upload_a_checkpoint_and_see_its_surface(
+    dashboard: Page, browser_errors: list[str], tmp_path: Path
+) -> None:
+    torch.manual_seed(3)
+    arch = {"type": "mlp", "sizes": [2, 16, 2], "act": "tanh"}
+    good = save_checkpoint(tmp_path / "mine.safetensors", arch, build_network(arch).state_dict(),
+                           "cross_entropy")
+    _choose_network(dashboard, "right")
+    dashboard.locator("#right-net-source").click()
+    dashboard.get_by_text("my upload", exact=True).click()
+    upload = dashboard.locator("#right-upload-checkpoint input[type=file]")
+    upload.set_input_files(str(good))
+    expect(dashboard.locator("#right-upload-checkpoint-status")).to_contain_text(
+        "accepted: mine.safetensors", timeout=UPDATE_MS)
+    _wait_title(dashboard, "right", "uploaded checkpoint (MLP 2-16-2) on moons")
+    expect(dashboard.locator("#right-path")).to_contain_text("upload a second checkpoint")
+
+    marker = tmp_path / "pwned.txt"
+    evil = tmp_path / "evil.pt"
+    torch.save({"weight": _Exploit(marker)}, evil, pickle_protocol=pickle.DEFAULT_PROTOCOL)
+    upload.set_input_files(str(evil))
+    status = dashboard.locator("#right-upload-checkpoint-status")
+    expect(status).to_contain_text("not loaded", timeout=UPDATE_MS)
+    expect(status).to_contain_text("evil.pt")
+    assert not marker.exists(), "the malicious pickle ran on the server"
+    # the server keeps serving: the left panel still recomputes
+    dashboard.locator("#left-model").get_by_label("p-spin glass").check()
+    _wait_title(dashboard, "left", "p-spin glass")
+    assert "Traceback" not in dashboard.content()
+    assert browser_errors == []
