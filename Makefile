@@ -38,6 +38,7 @@ test: $(VENV)/.installed-test browser lint
 
 bench: $(VENV)/.installed-test browser
 	$(BIN)/python benchmarks/spin.py
+	$(BIN)/python benchmarks/networks.py
 	$(BIN)/python benchmarks/page_load.py
 
 clean:
