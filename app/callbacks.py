@@ -18,6 +18,7 @@ from app.ids import pid
 from app.layout import HIDDEN, SHOWN, UPLOAD, UPLOAD_SLOTS, family_styles
 from landscapes import views
 from landscapes.errors import LandscapeError
+from landscapes.store import UploadStore
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ CONTROL_NAMES = (
     ids.NET_SOURCE, ids.NET_DATA, ids.NET_LOSS, ids.NET_DIRECTIONS, ids.NET_PATH_KIND,
 )
 SLOT_KEYS = {ids.UPLOAD_CHECKPOINT: "checkpoint", ids.UPLOAD_CHECKPOINT2: "checkpoint2",
-             ids.UPLOAD_DATA: "data"}
+             ids.UPLOAD_CHECKPOINT3: "checkpoint3", ids.UPLOAD_DATA: "data"}
 
 
 def model_spec(model, ising_n, native_bias, pspin_n, p, planted, seed, network=None) -> dict:
@@ -44,7 +45,7 @@ def model_spec(model, ising_n, native_bias, pspin_n, p, planted, seed, network=N
         keys = network.get("uploaded") or {}
         data = f"upload:{keys['data']}" if keys.get("data") else network.get("data")
         return {"model": "network", "checkpoint": keys.get("checkpoint"),
-                "checkpoint2": keys.get("checkpoint2"), "checkpoint3": None,
+                "checkpoint2": keys.get("checkpoint2"), "checkpoint3": keys.get("checkpoint3"),
                 "data": data, "loss": network.get("loss")}
     return {"model": model, "n": pspin_n, "p": p, "planted": planted, "seed": seed}
 
@@ -99,6 +100,23 @@ def decode_upload(contents: str) -> bytes:
         return base64.b64decode(contents.split(",", 1)[1], validate=True)
     except (IndexError, binascii.Error):
         raise LandscapeError("the upload could not be decoded; try the file again") from None
+
+
+def accept_upload(uploads: UploadStore, kind: str, content_url: str, filename: str,
+                  arch_text: str | None) -> str:
+    """Validate and store one upload (``kind`` "data" or a checkpoint slot); returns its key.
+
+    ``arch_text`` is the architecture JSON typed in the panel (needed for ``.pt`` files).
+    Raises LandscapeError with a message for the panel; nothing invalid is stored.
+    """
+    content = decode_upload(content_url)
+    if kind == "data":
+        return uploads.put_data(content, filename)
+    try:
+        arch = json.loads(arch_text) if arch_text else None
+    except json.JSONDecodeError as exc:
+        raise LandscapeError(f"the architecture is not valid JSON: {exc}") from None
+    return uploads.put_checkpoint(content, filename, arch)
 
 
 def register(app: Dash, store: ViewStore) -> None:
@@ -156,27 +174,16 @@ def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:
         [State(pid(side, slot), "filename") for slot in slots],
         prevent_initial_call=True,
     )
-    def validate(ckpt, ckpt2, data, arch_text, ckpt_name, ckpt2_name, data_name):
+    def validate(*args):
+        contents, arch_text, names = args[: len(slots)], args[len(slots)], args[len(slots) + 1 :]
         keys, statuses = {}, []
-        try:
-            arch = json.loads(arch_text) if arch_text else None
-        except json.JSONDecodeError as exc:
-            arch, arch_error = None, f"architecture is not valid JSON: {exc}"
-        else:
-            arch_error = None
-        items = zip(slots, (ckpt, ckpt2, data), (ckpt_name, ckpt2_name, data_name), strict=True)
-        for slot, contents, filename in items:
-            if not contents:
+        for slot, content_url, filename in zip(slots, contents, names, strict=True):
+            if not content_url:
                 statuses.append("")
                 continue
+            kind = SLOT_KEYS[slot]
             try:
-                if arch_error and slot != ids.UPLOAD_DATA:
-                    raise LandscapeError(arch_error)
-                content = decode_upload(contents)
-                if slot == ids.UPLOAD_DATA:
-                    keys[SLOT_KEYS[slot]] = store.uploads.put_data(content, filename)
-                else:
-                    keys[SLOT_KEYS[slot]] = store.uploads.put_checkpoint(content, filename, arch)
+                keys[kind] = accept_upload(store.uploads, kind, content_url, filename, arch_text)
                 statuses.append(html.Span(f"accepted: {filename}", className="ok"))
             except LandscapeError as exc:
                 statuses.append(html.Span(str(exc), className="error"))

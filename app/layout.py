@@ -102,6 +102,7 @@ NETWORK_DIRECTIONS = [
 UPLOAD_SLOTS = (
     (ids.UPLOAD_CHECKPOINT, "Checkpoint (.safetensors, .pt)"),
     (ids.UPLOAD_CHECKPOINT2, "Second checkpoint (optional)"),
+    (ids.UPLOAD_CHECKPOINT3, "Third checkpoint (optional)"),
     (ids.UPLOAD_DATA, "Data X, y (.npz, .safetensors; optional)"),
 )
 

@@ -131,3 +131,38 @@ def test_config_from_environment(tmp_path):
         "CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(tmp_path / "views"),
         "CACHE_DEFAULT_TIMEOUT": 60, "CACHE_THRESHOLD": cfg.cache_entries,
     }
+
+
+def _data_url(content: bytes) -> str:
+    import base64
+
+    return "data:application/octet-stream;base64," + base64.b64encode(content).decode()
+
+
+def test_uploads_are_validated_before_they_are_stored(config, tmp_path):
+    import torch
+
+    from landscapes.errors import LandscapeError
+    from landscapes.models.network import build_network
+    from landscapes.uploads import save_checkpoint
+
+    store = create_app(config).server.extensions["funnelscope_store"]
+    arch = {"type": "mlp", "sizes": [2, 4, 2], "act": "relu"}
+    state = build_network(arch).state_dict()
+    path = save_checkpoint(tmp_path / "ok.safetensors", arch, state, "cross_entropy")
+    key = callbacks.accept_upload(store.uploads, "checkpoint", _data_url(path.read_bytes()),
+                                  "ok.safetensors", None)
+    assert torch.equal(store.uploads.checkpoint(key).state["0.weight"], state["0.weight"])
+    torch.save(state, tmp_path / "w.pt")
+    pt = _data_url((tmp_path / "w.pt").read_bytes())
+    with pytest.raises(LandscapeError, match="architecture is not valid JSON"):
+        callbacks.accept_upload(store.uploads, "checkpoint", pt, "w.pt", "{sizes: [2")
+    key2 = callbacks.accept_upload(store.uploads, "checkpoint", pt, "w.pt", '{"type": "mlp", '
+                                   '"sizes": [2, 4, 2], "act": "relu"}')
+    assert key2 != key
+    stored = sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir())
+    with pytest.raises(LandscapeError, match="could not be decoded"):
+        callbacks.accept_upload(store.uploads, "data", "data:;base64,@@@", "x.npz", None)
+    with pytest.raises(LandscapeError, match="X"):
+        callbacks.accept_upload(store.uploads, "data", _data_url(b"not a zip"), "x.npz", None)
+    assert sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir()) == stored
