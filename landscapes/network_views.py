@@ -180,16 +180,7 @@ def normalize_view(view: dict) -> dict:
 def _metrics(landscape: NetworkLandscape, buffers: Mapping | None = None
              ) -> Callable[[torch.Tensor], np.ndarray]:
     """Points (B, D) -> (B, K): train loss, test loss[, train accuracy, test accuracy]."""
-
-    def evaluate(points: torch.Tensor) -> np.ndarray:
-        train = landscape.evaluate(points, "train", buffers)
-        test = landscape.evaluate(points, "test", buffers)
-        cols = [train["loss"], test["loss"]]
-        if "accuracy" in train:
-            cols += [train["accuracy"], test["accuracy"]]
-        return np.stack(cols, axis=1)
-
-    return evaluate
+    return lambda points: landscape.evaluate_splits(points, buffers)
 
 
 def _split_metrics(values: np.ndarray, classification: bool) -> tuple[np.ndarray, dict]:

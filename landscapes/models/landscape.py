@@ -103,6 +103,32 @@ class NetworkLandscape:
             result["accuracy"] = accs
         return result
 
+    def evaluate_splits(self, points: torch.Tensor, buffers: Mapping | None = None) -> np.ndarray:
+        """(B, K) per point: train loss, test loss[, train accuracy, test accuracy].
+
+        One forward pass per point over train and test samples together (eval mode: the
+        batch's composition does not change any output).
+        """
+        if "both" not in self._tensors:
+            (xa, ya), (xb, yb) = self.tensors("train"), self.tensors("test")
+            self._tensors["both"] = (torch.cat([xa, xb]), ya, yb)
+        x, y_train, y_test = self._tensors["both"]
+        n = len(y_train)
+        buffers = dict(self.buffers if buffers is None else buffers)
+        criterion = _criterion(self.loss)
+        classify = self.data.task == "classification"
+        out = np.empty((len(points), 4 if classify else 2))
+        with torch.no_grad():
+            for k, flat in enumerate(points.to(torch.float32)):
+                params = self.layout.unflatten(flat)
+                pred = torch.func.functional_call(self.module, (params, buffers), (x,))
+                train, test = pred[:n], pred[n:]
+                out[k, 0], out[k, 1] = float(criterion(train, y_train)), float(criterion(test, y_test))
+                if classify:
+                    out[k, 2] = float((train.argmax(1) == y_train).float().mean())
+                    out[k, 3] = float((test.argmax(1) == y_test).float().mean())
+        return out
+
     def state_dict_at(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
         """A state_dict (parameters and buffers) for the point ``flat``."""
         return {**{k: v.clone() for k, v in self.layout.unflatten(flat).items()},
