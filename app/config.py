@@ -4,6 +4,8 @@ FUNNELSCOPE_CACHE_DIR      where cached results live (default: ~/.cache/funnelsc
 FUNNELSCOPE_CACHE_TIMEOUT  seconds a cached result is kept (default: 7 days; 0 = forever)
 FUNNELSCOPE_CACHE_ENTRIES  entries kept before the oldest are dropped (default: 2000)
 FUNNELSCOPE_MAX_UPLOAD_MB  largest accepted upload in MB (default: 20)
+FUNNELSCOPE_MAX_PARAMETERS largest accepted network, in parameters (default: 2,000,000)
+FUNNELSCOPE_MAX_SAMPLES    largest accepted data upload, in samples (default: 10,000)
 FUNNELSCOPE_TORCH_THREADS  torch threads per worker process (default: 1; scale with workers)
 
 Under the cache directory, ``views/`` holds cached results and ``store/`` the validated
@@ -21,6 +23,8 @@ class Config:
     cache_timeout: int = 7 * 24 * 3600
     cache_entries: int = 2000
     max_upload_mb: float = 20.0
+    max_parameters: int = 2_000_000
+    max_samples: int = 10_000
     torch_threads: int = 1
 
     @classmethod
@@ -32,6 +36,8 @@ class Config:
             cache_timeout=int(env.get("FUNNELSCOPE_CACHE_TIMEOUT", default.cache_timeout)),
             cache_entries=int(env.get("FUNNELSCOPE_CACHE_ENTRIES", default.cache_entries)),
             max_upload_mb=float(env.get("FUNNELSCOPE_MAX_UPLOAD_MB", default.max_upload_mb)),
+            max_parameters=int(env.get("FUNNELSCOPE_MAX_PARAMETERS", default.max_parameters)),
+            max_samples=int(env.get("FUNNELSCOPE_MAX_SAMPLES", default.max_samples)),
             torch_threads=int(env.get("FUNNELSCOPE_TORCH_THREADS", default.torch_threads)),
         )
 

@@ -26,7 +26,8 @@ def create_app(config: Config | None = None) -> Dash:
     )
     app.server.config["MAX_CONTENT_LENGTH"] = config.max_upload_bytes * 2  # base64 + form
     cache = Cache(app.server, config=config.flask_caching())
-    uploads = UploadStore(Path(config.cache_dir) / "store", max_bytes=config.max_upload_bytes)
+    uploads = UploadStore(Path(config.cache_dir) / "store", max_bytes=config.max_upload_bytes,
+                          max_samples=config.max_samples, max_parameters=config.max_parameters)
     store = ViewStore(cache, uploads)
     app.layout = layout.build()
     callbacks.register(app, store)

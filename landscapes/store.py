@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from landscapes import uploads
-from landscapes.datasets import Dataset
+from landscapes.datasets import MAX_SAMPLES, Dataset
 from landscapes.errors import LandscapeError
+from landscapes.models.landscape import MAX_PARAMETERS
+from landscapes.models.network import parameter_count
 
 KEY_LENGTH = 64
 
@@ -35,7 +37,8 @@ class UploadStore:
 
     root: Path
     max_bytes: int = uploads.MAX_BYTES
-    max_samples: int = 10_000
+    max_samples: int = MAX_SAMPLES
+    max_parameters: int = MAX_PARAMETERS
 
     @property
     def examples_dir(self) -> Path:
@@ -49,6 +52,12 @@ class UploadStore:
     def put_checkpoint(self, content: bytes, filename: str, arch: dict | None = None) -> str:
         """Validate a checkpoint upload and store it; returns its key. Raises LandscapeError."""
         ckpt = uploads.load_checkpoint(content, filename, arch, self.max_bytes)
+        count = parameter_count(ckpt.arch)
+        if count > self.max_parameters:
+            raise LandscapeError(
+                f"{Path(filename).name}: the network has {count:,} parameters, over the limit of "
+                f"{self.max_parameters:,} (FUNNELSCOPE_MAX_PARAMETERS)"
+            )
         digest = hashlib.sha256(content + json.dumps(ckpt.arch, sort_keys=True).encode())
         key = digest.hexdigest()
         path = self._path(key, ".safetensors")

@@ -166,3 +166,22 @@ def test_uploads_are_validated_before_they_are_stored(config, tmp_path):
     with pytest.raises(LandscapeError, match="X"):
         callbacks.accept_upload(store.uploads, "data", _data_url(b"not a zip"), "x.npz", None)
     assert sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir()) == stored
+
+
+def test_upload_limits_come_from_the_config(tmp_path):
+    import torch
+
+    from landscapes.errors import LandscapeError
+    from landscapes.models.network import build_network
+    from landscapes.uploads import save_checkpoint
+
+    cfg = Config.from_env({"FUNNELSCOPE_CACHE_DIR": str(tmp_path / "c"),
+                           "FUNNELSCOPE_MAX_PARAMETERS": "20", "FUNNELSCOPE_MAX_UPLOAD_MB": "0.001"})
+    store = create_app(cfg).server.extensions["funnelscope_store"].uploads
+    arch = {"type": "mlp", "sizes": [2, 8, 2], "act": "relu"}  # 42 parameters
+    path = save_checkpoint(tmp_path / "n.safetensors", arch, build_network(arch).state_dict())
+    with pytest.raises(LandscapeError, match="42 parameters, over the limit of 20"):
+        store.put_checkpoint(path.read_bytes(), "n.safetensors")
+    with pytest.raises(LandscapeError, match="over the upload limit"):
+        store.put_data(b"x" * 2000, "big.npz")
+    assert torch.get_num_threads() == cfg.torch_threads
