@@ -35,6 +35,7 @@ from landscapes.models.network import split_state
 from landscapes.slices import Slice, evaluate_grid, evaluate_points, symmetric_axis
 from landscapes.store import UploadStore
 from landscapes.uploads import Checkpoint
+from landscapes.viewspec import fill_view
 
 Progress = Callable[[int, int], None] | None
 SLICE_DEFAULTS = {"view": "slice", "dims": 2, "steps": 51, "span": 1.0, "directions": "filter",
@@ -140,24 +141,10 @@ def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data
 
 
 def normalize_view(view: dict) -> dict:
-    kind = view.get("view", "slice")
-    defaults = {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS}.get(kind)
-    if defaults is None:
-        raise LandscapeError(f"unknown view {kind!r}; choose slice or path")
-    unknown = set(view) - set(defaults)
-    if unknown:
-        raise LandscapeError(f"{kind}: unknown setting(s) {', '.join(sorted(unknown))}")
-    out = {**defaults, **{k: v for k, v in view.items() if v is not None}}
-    try:
-        out["steps"] = int(out["steps"])
-        if kind == "slice":
-            out.update(dims=int(out["dims"]), span=float(out["span"]),
-                       direction_seed=int(out["direction_seed"]),
-                       include_1d=bool(out["include_1d"]))
-        else:
-            out["bend_steps"] = int(out["bend_steps"])
-    except (TypeError, ValueError):
-        raise LandscapeError(f"{kind}: steps, dims, span and seeds must be numbers") from None
+    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS},
+                    {"steps": int, "dims": int, "span": float, "direction_seed": int,
+                     "include_1d": bool, "bend_steps": int})
+    kind = out["view"]
     if kind == "slice":
         if out["dims"] not in (1, 2):
             raise LandscapeError(f"network slice: dims must be 1 or 2; got {out['dims']}")

@@ -31,6 +31,7 @@ from landscapes.models import SpinModel, build_model, normalize_spec
 from landscapes.slices import Slice, evaluate_grid, symmetric_axis
 from landscapes.sphere import geodesic_chord_parameters
 from landscapes.store import UploadStore
+from landscapes.viewspec import fill_view
 
 Progress = Callable[[int, int], None] | None
 
@@ -46,21 +47,9 @@ UNIT = "energy per spin"
 
 def normalize_view(view: dict) -> dict:
     """Canonical view spec: defaults filled, values checked (raises LandscapeError)."""
-    kind = view.get("view", "slice")
-    defaults = {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS}.get(kind)
-    if defaults is None:
-        raise LandscapeError(f"unknown view {kind!r}; choose slice or path")
-    unknown = set(view) - set(defaults)
-    if unknown:
-        raise LandscapeError(f"{kind}: unknown setting(s) {', '.join(sorted(unknown))}")
-    out = {**defaults, **{k: v for k, v in view.items() if v is not None}}
-    try:
-        out["steps"] = int(out["steps"])
-        if kind == "slice":
-            out["dims"], out["span"] = int(out["dims"]), float(out["span"])
-            out["direction_seed"] = int(out["direction_seed"])
-    except (TypeError, ValueError):
-        raise LandscapeError(f"{kind}: steps, dims, span and seeds must be numbers") from None
+    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS},
+                    {"steps": int, "dims": int, "span": float, "direction_seed": int})
+    kind = out["view"]
     if kind == "slice":
         if out["dims"] not in (1, 2, 3):
             raise LandscapeError(f"slice: dims must be 1, 2 or 3; got {out['dims']}")
