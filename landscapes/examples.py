@@ -25,7 +25,7 @@ from landscapes.datasets import load_builtin
 from landscapes.errors import LandscapeError
 from landscapes.models.network import ParameterLayout, build_network
 
-VERSION = 1  # bump when training changes: cached files of other versions are ignored
+VERSION = 2  # bump when training changes: cached files of other versions are ignored
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,8 @@ def train(name: str) -> TrainedExample:
         loss = criterion(net(x), y)
         history.append(float(loss.detach()))
         if not np.isfinite(history[-1]) or history[-1] > recipe.stop_loss:
+            if torch.equal(trajectory[-1], snapshot()):
+                trajectory.pop()  # the diverged point is not part of the kept trajectory
             break
         final = {k: v.clone() for k, v in net.state_dict().items()}
         loss.backward()

@@ -259,79 +259,98 @@ def _interpolated_buffers(a: Mapping, b: Mapping, alpha: float) -> dict[str, tor
     return out
 
 
+def _along(land: NetworkLandscape, start: np.ndarray, directions: np.ndarray, coefs: np.ndarray,
+           ts: np.ndarray, buffers: tuple[Mapping, Mapping], progress: Progress = None
+           ) -> np.ndarray:
+    """Metrics at ``start + coefs[k] @ directions`` with BatchNorm statistics at fraction ts[k]."""
+    rows = []
+    for k, (coef, frac) in enumerate(zip(coefs, ts, strict=True)):  # buffers vary: one at a time
+        fn = _metrics(land, _interpolated_buffers(*buffers, float(frac)))
+        rows.append(evaluate_points(fn, start, directions, coef[None, :], "euclidean")[0])
+        if progress:
+            progress(k + 1, len(coefs))
+    return np.array(rows)
+
+
+def _barrier(fractions: np.ndarray, losses: np.ndarray) -> float:
+    """Highest loss on the path between its ends (fractions 0 and 1 on the grid) above both ends."""
+    inside = (fractions >= 0) & (fractions <= 1)
+    ends = max(losses[fractions == 0][0], losses[fractions == 1][0])
+    return float(losses[inside].max() - ends)
+
+
 def compute_path(source: NetworkSource, view: dict, progress: Progress = None) -> Slice:
     """Loss along the straight line (alpha in [-0.5, 1.5]) or a fitted Bezier curve.
 
     From checkpoint ``from`` (alpha = 0; e.g. ``init``) to ``to`` (alpha = 1; e.g. the centre),
-    as in Goodfellow et al. 2015. BatchNorm statistics are interpolated with the weights.
+    as in Goodfellow et al. 2015. BatchNorm statistics are interpolated with the weights (and
+    variances kept >= 0). The straight line's grid always contains alpha = 0 and 1, so the
+    barrier (highest loss between the ends above the higher end) is measured at the checkpoints.
     """
     view = normalize_view({"view": "path", **view})
     land = source.landscape
     start, end = source.point(view["from"]), source.point(view["to"])
     if np.array_equal(start, end):
         raise LandscapeError(f"the path's ends {view['from']} and {view['to']} are the same point")
-    buf_a = source.buffers.get(view["from"], land.buffers)
-    buf_b = source.buffers.get(view["to"], land.buffers)
+    buffers = (source.buffers.get(view["from"], land.buffers),
+               source.buffers.get(view["to"], land.buffers))
     classification = land.data.task == "classification"
     meta = {**_base_meta(source), "kind": "path", "dims": 1, "view": view,
-            "path_kind": view["kind"], "geometry": "euclidean", "direction_kind": "through points"}
-    if view["kind"] == "linear":
-        alpha = np.linspace(*LINEAR_RANGE, view["steps"])
-        direction = directions_through(start, [end])
-        rows = []
-        for k, a in enumerate(alpha):  # buffers change with alpha: one point at a time
-            fn = _metrics(land, _interpolated_buffers(buf_a, buf_b, float(a)))
-            rows.append(evaluate_points(fn, start, direction, np.array([[a]]), "euclidean")[0])
-            if progress:
-                progress(k + 1, len(alpha))
-        values, extras = _split_metrics(np.array(rows), classification)
-        inside = (alpha >= 0) & (alpha <= 1)
-        barrier = float(values[inside].max() - max(values[inside][0], values[inside][-1]))
-        meta.update(normalization="d = checkpoint - centre (unscaled)", barrier=barrier,
-                    alpha_range=list(LINEAR_RANGE))
-        return Slice([alpha], values, start, direction, "euclidean", meta,
-                     {**extras, "arc": alpha})
-    return _bezier_path(source, view, start, end, progress, meta)
+            "path_kind": view["kind"], "geometry": "euclidean", "direction_kind": "through points",
+            "batchnorm": "eval mode; running statistics interpolated between the two checkpoints "
+                         "like the weights (variances clamped at 0)"}
+    if view["kind"] == "bezier":
+        return _bezier_path(source, view, start, end, buffers, progress, meta)
+    alpha = np.union1d(np.linspace(*LINEAR_RANGE, view["steps"]), [0.0, 1.0])
+    direction = directions_through(start, [end])
+    rows = _along(land, start, direction, alpha[:, None], alpha, buffers, progress)
+    values, extras = _split_metrics(rows, classification)
+    meta.update(normalization="d = end - start (unscaled)", barrier=_barrier(alpha, values),
+                alpha_range=list(LINEAR_RANGE))
+    return Slice([alpha], values, start, direction, "euclidean", meta, {**extras, "arc": alpha})
 
 
 def _bezier_path(source: NetworkSource, view: dict, start: np.ndarray, end: np.ndarray,
-                 progress: Progress, meta: dict) -> Slice:
+                 buffers: tuple[Mapping, Mapping], progress: Progress, meta: dict) -> Slice:
     """Quadratic Bezier curve (Garipov et al. 2018) with its bend trained to lower the loss.
 
     The curve ``(1-t)^2 A + 2t(1-t) theta + t^2 B`` lies in the plane of ``d1 = B - A`` and
     ``d2 = theta - A`` with coefficients ``(t^2, 2t(1-t))``; saved so, with ``coefficients``.
+    The bend is trained with Adam on the mean train loss at random t (seeded), the BatchNorm
+    statistics at each t interpolated between the ends.
     """
     land = source.landscape
-    loss = land.loss_function("train")
     a = torch.as_tensor(start, dtype=torch.float32)
     b = torch.as_tensor(end, dtype=torch.float32)
     bend = ((a + b) / 2).clone().requires_grad_(True)
     opt = torch.optim.Adam([bend], lr=1e-2)
     gen = torch.Generator().manual_seed(0)
+    total = view["bend_steps"] + view["steps"]
     for step in range(view["bend_steps"]):
-        t = torch.rand(4, generator=gen)
-        points = ((1 - t) ** 2)[:, None] * a + (2 * t * (1 - t))[:, None] * bend + (t**2)[:, None] * b
-        objective = torch.stack([loss(p) for p in points]).mean()
+        losses = []
+        for t in torch.rand(4, generator=gen).tolist():
+            point = (1 - t) ** 2 * a + 2 * t * (1 - t) * bend + t**2 * b
+            loss = land.loss_function("train", _interpolated_buffers(*buffers, t))
+            losses.append(loss(point))
         opt.zero_grad()
-        objective.backward()
+        torch.stack(losses).mean().backward()
         opt.step()
         if progress and step % 20 == 0:
-            progress(step, view["bend_steps"] + view["steps"])
+            progress(step, total)
     theta = bend.detach().double().numpy()
     t = np.linspace(0.0, 1.0, view["steps"])
     coefs = np.stack([t**2, 2 * t * (1 - t)], axis=1)
     directions = np.stack([end - start, theta - start])
-    values = evaluate_points(_metrics(land), start, directions, coefs, "euclidean", CHUNK)
-    values, extras = _split_metrics(values, land.data.task == "classification")
-    line = evaluate_points(_metrics(land), start, directions[:1], t[:, None], "euclidean", CHUNK)
-    ends = max(values[0], values[-1])
+    values, extras = _split_metrics(_along(land, start, directions, coefs, t, buffers),
+                                    land.data.task == "classification")
+    line = _along(land, start, directions[:1], t[:, None], t, buffers)[:, 0]
     meta.update(
         normalization="directions (end - start, bend - start); "
         "point = start + coefficients @ directions",
-        barrier=float(values.max() - ends), line_barrier=float(line[:, 0].max() - ends),
+        barrier=_barrier(t, values), line_barrier=_barrier(t, line),
         bend_steps=view["bend_steps"],
     )
     if progress:
-        progress(1, 1)
-    extras.update(coefficients=coefs, arc=t, line_loss=line[:, 0])
+        progress(total, total)
+    extras.update(coefficients=coefs, arc=t, line_loss=line)
     return Slice([t], values, start, directions, "euclidean", meta, extras)
