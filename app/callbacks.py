@@ -60,13 +60,16 @@ def path_view(start, end, kind: str) -> dict:
 
 
 def requests(spec: dict, span, steps, center, directions, start, end, net_directions,
-             net_path_kind) -> tuple[dict, list[dict]]:
-    """The slice view and the path views one panel shows for ``spec``."""
+             net_path_kind, seed=0) -> tuple[dict, list[dict]]:
+    """The slice view and the path views one panel shows for ``spec``.
+
+    For networks the panel's seed draws the random directions (spin models: the instance).
+    """
     if spec["model"] != "network":
         paths = [path_view(start, end, kind) for kind in views.PATH_KINDS]
         return slice_view(span, steps, center, directions), paths
     slice_ = {"view": "slice", "dims": 2, "span": span, "steps": steps,
-              "directions": net_directions}
+              "directions": net_directions, "direction_seed": seed}
     ends = ("init", "centre") if "example" in spec else ("centre", "checkpoint2")
     if "example" not in spec and not spec.get("checkpoint2"):
         return slice_, []
@@ -141,7 +144,8 @@ def _register_panel(app: Dash, store: ViewStore, side: str) -> None:
         spec = model_spec(model, ising_n, native_bias, pspin_n, p, planted, seed, network)
         try:
             slice_request, path_requests = requests(
-                spec, span, steps, center, directions, start, end, net_directions, net_path_kind
+                spec, span, steps, center, directions, start, end, net_directions, net_path_kind,
+                seed,
             )
             surface, path, messages = panel_figures(store, spec, slice_request, path_requests)
         except Exception:  # never a traceback in the page; the log has it

@@ -6,7 +6,7 @@ import torch
 from dash import Dash
 from flask_caching import Cache
 
-from app import callbacks, layout
+from app import callbacks, health, layout
 from app.config import Config
 from app.data import ViewStore
 from landscapes.store import UploadStore
@@ -31,5 +31,6 @@ def create_app(config: Config | None = None) -> Dash:
     store = ViewStore(cache, uploads)
     app.layout = layout.build()
     callbacks.register(app, store)
+    health.register(app.server, config, cache)  # /healthz, /readyz (app/health.py)
     app.server.extensions["funnelscope_store"] = store
     return app
