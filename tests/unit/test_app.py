@@ -185,3 +185,23 @@ def test_upload_limits_come_from_the_config(tmp_path):
     with pytest.raises(LandscapeError, match="over the upload limit"):
         store.put_data(b"x" * 2000, "big.npz")
     assert torch.get_num_threads() == cfg.torch_threads
+
+
+def test_network_requests_follow_the_controls():
+    example = callbacks.model_spec("network", 16, 0, 64, 3, 0, 5, {"source": "digits-cnn"})
+    assert example == {"model": "network", "example": "digits-cnn"}
+    slice_request, paths = callbacks.requests(example, 1.5, 21, None, None, None, None, "pca",
+                                              "bezier", 5)
+    assert slice_request == {"view": "slice", "dims": 2, "span": 1.5, "steps": 21,
+                             "directions": "pca", "direction_seed": 5}
+    assert paths == [{"view": "path", "from": "init", "to": "centre", "kind": "bezier",
+                      "steps": 41}]
+    network = {"source": "upload", "uploaded": {"checkpoint": "a" * 64, "data": "b" * 64},
+               "data": "moons", "loss": "cross_entropy"}
+    upload = callbacks.model_spec("network", 16, 0, 64, 3, 0, 0, network)
+    assert upload["data"] == "upload:" + "b" * 64 and upload["checkpoint2"] is None
+    assert callbacks.requests(upload, 1, 21, None, None, None, None, "filter", "linear")[1] == []
+    network["uploaded"]["checkpoint2"] = "c" * 64
+    upload = callbacks.model_spec("network", 16, 0, 64, 3, 0, 0, network)
+    _, paths = callbacks.requests(upload, 1, 21, None, None, None, None, "filter", "linear")
+    assert (paths[0]["from"], paths[0]["to"]) == ("centre", "checkpoint2")
