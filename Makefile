@@ -10,14 +10,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# runtime install (torch is pinned to 2.13.0, the CPU wheel)
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# runtime install at the tested versions (requirements/constraints.txt; torch 2.13.0, CPU wheel)
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e .
 	touch $@
 
 # test install: the runtime plus pytest, playwright (driving Debian's chromium), ruff
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[test]'
 	touch $@
 
 run: $(VENV)/.installed
@@ -31,7 +31,7 @@ browser:
 	fi
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check landscapes app tests benchmarks
+	$(BIN)/ruff check landscapes app tests benchmarks gunicorn.conf.py requirements
 
 test: $(VENV)/.installed-test browser lint
 	$(BIN)/python -m pytest

@@ -29,7 +29,8 @@ OK = "ok"
 
 
 def backend_name(cache_type: str) -> str:
-    """``"FileSystemCache"`` -> ``"filesystem"``; ``"flask_caching.backends.RedisCache"`` -> ``"redis"``."""
+    """The backend's short name: ``FileSystemCache`` -> ``filesystem``, ``RedisCache`` (or
+    ``flask_caching.backends.RedisCache``) -> ``redis``."""
     name = str(cache_type).rsplit(".", 1)[-1]
     if name.lower().endswith("cache") and len(name) > len("cache"):
         name = name[: -len("cache")]
