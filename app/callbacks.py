@@ -9,7 +9,9 @@ import base64
 import binascii
 import json
 import logging
+from collections.abc import Callable
 
+import torch
 from dash import Dash, Input, Output, State, html
 
 from app import figures, ids
@@ -77,11 +79,15 @@ def requests(spec: dict, span, steps, center, directions, start, end, net_direct
                      "steps": 41}]
 
 
-def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict]):
-    """(surface figure, path figure, messages) for one panel's requests."""
+def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict],
+                  progress: Callable[[int, int], None] | None = None):
+    """(surface figure, path figure, messages) for one panel's requests.
+
+    ``progress(done, total)`` follows the slice, the longest part.
+    """
     messages = []
     try:
-        surface = figures.surface_figure(store.get(spec, slice_request))
+        surface = figures.surface_figure(store.get(spec, slice_request, progress))
     except LandscapeError as exc:
         messages.append(str(exc))
         surface = figures.message_figure(str(exc))
@@ -122,24 +128,34 @@ def accept_upload(uploads: UploadStore, kind: str, content_url: str, filename: s
     return uploads.put_checkpoint(content, filename, arch)
 
 
-def register(app: Dash, store: ViewStore) -> None:
+def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1) -> None:
+    """Register every callback on ``app``; panel views run as background jobs of ``manager``."""
     for side in ids.PANELS:
-        _register_panel(app, store, side)
+        _register_panel(app, store, side, manager, torch_threads)
         _register_uploads(app, store, side)
     _register_camera_sync(app)
 
 
-def _register_panel(app: Dash, store: ViewStore, side: str) -> None:
+def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threads: int) -> None:
     @app.callback(
         Output(pid(side, ids.SURFACE), "figure"),
         Output(pid(side, ids.PATH), "figure"),
         Output(pid(side, ids.MESSAGE), "children"),
         [Input(pid(side, name), "value") for name in CONTROL_NAMES],
         Input(pid(side, ids.UPLOADED), "data"),
+        background=True,
+        manager=manager,
+        interval=250,
+        progress=[Output(pid(side, ids.PROGRESS), "value"),
+                  Output(pid(side, ids.PROGRESS), "max")],
+        running=[(Output(pid(side, ids.PROGRESS_ROW), "style"), SHOWN, HIDDEN)],
+        cancel=[Input(pid(side, ids.CANCEL), "n_clicks")],
     )
-    def update(model, ising_n, native_bias, pspin_n, p, planted, seed, span, steps, center,
-               directions, start, end, net_source, net_data, net_loss, net_directions,
-               net_path_kind, uploaded):
+    def update(set_progress, model, ising_n, native_bias, pspin_n, p, planted, seed, span,
+               steps, center, directions, start, end, net_source, net_data, net_loss,
+               net_directions, net_path_kind, uploaded):
+        torch.set_num_threads(torch_threads)  # at job start: forked jobs and OpenMP (DESIGN.md)
+        set_progress(("0", "1"))  # the bar keeps the last job's value otherwise
         network = {"source": net_source, "uploaded": uploaded, "data": net_data, "loss": net_loss}
         spec = model_spec(model, ising_n, native_bias, pspin_n, p, planted, seed, network)
         try:
@@ -147,7 +163,10 @@ def _register_panel(app: Dash, store: ViewStore, side: str) -> None:
                 spec, span, steps, center, directions, start, end, net_directions, net_path_kind,
                 seed,
             )
-            surface, path, messages = panel_figures(store, spec, slice_request, path_requests)
+            surface, path, messages = panel_figures(
+                store, spec, slice_request, path_requests,
+                lambda done, total: set_progress((str(done), str(total))),
+            )
         except Exception:  # never a traceback in the page; the log has it
             log.exception("panel %s failed for %s", side, spec)
             messages = ["internal error while computing this view (see the server log)"]

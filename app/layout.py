@@ -195,6 +195,11 @@ def panel(side: str) -> html.Section:
     graphs = html.Div(
         [
             html.Div(id=pid(side, ids.MESSAGE), className="message", role="alert"),
+            html.Div(
+                [html.Progress(id=pid(side, ids.PROGRESS), value="0", max="1"),
+                 html.Button("Cancel", id=pid(side, ids.CANCEL), className="cancel")],
+                id=pid(side, ids.PROGRESS_ROW), className="progress-row", style=HIDDEN,
+            ),
             dcc.Loading(dcc.Graph(id=pid(side, ids.SURFACE), className="surface",
                                   config={"displaylogo": False}), type="circle"),
             dcc.Loading(dcc.Graph(id=pid(side, ids.PATH), className="path",

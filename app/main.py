@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
+import diskcache
 import torch
-from dash import Dash
+from dash import Dash, DiskcacheManager
 from flask_caching import Cache
 
 from app import callbacks, health, layout
@@ -28,9 +29,10 @@ def create_app(config: Config | None = None) -> Dash:
     cache = Cache(app.server, config=config.flask_caching())
     uploads = UploadStore(Path(config.cache_dir) / "store", max_bytes=config.max_upload_bytes,
                           max_samples=config.max_samples, max_parameters=config.max_parameters)
-    store = ViewStore(cache, uploads)
+    store = ViewStore(cache, uploads, Path(config.cache_dir) / "locks")
+    manager = DiskcacheManager(diskcache.Cache(str(Path(config.cache_dir) / "jobs")))
     app.layout = layout.build()
-    callbacks.register(app, store)
+    callbacks.register(app, store, manager, config.torch_threads)
     health.register(app.server, config, cache)  # /healthz, /readyz (app/health.py)
     app.server.extensions["funnelscope_store"] = store
     return app

@@ -80,3 +80,28 @@ def test_upload_a_checkpoint_and_see_its_surface(
     _wait_title(dashboard, "left", "p-spin glass")
     assert "Traceback" not in dashboard.content()
     assert browser_errors == []
+
+
+def test_long_work_shows_progress_and_can_be_cancelled(
+    dashboard: Page, browser_errors: list[str]
+) -> None:
+    _choose_network(dashboard, "left")  # 21x21 moons MLP, then a slow 51x51 CNN
+    before = dashboard.evaluate(TITLE.format(side="left"))
+    dashboard.locator("#left-steps").get_by_label("51", exact=True).check()
+    dashboard.locator("#left-net-source").click()
+    dashboard.get_by_text("example: digits-cnn", exact=True).click()
+    row = dashboard.locator("#left-progress-row")
+    expect(row).to_be_visible(timeout=UPDATE_MS)
+    bar = dashboard.locator("#left-progress")
+    dashboard.wait_for_function(  # the CNN's 51 x 51 grid is under way
+        "() => { const b = document.querySelector('#left-progress');"
+        " return Number(b.max) === 2601 && Number(b.value) > 0; }", timeout=UPDATE_MS
+    )
+    assert 0 < float(bar.get_attribute("value")) < 2601
+    dashboard.locator("#left-cancel").click()
+    expect(row).to_be_hidden(timeout=30_000)
+    assert dashboard.evaluate(TITLE.format(side="left")) == before  # the old view stays
+    # the app keeps serving after a cancelled job
+    dashboard.locator("#left-model").get_by_label("p-spin glass").check()
+    _wait_title(dashboard, "left", "p-spin glass")
+    assert browser_errors == []

@@ -205,3 +205,37 @@ def test_network_requests_follow_the_controls():
     upload = callbacks.model_spec("network", 16, 0, 64, 3, 0, 0, network)
     _, paths = callbacks.requests(upload, 1, 21, None, None, None, None, "filter", "linear")
     assert (paths[0]["from"], paths[0]["to"]) == ("centre", "checkpoint2")
+
+
+def test_identical_requests_arriving_together_are_computed_once(config, monkeypatch):
+    import threading
+    import time
+
+    calls = []
+    real = views.compute
+
+    def slow(*args, **kwargs):
+        calls.append(args)
+        time.sleep(0.5)  # long enough for the second request to arrive meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views, "compute", slow)
+    store = create_app(config).server.extensions["funnelscope_store"]
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(store.get(SPEC, SLICE)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(results) == 3
+    assert all(np.array_equal(r.values, results[0].values) for r in results)
+
+
+def test_progress_is_reported_while_a_view_is_computed(config):
+    store = create_app(config).server.extensions["funnelscope_store"]
+    seen = []
+    store.get({"model": "pspin", "n": 12, "p": 3}, SLICE | {"steps": 101},
+              lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (101 * 101, 101 * 101)
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
