@@ -258,6 +258,34 @@ def cmd_examples(args: argparse.Namespace) -> None:
             print(f"wrote {path}")
 
 
+def cmd_precompute(args: argparse.Namespace) -> None:
+    from app.config import Config  # the dashboard's cache: app is optional for library users
+    from app.precompute import default_views, precompute, read_plan
+
+    pairs = read_plan(Path(args.file)) if args.file else []
+    if args.defaults:
+        pairs += list(default_views())
+    if not pairs:
+        raise LandscapeError("nothing to precompute: give a FILE.yaml and/or --defaults")
+    config = Config.from_env()
+    if args.cache_dir:
+        config = Config(**{**config.__dict__, "cache_dir": Path(args.cache_dir)})
+    bar = tqdm(total=len(pairs), desc="precompute", unit="view", file=sys.stderr, disable=None)
+
+    def report(k: int, spec: dict, view: dict, status: str) -> None:
+        bar.update(1)
+        if status.startswith("failed"):
+            tqdm.write(f"view {k} ({spec.get('model')} {view.get('view')}): {status}",
+                       file=sys.stderr)
+
+    counts = precompute(config, pairs, report)
+    bar.close()
+    print(f"{counts['computed']} computed, {counts['cached']} already cached, "
+          f"{counts['failed']} failed, in {config.cache_dir}")
+    if counts["failed"]:
+        raise LandscapeError(f"{counts['failed']} view(s) failed (see above)")
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from app import create_app  # the dashboard is optional for library users
 
@@ -309,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "NAME-init.safetensors for each example into DIR")
     p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "funnelscope"))
     p.set_defaults(func=cmd_examples)
+
+    p = sub.add_parser("precompute", help="warm the dashboard's cache with a list of views")
+    p.add_argument("file", nargs="?", help="YAML file with a 'views:' list of {model, view}")
+    p.add_argument("--defaults", action="store_true", help="add the dashboard's first-load views")
+    p.add_argument("--cache-dir", help="default: FUNNELSCOPE_CACHE_DIR or ~/.cache/funnelscope")
+    p.set_defaults(func=cmd_precompute)
 
     p = sub.add_parser("serve", help="run the dashboard")
     p.add_argument("--host", default="127.0.0.1")

@@ -1,0 +1,62 @@
+"""`landscapes precompute`: the dashboard's cache is warm afterwards, under the same keys."""
+
+import pytest
+
+from app.config import Config
+from app.main import create_app
+from app.precompute import default_views
+from landscapes.cli import main
+
+PLAN = """
+views:
+  - model: {model: ising, n: 10, native_bias: 1.0}
+    view: {view: slice, steps: 11}
+  - model: {model: pspin, n: 12, p: 3}
+    view: {view: path, from: native, to: minimum:1, steps: 21}
+"""
+
+
+def test_precomputed_views_are_served_from_the_cache(tmp_path, capsys, monkeypatch):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
+    cache = tmp_path / "cache"
+    assert main(["precompute", str(plan), "--defaults", "--cache-dir", str(cache)]) == 0
+    out = capsys.readouterr().out
+    total = 2 + len(list(default_views()))
+    assert f"{total} computed, 0 already cached, 0 failed" in out
+
+    store = create_app(Config(cache_dir=cache)).server.extensions["funnelscope_store"]
+    for spec, view in [({"model": "ising", "n": 10, "native_bias": 1.0}, {"view": "slice",
+                                                                        "steps": 11}),
+                       *default_views()]:
+        assert store.cached(spec, view) is not None
+        store.get(spec, view)
+    assert store.computed == 0  # a dashboard on this cache computes nothing for them
+
+    assert main(["precompute", str(plan), "--cache-dir", str(cache)]) == 0
+    assert "0 computed, 2 already cached" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("views: 3", "expected a top-level 'views:' list"),
+        ("views: [{model: {model: ising}}]", "needs a 'model' mapping and a 'view' mapping"),
+        ("views: [: bad", "is not valid YAML"),
+        ("views: [{model: {model: ising, colour: red}, view: {}}]", "unknown parameter"),
+    ],
+)
+def test_bad_plans_fail_with_one_clear_line(tmp_path, capsys, text, message):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(text)
+    assert main(["precompute", str(plan), "--cache-dir", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_out_of_range_views_are_reported_and_fail_the_run(tmp_path, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("views: [{model: {model: ising, n: 99}, view: {}}]")
+    assert main(["precompute", str(plan), "--cache-dir", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "n must be between 2 and 24" in err and "1 view(s) failed" in err
