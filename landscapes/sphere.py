@@ -37,14 +37,17 @@ def riemannian_hessian_eigenvalues(
     """Eigenvalues (N-1,), ascending, of the Riemannian Hessian of ``hamiltonian`` at ``s``.
 
     ``hamiltonian`` maps a batch (B, N) to total energies (B,) (not per spin). The Hessian is
-    built with torch.func (fine for the N <= a few hundred of the spin models here).
+    built with torch.func (fine for the N <= a few hundred of the spin models here) and is safe
+    to compute from several threads at once.
     """
 
     def h_single(x: torch.Tensor) -> torch.Tensor:
         return hamiltonian(x[None, :])[0]
 
     grad = torch.func.grad(h_single)(s)
-    hess = torch.func.hessian(h_single)(s)
+    # reverse-over-reverse: torch.func.hessian's forward-mode AD fails when two threads of one
+    # process use it at once (gunicorn threads, the dev server)
+    hess = torch.func.jacrev(torch.func.jacrev(h_single))(s)
     radial = torch.dot(s, grad) / s.shape[0]
     basis = tangent_basis(s)
     shifted = hess - radial * torch.eye(s.shape[0], dtype=s.dtype, device=s.device)

@@ -121,3 +121,14 @@ def test_specs_are_canonical():
     assert normalize_spec({"model": "pspin", "n": 64.0}) == normalize_spec(
         {"model": "pspin", "n": 64, "p": 3, "planted": 0, "seed": 0}
     )
+
+
+def test_hessians_can_be_computed_from_several_threads_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    m = PSpinGlass.create(n=24, p=3, seed=1)
+    points = [torch.as_tensor(m.random_state(k)) for k in range(8)]
+    alone = [riemannian_hessian_eigenvalues(m.hamiltonian, s) for s in points]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda s: riemannian_hessian_eigenvalues(m.hamiltonian, s), points))
+    assert all(torch.allclose(a, b) for a, b in zip(alone, together, strict=True))
