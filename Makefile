@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint browser bench clean
+.PHONY: run test lint browser redis bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,17 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; \
 	fi
 
+# Debian's redis-server for the service tests (started on loopback by the tests themselves)
+redis:
+	@if ! command -v redis-server >/dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server; \
+	fi
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check landscapes app tests benchmarks gunicorn.conf.py requirements
 
-test: $(VENV)/.installed-test browser lint
+test: $(VENV)/.installed-test browser redis lint
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test browser

@@ -128,12 +128,45 @@ def accept_upload(uploads: UploadStore, kind: str, content_url: str, filename: s
     return uploads.put_checkpoint(content, filename, arch)
 
 
-def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1) -> None:
-    """Register every callback on ``app``; panel views run as background jobs of ``manager``."""
+def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1,
+             readiness: Callable[[], dict[str, str]] | None = None) -> None:
+    """Register every callback on ``app``; panel views run as background jobs of ``manager``.
+
+    ``readiness()`` (checks by name: "ok" or why not) drives the page's status banner.
+    """
     for side in ids.PANELS:
         _register_panel(app, store, side, manager, torch_threads)
         _register_uploads(app, store, side)
     _register_camera_sync(app)
+    if readiness is not None:
+        _register_status(app, readiness)
+
+
+def status_message(checks: dict[str, str]) -> str | None:
+    """What the banner says for these readiness checks (None when all is well)."""
+    failed = {name: why for name, why in checks.items() if why != "ok" and not why.startswith("skipped")}
+    if not failed:
+        return None
+    if "broker" in failed or "cache" in failed:
+        return ("The cache and job queue (Redis) cannot be reached: new views cannot be computed "
+                "until it is back. Views already on screen stay. (" + "; ".join(failed.values())
+                + ")")
+    return "The server is not ready: " + "; ".join(f"{k}: {v}" for k, v in failed.items())
+
+
+def _register_status(app: Dash, readiness: Callable[[], dict[str, str]]) -> None:
+    @app.callback(
+        Output(ids.STATUS_BANNER, "children"),
+        Output(ids.STATUS_BANNER, "style"),
+        Input(ids.STATUS_POLL, "n_intervals"),
+    )
+    def show_status(_):
+        try:
+            message = status_message(readiness())
+        except Exception:
+            log.exception("readiness check failed")
+            message = "The server could not check its services (see the server log)."
+        return (message or ""), (SHOWN if message else HIDDEN)
 
 
 def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threads: int) -> None:

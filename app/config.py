@@ -7,6 +7,10 @@ FUNNELSCOPE_MAX_UPLOAD_MB  largest accepted upload in MB (default: 20)
 FUNNELSCOPE_MAX_PARAMETERS largest accepted network, in parameters (default: 2,000,000)
 FUNNELSCOPE_MAX_SAMPLES    largest accepted data upload, in samples (default: 10,000)
 FUNNELSCOPE_TORCH_THREADS  torch threads per worker process (default: 1; scale with workers)
+REDIS_URL                  e.g. redis://127.0.0.1:6379/0: cache in Redis (flask-caching
+                           RedisCache) and background jobs on Celery workers (Dash's
+                           CeleryManager). Unset: files under the cache directory and jobs in
+                           local processes (DiskcacheManager).
 
 Under the cache directory, ``views/`` holds cached results and ``store/`` the validated
 uploads and the trained example networks.
@@ -26,6 +30,7 @@ class Config:
     max_parameters: int = 2_000_000
     max_samples: int = 10_000
     torch_threads: int = 1
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Config":
@@ -39,6 +44,7 @@ class Config:
             max_parameters=int(env.get("FUNNELSCOPE_MAX_PARAMETERS", default.max_parameters)),
             max_samples=int(env.get("FUNNELSCOPE_MAX_SAMPLES", default.max_samples)),
             torch_threads=int(env.get("FUNNELSCOPE_TORCH_THREADS", default.torch_threads)),
+            redis_url=env.get("REDIS_URL") or None,
         )
 
     @property
@@ -47,6 +53,13 @@ class Config:
 
     def flask_caching(self) -> dict:
         """The flask-caching configuration for this setting."""
+        if self.redis_url:
+            return {
+                "CACHE_TYPE": "RedisCache",
+                "CACHE_REDIS_URL": self.redis_url,
+                "CACHE_KEY_PREFIX": "funnelscope:",
+                "CACHE_DEFAULT_TIMEOUT": self.cache_timeout,
+            }
         return {
             "CACHE_TYPE": "FileSystemCache",
             "CACHE_DIR": str(Path(self.cache_dir) / "views"),

@@ -6,8 +6,9 @@ version -- so every worker, the CLI and the tests agree on what is the same requ
 """
 
 import fcntl
+import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,35 @@ from flask_caching import Cache
 from landscapes import views
 from landscapes.slices import Slice
 from landscapes.store import UploadStore
+
+log = logging.getLogger(__name__)
+Lock = Callable[[str], AbstractContextManager]
+LOCK_TIMEOUT = 600  # seconds: a lock left by a killed job expires (Redis)
+
+
+def file_lock(directory: Path) -> Lock:
+    """Locks by key across the threads and processes of one machine (flock on a file)."""
+
+    @contextmanager
+    def lock(key: str) -> Iterator[None]:
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(directory / (key.replace(":", "-") + ".lock"), "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # released by the kernel if the holder dies
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    return lock
+
+
+def redis_lock(url: str) -> Lock:
+    """Locks by key across machines, in Redis (expire after LOCK_TIMEOUT if the holder dies)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    return lambda key: client.lock(f"funnelscope:lock:{key}", timeout=LOCK_TIMEOUT,
+                                   blocking_timeout=LOCK_TIMEOUT)
 
 
 @dataclass
@@ -27,11 +57,16 @@ class ViewStore:
 
     cache: Cache
     uploads: UploadStore
-    lock_dir: Path
+    lock: Lock
     computed: int = 0
 
     def cached(self, model_spec: dict, view_spec: dict) -> Slice | None:
-        hit = self.cache.get(self.key(model_spec, view_spec))
+        """The cached view, or None (also when the cache cannot be reached: logged)."""
+        try:
+            hit = self.cache.get(self.key(model_spec, view_spec))
+        except Exception:  # e.g. Redis down: compute instead of failing the request
+            log.warning("cache unreachable; computing without it", exc_info=True)
+            return None
         return None if hit is None else Slice.from_arrays(*hit)
 
     @staticmethod
@@ -45,22 +80,36 @@ class ViewStore:
         hit = self.cached(model_spec, view_spec)
         if hit is not None:
             return hit
-        with self._lock(key):  # a concurrent identical request computes it while we wait
+        with self._locked(key):  # a concurrent identical request computes it while we wait
             hit = self.cached(model_spec, view_spec)
             if hit is not None:
                 return hit
             result = views.compute(model_spec, view_spec, progress, store=self.uploads)
             self.computed += 1
-            self.cache.set(key, (result.to_arrays(), result.meta))
+            try:
+                self.cache.set(key, (result.to_arrays(), result.meta))
+            except Exception:
+                log.warning("cache unreachable; result not stored", exc_info=True)
             return result
 
-    @contextmanager
-    def _lock(self, key: str) -> Iterator[None]:
-        """An exclusive lock on ``key`` across threads and processes (flock on a file)."""
-        self.lock_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_dir / (key.replace(":", "-") + ".lock"), "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def _locked(self, key: str) -> AbstractContextManager:
+        try:
+            lock = self.lock(key)
+            lock.__enter__()
+        except Exception:  # the lock service is down: compute unlocked rather than fail
+            log.warning("lock unavailable for %s; computing unlocked", key, exc_info=True)
+            return nullcontext()
+        return _Held(lock)
+
+
+class _Held(AbstractContextManager):
+    """An already-entered lock, released on exit (errors on release are logged, not raised)."""
+
+    def __init__(self, lock: AbstractContextManager) -> None:
+        self._lock = lock
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._lock.__exit__(*exc)
+        except Exception:
+            log.warning("could not release a view lock", exc_info=True)

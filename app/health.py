@@ -88,7 +88,20 @@ def readiness(config: Config, cache: Cache) -> dict[str, str]:
     else:
         checks["views_dir"] = f"skipped ({settings['CACHE_TYPE']} keeps no directory)"
     checks["store_dir"] = check_writable(Path(config.cache_dir) / "store")
+    if config.redis_url:
+        checks["broker"] = check_redis(config.redis_url)
     return checks
+
+
+def check_redis(url: str) -> str:
+    """The Redis server behind the cache, the job broker and the locks answers a PING."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+        return OK
+    except Exception as exc:  # reported, not raised
+        return f"Redis at {url} does not answer ({_reason(exc)})"
 
 
 def register(server: flask.Flask, config: Config, cache: Cache) -> None:

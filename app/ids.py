@@ -5,6 +5,9 @@ The two panels share one set of controls, each id prefixed by the panel's side.
 
 PANELS = ("left", "right")
 
+STATUS_BANNER = "status-banner"  # page-wide: shown while the cache or job queue is down
+STATUS_POLL = "status-poll"
+
 MODEL = "model"
 ISING_CONTROLS = "ising-controls"
 PSPIN_CONTROLS = "pspin-controls"

@@ -22,6 +22,7 @@ DIRECTIONS = [
     {"label": "through minima 1 and 2", "value": THROUGH_MINIMA},
 ]
 SHOWN, HIDDEN = {}, {"display": "none"}
+STATUS_POLL_MS = 10_000
 
 
 def family_styles(model: str) -> tuple[dict, dict, dict, dict]:
@@ -222,4 +223,9 @@ def build() -> html.Div:
             ),
         ]
     )
-    return html.Div([header, html.Main([panel(side) for side in ids.PANELS], className="panels")])
+    status = [
+        html.Div(id=ids.STATUS_BANNER, className="status-banner", role="alert", style=HIDDEN),
+        dcc.Interval(id=ids.STATUS_POLL, interval=STATUS_POLL_MS),
+    ]
+    main = html.Main([panel(side) for side in ids.PANELS], className="panels")
+    return html.Div([header, *status, main])

@@ -1,15 +1,16 @@
 """The application factory."""
 
+import os
 from pathlib import Path
 
 import diskcache
 import torch
-from dash import Dash, DiskcacheManager
+from dash import CeleryManager, Dash, DiskcacheManager
 from flask_caching import Cache
 
-from app import callbacks, health, layout
+from app import api, callbacks, health, layout
 from app.config import Config
-from app.data import ViewStore
+from app.data import ViewStore, file_lock, redis_lock
 from landscapes.store import UploadStore
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -29,10 +30,27 @@ def create_app(config: Config | None = None) -> Dash:
     cache = Cache(app.server, config=config.flask_caching())
     uploads = UploadStore(Path(config.cache_dir) / "store", max_bytes=config.max_upload_bytes,
                           max_samples=config.max_samples, max_parameters=config.max_parameters)
-    store = ViewStore(cache, uploads, Path(config.cache_dir) / "locks")
-    manager = DiskcacheManager(diskcache.Cache(str(Path(config.cache_dir) / "jobs")))
+    if config.redis_url:  # shared by every worker and machine
+        from celery import Celery
+
+        celery_app = Celery("funnelscope", broker=config.redis_url, backend=config.redis_url)
+        celery_app.conf.update(broker_connection_retry_on_startup=True, task_track_started=True)
+        manager = CeleryManager(celery_app)
+        store = ViewStore(cache, uploads, redis_lock(config.redis_url))
+        app.server.extensions["funnelscope_celery"] = celery_app
+    else:  # one machine: files under the cache directory, jobs in local processes
+        manager = DiskcacheManager(diskcache.Cache(str(Path(config.cache_dir) / "jobs")))
+        store = ViewStore(cache, uploads, file_lock(Path(config.cache_dir) / "locks"))
     app.layout = layout.build()
-    callbacks.register(app, store, manager, config.torch_threads)
+    callbacks.register(app, store, manager, config.torch_threads,
+                       readiness=lambda: health.readiness(config, cache))
     health.register(app.server, config, cache)  # /healthz, /readyz (app/health.py)
+    api.register(app.server, store)  # /api/view: cached views as JSON (app/api.py)
     app.server.extensions["funnelscope_store"] = store
+
+    @app.server.after_request
+    def _served_by(response):  # which worker process answered (load tests, debugging)
+        response.headers["X-Funnelscope-Worker"] = str(os.getpid())
+        return response
+
     return app

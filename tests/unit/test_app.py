@@ -112,8 +112,8 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
         for name in (*callbacks.CONTROL_NAMES, ids.SURFACE, ids.PATH, ids.MESSAGE):
             assert ids.pid(side, name) in layout_ids
     other = create_app(config)
-    # per panel: compute, show controls, uploads; plus the camera sync -- and no leak
-    assert len(app.callback_map) == len(other.callback_map) == 7
+    # per panel: compute, show controls, uploads; the camera sync, the status -- and no leak
+    assert len(app.callback_map) == len(other.callback_map) == 8
 
 
 def test_first_page_and_layout_are_served(config):
@@ -239,3 +239,14 @@ def test_progress_is_reported_while_a_view_is_computed(config):
               lambda done, total: seen.append((done, total)))
     assert seen and seen[-1] == (101 * 101, 101 * 101)
     assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
+
+
+def test_status_banner_names_what_is_down():
+    ok = {"cache": "ok", "views_dir": "skipped (RedisCache keeps no directory)", "broker": "ok"}
+    assert callbacks.status_message(ok) is None
+    down = ok | {"broker": "Redis at redis://x does not answer (ConnectionError)"}
+    message = callbacks.status_message(down)
+    assert "cannot be reached" in message and "ConnectionError" in message
+    disk = {"cache": "ok", "store_dir": "/data is not writable (PermissionError)"}
+    assert callbacks.status_message(disk) == (
+        "The server is not ready: store_dir: /data is not writable (PermissionError)")

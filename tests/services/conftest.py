@@ -1,0 +1,116 @@
+"""Real services on loopback for the deployment tests: redis-server, a Celery worker, gunicorn.
+
+Each runs as a child process on a free port, with its own cache directory, and is stopped by
+its pid afterwards. ``make test`` installs Debian's redis-server; when it is missing these tests
+fail with a clear message (they are never skipped).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from app import devserver
+
+BIN = Path(sys.executable).parent
+GUNICORN = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "app.wsgi:server"]
+WORKER = [str(BIN / "celery"), "-A", "app.tasks", "worker", "--pool=solo", "--loglevel=INFO"]
+
+
+@dataclass
+class Service:
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        devserver.stop(self.process)
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+
+def start(command: list[str], log: Path, env: dict[str, str]) -> Service:
+    with open(log, "ab") as out:
+        process = subprocess.Popen(command, cwd=devserver.REPO_ROOT, stdout=out,
+                                   stderr=subprocess.STDOUT, env={**os.environ, **env})
+    return Service(process, log)
+
+
+def wait_until(check, what: str, service: Service, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            pytest.fail(f"{what}: the process exited ({service.process.returncode})\n{service.tail()}")
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{what}: not ready after {timeout} s\n{service.tail()}")
+
+
+def http(url: str, body: dict | None = None, timeout: float = 120) -> tuple[int, dict, dict]:
+    """(status, JSON body, headers) of a GET, or of a POST when ``body`` is given."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read()), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}"), dict(exc.headers)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory) -> Iterator[tuple[str, Service]]:
+    """A redis-server on a free loopback port (no persistence): its URL and the service."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is missing: `make test` installs Debian's redis-server",
+                    pytrace=False)
+    root = tmp_path_factory.mktemp("redis")
+    port = devserver.free_port()
+    service = start(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--dir", str(root)], root / "redis.log", {})
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def answers() -> bool:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+
+    wait_until(answers, "redis-server", service, timeout=20)
+    try:
+        yield url, service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def lab(redis_server, tmp_path_factory) -> Iterator[dict]:
+    """gunicorn (2 workers) and a Celery worker sharing one Redis, as in docker-compose.yml."""
+    url, redis_service = redis_server
+    root = tmp_path_factory.mktemp("lab")
+    port = devserver.free_port()
+    env = {"REDIS_URL": url, "FUNNELSCOPE_CACHE_DIR": str(root / "cache"),
+           "FUNNELSCOPE_BIND": f"127.0.0.1:{port}", "FUNNELSCOPE_WORKERS": "2",
+           "FUNNELSCOPE_THREADS": "2", "HOME": str(root)}
+    web = start(GUNICORN, root / "web.log", env)
+    worker = start(WORKER, root / "worker.log", env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http(base + "/healthz", timeout=2)[0] == 200, "gunicorn", web)
+        wait_until(lambda: "ready" in worker.tail(), "celery worker", worker)
+        yield {"url": base, "web": web, "worker": worker, "env": env, "root": root,
+               "redis": redis_service, "redis_url": url}
+    finally:
+        worker.stop()
+        web.stop()

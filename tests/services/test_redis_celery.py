@@ -1,0 +1,60 @@
+"""The teaching-lab set-up with real services: Redis cache and broker, Celery, 2 gunicorn workers."""
+
+import time
+
+import numpy as np
+
+from landscapes import views
+from tests.services.conftest import GUNICORN, http, start, wait_until
+
+SPEC = {"model": "ising", "n": 12, "native_bias": 1.5, "seed": 4}
+VIEW = {"view": "slice", "steps": 21, "span": 1.0}
+
+
+def test_ready_with_redis_as_cache_and_broker(lab) -> None:
+    status, body, _ = http(lab["url"] + "/readyz")
+    assert status == 200, body
+    assert body["checks"]["broker"] == "ok" and body["checks"]["cache"] == "ok"
+    assert http(lab["url"] + "/healthz")[1]["cache"] == "redis"
+
+
+def test_workers_share_one_cached_result(lab) -> None:
+    first = http(lab["url"] + "/api/view", {"model": SPEC, "view": VIEW})
+    assert first[0] == 200 and first[1]["cached"] is False
+    pids = {first[2]["X-Funnelscope-Worker"]}
+    for _ in range(12):  # requests spread over both workers; all are served from Redis
+        status, body, headers = http(lab["url"] + "/api/view", {"model": SPEC, "view": VIEW})
+        assert status == 200 and body["cached"] is True and body["key"] == first[1]["key"]
+        pids.add(headers["X-Funnelscope-Worker"])
+    assert len(pids) == 2, f"one worker served everything: {pids}"
+    expected = views.compute(SPEC, VIEW).values
+    assert np.allclose(np.array(first[1]["values"], dtype=float), expected, atol=1e-6)
+
+
+def test_the_cache_outlives_a_web_restart(lab) -> None:
+    view = dict(VIEW, span=0.5)
+    assert http(lab["url"] + "/api/view", {"model": SPEC, "view": view})[1]["cached"] is False
+    lab["web"].stop()
+    web = start(GUNICORN, lab["root"] / "web2.log", lab["env"])
+    lab["web"] = web
+    wait_until(lambda: http(lab["url"] + "/healthz", timeout=2)[0] == 200, "gunicorn restart", web)
+    status, body, _ = http(lab["url"] + "/api/view", {"model": SPEC, "view": view})
+    assert status == 200 and body["cached"] is True
+
+
+def test_with_redis_stopped_the_app_reports_it_and_still_answers(lab) -> None:
+    lab["redis"].stop()
+    time.sleep(0.5)
+    status, body, _ = http(lab["url"] + "/readyz", timeout=30)
+    assert status == 503 and "broker" in body["failed"]
+    assert "does not answer" in body["checks"]["broker"]
+    assert http(lab["url"] + "/healthz")[0] == 200
+    # a new view is computed in the worker process instead of failing; bad input stays a 400
+    fresh = {"model": "pspin", "n": 10, "p": 3, "seed": 9}
+    status, body, _ = http(lab["url"] + "/api/view", {"model": fresh, "view": VIEW}, timeout=60)
+    assert status == 200 and body["cached"] is False
+    assert np.allclose(np.array(body["values"], dtype=float), views.compute(fresh, VIEW).values,
+                       atol=1e-6)
+    status, body, _ = http(lab["url"] + "/api/view", {"model": {"model": "pspin", "p": 7},
+                                                      "view": VIEW})
+    assert status == 400 and "p must be one of" in body["error"]
