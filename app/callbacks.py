@@ -151,6 +151,10 @@ def status_message(checks: dict[str, str]) -> str | None:
         return ("The cache and job queue (Redis) cannot be reached: new views cannot be computed "
                 "until it is back. Views already on screen stay. (" + "; ".join(failed.values())
                 + ")")
+    if "workers" in failed:
+        return ("No background worker is running: views that are not cached yet cannot be "
+                "computed until one is back (a view being computed when a worker stopped will not "
+                "finish: change a control to ask again). Cached views still load.")
     return "The server is not ready: " + "; ".join(f"{k}: {v}" for k, v in failed.items())
 
 

@@ -15,7 +15,9 @@ The backend name comes from the flask-caching configuration (``CACHE_TYPE``), so
 
 import os
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import flask
@@ -90,7 +92,22 @@ def readiness(config: Config, cache: Cache) -> dict[str, str]:
     checks["store_dir"] = check_writable(Path(config.cache_dir) / "store")
     if config.redis_url:
         checks["broker"] = check_redis(config.redis_url)
+        if checks["broker"] == OK:
+            checks["workers"] = check_workers(config.redis_url)
     return checks
+
+
+def check_workers(url: str, timeout: float = 1.0) -> str:
+    """At least one Celery worker answers a ping on the broker at ``url``."""
+    from celery import Celery
+
+    try:
+        replies = Celery("funnelscope-readyz", broker=url).control.ping(timeout=timeout)
+    except Exception as exc:  # reported, not raised
+        return f"the workers could not be asked ({_reason(exc)})"
+    if not replies:
+        return "no background worker answers (start one: celery -A app.tasks worker --pool=solo)"
+    return OK
 
 
 def check_redis(url: str) -> str:
@@ -102,6 +119,20 @@ def check_redis(url: str) -> str:
         return OK
     except Exception as exc:  # reported, not raised
         return f"Redis at {url} does not answer ({_reason(exc)})"
+
+
+def cached_readiness(config: Config, cache: Cache, seconds: float = 10.0
+                     ) -> Callable[[], dict[str, str]]:
+    """``readiness`` at most once per ``seconds`` in this process (the page polls it)."""
+    last: dict = {"at": -float("inf"), "checks": {}}
+
+    def checks() -> dict[str, str]:
+        now = time.monotonic()
+        if now - last["at"] > seconds:
+            last.update(at=now, checks=readiness(config, cache))
+        return last["checks"]
+
+    return checks
 
 
 def register(server: flask.Flask, config: Config, cache: Cache) -> None:

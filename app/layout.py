@@ -22,7 +22,7 @@ DIRECTIONS = [
     {"label": "through minima 1 and 2", "value": THROUGH_MINIMA},
 ]
 SHOWN, HIDDEN = {}, {"display": "none"}
-STATUS_POLL_MS = 10_000
+STATUS_POLL_MS = 15_000
 
 
 def family_styles(model: str) -> tuple[dict, dict, dict, dict]:

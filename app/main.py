@@ -43,7 +43,7 @@ def create_app(config: Config | None = None) -> Dash:
         store = ViewStore(cache, uploads, file_lock(Path(config.cache_dir) / "locks"))
     app.layout = layout.build()
     callbacks.register(app, store, manager, config.torch_threads,
-                       readiness=lambda: health.readiness(config, cache))
+                       readiness=health.cached_readiness(config, cache))
     health.register(app.server, config, cache)  # /healthz, /readyz (app/health.py)
     api.register(app.server, store)  # /api/view: cached views as JSON (app/api.py)
     app.server.extensions["funnelscope_store"] = store

@@ -42,6 +42,18 @@ def test_the_cache_outlives_a_web_restart(lab) -> None:
     assert status == 200 and body["cached"] is True
 
 
+def test_a_stopped_worker_is_reported(lab) -> None:
+    status, body, _ = http(lab["url"] + "/readyz")
+    assert status == 200 and body["checks"]["workers"] == "ok"
+    lab["worker"].stop()
+    status, body, _ = http(lab["url"] + "/readyz")
+    assert status == 503 and body["failed"] == ["workers"]
+    assert "no background worker answers" in body["checks"]["workers"]
+    # cached views are still served
+    status, body, _ = http(lab["url"] + "/api/view", {"model": SPEC, "view": VIEW})
+    assert status == 200 and body["cached"] is True
+
+
 def test_with_redis_stopped_the_app_reports_it_and_still_answers(lab) -> None:
     lab["redis"].stop()
     time.sleep(0.5)

@@ -247,6 +247,8 @@ def test_status_banner_names_what_is_down():
     down = ok | {"broker": "Redis at redis://x does not answer (ConnectionError)"}
     message = callbacks.status_message(down)
     assert "cannot be reached" in message and "ConnectionError" in message
+    no_worker = ok | {"workers": "no background worker answers (start one: ...)"}
+    assert callbacks.status_message(no_worker).startswith("No background worker is running")
     disk = {"cache": "ok", "store_dir": "/data is not writable (PermissionError)"}
     assert callbacks.status_message(disk) == (
         "The server is not ready: store_dir: /data is not writable (PermissionError)")
