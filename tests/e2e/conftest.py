@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+from playwright.sync_api import Page
 
 from app import devserver
 
@@ -30,49 +30,6 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         devserver.stop(process)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Headless chromium (Debian's, software WebGL)."""
-    if not devserver.CHROMIUM.exists():
-        pytest.fail(
-            f"{devserver.CHROMIUM} is missing: the browser tests need Debian's chromium "
-            "(`make browser` installs it; never `playwright install`)",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(devserver.CHROMIUM), args=devserver.CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def browser_errors() -> list[str]:
-    """Console errors and uncaught page errors of the test's page (assert it stays empty)."""
-    return []
-
-
-@pytest.fixture
-def page(browser: Browser, browser_errors: list[str]) -> Iterator[Page]:
-    """A fresh page (own context, 1600x1000) that records its errors in ``browser_errors``."""
-    context = browser.new_context(viewport=devserver.VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            browser_errors.append(f"console error: {message.text} ({message.location})")
-
-    def on_page_error(error: Error) -> None:
-        browser_errors.append(f"page error: {error}")
-
-    page.on("console", on_console)
-    page.on("pageerror", on_page_error)
-    yield page
-    context.close()
 
 
 FIRST_LOAD_MS = 120_000  # the first load computes both default views (51 x 51) in the server

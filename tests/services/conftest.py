@@ -106,11 +106,12 @@ def lab(redis_server, tmp_path_factory) -> Iterator[dict]:
     web = start(GUNICORN, root / "web.log", env)
     worker = start(WORKER, root / "worker.log", env)
     base = f"http://127.0.0.1:{port}"
+    services = {"url": base, "web": web, "worker": worker, "env": env, "root": root,
+                "redis": redis_service, "redis_url": url}
     try:
         wait_until(lambda: http(base + "/healthz", timeout=2)[0] == 200, "gunicorn", web)
         wait_until(lambda: "ready" in worker.tail(), "celery worker", worker)
-        yield {"url": base, "web": web, "worker": worker, "env": env, "root": root,
-               "redis": redis_service, "redis_url": url}
-    finally:
-        worker.stop()
-        web.stop()
+        yield services
+    finally:  # tests may replace "web" (a restart): stop whatever runs now
+        services["worker"].stop()
+        services["web"].stop()

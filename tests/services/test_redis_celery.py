@@ -3,7 +3,9 @@
 import time
 
 import numpy as np
+from playwright.sync_api import expect
 
+from app import devserver
 from landscapes import views
 from tests.services.conftest import GUNICORN, http, start, wait_until
 
@@ -42,16 +44,48 @@ def test_the_cache_outlives_a_web_restart(lab) -> None:
     assert status == 200 and body["cached"] is True
 
 
-def test_a_stopped_worker_is_reported(lab) -> None:
+def test_panel_jobs_run_on_the_celery_worker_with_progress(lab, page, browser_errors) -> None:
+    page.goto(lab["url"])
+    page.wait_for_function(devserver.SURFACES_DRAWN, timeout=180_000)
+    done = lab["worker"].log.read_text().count("succeeded")
+    assert done >= 2  # both panels' first views ran on the worker
+    page.locator("#left-steps").get_by_label("21", exact=True).check()
+    page.locator("#left-model").get_by_label("Network").check()
+    page.locator("#left-net-source").click()
+    page.get_by_text("example: digits-cnn", exact=True).click()
+    page.wait_for_function(  # progress reported from the worker through Redis
+        "() => { const b = document.querySelector('#left-progress');"
+        " return Number(b.max) === 441 && Number(b.value) > 0; }", timeout=180_000)
+    page.wait_for_function(
+        "() => (document.querySelector('#left-surface .js-plotly-plot').layout.title?.text || '')"
+        ".includes('digits-cnn')", timeout=180_000)
+    wait_until(lambda: lab["worker"].log.read_text().count("succeeded") > done,
+               "the CNN job on the worker", lab["worker"], timeout=30)
+    assert browser_errors == []
+
+
+def test_killing_the_worker_mid_job_is_reported(lab, page, browser_errors) -> None:
     status, body, _ = http(lab["url"] + "/readyz")
     assert status == 200 and body["checks"]["workers"] == "ok"
-    lab["worker"].stop()
+    page.goto(lab["url"])
+    page.wait_for_function(devserver.SURFACES_DRAWN, timeout=180_000)
+    page.locator("#right-model").get_by_label("Network").check()
+    page.locator("#right-net-source").click()
+    page.get_by_text("example: digits-cnn", exact=True).click()  # 51 x 51: a long job
+    page.wait_for_function(
+        "() => { const b = document.querySelector('#right-progress');"
+        " return Number(b.max) === 2601 && Number(b.value) > 0; }", timeout=180_000)
+    lab["worker"].process.kill()  # SIGKILL mid-job: no goodbye to the broker
+    lab["worker"].process.wait(timeout=10)
+    banner = page.locator("#status-banner")
+    expect(banner).to_contain_text("No background worker is running", timeout=90_000)
     status, body, _ = http(lab["url"] + "/readyz")
     assert status == 503 and body["failed"] == ["workers"]
     assert "no background worker answers" in body["checks"]["workers"]
-    # cached views are still served
+    # the app keeps serving: cached views still load
     status, body, _ = http(lab["url"] + "/api/view", {"model": SPEC, "view": VIEW})
     assert status == 200 and body["cached"] is True
+    assert browser_errors == []
 
 
 def test_with_redis_stopped_the_app_reports_it_and_still_answers(lab) -> None:
