@@ -48,6 +48,11 @@ def create_app(config: Config | None = None) -> Dash:
     api.register(app.server, store)  # /api/view: cached views as JSON (app/api.py)
     app.server.extensions["funnelscope_store"] = store
 
+    # Dash registers the paths of its JS files while rendering the index page; a gunicorn worker
+    # that never served "/" answers 500 for them (the browser may fetch "/" from another worker).
+    with app.server.test_request_context("/"):
+        app.index()
+
     @app.server.after_request
     def _served_by(response):  # which worker process answered (load tests, debugging)
         response.headers["X-Funnelscope-Worker"] = str(os.getpid())

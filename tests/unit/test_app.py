@@ -252,3 +252,13 @@ def test_status_banner_names_what_is_down():
     disk = {"cache": "ok", "store_dir": "/data is not writable (PermissionError)"}
     assert callbacks.status_message(disk) == (
         "The server is not ready: store_dir: /data is not writable (PermissionError)")
+
+
+def test_a_worker_that_never_served_the_page_serves_its_scripts(config):
+    import re
+
+    page = create_app(config).server.test_client().get("/").data.decode()
+    scripts = re.findall(r'src="(/_dash-component-suites/[^"]+)"', page)
+    assert len(scripts) > 5
+    fresh = create_app(config).server.test_client()  # another worker: "/" never requested
+    assert {s: fresh.get(s).status_code for s in scripts} == {s: 200 for s in scripts}
