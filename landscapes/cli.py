@@ -16,11 +16,13 @@ from tqdm import tqdm
 
 import landscapes
 from landscapes import examples, network_views, uploads, views
+from landscapes.barriers import barrier_tree
 from landscapes.datasets import BUILTIN, load_builtin
 from landscapes.descent import descend, seeded_starts
 from landscapes.enumeration import check_enumerable, enumerate_ising
 from landscapes.errors import LandscapeError
 from landscapes.export import check_writable, write_npz
+from landscapes.funnel import folding_temperature, free_energy, funnel_histogram, two_state_barrier
 from landscapes.models import build_model
 from landscapes.models.network import LOSSES
 
@@ -226,19 +228,59 @@ def cmd_enumerate(args: argparse.Namespace) -> None:
     out = check_writable(args.out)
     with _progress_bar("enumerate") as progress:
         result = enumerate_ising(model, progress)
+    tree = barrier_tree(result.energies, model.n)
+    hist = funnel_histogram(result.energies, result.overlaps)
     arrays = {
-        "energies": result.energies, "overlaps": result.overlaps, "minima": result.minima,
+        "energies": result.energies, "overlaps": result.overlaps,
+        "minima": tree.minima, "minimum_energies": tree.minimum_energies,
+        "basin_share": tree.basin_share, "merges": tree.merges,
+        "q_values": hist.q_values, "q_counts": hist.counts,
+        "q_lowest_energy": hist.lowest_energy, "q_entropy": hist.entropy,
         "ground": np.int64(result.ground), **model.arrays(),
     }
     meta = {
         "kind": "enumeration", "model": model.spec, "seed": model.seed,
         "unit": "energy per spin", "energy_convention": model.energy_convention,
         "index_convention": "spin i = bit i of the index; bit 1 -> +1, bit 0 -> -1",
-        "minima": "single-spin-flip local minima: no single flip lowers the energy",
+        "minima": "single-spin-flip local minima (no single flip lowers the energy), ascending "
+                  "energy; basin_share: fraction of states whose steepest descent ends there",
+        "merges": "rows (saddle energy per spin, a, b): positions in 'minima' of the lowest "
+                  "minima of the two basins joined at that saddle (the disconnectivity graph)",
+        "q_histogram": "per native overlap Q: q_counts states, q_lowest_energy, q_entropy = ln count",
         "library_version": landscapes.__version__,
     }
     write_npz(out, arrays, meta)
-    print(f"wrote {2**model.n:,} energies and {len(result.minima)} minima to {out}")
+    print(f"wrote {2**model.n:,} energies, {len(tree.minima)} minima and "
+          f"{len(tree.merges)} merges to {out}")
+
+
+def cmd_funnel(args: argparse.Namespace) -> None:
+    if args.model != "ising":
+        raise LandscapeError(f"funnel views are computed exactly for ising only; got {args.model!r}")
+    if not args.temperature > 0:
+        raise LandscapeError(f"--temperature must be > 0; got {args.temperature}")
+    spec = _model_spec(args)
+    check_enumerable(spec.get("n", 16))
+    model = build_model(spec)
+    out = check_writable(args.out)
+    result = enumerate_ising(model)
+    q, free = free_energy(result.energies, result.overlaps, model.n, args.temperature)
+    folding = folding_temperature(result.energies, result.overlaps, model.n)
+    barrier = two_state_barrier(q, free)
+    arrays = {"q_values": q, "free_energy": free, **model.arrays()}
+    meta = {
+        "kind": "free energy", "model": model.spec, "seed": model.seed,
+        "temperature": args.temperature, "unit": "free energy per spin",
+        "definition": "F(Q;T) = -(T/N) ln sum over states with overlap Q of exp(-N E/T), "
+                      "E per spin",
+        "folding_temperature": folding, "two_state_barrier": barrier,
+        "energy_convention": model.energy_convention,
+        "library_version": landscapes.__version__,
+    }
+    write_npz(out, arrays, meta)
+    tf = f"{folding:.4g}" if folding is not None else "none"
+    print(f"wrote F(Q; T={args.temperature:g}) over {len(q)} overlaps (folding temperature {tf}, "
+          f"two-state barrier {barrier:.4g}) to {out}")
 
 
 def cmd_examples(args: argparse.Namespace) -> None:
@@ -343,6 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--defaults", action="store_true", help="add the dashboard's first-load views")
     p.add_argument("--cache-dir", help="default: FUNNELSCOPE_CACHE_DIR or ~/.cache/funnelscope")
     p.set_defaults(func=cmd_precompute)
+
+    p = sub.add_parser("funnel", help="free energy F(Q; T) of an Ising model (exact, N <= 20)")
+    _add_model_arguments(p, ("ising",))
+    p.add_argument("--temperature", type=float, default=1.0, help="T in units of the couplings")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_funnel)
 
     p = sub.add_parser("serve", help="run the dashboard")
     p.add_argument("--host", default="127.0.0.1")

@@ -113,3 +113,32 @@ def test_console_script_is_installed(tmp_path):
     )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "n must be between 2 and 24" in done.stderr
+
+
+def test_enumerate_writes_the_barrier_tree_and_q_histogram(tmp_path, capsys):
+    from math import comb
+
+    out = tmp_path / "e.npz"
+    args = ["ising", "--n", "10", "--native-bias", "0.5", "--seed", "2"]
+    assert run(["enumerate", *args, "--out", str(out)], capsys)[0] == 0
+    arrays, meta = read_npz(out)
+    m = len(arrays["minima"])
+    assert arrays["merges"].shape == (m - 1, 3) and arrays["basin_share"].sum() == pytest.approx(1)
+    assert np.all(np.diff(arrays["minimum_energies"]) >= 0)
+    assert arrays["q_counts"].tolist() == [comb(10, k) for k in range(11)]
+    assert "merges" in meta
+    # F(Q; T -> 0) approaches the lowest energy per Q bin
+    f_out = tmp_path / "f.npz"
+    code, stdout, _ = run(["funnel", *args, "--temperature", "0.001", "--out", str(f_out)], capsys)
+    assert code == 0 and "folding temperature" in stdout
+    f_arrays, f_meta = read_npz(f_out)
+    assert np.allclose(f_arrays["free_energy"], arrays["q_lowest_energy"], atol=1e-3)
+    assert f_meta["temperature"] == 0.001 and f_meta["unit"] == "free energy per spin"
+
+
+def test_funnel_refuses_what_it_cannot_compute(tmp_path, capsys):
+    code, _, err = run(["funnel", "pspin", "--out", str(tmp_path / "f.npz")], capsys)
+    assert code == 2 and "ising only" in err
+    code, _, err = run(["funnel", "ising", "--temperature", "0", "--out", str(tmp_path / "f.npz")],
+                       capsys)
+    assert code == 2 and "--temperature must be > 0" in err
