@@ -45,6 +45,7 @@ test: $(VENV)/.installed-test browser redis lint
 
 bench: $(VENV)/.installed-test browser
 	$(BIN)/python benchmarks/spin.py
+	$(BIN)/python benchmarks/funnel.py
 	$(BIN)/python benchmarks/networks.py
 	$(BIN)/python benchmarks/page_load.py
 
