@@ -43,11 +43,12 @@ lint: $(VENV)/.installed-test
 test: $(VENV)/.installed-test browser redis lint
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed-test browser
+bench: $(VENV)/.installed-test browser redis
 	$(BIN)/python benchmarks/spin.py
 	$(BIN)/python benchmarks/funnel.py
 	$(BIN)/python benchmarks/networks.py
 	$(BIN)/python benchmarks/page_load.py
+	$(BIN)/python benchmarks/load.py --setup all --users 10 --duration 15
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
