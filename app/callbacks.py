@@ -14,18 +14,22 @@ from collections.abc import Callable
 import torch
 from dash import Dash, Input, Output, State, html
 
-from app import figures, ids
+from app import figures, funnel_figures, ids
 from app.data import ViewStore
 from app.ids import pid
 from app.layout import HIDDEN, SHOWN, UPLOAD, UPLOAD_SLOTS, family_styles
 from landscapes import views
+from landscapes.barriers import barrier_tree
+from landscapes.enumeration import enumerate_ising
 from landscapes.errors import LandscapeError
+from landscapes.funnel import funnel_histogram
+from landscapes.models import build_model
 from landscapes.store import UploadStore
 
 log = logging.getLogger(__name__)
 
 CONTROL_NAMES = (
-    ids.MODEL, ids.ISING_N, ids.NATIVE_BIAS, ids.PSPIN_N, ids.P, ids.PLANTED, ids.SEED,
+    ids.MODEL, ids.VIEW_KIND, ids.ISING_N, ids.NATIVE_BIAS, ids.PSPIN_N, ids.P, ids.PLANTED, ids.SEED,
     ids.SPAN, ids.STEPS, ids.CENTER, ids.DIRECTIONS, ids.PATH_FROM, ids.PATH_TO,
     ids.NET_SOURCE, ids.NET_DATA, ids.NET_LOSS, ids.NET_DIRECTIONS, ids.NET_PATH_KIND,
 )
@@ -101,6 +105,29 @@ def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_reques
     hint = "upload a second checkpoint to see a path" if not path_requests else "no path to show"
     path = figures.path_figure(paths) if paths else figures.message_figure(hint)
     return surface, path, messages
+
+
+def funnel_panel(spec: dict):
+    """(funnel diagram, disconnectivity graph, messages) of an Ising spec, by exact enumeration."""
+    if spec["model"] != "ising":
+        text = "funnel views are computed exactly for the Ising model: choose it above"
+        return figures.message_figure(text), figures.message_figure(text), [text]
+    try:
+        model = build_model(spec)
+        result = enumerate_ising(model)
+    except LandscapeError as exc:
+        return figures.message_figure(str(exc)), figures.message_figure(str(exc)), [str(exc)]
+    tree = barrier_tree(result.energies, model.n)
+    diagram = funnel_figures.funnel_diagram(funnel_histogram(result.energies, result.overlaps))
+    diagram.update_layout(title={"text": "folding funnel: " + figures.model_title(model.spec),
+                                 "font": {"size": 14}})
+    graph = funnel_figures.disconnectivity_figure(tree.minimum_energies, tree.merges,
+                                                  tree.basin_share, tree.minima)
+    ground_share = tree.basin_share[tree.minimum_energies == tree.minimum_energies[0]].sum()
+    graph.update_layout(title={"text": f"barrier tree: {len(tree.minima)} minima; ground-state "
+                                       f"basins hold {ground_share:.0%} of all states",
+                               "font": {"size": 13}}, height=260)
+    return diagram, graph, []
 
 
 def decode_upload(contents: str) -> bytes:
@@ -188,14 +215,17 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
         running=[(Output(pid(side, ids.PROGRESS_ROW), "style"), SHOWN, HIDDEN)],
         cancel=[Input(pid(side, ids.CANCEL), "n_clicks")],
     )
-    def update(set_progress, model, ising_n, native_bias, pspin_n, p, planted, seed, span,
-               steps, center, directions, start, end, net_source, net_data, net_loss,
+    def update(set_progress, model, view_kind, ising_n, native_bias, pspin_n, p, planted, seed,
+               span, steps, center, directions, start, end, net_source, net_data, net_loss,
                net_directions, net_path_kind, uploaded):
         torch.set_num_threads(torch_threads)  # at job start: forked jobs and OpenMP (DESIGN.md)
         set_progress(("0", "1"))  # the bar keeps the last job's value otherwise
         network = {"source": net_source, "uploaded": uploaded, "data": net_data, "loss": net_loss}
         spec = model_spec(model, ising_n, native_bias, pspin_n, p, planted, seed, network)
         try:
+            if view_kind == "funnel":
+                surface, path, messages = funnel_panel(spec)
+                return surface, path, [html.P(m) for m in messages]
             slice_request, path_requests = requests(
                 spec, span, steps, center, directions, start, end, net_directions, net_path_kind,
                 seed,

@@ -9,6 +9,7 @@ STATUS_BANNER = "status-banner"  # page-wide: shown while the cache or job queue
 STATUS_POLL = "status-poll"
 
 MODEL = "model"
+VIEW_KIND = "view-kind"  # slice (any model) or funnel (Ising: exact enumeration)
 ISING_CONTROLS = "ising-controls"
 PSPIN_CONTROLS = "pspin-controls"
 ISING_N = "ising-n"

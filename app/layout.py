@@ -185,6 +185,11 @@ def panel(side: str) -> html.Section:
         [
             _field("Model", dcc.RadioItems(
                 id=pid(side, ids.MODEL), options=MODELS, value=d["model"], inline=True)),
+            _field("View", dcc.RadioItems(
+                id=pid(side, ids.VIEW_KIND), inline=True, value="slice",
+                options=[{"label": "slice and path", "value": "slice"},
+                         {"label": "funnel (Ising)", "value": "funnel"}]),
+                   "funnel: every state by energy and native overlap, and the barrier tree"),
             ising,
             pspin,
             _network_controls(side, network_style),

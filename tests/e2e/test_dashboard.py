@@ -113,3 +113,17 @@ def test_too_large_model_shows_a_readable_message(dashboard: Page, browser_error
     assert "Traceback" not in dashboard.content()
     expect(dashboard.locator("#left-message")).to_have_text("")
     assert browser_errors == []
+
+
+def test_funnel_view_shows_the_funnel_diagram_and_barrier_tree(
+    dashboard: Page, browser_errors: list[str]
+) -> None:
+    dashboard.locator("#left-view-kind").get_by_label("funnel (Ising)").check()
+    dashboard.wait_for_function(
+        f"() => {GRAPH.format(id='left-surface')}?.data?.[0]?.type === 'heatmap'",
+        timeout=UPDATE_MS,
+    )
+    title = dashboard.evaluate(f"() => {GRAPH.format(id='left-path')}.layout.title.text")
+    assert "barrier tree" in title and "minima" in title
+    expect(dashboard.locator("#left-message")).to_have_text("")
+    assert browser_errors == []

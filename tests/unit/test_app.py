@@ -270,3 +270,19 @@ def test_scripts_are_registered_before_the_first_request(config):
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(lambda s: fresh.server.test_client().get(s).status_code, scripts))
     assert codes == [200] * len(scripts)
+
+
+def test_funnel_panel_shows_the_enumerated_funnel_and_tree():
+    from landscapes.barriers import barrier_tree
+    from landscapes.enumeration import enumerate_ising
+    from landscapes.models import build_model
+
+    spec = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 3}
+    diagram, tree_fig, messages = callbacks.funnel_panel(spec)
+    result = enumerate_ising(build_model(spec))
+    tree = barrier_tree(result.energies, 10)
+    assert messages == [] and diagram.data[0].type == "heatmap"
+    assert np.allclose(tree_fig.data[1].y, tree.minimum_energies)
+    assert f"{len(tree.minima)} minima" in tree_fig.layout.title.text
+    _, _, messages = callbacks.funnel_panel({"model": "pspin", "n": 16})
+    assert "exactly for the Ising model" in messages[0]
