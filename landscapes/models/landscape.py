@@ -86,21 +86,14 @@ class NetworkLandscape:
 
     def evaluate(self, points: torch.Tensor, split: str = "train",
                  buffers: Mapping | None = None) -> dict[str, np.ndarray]:
-        """Loss (and accuracy for classification) at each point (B, D)."""
-        x, y = self.tensors(split)
-        buffers = dict(self.buffers if buffers is None else buffers)
-        criterion = _criterion(self.loss)
-        losses, accs = np.empty(len(points)), np.empty(len(points))
-        with torch.no_grad():
-            for k, flat in enumerate(points.to(torch.float32)):
-                params = self.layout.unflatten(flat)
-                out = torch.func.functional_call(self.module, (params, buffers), (x,))
-                losses[k] = float(criterion(out, y))
-                if self.data.task == "classification":
-                    accs[k] = float((out.argmax(1) == y).float().mean())
-        result = {"loss": losses}
+        """Loss (and accuracy for classification) at each point (B, D) on one split."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+        columns = self.evaluate_splits(points, buffers)
+        k = 0 if split == "train" else 1
+        result = {"loss": columns[:, k]}
         if self.data.task == "classification":
-            result["accuracy"] = accs
+            result["accuracy"] = columns[:, 2 + k]
         return result
 
     def evaluate_splits(self, points: torch.Tensor, buffers: Mapping | None = None) -> np.ndarray:
