@@ -41,8 +41,10 @@ RUN pip install --no-cache-dir --no-deps -e . \
     && pip check \
     && test -f /app/assets/style.css
 
-# Cached views (views/) and validated uploads + trained examples (store/) live on the volume.
+# Cached views (views/), validated uploads + trained examples (store/) and numba's compiled
+# kernels (numba/; /app is not writable for the runtime user) live on the volume.
 ENV FUNNELSCOPE_CACHE_DIR=/data/cache \
+    NUMBA_CACHE_DIR=/data/cache/numba \
     FUNNELSCOPE_BIND=0.0.0.0:8050
 VOLUME ["/data"]
 EXPOSE 8050

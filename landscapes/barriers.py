@@ -27,12 +27,17 @@ Algorithm: the sub-level set {E <= t} restricted to one basin is connected (ever
 its minimum through strictly decreasing, hence <= t, states of the same basin), so the flooding
 components at any threshold are unions of whole basins joined by hypercube edges (u, v) with
 max(E_u, E_v) <= t. The merge tree is therefore Kruskal's algorithm on the (small) basin graph
-whose edge weight between two basins is the lowest max(E_u, E_v) over edges between them. The
-per-edge work is vectorised over the N edge directions; only the basin graph is looped over.
+whose edge weight between two basins is the lowest max(E_u, E_v) over edges between them.
+The passes over all states and edges are compiled loops (numba). When the energies are exactly
+mirror symmetric (always, for Ising energies), only the half of the states with spin N-1 down is
+visited: the other half's descent targets, basins and edges are mirror images.
+
+:func:`fold_mirror` gives the tree of mirror classes: each minimum and its mirror are one leaf.
 """
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 DENSE_PAIR_LIMIT = 4_000_000  # basin pairs m*m kept in a dense table; above it, sort edges
@@ -65,6 +70,101 @@ def _check(energies: np.ndarray, n: int) -> np.ndarray:
     return e
 
 
+@numba.njit(cache=True)
+def _targets(e: np.ndarray, n: int, limit: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Steepest-descent target of states 0..limit-1 (full state indices)."""
+    out = np.empty(limit, np.int32)
+    for s in range(limit):
+        best_e = e[s]
+        best = s
+        for i in range(n):
+            v = s ^ (1 << i)
+            if e[v] < best_e:  # strict: the lowest bit wins among equal neighbours
+                best_e = e[v]
+                best = v
+        out[s] = best
+    return out
+
+
+@numba.njit(cache=True)
+def _resolve(reached: np.ndarray, mask: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Follow descent targets to their minima, in place.
+
+    ``reached`` holds targets of states 0..limit-1; a pointer x >= limit (half mode) stands for
+    the mirror of state ``mask ^ x``, whose descent is the mirror of that state's descent.
+    """
+    limit = reached.size
+    for s in range(limit):
+        x = reached[s]
+        while True:
+            y = reached[x] if x < limit else mask ^ reached[mask ^ x]
+            if y == x:
+                break
+            x = y
+        reached[s] = x
+    return reached
+
+
+@numba.njit(cache=True)
+def _basin_at(basin: np.ndarray, mirror: np.ndarray, v: int, mask: int) -> int:  # pragma: no cover
+    """Basin of state v; states past the visited half are mirrors of visited ones."""
+    return basin[v] if v < basin.size else mirror[basin[mask ^ v]]
+
+
+@numba.njit(cache=True)
+def _pair_weights(e: np.ndarray, basin: np.ndarray, mirror: np.ndarray, n: int, m: int,
+                  best: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Lowest max(E_u, E_v) per ordered basin pair a*m+b over edges (u, u + 2^i), u visited.
+
+    Edges along bits whose partner lies past the visited half (the top bit, for half the
+    states) read the partner's basin through the mirror. Branch-free: edges inside one basin
+    update the diagonal, which is ignored.
+    """
+    limit, mask = basin.size, e.size - 1
+    for i in range(n):
+        step = 1 << i
+        if step >= limit:  # partner u + step in the unvisited half: mirror of mask ^ (u + step)
+            for u in range(limit):
+                k = basin[u] * m + mirror[basin[mask ^ (u + step)]]
+                best[k] = min(best[k], max(e[u], e[u + step]))
+            continue
+        for hi in range(0, limit, 2 * step):
+            for u in range(hi, hi + step):
+                k = basin[u] * m + basin[u + step]
+                best[k] = min(best[k], max(e[u], e[u + step]))
+
+
+@numba.njit(cache=True)
+def _crossing_edges(e: np.ndarray, basin: np.ndarray, mirror: np.ndarray, n: int,
+                    m: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Every edge (u, u + 2^i), u visited, between two basins: pair keys (a < b) and weights."""
+    limit, mask = basin.size, e.size - 1
+    count = 0
+    for i in range(n):
+        step = 1 << i
+        for hi in range(0, limit, 2 * step):
+            for u in range(hi, min(hi + step, limit)):
+                count += basin[u] != _basin_at(basin, mirror, u + step, mask)
+    keys = np.empty(count, np.int64)
+    weights = np.empty(count)
+    k = 0
+    for i in range(n):
+        step = 1 << i
+        for hi in range(0, limit, 2 * step):
+            for u in range(hi, min(hi + step, limit)):
+                a, b = basin[u], _basin_at(basin, mirror, u + step, mask)
+                if a != b:
+                    keys[k] = min(a, b) * m + max(a, b)
+                    weights[k] = max(e[u], e[u + step])
+                    k += 1
+    return keys, weights
+
+
+def _mirror_symmetric(e: np.ndarray) -> bool:
+    """E(s) == E(~s) exactly for every state (the state with all bits flipped is e[::-1])."""
+    return bool(np.array_equal(e, e[::-1]))
+
+
 def descent_targets(energies: np.ndarray, n: int) -> np.ndarray:
     """One steepest single-flip descent step for every state (the state itself at a minimum).
 
@@ -72,77 +172,59 @@ def descent_targets(energies: np.ndarray, n: int) -> np.ndarray:
     neighbours the lowest flipped-bit index wins.
     """
     e = _check(energies, n)
-    index = np.arange(e.size, dtype=np.int64)
-    best_e = e.copy()
-    best = index.copy()
-    for i in range(n):
-        flipped = e.reshape(-1, 2, 2**i)[:, ::-1, :].reshape(-1)
-        better = flipped < best_e  # strict: keeps the lowest bit among equal neighbours
-        best_e = np.where(better, flipped, best_e)
-        best = np.where(better, index ^ (1 << i), best)
-    return best
+    return _targets(e, n, e.size)
+
+
+def _descend(e: np.ndarray, n: int, symmetric: bool) -> np.ndarray:
+    """Minimum reached by each visited state (all, or the lower half when ``symmetric``)."""
+    return _resolve(_targets(e, n, e.size // 2 if symmetric else e.size), e.size - 1)
 
 
 def steepest_descent_minima(energies: np.ndarray, n: int) -> np.ndarray:
-    """The state index of the minimum each state's steepest descent reaches (pointer doubling)."""
-    target = descent_targets(energies, n)
-    while True:
-        nxt = target[target]
-        if np.array_equal(nxt, target):
-            return target
-        target = nxt
+    """The state index of the minimum each state's steepest descent reaches."""
+    e = _check(energies, n)
+    symmetric = n >= 1 and _mirror_symmetric(e)
+    reached = _descend(e, n, symmetric)
+    if symmetric:  # state x in the upper half is the mirror of state mask - x
+        return np.concatenate([reached, (e.size - 1) ^ reached[::-1]])
+    return reached
 
 
-def _basin_edges(e: np.ndarray, basin: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+def _basin_edges(e: np.ndarray, basin: np.ndarray, mirror: np.ndarray, n: int,
+                 m: int) -> tuple[np.ndarray, np.ndarray]:
     """Unique basin pairs ``a * m + b`` (a < b) and their lowest crossing-edge weight.
 
-    The weight of a hypercube edge (u, v) is max(E_u, E_v). For a small basin graph the minima
-    are kept in a dense (m*m + 1) table (the last slot collects same-basin edges); otherwise the
-    crossing edges are sorted by (pair, weight).
+    The weight of a hypercube edge (u, v) is max(E_u, E_v). When only the lower half of the
+    states was visited (``basin`` shorter than ``e``), each pair's mirror pair gets the same
+    weight. Small basin graphs use a dense m*m table; otherwise the crossing edges are sorted by
+    (pair, weight).
     """
-    best = np.full(m * m + 1, np.inf) if m * m <= DENSE_PAIR_LIMIT else None
-    keys, weights = [], []
-    for i in range(n):
-        ev = e.reshape(-1, 2, 2**i)
-        bv = basin.reshape(-1, 2, 2**i)
-        b0, b1 = bv[:, 0, :], bv[:, 1, :]
-        w = np.maximum(ev[:, 0, :], ev[:, 1, :])
-        key = np.minimum(b0, b1) * m + np.maximum(b0, b1)
-        if best is not None:
-            np.minimum.at(best, np.where(b0 != b1, key, m * m).reshape(-1), w.reshape(-1))
-        else:
-            cross = b0 != b1
-            keys.append(key[cross])
-            weights.append(w[cross])
-    if best is not None:
-        pairs = np.flatnonzero(np.isfinite(best[:-1]))
-        return pairs, best[pairs]
-    if not keys:
+    half = basin.size < e.size
+    if m * m <= DENSE_PAIR_LIMIT:
+        best = np.full(m * m, np.inf)
+        _pair_weights(e, basin, mirror, n, m, best)
+        table = best.reshape(m, m)
+        table = np.minimum(table, table.T)
+        if half:
+            table = np.minimum(table, table[np.ix_(mirror, mirror)])
+        table = np.triu(table, 1) + np.tril(np.full((m, m), np.inf))
+        pairs = np.flatnonzero(np.isfinite(table))
+        return pairs, table.reshape(-1)[pairs]
+    keys, weights = _crossing_edges(e, basin, mirror, n, m)
+    if half:
+        a, b = mirror[keys // m], mirror[keys % m]
+        keys = np.concatenate([keys, np.minimum(a, b) * m + np.maximum(a, b)])
+        weights = np.concatenate([weights, weights])
+    if keys.size == 0:
         return np.zeros(0, np.int64), np.zeros(0)
-    key_all, weight_all = np.concatenate(keys), np.concatenate(weights)
-    order = np.lexsort((weight_all, key_all))
-    key_all, weight_all = key_all[order], weight_all[order]
-    first = np.concatenate([[True], key_all[1:] != key_all[:-1]])
-    return key_all[first], weight_all[first]
+    order = np.lexsort((weights, keys))
+    keys, weights = keys[order], weights[order]
+    first = np.concatenate([[True], keys[1:] != keys[:-1]])
+    return keys[first], weights[first]
 
 
-def barrier_tree(energies: np.ndarray, n: int) -> BarrierTree:
-    """Minima, basins and merge (disconnectivity) tree of all 2^N energies per spin.
-
-    See the module docstring for the conventions. Runs in about the time of the enumeration
-    itself (vectorised over the N flip directions).
-    """
-    e = _check(energies, n)
-    reached = steepest_descent_minima(e, n)
-    minima_raw = np.flatnonzero(reached == np.arange(e.size))
-    minima = minima_raw[np.lexsort((minima_raw, e[minima_raw]))]
-    m = minima.size
-    position = np.empty(e.size, dtype=np.int64)
-    position[minima] = np.arange(m)
-    basin = position[reached]
-    share = np.bincount(basin, minlength=m) / e.size
-
-    pairs, weights = _basin_edges(e, basin, n, m)
+def _kruskal(pairs: np.ndarray, weights: np.ndarray, m: int) -> np.ndarray:
+    """Merge rows (saddle, a, b) of the basin graph, a < b the lowest minima of the two sides."""
     order = np.lexsort((pairs, weights))
     parent = list(range(m))  # the root of a component is its lowest minimum (smallest position)
 
@@ -163,8 +245,37 @@ def barrier_tree(energies: np.ndarray, n: int) -> BarrierTree:
         rows.append((float(weights[k]), lo, hi))
         if len(rows) == m - 1:
             break
-    merges = np.array(rows, dtype=np.float64).reshape(-1, 3)
-    return BarrierTree(n, minima, e[minima], basin, share, merges, int(minima[0]))
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+
+
+def barrier_tree(energies: np.ndarray, n: int) -> BarrierTree:
+    """Minima, basins and merge (disconnectivity) tree of all 2^N energies per spin.
+
+    See the module docstring for the conventions. Compiled passes over the states and edges
+    (half of them for mirror-symmetric energies); the first call in a process compiles them
+    (cached on disk by numba).
+    """
+    e = _check(energies, n)
+    size, mask = e.size, e.size - 1
+    symmetric = n >= 1 and _mirror_symmetric(e)
+    reached = _descend(e, n, symmetric)
+    visited_minima = np.flatnonzero(reached == np.arange(reached.size))
+    minima_raw = np.concatenate([visited_minima, mask ^ visited_minima]) if symmetric \
+        else visited_minima
+    minima = minima_raw[np.lexsort((minima_raw, e[minima_raw]))]
+    m = minima.size
+    position = np.empty(size, dtype=np.int32)
+    position[minima] = np.arange(m, dtype=np.int32)
+    basin = position[reached]
+    mirror = position[mask ^ minima] if symmetric else np.arange(m)
+    counts = np.bincount(basin, minlength=m)
+    if symmetric:  # upper-half states in basin a are mirrors of lower-half states in mirror[a]
+        counts = counts + counts[mirror]
+        basin_of = np.concatenate([basin, mirror[basin[::-1]]])
+    else:
+        basin_of = basin
+    merges = _kruskal(*_basin_edges(e, basin, mirror, n, m), m)
+    return BarrierTree(n, minima, e[minima], basin_of, counts / size, merges, int(minima[0]))
 
 
 def saddle_matrix(tree: BarrierTree) -> np.ndarray:
@@ -196,3 +307,47 @@ def escape_barriers(tree: BarrierTree) -> np.ndarray:
     for saddle, _, b in tree.merges:
         out[int(b)] = saddle - tree.minimum_energies[int(b)]
     return out
+
+
+def fold_mirror(tree: BarrierTree) -> BarrierTree:
+    """The tree of mirror classes {s, -s} of a mirror-symmetric landscape (E(s) = E(-s)).
+
+    Each minimum and its mirror become one leaf: ``minima`` holds the member listed first in
+    ``tree.minima`` (equal energies: the lower state index), ``basin_share`` the two basins
+    together, ``basin_of`` the class position of every state. Merges are the images of the full
+    tree's merges (union-find over classes, in the same order), so a class joins its mirror at no
+    merge and there are (classes - 1) merges. Raises ValueError if the minima do not come in
+    mirror pairs of equal energy.
+    """
+    mask = 2**tree.n - 1
+    position = {int(x): k for k, x in enumerate(tree.minima)}
+    try:
+        mirror = np.array([position[mask ^ int(x)] for x in tree.minima], dtype=np.int64)
+    except KeyError:
+        raise ValueError("the minima do not come in mirror pairs: not a mirror-symmetric landscape") \
+            from None
+    if not np.array_equal(tree.minimum_energies, tree.minimum_energies[mirror]):
+        raise ValueError("mirror minima have different energies: not a mirror-symmetric landscape")
+    keep = np.flatnonzero(np.arange(mirror.size) <= mirror)  # the first member of each class
+    cls = np.empty(mirror.size, dtype=np.int64)
+    cls[keep] = np.arange(keep.size)
+    cls[mirror[keep]] = np.arange(keep.size)
+    parent = list(range(keep.size))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    rows = []
+    for saddle, a, b in tree.merges:
+        ra, rb = find(int(cls[int(a)])), find(int(cls[int(b)]))
+        if ra != rb:
+            lo, hi = min(ra, rb), max(ra, rb)
+            parent[hi] = lo
+            rows.append((saddle, lo, hi))
+    share = np.bincount(cls, weights=tree.basin_share, minlength=keep.size)
+    merges = np.array(rows, dtype=np.float64).reshape(-1, 3)
+    return BarrierTree(tree.n, tree.minima[keep], tree.minimum_energies[keep], cls[tree.basin_of],
+                       share, merges, int(tree.minima[keep[0]]))
