@@ -18,6 +18,7 @@ Conventions
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import brentq
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,75 @@ def funnel_histogram(
     return FunnelHistogram(centres, counts, lowest, entropy, density.astype(np.int64), edges)
 
 
-def _log_sum_exp_by_bin(x: np.ndarray, index: np.ndarray, k: int) -> np.ndarray:
-    """ln sum exp(x) per bin (-inf for empty bins)."""
-    top = np.full(k, -np.inf)
-    np.maximum.at(top, index, x)
-    safe = np.where(np.isfinite(top), top, 0.0)
-    sums = np.bincount(index, weights=np.exp(x - safe[index]), minlength=k)
-    with np.errstate(divide="ignore"):
-        return np.where(sums > 0, safe + np.log(sums), -np.inf)
+CUTOFF = 50.0  # partition sums leave out terms below exp(-CUTOFF) of their largest
+
+
+@dataclass(frozen=True)
+class OverlapEnsemble:
+    """All states grouped by their exact overlap value, for fast exact partition sums per Q.
+
+    ``q_values`` (N+1,) the overlaps -1..1; ``lowest`` (N+1,) the lowest energy per spin in each
+    group (+inf if empty); ``excess`` (2^N,) each state's energy minus its group's lowest,
+    ascending within each group, stored group after group from ``starts`` (N+1,). Sums are
+    shifted by the group minimum, so ln Z(Q) = -N lowest/T + ln sum exp(-N excess/T) never
+    overflows, and terms below exp(-CUTOFF) of the largest (1) are left out: together they
+    change Z by less than 2^20 exp(-50) ~ 2e-16 relative, below float64 resolution.
+    """
+
+    n: int
+    q_values: np.ndarray
+    lowest: np.ndarray
+    excess: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, energies: np.ndarray, overlaps: np.ndarray) -> "OverlapEnsemble":
+        e = np.asarray(energies, dtype=np.float64)
+        n = spins_of(e)
+        index = q_bin_index(overlaps, n)
+        order = np.lexsort((e, index))
+        counts = np.bincount(index, minlength=n + 1)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        grouped = e[order]
+        lowest = np.full(n + 1, np.inf)
+        present = counts > 0
+        lowest[present] = np.minimum.reduceat(grouped, starts[present])
+        excess = grouped - np.repeat(lowest, counts)
+        return cls(n, np.linspace(-1.0, 1.0, n + 1), lowest, excess, starts, counts)
+
+    def log_z(self, temperature: float) -> np.ndarray:
+        """ln Z(Q) = ln sum_{Q(s)=Q} exp(-N e(s)/T) per overlap value (-inf where empty)."""
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0; got {temperature}")
+        beta_n = self.n / temperature
+        out = np.full(self.n + 1, -np.inf)
+        for k in np.flatnonzero(self.counts):
+            group = self.excess[self.starts[k] : self.starts[k] + self.counts[k]]
+            kept = group[: np.searchsorted(group, CUTOFF / beta_n, side="right")]
+            out[k] = -beta_n * self.lowest[k] + np.log(np.exp(-beta_n * kept).sum())
+        return out
+
+    def free_energy(self, temperature: float) -> np.ndarray:
+        """F(Q; T) per spin over ``q_values`` (+inf where no state has that overlap)."""
+        return -temperature / self.n * self.log_z(temperature)
+
+    def gap(self, temperature: float, q_native: float = 0.8, q_unfold: float = 0.5) -> float:
+        """F_native - F_unfolded per spin (native |Q| >= q_native, unfolded |Q| < q_unfold)."""
+        log_z = self.log_z(temperature)
+        a = np.abs(self.q_values)
+        f = [-temperature / self.n * _log_sum(log_z[sel])
+             for sel in (a >= q_native - 1e-12, a < q_unfold - 1e-12)]
+        return f[0] - f[1]
+
+
+def _log_sum(log_terms: np.ndarray) -> float:
+    """ln sum exp(log_terms) (-inf when empty or all -inf)."""
+    finite = log_terms[np.isfinite(log_terms)]
+    if finite.size == 0:
+        return -np.inf
+    top = finite.max()
+    return float(top + np.log(np.exp(finite - top).sum()))
 
 
 def free_energy(
@@ -108,22 +170,20 @@ def free_energy(
     """Free energy profile per spin F(Q; T) = -(T/N) ln sum_{Q(s)=Q} exp(-N e(s)/T).
 
     Returns ``(q_values, F)`` over the N+1 exact overlap values; +inf where no state has that Q.
+    For many temperatures build one :class:`OverlapEnsemble` and call its ``free_energy``.
     """
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0; got {temperature}")
-    e = np.asarray(energies, dtype=np.float64)
-    index = q_bin_index(overlaps, n)
-    log_z = _log_sum_exp_by_bin(-n * e / temperature, index, n + 1)
-    return np.linspace(-1.0, 1.0, n + 1), -temperature / n * log_z
+    ensemble = OverlapEnsemble.of(energies, overlaps)
+    if ensemble.n != n:
+        raise ValueError(f"energies are for N={ensemble.n} spins, not {n}")
+    return ensemble.q_values, ensemble.free_energy(temperature)
 
 
 def ensemble_free_energy(energies: np.ndarray, n: int, temperature: float, mask: np.ndarray) -> float:
     """-(T/N) ln sum_{s in mask} exp(-N e(s)/T), per spin (+inf for an empty ensemble)."""
     x = -n * np.asarray(energies, dtype=np.float64)[mask] / temperature
-    if x.size == 0:
-        return np.inf
-    top = x.max()
-    return float(-temperature / n * (top + np.log(np.exp(x - top).sum())))
+    return float(-temperature / n * _log_sum(x))
 
 
 def folding_free_energy_gap(
@@ -143,9 +203,9 @@ def folding_free_energy_gap(
 
 
 def folding_temperature(
-    energies: np.ndarray,
-    overlaps: np.ndarray,
-    n: int,
+    energies: np.ndarray | OverlapEnsemble,
+    overlaps: np.ndarray | None = None,
+    n: int | None = None,
     q_native: float = 0.8,
     q_unfold: float = 0.5,
     t_min: float = 1e-3,
@@ -156,27 +216,28 @@ def folding_temperature(
     """Folding temperature T_f: where native (|Q| >= q_native) and unfolded (|Q| < q_unfold)
     ensembles have equal free energy.
 
+    Pass the energies and overlaps (and N), or an :class:`OverlapEnsemble` built from them.
     The gap F_native - F_unfolded is evaluated on ``grid`` log-spaced temperatures in
     [t_min, t_max]; the lowest-temperature sign change from native-stable (gap < 0) to
-    unfolded-stable (gap >= 0) is refined by bisection in ln T to relative precision ``tol``.
+    unfolded-stable (gap >= 0) is refined by Brent's method in ln T to ``tol``.
     Returns None when the gap never crosses (e.g. the lowest states are not native, or the
     native state is stable throughout the bracket). Choices: |Q| folds the mirror state into
     the native ensemble; default thresholds 0.8 / 0.5 keep Q = +-1 native at any N and put
     the bulk of the random states (|Q| ~ 1/sqrt(N)) in the unfolded ensemble.
     """
+    ensemble = energies if isinstance(energies, OverlapEnsemble) \
+        else OverlapEnsemble.of(energies, overlaps)
+    if n is not None and ensemble.n != n:
+        raise ValueError(f"energies are for N={ensemble.n} spins, not {n}")
     ts = np.geomspace(t_min, t_max, grid)
-    gaps = np.array([folding_free_energy_gap(energies, overlaps, n, t, q_native, q_unfold) for t in ts])
+    gaps = np.array([ensemble.gap(t, q_native, q_unfold) for t in ts])
     crossing = np.flatnonzero((gaps[:-1] < 0) & (gaps[1:] >= 0))
     if crossing.size == 0:
         return None
     lo, hi = np.log(ts[crossing[0]]), np.log(ts[crossing[0] + 1])
-    while hi - lo > tol:
-        mid = 0.5 * (lo + hi)
-        if folding_free_energy_gap(energies, overlaps, n, float(np.exp(mid)), q_native, q_unfold) < 0:
-            lo = mid
-        else:
-            hi = mid
-    return float(np.exp(0.5 * (lo + hi)))
+    root = brentq(lambda x: ensemble.gap(float(np.exp(x)), q_native, q_unfold), lo, hi,
+                  xtol=tol, rtol=4 * np.finfo(float).eps)
+    return float(np.exp(root))
 
 
 def two_state_barrier(
