@@ -43,6 +43,7 @@ from app.data import ViewStore
 from landscapes import views
 from landscapes.errors import LandscapeError
 from landscapes.export import write_npz
+from landscapes.results import ViewResult, from_arrays
 from landscapes.slices import Slice
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,10 @@ def _error(message: str, status: int) -> flask.Response:
     return _json({"error": message}, status)
 
 
-def _lookup(store: ViewStore, key: str) -> Slice | None:
+def _lookup(store: ViewStore, key: str) -> Slice | ViewResult | None:
     """The cached view with request key ``key``, or None."""
     hit = store.cache.get(CACHE_PREFIX + key)
-    return None if hit is None else Slice.from_arrays(*hit)
+    return None if hit is None else from_arrays(*hit)
 
 
 def _format() -> str | None:
@@ -96,13 +97,20 @@ def _format() -> str | None:
     return fmt if fmt in FORMATS else None
 
 
-def _answer(key: str, result: Slice, cached: bool, fmt: str) -> flask.Response:
-    """The view as JSON, or as the ``.npz`` export for ``fmt == "npz"``."""
+def _answer(key: str, result: Slice | ViewResult, cached: bool, fmt: str) -> flask.Response:
+    """The view as JSON, or as the ``.npz`` export for ``fmt == "npz"``.
+
+    Slices and paths answer ``axes`` and ``values``; other views (funnel, sweep, minima) all
+    their named ``arrays``.
+    """
     if fmt == "npz":
         with tempfile.TemporaryDirectory() as tmp:  # write_npz takes a path, not a file object
             data = write_npz(Path(tmp) / "view.npz", result.to_arrays(), result.meta).read_bytes()
         return flask.send_file(io.BytesIO(data), mimetype="application/octet-stream",
                                as_attachment=True, download_name=f"{key[:12]}.npz")
+    if isinstance(result, ViewResult):
+        return _json({"key": key, "cached": cached, "meta": _finite(result.meta),
+                      "arrays": {k: _array_json(v) for k, v in sorted(result.arrays.items())}})
     return _json({
         "key": key,
         "cached": cached,

@@ -15,6 +15,7 @@ from pathlib import Path
 from flask_caching import Cache
 
 from landscapes import views
+from landscapes.results import ViewResult, from_arrays
 from landscapes.slices import Slice
 from landscapes.store import UploadStore
 
@@ -60,21 +61,21 @@ class ViewStore:
     lock: Lock
     computed: int = 0
 
-    def cached(self, model_spec: dict, view_spec: dict) -> Slice | None:
+    def cached(self, model_spec: dict, view_spec: dict) -> Slice | ViewResult | None:
         """The cached view, or None (also when the cache cannot be reached: logged)."""
         try:
             hit = self.cache.get(self.key(model_spec, view_spec))
         except Exception:  # e.g. Redis down: compute instead of failing the request
             log.warning("cache unreachable; computing without it", exc_info=True)
             return None
-        return None if hit is None else Slice.from_arrays(*hit)
+        return None if hit is None else from_arrays(*hit)
 
     @staticmethod
     def key(model_spec: dict, view_spec: dict) -> str:
         return "view:" + views.request_key(model_spec, view_spec)
 
     def get(self, model_spec: dict, view_spec: dict,
-            progress: Callable[[int, int], None] | None = None) -> Slice:
+            progress: Callable[[int, int], None] | None = None) -> Slice | ViewResult:
         """The view, from the cache or computed now (once: identical requests wait for it)."""
         key = self.key(model_spec, view_spec)
         hit = self.cached(model_spec, view_spec)

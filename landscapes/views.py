@@ -8,9 +8,12 @@ A request is plain data -- a model spec (see :mod:`landscapes.models`) and a vie
 
 Named points: ``native`` (xi for Ising, the planted v for p-spin), ``ground`` (the exact Ising
 ground state with Q >= 0; n <= 20), ``random:K`` (seeded random start K on the sphere) and
-``minimum:K`` (the minimum a descent from ``random:K`` reaches). Directions are ``random`` or
-``through:P1[,P2[,P3]]`` (slice spanned by the centre and those points).
-:func:`request_key` hashes the canonical request with the library version.
+``minimum:K`` (the minimum a descent from ``random:K`` reaches), and for Ising ``state:I`` (the
+state with index I: spin i = bit i, 1 -> +1; e.g. a minimum of the barrier tree). Directions are
+``random`` or ``through:P1[,P2[,P3]]`` (slice spanned by the centre and those points).
+Ising models also have the exact funnel views ``funnel`` and ``sweep``
+(:mod:`landscapes.funnel_views`). :func:`request_key` hashes the canonical request with the
+library version.
 """
 
 import hashlib
@@ -22,12 +25,14 @@ import numpy as np
 import torch
 
 import landscapes
-from landscapes import network_views
+from landscapes import funnel_views, network_views
 from landscapes.descent import descend
 from landscapes.directions import directions_through, random_directions
 from landscapes.enumeration import enumerate_ising, spins_from_index
 from landscapes.errors import LandscapeError
 from landscapes.models import SpinModel, build_model, normalize_spec
+from landscapes.polynomial_slices import sphere_values
+from landscapes.results import ViewResult
 from landscapes.slices import Slice, evaluate_grid, symmetric_axis
 from landscapes.sphere import geodesic_chord_parameters
 from landscapes.store import UploadStore
@@ -80,9 +85,19 @@ def normalize_view(view: dict) -> dict:
 
 def canonical_request(model_spec: dict, view_spec: dict) -> tuple[dict, dict]:
     """The normalized (model spec, view spec) of a request, for any model family."""
+    kind = view_spec.get("view", "slice")
     if model_spec.get("model") == "network":
         return network_views.normalize_spec(model_spec), network_views.normalize_view(view_spec)
-    return normalize_spec(model_spec), normalize_view(view_spec)
+    spec = normalize_spec(model_spec)
+    if kind in funnel_views.DEFAULTS:
+        if spec["model"] != "ising":
+            raise LandscapeError(f"{kind} views are computed exactly for the Ising model only; "
+                                 f"got {spec['model']!r}")
+        view = funnel_views.normalize_view(view_spec)
+        if kind == "sweep":  # the sweep sets N itself: one result whatever N the panel shows
+            spec["n"] = view["n_max"]
+        return spec, view
+    return spec, normalize_view(view_spec)
 
 
 def request_key(model_spec: dict, view_spec: dict) -> str:
@@ -97,10 +112,11 @@ def _parse_point(name: str) -> tuple[str, int]:
     kind, _, index = str(name).partition(":")
     if kind in ("native", "ground") and not index:
         return kind, 0
-    if kind in ("minimum", "random") and index.isdigit():
+    if kind in ("minimum", "random", "state") and index.isdigit():
         return kind, int(index)
     raise LandscapeError(
-        f"unknown point {name!r}; use native, ground, minimum:K or random:K (K = 0, 1, ...)"
+        f"unknown point {name!r}; use native, ground, minimum:K, random:K (K = 0, 1, ...) or "
+        "state:I (Ising state number I)"
     )
 
 
@@ -126,7 +142,13 @@ def resolve_point(model: SpinModel, name: str) -> np.ndarray:
     if kind == "minimum":
         return _minimum(tuple(sorted(model.spec.items())), index).copy()
     if model.name != "ising":
-        raise LandscapeError("the ground state is known exactly only for ising; use minimum:K")
+        what = "the ground state is known exactly" if kind == "ground" else "state:I names states"
+        raise LandscapeError(f"{what} only for ising; use minimum:K")
+    if kind == "state":
+        if index >= 2**model.n:
+            raise LandscapeError(f"state:{index} does not exist for n={model.n} spins "
+                                 f"(states 0 .. {2**model.n - 1})")
+        return spins_from_index(index, model.n)
     return spins_from_index(enumerate_ising(model).ground, model.n)
 
 
@@ -164,7 +186,7 @@ def compute_slice(model: SpinModel, view: dict, progress: Progress = None) -> Sl
         normalization = "d_k = point_k - center (unscaled)"
     axis = symmetric_axis(view["span"], view["steps"])
     axes = [axis] * dims
-    values = evaluate_grid(model.energy, center, directions, axes, "sphere", progress=progress)
+    values, method = sphere_values(model, center, directions, axes, progress=progress)
     meta = {
         **_base_meta(model),
         "kind": "slice",
@@ -176,6 +198,7 @@ def compute_slice(model: SpinModel, view: dict, progress: Progress = None) -> Sl
         "geometry": "sphere",
         "center_energy": float(model.energy(torch.as_tensor(center)[None])[0]),
         "point_energies": point_energies,
+        "method": method,
     }
     return Slice(axes, values, center, directions, "sphere", meta, model.arrays())
 
@@ -221,7 +244,7 @@ def compute_path(model: SpinModel, view: dict, progress: Progress = None) -> Sli
 
 
 def compute(model_spec: dict, view_spec: dict, progress: Progress = None,
-            store: UploadStore | None = None) -> Slice:
+            store: UploadStore | None = None) -> Slice | ViewResult:
     """Compute the view a request names (the canonical entry point).
 
     Networks need ``store``: where uploads and the trained examples live.
@@ -234,8 +257,12 @@ def compute(model_spec: dict, view_spec: dict, progress: Progress = None,
         if view["view"] == "slice":
             return network_views.compute_slice(source, view, progress)
         return network_views.compute_path(source, view, progress)
-    model = build_model(model_spec)
-    view = normalize_view(view_spec)
+    spec, view = canonical_request(model_spec, view_spec)
+    if view["view"] == "sweep":
+        return funnel_views.compute_sweep(spec, view, progress)
+    model = build_model(spec)
+    if view["view"] == "funnel":
+        return funnel_views.compute_funnel(model, view, progress)
     if view["view"] == "slice":
         return compute_slice(model, view, progress)
     return compute_path(model, view, progress)

@@ -1,0 +1,178 @@
+"""Funnel views of the Ising model by exact enumeration: the funnel summary and the size sweep.
+
+View specs (plain data, like slices; see :mod:`landscapes.views`)::
+
+    {"view": "funnel", "temperatures": 41, "t_min": 0.05, "t_max": 10.0, "energy_bins": 50}
+    {"view": "sweep", "n_min": 8, "n_max": 20, "seeds": 4}
+
+Conventions: energies per spin (H/N); Q the native overlap xi.s/N; temperatures in units of H
+(k_B = 1); free energies per spin (see :mod:`landscapes.funnel`). Minima and the barrier tree
+are *mirror-folded*: a minimum s and its mirror -s (same energy, overlap -Q) are one entry,
+listed by the member with Q >= 0, and ``basin_share`` counts both basins.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+
+import landscapes
+from landscapes.barriers import BarrierTree, barrier_tree, fold_mirror, saddle_matrix
+from landscapes.enumeration import check_enumerable, enumerate_ising
+from landscapes.errors import LandscapeError
+from landscapes.funnel import (
+    OverlapEnsemble,
+    folding_temperature,
+    funnel_histogram,
+    two_state_barrier,
+)
+from landscapes.models import IsingFunnel, build_model
+from landscapes.results import ViewResult
+from landscapes.viewspec import fill_view
+
+Progress = Callable[[int, int], None] | None
+
+FUNNEL_DEFAULTS = {"view": "funnel", "temperatures": 41, "t_min": 0.05, "t_max": 10.0,
+                   "energy_bins": 50}
+SWEEP_DEFAULTS = {"view": "sweep", "n_min": 8, "n_max": 20, "seeds": 4}
+DEFAULTS = {"funnel": FUNNEL_DEFAULTS, "sweep": SWEEP_DEFAULTS}
+CASTS = {"temperatures": int, "t_min": float, "t_max": float, "energy_bins": int, "n_min": int,
+         "n_max": int, "seeds": int}
+MAX_SWEEP_SEEDS = 20
+
+
+def normalize_view(view: dict) -> dict:
+    """Canonical funnel or sweep view spec (defaults filled, values checked)."""
+    out = fill_view(view, DEFAULTS, CASTS)
+    if out["view"] == "funnel":
+        if not 2 <= out["temperatures"] <= 201:
+            raise LandscapeError(f"funnel: temperatures must be between 2 and 201; got "
+                                 f"{out['temperatures']}")
+        if not 0 < out["t_min"] < out["t_max"]:
+            raise LandscapeError(f"funnel: need 0 < t_min < t_max; got {out['t_min']}, "
+                                 f"{out['t_max']}")
+        if not 2 <= out["energy_bins"] <= 400:
+            raise LandscapeError(f"funnel: energy_bins must be between 2 and 400; got "
+                                 f"{out['energy_bins']}")
+    else:
+        if not 2 <= out["n_min"] <= out["n_max"]:
+            raise LandscapeError(f"sweep: need 2 <= n_min <= n_max; got {out['n_min']}, "
+                                 f"{out['n_max']}")
+        check_enumerable(out["n_max"])
+        if not 1 <= out["seeds"] <= MAX_SWEEP_SEEDS:
+            raise LandscapeError(f"sweep: seeds must be between 1 and {MAX_SWEEP_SEEDS}; got "
+                                 f"{out['seeds']}")
+    return out
+
+
+def temperature_grid(t_min: float, t_max: float, count: int, folding: float | None) -> np.ndarray:
+    """``count`` log-spaced temperatures in [t_min, t_max], plus T_f when it lies inside."""
+    grid = np.geomspace(t_min, t_max, count)
+    if folding is not None and t_min < folding < t_max:
+        grid = np.unique(np.append(grid, folding))
+    return grid
+
+
+def folded_tree(energies: np.ndarray, overlaps: np.ndarray, n: int) -> BarrierTree:
+    """The mirror-folded barrier tree, each class listed by its member with Q >= 0."""
+    tree = fold_mirror(barrier_tree(energies, n))
+    mask = 2**n - 1
+    minima = np.where(overlaps[tree.minima] >= 0, tree.minima, mask ^ tree.minima)
+    return BarrierTree(n, minima, tree.minimum_energies, tree.basin_of, tree.basin_share,
+                       tree.merges, int(minima[0]))
+
+
+def largest_barrier_into_ground(tree: BarrierTree) -> float:
+    """Highest (saddle to the ground-state minimum - own energy) over the other minima, per spin.
+
+    0 when the ground state is the only minimum (a perfect funnel).
+    """
+    if tree.minima.size < 2:
+        return 0.0
+    saddles = saddle_matrix(tree)[0, 1:]
+    return float(np.max(saddles - tree.minimum_energies[1:]))
+
+
+def compute_funnel(model: IsingFunnel, view: dict, progress: Progress = None) -> ViewResult:
+    """Funnel diagram data, mirror-folded barrier tree and F(Q; T) on a temperature grid."""
+    n = model.n
+    check_enumerable(n)
+    result = enumerate_ising(model)
+    if progress:
+        progress(1, 3)
+    e, q = result.energies, result.overlaps
+    tree = folded_tree(e, q, n)
+    hist = funnel_histogram(e, q, energy_bins=view["energy_bins"])
+    if progress:
+        progress(2, 3)
+    ensemble = OverlapEnsemble.of(e, q)
+    folding = folding_temperature(ensemble)
+    temps = temperature_grid(view["t_min"], view["t_max"], view["temperatures"], folding)
+    free = np.stack([ensemble.free_energy(t) for t in temps])
+    barriers = np.array([two_state_barrier(hist.q_values, f) for f in free])
+    if progress:
+        progress(3, 3)
+    arrays = {
+        "q_values": hist.q_values, "q_counts": hist.counts, "q_lowest_energy": hist.lowest_energy,
+        "q_entropy": hist.entropy, "density": hist.density, "energy_edges": hist.energy_edges,
+        "minima": tree.minima, "minimum_energies": tree.minimum_energies,
+        "minimum_overlaps": np.abs(q[tree.minima]), "basin_share": tree.basin_share,
+        "merges": tree.merges, "temperatures": temps, "free_energy": free,
+        "two_state_barrier": barriers, **model.arrays(),
+    }
+    meta = {
+        "kind": "funnel", "model": model.spec, "seed": model.seed, "n": n, "view": view,
+        "unit": "energy per spin", "energy_convention": model.energy_convention,
+        "folding_temperature": folding,
+        "index_convention": "spin i = bit i of the state index; bit 1 -> +1, bit 0 -> -1",
+        "minima": "single-spin-flip local minima, mirror-folded (s and -s one entry, listed by "
+                  "the member with Q >= 0), ascending energy; basin_share counts both basins",
+        "merges": "rows (saddle energy per spin, a, b): positions in 'minima' of the lowest "
+                  "minima of the two sides joined at that saddle (the disconnectivity graph)",
+        "free_energy": "F(Q;T) per spin = -(T/N) ln sum over states with overlap Q of "
+                       "exp(-N E/T); rows follow 'temperatures' (units of H, k_B = 1)",
+        "folding": "T_f: native (|Q| >= 0.8) and unfolded (|Q| < 0.5) ensembles have equal "
+                   "free energy; two_state_barrier: the F(|Q|) barrier between them, per spin",
+        "library_version": landscapes.__version__,
+    }
+    return ViewResult(arrays, meta)
+
+
+def compute_sweep(spec: dict, view: dict, progress: Progress = None) -> ViewResult:
+    """How the funnel sharpens with size: N = n_min..n_max, seeds seed..seed+K-1 of ``spec``.
+
+    Per (N, seed): the ground state's basin share (both mirrors), the number of minima (mirror
+    classes), the largest barrier into the ground-state basin (per spin) and T_f (NaN if none).
+    """
+    sizes = np.arange(view["n_min"], view["n_max"] + 1)
+    seeds = spec.get("seed", 0) + np.arange(view["seeds"])
+    shape = (sizes.size, seeds.size)
+    share, count = np.zeros(shape), np.zeros(shape, dtype=np.int64)
+    barrier, folding = np.zeros(shape), np.full(shape, np.nan)
+    work = (2.0 ** sizes)[:, None] * np.ones(shape)
+    done, total = 0.0, float(work.sum())
+    for i, n in enumerate(sizes):
+        for k, seed in enumerate(seeds):
+            model = build_model({**spec, "n": int(n), "seed": int(seed)})
+            result = enumerate_ising(model)
+            tree = folded_tree(result.energies, result.overlaps, int(n))
+            share[i, k] = tree.basin_share[0]
+            count[i, k] = tree.minima.size
+            barrier[i, k] = largest_barrier_into_ground(tree)
+            tf = folding_temperature(OverlapEnsemble.of(result.energies, result.overlaps))
+            folding[i, k] = np.nan if tf is None else tf
+            done += work[i, k]
+            if progress:  # weighted by 2^N: the largest sizes are nearly all of the work
+                progress(int(1000 * done / total), 1000)
+    arrays = {"sizes": sizes, "seeds": seeds, "ground_basin_share": share, "minima_count": count,
+              "largest_barrier": barrier, "folding_temperature": folding}
+    meta = {
+        "kind": "sweep", "model": {k: v for k, v in spec.items() if k not in ("n", "seed")},
+        "view": view, "unit": "energy per spin (barriers), temperature in units of H",
+        "definitions": "ground_basin_share: share of all 2^N states whose steepest descent ends "
+                       "in the ground state or its mirror; minima_count: mirror classes of "
+                       "single-flip minima; largest_barrier: max over minima of (lowest saddle "
+                       "to the ground state - own energy), per spin; folding_temperature: NaN "
+                       "where native and unfolded never exchange stability in [1e-3, 1e2]",
+        "library_version": landscapes.__version__,
+    }
+    return ViewResult(arrays, meta)

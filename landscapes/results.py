@@ -1,0 +1,36 @@
+"""Results of views that are not grids (funnel summaries, size sweeps, minima statistics).
+
+Every view result is named arrays plus JSON-able ``meta`` (``meta["kind"]`` says which view made
+it), so one cache entry and one ``.npz`` export (:mod:`landscapes.export`) hold any of them.
+Slices and paths keep their richer :class:`landscapes.slices.Slice`.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from landscapes.slices import Slice
+
+GRID_KINDS = ("slice", "path")
+
+
+@dataclass
+class ViewResult:
+    """A non-grid view: ``arrays`` by name and ``meta`` (kind, model spec, units, conventions)."""
+
+    arrays: dict[str, np.ndarray]
+    meta: dict = field(default_factory=dict)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return dict(self.arrays)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict) -> "ViewResult":
+        return cls(dict(arrays), meta)
+
+
+def from_arrays(arrays: dict[str, np.ndarray], meta: dict) -> Slice | ViewResult:
+    """Rebuild a result from its arrays and meta: a Slice for slices and paths."""
+    if meta.get("kind") in GRID_KINDS:
+        return Slice.from_arrays(arrays, meta)
+    return ViewResult.from_arrays(arrays, meta)
