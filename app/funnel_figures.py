@@ -2,17 +2,33 @@
 
 * :func:`funnel_diagram` -- energy per spin against the native overlap Q for every state
   (density shaded) with the lowest energy per Q: the folding-funnel diagram.
-* :func:`free_energy_figure` -- F(Q; T) per spin.
+* :func:`funnel_surface_figure` -- the same profile as a rotatable 3D surface of revolution
+  (depth = lowest energy, width = configurational entropy, rim roughness = spread of minima).
+* :func:`free_energy_figure` -- F(Q; T) per spin at one temperature, with T vs T_f and the
+  two-state barrier in the title; :func:`temperature_marks` -- marks for its temperature slider.
 * :func:`disconnectivity_figure` -- the barrier tree: energy vertical, one leaf per minimum at
   its energy, branches joining at the saddle energies, the global minimum's branch centred.
+* :func:`sweep_figure`, :func:`sweep_table_rows` -- how the funnel sharpens with system size:
+  mean +- std over seeds against N.
+
+Inputs are plain numpy arrays named as the library hands them to the app (energies per spin,
+Q = native overlap over its N+1 exact values, minima mirror-folded: a minimum and its mirror -s
+are one entry with overlap |Q|). Nothing here draws random numbers.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from landscapes.funnel import FunnelHistogram
+from app.figures import COLORSCALE, DEFAULT_CAMERA
+from landscapes.funnel import FunnelHistogram, two_state_barrier
+
+GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0  # deterministic, well-spread phases and angles
+GOLDEN_ANGLE = 2.0 * np.pi * (1.0 - GOLDEN)
+ROUGHNESS_HARMONICS = np.arange(3, 9)  # angular frequencies of the rim pattern
+GROUND_COLOR, MINIMUM_COLOR = "#e45756", "#222222"
 
 
 @dataclass(frozen=True)
@@ -138,11 +154,328 @@ def funnel_diagram(hist: FunnelHistogram) -> go.Figure:
     return fig
 
 
-def free_energy_figure(q: np.ndarray, free: np.ndarray, temperature: float) -> go.Figure:
-    """F(Q; T) per spin (gaps where no state has that overlap)."""
-    y = np.where(np.isfinite(free), free, np.nan)
-    fig = go.Figure(go.Scatter(x=q, y=y, mode="lines+markers", name=f"T = {temperature:g}"))
-    fig.update_layout(xaxis={"title": {"text": "native overlap Q"}},
-                      yaxis={"title": {"text": "free energy per spin F(Q; T)"}},
-                      margin={"l": 60, "r": 10, "t": 30, "b": 50})
+
+
+# --- the 3D folding funnel -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelRings:
+    """The profile folded onto |Q|, one ring per |Q| level in ascending |Q| (rim first, tip last).
+
+    ``abs_q`` (R,); ``lowest_energy`` (R,) per spin, the lowest over +Q and -Q; ``entropy`` (R,)
+    ln count at that |Q| (one side: count(Q) = count(-Q)); ``radius`` (R,) = entropy / its
+    maximum; ``roughness`` (R,) population std of the minima energies in that ring (0 for none
+    or one); ``ring_of_minimum`` (M,) the ring index of each minimum.
+    """
+
+    abs_q: np.ndarray
+    lowest_energy: np.ndarray
+    entropy: np.ndarray
+    radius: np.ndarray
+    roughness: np.ndarray
+    ring_of_minimum: np.ndarray
+
+
+def funnel_rings(q_values: np.ndarray, q_lowest_energy: np.ndarray, q_entropy: np.ndarray,
+                 minimum_overlaps: np.ndarray, minimum_energies: np.ndarray) -> FunnelRings:
+    """Fold the per-Q profile onto |Q| and measure the rim roughness per ring (see
+    :func:`funnel_surface_figure`). Levels with no state (NaN energy / -inf entropy) are dropped."""
+    q = np.abs(np.asarray(q_values, dtype=np.float64))
+    low = np.asarray(q_lowest_energy, dtype=np.float64)
+    ent = np.asarray(q_entropy, dtype=np.float64)
+    occupied = np.isfinite(low) & np.isfinite(ent)
+    levels = np.unique(np.round(q[occupied], 9))
+    if levels.size == 0:
+        raise ValueError("the profile has no occupied overlap value")
+    lowest = np.array([low[occupied & np.isclose(q, a, atol=1e-9)].min() for a in levels])
+    entropy = np.array([ent[occupied & np.isclose(q, a, atol=1e-9)].max() for a in levels])
+    top = entropy.max()
+    radius = entropy / top if top > 0 else np.zeros_like(entropy)
+
+    m_q = np.abs(np.asarray(minimum_overlaps, dtype=np.float64))
+    m_e = np.asarray(minimum_energies, dtype=np.float64)
+    ring = np.abs(m_q[:, None] - levels[None, :]).argmin(axis=1) if m_q.size else np.zeros(0, int)
+    roughness = np.zeros(levels.size)
+    for j in range(levels.size):
+        e = m_e[ring == j]
+        if e.size > 1:
+            roughness[j] = float(e.std())
+    return FunnelRings(levels, lowest, entropy, radius, roughness, ring)
+
+
+def rim_pattern(ring: int, theta: np.ndarray) -> np.ndarray:
+    """A deterministic rough pattern in [0, 1] around ring ``ring`` (min 0 and max 1 on ``theta``).
+
+    A sum of harmonics 3..8 with 1/h weights and golden-ratio phases that differ per ring: the
+    same numbers on every call, no random state. Periodic, so theta = 0 and 2 pi agree.
+    """
+    h = ROUGHNESS_HARMONICS[:, None]
+    phase = 2.0 * np.pi * (((ring + 1) * h * GOLDEN) % 1.0)
+    wave = (np.cos(h * theta[None, :] + phase) / h).sum(axis=0)
+    return (wave - wave.min()) / (wave.max() - wave.min())
+
+
+def funnel_surface_figure(q_values: np.ndarray, q_lowest_energy: np.ndarray, q_entropy: np.ndarray,
+                          minimum_overlaps: np.ndarray, minimum_energies: np.ndarray,
+                          title: str | None = None, basin_share: np.ndarray | None = None,
+                          angular_steps: int = 72) -> go.Figure:
+    """The rotatable 3D folding funnel: a surface of revolution around the native state.
+
+    * Q is folded onto |Q| (E(s) = E(-s), so the profile is symmetric; each ring takes the lowest
+      energy over +Q and -Q). One surface row per |Q| level, ascending |Q|: row 0 is the rim,
+      the last row (|Q| = 1, the native state and its mirror) the tip.
+    * Height z = the lowest energy per spin at that |Q|.
+    * Radius r = S(|Q|) / S_max with S = ln count(Q), the configurational entropy of one side
+      (S_max = S(0) for even N; the |Q| = 1/N ring for odd N). Chosen rather than r = 1 - |Q|
+      because the width of a folding funnel *is* its conformational entropy (Wolynes, Onuchic):
+      r = 1 at the rim, 0 at |Q| = 1 (one state), so the native state is the tip at the centre
+      and the cone narrows as fast as the states run out. Note count(Q) = C(N, N(1+Q)/2) for
+      every model, so all models of one N share the radii: the difference between a funnel and
+      a glass is all in the heights and the roughness, which is what the eye should compare.
+    * Rim roughness: around ring j the height is ``lowest_j + A_j * rim_pattern(j, theta)``, with
+      ``A_j`` the population std of the energies of the minima whose |Q| falls in ring j (0 where
+      there are none or one). The pattern is deterministic and in [0, 1]: bumps go *up* from the
+      lowest energy, so the surface never dips below a state that exists, and the ring's lowest
+      point is the true lowest energy.
+    * Each (mirror-folded) minimum is a marker at its ring's radius, at its own energy (at or
+      above the surface there), angles spread evenly around the ring (offset per ring by the
+      golden angle); hover gives its energy and |Q|. The lowest minimum is red. Marker size
+      follows ``basin_share`` when given.
+
+    The scene uses x, y, z axes and the app's default camera (``layout.scene.camera``), like the
+    slice surfaces, so the two panels' cameras can be kept in step.
+    """
+    rings = funnel_rings(q_values, q_lowest_energy, q_entropy, minimum_overlaps, minimum_energies)
+    theta = np.linspace(0.0, 2.0 * np.pi, angular_steps + 1)
+    rows = len(rings.abs_q)
+    pattern = np.stack([rim_pattern(j, theta) for j in range(rows)])
+    z = rings.lowest_energy[:, None] + rings.roughness[:, None] * pattern
+    x = rings.radius[:, None] * np.cos(theta)[None, :]
+    y = rings.radius[:, None] * np.sin(theta)[None, :]
+    text = [[f"|Q|={a:.3f}<br>lowest E/N={e:.4f}<br>minima spread {s:.4f}"] * theta.size
+            for a, e, s in zip(rings.abs_q, rings.lowest_energy, rings.roughness, strict=True)]
+    surface = go.Surface(
+        x=x.astype(np.float32), y=y.astype(np.float32), z=z.astype(np.float32), text=text,
+        colorscale=COLORSCALE, colorbar={"title": {"text": "energy per spin"}, "thickness": 12,
+                                         "len": 0.7},
+        hovertemplate="%{text}<br>height %{z:.4f}<extra></extra>", name="funnel",
+        meta={"abs_q": rings.abs_q.tolist(), "roughness": rings.roughness.tolist()},
+    )
+
+    m_e = np.asarray(minimum_energies, dtype=np.float64)
+    m_q = np.abs(np.asarray(minimum_overlaps, dtype=np.float64))
+    angle = np.zeros(m_e.size)
+    for j in range(rows):
+        members = np.flatnonzero(rings.ring_of_minimum == j)
+        angle[members] = j * GOLDEN_ANGLE + 2.0 * np.pi * np.arange(members.size) / max(members.size, 1)
+    r = rings.radius[rings.ring_of_minimum] if m_e.size else np.zeros(0)
+    size = (5.0 + 25.0 * np.sqrt(np.asarray(basin_share, dtype=np.float64))
+            if basin_share is not None else np.full(m_e.size, 5.0))
+    color = [GROUND_COLOR if k == int(np.argmin(m_e)) else MINIMUM_COLOR for k in range(m_e.size)]
+    minima = go.Scatter3d(
+        x=r * np.cos(angle), y=r * np.sin(angle), z=m_e, mode="markers", name="minima",
+        marker={"size": size, "color": color, "line": {"width": 0}},
+        customdata=m_q,
+        hovertemplate="minimum<br>E/N=%{z:.5f}<br>|Q|=%{customdata:.3f}<extra></extra>",
+    )
+    fig = go.Figure([surface, minima])
+    depth = rings.lowest_energy[0] - rings.lowest_energy[-1]
+    fig.update_layout(
+        title={"text": title or f"folding funnel: rim-to-tip depth {depth:+.3f} per spin, "
+                                f"{m_e.size} {'minimum' if m_e.size == 1 else 'minima'} (mirror "
+                                f"pairs as one)", "font": {"size": 14}},
+        scene={
+            "xaxis": {"title": {"text": "x (radius = S(|Q|)/S_max)"}},
+            "yaxis": {"title": {"text": "y"}},
+            "zaxis": {"title": {"text": "energy per spin"}},
+            "camera": DEFAULT_CAMERA,
+            "aspectmode": "cube",
+        },
+        uirevision="landscape", showlegend=False, margin={"l": 0, "r": 0, "t": 40, "b": 0},
+    )
     return fig
+
+
+def funnel_proxies(q_values: np.ndarray, q_lowest_energy: np.ndarray, q_entropy: np.ndarray,
+                   minimum_overlaps: np.ndarray, minimum_energies: np.ndarray) -> dict[str, float]:
+    """Numbers that tell a funnel from a glass in :func:`funnel_surface_figure`, per spin:
+    ``depth`` rim height minus tip height (> 0: the native state is the bottom of a cone),
+    ``roughness`` the largest rim amplitude, ``monotone`` the fraction of ring-to-ring steps
+    (rim to tip) that go down."""
+    rings = funnel_rings(q_values, q_lowest_energy, q_entropy, minimum_overlaps, minimum_energies)
+    steps = np.diff(rings.lowest_energy)
+    return {
+        "depth": float(rings.lowest_energy[0] - rings.lowest_energy[-1]),
+        "roughness": float(rings.roughness.max()),
+        "monotone": float((steps < 0).mean()) if steps.size else 1.0,
+    }
+
+
+# --- free energy F(Q; T) ---------------------------------------------------------------------
+
+
+def free_energy_figure(q: np.ndarray, free: np.ndarray, temperature: float,
+                       folding_temperature: float | None = None, barrier: float | None = None,
+                       n: int | None = None) -> go.Figure:
+    """F(Q; T) per spin at one temperature (gaps, NaN, where no state has that overlap).
+
+    The title says whether T is below or above the folding temperature T_f (when one is given)
+    and whether the profile is two-state -- a free-energy barrier > 0 between the unfolded and
+    native minima, printed per spin and as N * barrier / T in units of kT -- or downhill.
+    ``barrier`` per spin is computed with :func:`landscapes.funnel.two_state_barrier` when not
+    given; ``n`` defaults to ``len(q) - 1`` (q over the N+1 exact overlaps).
+    """
+    q = np.asarray(q, dtype=np.float64)
+    free = np.asarray(free, dtype=np.float64)
+    n = len(q) - 1 if n is None else n
+    y = np.where(np.isfinite(free), free, np.nan)
+    fig = go.Figure(go.Scatter(x=q, y=y, mode="lines+markers", name=f"T = {temperature:g}",
+                               connectgaps=False,
+                               hovertemplate="Q=%{x:.3f}<br>F/N=%{y:.5f}<extra></extra>"))
+    fig.update_layout(title={"text": free_energy_title(q, free, temperature, folding_temperature,
+                                                       barrier, n), "font": {"size": 13}},
+                      xaxis={"title": {"text": "native overlap Q"}},
+                      yaxis={"title": {"text": "free energy per spin F(Q; T)"}},
+                      margin={"l": 60, "r": 10, "t": 60, "b": 50})
+    return fig
+
+
+def free_energy_title(q: np.ndarray, free: np.ndarray, temperature: float,
+                      folding_temperature: float | None, barrier: float | None, n: int) -> str:
+    """The two-line note of :func:`free_energy_figure`."""
+    line = f"F(Q; T) at T = {temperature:.3g}"
+    if folding_temperature is None or not np.isfinite(folding_temperature):
+        line += ": no folding temperature found"
+    elif np.isclose(temperature, folding_temperature, rtol=1e-6, atol=0.0):
+        line += " = T_f: at the folding temperature"
+    elif temperature < folding_temperature:
+        line += f" < T_f = {folding_temperature:.3g}: below the folding temperature (folded)"
+    else:
+        line += f" > T_f = {folding_temperature:.3g}: above the folding temperature (unfolded)"
+    if barrier is None:
+        try:
+            barrier = two_state_barrier(q, free)
+        except ValueError:
+            return line
+    if not np.isfinite(barrier):
+        return line
+    if barrier > 1e-12:
+        note = (f"two-state: barrier {barrier:.4f} per spin between unfolded and native minima"
+                f" = {n * barrier / temperature:.2f} kT")
+    else:
+        note = "downhill: no free-energy barrier between unfolded and native"
+    return line + "<br>" + note
+
+
+def temperature_marks(temperatures: np.ndarray, folding_temperature: float | None,
+                      count: int = 5) -> dict[int, str]:
+    """Marks for a ``dcc.Slider`` over the index of the temperature grid.
+
+    ``count`` evenly spaced indices (ends included) labelled with their temperature, and a mark
+    labelled "T_f" at the grid index nearest T_f (smallest |T - T_f|) when T_f is given and lies
+    within the grid; numbered marks too close to it (within 8% of the grid) are left out so the
+    labels do not overlap.
+    """
+    t = np.asarray(temperatures, dtype=np.float64)
+    if t.size == 0:
+        return {}
+    index = np.unique(np.rint(np.linspace(0, t.size - 1, min(count, t.size))).astype(int))
+    marks = {int(k): f"{t[k]:.3g}" for k in index}
+    if folding_temperature is not None and np.isfinite(folding_temperature) \
+            and t.min() <= folding_temperature <= t.max():
+        k_f = int(np.argmin(np.abs(t - folding_temperature)))
+        gap = max(1, int(round(0.08 * (t.size - 1))))
+        marks = {k: v for k, v in marks.items() if abs(k - k_f) >= gap}
+        marks[k_f] = "T_f"
+    return dict(sorted(marks.items()))
+
+
+# --- size sweep ------------------------------------------------------------------------------
+
+SWEEP_PANELS = (
+    ("ground basin share", "share of states"),
+    ("minima (mirror pairs folded)", "count"),
+    ("largest barrier into the ground basin", "per spin"),
+    ("folding temperature T_f", "T_f"),
+)
+
+
+def seed_mean_std(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, std, count) over seeds (axis 1) of the finite entries; NaN where none is finite."""
+    v = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(v)
+    count = finite.sum(axis=1)
+    safe = np.maximum(count, 1)
+    mean = np.where(finite, v, 0.0).sum(axis=1) / safe
+    var = (np.where(finite, v - mean[:, None], 0.0) ** 2).sum(axis=1) / safe
+    return np.where(count > 0, mean, np.nan), np.where(count > 0, np.sqrt(var), np.nan), count
+
+
+def sweep_figure(sizes: np.ndarray, ground_basin_share: np.ndarray, minima_count: np.ndarray,
+                 largest_barrier: np.ndarray, folding_temperature: np.ndarray | None = None
+                 ) -> go.Figure:
+    """How the funnel sharpens with size: mean +- std over seeds (axis 1) of each quantity against
+    N, one panel each (shared N axis), every seed a faint dot behind. ``folding_temperature``
+    (S, K), NaN where a seed has none, adds a fourth panel; its mean is over the seeds that have
+    one. The minima count is on a log axis (a glass's minima grow exponentially with N).
+    Traces come in pairs per panel: ``"<panel>: seeds"`` then ``"<panel>: mean +- std"``.
+    """
+    sizes = np.asarray(sizes, dtype=np.float64)
+    series = [ground_basin_share, minima_count, largest_barrier]
+    if folding_temperature is not None:
+        series.append(folding_temperature)
+    panels = SWEEP_PANELS[: len(series)]
+    fig = make_subplots(rows=len(series), cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=[name for name, _ in panels])
+    for row, ((name, unit), values) in enumerate(zip(panels, series, strict=True), start=1):
+        v = np.asarray(values, dtype=np.float64)
+        mean, std, _ = seed_mean_std(v)
+        xs = np.repeat(sizes, v.shape[1])
+        fig.add_trace(go.Scatter(x=xs, y=v.reshape(-1), mode="markers", name=f"{name}: seeds",
+                                 marker={"size": 4, "color": "rgba(31,119,180,0.25)"},
+                                 hovertemplate="N=%{x}<br>%{y:.4g}<extra>seed</extra>"),
+                      row=row, col=1)
+        fig.add_trace(go.Scatter(x=sizes, y=mean, mode="lines+markers", name=f"{name}: mean +- std",
+                                 error_y={"type": "data", "array": std, "visible": True},
+                                 line={"color": "#1f77b4", "width": 2},
+                                 hovertemplate="N=%{x}<br>mean %{y:.4g}<extra></extra>"),
+                      row=row, col=1)
+        axis = {"title": {"text": unit}}
+        if row == 2 and np.all(v[np.isfinite(v)] > 0):
+            axis["type"] = "log"
+        fig.update_yaxes(**axis, row=row, col=1)
+    fig.update_xaxes(title={"text": "number of spins N"}, row=len(series), col=1)
+    fig.update_layout(showlegend=False, height=180 * len(series) + 60,
+                      margin={"l": 60, "r": 10, "t": 40, "b": 50})
+    return fig
+
+
+def sweep_table_rows(sizes: np.ndarray, ground_basin_share: np.ndarray, minima_count: np.ndarray,
+                     largest_barrier: np.ndarray, folding_temperature: np.ndarray | None = None
+                     ) -> list[dict]:
+    """One row per N for a DataTable (``columns=[{"name": k, "id": k} for k in rows[0]]``) or an
+    html table: plain ints, floats rounded to 4 significant digits, and strings.
+
+    Keys: ``N``, ``seeds``, ``ground basin share``, ``minima``, ``largest barrier / spin``, and
+    with ``folding_temperature`` ``T_f`` (mean over the seeds that have one, "none" if no seed
+    has) and ``folded`` ("k/K" seeds with a T_f). Means are over seeds of the finite entries.
+    """
+    def fmt(x: float) -> float | str:
+        return float(f"{x:.4g}") if np.isfinite(x) else "none"
+
+    share, _, _ = seed_mean_std(ground_basin_share)
+    minima, _, _ = seed_mean_std(minima_count)
+    barrier, _, _ = seed_mean_std(largest_barrier)
+    seeds = np.asarray(ground_basin_share).shape[1]
+    rows = []
+    for i, n in enumerate(np.asarray(sizes)):
+        row = {"N": int(n), "seeds": int(seeds), "ground basin share": fmt(share[i]),
+               "minima": fmt(minima[i]), "largest barrier / spin": fmt(barrier[i])}
+        rows.append(row)
+    if folding_temperature is not None:
+        t_f, _, folded = seed_mean_std(folding_temperature)
+        for i, row in enumerate(rows):
+            row["T_f"] = fmt(t_f[i])
+            row["folded"] = f"{int(folded[i])}/{seeds}"
+    return rows
