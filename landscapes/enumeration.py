@@ -64,8 +64,16 @@ def ising_energies(model: IsingFunnel) -> tuple[np.ndarray, np.ndarray]:
     e_high = -0.5 * np.einsum("ai,ij,aj->a", s_high, k_hh, s_high)
     cross = (s_high @ k_hl) @ s_low.T  # (2^high, 2^low)
     energies = (e_high[:, None] + e_low[None, :] - cross).reshape(-1) / n
-    overlaps = ((s_high @ xi[low:])[:, None] + (s_low @ xi[:low])[None, :]).reshape(-1) / n
-    return energies, overlaps
+    return energies, overlaps_with(xi, n)
+
+
+def overlaps_with(state: np.ndarray, n: int) -> np.ndarray:
+    """Overlap s.state/N of every state (indexed by bit pattern) with one reference state (N,)."""
+    state = np.asarray(state, dtype=np.float64)
+    low = n // 2
+    s_low = spins_from_index(np.arange(2**low), low)
+    s_high = spins_from_index(np.arange(2 ** (n - low)), n - low)
+    return ((s_high @ state[low:])[:, None] + (s_low @ state[:low])[None, :]).reshape(-1) / n
 
 
 def local_minima(energies: np.ndarray, n: int) -> np.ndarray:

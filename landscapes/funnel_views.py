@@ -2,10 +2,14 @@
 
 View specs (plain data, like slices; see :mod:`landscapes.views`)::
 
-    {"view": "funnel", "temperatures": 41, "t_min": 0.05, "t_max": 10.0, "energy_bins": 50}
+    {"view": "funnel", "reference": "native", "temperatures": 41, "t_min": 0.05, "t_max": 10.0,
+     "energy_bins": 50}
     {"view": "sweep", "n_min": 8, "n_max": 20, "seeds": 4}
 
-Conventions: energies per spin (H/N); Q the native overlap xi.s/N; temperatures in units of H
+Conventions: energies per spin (H/N); Q the overlap s.r/N with the reference state r: the native
+state xi (``reference: native``) or the exact ground state with xi.g >= 0 (``reference: ground``;
+for a glass, whose "native" state is just a random one, this is the folding picture of
+Bryngelson and Wolynes); temperatures in units of H
 (k_B = 1); free energies per spin (see :mod:`landscapes.funnel`). Minima and the barrier tree
 are *mirror-folded*: a minimum s and its mirror -s (same energy, overlap -Q) are one entry,
 listed by the member with Q >= 0, and ``basin_share`` counts both basins.
@@ -17,7 +21,12 @@ import numpy as np
 
 import landscapes
 from landscapes.barriers import BarrierTree, barrier_tree, fold_mirror, saddle_matrix
-from landscapes.enumeration import check_enumerable, enumerate_ising
+from landscapes.enumeration import (
+    check_enumerable,
+    enumerate_ising,
+    overlaps_with,
+    spins_from_index,
+)
 from landscapes.errors import LandscapeError
 from landscapes.funnel import (
     OverlapEnsemble,
@@ -31,8 +40,9 @@ from landscapes.viewspec import fill_view
 
 Progress = Callable[[int, int], None] | None
 
-FUNNEL_DEFAULTS = {"view": "funnel", "temperatures": 41, "t_min": 0.05, "t_max": 10.0,
-                   "energy_bins": 50}
+FUNNEL_DEFAULTS = {"view": "funnel", "reference": "native", "temperatures": 41, "t_min": 0.05,
+                   "t_max": 10.0, "energy_bins": 50}
+REFERENCES = ("native", "ground")
 SWEEP_DEFAULTS = {"view": "sweep", "n_min": 8, "n_max": 20, "seeds": 4}
 DEFAULTS = {"funnel": FUNNEL_DEFAULTS, "sweep": SWEEP_DEFAULTS}
 CASTS = {"temperatures": int, "t_min": float, "t_max": float, "energy_bins": int, "n_min": int,
@@ -44,6 +54,9 @@ def normalize_view(view: dict) -> dict:
     """Canonical funnel or sweep view spec (defaults filled, values checked)."""
     out = fill_view(view, DEFAULTS, CASTS)
     if out["view"] == "funnel":
+        if out["reference"] not in REFERENCES:
+            raise LandscapeError(f"funnel: reference must be native or ground; got "
+                                 f"{out['reference']!r}")
         if not 2 <= out["temperatures"] <= 201:
             raise LandscapeError(f"funnel: temperatures must be between 2 and 201; got "
                                  f"{out['temperatures']}")
@@ -100,6 +113,8 @@ def compute_funnel(model: IsingFunnel, view: dict, progress: Progress = None) ->
     if progress:
         progress(1, 3)
     e, q = result.energies, result.overlaps
+    if view["reference"] == "ground":
+        q = overlaps_with(spins_from_index(result.ground, n), n)
     tree = folded_tree(e, q, n)
     hist = funnel_histogram(e, q, energy_bins=view["energy_bins"])
     if progress:
@@ -117,10 +132,13 @@ def compute_funnel(model: IsingFunnel, view: dict, progress: Progress = None) ->
         "minima": tree.minima, "minimum_energies": tree.minimum_energies,
         "minimum_overlaps": np.abs(q[tree.minima]), "basin_share": tree.basin_share,
         "merges": tree.merges, "temperatures": temps, "free_energy": free,
-        "two_state_barrier": barriers, **model.arrays(),
+        "two_state_barrier": barriers,
+        "reference": model.native if view["reference"] == "native"
+        else spins_from_index(result.ground, n), **model.arrays(),
     }
     meta = {
         "kind": "funnel", "model": model.spec, "seed": model.seed, "n": n, "view": view,
+        "overlap": f"Q = s.r/N with r the {view['reference']} state ('reference' array)",
         "unit": "energy per spin", "energy_convention": model.energy_convention,
         "folding_temperature": folding,
         "index_convention": "spin i = bit i of the state index; bit 1 -> +1, bit 0 -> -1",
