@@ -10,10 +10,15 @@
 
 A trained example is stored as one safetensors file: ``init.<name>``/``final.<name>`` tensors
 (parameters and buffers), ``trajectory`` (T, D) and ``loss_history`` (T,), with the
-architecture, loss and dataset in the metadata.
+architecture, loss and dataset in the metadata. ``train(name, seed)`` / ``load(name, cache_dir,
+seed)`` run the same recipe from another initialization seed (minima statistics): seed 0 is the
+shipped example (file ``NAME-vVERSION.safetensors``), seed K is cached as
+``NAME-seedK-vVERSION.safetensors``.
 """
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,15 +80,25 @@ class TrainedExample:
     trajectory: np.ndarray
     loss_history: np.ndarray
     description: str
+    seed: int = 0
 
 
-def train(name: str) -> TrainedExample:
-    """Train example ``name`` from seed 0 (full batch: the same result on every run)."""
+def recipe_of(name: str) -> Recipe:
+    """The recipe of example ``name`` (a LandscapeError names the known examples)."""
     recipe = RECIPES.get(name)
     if recipe is None:
         raise LandscapeError(f"unknown example {name!r}; choose one of {', '.join(RECIPES)}")
-    torch.manual_seed(0)
-    net = build_network(recipe.arch)
+    return recipe
+
+
+def train(name: str, seed: int = 0) -> TrainedExample:
+    """Train example ``name`` from initialization ``seed`` (full batch: the same result on every
+    run). ``seed`` seeds torch's default initialization of the network; seed 0 is the shipped
+    example. Torch's global random state is restored afterwards."""
+    recipe = recipe_of(name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build_network(recipe.arch)
     layout = ParameterLayout.of(net)
     data = load_builtin(recipe.data)
     x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
@@ -121,12 +136,14 @@ def train(name: str) -> TrainedExample:
         trajectory.append(final_flat)
     return TrainedExample(
         name, recipe.arch, recipe.data, recipe.loss, init, final,
-        torch.stack(trajectory).numpy(), np.array(history), recipe.description,
+        torch.stack(trajectory).numpy(), np.array(history), recipe.description, seed,
     )
 
 
-def _cache_file(cache_dir: Path, name: str) -> Path:
-    return Path(cache_dir) / f"{name}-v{VERSION}.safetensors"
+def _cache_file(cache_dir: Path, name: str, seed: int = 0) -> Path:
+    """Seed 0 (the shipped example) keeps its original file name; other seeds add ``-seedK``."""
+    tag = "" if seed == 0 else f"-seed{seed}"
+    return Path(cache_dir) / f"{name}{tag}-v{VERSION}.safetensors"
 
 
 def save(example: TrainedExample, path: Path) -> Path:
@@ -135,24 +152,32 @@ def save(example: TrainedExample, path: Path) -> Path:
     tensors["trajectory"] = torch.as_tensor(example.trajectory).contiguous()
     tensors["loss_history"] = torch.as_tensor(example.loss_history).contiguous()
     meta = {"architecture": json.dumps(example.arch), "loss": example.loss, "data": example.data,
-            "description": example.description, "example": example.name}
+            "description": example.description, "example": example.name,
+            "seed": str(example.seed)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+    # a private temporary name: two workers training the same example never share one
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        Path(tmp).replace(path)  # atomic: a concurrent reader never sees half a file
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
-def load(name: str, cache_dir: Path) -> TrainedExample:
-    """Example ``name``, from ``cache_dir`` if trained before, else trained now and cached."""
-    path = _cache_file(cache_dir, name)
+def load(name: str, cache_dir: Path, seed: int = 0) -> TrainedExample:
+    """Example ``name`` trained from ``seed``: from ``cache_dir`` if trained before, else
+    trained now and cached."""
+    recipe = recipe_of(name)
+    path = _cache_file(cache_dir, name, seed)
     if not path.exists():
-        save(train(name), path)
-    recipe = RECIPES[name]
+        save(train(name, seed), path)
     tensors = load_file(str(path))
     init = {k.removeprefix("init."): v for k, v in tensors.items() if k.startswith("init.")}
     final = {k.removeprefix("final."): v for k, v in tensors.items() if k.startswith("final.")}
     return TrainedExample(
         name, recipe.arch, recipe.data, recipe.loss, init, final,
-        tensors["trajectory"].numpy(), tensors["loss_history"].numpy(), recipe.description,
+        tensors["trajectory"].numpy(), tensors["loss_history"].numpy(), recipe.description, seed,
     )

@@ -12,8 +12,9 @@ ground state with Q >= 0; n <= 20), ``random:K`` (seeded random start K on the s
 state with index I: spin i = bit i, 1 -> +1; e.g. a minimum of the barrier tree). Directions are
 ``random`` or ``through:P1[,P2[,P3]]`` (slice spanned by the centre and those points).
 Ising models also have the exact funnel views ``funnel`` and ``sweep``
-(:mod:`landscapes.funnel_views`). :func:`request_key` hashes the canonical request with the
-library version.
+(:mod:`landscapes.funnel_views`); every spin model and the example networks have ``minima``
+(:mod:`landscapes.minima_stats`: many seeded descents or trainings).
+:func:`request_key` hashes the canonical request with the library version.
 """
 
 import hashlib
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 import landscapes
-from landscapes import funnel_views, network_views
+from landscapes import funnel_views, minima_stats, network_views
 from landscapes.descent import descend
 from landscapes.directions import directions_through, random_directions
 from landscapes.enumeration import enumerate_ising, spins_from_index
@@ -87,8 +88,16 @@ def canonical_request(model_spec: dict, view_spec: dict) -> tuple[dict, dict]:
     """The normalized (model spec, view spec) of a request, for any model family."""
     kind = view_spec.get("view", "slice")
     if model_spec.get("model") == "network":
-        return network_views.normalize_spec(model_spec), network_views.normalize_view(view_spec)
+        spec = network_views.normalize_spec(model_spec)
+        if kind == "minima":
+            if "example" not in spec:
+                raise LandscapeError("minima from several seeds are trained for the example "
+                                     "networks only (an upload has no training recipe)")
+            return spec, minima_stats.normalize_network_minima_view(view_spec)
+        return spec, network_views.normalize_view(view_spec)
     spec = normalize_spec(model_spec)
+    if kind == "minima":
+        return spec, minima_stats.normalize_minima_view(view_spec)
     if kind in funnel_views.DEFAULTS:
         if spec["model"] != "ising":
             raise LandscapeError(f"{kind} views are computed exactly for the Ising model only; "
@@ -253,6 +262,9 @@ def compute(model_spec: dict, view_spec: dict, progress: Progress = None,
         spec, view = canonical_request(model_spec, view_spec)
         if store is None:
             raise LandscapeError("network views need an upload store (a cache directory)")
+        if view["view"] == "minima":
+            return minima_stats.network_minima(spec["example"], view["seeds"],
+                                               store.examples_dir, progress)
         source = network_views.source_from_spec(spec, store)
         if view["view"] == "slice":
             return network_views.compute_slice(source, view, progress)
@@ -263,6 +275,8 @@ def compute(model_spec: dict, view_spec: dict, progress: Progress = None,
     model = build_model(spec)
     if view["view"] == "funnel":
         return funnel_views.compute_funnel(model, view, progress)
+    if view["view"] == "minima":
+        return minima_stats.spin_minima(model, view, progress)
     if view["view"] == "slice":
         return compute_slice(model, view, progress)
     return compute_path(model, view, progress)

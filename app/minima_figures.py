@@ -1,0 +1,165 @@
+"""Figure builders for minima statistics (issue 5): pure functions from a ViewResult to a figure.
+
+* :func:`minima_histogram` -- energies per spin of the minima many descents reach, with the
+  large-N ground-state and threshold energies of the pure p-spin glass as vertical lines.
+* :func:`hessian_spectrum_figure` -- the Riemannian Hessian spectrum at the lowest minimum
+  (density-normalised histogram) against the semicircle law of :mod:`landscapes.pspin_theory`.
+* :func:`network_minima_figure` -- train and test loss of the minimum each initialization seed
+  of an example network reaches (accuracy in the hover).
+
+The inputs are :class:`landscapes.results.ViewResult` objects made by
+:mod:`landscapes.minima_stats` (``meta["kind"] == "minima"``).
+"""
+
+import numpy as np
+import plotly.graph_objects as go
+
+from landscapes.pspin_theory import semicircle_density
+from landscapes.results import ViewResult
+
+MARGIN = {"l": 60, "r": 10, "t": 30, "b": 50}
+THEORY_COLORS = {"ground": "#e45756", "threshold": "#f58518"}
+CURVE_POINTS = 401
+
+
+def _message_figure(text: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, margin=MARGIN)
+    return fig
+
+
+def minima_histogram(result: ViewResult) -> go.Figure:
+    """Histogram of the minima's energies per spin, with the theory lines when ``meta`` has them.
+
+    Lines (p-spin): ``ground_energy`` (ABC ground state, -1.657 for p = 3) and
+    ``threshold_energy`` (-2 sqrt((p-1)/p), -1.633 for p = 3), both large-N values for the pure
+    glass. Non-converged descents are drawn as a separate, grey histogram.
+    """
+    meta = result.meta
+    energies = np.asarray(result.arrays["energies"], dtype=np.float64)
+    converged = np.asarray(result.arrays["converged"], dtype=bool)
+    bins = {"size": _bin_size(energies)}
+    traces = [go.Histogram(
+        x=energies[converged].astype(np.float32), xbins=bins, name="converged minima",
+        marker={"color": "#1f77b4"}, hovertemplate="E/N=%{x}<br>%{y} minima<extra></extra>",
+    )]
+    if not converged.all():
+        traces.append(go.Histogram(
+            x=energies[~converged].astype(np.float32), xbins=bins, name="not converged",
+            marker={"color": "#bbbbbb"},
+            hovertemplate="E/N=%{x}<br>%{y} unconverged<extra></extra>",
+        ))
+    fig = go.Figure(traces)
+    lines = (("ground", "ground_energy", "ground state (ABC)", "top left"),
+             ("threshold", "threshold_energy", "threshold", "top right"))
+    for key, field, label, position in lines:
+        value = meta.get(field)
+        if value is None:
+            continue
+        fig.add_vline(
+            x=float(value), line={"color": THEORY_COLORS[key], "dash": "dash", "width": 2},
+            annotation={"text": f"{label} {value:.3f}", "font": {"color": THEORY_COLORS[key]}},
+            annotation_position=position,
+        )
+    fig.update_layout(
+        barmode="overlay",
+        xaxis={"title": {"text": "energy per spin of the minimum (H/N)"}},
+        yaxis={"title": {"text": "minima (count)"}},
+        legend={"orientation": "h", "y": -0.2},
+        margin=MARGIN,
+    )
+    return fig
+
+
+def _bin_size(values: np.ndarray, scale: float = 1.0, least: int = 5) -> float:
+    """About scale sqrt(K) (at least ``least``) bins over the values' range (a fixed width when
+    they are all equal)."""
+    spread = float(np.ptp(values)) if len(values) else 0.0
+    if spread == 0.0:
+        return 0.01
+    return spread / max(least, int(scale * np.sqrt(len(values))))
+
+
+def semicircle_curve(meta: dict, points: int = CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """x (points,) over the semicircle's support [centre - R, centre + R] and its density.
+
+    Uses ``meta["semicircle"]["energy"]`` (the energy per spin giving that centre) and
+    :func:`landscapes.pspin_theory.semicircle_density`.
+    """
+    circle = meta["semicircle"]
+    centre, radius = circle["centre"], circle["radius"]
+    x = np.linspace(centre - radius, centre + radius, points)
+    return x, semicircle_density(x, circle["p"], circle["energy"])
+
+
+def hessian_spectrum_figure(result: ViewResult) -> go.Figure:
+    """Density-normalised histogram of the Hessian spectrum at the lowest minimum, with the
+    large-N semicircle (radius 2 sqrt(p(p-1)), centred at -p e) and a line at zero."""
+    spectrum = result.arrays.get("spectrum")
+    if spectrum is None or result.meta.get("semicircle") is None:
+        return _message_figure("no Hessian spectrum: the minima of discrete (Ising) spins "
+                               "are single-spin-flip minima")
+    spectrum = np.asarray(spectrum, dtype=np.float64)
+    x, density = semicircle_curve(result.meta)
+    energy = result.arrays["energies"][result.meta["lowest_index"]]
+    hist = go.Histogram(
+        x=spectrum.astype(np.float32), histnorm="probability density",
+        xbins={"size": _bin_size(spectrum, 1.5, 8)}, name=f"spectrum ({len(spectrum)} eigenvalues)",
+        marker={"color": "#1f77b4"}, opacity=0.75,
+        hovertemplate="eigenvalue %{x}<br>density %{y:.3f}<extra></extra>",
+    )
+    curve = go.Scatter(
+        x=x.astype(np.float32), y=density.astype(np.float32), mode="lines",
+        name="semicircle law (large N)", line={"color": "#e45756", "width": 2},
+        hovertemplate="eigenvalue %{x:.3f}<br>density %{y:.3f}<extra></extra>",
+    )
+    fig = go.Figure([hist, curve])
+    fig.add_vline(x=0.0, line={"color": "#444", "width": 1})  # a minimum: everything right of it
+    fig.update_layout(
+        xaxis={"title": {"text": "eigenvalue of the Riemannian Hessian of H (total energy)"}},
+        yaxis={"title": {"text": "density"}},
+        title={"text": f"Hessian at the lowest minimum, E/N = {energy:.4f}", "font": {"size": 13}},
+        legend={"orientation": "h", "y": -0.2},
+        margin={**MARGIN, "t": 40},
+    )
+    return fig
+
+
+def network_minima_figure(result: ViewResult) -> go.Figure:
+    """Train and test loss of each seed's final point (one column per seed, log scale when all
+    losses are positive); accuracy, distance travelled from the init and divergence in the
+    hover."""
+    arrays, meta = result.arrays, result.meta
+    seeds = [f"seed {int(k)}" for k in arrays["seeds"]]
+    diverged = np.asarray(arrays.get("diverged", np.zeros(len(seeds), bool)), dtype=bool)
+    travel = np.asarray(arrays.get("init_distance", np.full(len(seeds), np.nan)), dtype=np.float64)
+    classify = not np.all(np.isnan(arrays["train_accuracy"]))
+    traces = []
+    for split, color, symbol in (("train", "#1f77b4", "circle"), ("test", "#e45756", "diamond")):
+        extra = np.stack([arrays[f"{split}_accuracy"], travel], 1)
+        hover = f"%{{x}}<br>{split} loss=%{{y:.4g}}"
+        if classify:
+            hover += f"<br>{split} accuracy=%{{customdata[0]:.1%}}"
+        hover += "<br>|final - init|=%{customdata[1]:.3g}%{text}<extra></extra>"
+        traces.append(go.Scatter(
+            x=seeds, y=np.asarray(arrays[f"{split}_loss"], dtype=np.float64), mode="markers",
+            name=f"{split} loss", customdata=extra, hovertemplate=hover,
+            text=["<br>training diverged" if d else "" for d in diverged],
+            marker={"color": color, "symbol": symbol, "size": 10,
+                    "line": {"color": np.where(diverged, "#000", color).tolist(), "width": 1}},
+        ))
+    fig = go.Figure(traces)
+    losses = np.concatenate([arrays["train_loss"], arrays["test_loss"]])
+    log = bool(np.all(np.isfinite(losses)) and np.all(losses > 0))
+    fig.update_layout(
+        xaxis={"title": {"text": "initialization seed"}},
+        yaxis={"title": {"text": f"loss at the final point ({meta.get('loss_unit', 'loss')})"},
+               "type": "log" if log else "linear"},
+        legend={"orientation": "h", "y": -0.2},
+        margin=MARGIN,
+    )
+    if diverged.any():
+        fig.add_annotation(text="training diverged (loss blew up) for some seeds", showarrow=False,
+                           x=0.5, y=1.05, xref="paper", yref="paper")
+    return fig
