@@ -1,8 +1,11 @@
 """Callbacks, registered on one app by :func:`register` (called from ``create_app``).
 
-Each panel has one server callback (controls -> requests -> cached arrays -> figures), one
-that shows the chosen family's controls and one that validates uploads; the two 3D cameras are
-kept in step by one clientside callback that patches the other graph's camera.
+Each panel has one background callback (controls -> :mod:`app.panel_views` -> figures), one
+that shows the controls of the chosen family and view, one that redraws F(Q; T) as the
+temperature slider moves (from data the funnel view left in a dcc.Store: no recomputation),
+one that makes a clicked barrier-tree minimum the path's end, and one that validates uploads;
+the two 3D cameras are kept in step by one clientside callback that patches the other graph's
+camera.
 """
 
 import base64
@@ -12,18 +15,14 @@ import logging
 from collections.abc import Callable
 
 import torch
-from dash import Dash, Input, Output, State, html
+from dash import Dash, Input, Output, State, ctx, html, no_update
 
-from app import figures, funnel_figures, ids
+from app import figures, funnel_figures, ids, panel_views
 from app.data import ViewStore
 from app.ids import pid
-from app.layout import HIDDEN, SHOWN, UPLOAD, UPLOAD_SLOTS, family_styles
-from landscapes import views
-from landscapes.barriers import barrier_tree
-from landscapes.enumeration import enumerate_ising
+from app.layout import HIDDEN, SHOWN, UPLOAD, UPLOAD_SLOTS, family_styles, view_styles
+from app.panel_views import model_spec, requests
 from landscapes.errors import LandscapeError
-from landscapes.funnel import funnel_histogram
-from landscapes.models import build_model
 from landscapes.store import UploadStore
 
 log = logging.getLogger(__name__)
@@ -31,103 +30,10 @@ log = logging.getLogger(__name__)
 CONTROL_NAMES = (
     ids.MODEL, ids.VIEW_KIND, ids.ISING_N, ids.NATIVE_BIAS, ids.PSPIN_N, ids.P, ids.PLANTED, ids.SEED,
     ids.SPAN, ids.STEPS, ids.CENTER, ids.DIRECTIONS, ids.PATH_FROM, ids.PATH_TO,
-    ids.NET_SOURCE, ids.NET_DATA, ids.NET_LOSS, ids.NET_DIRECTIONS, ids.NET_PATH_KIND,
+    ids.NET_SOURCE, ids.NET_DATA, ids.NET_LOSS, ids.NET_DIRECTIONS, ids.NET_PATH_KIND, ids.REFERENCE,
 )
 SLOT_KEYS = {ids.UPLOAD_CHECKPOINT: "checkpoint", ids.UPLOAD_CHECKPOINT2: "checkpoint2",
              ids.UPLOAD_CHECKPOINT3: "checkpoint3", ids.UPLOAD_DATA: "data"}
-
-
-def model_spec(model, ising_n, native_bias, pspin_n, p, planted, seed, network=None) -> dict:
-    """The model spec the controls describe (only the chosen family's parameters).
-
-    ``network`` is ``{"source": EXAMPLE | "upload", "uploaded": {...keys}, "data", "loss"}``.
-    """
-    if model == "ising":
-        return {"model": "ising", "n": ising_n, "native_bias": native_bias, "seed": seed}
-    if model == "network":
-        network = network or {}
-        if network.get("source", "moons-mlp") != UPLOAD:
-            return {"model": "network", "example": network.get("source", "moons-mlp")}
-        keys = network.get("uploaded") or {}
-        data = f"upload:{keys['data']}" if keys.get("data") else network.get("data")
-        return {"model": "network", "checkpoint": keys.get("checkpoint"),
-                "checkpoint2": keys.get("checkpoint2"), "checkpoint3": keys.get("checkpoint3"),
-                "data": data, "loss": network.get("loss")}
-    return {"model": model, "n": pspin_n, "p": p, "planted": planted, "seed": seed}
-
-
-def slice_view(span, steps, center, directions) -> dict:
-    return {"view": "slice", "dims": 2, "span": span, "steps": steps, "center": center,
-            "directions": directions}
-
-
-def path_view(start, end, kind: str) -> dict:
-    return {"view": "path", "from": start, "to": end, "kind": kind, "steps": 101}
-
-
-def requests(spec: dict, span, steps, center, directions, start, end, net_directions,
-             net_path_kind, seed=0) -> tuple[dict, list[dict]]:
-    """The slice view and the path views one panel shows for ``spec``.
-
-    For networks the panel's seed draws the random directions (spin models: the instance).
-    """
-    if spec["model"] != "network":
-        paths = [path_view(start, end, kind) for kind in views.PATH_KINDS]
-        return slice_view(span, steps, center, directions), paths
-    slice_ = {"view": "slice", "dims": 2, "span": span, "steps": steps,
-              "directions": net_directions, "direction_seed": seed}
-    ends = ("init", "centre") if "example" in spec else ("centre", "checkpoint2")
-    if "example" not in spec and not spec.get("checkpoint2"):
-        return slice_, []
-    return slice_, [{"view": "path", "from": ends[0], "to": ends[1], "kind": net_path_kind,
-                     "steps": 41}]
-
-
-def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict],
-                  progress: Callable[[int, int], None] | None = None):
-    """(surface figure, path figure, messages) for one panel's requests.
-
-    ``progress(done, total)`` follows the slice, the longest part.
-    """
-    messages = []
-    try:
-        surface = figures.surface_figure(store.get(spec, slice_request, progress))
-    except LandscapeError as exc:
-        messages.append(str(exc))
-        surface = figures.message_figure(str(exc))
-    paths = []
-    for request in path_requests:
-        try:
-            paths.append(store.get(spec, request))
-        except LandscapeError as exc:
-            if str(exc) not in messages:
-                messages.append(str(exc))
-    hint = "upload a second checkpoint to see a path" if not path_requests else "no path to show"
-    path = figures.path_figure(paths) if paths else figures.message_figure(hint)
-    return surface, path, messages
-
-
-def funnel_panel(spec: dict):
-    """(funnel diagram, disconnectivity graph, messages) of an Ising spec, by exact enumeration."""
-    if spec["model"] != "ising":
-        text = "funnel views are computed exactly for the Ising model: choose it above"
-        return figures.message_figure(text), figures.message_figure(text), [text]
-    try:
-        model = build_model(spec)
-        result = enumerate_ising(model)
-    except LandscapeError as exc:
-        return figures.message_figure(str(exc)), figures.message_figure(str(exc)), [str(exc)]
-    tree = barrier_tree(result.energies, model.n)
-    diagram = funnel_figures.funnel_diagram(funnel_histogram(result.energies, result.overlaps))
-    diagram.update_layout(title={"text": "folding funnel: " + figures.model_title(model.spec),
-                                 "font": {"size": 14}})
-    graph = funnel_figures.disconnectivity_figure(tree.minimum_energies, tree.merges,
-                                                  tree.basin_share, tree.minima)
-    ground_share = tree.basin_share[tree.minimum_energies == tree.minimum_energies[0]].sum()
-    graph.update_layout(title={"text": f"barrier tree: {len(tree.minima)} minima; ground-state "
-                                       f"basins hold {ground_share:.0%} of all states",
-                               "font": {"size": 13}}, height=260)
-    return diagram, graph, []
 
 
 def decode_upload(contents: str) -> bytes:
@@ -200,11 +106,45 @@ def _register_status(app: Dash, readiness: Callable[[], dict[str, str]]) -> None
         return (message or ""), (SHOWN if message else HIDDEN)
 
 
+def _table(rows: list[dict] | None) -> html.Table | None:
+    if not rows:
+        return None
+    head = html.Thead(html.Tr([html.Th(k) for k in rows[0]]))
+    body = html.Tbody([html.Tr([html.Td(v) for v in row.values()]) for row in rows])
+    return html.Table([head, body])
+
+
+def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,
+                 progress: Callable[[int, int], None] | None = None) -> panel_views.PanelOutput:
+    """What a panel shows for its controls (by name, as in CONTROL_NAMES) and uploads."""
+    c = controls
+    network = {"source": c[ids.NET_SOURCE], "uploaded": uploaded, "data": c[ids.NET_DATA],
+               "loss": c[ids.NET_LOSS]}
+    spec = model_spec(c[ids.MODEL], c[ids.ISING_N], c[ids.NATIVE_BIAS], c[ids.PSPIN_N], c[ids.P],
+                      c[ids.PLANTED], c[ids.SEED], network)
+    kind = c[ids.VIEW_KIND]
+    if kind == "sweep":
+        return panel_views.sweep_panel(store, spec, progress)
+    if kind == "minima":
+        return panel_views.minima_panel(store, spec, progress)
+    slice_request, path_requests = requests(
+        spec, c[ids.SPAN], c[ids.STEPS], c[ids.CENTER], c[ids.DIRECTIONS], c[ids.PATH_FROM],
+        c[ids.PATH_TO], c[ids.NET_DIRECTIONS], c[ids.NET_PATH_KIND], c[ids.SEED],
+    )
+    if kind == "funnel":
+        return panel_views.funnel_panel(store, spec, path_requests, c[ids.REFERENCE], progress)
+    return panel_views.slice_panel(store, spec, slice_request, path_requests, progress)
+
+
 def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threads: int) -> None:
     @app.callback(
         Output(pid(side, ids.SURFACE), "figure"),
         Output(pid(side, ids.PATH), "figure"),
         Output(pid(side, ids.MESSAGE), "children"),
+        Output(pid(side, ids.TREE), "figure"),
+        Output(pid(side, ids.DIAGRAM), "figure"),
+        Output(pid(side, ids.FUNNEL_DATA), "data"),
+        Output(pid(side, ids.SWEEP_TABLE), "children"),
         [Input(pid(side, name), "value") for name in CONTROL_NAMES],
         Input(pid(side, ids.UPLOADED), "data"),
         background=True,
@@ -215,30 +155,22 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
         running=[(Output(pid(side, ids.PROGRESS_ROW), "style"), SHOWN, HIDDEN)],
         cancel=[Input(pid(side, ids.CANCEL), "n_clicks")],
     )
-    def update(set_progress, model, view_kind, ising_n, native_bias, pspin_n, p, planted, seed,
-               span, steps, center, directions, start, end, net_source, net_data, net_loss,
-               net_directions, net_path_kind, uploaded):
+    def update(set_progress, *args):
         torch.set_num_threads(torch_threads)  # at job start: forked jobs and OpenMP (DESIGN.md)
         set_progress(("0", "1"))  # the bar keeps the last job's value otherwise
-        network = {"source": net_source, "uploaded": uploaded, "data": net_data, "loss": net_loss}
-        spec = model_spec(model, ising_n, native_bias, pspin_n, p, planted, seed, network)
+        controls = dict(zip(CONTROL_NAMES, args[:-1], strict=True))
         try:
-            if view_kind == "funnel":
-                surface, path, messages = funnel_panel(spec)
-                return surface, path, [html.P(m) for m in messages]
-            slice_request, path_requests = requests(
-                spec, span, steps, center, directions, start, end, net_directions, net_path_kind,
-                seed,
-            )
-            surface, path, messages = panel_figures(
-                store, spec, slice_request, path_requests,
-                lambda done, total: set_progress((str(done), str(total))),
-            )
+            out = panel_output(store, controls, args[-1],
+                               lambda done, total: set_progress((str(done), str(total))))
         except Exception:  # never a traceback in the page; the log has it
-            log.exception("panel %s failed for %s", side, spec)
-            messages = ["internal error while computing this view (see the server log)"]
-            surface = path = figures.message_figure(messages[0])
-        return surface, path, [html.P(m) for m in messages]
+            log.exception("panel %s failed for %s", side, controls)
+            text = "internal error while computing this view (see the server log)"
+            out = panel_views.PanelOutput(figures.message_figure(text),
+                                          figures.message_figure(text), [text])
+        return (out.surface, out.path, [html.P(m) for m in out.messages],
+                out.tree if out.tree is not None else no_update,
+                out.diagram if out.diagram is not None else no_update,
+                out.funnel_data, _table(out.table))
 
     @app.callback(
         Output(pid(side, ids.ISING_CONTROLS), "style"),
@@ -246,11 +178,66 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
         Output(pid(side, ids.NETWORK_CONTROLS), "style"),
         Output(pid(side, ids.SPIN_VIEW_CONTROLS), "style"),
         Output(pid(side, ids.UPLOAD_GROUP), "style"),
+        Output(pid(side, ids.SLICE_CONTROLS), "style"),
+        Output(pid(side, ids.FUNNEL_CONTROLS), "style"),
+        Output(pid(side, ids.FUNNEL_EXTRAS), "style"),
+        Output(pid(side, ids.SWEEP_TABLE), "style"),
+        Output(pid(side, ids.PATH), "style"),
         Input(pid(side, ids.MODEL), "value"),
         Input(pid(side, ids.NET_SOURCE), "value"),
+        Input(pid(side, ids.VIEW_KIND), "value"),
     )
-    def show_family_controls(model, net_source):
-        return *family_styles(model), SHOWN if net_source == UPLOAD else HIDDEN
+    def show_controls(model, net_source, view_kind):
+        return (*family_styles(model, view_kind), SHOWN if net_source == UPLOAD else HIDDEN,
+                *view_styles(view_kind))
+
+    @app.callback(
+        Output(pid(side, ids.FREE_ENERGY), "figure"),
+        Output(pid(side, ids.TEMPERATURE), "max"),
+        Output(pid(side, ids.TEMPERATURE), "marks"),
+        Output(pid(side, ids.TEMPERATURE), "value"),
+        Input(pid(side, ids.TEMPERATURE), "value"),
+        Input(pid(side, ids.FUNNEL_DATA), "data"),
+    )
+    def show_free_energy(index, data):
+        if not data:
+            return panel_views.free_energy_at(None, None), 1, None, 0
+        temps = data["temperatures"]
+        if ctx.triggered_id == pid(side, ids.FUNNEL_DATA):  # a new funnel: start at T_f
+            index = panel_views.default_temperature_index(temps, data["folding_temperature"])
+        marks = funnel_figures.temperature_marks(temps, data["folding_temperature"])
+        return (panel_views.free_energy_at(data, index), len(temps) - 1,
+                {str(k): v for k, v in marks.items()}, index)
+
+    @app.callback(
+        Output(pid(side, ids.PATH_TO), "options"),
+        Output(pid(side, ids.PATH_TO), "value"),
+        Input(pid(side, ids.TREE), "clickData"),
+        State(pid(side, ids.PATH_TO), "options"),
+        prevent_initial_call=True,
+    )
+    def path_to_clicked_minimum(click, options):
+        value = clicked_state(click)
+        if value is None:
+            return no_update, no_update
+        return with_option(options, value), value
+
+
+def clicked_state(click: dict | None) -> str | None:
+    """``state:I`` for a click on a barrier-tree leaf (its customdata is [state, share])."""
+    points = (click or {}).get("points") or []
+    data = points[0].get("customdata") if points else None
+    if not data:
+        return None
+    return f"state:{int(data[0])}"
+
+
+def with_option(options: list[dict], value: str) -> list[dict]:
+    """Dropdown ``options`` with an entry for a barrier-tree state (added once)."""
+    if any(o["value"] == value for o in options):
+        return options
+    label = f"barrier-tree minimum ({value.replace(':', ' ')})"
+    return [*options, {"label": label, "value": value}]
 
 
 def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:

@@ -126,7 +126,7 @@ def disconnectivity_figure(minimum_energies: np.ndarray, merges: np.ndarray,
     leaves = go.Scatter(
         x=layout.leaf_x, y=minimum_energies, mode="markers", name="minima",
         marker={"size": 6 + 30 * np.sqrt(basin_share), "color": "#1f77b4"},
-        customdata=np.stack([minima, basin_share], axis=1),
+        customdata=np.stack([minima, basin_share], axis=1).tolist(),  # lists: click data
         hovertemplate="state %{customdata[0]}<br>E/N=%{y:.5f}<br>basin %{customdata[1]:.1%}"
                       "<extra></extra>",
     )

@@ -9,7 +9,7 @@ STATUS_BANNER = "status-banner"  # page-wide: shown while the cache or job queue
 STATUS_POLL = "status-poll"
 
 MODEL = "model"
-VIEW_KIND = "view-kind"  # slice (any model) or funnel (Ising: exact enumeration)
+VIEW_KIND = "view-kind"  # slice (any model), funnel / sweep (Ising: exact), minima
 ISING_CONTROLS = "ising-controls"
 PSPIN_CONTROLS = "pspin-controls"
 ISING_N = "ising-n"
@@ -45,6 +45,16 @@ CANCEL = "cancel"
 SURFACE = "surface"
 PATH = "path"
 MESSAGE = "message"
+SLICE_CONTROLS = "slice-controls"  # span and grid: slice view only
+FUNNEL_CONTROLS = "funnel-controls"  # funnel view only
+REFERENCE = "reference"  # funnel overlap with the native or the ground state
+FUNNEL_EXTRAS = "funnel-extras"  # the funnel view's further graphs
+TREE = "tree"  # disconnectivity graph; a click on a minimum sets the path's end
+DIAGRAM = "diagram"  # every state by energy and overlap
+FREE_ENERGY = "free-energy"
+TEMPERATURE = "temperature"  # slider over the index of the funnel view's temperature grid
+FUNNEL_DATA = "funnel-data"  # F(Q; T) on the grid, for the slider (dcc.Store)
+SWEEP_TABLE = "sweep-table"
 
 
 def pid(side: str, name: str) -> str:

@@ -25,13 +25,36 @@ SHOWN, HIDDEN = {}, {"display": "none"}
 STATUS_POLL_MS = 15_000
 
 
-def family_styles(model: str) -> tuple[dict, dict, dict, dict]:
-    """Styles of the (Ising, p-spin, network, spin view) control groups for ``model``."""
+VIEW_KINDS = [
+    {"label": "slice and path", "value": "slice"},
+    {"label": "funnel (Ising, exact)", "value": "funnel"},
+    {"label": "size sweep (Ising)", "value": "sweep"},
+    {"label": "minima statistics", "value": "minima"},
+]
+
+
+def family_styles(model: str, view_kind: str = "slice") -> tuple[dict, ...]:
+    """Styles of the (Ising, p-spin, network, spin view) control groups for ``model``.
+
+    The spin view controls (slice centre and plane, path ends) serve the slice and funnel views.
+    """
+    spin_view = model != "network" and view_kind in ("slice", "funnel")
     return (
         SHOWN if model == "ising" else HIDDEN,
         SHOWN if model == "pspin" else HIDDEN,
         SHOWN if model == "network" else HIDDEN,
-        HIDDEN if model == "network" else SHOWN,
+        SHOWN if spin_view else HIDDEN,
+    )
+
+
+def view_styles(view_kind: str) -> tuple[dict, ...]:
+    """Styles of (slice controls, funnel controls, funnel graphs, sweep table, path graph)."""
+    return (
+        SHOWN if view_kind == "slice" else HIDDEN,
+        SHOWN if view_kind == "funnel" else HIDDEN,
+        SHOWN if view_kind == "funnel" else HIDDEN,
+        SHOWN if view_kind == "sweep" else HIDDEN,
+        HIDDEN if view_kind == "sweep" else SHOWN,
     )
 
 
@@ -158,11 +181,23 @@ def panel(side: str) -> html.Section:
             _field("Seed", dcc.Input(
                 id=pid(side, ids.SEED), type="number", min=0, step=1, value=d["seed"],
                 debounce=True)),
-            _field("Span", _slider(side, ids.SPAN, 0.25, 2, 0.25, d["span"], [0.5, 1, 1.5, 2]),
-                   "coefficients run from -span to span (spins: 1 = 45 degrees; networks: "
-                   "filter norms)"),
-            _field("Grid", dcc.RadioItems(
-                id=pid(side, ids.STEPS), options=[21, 31, 51], value=d["steps"], inline=True)),
+            html.Div([
+                _field("Span", _slider(side, ids.SPAN, 0.25, 2, 0.25, d["span"],
+                                       [0.5, 1, 1.5, 2]),
+                       "coefficients run from -span to span (spins: 1 = 45 degrees; networks: "
+                       "filter norms)"),
+                _field("Grid", dcc.RadioItems(
+                    id=pid(side, ids.STEPS), options=[21, 31, 51], value=d["steps"],
+                    inline=True)),
+            ], id=pid(side, ids.SLICE_CONTROLS)),
+            html.Div([
+                _field("Overlap with", dcc.RadioItems(
+                    id=pid(side, ids.REFERENCE), value="native", inline=True,
+                    options=[{"label": "native state", "value": "native"},
+                             {"label": "ground state", "value": "ground"}]),
+                       "a glass's native state is just a random state: measure Q from its "
+                       "ground state instead"),
+            ], id=pid(side, ids.FUNNEL_CONTROLS), style=HIDDEN),
         ],
         className="view-controls",
     )
@@ -185,11 +220,10 @@ def panel(side: str) -> html.Section:
         [
             _field("Model", dcc.RadioItems(
                 id=pid(side, ids.MODEL), options=MODELS, value=d["model"], inline=True)),
-            _field("View", dcc.RadioItems(
-                id=pid(side, ids.VIEW_KIND), inline=True, value="slice",
-                options=[{"label": "slice and path", "value": "slice"},
-                         {"label": "funnel (Ising)", "value": "funnel"}]),
-                   "funnel: every state by energy and native overlap, and the barrier tree"),
+            _field("View", dcc.RadioItems(id=pid(side, ids.VIEW_KIND), value="slice",
+                                          options=VIEW_KINDS),
+                   "funnel and sweep enumerate all 2^N Ising states; minima: many seeded "
+                   "descents (spins) or trainings (example networks)"),
             ising,
             pspin,
             _network_controls(side, network_style),
@@ -210,10 +244,32 @@ def panel(side: str) -> html.Section:
                                   config={"displaylogo": False}), type="circle"),
             dcc.Loading(dcc.Graph(id=pid(side, ids.PATH), className="path",
                                   config={"displaylogo": False}), type="dot"),
+            _funnel_extras(side),
+            html.Div(id=pid(side, ids.SWEEP_TABLE), className="sweep-table", style=HIDDEN),
         ],
         className="graphs",
     )
     return html.Section([controls, graphs], className="panel", id=pid(side, "panel"))
+
+
+def _funnel_extras(side: str) -> html.Div:
+    """The funnel view's barrier tree, (Q, E) diagram and F(Q; T) with its temperature slider."""
+    graph = {"config": {"displaylogo": False}}
+    return html.Div(
+        [
+            dcc.Graph(id=pid(side, ids.TREE), className="tree", **graph),
+            dcc.Graph(id=pid(side, ids.DIAGRAM), className="diagram", **graph),
+            html.Div([
+                html.Label("Temperature T (units of H; T_f marked)", className="field-label",
+                           htmlFor=pid(side, ids.TEMPERATURE)),
+                dcc.Slider(id=pid(side, ids.TEMPERATURE), min=0, max=1, step=1, value=0,
+                           marks=None, updatemode="drag", allow_direct_input=False),
+            ], className="field temperature"),
+            dcc.Graph(id=pid(side, ids.FREE_ENERGY), className="free-energy", **graph),
+            dcc.Store(id=pid(side, ids.FUNNEL_DATA)),
+        ],
+        id=pid(side, ids.FUNNEL_EXTRAS), style=HIDDEN,
+    )
 
 
 def build() -> html.Div:

@@ -120,15 +120,59 @@ def test_too_large_model_shows_a_readable_message(dashboard: Page, browser_error
     assert browser_errors == []
 
 
-def test_funnel_view_shows_the_funnel_diagram_and_barrier_tree(
+def test_funnel_view_tree_click_and_temperature_slider(
     dashboard: Page, browser_errors: list[str]
 ) -> None:
-    dashboard.locator("#left-view-kind").get_by_label("funnel (Ising)").check()
+    """The funnel view: 3D funnel, tree, diagram, F(Q; T); a tree click sets the path's end."""
+    dashboard.locator("#left-view-kind").get_by_label("funnel (Ising, exact)").check()
     dashboard.wait_for_function(
-        f"() => {GRAPH.format(id='left-surface')}?.data?.[0]?.type === 'heatmap'",
+        f"() => {GRAPH.format(id='left-surface')}?.layout?.title?.text?.includes('folding funnel')",
         timeout=UPDATE_MS,
     )
-    title = dashboard.evaluate(f"() => {GRAPH.format(id='left-path')}.layout.title.text")
-    assert "barrier tree" in title and "minima" in title
+    assert dashboard.evaluate(f"() => {GRAPH.format(id='left-surface')}.data[0].type") == "surface"
+    expect(dashboard.locator("#left-funnel-extras")).to_be_visible()
+    expect(dashboard.locator("#left-slice-controls")).to_be_hidden()
+    tree = GRAPH.format(id="left-tree")
+    dashboard.wait_for_function(f"() => {tree}?.layout?.title?.text?.includes('barrier tree')")
+    diagram_type = dashboard.evaluate(f"() => {GRAPH.format(id='left-diagram')}.data[0].type")
+    assert diagram_type == "heatmap"
+    # F(Q; T) starts at the folding temperature; a step of the slider (keyboard) changes T
+    free = GRAPH.format(id="left-free-energy")
+    dashboard.wait_for_function(f"() => {free}?.layout?.title?.text?.includes('T_f')")
+    before = dashboard.evaluate(f"() => {free}.layout.title.text")
+    dashboard.locator("#left-funnel-extras [role=slider]").first.focus()
+    dashboard.keyboard.press("ArrowRight")
+    dashboard.wait_for_function(f"() => {free}.layout.title.text !== {before!r}")
+    assert "above the folding temperature" in dashboard.evaluate(f"() => {free}.layout.title.text")
+    # a click on the lowest leaf makes it the path's end; the path below redraws to it
+    state = dashboard.evaluate(f"() => {tree}.data[1].customdata[0][0]")
+    dashboard.evaluate(
+        f"""() => {{
+            const gd = {tree};
+            const point = {{curveNumber: 1, pointNumber: 0, pointIndex: 0,
+                           customdata: gd.data[1].customdata[0], x: gd.data[1].x[0],
+                           y: gd.data[1].y[0], data: gd.data[1], fullData: gd._fullData[1]}};
+            gd.emit('plotly_click', {{points: [point]}});
+        }}"""
+    )
+    path = GRAPH.format(id="left-path")
+    dashboard.wait_for_function(
+        f"() => {path}?.layout?.title?.text?.endsWith('state:{int(state)}')", timeout=UPDATE_MS
+    )
+    expect(dashboard.locator("#left-message")).to_have_text("")
+    assert browser_errors == []
+
+
+def test_minima_and_sweep_views(dashboard: Page, browser_errors: list[str]) -> None:
+    dashboard.locator("#left-view-kind").get_by_label("minima statistics").check()
+    dashboard.wait_for_function(
+        f"() => {GRAPH.format(id='left-surface')}?.data?.[0]?.type === 'histogram'",
+        timeout=UPDATE_MS,
+    )
+    dashboard.locator("#left-view-kind").get_by_label("size sweep (Ising)").check()
+    expect(dashboard.locator("#left-sweep-table table")).to_be_visible(timeout=120_000)
+    rows = dashboard.locator("#left-sweep-table tbody tr")
+    expect(rows).to_have_count(13)  # N = 8 .. 20
+    expect(dashboard.locator("#left-path")).to_be_hidden()
     expect(dashboard.locator("#left-message")).to_have_text("")
     assert browser_errors == []

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app import callbacks, create_app, figures, ids
+from app import callbacks, create_app, figures, ids, panel_views
 from app.config import Config
 from landscapes import views
 
@@ -82,7 +82,7 @@ def test_panel_errors_become_messages_not_exceptions(config):
     slice_request, path_requests = callbacks.requests(
         spec, 1.0, 21, "minimum:0", "random", "random:0", "minimum:0", "filter", "linear"
     )
-    surface, path, messages = callbacks.panel_figures(store, spec, slice_request, path_requests)
+    surface, path, messages = panel_views.panel_figures(store, spec, slice_request, path_requests)
     assert any("use n <= 66 for p=4" in m for m in messages)
     assert surface.layout.annotations[0].text == messages[0]
     assert len(path.data) == 0
@@ -112,8 +112,9 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
         for name in (*callbacks.CONTROL_NAMES, ids.SURFACE, ids.PATH, ids.MESSAGE):
             assert ids.pid(side, name) in layout_ids
     other = create_app(config)
-    # per panel: compute, show controls, uploads; the camera sync, the status -- and no leak
-    assert len(app.callback_map) == len(other.callback_map) == 8
+    # per panel: compute, show controls, F(Q; T) slider, tree click, uploads; the camera sync,
+    # the status -- and no leak
+    assert len(app.callback_map) == len(other.callback_map) == 12
 
 
 def test_first_page_and_layout_are_served(config):
@@ -272,17 +273,78 @@ def test_scripts_are_registered_before_the_first_request(config):
     assert codes == [200] * len(scripts)
 
 
-def test_funnel_panel_shows_the_enumerated_funnel_and_tree():
-    from landscapes.barriers import barrier_tree
+def _controls(**changes) -> dict:
+    base = {ids.MODEL: "ising", ids.VIEW_KIND: "funnel", ids.ISING_N: 10, ids.NATIVE_BIAS: 2.0,
+            ids.PSPIN_N: 16, ids.P: 3, ids.PLANTED: 0.0, ids.SEED: 3, ids.SPAN: 1.0,
+            ids.STEPS: 9, ids.CENTER: "minimum:0", ids.DIRECTIONS: "random",
+            ids.PATH_FROM: "random:0", ids.PATH_TO: "ground", ids.NET_SOURCE: "moons-mlp",
+            ids.NET_DATA: "moons", ids.NET_LOSS: "cross_entropy", ids.NET_DIRECTIONS: "filter",
+            ids.NET_PATH_KIND: "linear", ids.REFERENCE: "native"}
+    assert set(base) == set(callbacks.CONTROL_NAMES)
+    return {**base, **changes}
+
+
+def test_funnel_panel_shows_the_enumerated_funnel_tree_and_paths(config):
+    from landscapes.barriers import barrier_tree, fold_mirror
     from landscapes.enumeration import enumerate_ising
     from landscapes.models import build_model
 
+    store = create_app(config).server.extensions["funnelscope_store"]
+    out = callbacks.panel_output(store, _controls(), {})
     spec = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 3}
-    diagram, tree_fig, messages = callbacks.funnel_panel(spec)
     result = enumerate_ising(build_model(spec))
-    tree = barrier_tree(result.energies, 10)
-    assert messages == [] and diagram.data[0].type == "heatmap"
-    assert np.allclose(tree_fig.data[1].y, tree.minimum_energies)
-    assert f"{len(tree.minima)} minima" in tree_fig.layout.title.text
-    _, _, messages = callbacks.funnel_panel({"model": "pspin", "n": 16})
-    assert "exactly for the Ising model" in messages[0]
+    tree = fold_mirror(barrier_tree(result.energies, 10))
+    assert out.messages == [] and out.diagram.data[0].type == "heatmap"
+    assert out.surface.data[0].type == "surface" and out.surface.layout.scene.camera.eye.x
+    assert np.allclose(out.tree.data[1].y, tree.minimum_energies)
+    assert f"{len(tree.minima)} minima" in out.tree.layout.title.text
+    assert [t.name for t in out.path.data] == ["linear", "geodesic"]  # random:0 -> ground
+    assert out.path.data[0].y[-1] == pytest.approx(result.energies[result.ground], abs=1e-6)
+    # the slider's data: F(Q; T) rows on the grid; the figure at T_f by default
+    data = out.funnel_data
+    assert len(data["free_energy"]) == len(data["temperatures"])
+    fig = panel_views.free_energy_at(data, None)
+    index = panel_views.default_temperature_index(data["temperatures"], data["folding_temperature"])
+    assert data["temperatures"][index] == pytest.approx(data["folding_temperature"])
+    assert np.allclose(fig.data[0].y, data["free_energy"][index])
+    # the glass: funnel views refuse other models with a message
+    pspin = callbacks.panel_output(store, _controls(**{ids.MODEL: "pspin"}), {})
+    assert "exactly for the Ising model" in pspin.messages[0]
+
+
+def test_tree_click_makes_the_minimum_the_paths_end():
+    click = {"points": [{"curveNumber": 1, "customdata": [721, 0.25], "y": -0.5}]}
+    assert callbacks.clicked_state(click) == "state:721"
+    assert callbacks.clicked_state({"points": [{"curveNumber": 0}]}) is None
+    assert callbacks.clicked_state(None) is None
+    options = [{"label": "native", "value": "native"}]
+    once = callbacks.with_option(options, "state:721")
+    assert once[-1]["value"] == "state:721" and callbacks.with_option(once, "state:721") == once
+
+
+def test_sweep_and_minima_panels(config):
+    store = create_app(config).server.extensions["funnelscope_store"]
+    sweep = callbacks.panel_output(store, _controls(**{ids.VIEW_KIND: "sweep"}), {})
+    result = store.get({"model": "ising", "n": 10, "native_bias": 2.0, "seed": 3},
+                       {"view": "sweep"})
+    assert [row["N"] for row in sweep.table] == list(result.arrays["sizes"])
+    assert sweep.funnel_data is None and sweep.messages == []
+    minima = callbacks.panel_output(store, _controls(**{ids.VIEW_KIND: "minima",
+                                                        ids.MODEL: "pspin"}), {})
+    hit = store.cached({"model": "pspin", "n": 16, "p": 3, "planted": 0.0, "seed": 3},
+                       {"view": "minima"})
+    assert hit is not None and minima.messages == []
+    assert minima.surface.data[0].type == "histogram"
+    upload = callbacks.panel_output(store, _controls(**{ids.VIEW_KIND: "minima",
+                                                        ids.MODEL: "network",
+                                                        ids.NET_SOURCE: "upload"}), {})
+    assert "example networks" in upload.messages[0]
+
+
+def test_view_kinds_show_their_controls():
+    from app.layout import HIDDEN, SHOWN, family_styles, view_styles
+
+    assert view_styles("funnel") == (HIDDEN, SHOWN, SHOWN, HIDDEN, SHOWN)
+    assert view_styles("sweep") == (HIDDEN, HIDDEN, HIDDEN, SHOWN, HIDDEN)
+    assert family_styles("ising", "sweep")[3] == HIDDEN  # no slice or path controls
+    assert family_styles("pspin", "funnel")[3] == SHOWN

@@ -1,0 +1,249 @@
+"""What one panel shows for one set of controls: requests in, figures out (no callbacks here).
+
+The panel's view kind picks the function:
+
+* ``slice`` -- :func:`slice_panel`: a 2D slice surface and the paths below it (any model);
+* ``funnel`` -- :func:`funnel_panel` (Ising, exact): the 3D folding funnel, the paths, the
+  disconnectivity graph, the (Q, E) diagram and F(Q; T) data for the temperature slider;
+* ``sweep`` -- :func:`sweep_panel` (Ising): how the funnel sharpens with N, plot and table;
+* ``minima`` -- :func:`minima_panel` (p-spin, Ising, example networks): minima from many
+  seeded descents or trainings, against theory where there is one.
+
+Every function returns a :class:`PanelOutput`; results come through the :class:`ViewStore`
+(cached by request), so a repeated request is a cache read.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import plotly.graph_objects as go
+
+from app import figures, funnel_figures, minima_figures
+from app.data import ViewStore
+from app.layout import UPLOAD
+from landscapes import views
+from landscapes.errors import LandscapeError
+from landscapes.funnel import FunnelHistogram
+
+Progress = Callable[[int, int], None] | None
+FUNNEL_VIEW = {"view": "funnel"}
+SWEEP_VIEW = {"view": "sweep"}
+VIEW_KINDS = ("slice", "funnel", "sweep", "minima")
+
+
+@dataclass
+class PanelOutput:
+    """Everything one panel shows. ``tree``, ``diagram``, ``funnel_data`` (F(Q; T) on the
+    temperature grid, plain JSON for a dcc.Store) and ``table`` (rows) are None where the view
+    kind has none."""
+
+    surface: go.Figure
+    path: go.Figure
+    messages: list[str] = field(default_factory=list)
+    tree: go.Figure | None = None
+    diagram: go.Figure | None = None
+    funnel_data: dict | None = None
+    table: list[dict] | None = None
+
+
+def model_spec(model, ising_n, native_bias, pspin_n, p, planted, seed, network=None) -> dict:
+    """The model spec the controls describe (only the chosen family's parameters).
+
+    ``network`` is ``{"source": EXAMPLE | "upload", "uploaded": {...keys}, "data", "loss"}``.
+    """
+    if model == "ising":
+        return {"model": "ising", "n": ising_n, "native_bias": native_bias, "seed": seed}
+    if model == "network":
+        network = network or {}
+        if network.get("source", "moons-mlp") != UPLOAD:
+            return {"model": "network", "example": network.get("source", "moons-mlp")}
+        keys = network.get("uploaded") or {}
+        data = f"upload:{keys['data']}" if keys.get("data") else network.get("data")
+        return {"model": "network", "checkpoint": keys.get("checkpoint"),
+                "checkpoint2": keys.get("checkpoint2"), "checkpoint3": keys.get("checkpoint3"),
+                "data": data, "loss": network.get("loss")}
+    return {"model": model, "n": pspin_n, "p": p, "planted": planted, "seed": seed}
+
+
+def slice_view(span, steps, center, directions) -> dict:
+    return {"view": "slice", "dims": 2, "span": span, "steps": steps, "center": center,
+            "directions": directions}
+
+
+def path_view(start, end, kind: str) -> dict:
+    return {"view": "path", "from": start, "to": end, "kind": kind, "steps": 101}
+
+
+def requests(spec: dict, span, steps, center, directions, start, end, net_directions,
+             net_path_kind, seed=0) -> tuple[dict, list[dict]]:
+    """The slice view and the path views one panel shows for ``spec``.
+
+    For networks the panel's seed draws the random directions (spin models: the instance).
+    """
+    if spec["model"] != "network":
+        paths = [path_view(start, end, kind) for kind in views.PATH_KINDS]
+        return slice_view(span, steps, center, directions), paths
+    slice_ = {"view": "slice", "dims": 2, "span": span, "steps": steps,
+              "directions": net_directions, "direction_seed": seed}
+    ends = ("init", "centre") if "example" in spec else ("centre", "checkpoint2")
+    if "example" not in spec and not spec.get("checkpoint2"):
+        return slice_, []
+    return slice_, [{"view": "path", "from": ends[0], "to": ends[1], "kind": net_path_kind,
+                     "steps": 41}]
+
+
+def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict],
+                  progress: Callable[[int, int], None] | None = None):
+    """(surface figure, path figure, messages) for one panel's requests.
+
+    ``progress(done, total)`` follows the slice, the longest part.
+    """
+    messages = []
+    try:
+        surface = figures.surface_figure(store.get(spec, slice_request, progress))
+    except LandscapeError as exc:
+        messages.append(str(exc))
+        surface = figures.message_figure(str(exc))
+    paths = []
+    for request in path_requests:
+        try:
+            paths.append(store.get(spec, request))
+        except LandscapeError as exc:
+            if str(exc) not in messages:
+                messages.append(str(exc))
+    hint = "upload a second checkpoint to see a path" if not path_requests else "no path to show"
+    path = figures.path_figure(paths) if paths else figures.message_figure(hint)
+    return surface, path, messages
+
+
+def slice_panel(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict],
+                progress: Progress = None) -> PanelOutput:
+    """The slice surface and the paths of one panel; errors become messages, never exceptions."""
+    surface, path, messages = panel_figures(store, spec, slice_request, path_requests, progress)
+    return PanelOutput(surface, path, messages)
+
+
+def _path_figure(store: ViewStore, spec: dict, path_requests: list[dict],
+                 messages: list[str]) -> go.Figure:
+    paths = []
+    for request in path_requests:
+        try:
+            paths.append(store.get(spec, request))
+        except LandscapeError as exc:
+            if str(exc) not in messages:
+                messages.append(str(exc))
+    return figures.path_figure(paths) if paths else figures.message_figure("no path to show")
+
+
+def funnel_data(arrays: dict, meta: dict) -> dict:
+    """F(Q; T) on the temperature grid, as plain JSON for the temperature slider's callback."""
+    return {
+        "q": arrays["q_values"].tolist(),
+        "temperatures": arrays["temperatures"].tolist(),
+        "free_energy": np.where(np.isfinite(arrays["free_energy"]), arrays["free_energy"],
+                                None).tolist(),
+        "barrier": arrays["two_state_barrier"].tolist(),
+        "folding_temperature": meta["folding_temperature"],
+        "n": meta["n"],
+    }
+
+
+def free_energy_at(data: dict | None, index: int | None) -> go.Figure:
+    """F(Q; T) at grid point ``index`` of a panel's :func:`funnel_data` (T_f's point if None)."""
+    if not data:
+        return figures.message_figure("F(Q; T) appears with the funnel view")
+    temps = np.asarray(data["temperatures"], dtype=np.float64)
+    if index is None:
+        index = default_temperature_index(temps, data["folding_temperature"])
+    index = int(np.clip(index, 0, temps.size - 1))
+    free = np.array([np.inf if f is None else f for f in data["free_energy"][index]])
+    return funnel_figures.free_energy_figure(
+        np.asarray(data["q"]), free, float(temps[index]), data["folding_temperature"],
+        data["barrier"][index], data["n"])
+
+
+def default_temperature_index(temperatures: np.ndarray, folding: float | None) -> int:
+    """The grid point at T_f when there is one, else the middle of the grid."""
+    if folding is None:
+        return len(temperatures) // 2
+    return int(np.argmin(np.abs(np.asarray(temperatures) - folding)))
+
+
+def funnel_panel(store: ViewStore, spec: dict, path_requests: list[dict],
+                 reference: str = "native", progress: Progress = None) -> PanelOutput:
+    """The exact funnel views of an Ising spec (see the module docstring)."""
+    if spec["model"] != "ising":
+        text = "funnel views are computed exactly for the Ising model: choose it above"
+        return PanelOutput(figures.message_figure(text), figures.message_figure(text), [text])
+    try:
+        result = store.get(spec, {**FUNNEL_VIEW, "reference": reference}, progress)
+    except LandscapeError as exc:
+        fig = figures.message_figure(str(exc))
+        return PanelOutput(fig, fig, [str(exc)])
+    a, meta = result.arrays, result.meta
+    title = figures.model_title(meta["model"])
+    surface = funnel_surface(a, title)
+    messages: list[str] = []
+    path = _path_figure(store, spec, path_requests, messages)
+    tree = funnel_figures.disconnectivity_figure(a["minimum_energies"], a["merges"],
+                                                 a["basin_share"], a["minima"])
+    tree.update_layout(
+        title={"text": f"barrier tree: {len(a['minima'])} minima (mirror pairs as one); ground "
+                       f"state basin {a['basin_share'][0]:.0%} of all states; click a minimum "
+                       "to make it the path's end", "font": {"size": 13}},
+        height=300, clickmode="event")
+    hist = FunnelHistogram(a["q_values"], a["q_counts"], a["q_lowest_energy"], a["q_entropy"],
+                           a["density"], a["energy_edges"])
+    diagram = funnel_figures.funnel_diagram(hist)
+    axis = "ground-state overlap Q" if reference == "ground" else "native overlap Q"
+    diagram.update_layout(title={"text": "every state by energy and overlap", "font": {"size": 13}},
+                          xaxis={"title": {"text": axis}}, height=300)
+    return PanelOutput(surface, path, messages, tree, diagram, funnel_data(a, meta))
+
+
+def funnel_surface(arrays: dict, title: str) -> go.Figure:
+    return funnel_figures.funnel_surface_figure(
+        arrays["q_values"], arrays["q_lowest_energy"], arrays["q_entropy"],
+        arrays["minimum_overlaps"], arrays["minimum_energies"], title="folding funnel: " + title,
+        basin_share=arrays["basin_share"])
+
+
+def sweep_panel(store: ViewStore, spec: dict, progress: Progress = None) -> PanelOutput:
+    """How the funnel sharpens with N (Ising, exact): the sweep plot and its table."""
+    if spec["model"] != "ising":
+        text = "the size sweep enumerates Ising models exactly: choose the Ising model above"
+        return PanelOutput(figures.message_figure(text), figures.message_figure(text), [text])
+    try:
+        result = store.get(spec, SWEEP_VIEW, progress)
+    except LandscapeError as exc:
+        fig = figures.message_figure(str(exc))
+        return PanelOutput(fig, fig, [str(exc)])
+    a = result.arrays
+    args = (a["sizes"], a["ground_basin_share"], a["minima_count"], a["largest_barrier"],
+            a["folding_temperature"])
+    fig = funnel_figures.sweep_figure(*args)
+    seeds = a["seeds"]
+    fig.update_layout(title={"text": f"the funnel sharpens with size? J0 = {spec['native_bias']:g},"
+                                     f" seeds {seeds[0]}..{seeds[-1]}", "font": {"size": 13}})
+    note = figures.message_figure("the table below lists the same numbers")
+    return PanelOutput(fig, note, table=funnel_figures.sweep_table_rows(*args))
+
+
+def minima_panel(store: ViewStore, spec: dict, progress: Progress = None) -> PanelOutput:
+    """Minima from many seeded descents (spin models) or trainings (example networks)."""
+    if spec["model"] == "network" and "example" not in spec:
+        text = ("minima from several seeds are trained for the example networks; pick one "
+                "(an upload has no training recipe)")
+        return PanelOutput(figures.message_figure(text), figures.message_figure(text), [text])
+    try:
+        result = store.get(spec, {"view": "minima"}, progress)
+    except LandscapeError as exc:
+        fig = figures.message_figure(str(exc))
+        return PanelOutput(fig, fig, [str(exc)])
+    if spec["model"] == "network":
+        fig = minima_figures.network_minima_figure(result)
+        return PanelOutput(fig, figures.message_figure("each seed is trained with the example's "
+                                                       "recipe; hover for accuracies"))
+    return PanelOutput(minima_figures.minima_histogram(result),
+                       minima_figures.hessian_spectrum_figure(result))
