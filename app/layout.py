@@ -268,7 +268,7 @@ def _funnel_extras(side: str) -> html.Div:
             dcc.Graph(id=pid(side, ids.FREE_ENERGY), className="free-energy", **graph),
             dcc.Store(id=pid(side, ids.FUNNEL_DATA)),
         ],
-        id=pid(side, ids.FUNNEL_EXTRAS), style=HIDDEN,
+        id=pid(side, ids.FUNNEL_EXTRAS), className="funnel-extras", style=HIDDEN,
     )
 
 

@@ -189,9 +189,9 @@ def funnel_panel(store: ViewStore, spec: dict, path_requests: list[dict],
     tree = funnel_figures.disconnectivity_figure(a["minimum_energies"], a["merges"],
                                                  a["basin_share"], a["minima"])
     tree.update_layout(
-        title={"text": f"barrier tree: {len(a['minima'])} minima (mirror pairs as one); ground "
-                       f"state basin {a['basin_share'][0]:.0%} of all states; click a minimum "
-                       "to make it the path's end", "font": {"size": 13}},
+        title={"text": f"barrier tree: {len(a['minima'])} minima (s, -s as one), ground-state "
+                       f"basin {a['basin_share'][0]:.0%}; click a minimum: path end",
+               "font": {"size": 13}},
         height=300, clickmode="event")
     hist = FunnelHistogram(a["q_values"], a["q_counts"], a["q_lowest_energy"], a["q_entropy"],
                            a["density"], a["energy_edges"])

@@ -283,6 +283,24 @@ def cmd_funnel(args: argparse.Namespace) -> None:
           f"two-state barrier {barrier:.4g}) to {out}")
 
 
+def cmd_sweep(args: argparse.Namespace) -> None:
+    if args.model != "ising":
+        raise LandscapeError(f"the size sweep enumerates ising models only; got {args.model!r}")
+    view = {"view": "sweep", "n_min": args.n_min, "n_max": args.n_max, "seeds": args.seeds}
+    spec = _model_spec(args)
+    views.request_key(spec, view)  # check the request before any work
+    out = check_writable(args.out)
+    with _progress_bar("sweep") as progress:
+        result = views.compute(spec, view, progress)
+    write_npz(out, result.to_arrays(), result.meta)
+    a = result.arrays
+    print("    N  ground basin share  minima  largest barrier/spin")
+    for i, n in enumerate(a["sizes"]):
+        print(f"{n:5d}  {a['ground_basin_share'][i].mean():18.3f}  "
+              f"{a['minima_count'][i].mean():6.1f}  {a['largest_barrier'][i].mean():20.4f}")
+    print(f"wrote the size sweep (N = {args.n_min}..{args.n_max}, {args.seeds} seeds) to {out}")
+
+
 def cmd_examples(args: argparse.Namespace) -> None:
     if not args.export:
         for name, recipe in examples.RECIPES.items():
@@ -391,6 +409,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0, help="T in units of the couplings")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_funnel)
+
+    p = sub.add_parser("sweep", help="how the Ising funnel sharpens with N (exact, N <= 20)")
+    _add_model_arguments(p, ("ising",))
+    p.add_argument("--n-min", type=int, default=8)
+    p.add_argument("--n-max", type=int, default=20)
+    p.add_argument("--seeds", type=int, default=4, help="seeds SEED .. SEED+K-1 per size")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("serve", help="run the dashboard")
     p.add_argument("--host", default="127.0.0.1")

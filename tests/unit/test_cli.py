@@ -86,6 +86,9 @@ def test_ising_minima_have_no_hessian_column(tmp_path, capsys):
         (["path", "ising", "--from", "top"], "unknown point 'top'"),
         (["enumerate", "pspin"], "for ising only"),
         (["minima", "ising", "--starts", "0"], "--starts must be >= 1"),
+        (["sweep", "ising", "--seeds", "0"], "sweep: seeds must be between 1 and 20; got 0"),
+        (["sweep", "ising", "--n-max", "21"], "exact enumeration needs n <= 20"),
+        (["sweep", "pspin"], "enumerates ising models only"),
         (["slice", "ising", "--dims", "5"], "invalid choice"),
     ],
 )
@@ -142,3 +145,22 @@ def test_funnel_refuses_what_it_cannot_compute(tmp_path, capsys):
     code, _, err = run(["funnel", "ising", "--temperature", "0", "--out", str(tmp_path / "f.npz")],
                        capsys)
     assert code == 2 and "--temperature must be > 0" in err
+
+
+def test_sweep_writes_the_table_it_prints(tmp_path, capsys):
+    from landscapes.barriers import barrier_tree, fold_mirror
+    from landscapes.enumeration import enumerate_ising
+    from landscapes.models import IsingFunnel
+
+    out = tmp_path / "sweep.npz"
+    code, stdout, _ = run(["sweep", "ising", "--native-bias", "2", "--seed", "3", "--n-min", "6",
+                           "--n-max", "8", "--seeds", "2", "--out", str(out)], capsys)
+    assert code == 0 and str(out) in stdout
+    arrays, meta = read_npz(out)
+    assert meta["kind"] == "sweep" and list(arrays["seeds"]) == [3, 4]
+    tree = fold_mirror(barrier_tree(enumerate_ising(
+        IsingFunnel.create(n=8, native_bias=2.0, seed=4)).energies, 8))
+    assert arrays["ground_basin_share"][2, 1] == tree.basin_share[0]
+    assert arrays["minima_count"][2, 1] == tree.minima.size
+    share = arrays["ground_basin_share"][2].mean()
+    assert f"    8  {share:18.3f}" in stdout
