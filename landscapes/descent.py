@@ -41,13 +41,9 @@ class Descents:
 
 
 def _tangent_grad(model: SpinModel, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Energies H (B,) and Riemannian gradients (B, N) of a batch on the sphere."""
-
-    def total(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = model.hamiltonian(x)
-        return h.sum(), h  # points are independent: d(sum)/ds is each point's gradient
-
-    grad, (_, h) = torch.func.grad_and_value(total, has_aux=True)(s)
+    """Energies H (B,) and Riemannian gradients (B, N) of a batch on the sphere (the models'
+    closed-form gradients: one pass over the couplings)."""
+    h, grad = model.energy_gradient(s)
     return h, project_tangent(s, grad)
 
 
@@ -70,27 +66,30 @@ def sphere_descent(
     eta = torch.full((s.shape[0],), step, dtype=s.dtype)
     steps = torch.zeros(s.shape[0], dtype=torch.long)
     for it in range(max_steps):
-        active = torch.linalg.vector_norm(g, dim=1) / n**0.5 > tol
-        if not active.any():
+        idx = torch.nonzero(torch.linalg.vector_norm(g, dim=1) / n**0.5 > tol).flatten()
+        if idx.numel() == 0:
             break
-        trial = retract(s - eta[:, None] * g)
+        # only the points still moving are evaluated: converged ones cost nothing
+        sa, ga, ha, eta_a = s[idx], g[idx], h[idx], eta[idx]
+        trial = retract(sa - eta_a[:, None] * ga)
         h_trial, g_trial = _tangent_grad(model, trial)
-        accept = active & (h_trial <= h)
-        ds, dg = trial - s, g_trial - g
+        accept = h_trial <= ha
+        ds, dg = trial - sa, g_trial - ga
         curvature = (ds * dg).sum(1)
         bb = torch.where(
             curvature > 0, ((ds * ds).sum(1) / curvature.clamp_min(1e-300)).clamp(1e-3, 10.0),
-            2 * eta,
+            2 * eta_a,
         )
-        s = torch.where(accept[:, None], trial, s)
-        h = torch.where(accept, h_trial, h)
-        g = torch.where(accept[:, None], g_trial, g)
-        eta = torch.where(accept, bb, torch.where(active, eta * 0.5, eta))
-        steps += active.long()
+        s[idx] = torch.where(accept[:, None], trial, sa)
+        h[idx] = torch.where(accept, h_trial, ha)
+        g[idx] = torch.where(accept[:, None], g_trial, ga)
+        eta[idx] = torch.where(accept, bb, eta_a * 0.5)
+        steps[idx] += 1
         if progress and it % 100 == 0:
-            progress(int((~active).sum()), s.shape[0])
+            progress(s.shape[0] - idx.numel(), s.shape[0])
     converged = torch.linalg.vector_norm(g, dim=1) / n**0.5 <= tol
-    eigs = [riemannian_hessian_eigenvalues(model.hamiltonian, x)[0] for x in s]
+    eigs = [riemannian_hessian_eigenvalues(model.hamiltonian, x, model.euclidean_hessian)[0]
+            for x in s]
     if progress:
         progress(s.shape[0], s.shape[0])
     states = s.numpy()

@@ -32,22 +32,27 @@ def tangent_basis(s: torch.Tensor) -> torch.Tensor:
 
 
 def riemannian_hessian_eigenvalues(
-    hamiltonian: Callable[[torch.Tensor], torch.Tensor], s: torch.Tensor
+    hamiltonian: Callable[[torch.Tensor], torch.Tensor], s: torch.Tensor,
+    euclidean_hessian: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Eigenvalues (N-1,), ascending, of the Riemannian Hessian of ``hamiltonian`` at ``s``.
 
-    ``hamiltonian`` maps a batch (B, N) to total energies (B,) (not per spin). The Hessian is
-    built with torch.func (fine for the N <= a few hundred of the spin models here) and is safe
-    to compute from several threads at once.
+    ``hamiltonian`` maps a batch (B, N) to total energies (B,) (not per spin). The Euclidean
+    Hessian comes from ``euclidean_hessian(s)`` (N, N) when the model has a closed form, else
+    from torch.func (fine for the N <= a few hundred of the spin models here); both are safe to
+    compute from several threads at once.
     """
 
     def h_single(x: torch.Tensor) -> torch.Tensor:
         return hamiltonian(x[None, :])[0]
 
     grad = torch.func.grad(h_single)(s)
-    # reverse-over-reverse: torch.func.hessian's forward-mode AD fails when two threads of one
-    # process use it at once (gunicorn threads, the dev server)
-    hess = torch.func.jacrev(torch.func.jacrev(h_single))(s)
+    if euclidean_hessian is not None:
+        hess = euclidean_hessian(s)
+    else:
+        # reverse-over-reverse: torch.func.hessian's forward-mode AD fails when two threads of
+        # one process use it at once (gunicorn threads, the dev server)
+        hess = torch.func.jacrev(torch.func.jacrev(h_single))(s)
     radial = torch.dot(s, grad) / s.shape[0]
     basis = tangent_basis(s)
     shifted = hess - radial * torch.eye(s.shape[0], dtype=s.dtype, device=s.device)

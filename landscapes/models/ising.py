@@ -60,6 +60,15 @@ class IsingFunnel:
         """Energy per spin H/N of a batch (B, N)."""
         return self.hamiltonian(s) / self.n
 
+    def energy_gradient(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Total energies H (B,) and their Euclidean gradients -K s (B, N) of a batch (B, N)."""
+        field = s @ torch.as_tensor(self.couplings, dtype=s.dtype, device=s.device)
+        return -0.5 * (field * s).sum(-1), -field
+
+    def euclidean_hessian(self, s: torch.Tensor) -> torch.Tensor:
+        """Hessian (N, N) of H at one point: -K (the same everywhere)."""
+        return -torch.as_tensor(self.couplings, dtype=s.dtype, device=s.device)
+
     def overlap(self, s: np.ndarray) -> np.ndarray:
         """Native overlap Q = xi.s / N of states (..., N)."""
         return np.asarray(s) @ self.native / self.n

@@ -9,7 +9,9 @@ For the glass part ``E[H(s)^2] = N`` at any fixed ``s`` on the sphere. Energies 
 spin (H/N).
 """
 
+import itertools
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -97,6 +99,52 @@ class PSpinGlass:
     def energy(self, s: torch.Tensor) -> torch.Tensor:
         """Energy per spin H/N of a batch (B, N)."""
         return self.hamiltonian(s) / self.n
+
+    @cached_property
+    def symmetric_couplings(self) -> np.ndarray:
+        """J averaged over the p! orders of its indices: the same H, and for it
+        grad H = p N^{-(p-1)/2} J_sym.s^{p-1} and hess H = p(p-1) N^{-(p-1)/2} J_sym.s^{p-2}."""
+        orders = list(itertools.permutations(range(self.p)))
+        out = np.zeros_like(self.couplings)
+        for order in orders:
+            out += np.transpose(self.couplings, order)
+        return out / len(orders)
+
+    def energy_gradient(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Total energies H (B,) and Euclidean gradients (B, N) of a batch (B, N), in one pass
+        over the symmetrized couplings (memory-bounded chunks; no autograd)."""
+        n, p = self.n, self.p
+        j = torch.as_tensor(self.symmetric_couplings, dtype=s.dtype, device=s.device).reshape(n, -1)
+        chunk = max(1, CHUNK_ELEMENTS // n ** (p - 1))
+        fields = []
+        for part in torch.split(s, chunk):
+            t = part @ j  # contracts the first index: (b, N^(p-1))
+            for _ in range(p - 2):
+                t = (t.reshape(part.shape[0], -1, n) * part[:, None, :]).sum(-1)
+            fields.append(t)  # J_sym . s^{p-1}: (b, N)
+        scale = n ** (-(p - 1) / 2)
+        field = torch.cat(fields)
+        h = scale * (field * s).sum(-1)
+        grad = p * scale * field
+        if self.planted > 0:
+            v = torch.as_tensor(self.native, dtype=s.dtype, device=s.device)
+            m, r = (s @ v) / n, self.planted_order
+            h = h - self.planted * n * m**r
+            grad = grad - (self.planted * r * m ** (r - 1))[:, None] * v
+        return h, grad
+
+    def euclidean_hessian(self, s: torch.Tensor) -> torch.Tensor:
+        """Hessian (N, N) of the total energy H at one point s (N,)."""
+        n, p = self.n, self.p
+        t = torch.as_tensor(self.symmetric_couplings, dtype=s.dtype, device=s.device)
+        for _ in range(p - 2):
+            t = t @ s  # contracts the last index
+        hess = p * (p - 1) * n ** (-(p - 1) / 2) * t
+        if self.planted > 0 and self.planted_order >= 2:
+            v = torch.as_tensor(self.native, dtype=s.dtype, device=s.device)
+            m, r = float(s @ v) / n, self.planted_order
+            hess = hess - self.planted * r * (r - 1) * m ** (r - 2) / n * torch.outer(v, v)
+        return hess
 
     def overlap(self, s: np.ndarray) -> np.ndarray:
         """Planted overlap m = v.s / N of states (..., N)."""

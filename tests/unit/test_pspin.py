@@ -6,7 +6,7 @@ import torch
 
 from landscapes.descent import _tangent_grad, seeded_starts, sphere_descent
 from landscapes.errors import LandscapeError
-from landscapes.models import PSpinGlass, build_model, normalize_spec
+from landscapes.models import IsingFunnel, PSpinGlass, build_model, normalize_spec
 from landscapes.sphere import retract, riemannian_hessian_eigenvalues, tangent_basis
 from tests.unit.reference import pspin_energy_einsum
 
@@ -132,3 +132,28 @@ def test_hessians_can_be_computed_from_several_threads_at_once():
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda s: riemannian_hessian_eigenvalues(m.hamiltonian, s), points))
     assert all(torch.allclose(a, b) for a, b in zip(alone, together, strict=True))
+
+
+@pytest.mark.parametrize(("p", "planted", "order"), [(2, 0.0, 2), (3, 0.0, 2), (3, 1.5, 1),
+                                                     (3, 0.7, 2), (4, 0.5, 3)])
+def test_closed_form_gradient_and_hessian_match_autograd(p, planted, order):
+    """energy_gradient / euclidean_hessian (symmetrized couplings) against torch.func."""
+    model = PSpinGlass.create(n=9, p=p, planted=planted, planted_order=order, seed=2)
+    s = torch.as_tensor(np.stack([model.random_state(k) for k in range(3)])) * 1.1  # off-sphere
+    h, grad = model.energy_gradient(s)
+    np.testing.assert_allclose(h, model.hamiltonian(s), rtol=1e-12, atol=1e-12)
+    auto = torch.func.vmap(torch.func.grad(lambda x: model.hamiltonian(x[None])[0]))(s)
+    np.testing.assert_allclose(grad, auto, rtol=1e-10, atol=1e-10)
+    hess = torch.func.jacrev(torch.func.jacrev(lambda x: model.hamiltonian(x[None])[0]))(s[0])
+    np.testing.assert_allclose(model.euclidean_hessian(s[0]), hess, rtol=1e-10, atol=1e-10)
+
+
+def test_ising_closed_form_gradient_and_hessian():
+    model = IsingFunnel.create(n=8, native_bias=1.0, seed=1)
+    s = torch.as_tensor(np.stack([model.random_state(k) for k in range(2)]))
+    h, grad = model.energy_gradient(s)
+    auto = torch.func.vmap(torch.func.grad(lambda x: model.hamiltonian(x[None])[0]))(s)
+    np.testing.assert_allclose(h, model.hamiltonian(s), rtol=1e-12)
+    np.testing.assert_allclose(grad, auto, rtol=1e-12, atol=1e-12)
+    hess = torch.func.jacrev(torch.func.jacrev(lambda x: model.hamiltonian(x[None])[0]))(s[0])
+    np.testing.assert_allclose(model.euclidean_hessian(s[0]), hess, atol=1e-12)
