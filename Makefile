@@ -44,10 +44,12 @@ test: $(VENV)/.installed-test browser redis lint
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test browser redis
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[bench]'
 	$(BIN)/python benchmarks/spin.py
 	$(BIN)/python benchmarks/funnel.py
 	$(BIN)/python benchmarks/networks.py
 	$(BIN)/python benchmarks/page_load.py
+	$(BIN)/python benchmarks/payload.py
 	$(BIN)/python benchmarks/load.py --setup all --users 10 --duration 15
 
 clean:

@@ -1,6 +1,7 @@
 """Callbacks, registered on one app by :func:`register` (called from ``create_app``).
 
-Each panel has one background callback (controls -> :mod:`app.panel_views` -> figures), one
+Each panel has one background callback (controls -> :mod:`app.panel_views` -> figures), a
+quick one that shows a coarse preview of a slice while the background job refines it, one
 that shows the controls of the chosen family and view, one that redraws F(Q; T) as the
 temperature slider moves (from data the funnel view left in a dcc.Store: no recomputation),
 one that makes a clicked barrier-tree minimum the path's end, and one that validates uploads;
@@ -114,14 +115,31 @@ def _table(rows: list[dict] | None) -> html.Table | None:
     return html.Table([head, body])
 
 
+def spec_of(controls: dict, uploaded: dict | None) -> dict:
+    """The model spec of a panel's controls (by name, as in CONTROL_NAMES) and uploads."""
+    c = controls
+    network = {"source": c[ids.NET_SOURCE], "uploaded": uploaded, "data": c[ids.NET_DATA],
+               "loss": c[ids.NET_LOSS]}
+    return model_spec(c[ids.MODEL], c[ids.ISING_N], c[ids.NATIVE_BIAS], c[ids.PSPIN_N], c[ids.P],
+                      c[ids.PLANTED], c[ids.SEED], network)
+
+
+def slice_request_of(controls: dict, uploaded: dict | None) -> tuple[dict, dict]:
+    """(model spec, slice view) of a panel's controls."""
+    c = controls
+    spec = spec_of(c, uploaded)
+    slice_request, _ = requests(
+        spec, c[ids.SPAN], c[ids.STEPS], c[ids.CENTER], c[ids.DIRECTIONS], c[ids.PATH_FROM],
+        c[ids.PATH_TO], c[ids.NET_DIRECTIONS], c[ids.NET_PATH_KIND], c[ids.SEED],
+    )
+    return spec, slice_request
+
+
 def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,
                  progress: Callable[[int, int], None] | None = None) -> panel_views.PanelOutput:
     """What a panel shows for its controls (by name, as in CONTROL_NAMES) and uploads."""
     c = controls
-    network = {"source": c[ids.NET_SOURCE], "uploaded": uploaded, "data": c[ids.NET_DATA],
-               "loss": c[ids.NET_LOSS]}
-    spec = model_spec(c[ids.MODEL], c[ids.ISING_N], c[ids.NATIVE_BIAS], c[ids.PSPIN_N], c[ids.P],
-                      c[ids.PLANTED], c[ids.SEED], network)
+    spec = spec_of(c, uploaded)
     kind = c[ids.VIEW_KIND]
     if kind == "sweep":
         return panel_views.sweep_panel(store, spec, progress)
@@ -171,6 +189,25 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
                 out.tree if out.tree is not None else no_update,
                 out.diagram if out.diagram is not None else no_update,
                 out.funnel_data, _table(out.table))
+
+    @app.callback(
+        Output(pid(side, ids.SURFACE), "figure", allow_duplicate=True),
+        [Input(pid(side, name), "value") for name in CONTROL_NAMES],
+        Input(pid(side, ids.UPLOADED), "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def preview(*args):
+        """A coarse slice at once (the background job above refines it); the camera stays."""
+        controls = dict(zip(CONTROL_NAMES, args[:-1], strict=True))
+        if controls[ids.VIEW_KIND] != "slice":
+            return no_update
+        try:
+            spec, slice_request = slice_request_of(controls, args[-1])
+            fig = panel_views.slice_preview(store, spec, slice_request)
+        except Exception:  # the full computation reports errors; a preview just stays away
+            log.exception("preview %s failed for %s", side, controls)
+            return no_update
+        return no_update if fig is None else fig
 
     @app.callback(
         Output(pid(side, ids.ISING_CONTROLS), "style"),

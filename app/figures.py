@@ -59,8 +59,9 @@ def surface_figure(result: Slice) -> go.Figure:
     marks = [center]
     coords = result.extras.get("trajectory_coords")
     if coords is not None:  # the training trajectory, projected onto the plane, on the floor
+        coords = np.asarray(coords, dtype=np.float32)
         marks.append(go.Scatter3d(
-            x=coords[:, 0], y=coords[:, 1], z=np.full(len(coords), float(np.nanmin(z))),
+            x=coords[:, 0], y=coords[:, 1], z=np.full(len(coords), np.nanmin(z), dtype=np.float32),
             mode="lines+markers", line={"color": "#e45756", "width": 4},
             marker={"size": 2, "color": "#e45756"}, name="training trajectory (projected)",
         ))

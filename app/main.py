@@ -25,6 +25,13 @@ def create_app(config: Config | None = None) -> Dash:
         title="Funnelscope",
         assets_folder=str(ASSETS),
         update_title=None,
+        # flask-compress (dash[compress]): JSON callback responses (background polls too), the
+        # layout and Dash's JS bundles go out compressed for any browser that accepts it. Dash
+        # sets COMPRESS_ALGORITHM to gzip only after flask-compress has read its defaults, so
+        # the defaults hold: the first of zstd, br, gzip, deflate that the request's
+        # Accept-Encoding allows (application/octet-stream, the .npz export, is never
+        # compressed). benchmarks/payload.py measures a 101x101 surface update.
+        compress=True,
     )
     app.server.config["MAX_CONTENT_LENGTH"] = config.max_upload_bytes * 2  # base64 + form
     cache = Cache(app.server, config=config.flask_caching())

@@ -124,6 +124,35 @@ def slice_panel(store: ViewStore, spec: dict, slice_request: dict, path_requests
     return PanelOutput(surface, path, messages)
 
 
+PREVIEW_STEPS = 13  # the coarse grid a slice shows at once, before the requested one lands
+
+
+def slice_preview(store: ViewStore, spec: dict, slice_request: dict) -> go.Figure | None:
+    """A quick first look at a slice: the requested grid if cached, else a 13x13 one.
+
+    None when there is nothing quicker to show (the request is already coarse, or the coarse
+    grid fails: the full computation reports the error). The figure keeps the surface's
+    ``uirevision``, so the camera stays where the user left it.
+    """
+    cached = store.cached(spec, slice_request)
+    if cached is not None:
+        return figures.surface_figure(cached)
+    if slice_request.get("steps", 0) <= PREVIEW_STEPS:
+        return None
+    try:
+        coarse = store.get(spec, {**slice_request, "steps": PREVIEW_STEPS})
+    except LandscapeError:
+        return None
+    full = store.cached(spec, slice_request)  # it may have landed meanwhile: never go back
+    if full is not None:
+        return figures.surface_figure(full)
+    fig = figures.surface_figure(coarse)
+    fig.update_layout(title={"text": f"{fig.layout.title.text}<br>preview {PREVIEW_STEPS}x"
+                                     f"{PREVIEW_STEPS}: refining to {slice_request['steps']}x"
+                                     f"{slice_request['steps']}"})
+    return fig
+
+
 def _path_figure(store: ViewStore, spec: dict, path_requests: list[dict],
                  messages: list[str]) -> go.Figure:
     paths = []

@@ -79,8 +79,14 @@ def test_switching_the_model_redraws_the_panel(dashboard: Page, browser_errors: 
 
 
 def test_cameras_follow_each_other(dashboard: Page, browser_errors: list[str]) -> None:
-    # no waiting for the page to settle: a turn right after the first draw must sync too
-    # (dcc.Graph's late autosize relayout replaces relayoutData; the sync reads the graphs)
+    # a turn right after the first full draw must sync too (dcc.Graph's late autosize relayout
+    # replaces relayoutData; the sync reads the graphs). The first draw may be the coarse
+    # preview: wait for the requested grid, whose figure replaces it.
+    for side in ("left", "right"):
+        dashboard.wait_for_function(
+            f"() => !{GRAPH.format(id=side + '-surface')}.layout.title.text.includes('preview')",
+            timeout=UPDATE_MS,
+        )
     moves = (("left", "right", (2.0, 0.3, 0.8)), ("right", "left", (-0.4, 1.9, 0.6)))
     for moved, follower, eye in moves:
         set_camera_eye(dashboard, moved, eye)

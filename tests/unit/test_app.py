@@ -112,9 +112,9 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
         for name in (*callbacks.CONTROL_NAMES, ids.SURFACE, ids.PATH, ids.MESSAGE):
             assert ids.pid(side, name) in layout_ids
     other = create_app(config)
-    # per panel: compute, show controls, F(Q; T) slider, tree click, uploads; the camera sync,
-    # the status -- and no leak
-    assert len(app.callback_map) == len(other.callback_map) == 12
+    # per panel: compute, preview, show controls, F(Q; T) slider, tree click, uploads; the
+    # camera sync, the status -- and no leak
+    assert len(app.callback_map) == len(other.callback_map) == 14
 
 
 def test_first_page_and_layout_are_served(config):
@@ -348,3 +348,22 @@ def test_view_kinds_show_their_controls():
     assert view_styles("sweep") == (HIDDEN, HIDDEN, HIDDEN, SHOWN, HIDDEN)
     assert family_styles("ising", "sweep")[3] == HIDDEN  # no slice or path controls
     assert family_styles("pspin", "funnel")[3] == SHOWN
+
+
+def test_slice_preview_is_coarse_first_then_the_cached_grid(config):
+    store = create_app(config).server.extensions["funnelscope_store"]
+    spec = {"model": "pspin", "n": 16, "p": 3, "seed": 0}
+    request = {"view": "slice", "steps": 31, "span": 1.0}
+    coarse = panel_views.slice_preview(store, spec, request)
+    assert np.asarray(coarse.data[0].z).shape == (13, 13)
+    assert "preview 13x13: refining to 31x31" in coarse.layout.title.text
+    assert coarse.layout.uirevision == "landscape"  # the camera stays
+    expected = views.compute(spec, {**request, "steps": 13})
+    assert np.allclose(np.asarray(coarse.data[0].z), expected.values, atol=1e-6)
+    full = store.get(spec, request)
+    again = panel_views.slice_preview(store, spec, request)
+    assert np.asarray(again.data[0].z).shape == (31, 31) and "preview" not in again.layout.title.text
+    assert np.allclose(np.asarray(again.data[0].z), full.values, atol=1e-6)
+    assert panel_views.slice_preview(store, spec, {**request, "steps": 11}) is None
+    too_big = {"model": "pspin", "n": 128, "p": 4}
+    assert panel_views.slice_preview(store, too_big, request) is None  # the full job reports it
