@@ -33,6 +33,7 @@ CONTROL_NAMES = (
     ids.SPAN, ids.STEPS, ids.CENTER, ids.DIRECTIONS, ids.PATH_FROM, ids.PATH_TO,
     ids.NET_SOURCE, ids.NET_DATA, ids.NET_LOSS, ids.NET_DIRECTIONS, ids.NET_PATH_KIND, ids.REFERENCE,
 )
+DISPLAY_NAMES = (ids.COLORSCALE, ids.LOG_SCALE, ids.CLIP)  # drawing only: never recompute
 SLOT_KEYS = {ids.UPLOAD_CHECKPOINT: "checkpoint", ids.UPLOAD_CHECKPOINT2: "checkpoint2",
              ids.UPLOAD_CHECKPOINT3: "checkpoint3", ids.UPLOAD_DATA: "data"}
 
@@ -135,8 +136,15 @@ def slice_request_of(controls: dict, uploaded: dict | None) -> tuple[dict, dict]
     return spec, slice_request
 
 
+def display_options(colorscale: str | None, log: list | None, clip: float | None) -> dict:
+    """The drawing options of the display controls (see :func:`app.figures.display_values`)."""
+    return {"colorscale": colorscale or figures.COLORSCALE, "log": "log" in (log or []),
+            "clip": float(clip) if clip else None}
+
+
 def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,
-                 progress: Callable[[int, int], None] | None = None) -> panel_views.PanelOutput:
+                 progress: Callable[[int, int], None] | None = None,
+                 display: dict | None = None) -> panel_views.PanelOutput:
     """What a panel shows for its controls (by name, as in CONTROL_NAMES) and uploads."""
     c = controls
     spec = spec_of(c, uploaded)
@@ -151,7 +159,7 @@ def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,
     )
     if kind == "funnel":
         return panel_views.funnel_panel(store, spec, path_requests, c[ids.REFERENCE], progress)
-    return panel_views.slice_panel(store, spec, slice_request, path_requests, progress)
+    return panel_views.slice_panel(store, spec, slice_request, path_requests, progress, display)
 
 
 def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threads: int) -> None:
@@ -165,6 +173,7 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
         Output(pid(side, ids.SWEEP_TABLE), "children"),
         [Input(pid(side, name), "value") for name in CONTROL_NAMES],
         Input(pid(side, ids.UPLOADED), "data"),
+        [State(pid(side, name), "value") for name in DISPLAY_NAMES],
         background=True,
         manager=manager,
         interval=250,
@@ -176,10 +185,12 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
     def update(set_progress, *args):
         torch.set_num_threads(torch_threads)  # at job start: forked jobs and OpenMP (DESIGN.md)
         set_progress(("0", "1"))  # the bar keeps the last job's value otherwise
-        controls = dict(zip(CONTROL_NAMES, args[:-1], strict=True))
+        k = len(CONTROL_NAMES)
+        controls, uploaded = dict(zip(CONTROL_NAMES, args[:k], strict=True)), args[k]
+        display = display_options(*args[k + 1:])
         try:
-            out = panel_output(store, controls, args[-1],
-                               lambda done, total: set_progress((str(done), str(total))))
+            out = panel_output(store, controls, uploaded,
+                               lambda done, total: set_progress((str(done), str(total))), display)
         except Exception:  # never a traceback in the page; the log has it
             log.exception("panel %s failed for %s", side, controls)
             text = "internal error while computing this view (see the server log)"
@@ -194,19 +205,39 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
         Output(pid(side, ids.SURFACE), "figure", allow_duplicate=True),
         [Input(pid(side, name), "value") for name in CONTROL_NAMES],
         Input(pid(side, ids.UPLOADED), "data"),
+        [State(pid(side, name), "value") for name in DISPLAY_NAMES],
         prevent_initial_call="initial_duplicate",
     )
     def preview(*args):
         """A coarse slice at once (the background job above refines it); the camera stays."""
-        controls = dict(zip(CONTROL_NAMES, args[:-1], strict=True))
+        k = len(CONTROL_NAMES)
+        controls = dict(zip(CONTROL_NAMES, args[:k], strict=True))
         if controls[ids.VIEW_KIND] != "slice":
             return no_update
         try:
-            spec, slice_request = slice_request_of(controls, args[-1])
-            fig = panel_views.slice_preview(store, spec, slice_request)
+            spec, slice_request = slice_request_of(controls, args[k])
+            fig = panel_views.slice_preview(store, spec, slice_request,
+                                            display_options(*args[k + 1:]))
         except Exception:  # the full computation reports errors; a preview just stays away
             log.exception("preview %s failed for %s", side, controls)
             return no_update
+        return no_update if fig is None else fig
+
+    @app.callback(
+        Output(pid(side, ids.SURFACE), "figure", allow_duplicate=True),
+        [Input(pid(side, name), "value") for name in DISPLAY_NAMES],
+        [State(pid(side, name), "value") for name in CONTROL_NAMES],
+        State(pid(side, ids.UPLOADED), "data"),
+        prevent_initial_call=True,
+    )
+    def redraw(*args):
+        """Display options redraw the cached slice: nothing is computed again."""
+        d = len(DISPLAY_NAMES)
+        controls = dict(zip(CONTROL_NAMES, args[d:-1], strict=True))
+        if controls[ids.VIEW_KIND] != "slice":
+            return no_update
+        spec, slice_request = slice_request_of(controls, args[-1])
+        fig = panel_views.redisplay(store, spec, slice_request, display_options(*args[:d]))
         return no_update if fig is None else fig
 
     @app.callback(

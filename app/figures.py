@@ -35,23 +35,62 @@ def model_title(spec: dict, meta: dict | None = None) -> str:
     )
 
 
-def surface_figure(result: Slice) -> go.Figure:
-    """A rotatable surface of a 2D slice with its contour map projected on the floor."""
+COLORSCALES = ("Viridis", "Cividis", "Plasma", "Inferno", "Magma", "Greys")  # perceptually uniform
+CLIPS = (None, 99.0, 95.0)  # percentiles
+DISPLAY_DEFAULTS = {"colorscale": COLORSCALE, "log": False, "clip": None}
+
+
+def display_values(values: np.ndarray, unit: str, display: dict | None = None
+                   ) -> tuple[np.ndarray, str, list[str]]:
+    """(values to draw, axis label, notes) for the display options -- no recomputation.
+
+    ``display``: ``log`` draws log10 of the values (only when all finite values are > 0, else a
+    note and the linear values); ``clip`` (a percentile, e.g. 99) caps values above it, with a
+    note saying how many; non-finite values (diverged losses) become gaps (NaN) with a note.
+    """
+    d = {**DISPLAY_DEFAULTS, **(display or {})}
+    z = np.asarray(values, dtype=np.float64)
+    notes = []
+    finite = np.isfinite(z)
+    if not finite.all():
+        notes.append(f"{int((~finite).sum())} non-finite values (diverged) shown as gaps")
+        z = np.where(finite, z, np.nan)
+    label = unit
+    if d["log"]:
+        if finite.any() and np.all(z[finite] > 0):
+            z, label = np.log10(z), f"log10 {unit}"
+        else:
+            notes.append("log scale needs positive values: shown linear")
+    if d["clip"] and finite.any():
+        cap = float(np.nanpercentile(z, d["clip"]))
+        above = int(np.sum(z > cap))
+        if above:
+            z = np.minimum(z, cap)  # NaN stays NaN
+            notes.append(f"{above} values above the {d['clip']:g}th percentile ({cap:.4g}) clipped")
+    return z.astype(np.float32), label, notes
+
+
+def surface_figure(result: Slice, display: dict | None = None) -> go.Figure:
+    """A rotatable surface of a 2D slice with its contour map projected on the floor.
+
+    ``display`` (colour scale, log, clip: see :func:`display_values`) changes only the drawing.
+    """
     x, y = result.axes
-    z = result.values.astype(np.float32)
-    unit = result.meta["unit"]
+    z, unit, notes = display_values(result.values, result.meta["unit"], display)
     surface = go.Surface(
         x=x.astype(np.float32),
         y=y.astype(np.float32),
         z=z,
-        colorscale=COLORSCALE,
+        colorscale={**DISPLAY_DEFAULTS, **(display or {})}["colorscale"],
         colorbar={"title": {"text": unit}, "thickness": 12, "len": 0.7},
         contours={"z": {"show": True, "usecolormap": True, "project": {"z": True}}},
         hovertemplate="a=%{x:.3f}<br>b=%{y:.3f}<br>" + unit + "=%{z:.5f}<extra></extra>",
         name="slice",
     )
+    center_value = display_values(np.array([result.meta["center_energy"]]),
+                                  result.meta["unit"], {**(display or {}), "clip": None})[0][0]
     center = go.Scatter3d(
-        x=[0.0], y=[0.0], z=[float(result.meta["center_energy"])],
+        x=[0.0], y=[0.0], z=[float(center_value)],
         mode="markers", marker={"size": 4, "color": "#e45756"},
         name=f"centre: {result.meta['view'].get('center', 'checkpoint')}",
         hovertemplate="centre<br>" + unit + "=%{z:.5f}<extra></extra>",
@@ -69,8 +108,10 @@ def surface_figure(result: Slice) -> go.Figure:
         coef = [0.0, 0.0]
         coef[k] = 1.0
         target = result.meta["view"]["directions"].removeprefix("through:").split(",")[k]
+        shown = display_values(np.array([energy]), result.meta["unit"],
+                               {**(display or {}), "clip": None})[0][0]
         marks.append(go.Scatter3d(
-            x=[coef[0]], y=[coef[1]], z=[energy], mode="markers",
+            x=[coef[0]], y=[coef[1]], z=[float(shown)], mode="markers",
             marker={"size": 4, "color": "#f58518"}, name=target,
             hovertemplate=target + "<br>" + unit + "=%{z:.5f}<extra></extra>",
         ))
@@ -82,6 +123,8 @@ def surface_figure(result: Slice) -> go.Figure:
     if "explained_variance" in result.meta:
         title += "<br>PCA explained variance: " + ", ".join(
             f"{v:.1%}" for v in result.meta["explained_variance"])
+    if notes:
+        title += "<br>" + "; ".join(notes)
     fig.update_layout(
         title={"text": title, "font": {"size": 14}},
         scene={

@@ -55,6 +55,10 @@ FREE_ENERGY = "free-energy"
 TEMPERATURE = "temperature"  # slider over the index of the funnel view's temperature grid
 FUNNEL_DATA = "funnel-data"  # F(Q; T) on the grid, for the slider (dcc.Store)
 SWEEP_TABLE = "sweep-table"
+# drawing options of a slice (in SLICE_CONTROLS): they change the figure, never recompute
+COLORSCALE = "colorscale"
+LOG_SCALE = "log-scale"
+CLIP = "clip"
 
 
 def pid(side: str, name: str) -> str:

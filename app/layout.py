@@ -2,7 +2,7 @@
 
 from dash import dcc, html
 
-from app import ids
+from app import figures, ids
 from app.ids import pid
 from landscapes import examples
 from landscapes.datasets import BUILTIN
@@ -189,6 +189,18 @@ def panel(side: str) -> html.Section:
                 _field("Grid", dcc.RadioItems(
                     id=pid(side, ids.STEPS), options=[21, 31, 51], value=d["steps"],
                     inline=True)),
+                _field("Colour scale", dcc.Dropdown(
+                    id=pid(side, ids.COLORSCALE), options=list(figures.COLORSCALES),
+                    value=figures.COLORSCALE, clearable=False),
+                       "perceptually uniform; Cividis is safe for colour-blind readers"),
+                dcc.Checklist(id=pid(side, ids.LOG_SCALE), value=[],
+                              options=[{"label": " log scale (log10 of the values)",
+                                        "value": "log"}]),
+                _field("Clip extreme values", dcc.RadioItems(
+                    id=pid(side, ids.CLIP), value=0, inline=True,
+                    options=[{"label": "no", "value": 0}, {"label": "99th pct", "value": 99},
+                             {"label": "95th pct", "value": 95}]),
+                       "drawing options: the slice is not computed again"),
             ], id=pid(side, ids.SLICE_CONTROLS)),
             html.Div([
                 _field("Overlap with", dcc.RadioItems(

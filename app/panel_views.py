@@ -94,40 +94,44 @@ def requests(spec: dict, span, steps, center, directions, start, end, net_direct
 
 
 def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict],
-                  progress: Callable[[int, int], None] | None = None):
+                  progress: Callable[[int, int], None] | None = None,
+                  display: dict | None = None):
     """(surface figure, path figure, messages) for one panel's requests.
 
-    ``progress(done, total)`` follows the slice, the longest part.
+    ``progress(done, total)`` follows the slice, the longest part; ``display`` holds the
+    drawing options (:func:`app.figures.display_values`).
     """
     messages = []
     try:
-        surface = figures.surface_figure(store.get(spec, slice_request, progress))
+        surface = figures.surface_figure(store.get(spec, slice_request, progress), display)
     except LandscapeError as exc:
         messages.append(str(exc))
         surface = figures.message_figure(str(exc))
-    paths = []
-    for request in path_requests:
-        try:
-            paths.append(store.get(spec, request))
-        except LandscapeError as exc:
-            if str(exc) not in messages:
-                messages.append(str(exc))
     hint = "upload a second checkpoint to see a path" if not path_requests else "no path to show"
-    path = figures.path_figure(paths) if paths else figures.message_figure(hint)
-    return surface, path, messages
+    return surface, _path_figure(store, spec, path_requests, messages, hint), messages
 
 
 def slice_panel(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict],
-                progress: Progress = None) -> PanelOutput:
+                progress: Progress = None, display: dict | None = None) -> PanelOutput:
     """The slice surface and the paths of one panel; errors become messages, never exceptions."""
-    surface, path, messages = panel_figures(store, spec, slice_request, path_requests, progress)
+    surface, path, messages = panel_figures(store, spec, slice_request, path_requests, progress,
+                                            display)
     return PanelOutput(surface, path, messages)
+
+
+def redisplay(store: ViewStore, spec: dict, slice_request: dict,
+              display: dict | None) -> go.Figure | None:
+    """The panel's slice redrawn with new display options, from the cache (None if not cached:
+    the running computation will draw it with them)."""
+    cached = store.cached(spec, slice_request)
+    return None if cached is None else figures.surface_figure(cached, display)
 
 
 PREVIEW_STEPS = 13  # the coarse grid a slice shows at once, before the requested one lands
 
 
-def slice_preview(store: ViewStore, spec: dict, slice_request: dict) -> go.Figure | None:
+def slice_preview(store: ViewStore, spec: dict, slice_request: dict,
+                  display: dict | None = None) -> go.Figure | None:
     """A quick first look at a slice: the requested grid if cached, else a 13x13 one.
 
     None when there is nothing quicker to show (the request is already coarse, or the coarse
@@ -136,7 +140,7 @@ def slice_preview(store: ViewStore, spec: dict, slice_request: dict) -> go.Figur
     """
     cached = store.cached(spec, slice_request)
     if cached is not None:
-        return figures.surface_figure(cached)
+        return figures.surface_figure(cached, display)
     if slice_request.get("steps", 0) <= PREVIEW_STEPS:
         return None
     try:
@@ -145,8 +149,8 @@ def slice_preview(store: ViewStore, spec: dict, slice_request: dict) -> go.Figur
         return None
     full = store.cached(spec, slice_request)  # it may have landed meanwhile: never go back
     if full is not None:
-        return figures.surface_figure(full)
-    fig = figures.surface_figure(coarse)
+        return figures.surface_figure(full, display)
+    fig = figures.surface_figure(coarse, display)
     fig.update_layout(title={"text": f"{fig.layout.title.text}<br>preview {PREVIEW_STEPS}x"
                                      f"{PREVIEW_STEPS}: refining to {slice_request['steps']}x"
                                      f"{slice_request['steps']}"})
@@ -154,7 +158,7 @@ def slice_preview(store: ViewStore, spec: dict, slice_request: dict) -> go.Figur
 
 
 def _path_figure(store: ViewStore, spec: dict, path_requests: list[dict],
-                 messages: list[str]) -> go.Figure:
+                 messages: list[str], hint: str = "no path to show") -> go.Figure:
     paths = []
     for request in path_requests:
         try:
@@ -162,7 +166,7 @@ def _path_figure(store: ViewStore, spec: dict, path_requests: list[dict],
         except LandscapeError as exc:
             if str(exc) not in messages:
                 messages.append(str(exc))
-    return figures.path_figure(paths) if paths else figures.message_figure("no path to show")
+    return figures.path_figure(paths) if paths else figures.message_figure(hint)
 
 
 def funnel_data(arrays: dict, meta: dict) -> dict:

@@ -112,9 +112,9 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
         for name in (*callbacks.CONTROL_NAMES, ids.SURFACE, ids.PATH, ids.MESSAGE):
             assert ids.pid(side, name) in layout_ids
     other = create_app(config)
-    # per panel: compute, preview, show controls, F(Q; T) slider, tree click, uploads; the
-    # camera sync, the status -- and no leak
-    assert len(app.callback_map) == len(other.callback_map) == 14
+    # per panel: compute, preview, redraw, show controls, F(Q; T) slider, tree click, uploads;
+    # the camera sync, the status -- and no leak
+    assert len(app.callback_map) == len(other.callback_map) == 16
 
 
 def test_first_page_and_layout_are_served(config):
@@ -367,3 +367,35 @@ def test_slice_preview_is_coarse_first_then_the_cached_grid(config):
     assert panel_views.slice_preview(store, spec, {**request, "steps": 11}) is None
     too_big = {"model": "pspin", "n": 128, "p": 4}
     assert panel_views.slice_preview(store, too_big, request) is None  # the full job reports it
+
+
+def test_display_options_change_the_drawing_only(config, monkeypatch):
+    store = create_app(config).server.extensions["funnelscope_store"]
+    spec = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 1}
+    request = {"view": "slice", "steps": 9, "span": 1.0}
+    assert panel_views.redisplay(store, spec, request, {"log": True}) is None  # nothing cached
+    result = store.get(spec, request)
+    calls = []
+    monkeypatch.setattr(views, "compute", lambda *a, **k: calls.append(a))
+    fig = panel_views.redisplay(store, spec, request, {"colorscale": "Cividis", "clip": 95.0})
+    assert calls == [] and fig.data[0].colorscale[0][1] == "#00224e"  # Cividis starts dark blue
+    z = np.asarray(fig.data[0].z)
+    cap = np.percentile(result.values, 95)
+    assert z.max() == pytest.approx(cap, rel=1e-6) and np.sum(result.values > cap) > 0
+    assert "above the 95th percentile" in fig.layout.title.text
+    # energies are negative: a log scale is refused with a note, never a broken plot
+    fig = panel_views.redisplay(store, spec, request, {"log": True})
+    assert "log scale needs positive values" in fig.layout.title.text
+    assert np.allclose(np.asarray(fig.data[0].z), result.values, atol=1e-6)
+
+
+def test_display_values_log_and_gaps():
+    values = np.array([[1.0, 10.0], [np.inf, 100.0]])
+    z, label, notes = figures.display_values(values, "loss", {"log": True})
+    assert label == "log10 loss" and np.isnan(z[1, 0])
+    assert np.allclose(z[[0, 0, 1], [0, 1, 1]], [0.0, 1.0, 2.0])
+    assert notes == ["1 non-finite values (diverged) shown as gaps"]
+    assert callbacks.display_options("Magma", ["log"], 99) == {
+        "colorscale": "Magma", "log": True, "clip": 99.0}
+    assert callbacks.display_options(None, [], 0) == {
+        "colorscale": "Viridis", "log": False, "clip": None}
