@@ -1,12 +1,28 @@
-"""Network slice timings: a 51x51 filter-normalized plane of the moons MLP and the digits CNN,
-each beside a plain one-point-at-a-time loop measured in the same run, and the Lanczos time.
+"""Network slice timings against the machine's FLOP limit and the ``loss-landscapes`` package.
+
+For the moons MLP (2-64-64-2) and the digits CNN: a 51x51 filter-normalized plane through the
+trained example (``compute_slice``: train and test loss and accuracy at every point), beside
+
+* the FLOP limit: FLOPs of one point's evaluation (one forward pass over train + test samples,
+  counted with torch's ``FlopCounterMode``) times the grid points, divided by the fp32 matmul
+  rate of this machine (a 1024x1024 matmul, best of several) measured in the same process;
+* ``loss_landscapes.random_plane`` (3.0.6, ``pip install '.[bench]'``) on the same module, the
+  same train samples (full batch), the same grid size, filter normalization; it computes the
+  train loss only, one point at a time (its own direction sampling and scaling, which does not
+  change the work per point);
+* peak memory: each measurement runs in its own process and reports its ``ru_maxrss``.
 
 Run: ``.venv/bin/python benchmarks/networks.py [--steps 51] [--threads 1]`` (or ``make bench``).
-The library evaluates train loss, test loss and both accuracies per point; the baseline writes
-each point into the module with ``vector_to_parameters`` and computes the train loss only.
+With one torch thread (``--threads 1``, as the app runs) times are the process's CPU seconds,
+with more they are wall seconds; the matmul rate is timed the same way. Our slice is the best of
+``--repeat`` runs (the machine may be shared); the matmul rate is the best of the runs around it.
 """
 
 import argparse
+import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,57 +30,209 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from landscapes import network_views
-from landscapes.hessian import hessian_directions
-from landscapes.slices import grid_coefficients
+MODELS = ("moons-mlp", "digits-cnn")
+MATMUL = 1024
 
 
-def baseline(source: network_views.NetworkSource, directions: np.ndarray, axis: np.ndarray
-             ) -> np.ndarray:
-    """Train loss at every grid point, one point at a time, the way a first script would."""
+CLOCK = {"clock": time.process_time}
+
+
+def clock() -> float:
+    return CLOCK["clock"]()
+
+
+def matmul_rate(reps: int = 5) -> float:
+    """fp32 FLOP/s of a 1024x1024 matmul on this process's torch threads, best of ``reps``."""
+    a, b = torch.randn(MATMUL, MATMUL), torch.randn(MATMUL, MATMUL)
+    best = float("inf")
+    a @ b
+    for _ in range(reps):
+        start = clock()
+        for _ in range(3):
+            a @ b
+        best = min(best, (clock() - start) / 3)
+    return 2 * MATMUL**3 / best
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+def flops_per_point(land) -> int:
+    """FLOPs torch counts for one point's evaluation (one forward over train + test)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        land.evaluate_splits(land.center[None], method="loop")
+    return counter.get_total_flops()
+
+
+def gemm_flops_per_point(land) -> int:
+    """FLOPs our GEMM program does per point (bias columns and padded windows included)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    program = land.program()
+    if program is None:
+        return 0
+    out = torch.empty(1, program.outputs, program.samples)
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        program.run(land.center[None] + 0.0, land.buffers, out)
+    return counter.get_total_flops()
+
+
+def measure_ours(name: str, cache: Path, steps: int, repeat: int) -> dict:
+    from landscapes import network_views
+    from landscapes.hessian import hessian_directions
+
+    source = network_views.example_source(name, cache)
     land = source.landscape
-    module = land.module
-    module.load_state_dict(land.state_dict_at(land.center))
+    before = rss_mib()
+    view = {"steps": steps, "span": 1.0, "directions": "filter"}
+    times, rates = [], [matmul_rate()]
+    for _ in range(repeat):
+        start = clock()
+        result = network_views.compute_slice(source, view)
+        times.append(clock() - start)
+        rates.append(matmul_rate())
+    pts = result.points()
+    # random_plane's work: the train loss only, same grid, chunks of the slice's size
+    points = torch.as_tensor(pts)
+    train_only = []
+    for _ in range(repeat):
+        start = clock()
+        for k in range(0, len(points), network_views.CHUNK):
+            land.evaluate(points[k : k + network_views.CHUNK], "train")
+        train_only.append(clock() - start)
+    sample = np.random.default_rng(0).choice(len(pts), size=min(len(pts), 40), replace=False)
+    ref = land.evaluate_splits(torch.as_tensor(pts[sample]), method="loop")
+    got = np.stack([result.values, *(result.extras[k] for k in
+                                     ("test_loss", "train_accuracy", "test_accuracy")
+                                     if k in result.extras)], -1).reshape(len(pts), -1)[sample]
+    start = clock()
+    eig = hessian_directions(land, k=2, iterations=20)
+    lanczos = clock() - start
+    return {
+        "time": min(times), "times": times, "rate": max(rates), "train_only": min(train_only),
+        "flops": flops_per_point(land), "gemm_flops": gemm_flops_per_point(land),
+        "points": len(pts), "method": result.meta["evaluation"]["method"],
+        "max_rel_error": float(np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-6))),
+        "dim": land.dim, "train": len(land.data.x_train), "test": len(land.data.x_test),
+        "lanczos": lanczos, "eigenvalues": [float(v) for v in eig.values],
+        "peak_mib": peak_mib(), "before_mib": before,
+    }
+
+
+def measure_loss_landscapes(name: str, cache: Path, steps: int) -> dict:
+    import loss_landscapes
+    import loss_landscapes.metrics
+
+    from landscapes import network_views
+
+    source = network_views.example_source(name, cache)
+    land = source.landscape
+    model = land.module  # the centre checkpoint's weights and buffers, in eval mode
+    model.load_state_dict(land.state_dict_at(land.center))
+    model.eval()
     x, y = land.tensors("train")
-    pts = land.center.double().numpy() + grid_coefficients([axis, axis]) @ directions
-    out = np.empty(len(pts))
-    with torch.no_grad():
-        for k, p in enumerate(pts):
-            torch.nn.utils.vector_to_parameters(torch.as_tensor(p, dtype=torch.float32),
-                                                module.parameters())
-            out[k] = float(torch.nn.functional.cross_entropy(module(x), y))
-    return out.reshape(len(axis), len(axis))
+    metric = loss_landscapes.metrics.Loss(torch.nn.functional.cross_entropy, x, y)
+    before = rss_mib()
+    rates = [matmul_rate()]
+    start = clock()
+    values = loss_landscapes.random_plane(model, metric, distance=1, steps=steps,
+                                          normalization="filter", deepcopy_model=True)
+    elapsed = clock() - start
+    rates.append(matmul_rate())
+    return {"time": elapsed, "rate": max(rates), "shape": list(np.shape(values)),
+            "peak_mib": peak_mib(), "before_mib": before}
+
+
+def child(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    if args.threads > 1:
+        CLOCK["clock"] = time.perf_counter
+    cache = Path(args.cache)
+    if args.tool == "ours":
+        out = measure_ours(args.model, cache, args.steps, args.repeat)
+    else:
+        out = measure_loss_landscapes(args.model, cache, args.steps)
+    print(json.dumps(out))
+
+
+def run_child(tool: str, name: str, cache: str, args: argparse.Namespace) -> dict | None:
+    cmd = [sys.executable, __file__, "--child", tool, "--model", name, "--cache", cache,
+           "--steps", str(args.steps), "--threads", str(args.threads),
+           "--repeat", str(args.repeat)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"  {tool} on {name} failed:\n{proc.stderr[-2000:]}")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=51)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the app uses 1)")
+    parser.add_argument("--repeat", type=int, default=3, help="slice runs (the best is kept)")
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--no-loss-landscapes", action="store_true")
+    parser.add_argument("--child", choices=("ours", "loss-landscapes"), help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch threads: {torch.get_num_threads()}; grid {args.steps}x{args.steps}")
+    if args.child:
+        args.tool = args.child
+        child(args)
+        return
+    try:
+        import loss_landscapes  # noqa: F401
+        have_ll = not args.no_loss_landscapes
+    except ImportError:
+        have_ll = False
+        print("loss-landscapes is not installed (pip install '.[bench]'): no comparison")
+    print(f"torch {torch.__version__}, {args.threads} thread(s); grid {args.steps}x{args.steps};"
+          f" {'CPU' if args.threads == 1 else 'wall'} seconds; our slice: best of {args.repeat}")
     with tempfile.TemporaryDirectory() as cache:
-        for name in ("moons-mlp", "digits-cnn"):
+        for name in args.models.split(","):
             start = time.perf_counter()
-            source = network_views.example_source(name, Path(cache))
-            train_time = time.perf_counter() - start
-            view = {"steps": args.steps, "span": 1.0, "directions": "filter"}
-            start = time.perf_counter()
-            result = network_views.compute_slice(source, view)
-            ours = time.perf_counter() - start
-            start = time.perf_counter()
-            plain = baseline(source, result.directions, result.axes[0])
-            base = time.perf_counter() - start
-            assert np.allclose(plain, result.values, rtol=1e-4, atol=1e-6)
-            land = source.landscape
-            print(f"{name}: {land.dim:,} parameters, {len(land.data.x_train)} train + "
-                  f"{len(land.data.x_test)} test samples (trained in {train_time:.1f} s)")
-            print(f"  slice (train+test loss, accuracy): {ours:.2f} s; plain loop (train loss "
-                  f"only): {base:.2f} s; ratio {base / ours:.2f}")
-            start = time.perf_counter()
-            eig = hessian_directions(land, k=2, iterations=20)
-            print(f"  Lanczos top-2 Hessian eigenpairs (20 HVPs): {time.perf_counter() - start:.2f} s;"
-                  f" eigenvalues {eig.values[0]:.4g}, {eig.values[1]:.4g}")
+            from landscapes import examples
+
+            examples.load(name, Path(cache))  # train once, outside the measurements
+            trained = time.perf_counter() - start
+            ours = run_child("ours", name, cache, args)
+            if ours is None:
+                continue
+            ll = run_child("loss-landscapes", name, cache, args) if have_ll else None
+            grid = ours["flops"] * ours["points"]
+            limit = grid / ours["rate"]
+            print(f"{name}: {ours['dim']:,} parameters, {ours['train']} train + {ours['test']} "
+                  f"test samples (trained in {trained:.1f} s); method picked: {ours['method']}")
+            print(f"  FLOPs (FlopCounterMode, one forward over train + test): "
+                  f"{ours['flops'] / 1e6:.2f} MFLOP per point, {grid / 1e9:.2f} GFLOP per grid "
+                  f"(the GEMM program does {ours['gemm_flops'] / 1e6:.2f} MFLOP per point)")
+            print(f"  fp32 matmul {MATMUL}x{MATMUL}: {ours['rate'] / 1e9:.1f} GFLOP/s -> FLOP limit"
+                  f" {limit:.2f} s for the grid")
+            print(f"  slice (train+test loss and accuracy): {ours['time']:.2f} s "
+                  f"(runs {', '.join(f'{t:.2f}' for t in ours['times'])}) = "
+                  f"{ours['time'] / limit:.2f}x the FLOP limit; peak RSS {ours['peak_mib']:.0f} MiB "
+                  f"({ours['before_mib']:.0f} before the slices);"
+                  f" max rel. difference to the reference loop on 40 points "
+                  f"{ours['max_rel_error']:.1e}")
+            if ll is not None:
+                print(f"  loss_landscapes.random_plane (train loss only, as documented: grad "
+                      f"mode on): {ll['time']:.2f} s, peak RSS {ll['peak_mib']:.0f} MiB "
+                      f"({ll['before_mib']:.0f} before); our "
+                      f"slice is {ll['time'] / ours['time']:.2f}x as fast doing "
+                      f"{(ours['train'] + ours['test']) / ours['train']:.2f}x the samples and 4 "
+                      f"metrics; on its work (train loss only: {ours['train_only']:.2f} s) ours "
+                      f"is {ll['time'] / ours['train_only']:.2f}x as fast")
+            print(f"  Lanczos top-2 Hessian eigenpairs (20 HVPs): {ours['lanczos']:.2f} s;"
+                  f" eigenvalues {ours['eigenvalues'][0]:.4g}, {ours['eigenvalues'][1]:.4g}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,13 @@ from landscapes.directions import directions_through, filter_normalized, pca_dir
 from landscapes.errors import LandscapeError
 from landscapes.models.landscape import NetworkLandscape
 from landscapes.models.network import split_state
-from landscapes.slices import Slice, evaluate_grid, evaluate_points, symmetric_axis
+from landscapes.slices import (
+    MAX_POINTS,
+    Slice,
+    evaluate_points,
+    grid_coefficients,
+    symmetric_axis,
+)
 from landscapes.store import UploadStore
 from landscapes.uploads import Checkpoint
 from landscapes.viewspec import fill_view
@@ -170,6 +176,32 @@ def _metrics(landscape: NetworkLandscape, buffers: Mapping | None = None
     return lambda points: landscape.evaluate_splits(points, buffers)
 
 
+def _grid(land: NetworkLandscape, center: np.ndarray, directions: np.ndarray,
+          axes: list[np.ndarray], progress: Progress = None) -> np.ndarray:
+    """Metrics (ny, nx, K) on the Euclidean grid: as :func:`slices.evaluate_grid`, with the
+    points ``center + coefs @ directions`` formed in float64 (elementwise: a GEMM with K = 2 is
+    slow) in reused buffers, then rounded to the network's float32."""
+    coefs = torch.as_tensor(grid_coefficients(axes))
+    total = len(coefs)
+    if total > MAX_POINTS:
+        raise LandscapeError(f"a grid of {total:,} points is too large (limit {MAX_POINTS:,})")
+    c = torch.as_tensor(np.asarray(center, dtype=np.float64))
+    d = torch.as_tensor(np.asarray(directions, dtype=np.float64))
+    wide = torch.empty(min(CHUNK, total), len(c), dtype=torch.float64)
+    narrow = torch.empty(wide.shape, dtype=torch.float32)
+    rows = []
+    for start in range(0, total, CHUNK):
+        part = coefs[start : start + CHUNK]
+        pts = torch.addcmul(c, part[:, :1], d[0], out=wide[: len(part)])
+        for k in range(1, len(d)):
+            pts.addcmul_(part[:, k : k + 1], d[k])
+        rows.append(land.evaluate_splits(narrow[: len(part)].copy_(pts)))
+        if progress:
+            progress(min(start + CHUNK, total), total)
+    values = np.concatenate(rows)
+    return values.reshape(*(len(a) for a in axes[::-1]), values.shape[1])
+
+
 def _split_metrics(values: np.ndarray, classification: bool) -> tuple[np.ndarray, dict]:
     extras = {"test_loss": values[..., 1]}
     if classification:
@@ -191,6 +223,7 @@ def _base_meta(source: NetworkSource) -> dict:
         "parameter_order": "named_parameters() flattened",
         "batchnorm": "eval mode; running statistics of the centre checkpoint, never updated",
         "samples": {"train": len(land.data.x_train), "test": len(land.data.x_test)},
+        "evaluation": land.method_meta(),
         "library_version": landscapes.__version__,
     }
 
@@ -238,7 +271,7 @@ def compute_slice(source: NetworkSource, view: dict, progress: Progress = None) 
             raise LandscapeError(f"dims={dims} needs {dims} checkpoint(s) after 'through:'")
         dirs = directions_through(center, [source.point(n) for n in names])
         info["normalization"] = "d_k = checkpoint_k - centre (unscaled)"
-    values = evaluate_grid(_metrics(land), center, dirs, axes, "euclidean", CHUNK, progress)
+    values = _grid(land, center, dirs, axes, progress)
     values, metric_extras = _split_metrics(values, land.data.task == "classification")
     center_loss = land.evaluate(land.center[None])["loss"][0]
     meta = {**_base_meta(source), **info, "kind": "slice", "dims": dims, "view": view,

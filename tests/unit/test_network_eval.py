@@ -1,0 +1,225 @@
+"""The fast network evaluation (``gemm``) against the reference loop (``loop``).
+
+``loop`` runs one ``torch.func.functional_call`` forward per point; tests/unit/test_networks.py
+checks it (and the slices built on ``gemm``) against independent plain forward passes. Here every
+zoo feature the GEMM program rewrites is exercised: activations, pooling kinds, kernel sizes,
+BatchNorm folding with explicit (interpolated) buffers, ties, huge logits, chunking, fallback.
+"""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from landscapes import network_views
+from landscapes.datasets import from_arrays, load_builtin
+from landscapes.models import landscape as landscape_module
+from landscapes.models.landscape import NetworkLandscape
+from landscapes.models.network import build_network
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _state(arch: dict, seed: int) -> dict:
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        module = build_network(arch)
+        with torch.no_grad():
+            for p in module.parameters():
+                p.add_(0.3 * torch.randn_like(p))
+            for name, b in module.named_buffers():
+                if name.endswith("running_mean"):
+                    b.copy_(0.5 * torch.randn_like(b))
+                elif name.endswith("running_var"):
+                    b.copy_(0.5 + torch.rand_like(b))
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def _points(land: NetworkLandscape, count: int = 7, scale: float = 0.3, seed: int = 0
+            ) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(count, land.dim, generator=g, dtype=torch.float64)
+    return land.center.double() + scale * noise * land.center.double().abs().mean()
+
+
+def _agree(land: NetworkLandscape, points: torch.Tensor, buffers=None) -> np.ndarray:
+    assert land.method == "gemm"
+    fast = land.evaluate_splits(points, buffers, method="gemm")
+    ref = land.evaluate_splits(points, buffers, method="loop")
+    assert fast.shape == ref.shape
+    losses = slice(0, 2)
+    assert np.allclose(fast[:, losses], ref[:, losses], rtol=2e-5, atol=1e-6), (fast, ref)
+    if fast.shape[1] == 4:  # accuracies: a count out of the split, one sample at most apart
+        n = (len(land.data.y_train), len(land.data.y_test))
+        assert np.all(np.abs(fast[:, 2:] - ref[:, 2:]) <= 1.01 / np.array(n))
+    return fast
+
+
+def _images(channels: int, size: int, classes: int = 3, count: int = 90, seed: int = 0):
+    g = np.random.default_rng(seed)
+    x = g.normal(size=(count, channels, size, size)).astype(np.float32)
+    return from_arrays("images", x, np.arange(count) % classes)
+
+
+MLPS = [
+    ({"type": "mlp", "sizes": [2, 8, 2], "act": act}, "moons")
+    for act in ("relu", "tanh", "sigmoid", "softplus", "gelu", "elu")
+] + [
+    ({"type": "mlp", "sizes": [2, 16, 8, 2], "act": "relu"}, "moons"),
+    ({"type": "mlp", "sizes": [2, 2]}, "moons"),  # no hidden layer
+    ({"type": "mlp", "sizes": [4, 12, 3], "act": "tanh"}, "iris"),  # three classes
+]
+
+
+@pytest.mark.parametrize(("arch", "data"), MLPS, ids=lambda v: str(v))
+def test_mlps_match_the_reference_loop(arch, data):
+    land = NetworkLandscape.create(arch, _state(arch, 1), load_builtin(data), "cross_entropy")
+    _agree(land, _points(land))
+
+
+@pytest.mark.parametrize("data", ["multiply", "regression"])
+def test_regression_mse_matches_the_reference_loop(data):
+    d = load_builtin(data)
+    arch = {"type": "mlp", "sizes": [d.x_train.shape[1], 6, 1], "act": "softplus"}
+    land = NetworkLandscape.create(arch, _state(arch, 2), d, "mse")
+    values = _agree(land, _points(land))
+    assert values.shape == (7, 2)
+
+
+CNNS = [
+    ({"type": "cnn", "channels": [4], "batchnorm": True}, None),
+    ({"type": "cnn", "channels": [8, 16], "batchnorm": True}, None),
+    ({"type": "cnn", "channels": [3, 5], "pool": "avg"}, None),
+    ({"type": "cnn", "channels": [3, 4], "pool": "none", "kernel": 3}, None),
+    ({"type": "cnn", "channels": [4, 4], "act": "gelu", "batchnorm": True}, None),
+    ({"type": "cnn", "channels": [4, 3], "act": "tanh", "kernel": 5}, None),
+    ({"type": "cnn", "channels": [4, 3], "kernel": 2}, None),  # even kernel: 9x9 outputs
+    ({"type": "cnn", "channels": [5, 3], "kernel": 1, "pool": "avg", "act": "elu"}, None),
+    ({"type": "cnn", "channels": [3, 4, 5], "batchnorm": True}, None),  # 8 -> 4 -> 2 -> 1
+    ({"type": "cnn", "in_channels": 3, "image_size": 6, "channels": [4, 2], "classes": 3,
+      "batchnorm": True, "act": "softplus"}, (3, 6)),
+]
+
+
+@pytest.mark.parametrize(("arch", "images"), CNNS, ids=lambda v: str(v))
+def test_cnns_match_the_reference_loop(arch, images):
+    data = load_builtin("digits") if images is None else _images(*images)
+    land = NetworkLandscape.create(arch, _state(arch, 3), data, "cross_entropy")
+    _agree(land, _points(land, count=5))
+
+
+def test_batchnorm_with_explicit_interpolated_buffers():
+    arch = {"type": "cnn", "channels": [4, 6], "batchnorm": True}
+    a, b = _state(arch, 4), _state(arch, 5)
+    for name in a:
+        if name.endswith("running_var"):  # 1.5 var_a - 0.5 var_b < 0: extrapolation clamps
+            a[name] = 0.5 + 0.2 * torch.rand_like(a[name])
+            b[name] = 3.0 + torch.rand_like(b[name])
+    land = NetworkLandscape.create(arch, a, load_builtin("digits"), "cross_entropy")
+    buffers = {k: v for k, v in b.items() if "running" in k or "num_batches" in k}
+    mixed = network_views._interpolated_buffers(land.buffers, buffers, -0.5)  # clamped at 0
+    assert any((v == 0).any() for k, v in mixed.items() if k.endswith("running_var"))
+    for bufs in (buffers, mixed):
+        pts = torch.cat([land.center[None].double(), _points(land, count=3)])
+        values = _agree(land, pts, bufs)
+        # other statistics: the centre is a point like any other
+        assert not np.allclose(values[0], land.evaluate_splits(land.center[None])[0])
+
+
+def test_the_centre_is_the_reference_value_bit_for_bit():
+    arch = {"type": "mlp", "sizes": [2, 16, 2], "act": "relu"}
+    land = NetworkLandscape.create(arch, _state(arch, 6), load_builtin("moons"), "cross_entropy")
+    pts = torch.cat([_points(land, count=3), land.center[None].double(), _points(land, 2, seed=1)])
+    fast = land.evaluate_splits(pts)
+    ref = land.evaluate_splits(pts, method="loop")
+    assert np.array_equal(fast[3], ref[3])
+    x, y = land.tensors("train")
+    with torch.no_grad():
+        module = build_network(arch)
+        module.load_state_dict(_state(arch, 6))
+        own = float(nn.functional.cross_entropy(module(x), y))
+    assert fast[3, 0] == own
+
+
+def test_the_slice_meta_records_the_method(tmp_path):
+    source = network_views.example_source("multiply-gate", tmp_path)
+    result = network_views.compute_slice(source, {"steps": 3})
+    assert result.meta["evaluation"]["method"] == "gemm"
+    assert result.meta["evaluation"]["dtype"] == "float32"
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_ties_follow_argmax_first_index(classes):
+    arch = {"type": "mlp", "sizes": [2, 4, classes], "act": "relu"}
+    state = _state(arch, 7)
+    state["2.weight"].zero_()  # every output is its bias: all equal, a tie at every sample
+    state["2.bias"].fill_(0.25)
+    data = load_builtin("moons") if classes == 2 else from_arrays(
+        "three", load_builtin("moons").x_train, np.arange(1000) % 3)
+    land = NetworkLandscape.create(arch, state, data, "cross_entropy")
+    pts = land.center[None].double() + torch.zeros(2, land.dim, dtype=torch.float64)
+    pts[1, 0] += 1e-3  # not the centre: the GEMM path
+    values = _agree(land, pts)
+    train_y = torch.as_tensor(data.y_train)
+    assert values[1, 2] == pytest.approx(float((train_y == 0).double().mean()))  # argmax is 0
+
+
+def test_huge_logits_stay_finite_and_match():
+    arch = {"type": "mlp", "sizes": [2, 8, 3], "act": "relu"}
+    state = {k: 40.0 * v for k, v in _state(arch, 8).items()}
+    data = from_arrays("three", load_builtin("moons").x_train, np.arange(1000) % 3)
+    land = NetworkLandscape.create(arch, state, data, "cross_entropy")
+    values = _agree(land, _points(land, count=4))
+    assert np.isfinite(values).all() and values[:, 0].max() > 100
+
+
+def test_chunks_stacks_and_groups(monkeypatch):
+    monkeypatch.setattr(landscape_module, "CHUNK_FLOATS", 4096)  # many data chunks
+    monkeypatch.setattr(landscape_module, "STACK_FLOATS", 4096)  # many first-layer slabs
+    monkeypatch.setattr(landscape_module, "GROUP", 5)  # several groups, a partial last stack
+    arch = {"type": "cnn", "channels": [4, 6], "batchnorm": True}
+    land = NetworkLandscape.create(arch, _state(arch, 9), load_builtin("digits"), "cross_entropy")
+    program = land.program()
+    assert len(program.spans) > 3 and program.stack == 16
+    assert max(len(s) for s in program.slabs) > 1
+    _agree(land, _points(land, count=11))
+    mlp = {"type": "mlp", "sizes": [2, 32, 2], "act": "tanh"}
+    land = NetworkLandscape.create(mlp, _state(mlp, 9), load_builtin("moons"), "cross_entropy")
+    assert len(land.program().spans) > 3
+    _agree(land, _points(land, count=11))
+
+
+def test_too_large_a_cnn_falls_back_to_the_loop(monkeypatch):
+    monkeypatch.setattr(landscape_module, "MAX_INDEX", 100)
+    arch = {"type": "cnn", "channels": [4, 6]}
+    land = NetworkLandscape.create(arch, _state(arch, 10), load_builtin("digits"), "cross_entropy")
+    assert land.method == "loop" and land.method_meta()["method"] == "loop"
+    values = land.evaluate_splits(_points(land, count=2))
+    assert np.array_equal(values, land.evaluate_splits(_points(land, count=2), method="loop"))
+
+
+@pytest.mark.parametrize(("arch", "data", "loss"), [
+    ({"type": "mlp", "sizes": [2, 8, 2], "act": "relu"}, "moons", "cross_entropy"),
+    ({"type": "cnn", "channels": [4, 6], "batchnorm": True}, "digits", "cross_entropy"),
+    ({"type": "mlp", "sizes": [2, 6, 1], "act": "tanh"}, "multiply", "mse"),
+])
+def test_one_split_evaluates_only_its_samples(arch, data, loss):
+    land = NetworkLandscape.create(arch, _state(arch, 11), load_builtin(data), loss)
+    pts = torch.cat([_points(land, count=4), land.center[None].double()])
+    both = land.evaluate_splits(pts, method="loop")
+    for k, split in enumerate(("train", "test")):
+        fast = land.evaluate(pts, split)
+        assert land.program(split).samples == len(land.tensors(split)[1])
+        assert np.allclose(fast["loss"], both[:, k], rtol=2e-5, atol=1e-6)
+        assert fast["loss"][-1] == both[-1, k]  # the centre: the reference, bit for bit
+        if loss == "cross_entropy":
+            n = len(land.tensors(split)[1])
+            assert np.all(np.abs(fast["accuracy"] - both[:, 2 + k]) <= 1.01 / n)
+        loop = land.evaluate(pts, split, method="loop")
+        assert np.array_equal(loop["loss"], both[:, k])
