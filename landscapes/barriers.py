@@ -111,6 +111,9 @@ def _basin_at(basin: np.ndarray, mirror: np.ndarray, v: int, mask: int) -> int: 
     return basin[v] if v < basin.size else mirror[basin[mask ^ v]]
 
 
+LANES = 4  # independent partial tables: consecutive edges do not wait on each other's store
+
+
 @numba.njit(cache=True)
 def _pair_weights(e: np.ndarray, basin: np.ndarray, mirror: np.ndarray, n: int, m: int,
                   best: np.ndarray) -> None:  # pragma: no cover - compiled
@@ -118,20 +121,27 @@ def _pair_weights(e: np.ndarray, basin: np.ndarray, mirror: np.ndarray, n: int, 
 
     Edges along bits whose partner lies past the visited half (the top bit, for half the
     states) read the partner's basin through the mirror. Branch-free: edges inside one basin
-    update the diagonal, which is ignored.
+    update the diagonal, which is ignored. Consecutive edges (usually the same pair) go to
+    LANES partial tables, merged at the end, so their updates do not form one long chain.
     """
     limit, mask = basin.size, e.size - 1
+    part = np.full((LANES, m * m), np.inf)
     for i in range(n):
         step = 1 << i
         if step >= limit:  # partner u + step in the unvisited half: mirror of mask ^ (u + step)
             for u in range(limit):
                 k = basin[u] * m + mirror[basin[mask ^ (u + step)]]
-                best[k] = min(best[k], max(e[u], e[u + step]))
+                lane = u & (LANES - 1)
+                part[lane, k] = min(part[lane, k], max(e[u], e[u + step]))
             continue
         for hi in range(0, limit, 2 * step):
             for u in range(hi, hi + step):
                 k = basin[u] * m + basin[u + step]
-                best[k] = min(best[k], max(e[u], e[u + step]))
+                lane = u & (LANES - 1)
+                part[lane, k] = min(part[lane, k], max(e[u], e[u + step]))
+    for lane in range(LANES):
+        for k in range(m * m):
+            best[k] = min(best[k], part[lane, k])
 
 
 @numba.njit(cache=True)
