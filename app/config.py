@@ -7,6 +7,8 @@ FUNNELSCOPE_MAX_UPLOAD_MB  largest accepted upload in MB (default: 20)
 FUNNELSCOPE_MAX_PARAMETERS largest accepted network, in parameters (default: 2,000,000)
 FUNNELSCOPE_MAX_SAMPLES    largest accepted data upload, in samples (default: 10,000)
 FUNNELSCOPE_TORCH_THREADS  torch threads per worker process (default: 1; scale with workers)
+FUNNELSCOPE_DEVICE         cpu (default), cuda, cuda:K or auto: where network slices are
+                           evaluated; a missing GPU falls back to the CPU with a log line
 REDIS_URL                  e.g. redis://127.0.0.1:6379/0: cache in Redis (flask-caching
                            RedisCache) and background jobs on Celery workers (Dash's
                            CeleryManager). Unset: files under the cache directory and jobs in
@@ -30,6 +32,7 @@ class Config:
     max_parameters: int = 2_000_000
     max_samples: int = 10_000
     torch_threads: int = 1
+    device: str = "cpu"
     redis_url: str | None = None
 
     @classmethod
@@ -44,6 +47,7 @@ class Config:
             max_parameters=int(env.get("FUNNELSCOPE_MAX_PARAMETERS", default.max_parameters)),
             max_samples=int(env.get("FUNNELSCOPE_MAX_SAMPLES", default.max_samples)),
             torch_threads=int(env.get("FUNNELSCOPE_TORCH_THREADS", default.torch_threads)),
+            device=env.get("FUNNELSCOPE_DEVICE", default.device),
             redis_url=env.get("REDIS_URL") or None,
         )
 

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from flask_caching import Cache
 
 from landscapes import views
@@ -60,6 +61,7 @@ class ViewStore:
     uploads: UploadStore
     lock: Lock
     computed: int = 0
+    device: torch.device | None = None  # where network views are evaluated (None: the CPU)
 
     def cached(self, model_spec: dict, view_spec: dict) -> Slice | ViewResult | None:
         """The cached view, or None (also when the cache cannot be reached: logged)."""
@@ -85,7 +87,8 @@ class ViewStore:
             hit = self.cached(model_spec, view_spec)
             if hit is not None:
                 return hit
-            result = views.compute(model_spec, view_spec, progress, store=self.uploads)
+            result = views.compute(model_spec, view_spec, progress, store=self.uploads,
+                                   device=self.device)
             self.computed += 1
             try:
                 self.cache.set(key, (result.to_arrays(), result.meta))

@@ -1,5 +1,6 @@
 """The application factory."""
 
+import logging
 import os
 from pathlib import Path
 
@@ -11,7 +12,10 @@ from flask_caching import Cache
 from app import api, callbacks, health, layout
 from app.config import Config
 from app.data import ViewStore, file_lock, redis_lock
+from landscapes.devices import resolve_device
 from landscapes.store import UploadStore
+
+log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -37,17 +41,21 @@ def create_app(config: Config | None = None) -> Dash:
     cache = Cache(app.server, config=config.flask_caching())
     uploads = UploadStore(Path(config.cache_dir) / "store", max_bytes=config.max_upload_bytes,
                           max_samples=config.max_samples, max_parameters=config.max_parameters)
+    device, note = resolve_device(config.device)
+    if note:
+        log.warning("FUNNELSCOPE_DEVICE=%s: %s", config.device, note)
     if config.redis_url:  # shared by every worker and machine
         from celery import Celery
 
         celery_app = Celery("funnelscope", broker=config.redis_url, backend=config.redis_url)
         celery_app.conf.update(broker_connection_retry_on_startup=True, task_track_started=True)
         manager = CeleryManager(celery_app)
-        store = ViewStore(cache, uploads, redis_lock(config.redis_url))
+        store = ViewStore(cache, uploads, redis_lock(config.redis_url), device=device)
         app.server.extensions["funnelscope_celery"] = celery_app
     else:  # one machine: files under the cache directory, jobs in local processes
         manager = DiskcacheManager(diskcache.Cache(str(Path(config.cache_dir) / "jobs")))
-        store = ViewStore(cache, uploads, file_lock(Path(config.cache_dir) / "locks"))
+        store = ViewStore(cache, uploads, file_lock(Path(config.cache_dir) / "locks"),
+                          device=device)
     app.layout = layout.build()
     callbacks.register(app, store, manager, config.torch_threads,
                        readiness=health.cached_readiness(config, cache))

@@ -19,6 +19,7 @@ from landscapes import examples, network_views, uploads, views
 from landscapes.barriers import barrier_tree
 from landscapes.datasets import BUILTIN, load_builtin
 from landscapes.descent import descend, seeded_starts
+from landscapes.devices import resolve_device
 from landscapes.enumeration import check_enumerable, enumerate_ising
 from landscapes.errors import LandscapeError
 from landscapes.export import check_writable, write_npz
@@ -51,6 +52,8 @@ def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--data", help=f"built-in dataset ({', '.join(BUILTIN)}) or .npz/.safetensors")
     g.add_argument("--loss", choices=LOSSES, help="default: from the checkpoint, else by data")
     g.add_argument("--include-1d", action="store_true", help="filter directions: keep biases")
+    g.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:K or auto: where "
+                   "the network is evaluated; without a GPU, cuda falls back to the CPU")
     g.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "funnelscope"),
                    help="where trained examples are cached")
 
@@ -143,8 +146,11 @@ def _read_checkpoint(path: str, arch: dict | None) -> uploads.Checkpoint:
 
 
 def _write_network_view(args: argparse.Namespace, view: dict) -> None:
+    device, note = resolve_device(args.device)
     out = check_writable(args.out)
-    source = _network_source(args)
+    if note:
+        print(f"landscapes: note: {note}", file=sys.stderr)
+    source = network_views.on_device(_network_source(args), device)
     with _progress_bar(view["view"]) as progress:
         if view["view"] == "slice":
             result = network_views.compute_slice(source, view, progress)

@@ -19,7 +19,7 @@ Euclidean. ``values`` is the train loss; ``test_loss`` (and ``train_accuracy``,
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +85,13 @@ def example_source(name: str, cache_dir: Path) -> NetworkSource:
 
 
 SPEC_KEYS = ("checkpoint", "checkpoint2", "checkpoint3", "data", "loss")
+
+
+def on_device(source: NetworkSource, device: torch.device | None) -> NetworkSource:
+    """``source`` with its landscape evaluated on ``device`` (None: as it is, the CPU)."""
+    if device is None:
+        return source
+    return replace(source, landscape=source.landscape.on(device))
 
 
 def normalize_spec(spec: dict) -> dict:

@@ -253,10 +253,12 @@ def compute_path(model: SpinModel, view: dict, progress: Progress = None) -> Sli
 
 
 def compute(model_spec: dict, view_spec: dict, progress: Progress = None,
-            store: UploadStore | None = None) -> Slice | ViewResult:
+            store: UploadStore | None = None,
+            device: torch.device | None = None) -> Slice | ViewResult:
     """Compute the view a request names (the canonical entry point).
 
-    Networks need ``store``: where uploads and the trained examples live.
+    Networks need ``store``: where uploads and the trained examples live; their slices and paths
+    are evaluated on ``device`` (default the CPU; see :mod:`landscapes.devices`).
     """
     if model_spec.get("model") == "network":
         spec, view = canonical_request(model_spec, view_spec)
@@ -265,7 +267,7 @@ def compute(model_spec: dict, view_spec: dict, progress: Progress = None,
         if view["view"] == "minima":
             return minima_stats.network_minima(spec["example"], view["seeds"],
                                                store.examples_dir, progress)
-        source = network_views.source_from_spec(spec, store)
+        source = network_views.on_device(network_views.source_from_spec(spec, store), device)
         if view["view"] == "slice":
             return network_views.compute_slice(source, view, progress)
         return network_views.compute_path(source, view, progress)

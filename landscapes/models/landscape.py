@@ -14,7 +14,7 @@ Units: mean cross-entropy (nats) or mean squared error over the split; accuracy 
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -46,6 +46,7 @@ class NetworkLandscape:
     data: Dataset
     loss: str
     _tensors: dict = field(default_factory=dict, repr=False)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     name = "network"
     discrete = False
@@ -123,6 +124,8 @@ class NetworkLandscape:
         method = method or self.method
         if method not in ("gemm", "loop"):
             raise ValueError(f"method must be 'gemm' or 'loop'; got {method!r}")
+        if self.device.type != "cpu":  # the GEMM program is tuned for CPU caches
+            method = "loop"
         if method == "gemm" and self.program(split) is None:
             method = "loop"
         pts = points.detach().to(torch.float32)
@@ -151,17 +154,25 @@ class NetworkLandscape:
     @property
     def method(self) -> str:
         """The evaluation picked for this architecture: ``gemm`` for the zoo's MLPs and CNNs
-        whose index tables stay small (see :data:`MAX_INDEX`), else ``loop``."""
+        whose index tables stay small (see :data:`MAX_INDEX`), else ``loop`` (always on a GPU)."""
+        if self.device.type != "cpu":
+            return "loop"
         return "gemm" if self.program() is not None else "loop"
+
+    def on(self, device: torch.device) -> "NetworkLandscape":
+        """This landscape evaluated on ``device`` (a copy; the same module and data)."""
+        if device == self.device:
+            return self
+        return replace(self, device=device, _tensors={})
 
     def method_meta(self) -> dict:
         """How slices of this landscape are evaluated (saved in a view's ``meta``)."""
         if self.method == "gemm":
-            return {"method": "gemm", "dtype": "float32",
+            return {"method": "gemm", "dtype": "float32", "device": "cpu",
                     "detail": "per point: GEMMs over (features, samples) blocks; BatchNorm (eval) "
                               "folded into the convolutions; 2x2 pooling as a max/mean over "
                               "pooling-window slabs; the centre point by the reference forward"}
-        return {"method": "loop", "dtype": "float32",
+        return {"method": "loop", "dtype": "float32", "device": str(self.device),
                 "detail": "one torch.func.functional_call forward per point over train and test"}
 
     def program(self, split: str | None = None) -> "GemmProgram | None":
@@ -198,13 +209,14 @@ class NetworkLandscape:
     def _loop(self, pts: torch.Tensor, buffers: dict) -> np.ndarray:
         """The reference: one forward pass per point over train and test samples together (eval
         mode: the batch's composition does not change any output)."""
-        x, y_train, y_test = self._both()
+        x, y_train, y_test = (t.to(self.device) for t in self._both())
+        buffers = {k: v.to(self.device) for k, v in buffers.items()}
         n = len(y_train)
         criterion = _criterion(self.loss)
         classify = self.data.task == "classification"
         out = np.empty((len(pts), 4 if classify else 2))
         with torch.no_grad():
-            for k, flat in enumerate(pts):
+            for k, flat in enumerate(pts.to(self.device)):
                 params = self.layout.unflatten(flat)
                 pred = torch.func.functional_call(self.module, (params, buffers), (x,))
                 train, test = pred[:n], pred[n:]
