@@ -13,7 +13,7 @@ from torch import nn
 
 from landscapes import network_views
 from landscapes.datasets import from_arrays, load_builtin
-from landscapes.models import landscape as landscape_module
+from landscapes.models import gemm as gemm_module
 from landscapes.models.landscape import NetworkLandscape
 from landscapes.models.network import build_network
 
@@ -180,9 +180,9 @@ def test_huge_logits_stay_finite_and_match():
 
 
 def test_chunks_stacks_and_groups(monkeypatch):
-    monkeypatch.setattr(landscape_module, "CHUNK_FLOATS", 4096)  # many data chunks
-    monkeypatch.setattr(landscape_module, "STACK_FLOATS", 4096)  # many first-layer slabs
-    monkeypatch.setattr(landscape_module, "GROUP", 5)  # several groups, a partial last stack
+    monkeypatch.setattr(gemm_module, "CHUNK_FLOATS", 4096)  # many data chunks
+    monkeypatch.setattr(gemm_module, "STACK_FLOATS", 4096)  # many first-layer slabs
+    monkeypatch.setattr(gemm_module, "GROUP", 5)  # several groups, a partial last stack
     arch = {"type": "cnn", "channels": [4, 6], "batchnorm": True}
     land = NetworkLandscape.create(arch, _state(arch, 9), load_builtin("digits"), "cross_entropy")
     program = land.program()
@@ -196,7 +196,7 @@ def test_chunks_stacks_and_groups(monkeypatch):
 
 
 def test_too_large_a_cnn_falls_back_to_the_loop(monkeypatch):
-    monkeypatch.setattr(landscape_module, "MAX_INDEX", 100)
+    monkeypatch.setattr(gemm_module, "MAX_INDEX", 100)
     arch = {"type": "cnn", "channels": [4, 6]}
     land = NetworkLandscape.create(arch, _state(arch, 10), load_builtin("digits"), "cross_entropy")
     assert land.method == "loop" and land.method_meta()["method"] == "loop"
