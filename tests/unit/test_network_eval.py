@@ -16,6 +16,7 @@ from landscapes.datasets import from_arrays, load_builtin
 from landscapes.models import gemm as gemm_module
 from landscapes.models.landscape import NetworkLandscape
 from landscapes.models.network import build_network
+from tests.unit.test_networks import _state
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -24,21 +25,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def _state(arch: dict, seed: int) -> dict:
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        module = build_network(arch)
-        with torch.no_grad():
-            for p in module.parameters():
-                p.add_(0.3 * torch.randn_like(p))
-            for name, b in module.named_buffers():
-                if name.endswith("running_mean"):
-                    b.copy_(0.5 * torch.randn_like(b))
-                elif name.endswith("running_var"):
-                    b.copy_(0.5 + torch.rand_like(b))
-    return {k: v.clone() for k, v in module.state_dict().items()}
 
 
 def _points(land: NetworkLandscape, count: int = 7, scale: float = 0.3, seed: int = 0
