@@ -1,6 +1,8 @@
 """The ``landscapes`` command line: slices, paths, minima and enumerations to ``.npz`` files.
 
-Every command prints where it wrote; long work shows a tqdm progress bar (Ctrl-C cancels).
+``--format`` (or the suffix of ``--out``) also writes CSV, legacy VTK or standalone HTML
+(:mod:`landscapes.formats`). Every command prints where it wrote; long work shows a tqdm
+progress bar (Ctrl-C cancels).
 Bad arguments end with one ``landscapes: error: ...`` line and exit status 2.
 """
 
@@ -15,17 +17,18 @@ import numpy as np
 from tqdm import tqdm
 
 import landscapes
-from landscapes import examples, network_views, uploads, views
+from landscapes import examples, formats, network_views, uploads, views
 from landscapes.barriers import barrier_tree
 from landscapes.datasets import BUILTIN, load_builtin
 from landscapes.descent import descend, seeded_starts
 from landscapes.devices import resolve_device
 from landscapes.enumeration import check_enumerable, enumerate_ising
 from landscapes.errors import LandscapeError
-from landscapes.export import check_writable, write_npz
+from landscapes.export import check_writable
 from landscapes.funnel import folding_temperature, free_energy, funnel_histogram, two_state_barrier
 from landscapes.models import build_model
 from landscapes.models.network import LOSSES
+from landscapes.results import ViewResult
 
 MODEL_OPTIONS = {  # CLI flag -> (spec key, type, families that take it)
     "n": ("n", int, ("ising", "pspin")),
@@ -97,11 +100,25 @@ def _progress_bar(desc: str) -> Iterator[Callable[[int, int], None]]:
         bar.close()
 
 
+def _add_output_arguments(parser: argparse.ArgumentParser, help_out: str | None = None) -> None:
+    parser.add_argument("--out", required=True, help=help_out or "output file")
+    parser.add_argument("--format", choices=formats.FORMATS,
+                        help="npz (the export contract), csv, vtk (legacy, for ParaView) or html "
+                             "(standalone figure); default: from the suffix of --out, else npz")
+
+
+def _output(args: argparse.Namespace, kind: str) -> tuple[Path, str]:
+    """The checked output path and format (before any work; ``kind`` is the view's kind)."""
+    fmt = formats.format_from_path(args.out, args.format)
+    formats.check_format(kind, fmt)
+    return check_writable(args.out), fmt
+
+
 def _write_view(args: argparse.Namespace, view: dict) -> None:
-    out = check_writable(args.out)
+    out, fmt = _output(args, view["view"])
     with _progress_bar(view["view"]) as progress:
         result = views.compute(_model_spec(args), view, progress)
-    write_npz(out, result.to_arrays(), result.meta)
+    formats.write(result, out, fmt)
     shape = "x".join(str(len(a)) for a in result.axes)
     print(f"wrote {view['view']} ({shape}, {result.meta['unit']}) to {out}")
 
@@ -147,7 +164,7 @@ def _read_checkpoint(path: str, arch: dict | None) -> uploads.Checkpoint:
 
 def _write_network_view(args: argparse.Namespace, view: dict) -> None:
     device, note = resolve_device(args.device)
-    out = check_writable(args.out)
+    out, fmt = _output(args, view["view"])
     if note:
         print(f"landscapes: note: {note}", file=sys.stderr)
     source = network_views.on_device(_network_source(args), device)
@@ -156,7 +173,7 @@ def _write_network_view(args: argparse.Namespace, view: dict) -> None:
             result = network_views.compute_slice(source, view, progress)
         else:
             result = network_views.compute_path(source, view, progress)
-    write_npz(out, result.to_arrays(), result.meta)
+    formats.write(result, out, fmt)
     shape = "x".join(str(len(a)) for a in result.axes)
     extra = ""
     if "hessian_eigenvalues" in result.meta:
@@ -205,7 +222,7 @@ def cmd_minima(args: argparse.Namespace) -> None:
     if args.starts < 1:
         raise LandscapeError(f"--starts must be >= 1; got {args.starts}")
     model = build_model(_model_spec(args))
-    out = check_writable(args.out)
+    out, fmt = _output(args, "minima")
     with _progress_bar("descents") as progress:
         result = descend(model, seeded_starts(model, range(args.starts)), progress)
     arrays = {
@@ -220,7 +237,7 @@ def cmd_minima(args: argparse.Namespace) -> None:
         "unit": "energy per spin", "energy_convention": model.energy_convention,
         "starts": "random:0 .. random:K-1", "library_version": landscapes.__version__,
     }
-    write_npz(out, arrays, meta)
+    formats.write(ViewResult(arrays, meta), out, fmt)
     best = float(np.min(result.energies))
     print(f"wrote {args.starts} minima (lowest {best:.6f} per spin) to {out}")
 
@@ -231,7 +248,7 @@ def cmd_enumerate(args: argparse.Namespace) -> None:
     spec = _model_spec(args)
     check_enumerable(spec.get("n", 16))
     model = build_model(spec)
-    out = check_writable(args.out)
+    out, fmt = _output(args, "enumeration")
     with _progress_bar("enumerate") as progress:
         result = enumerate_ising(model, progress)
     tree = barrier_tree(result.energies, model.n)
@@ -255,7 +272,7 @@ def cmd_enumerate(args: argparse.Namespace) -> None:
         "q_histogram": "per native overlap Q: q_counts states, q_lowest_energy, q_entropy = ln count",
         "library_version": landscapes.__version__,
     }
-    write_npz(out, arrays, meta)
+    formats.write(ViewResult(arrays, meta), out, fmt)
     print(f"wrote {2**model.n:,} energies, {len(tree.minima)} minima and "
           f"{len(tree.merges)} merges to {out}")
 
@@ -268,7 +285,7 @@ def cmd_funnel(args: argparse.Namespace) -> None:
     spec = _model_spec(args)
     check_enumerable(spec.get("n", 16))
     model = build_model(spec)
-    out = check_writable(args.out)
+    out, fmt = _output(args, "free energy")
     result = enumerate_ising(model)
     q, free = free_energy(result.energies, result.overlaps, model.n, args.temperature)
     folding = folding_temperature(result.energies, result.overlaps, model.n)
@@ -283,7 +300,7 @@ def cmd_funnel(args: argparse.Namespace) -> None:
         "energy_convention": model.energy_convention,
         "library_version": landscapes.__version__,
     }
-    write_npz(out, arrays, meta)
+    formats.write(ViewResult(arrays, meta), out, fmt)
     tf = f"{folding:.4g}" if folding is not None else "none"
     print(f"wrote F(Q; T={args.temperature:g}) over {len(q)} overlaps (folding temperature {tf}, "
           f"two-state barrier {barrier:.4g}) to {out}")
@@ -295,10 +312,10 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     view = {"view": "sweep", "n_min": args.n_min, "n_max": args.n_max, "seeds": args.seeds}
     spec = _model_spec(args)
     views.request_key(spec, view)  # check the request before any work
-    out = check_writable(args.out)
+    out, fmt = _output(args, "sweep")
     with _progress_bar("sweep") as progress:
         result = views.compute(spec, view, progress)
-    write_npz(out, result.to_arrays(), result.meta)
+    formats.write(result, out, fmt)
     a = result.arrays
     print("    N  ground basin share  minima  largest barrier/spin")
     for i, n in enumerate(a["sizes"]):
@@ -373,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--directions", default="random",
                    help="random or through:P1[,P2[,P3]]; networks: filter, pca, hessian, points")
     p.add_argument("--direction-seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="output .npz file")
+    _add_output_arguments(p, "output file (.npz, .csv, .vtk or .html)")
     p.set_defaults(func=cmd_slice)
 
     p = sub.add_parser("path", help="energy (or loss) along a path between two named points")
@@ -384,18 +401,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", default="geodesic", choices=(*views.PATH_KINDS, "bezier"),
                    help="spin models: linear or geodesic; networks: linear or bezier")
     p.add_argument("--steps", type=int, default=101)
-    p.add_argument("--out", required=True)
+    _add_output_arguments(p)
     p.set_defaults(func=cmd_path)
 
     p = sub.add_parser("minima", help="minima from K seeded descents")
     _add_model_arguments(p, ("ising", "pspin"))
     p.add_argument("--starts", type=int, default=32)
-    p.add_argument("--out", required=True)
+    _add_output_arguments(p)
     p.set_defaults(func=cmd_minima)
 
     p = sub.add_parser("enumerate", help="all 2^N Ising energies and local minima (N <= 20)")
     _add_model_arguments(p, ("ising",))
-    p.add_argument("--out", required=True)
+    _add_output_arguments(p)
     p.set_defaults(func=cmd_enumerate)
 
     p = sub.add_parser("examples", help="list the example networks, or export them")
@@ -413,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("funnel", help="free energy F(Q; T) of an Ising model (exact, N <= 20)")
     _add_model_arguments(p, ("ising",))
     p.add_argument("--temperature", type=float, default=1.0, help="T in units of the couplings")
-    p.add_argument("--out", required=True)
+    _add_output_arguments(p)
     p.set_defaults(func=cmd_funnel)
 
     p = sub.add_parser("sweep", help="how the Ising funnel sharpens with N (exact, N <= 20)")
@@ -421,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-min", type=int, default=8)
     p.add_argument("--n-max", type=int, default=20)
     p.add_argument("--seeds", type=int, default=4, help="seeds SEED .. SEED+K-1 per size")
-    p.add_argument("--out", required=True)
+    _add_output_arguments(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("serve", help="run the dashboard")

@@ -1,5 +1,6 @@
 """The landscapes command line: files it writes, numbers in them, and its error lines."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,85 @@ def test_sweep_writes_the_table_it_prints(tmp_path, capsys):
     assert arrays["minima_count"][2, 1] == tree.minima.size
     share = arrays["ground_basin_share"][2].mean()
     assert f"    8  {share:18.3f}" in stdout
+
+
+def _csv_rows(path: Path) -> tuple[list[str], np.ndarray]:
+    """Header and rows of a CSV export, skipping its '#' comment lines."""
+    lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("#")]
+    return lines[0].split(","), np.array([[float(v) for v in ln.split(",")] for ln in lines[1:]])
+
+
+def test_format_option_and_suffix_choose_what_is_written(tmp_path, capsys):
+    args = ["slice", "ising", "--n", "8", "--native-bias", "1", "--steps", "5", "--span", "0.5"]
+    assert run([*args, "--out", str(tmp_path / "s.npz")], capsys)[0] == 0
+    arrays, meta = read_npz(tmp_path / "s.npz")
+    out = tmp_path / "s.txt"  # --format wins where the suffix names no format
+    code, stdout, _ = run([*args, "--format", "csv", "--out", str(out)], capsys)
+    assert code == 0 and f"wrote slice (5x5, energy per spin) to {out}" in stdout
+    header, rows = _csv_rows(out)
+    assert header == ["a", "b", "energy_per_spin"]
+    assert np.array_equal(rows[:, 2].reshape(5, 5), arrays["values"])
+    assert np.array_equal(rows[:5, 0], arrays["x"]) and np.all(rows[:5, 1] == arrays["y"][0])
+    assert f"# meta: {json.dumps(meta, sort_keys=True)}" in out.read_text()
+    starts = {"csv": "# numpy:", "vtk": "# vtk DataFile Version 3.0", "html": "<!DOCTYPE html>"}
+    for suffix, start in starts.items():  # the suffix alone picks the format
+        code, stdout, _ = run([*args, "--out", str(tmp_path / f"t.{suffix}")], capsys)
+        assert code == 0 and str(tmp_path / f"t.{suffix}") in stdout
+        assert (tmp_path / f"t.{suffix}").read_text().startswith(start)
+    code, _, _ = run([*args, "--format", "npz", "--out", str(tmp_path / "plain")], capsys)
+    assert code == 0 and np.array_equal(read_npz(tmp_path / "plain")[0]["values"], arrays["values"])
+
+
+def test_every_writing_command_takes_a_format(tmp_path, capsys):
+    model = ["ising", "--n", "6", "--native-bias", "1"]
+    code, _, _ = run(["enumerate", *model, "--out", str(tmp_path / "e.csv")], capsys)
+    header, rows = _csv_rows(tmp_path / "e.csv")
+    assert code == 0 and header == ["state", "energies", "overlaps"] and rows.shape == (64, 3)
+    assert rows[:, 0].tolist() == list(range(64))
+    code, _, _ = run(["funnel", *model, "--temperature", "0.5", "--out", str(tmp_path / "f.csv")],
+                     capsys)
+    header, rows = _csv_rows(tmp_path / "f.csv")
+    assert code == 0 and header == ["q_values", "free_energy"] and rows.shape == (7, 2)
+    code, _, _ = run(["funnel", *model, "--format", "vtk", "--out", str(tmp_path / "f.vtk")],
+                     capsys)
+    assert code == 0 and "DIMENSIONS 7 1 1" in (tmp_path / "f.vtk").read_text()
+    code, _, _ = run(["minima", *model, "--starts", "3", "--out", str(tmp_path / "m.csv")], capsys)
+    header, rows = _csv_rows(tmp_path / "m.csv")
+    assert code == 0 and header[:3] == ["start", "energies", "overlaps"] and len(rows) == 3
+    code, _, _ = run(["path", *model, "--steps", "7", "--out", str(tmp_path / "p.html")], capsys)
+    assert code == 0 and "funnelscope-meta" in (tmp_path / "p.html").read_text()
+    code, _, _ = run(["sweep", "ising", "--n-min", "4", "--n-max", "5", "--seeds", "1",
+                      "--out", str(tmp_path / "s.csv")], capsys)
+    header, rows = _csv_rows(tmp_path / "s.csv")
+    assert code == 0 and header[:2] == ["n", "seed"] and rows[:, 0].tolist() == [4, 5]
+
+
+@pytest.mark.parametrize(
+    ("args", "name", "message"),
+    [
+        (["slice", "ising", "--format", "csv"], "x.npz",
+         "landscapes: error: x.npz ends in .npz but the format is csv; name the file *.csv or "
+         "choose format npz"),
+        (["path", "ising", "--format", "vtk"], "x.html",
+         "landscapes: error: x.html ends in .html but the format is vtk; name the file *.vtk or "
+         "choose format html"),
+        (["minima", "ising"], "x.dat",
+         "landscapes: error: cannot tell the format of x.dat from its suffix .dat; use .npz, "
+         ".csv, .vtk, .html or choose a format (npz, csv, vtk or html)"),
+        (["sweep", "ising", "--n-min", "4", "--n-max", "6"], "x.vtk",
+         "landscapes: error: a sweep view has no grid to write as VTK (VTK is for slices, paths "
+         "and the funnel's free energy); use csv, html or npz"),
+        # argparse's own wording of the choices differs between Python versions: a prefix
+        (["enumerate", "ising", "--format", "png"], "x.png", "landscapes: error: argument "
+         "--format: invalid choice: 'png' (choose from "),
+    ],
+)
+def test_a_format_mismatch_is_one_error_line_and_writes_nothing(args, name, message, tmp_path,
+                                                                capsys):
+    code, stdout, err = run([*args, "--out", str(tmp_path / name)], capsys)
+    assert code == 2 and stdout == ""
+    if message.endswith("(choose from "):
+        assert err.startswith(message) and err.count("\n") == 1
+    else:
+        assert err == message + "\n"
+    assert list(tmp_path.iterdir()) == []
