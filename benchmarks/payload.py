@@ -99,14 +99,17 @@ def panel_request(app, panel: str, **changes) -> tuple[str, dict]:
                if k.startswith(f"..{panel}-surface.figure...") and "@" not in k)
     spec = app.callback_map[key]
     components = _component_values(app.layout, {})
-    inputs = []
-    for item in spec["inputs"]:
-        suffix = item["id"].removeprefix(f"{panel}-")
-        value = changes.get(suffix, getattr(components[item["id"]], item["property"], None))
-        inputs.append({**item, "value": value})
+    def values(items: list[dict]) -> list[dict]:
+        out = []
+        for item in items:
+            suffix = item["id"].removeprefix(f"{panel}-")
+            value = changes.get(suffix, getattr(components[item["id"]], item["property"], None))
+            out.append({**item, "value": value})
+        return out
+
     outputs = [{"id": o.component_id, "property": o.component_property} for o in spec["output"]]
-    return key, {"output": key, "outputs": outputs, "inputs": inputs, "state": [],
-                 "changedPropIds": [f"{panel}-steps.value"]}
+    return key, {"output": key, "outputs": outputs, "inputs": values(spec["inputs"]),
+                 "state": values(spec["state"]), "changedPropIds": [f"{panel}-steps.value"]}
 
 
 def run_callback(client, body: dict, headers: dict) -> tuple[bytes, str | None, int, int]:
