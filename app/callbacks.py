@@ -5,8 +5,13 @@ quick one that shows a coarse preview of a slice while the background job refine
 that shows the controls of the chosen family and view, one that redraws F(Q; T) as the
 temperature slider moves (from data the funnel view left in a dcc.Store: no recomputation),
 one that makes a clicked barrier-tree minimum the path's end, and one that validates uploads;
-the two 3D cameras are kept in step by one clientside callback that patches the other graph's
-camera.
+the two 3D cameras are kept in step by one clientside callback that turns the other graph's
+camera, and each new figure a graph draws takes the shared camera.
+
+The page's URL carries both panels' settings and the camera (:mod:`app.urlstate`): one callback
+writes it as the controls change, one sets the controls when a URL is opened or the browser goes
+back or forward; clientside ones put it into the browser's history (a camera turn replaces the
+entry), turn both cameras to a URL's camera and copy the link.
 """
 
 import base64
@@ -18,7 +23,7 @@ from collections.abc import Callable
 import torch
 from dash import Dash, Input, Output, State, ctx, html, no_update
 
-from app import figures, funnel_figures, ids, panel_views
+from app import figures, funnel_figures, ids, panel_views, urlstate
 from app.data import ViewStore
 from app.ids import pid
 from app.layout import HIDDEN, SHOWN, UPLOAD, UPLOAD_SLOTS, family_styles, view_styles
@@ -71,8 +76,10 @@ def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1,
     """
     for side in ids.PANELS:
         _register_panel(app, store, side, manager, torch_threads)
+        _register_cancel_note(app, side)
         _register_uploads(app, store, side)
     _register_camera_sync(app)
+    _register_url_state(app)
     if readiness is not None:
         _register_status(app, readiness)
 
@@ -338,47 +345,335 @@ def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:
         return keys, *statuses
 
 
+# Shared by the clientside callbacks below (installed once per page): the two 3D graphs and the
+# camera they share (``fs.shared``; null: the figures' default), which every camera turn of a
+# graph updates at once. A figure from the server always carries the default camera, and
+# uirevision keeps a turned camera only while the figure's own camera does not change: so after
+# each new figure a graph draws (``plotly_afterplot`` with a new layout object), a graph that
+# does not show the shared camera is turned to it. A URL's camera waits in ``fs.pending`` for
+# the first draw of a graph.
+CAMERA_HELPERS = """
+    const dc = window.dash_clientside;
+    const fs = window.__funnelscope = window.__funnelscope || {};
+    if (!fs.graph) {
+        fs.sides = ["left", "right"];
+        fs.ids = {left: "%(left)s", right: "%(right)s"};
+        fs.defaultCamera = %(default)s;
+        fs.shared = null;
+        fs.pending = {};
+        fs.graph = side => document.querySelector("#" + fs.ids[side] + " .js-plotly-plot");
+        fs.drawn = gd => !!(gd && gd._fullLayout && gd._fullLayout.scene
+                            && gd._fullLayout.scene._scene);
+        fs.cameraOf = gd => {
+            const scene = gd && gd._fullLayout && gd._fullLayout.scene;
+            const c = scene && scene.camera;
+            return c ? JSON.parse(JSON.stringify({eye: c.eye, up: c.up, center: c.center})) : null;
+        };
+        fs.same = (a, b) => ["eye", "up", "center"].every(part => ["x", "y", "z"].every(k => {
+            const u = ((a || fs.defaultCamera)[part] || fs.defaultCamera[part])[k];
+            const v = ((b || fs.defaultCamera)[part] || fs.defaultCamera[part])[k];
+            return Math.abs(u - v) <= 1e-3;
+        }));
+        fs.turn = (gd, camera) => window.Plotly.relayout(
+            gd, {"scene.camera": JSON.parse(JSON.stringify(camera))});
+        fs.follow = side => {  // true if the graph was turned to the shared camera
+            const gd = fs.graph(side);
+            if (!fs.drawn(gd) || (!fs.pending[side] && gd.layout === gd.__fsLayout)) {
+                return false;
+            }
+            delete fs.pending[side];
+            gd.__fsLayout = gd.layout;
+            const want = fs.shared || fs.defaultCamera;
+            if (fs.same(fs.cameraOf(gd), want)) { return false; }
+            fs.turn(gd, want);
+            return true;
+        };
+        fs.seen = side => {  // what a graph shows now is not new (the user may have turned it)
+            const gd = fs.graph(side);
+            if (fs.drawn(gd) && gd.__fsLayout === undefined && !fs.pending[side]) {
+                gd.__fsLayout = gd.layout;
+            }
+        };
+        fs.watch = () => {  // true once both graphs report their draws and turns
+            return fs.sides.filter(side => {
+                const gd = fs.graph(side);
+                if (gd && gd.on && !gd.__fsWatched) {
+                    gd.__fsWatched = true;
+                    gd.on("plotly_afterplot", () => fs.follow(side));
+                    gd.on("plotly_relayout", event => {
+                        if (Object.keys(event || {}).some(key => key.startsWith("scene.camera"))) {
+                            fs.shared = fs.cameraOf(gd);
+                        }
+                    });
+                }
+                return !!(gd && gd.__fsWatched);
+            }).length === fs.sides.length;
+        };
+        fs.poll = () => {  // until both graphs are watched and a URL's camera is shown
+            clearTimeout(fs.timer);
+            const watched = fs.watch();
+            fs.sides.forEach(fs.follow);
+            if (Date.now() > fs.deadline) { fs.pending = {}; }
+            if (!watched || Object.keys(fs.pending).length) {
+                fs.timer = setTimeout(fs.poll, 300);
+            }
+        };
+    }
+"""
+PENDING_CAMERA_MS = 300_000  # how long a URL's camera waits for a graph's first 3D scene
+
 # Reads both cameras from the graphs themselves: relayoutData holds only the latest event, and
 # an autosize event can replace a camera change before this runs. The graph whose camera differs
-# from the last synced one is the one the user moved.
+# from the last synced one is the one the user moved; the other is turned to it. The shared
+# camera goes to the CAMERA store (and from there into the URL) when it changes.
 CAMERA_SYNC = """
-function(leftRelayout, rightRelayout) {
-    const dc = window.dash_clientside;
-    const ids = ["%(left)s", "%(right)s"];
-    const cameras = ids.map(id => {
-        const gd = document.querySelector("#" + id + " .js-plotly-plot");
-        const scene = gd && gd._fullLayout && gd._fullLayout.scene;
-        return scene && scene.camera ? JSON.parse(JSON.stringify(scene.camera)) : null;
-    });
-    if (!cameras[0] || !cameras[1]) { return [dc.no_update, dc.no_update]; }
+function(leftRelayout, rightRelayout, stored) {
+    %(helpers)s
+    fs.watch();
+    if (fs.sides.filter(side => fs.pending[side] && fs.follow(side)).length) {
+        return dc.no_update;  // a URL's camera just reached a graph
+    }
+    fs.sides.forEach(fs.seen);
+    const cameras = fs.sides.map(side => fs.pending[side] ? null : fs.cameraOf(fs.graph(side)));
+    const keep = camera => {
+        fs.shared = camera;
+        if (fs.same(camera, stored)) { return dc.no_update; }
+        fs.fromSync = camera;
+        return camera;
+    };
+    if (!cameras[0] || !cameras[1]) {
+        const only = cameras[0] || cameras[1];
+        return only ? keep(only) : dc.no_update;
+    }
     const text = cameras.map(c => JSON.stringify({eye: c.eye, up: c.up, center: c.center}));
     const last = window.__funnelscopeCamera;
     if (text[0] === text[1]) {
         window.__funnelscopeCamera = text[0];
-        return [dc.no_update, dc.no_update];
+        return keep(cameras[0]);
     }
     let source;
     if (last === undefined || (text[0] !== last && text[1] !== last)) {
         const trig = ((dc.callback_context.triggered || [])[0] || {}).prop_id || "";
-        source = trig.startsWith(ids[1] + ".") ? 1 : 0;
+        source = trig.startsWith(fs.ids.right + ".") ? 1 : 0;
     } else {
         source = text[0] !== last ? 0 : 1;
     }
     window.__funnelscopeCamera = text[source];
     const camera = {eye: cameras[source].eye, up: cameras[source].up, center: cameras[source].center};
-    const patch = new dc.Patch().assign(["layout", "scene", "camera"], camera).build();
-    return source === 0 ? [dc.no_update, patch] : [patch, dc.no_update];
+    fs.turn(fs.graph(fs.sides[1 - source]), camera);
+    return keep(camera);
 }
 """
+
+# A camera that came from a URL (the CAMERA store, set by the URL reader) becomes the shared one:
+# both graphs turn to it now, or when they first draw a 3D scene. The sync's own writes are
+# skipped.
+APPLY_CAMERA = """
+function(camera) {
+    %(helpers)s
+    if (!camera) { return dc.no_update; }
+    const own = fs.fromSync && fs.same(camera, fs.fromSync);
+    fs.fromSync = null;
+    if (own) { return dc.no_update; }
+    fs.shared = camera;
+    for (const side of fs.sides) {
+        const gd = fs.graph(side);
+        if (!fs.drawn(gd)) {
+            fs.pending[side] = true;
+            continue;
+        }
+        gd.__fsLayout = gd.layout;
+        if (!fs.same(fs.cameraOf(gd), camera)) { fs.turn(gd, camera); }
+    }
+    fs.deadline = Date.now() + %(pending_ms)d;
+    fs.poll();
+    return dc.no_update;
+}
+"""
+
+
+def _camera_js(template: str) -> str:
+    left, right = (pid(side, ids.SURFACE) for side in ids.PANELS)
+    helpers = CAMERA_HELPERS % {"left": left, "right": right,
+                                "default": json.dumps(urlstate.DEFAULT_CAMERA)}
+    return template % {"helpers": helpers, "pending_ms": PENDING_CAMERA_MS}
 
 
 def _register_camera_sync(app: Dash) -> None:
     left, right = (pid(side, ids.SURFACE) for side in ids.PANELS)
     app.clientside_callback(
-        CAMERA_SYNC % {"left": left, "right": right},
-        Output(left, "figure", allow_duplicate=True),
-        Output(right, "figure", allow_duplicate=True),
+        _camera_js(CAMERA_SYNC),
+        Output(ids.CAMERA, "data", allow_duplicate=True),
         Input(left, "relayoutData"),
         Input(right, "relayoutData"),
+        State(ids.CAMERA, "data"),
         prevent_initial_call=True,
     )
+    app.clientside_callback(_camera_js(APPLY_CAMERA), Input(ids.CAMERA, "data"),
+                            prevent_initial_call=True)
+
+
+# The URL writer's target goes into the page's URL: a camera turn replaces the history entry,
+# anything else adds one (dcc.Location pushes an entry when its search or href prop changes).
+# Search and href are set together, so that dcc.Location never pushes a stale href; the query
+# written is marked applied (the controls already show it: the URL reader leaves it alone).
+PUSH_URL = """
+function(target, search) {
+    const dc = window.dash_clientside;
+    const none = [dc.no_update, dc.no_update, dc.no_update];
+    if (!target || typeof target.search !== "string") { return none; }
+    const next = target.search;
+    const loc = window.location;
+    if (next === search && next === loc.search) { return none; }
+    if (target.replace && next !== loc.search) {
+        window.history.replaceState(window.history.state, "", loc.pathname + next + loc.hash);
+    }
+    return [next, loc.origin + loc.pathname + next + loc.hash, next];
+}
+"""
+
+# The page's URL to the clipboard; without the Clipboard API (a page served over plain http from
+# another machine is not a secure context) a hidden textarea and execCommand("copy").
+COPY_LINK = """
+function(clicks) {
+    const dc = window.dash_clientside;
+    if (!clicks) { return dc.no_update; }
+    const url = window.location.href;
+    const fs = window.__funnelscope = window.__funnelscope || {};
+    clearTimeout(fs.copyTimer);
+    fs.copyTimer = setTimeout(() => dc.set_props("%(status)s", {children: ""}), 6000);
+    const fallback = () => {
+        const area = document.createElement("textarea");
+        area.value = url;
+        area.setAttribute("readonly", "");
+        area.style.position = "fixed";
+        area.style.opacity = "0";
+        document.body.appendChild(area);
+        area.select();
+        let copied = false;
+        try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+        document.body.removeChild(area);
+        return copied ? "link copied" : "could not copy: the link is this page's address";
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+        return navigator.clipboard.writeText(url).then(() => "link copied", fallback);
+    }
+    return fallback();
+}
+"""
+
+
+def url_panels(values: list, uploaded: list) -> dict[str, dict]:
+    """Both panels' settings by side from the values of every (side, name) in urlstate.NAMES
+    (sides in order) and the two UPLOADED stores."""
+    n = len(urlstate.NAMES)
+    return {side: {**dict(zip(urlstate.NAMES, values[k * n:(k + 1) * n], strict=True)),
+                   ids.UPLOADED: uploaded[k] or {}}
+            for k, side in enumerate(ids.PANELS)}
+
+
+def url_notes(notes: list[str]) -> list:
+    """What the URL notes element says for ``notes`` (empty: nothing)."""
+    if not notes:
+        return []
+    return [html.Span("Not used from this link: ", className="url-notes-title"), "; ".join(notes)]
+
+
+def _register_url_state(app: Dash) -> None:
+    names = [(side, name) for side in ids.PANELS for name in urlstate.NAMES]
+    slots = [slot for slot, _ in UPLOAD_SLOTS]
+
+    @app.callback(
+        Output(ids.URL_TARGET, "data"),
+        [Input(pid(side, name), "value") for side, name in names],
+        [Input(pid(side, ids.UPLOADED), "data") for side in ids.PANELS],
+        Input(ids.CAMERA, "data"),
+        State(ids.URL, "search"),
+        State(ids.URL_APPLIED, "data"),
+        prevent_initial_call=True,
+    )
+    def write_url(*args):
+        """The settings on screen -> the URL (only when they differ from what it says).
+
+        Nothing while the URL holds a query the controls do not show yet (opened, or back /
+        forward: the reader is on its way): controls from before would undo the navigation.
+        """
+        k = len(names)
+        panels = url_panels(args[:k], args[k:k + 2])
+        camera, search, applied = args[k + 2:k + 5]
+        if (search or "") != applied:
+            return no_update
+        cameras = None if camera is None else dict.fromkeys(ids.PANELS, camera)
+        return urlstate.target(panels, cameras, search) or no_update
+
+    app.clientside_callback(PUSH_URL, Output(ids.URL, "search"), Output(ids.URL, "href"),
+                            Output(ids.URL_APPLIED, "data", allow_duplicate=True),
+                            Input(ids.URL_TARGET, "data"), State(ids.URL, "search"),
+                            prevent_initial_call=True)
+
+    @app.callback(
+        [Output(pid(side, name), "value", allow_duplicate=name == ids.PATH_TO)
+         for side, name in names],
+        [Output(pid(side, ids.UPLOADED), "data", allow_duplicate=True) for side in ids.PANELS],
+        [Output(pid(side, slot + "-status"), "children", allow_duplicate=True)
+         for side in ids.PANELS for slot in slots],
+        [Output(pid(side, ids.PATH_TO), "options", allow_duplicate=True) for side in ids.PANELS],
+        Output(ids.CAMERA, "data", allow_duplicate=True),
+        Output(ids.URL_NOTES, "children"),
+        Output(ids.URL_APPLIED, "data", allow_duplicate=True),
+        Input(ids.URL, "search"),
+        [State(pid(side, name), "value") for side, name in names],
+        [State(pid(side, ids.UPLOADED), "data") for side in ids.PANELS],
+        [State(pid(side, ids.PATH_TO), "options") for side in ids.PANELS],
+        State(ids.CAMERA, "data"),
+        State(ids.URL_APPLIED, "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def read_url(search, *args):
+        """The URL (opened, or back / forward) -> the settings that differ from the screen's.
+
+        A query the page wrote itself (marked applied) is left alone: the controls may have
+        moved on since, and must not be set back.
+        """
+        k = len(names)
+        search = search or ""
+        panels = url_panels(args[:k], args[k:k + 2])
+        options, camera, applied = args[k + 2:k + 4], args[k + 4], args[k + 5]
+        n_outputs = len(names) + 2 + 2 * len(slots) + 2 + 1
+        if search == applied:
+            return (*[no_update] * n_outputs, url_notes([]), no_update)
+        changed, new_camera, notes = urlstate.changes(search, panels, camera)
+        values = [changed[side].get(name, no_update) for side, name in names]
+        uploaded, statuses, path_options = [], [], []
+        for side, side_options in zip(ids.PANELS, options, strict=True):
+            keys = changed[side].get(ids.UPLOADED)
+            uploaded.append(no_update if keys is None else keys)
+            for slot in slots:
+                key = None if keys is None else keys.get(SLOT_KEYS[slot])
+                statuses.append(no_update if keys is None else (
+                    html.Span(f"from the link: {key[:12]}...", className="ok") if key else ""))
+            end = changed[side].get(ids.PATH_TO)
+            path_options.append(with_option(side_options or [], end)
+                                if isinstance(end, str) and end.startswith("state:") else no_update)
+        return (*values, *uploaded, *statuses, *path_options,
+                no_update if new_camera is None else new_camera, url_notes(notes), search)
+
+    app.clientside_callback(COPY_LINK % {"status": ids.COPY_STATUS},
+                            Output(ids.COPY_STATUS, "children"), Input(ids.COPY_LINK, "n_clicks"),
+                            prevent_initial_call=True)
+
+
+CANCELLED = ("Cancelled. The surface shows the last finished view, or the coarse preview of the "
+             "cancelled one; change a control to compute again.")
+
+
+def _register_cancel_note(app: Dash, side: str) -> None:
+    """Say so when the user cancels a running view (the job leaves its outputs as they were)."""
+
+    @app.callback(
+        Output(pid(side, ids.MESSAGE), "children", allow_duplicate=True),
+        Input(pid(side, ids.CANCEL), "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def note_cancel(_):
+        return [html.P(CANCELLED)]

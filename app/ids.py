@@ -7,6 +7,14 @@ PANELS = ("left", "right")
 
 STATUS_BANNER = "status-banner"  # page-wide: shown while the cache or job queue is down
 STATUS_POLL = "status-poll"
+# shareable state: the page's URL carries both panels' settings and the camera (app/urlstate.py)
+URL = "url"  # dcc.Location
+URL_TARGET = "url-target"  # what the URL should become: {"search", "replace"} (dcc.Store)
+URL_APPLIED = "url-applied"  # the query the controls show (set by the reader and the writer)
+CAMERA = "camera"  # the 3D camera both surfaces share (dcc.Store)
+URL_NOTES = "url-notes"  # what a hand-edited link held that could not be used
+COPY_LINK = "copy-link"  # button: the page's URL to the clipboard
+COPY_STATUS = "copy-status"  # "link copied"
 
 MODEL = "model"
 VIEW_KIND = "view-kind"  # slice (any model), funnel / sweep (Ising: exact), minima

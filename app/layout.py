@@ -294,11 +294,25 @@ def build() -> html.Div:
                 "2D slice through a point (on the sphere |s|^2 = N for spin models); the curve "
                 "below it is the energy or loss along a path between two states."
             ),
+            html.Div(
+                [
+                    html.Button("Copy link", id=ids.COPY_LINK, className="copy-link",
+                                title="copy this page's URL: it reproduces both panels and the "
+                                      "camera"),
+                    html.Span(id=ids.COPY_STATUS, className="copy-status", role="status"),
+                    html.Div(id=ids.URL_NOTES, className="url-notes", role="status"),
+                ],
+                className="share",
+            ),
         ]
     )
+    # the URL's query holds every panel setting and the camera (app/urlstate.py); refresh=False:
+    # a new query is a new history entry, and the page is not reloaded
+    url = [dcc.Location(id=ids.URL, refresh=False), dcc.Store(id=ids.URL_TARGET),
+           dcc.Store(id=ids.URL_APPLIED), dcc.Store(id=ids.CAMERA)]
     status = [
         html.Div(id=ids.STATUS_BANNER, className="status-banner", role="alert", style=HIDDEN),
         dcc.Interval(id=ids.STATUS_POLL, interval=STATUS_POLL_MS),
     ]
     main = html.Main([panel(side) for side in ids.PANELS], className="panels")
-    return html.Div([header, *status, main])
+    return html.Div([*url, header, *status, main])

@@ -112,9 +112,10 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
         for name in (*callbacks.CONTROL_NAMES, ids.SURFACE, ids.PATH, ids.MESSAGE):
             assert ids.pid(side, name) in layout_ids
     other = create_app(config)
-    # per panel: compute, preview, redraw, show controls, F(Q; T) slider, tree click, uploads;
-    # the camera sync, the status -- and no leak
-    assert len(app.callback_map) == len(other.callback_map) == 16
+    # per panel: compute, preview, redraw, show controls, F(Q; T) slider, tree click, uploads,
+    # cancel note; the camera sync and the URL camera, the URL writer, its push, the URL reader,
+    # copy link, the status -- and no leak
+    assert len(app.callback_map) == len(other.callback_map) == 23
 
 
 def test_first_page_and_layout_are_served(config):

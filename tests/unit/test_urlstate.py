@@ -1,0 +1,265 @@
+"""Both panels' settings and the camera as a URL query string (app/urlstate.py), no browser."""
+
+import random
+from urllib.parse import parse_qsl
+
+import pytest
+
+from app import callbacks, ids, layout, urlstate
+from app.urlstate import decode, encode
+
+SIDES = ids.PANELS
+CAMERA = {"eye": {"x": 2.0, "y": 0.3, "z": 0.8}, "up": {"x": 0.0, "y": 0.0, "z": 1.0},
+          "center": {"x": 0.0, "y": 0.0, "z": 0.0}}
+KEY = "0123456789abcdef" * 4
+
+
+def defaults() -> dict:
+    return {side: urlstate.defaults(side) for side in SIDES}
+
+
+def assert_same_panels(got: dict, expected: dict) -> None:
+    for side in SIDES:
+        assert set(got[side]) == set(expected[side])
+        for name, value in expected[side].items():
+            assert urlstate.same(got[side][name], value), (side, name, got[side][name], value)
+
+
+def random_value(spec: dict, rng: random.Random):
+    if spec["kind"] == "choice":
+        return rng.choice(spec["options"])
+    if spec["kind"] == "multi":
+        return [o for o in spec["options"] if rng.random() < 0.5]
+    if spec["kind"] == "integer":
+        return rng.choice([0, 1, 7, 12345, urlstate.MAX_SEED])
+    steps = round((spec["max"] - spec["min"]) / spec["step"])
+    value = spec["min"] + rng.randint(0, steps) * spec["step"]  # float noise, as a slider sends
+    return int(value) if spec["integer"] else value
+
+
+def test_the_url_carries_every_control_of_the_panel_callbacks():
+    assert set(urlstate.NAMES) == set(callbacks.CONTROL_NAMES) | set(callbacks.DISPLAY_NAMES)
+    assert len(urlstate.NAMES) == len(set(urlstate.NAMES))
+
+
+def test_defaults_come_from_the_layout():
+    for side in SIDES:
+        d = urlstate.defaults(side)
+        expected = {**layout.COMMON, **layout.DEFAULTS[side]}
+        assert d[ids.MODEL] == expected["model"] and d[ids.SPAN] == expected["span"]
+        assert d[ids.DIRECTIONS] == expected["directions"] and d[ids.SEED] == expected["seed"]
+        assert d[ids.VIEW_KIND] == "slice" and d[ids.LOG_SCALE] == [] and d[ids.UPLOADED] == {}
+    spec = urlstate.SPECS["left"]
+    assert spec[ids.ISING_N] == {"kind": "range", "min": 4, "max": 20, "step": 1, "default": 16,
+                                 "integer": True}
+    assert spec[ids.P]["options"] == [2, 3, 4] and spec[ids.STEPS]["options"] == [21, 31, 51]
+    assert "upload" in spec[ids.NET_SOURCE]["options"]
+
+
+def test_the_default_page_has_no_query():
+    assert encode(defaults(), None) == ""
+    assert encode(defaults(), dict.fromkeys(SIDES, urlstate.DEFAULT_CAMERA)) == ""
+    assert encode({}, None) == ""
+    panels, cameras, notes = decode("")
+    assert_same_panels(panels, defaults())
+    assert cameras is None and notes == []
+    assert decode(None)[2] == [] and decode("?")[2] == []
+
+
+def test_a_changed_page_reads_plainly():
+    panels = defaults()
+    panels["left"][ids.MODEL] = "pspin"
+    panels["left"][ids.PLANTED] = 0.30000000000000004  # a slider's float noise
+    panels["right"] |= {ids.VIEW_KIND: "funnel", ids.SEED: 3, ids.DIRECTIONS: "random"}
+    search = encode(panels, dict.fromkeys(SIDES, CAMERA))
+    assert search == ("?l.model=pspin&l.planted=0.3&r.view-kind=funnel&r.seed=3"
+                      "&r.directions=random&cam=2,0.3,0.8")
+    back, cameras, notes = decode(search)
+    assert notes == []
+    assert_same_panels(back, panels)
+    assert cameras == dict.fromkeys(SIDES, CAMERA)
+    assert back["left"][ids.PLANTED] == 0.3 and isinstance(back["right"][ids.SEED], int)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_many_settings_round_trip(seed):
+    rng = random.Random(seed)
+    panels = defaults()
+    for side in SIDES:
+        for name, spec in urlstate.SPECS[side].items():
+            if rng.random() < 0.6:
+                panels[side][name] = random_value(spec, rng)
+        if rng.random() < 0.3:
+            panels[side][ids.PATH_TO] = f"state:{rng.randrange(2**20)}"
+        if rng.random() < 0.3:
+            panels[side][ids.UPLOADED] = {"checkpoint": KEY, "data": KEY[::-1]}
+    search = encode(panels)
+    back, cameras, notes = decode(search)
+    assert notes == [] and cameras is None
+    assert_same_panels(back, panels)
+    assert encode(back) == search  # canonical: encoding what was read changes nothing
+    for key, _ in parse_qsl(search.lstrip("?")):  # only what differs from the defaults
+        side = {"l": "left", "r": "right"}[key[0]]
+        name = key[2:]
+        if name in urlstate.SPECS[side]:
+            assert not urlstate.same(panels[side][name], urlstate.SPECS[side][name]["default"])
+
+
+def test_values_are_typed_like_the_controls():
+    panels, _, notes = decode("?l.p=4&l.steps=31.0&l.ising-n=12&l.native-bias=1.5&l.clip=95"
+                              "&l.log-scale=log&r.pspin-n=32&r.seed=0012")
+    assert notes == []
+    left, right = panels["left"], panels["right"]
+    assert left[ids.P] == 4 and type(left[ids.P]) is int
+    assert left[ids.STEPS] == 31 and type(left[ids.STEPS]) is int
+    assert left[ids.ISING_N] == 12 and type(left[ids.ISING_N]) is int
+    assert left[ids.NATIVE_BIAS] == 1.5 and left[ids.CLIP] == 95 and left[ids.LOG_SCALE] == ["log"]
+    assert right[ids.PSPIN_N] == 32 and right[ids.SEED] == 12
+
+
+@pytest.mark.parametrize(("query", "words"), [
+    ("l.model=quantum", "one of ising, pspin, network"),
+    ("l.view-kind=", "one of slice"),
+    ("r.ising-n=21", "from 4 to 20 in steps of 1"),
+    ("r.ising-n=12.5", "from 4 to 20"),
+    ("l.native-bias=1.3", "in steps of 0.25"),
+    ("l.native-bias=nan", "a number"),
+    ("l.span=inf", "a number"),
+    ("r.pspin-n=20", "in steps of 8"),
+    ("l.seed=-1", "a whole number >= 0"),
+    ("l.seed=1e3", "a whole number"),
+    ("l.seed=99999999999999999999", "a whole number"),
+    ("r.p=5", "one of 2, 3, 4"),
+    ("l.steps=abc", "one of 21, 31, 51"),
+    ("l.log-scale=log,sqrt", "comma-separated list"),
+    ("l.center=state:5", "one of minimum:0"),  # only the path's end takes a tree minimum
+    ("l.path-to=state:9999999", "one of"),
+    ("l.upload-checkpoint=xyz", "64 hexadecimal digits"),
+    ("cam=1,2", "3 numbers"),
+    ("cam=a,b,c", "3 numbers"),
+    ("cam=1,1,nan", "3 numbers"),
+    ("cam=1000,0,0", "within +-100"),
+    ("cam=0,0,0", "the eye apart from the centre"),
+    ("l.cam=1,1,1,0,0,0,0,0,0", "non-zero up"),
+])
+def test_bad_values_are_left_out_with_a_note(query, words):
+    panels, cameras, notes = decode("?" + query + "&r.seed=4")
+    assert len(notes) == 1 and words in notes[0] and query.split("=")[0] in notes[0]
+    expected = defaults()
+    expected["right"][ids.SEED] = 4  # the good part of the link still counts
+    assert_same_panels(panels, expected)
+    assert cameras is None
+
+
+def test_unknown_keys_are_left_out_with_a_note():
+    panels, cameras, notes = decode("?foo=1&l.color=red&x.model=ising&left.model=pspin"
+                                    "&l.model=pspin&utm_source=mail")
+    assert panels["left"][ids.MODEL] == "pspin"
+    assert len(notes) == 5 and all("not a setting of this page" in n for n in notes)
+    assert notes[0].startswith("foo=1")
+
+
+@pytest.mark.parametrize("search", [
+    "?%zz", "?&&&", "?=", "?l.=3", "?l.model", "?l.model=ising=pspin", "?" + "x" * 5000,
+    "?l.seed=" + "9" * 400, "?cam=" + ",".join(["1e308"] * 9), "?l.path-to=state:",
+    "?l.model=%00%ff", "?" + "&".join(f"k{i}=v" for i in range(400)),
+])
+def test_hand_edited_urls_never_raise(search):
+    panels, cameras, notes = decode(search)
+    assert set(panels) == set(SIDES) and cameras is None
+    assert len(notes) <= urlstate.MAX_NOTES + 1
+    assert all(isinstance(note, str) and len(note) < 400 for note in notes)
+
+
+def test_a_too_long_query_shows_the_defaults():
+    panels, cameras, notes = decode("?l.model=pspin&" + "x=1&" * 2000)
+    assert_same_panels(panels, defaults()) and cameras is None
+    assert "too long" in notes[0]
+
+
+def test_repeated_keys_keep_the_last():
+    panels, _, notes = decode("?l.seed=1&l.seed=2")
+    assert panels["left"][ids.SEED] == 2 and notes == []
+
+
+def test_cameras_round_trip():
+    turned = {"eye": {"x": -1.23456, "y": 0.5, "z": 2}, "up": {"x": 0, "y": 1, "z": 0},
+              "center": {"x": 0.1, "y": 0, "z": -0.2}}
+    search = encode({}, dict.fromkeys(SIDES, turned))
+    assert search == "?cam=-1.235,0.5,2,0,1,0,0.1,0,-0.2"  # nine numbers: up and centre moved
+    _, cameras, notes = decode(search)
+    assert notes == [] and urlstate.same_camera(cameras["left"], turned)
+    assert cameras["left"] == cameras["right"]
+    # an eye alone: default up and centre
+    _, cameras, _ = decode("?cam=2,0.3,0.8")
+    assert cameras == dict.fromkeys(SIDES, CAMERA)
+    # the panels' own cameras when they differ; a default one is left out
+    own = {"left": CAMERA, "right": urlstate.DEFAULT_CAMERA}
+    assert encode({}, own) == "?l.cam=2,0.3,0.8"
+    _, cameras, _ = decode("?l.cam=2,0.3,0.8")
+    assert cameras["left"] == CAMERA and cameras["right"] == urlstate.DEFAULT_CAMERA
+    _, cameras, _ = decode("?cam=1,1,1&r.cam=2,0.3,0.8")  # a panel's own wins
+    assert cameras["right"] == CAMERA and cameras["left"]["eye"] == {"x": 1, "y": 1, "z": 1}
+    # a camera as plotly reports it (extra keys, ints)
+    reported = {"eye": {"x": 2, "y": 0.3, "z": 0.8}, "up": {"x": 0, "y": 0, "z": 1},
+                "center": {"x": 0, "y": 0, "z": 0}, "projection": {"type": "perspective"}}
+    assert encode({}, dict.fromkeys(SIDES, reported)) == "?cam=2,0.3,0.8"
+    assert urlstate.same_camera(None, urlstate.DEFAULT_CAMERA)
+    assert urlstate.same_camera(CAMERA, {**CAMERA, "eye": {"x": 2.0004, "y": 0.3, "z": 0.8}})
+    assert not urlstate.same_camera(CAMERA, {**CAMERA, "eye": {"x": 2.01, "y": 0.3, "z": 0.8}})
+    assert urlstate.normalize_camera({"eye": {"x": 1}}) is None
+    assert urlstate.normalize_camera("camera") is None
+
+
+def test_uploads_travel_as_their_keys():
+    panels = defaults()
+    panels["left"] |= {ids.MODEL: "network", ids.NET_SOURCE: "upload",
+                       ids.UPLOADED: {"checkpoint": KEY, "checkpoint2": KEY[::-1]}}
+    search = encode(panels)
+    assert f"l.upload-checkpoint={KEY}" in search and f"l.upload-checkpoint2={KEY[::-1]}" in search
+    back, _, notes = decode(search)
+    assert notes == [] and back["left"][ids.UPLOADED] == panels["left"][ids.UPLOADED]
+    assert decode("?r.upload-data=" + KEY.upper())[0]["right"][ids.UPLOADED] == {"data": KEY}
+
+
+def test_the_url_target_adds_an_entry_for_a_setting_and_replaces_it_for_a_turn():
+    panels = defaults()
+    assert urlstate.target(panels, None, "") is None
+    assert urlstate.target(panels, dict.fromkeys(SIDES, urlstate.DEFAULT_CAMERA), None) is None
+    panels["left"][ids.SEED] = 3
+    assert urlstate.target(panels, None, "") == {"search": "?l.seed=3", "replace": False}
+    turned = dict.fromkeys(SIDES, CAMERA)
+    assert urlstate.target(panels, turned, "?l.seed=3") == {
+        "search": "?l.seed=3&cam=2,0.3,0.8", "replace": True}
+    # a camera not known yet keeps the URL's; an equivalent URL (other spelling) stays as it is
+    assert urlstate.target(panels, None, "?cam=2,0.3,0.8&l.seed=3") is None
+    assert urlstate.target(panels, None, "?l.seed=03&l.bogus=1") is None
+    assert urlstate.target(panels, turned, "?l.seed=3&cam=2.0001,0.3,0.8") is None
+
+
+def test_opening_a_url_changes_only_what_differs():
+    shown = defaults()
+    changed, camera, notes = urlstate.changes("", shown, None)
+    assert changed == {"left": {}, "right": {}} and camera is None and notes == []
+    changed, camera, notes = urlstate.changes(
+        "?l.model=pspin&r.seed=3&r.path-to=state:7&cam=2,0.3,0.8&nope=1", shown, None)
+    assert changed == {"left": {ids.MODEL: "pspin"},
+                       "right": {ids.SEED: 3, ids.PATH_TO: "state:7"}}
+    assert camera == CAMERA and len(notes) == 1
+    shown["left"][ids.PLANTED] = 0.30000000000000004
+    shown["right"][ids.UPLOADED] = {"checkpoint": KEY}
+    changed, camera, _ = urlstate.changes("?l.planted=0.3&cam=2,0.3,0.8", shown, CAMERA)
+    assert changed == {"left": {}, "right": {ids.UPLOADED: {}}} and camera is None
+    # back to a URL without a camera: the default camera
+    _, camera, _ = urlstate.changes("", defaults(), CAMERA)
+    assert camera == urlstate.DEFAULT_CAMERA
+
+
+def test_url_callback_helpers():
+    values = [urlstate.defaults(side)[name] for side in SIDES for name in urlstate.NAMES]
+    panels = callbacks.url_panels(values, [None, {"data": KEY}])
+    assert panels["left"][ids.UPLOADED] == {} and panels["right"][ids.UPLOADED] == {"data": KEY}
+    assert_same_panels(panels, {**defaults(), "right": {**defaults()["right"],
+                                                        ids.UPLOADED: {"data": KEY}}})
+    assert callbacks.url_notes([]) == []
+    assert callbacks.url_notes(["a", "b"])[1] == "a; b"
