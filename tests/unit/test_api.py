@@ -6,8 +6,6 @@ import json
 import numpy as np
 import pytest
 
-from app import create_app
-from app.config import Config
 from app.data import ViewStore
 from landscapes import views
 from landscapes.export import read_npz
@@ -21,16 +19,6 @@ def strict_json(text: str):
     def refuse(name):
         raise ValueError(f"non-standard JSON constant {name}")
     return json.loads(text, parse_constant=refuse)
-
-
-@pytest.fixture
-def app(tmp_path):
-    return create_app(Config(cache_dir=tmp_path / "cache"))
-
-
-@pytest.fixture
-def client(app):
-    return app.server.test_client()
 
 
 @pytest.fixture

@@ -18,13 +18,7 @@ from landscapes.models.landscape import NetworkLandscape
 from landscapes.models.network import build_network
 from tests.unit.test_networks import _state
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _points(land: NetworkLandscape, count: int = 7, scale: float = 0.3, seed: int = 0

@@ -28,13 +28,7 @@ DATA = {"mlp": "moons", "cnn": "digits"}
 ARCHS = {"mlp": MLP, "cnn": CNN}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The test machine is oversubscribed: one intra-op thread keeps tiny networks fast."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------- helpers

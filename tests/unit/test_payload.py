@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from dash._utils import to_json
 
-from app import create_app, figures
-from app.config import Config
+from app import figures
 from landscapes import views
 from landscapes.export import read_npz
 
@@ -27,16 +26,6 @@ GZIP = {"Accept-Encoding": "gzip"}
 @pytest.fixture(scope="module")
 def big_slice():
     return views.compute(SPEC, BIG)
-
-
-@pytest.fixture
-def app(tmp_path):
-    return create_app(Config(cache_dir=tmp_path / "cache"))
-
-
-@pytest.fixture
-def client(app):
-    return app.server.test_client()
 
 
 def typed_array(spec: dict) -> np.ndarray:
