@@ -65,8 +65,12 @@ def test_panel_jobs_run_on_the_celery_worker_with_progress(lab, page, browser_er
 
 
 def test_killing_the_worker_mid_job_is_reported(lab, page, browser_errors) -> None:
-    status, body, _ = http(lab["url"] + "/readyz")
-    assert status == 200 and body["checks"]["workers"] == "ok"
+    # the solo-pool worker answers pings only between jobs: wait for the last test's to finish
+    def ready() -> bool:
+        status, body, _ = http(lab["url"] + "/readyz")
+        return status == 200 and body["checks"]["workers"] == "ok"
+
+    wait_until(ready, "a ready worker before the test", lab["worker"], timeout=90)
     page.goto(lab["url"])
     page.wait_for_function(devserver.SURFACES_DRAWN, timeout=180_000)
     page.locator("#right-model").get_by_label("Network").check()
