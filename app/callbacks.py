@@ -76,7 +76,6 @@ def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1,
     """
     for side in ids.PANELS:
         _register_panel(app, store, side, manager, torch_threads)
-        _register_cancel_note(app, side)
         _register_uploads(app, store, side)
     _register_camera_sync(app)
     _register_url_state(app)
@@ -661,19 +660,3 @@ def _register_url_state(app: Dash) -> None:
     app.clientside_callback(COPY_LINK % {"status": ids.COPY_STATUS},
                             Output(ids.COPY_STATUS, "children"), Input(ids.COPY_LINK, "n_clicks"),
                             prevent_initial_call=True)
-
-
-CANCELLED = ("Cancelled. The surface shows the last finished view, or the coarse preview of the "
-             "cancelled one; change a control to compute again.")
-
-
-def _register_cancel_note(app: Dash, side: str) -> None:
-    """Say so when the user cancels a running view (the job leaves its outputs as they were)."""
-
-    @app.callback(
-        Output(pid(side, ids.MESSAGE), "children", allow_duplicate=True),
-        Input(pid(side, ids.CANCEL), "n_clicks"),
-        prevent_initial_call=True,
-    )
-    def note_cancel(_):
-        return [html.P(CANCELLED)]

@@ -132,24 +132,22 @@ PREVIEW_STEPS = 13  # the coarse grid a slice shows at once, before the requeste
 
 def slice_preview(store: ViewStore, spec: dict, slice_request: dict,
                   display: dict | None = None) -> go.Figure | None:
-    """A quick first look at a slice: the requested grid if cached, else a 13x13 one.
+    """A quick first look at a slice, from the cache only: the requested grid, else its 13x13
+    version (computed by an earlier request), else None.
 
-    None when there is nothing quicker to show (the request is already coarse, or the coarse
-    grid fails: the full computation reports the error). The figure keeps the surface's
-    ``uirevision``, so the camera stays where the user left it.
+    Nothing is computed here: this runs in the web process, and computing there while the
+    background-job manager forks job processes can leave a child holding a lock copied from a
+    busy thread (torch/OpenMP), hung. The figure keeps the surface's ``uirevision``, so the
+    camera stays where the user left it.
     """
     cached = store.cached(spec, slice_request)
     if cached is not None:
         return figures.surface_figure(cached, display)
     if slice_request.get("steps", 0) <= PREVIEW_STEPS:
         return None
-    try:
-        coarse = store.get(spec, {**slice_request, "steps": PREVIEW_STEPS})
-    except LandscapeError:
+    coarse = store.cached(spec, {**slice_request, "steps": PREVIEW_STEPS})
+    if coarse is None:
         return None
-    full = store.cached(spec, slice_request)  # it may have landed meanwhile: never go back
-    if full is not None:
-        return figures.surface_figure(full, display)
     fig = figures.surface_figure(coarse, display)
     fig.update_layout(title={"text": f"{fig.layout.title.text}<br>preview {PREVIEW_STEPS}x"
                                      f"{PREVIEW_STEPS}: refining to {slice_request['steps']}x"

@@ -115,7 +115,7 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
     # per panel: compute, preview, redraw, show controls, F(Q; T) slider, tree click, uploads,
     # cancel note; the camera sync and the URL camera, the URL writer, its push, the URL reader,
     # copy link, the status -- and no leak
-    assert len(app.callback_map) == len(other.callback_map) == 23
+    assert len(app.callback_map) == len(other.callback_map) == 21
 
 
 def test_first_page_and_layout_are_served(config):
@@ -355,6 +355,8 @@ def test_slice_preview_is_coarse_first_then_the_cached_grid(config):
     store = create_app(config).server.extensions["funnelscope_store"]
     spec = {"model": "pspin", "n": 16, "p": 3, "seed": 0}
     request = {"view": "slice", "steps": 31, "span": 1.0}
+    assert panel_views.slice_preview(store, spec, request) is None  # nothing cached: no work
+    store.get(spec, {**request, "steps": 13})
     coarse = panel_views.slice_preview(store, spec, request)
     assert np.asarray(coarse.data[0].z).shape == (13, 13)
     assert "preview 13x13: refining to 31x31" in coarse.layout.title.text
