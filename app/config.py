@@ -12,7 +12,8 @@ FUNNELSCOPE_DEVICE         cpu (default), cuda, cuda:K or auto: where network sl
 REDIS_URL                  e.g. redis://127.0.0.1:6379/0: cache in Redis (flask-caching
                            RedisCache) and background jobs on Celery workers (Dash's
                            CeleryManager). Unset: files under the cache directory and jobs in
-                           local processes (DiskcacheManager).
+                           local processes (DiskcacheManager, forked by a job server:
+                           app/jobs.py).
 
 Under the cache directory, ``views/`` holds cached results and ``store/`` the validated
 uploads and the trained example networks.

@@ -1,11 +1,13 @@
 """Run the dashboard in a child process on a local port (for the browser tests and benchmarks).
 
-``start_in_subprocess`` returns once ``GET /`` answers 200; ``stop`` ends the process by its pid.
+``start_in_subprocess`` returns once ``GET /`` answers 200; ``stop`` ends the process and the
+job processes it forked.
 The browser settings below are shared by ``tests/e2e`` and ``benchmarks/page_load.py``: Debian's
 chromium (never ``playwright install``), headless, WebGL rendered in software.
 """
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -66,6 +68,7 @@ def start_in_subprocess(
         process = subprocess.Popen(
             [sys.executable, "-c", SERVE.format(host=HOST, port=port)],
             cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends its job processes too
         )
     deadline = time.monotonic() + timeout
     while not _answers(url + "/"):
@@ -80,12 +83,29 @@ def start_in_subprocess(
 
 
 def stop(process: subprocess.Popen, grace: float = 10.0) -> None:
-    """Terminate ``process``; kill it if it has not exited after ``grace`` seconds."""
+    """Terminate ``process``; kill it if it has not exited after ``grace`` seconds.
+
+    A process that leads its own process group (``start_in_subprocess`` starts the dashboard
+    so) is stopped with its whole group: the background-job processes it forked end too.
+    """
     if process.poll() is not None:
         return
-    process.terminate()
+    group = os.getpgid(process.pid) == process.pid
+    _signal(process, signal.SIGTERM, group)
     try:
         process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        pass
+    if group or process.poll() is None:  # job processes do not all stop on SIGTERM
+        _signal(process, signal.SIGKILL, group)
+    process.wait()
+
+
+def _signal(process: subprocess.Popen, sig: int, group: bool) -> None:
+    try:
+        if group:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+    except ProcessLookupError:  # it (and its group) has exited already
+        pass

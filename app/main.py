@@ -6,12 +6,13 @@ from pathlib import Path
 
 import diskcache
 import torch
-from dash import CeleryManager, Dash, DiskcacheManager
+from dash import CeleryManager, Dash
 from flask_caching import Cache
 
 from app import api, callbacks, health, layout
 from app.config import Config
 from app.data import ViewStore, file_lock, redis_lock
+from app.jobs import ForkServerDiskcacheManager
 from landscapes.devices import resolve_device
 from landscapes.store import UploadStore
 
@@ -53,7 +54,7 @@ def create_app(config: Config | None = None) -> Dash:
         store = ViewStore(cache, uploads, redis_lock(config.redis_url), device=device)
         app.server.extensions["funnelscope_celery"] = celery_app
     else:  # one machine: files under the cache directory, jobs in local processes
-        manager = DiskcacheManager(diskcache.Cache(str(Path(config.cache_dir) / "jobs")))
+        manager = ForkServerDiskcacheManager(diskcache.Cache(str(Path(config.cache_dir) / "jobs")))
         store = ViewStore(cache, uploads, file_lock(Path(config.cache_dir) / "locks"),
                           device=device)
     app.layout = layout.build()
@@ -62,6 +63,8 @@ def create_app(config: Config | None = None) -> Dash:
     health.register(app.server, config, cache)  # /healthz, /readyz (app/health.py)
     api.register(app.server, store)  # /api/view: cached views as JSON (app/api.py)
     app.server.extensions["funnelscope_store"] = store
+    if isinstance(manager, ForkServerDiskcacheManager):  # now: every job is registered, and
+        manager.start_job_server()  # the web server has not started its threads (app/jobs.py)
 
     # Dash registers the paths of its JS files while rendering the index page; a gunicorn worker
     # that never served "/" answers 500 for them (the browser may fetch "/" from another worker).
