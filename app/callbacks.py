@@ -1,7 +1,8 @@
 """Callbacks, registered on one app by :func:`register` (called from ``create_app``).
 
-Each panel has one background callback (controls -> :mod:`app.panel_views` -> figures), a
-quick one that shows a coarse preview of a slice while the background job refines it, one
+Each panel has one background callback (controls -> :mod:`app.panel_views` -> figures; for a
+slice it first sends the coarse 13x13 grid with ``set_props``), a quick one that shows what the
+cache already holds of a slice (the grid or its coarse version) before the job reports, one
 that shows the controls of the chosen family and view, one that redraws F(Q; T) as the
 temperature slider moves (from data the funnel view left in a dcc.Store: no recomputation),
 one that makes a clicked barrier-tree minimum the path's end, and one that validates uploads;
@@ -19,9 +20,10 @@ import binascii
 import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import torch
-from dash import Dash, Input, Output, State, ctx, html, no_update
+from dash import Dash, Input, Output, State, ctx, html, no_update, set_props
 
 from app import figures, funnel_figures, ids, panel_views, urlstate
 from app.data import ViewStore
@@ -150,8 +152,12 @@ def display_options(colorscale: str | None, log: list | None, clip: float | None
 
 def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,
                  progress: Callable[[int, int], None] | None = None,
-                 display: dict | None = None) -> panel_views.PanelOutput:
-    """What a panel shows for its controls (by name, as in CONTROL_NAMES) and uploads."""
+                 display: dict | None = None,
+                 preview: Callable[[Any], None] | None = None) -> panel_views.PanelOutput:
+    """What a panel shows for its controls (by name, as in CONTROL_NAMES) and uploads.
+
+    ``preview(figure)`` receives a slice's coarse grid first (:func:`panel_views.slice_panel`).
+    """
     c = controls
     spec = spec_of(c, uploaded)
     kind = c[ids.VIEW_KIND]
@@ -165,7 +171,8 @@ def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,
     )
     if kind == "funnel":
         return panel_views.funnel_panel(store, spec, path_requests, c[ids.REFERENCE], progress)
-    return panel_views.slice_panel(store, spec, slice_request, path_requests, progress, display)
+    return panel_views.slice_panel(store, spec, slice_request, path_requests, progress, display,
+                                   preview)
 
 
 def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threads: int) -> None:
@@ -196,7 +203,8 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
         display = display_options(*args[k + 1:])
         try:
             out = panel_output(store, controls, uploaded,
-                               lambda done, total: set_progress((str(done), str(total))), display)
+                               lambda done, total: set_progress((str(done), str(total))), display,
+                               lambda fig: set_props(pid(side, ids.SURFACE), {"figure": fig}))
         except Exception:  # never a traceback in the page; the log has it
             log.exception("panel %s failed for %s", side, controls)
             text = "internal error while computing this view (see the server log)"

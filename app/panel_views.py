@@ -112,8 +112,17 @@ def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_reques
 
 
 def slice_panel(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict],
-                progress: Progress = None, display: dict | None = None) -> PanelOutput:
-    """The slice surface and the paths of one panel; errors become messages, never exceptions."""
+                progress: Progress = None, display: dict | None = None,
+                preview: Callable[[go.Figure], None] | None = None) -> PanelOutput:
+    """The slice surface and the paths of one panel; errors become messages, never exceptions.
+
+    ``preview(figure)``, if given, first receives the slice on the coarse 13x13 grid (see
+    :func:`coarse_preview`) while the requested grid is computed.
+    """
+    if preview is not None:
+        coarse = coarse_preview(store, spec, slice_request, display)
+        if coarse is not None:
+            preview(coarse)
     surface, path, messages = panel_figures(store, spec, slice_request, path_requests, progress,
                                             display)
     return PanelOutput(surface, path, messages)
@@ -130,29 +139,55 @@ def redisplay(store: ViewStore, spec: dict, slice_request: dict,
 PREVIEW_STEPS = 13  # the coarse grid a slice shows at once, before the requested one lands
 
 
+def _coarse_request(slice_request: dict) -> dict | None:
+    """The 13x13 version of a slice request (None if the request is no finer)."""
+    if slice_request.get("steps", 0) <= PREVIEW_STEPS:
+        return None
+    return {**slice_request, "steps": PREVIEW_STEPS}
+
+
+def _preview_figure(coarse, slice_request: dict, display: dict | None) -> go.Figure:
+    fig = figures.surface_figure(coarse, display)
+    steps = slice_request["steps"]
+    fig.update_layout(title={"text": f"{fig.layout.title.text}<br>preview {PREVIEW_STEPS}x"
+                                     f"{PREVIEW_STEPS}: refining to {steps}x{steps}"})
+    return fig
+
+
+def coarse_preview(store: ViewStore, spec: dict, slice_request: dict,
+                   display: dict | None = None) -> go.Figure | None:
+    """The slice on the 13x13 grid, computed now if need be (cached like any view), titled as a
+    preview; None when the requested grid is cached already or is no finer, or on an error (the
+    requested grid reports it).
+
+    A background job calls this before the requested grid: named points and directions are
+    memoized in the job's process, so the coarse grid costs about 13^2/steps^2 of the slice.
+    """
+    coarse_request = _coarse_request(slice_request)
+    if coarse_request is None or store.cached(spec, slice_request) is not None:
+        return None
+    try:
+        coarse = store.get(spec, coarse_request)
+    except LandscapeError:
+        return None
+    return _preview_figure(coarse, slice_request, display)
+
+
 def slice_preview(store: ViewStore, spec: dict, slice_request: dict,
                   display: dict | None = None) -> go.Figure | None:
-    """A quick first look at a slice, from the cache only: the requested grid, else its 13x13
-    version (computed by an earlier request), else None.
+    """A first look at a slice from the cache only: the requested grid, else its 13x13 version,
+    else None.
 
-    Nothing is computed here: this runs in the web process, and computing there while the
-    background-job manager forks job processes can leave a child holding a lock copied from a
-    busy thread (torch/OpenMP), hung. The figure keeps the surface's ``uirevision``, so the
-    camera stays where the user left it.
+    This runs in the web process, where nothing is computed: computing is the background job's
+    (progress, cancel), which sends the coarse grid as soon as it has it (:func:`coarse_preview`).
+    The figure keeps the surface's ``uirevision``, so the camera stays where the user left it.
     """
     cached = store.cached(spec, slice_request)
     if cached is not None:
         return figures.surface_figure(cached, display)
-    if slice_request.get("steps", 0) <= PREVIEW_STEPS:
-        return None
-    coarse = store.cached(spec, {**slice_request, "steps": PREVIEW_STEPS})
-    if coarse is None:
-        return None
-    fig = figures.surface_figure(coarse, display)
-    fig.update_layout(title={"text": f"{fig.layout.title.text}<br>preview {PREVIEW_STEPS}x"
-                                     f"{PREVIEW_STEPS}: refining to {slice_request['steps']}x"
-                                     f"{slice_request['steps']}"})
-    return fig
+    coarse_request = _coarse_request(slice_request)
+    coarse = None if coarse_request is None else store.cached(spec, coarse_request)
+    return None if coarse is None else _preview_figure(coarse, slice_request, display)
 
 
 def _path_figure(store: ViewStore, spec: dict, path_requests: list[dict],

@@ -108,3 +108,23 @@ def test_long_work_shows_progress_and_can_be_cancelled(
     dashboard.locator("#left-model").get_by_label("p-spin glass").check()
     _wait_title(dashboard, "left", "p-spin glass")
     assert browser_errors == []
+
+
+def test_a_slice_shows_its_coarse_grid_first(dashboard: Page, browser_errors: list[str]) -> None:
+    # every title the left surface shows, recorded every 20 ms from before the change
+    dashboard.evaluate(
+        "() => { window.titles = []; setInterval(() => { const t = ("
+        + TITLE.format(side="left") + ")(); if (t && window.titles.at(-1) !== t)"
+        " window.titles.push(t); }, 20); }"
+    )
+    dashboard.locator("#left-seed").fill("11")  # a seed no other test uses: nothing cached
+    dashboard.locator("#left-steps").get_by_label("51", exact=True).check()
+    dashboard.locator("#left-model").get_by_label("Network").check()
+    _wait_title(dashboard, "left", "network: moons-mlp")
+    titles = [t for t in dashboard.evaluate("() => window.titles") if "network" in t]
+    assert "preview 13x13: refining to 51x51" in titles[0], titles  # the job's coarse grid
+    assert "preview" not in titles[-1]
+    z = dashboard.evaluate(
+        "() => document.querySelector('#left-surface .js-plotly-plot')._fullData[0].z.length")
+    assert z == 51
+    assert browser_errors == []

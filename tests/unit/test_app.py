@@ -372,6 +372,29 @@ def test_slice_preview_is_coarse_first_then_the_cached_grid(config):
     assert panel_views.slice_preview(store, too_big, request) is None  # the full job reports it
 
 
+def test_the_job_sends_the_coarse_grid_before_the_requested_one(config):
+    store = create_app(config).server.extensions["funnelscope_store"]
+    spec = {"model": "ising", "n": 12, "native_bias": 2.0, "seed": 3}
+    request = {"view": "slice", "steps": 31, "span": 1.0}
+    sent, computed = [], []
+    progress = lambda done, total: computed.append(len(sent))  # noqa: E731
+    out = panel_views.slice_panel(store, spec, request, [], progress, preview=sent.append)
+    assert len(sent) == 1 and set(computed) == {1}  # the preview came before the full grid
+    assert "preview 13x13: refining to 31x31" in sent[0].layout.title.text
+    expected = views.compute(spec, {**request, "steps": 13}).values
+    assert np.allclose(np.asarray(sent[0].data[0].z), expected, atol=1e-6)
+    assert np.asarray(out.surface.data[0].z).shape == (31, 31)
+    sent.clear()  # cached now: no preview, the grid itself comes at once
+    panel_views.slice_panel(store, spec, request, [], preview=sent.append)
+    assert sent == []
+    coarse_only = {**request, "steps": 13}
+    panel_views.slice_panel(store, spec, coarse_only, [], preview=sent.append)
+    assert sent == []  # nothing coarser to show
+    too_big = {"model": "pspin", "n": 128, "p": 4}
+    out = panel_views.slice_panel(store, too_big, request, [], preview=sent.append)
+    assert sent == [] and "n=128" in " ".join(out.messages)  # the requested grid reports it
+
+
 def test_display_options_change_the_drawing_only(config, monkeypatch):
     store = create_app(config).server.extensions["funnelscope_store"]
     spec = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 1}
