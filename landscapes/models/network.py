@@ -86,6 +86,9 @@ def normalize_arch(arch: Mapping) -> dict:
         }
         if not 1 <= len(out["channels"]) <= 4:
             raise LandscapeError("architecture: a cnn takes 1 to 4 conv layers ('channels')")
+        if out["kernel"] % 2 == 0:  # padding kernel // 2 keeps the image size only for odd ones
+            raise LandscapeError(f"architecture: 'kernel' must be odd (1, 3, 5 or 7); got "
+                                 f"{out['kernel']}")
         size = out["image_size"]
         for _ in out["channels"]:
             size = size // 2 if out["pool"] != "none" else size

@@ -567,3 +567,18 @@ def test_linear_barrier_is_measured_against_the_two_checkpoints(minima, steps, t
               for t in alpha if 0 <= t <= 1]
     assert max(inside) - ends > 0.5  # a real barrier between the two minima
     assert result.meta["barrier"] == pytest.approx(max(*inside, ends) - ends, abs=1e-4)
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5, 7])
+def test_every_accepted_cnn_kernel_builds_a_working_network(kernel):
+    arch = normalize_arch({"type": "cnn", "image_size": 6, "channels": [2, 3], "kernel": kernel,
+                           "pool": "none"})
+    out = build_network(arch)(torch.zeros(4, 1, 6, 6))
+    assert out.shape == (4, 10)
+
+
+@pytest.mark.parametrize("kernel", [2, 4, 6])
+def test_even_cnn_kernels_are_refused(kernel):
+    # padding kernel // 2 grows the image by one per layer: the final Linear would not fit
+    with pytest.raises(LandscapeError, match=f"'kernel' must be odd .*got {kernel}"):
+        normalize_arch({"type": "cnn", "channels": [4], "kernel": kernel})
