@@ -5,9 +5,11 @@ slice it first sends the coarse 13x13 grid with ``set_props``), a quick one that
 cache already holds of a slice (the grid or its coarse version) before the job reports, one
 that shows the controls of the chosen family and view, one that redraws F(Q; T) as the
 temperature slider moves (from data the funnel view left in a dcc.Store: no recomputation),
-one that makes a clicked barrier-tree minimum the path's end, and one that validates uploads;
-the two 3D cameras are kept in step by one clientside callback that turns the other graph's
-camera, and each new figure a graph draws takes the shared camera.
+one that makes a clicked barrier-tree minimum the path's end, one that validates uploads and
+one that downloads the view on screen (from the cache only: :func:`download_file`); the two 3D
+cameras are kept in step by one clientside callback that turns the other graph's
+camera, and each new figure a graph draws takes the shared camera (a slice drawn as a 2D
+contour map or heatmap has no camera: the sync leaves it alone).
 
 The page's URL carries both panels' settings and the camera (:mod:`app.urlstate`): one callback
 writes it as the controls change, one sets the controls when a URL is opened or the browser goes
@@ -23,13 +25,14 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from dash import Dash, Input, Output, State, ctx, html, no_update, set_props
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update, set_props
 
 from app import figures, funnel_figures, ids, panel_views, urlstate
 from app.data import ViewStore
 from app.ids import pid
 from app.layout import HIDDEN, SHOWN, UPLOAD, UPLOAD_SLOTS, family_styles, view_styles
 from app.panel_views import model_spec, requests
+from landscapes import formats
 from landscapes.errors import LandscapeError
 from landscapes.store import UploadStore
 
@@ -40,7 +43,8 @@ CONTROL_NAMES = (
     ids.SPAN, ids.STEPS, ids.CENTER, ids.DIRECTIONS, ids.PATH_FROM, ids.PATH_TO,
     ids.NET_SOURCE, ids.NET_DATA, ids.NET_LOSS, ids.NET_DIRECTIONS, ids.NET_PATH_KIND, ids.REFERENCE,
 )
-DISPLAY_NAMES = (ids.COLORSCALE, ids.LOG_SCALE, ids.CLIP)  # drawing only: never recompute
+# drawing only: never recompute (States of the job, Inputs of the redraw)
+DISPLAY_NAMES = (ids.COLORSCALE, ids.LOG_SCALE, ids.CLIP, ids.PLOT_KIND, ids.CONTOUR_LEVELS)
 SLOT_KEYS = {ids.UPLOAD_CHECKPOINT: "checkpoint", ids.UPLOAD_CHECKPOINT2: "checkpoint2",
              ids.UPLOAD_CHECKPOINT3: "checkpoint3", ids.UPLOAD_DATA: "data"}
 
@@ -79,6 +83,7 @@ def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1,
     for side in ids.PANELS:
         _register_panel(app, store, side, manager, torch_threads)
         _register_uploads(app, store, side)
+        _register_downloads(app, store, side)
     _register_camera_sync(app)
     _register_url_state(app)
     if readiness is not None:
@@ -144,10 +149,71 @@ def slice_request_of(controls: dict, uploaded: dict | None) -> tuple[dict, dict]
     return spec, slice_request
 
 
-def display_options(colorscale: str | None, log: list | None, clip: float | None) -> dict:
-    """The drawing options of the display controls (see :func:`app.figures.display_values`)."""
+def display_options(colorscale: str | None, log: list | None, clip: float | None,
+                    kind: str | None = None, levels: float | None = None) -> dict:
+    """The drawing options of the display controls, in DISPLAY_NAMES order (see
+    :func:`app.figures.surface_figure`): a missing or unknown plot type is the surface; the
+    number of contour levels is a whole number within figures.LEVELS_RANGE (empty: the default).
+    """
+    lo, hi = figures.LEVELS_RANGE
+    try:
+        count = int(round(float(levels)))
+    except (TypeError, ValueError, OverflowError):
+        count = figures.CONTOUR_LEVELS
     return {"colorscale": colorscale or figures.COLORSCALE, "log": "log" in (log or []),
-            "clip": float(clip) if clip else None}
+            "clip": float(clip) if clip else None,
+            "kind": kind if kind in figures.PLOT_KINDS else figures.PLOT_KINDS[0],
+            "levels": min(max(count, lo), hi)}
+
+
+NOTHING_SHOWN = "nothing to download: this panel shows no view for these settings (see its message)"
+NOT_CACHED = ("still computing: download when the view has appeared (a view that could not be "
+              "computed has nothing to download)")
+
+
+def download_request(controls: dict, uploaded: dict | None) -> tuple[dict, dict]:
+    """(model spec, view request) of the view a panel's main graph shows for its controls (by
+    name, as in CONTROL_NAMES) and uploads -- what its Download buttons save.
+
+    The same requests as :func:`panel_output`: a slice view saves its slice (not the paths),
+    the funnel view its enumeration against the chosen reference state, the sweep and minima
+    views their results. Raises LandscapeError (NOTHING_SHOWN) where the panel refuses the
+    view (funnel and sweep need the Ising model; minima, a spin model or an example network).
+    """
+    spec = spec_of(controls, uploaded)
+    kind = controls[ids.VIEW_KIND]
+    if kind in ("funnel", "sweep") and spec["model"] != "ising":
+        raise LandscapeError(NOTHING_SHOWN)
+    if kind == "funnel":
+        return spec, {**panel_views.FUNNEL_VIEW, "reference": controls[ids.REFERENCE]}
+    if kind == "sweep":
+        return spec, dict(panel_views.SWEEP_VIEW)
+    if kind == "minima":
+        if spec["model"] == "network" and "example" not in spec:
+            raise LandscapeError(NOTHING_SHOWN)
+        return spec, {"view": "minima"}
+    return slice_request_of(controls, uploaded)
+
+
+def download_file(store: ViewStore, controls: dict, uploaded: dict | None,
+                  fmt: str) -> tuple[dict | None, str]:
+    """(dcc.Download data or None, status text) for a panel's Download button ``fmt``.
+
+    Reads the panel's current view from the cache only -- this runs in the web process, where
+    nothing is computed: a view not cached yet gives None and NOT_CACHED. The bytes are
+    :func:`landscapes.formats.to_bytes`, named by :func:`landscapes.formats.file_name`; a
+    format the view has no file for (VTK of a sweep) gives None and the reason.
+    """
+    try:
+        spec, request = download_request(controls, uploaded)
+        result = store.cached(spec, request)
+        if result is None:
+            return None, NOT_CACHED
+        content = formats.to_bytes(result, fmt)
+    except LandscapeError as exc:
+        return None, str(exc)
+    name = formats.file_name(result.meta, fmt)
+    return dcc.send_bytes(content, name, type=formats.MEDIA_TYPES[fmt]), ""
 
 
 def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,
@@ -184,6 +250,7 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
         Output(pid(side, ids.DIAGRAM), "figure"),
         Output(pid(side, ids.FUNNEL_DATA), "data"),
         Output(pid(side, ids.SWEEP_TABLE), "children"),
+        Output(pid(side, ids.DOWNLOAD_STATUS), "children"),  # a new view: old notes are moot
         [Input(pid(side, name), "value") for name in CONTROL_NAMES],
         Input(pid(side, ids.UPLOADED), "data"),
         [State(pid(side, name), "value") for name in DISPLAY_NAMES],
@@ -213,7 +280,7 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
         return (out.surface, out.path, [html.P(m) for m in out.messages],
                 out.tree if out.tree is not None else no_update,
                 out.diagram if out.diagram is not None else no_update,
-                out.funnel_data, _table(out.table))
+                out.funnel_data, _table(out.table), "")
 
     @app.callback(
         Output(pid(side, ids.SURFACE), "figure", allow_duplicate=True),
@@ -320,6 +387,32 @@ def with_option(options: list[dict], value: str) -> list[dict]:
         return options
     label = f"barrier-tree minimum ({value.replace(':', ' ')})"
     return [*options, {"label": label, "value": value}]
+
+
+def _register_downloads(app: Dash, store: ViewStore, side: str) -> None:
+    buttons = {pid(side, name): fmt for fmt, name in ids.DOWNLOAD_BUTTONS.items()}
+
+    @app.callback(
+        Output(pid(side, ids.DOWNLOAD), "data"),
+        Output(pid(side, ids.DOWNLOAD_STATUS), "children", allow_duplicate=True),
+        [Input(button, "n_clicks") for button in buttons],
+        [State(pid(side, name), "value") for name in CONTROL_NAMES],
+        State(pid(side, ids.UPLOADED), "data"),
+        prevent_initial_call=True,
+    )
+    def download(*args):
+        """The view on screen as a file, from the cache (never computed here)."""
+        fmt = buttons.get(ctx.triggered_id)
+        if fmt is None:
+            return no_update, no_update
+        k = len(buttons)
+        controls = dict(zip(CONTROL_NAMES, args[k:k + len(CONTROL_NAMES)], strict=True))
+        try:
+            data, status = download_file(store, controls, args[-1], fmt)
+        except Exception:  # never a traceback in the page; the log has it
+            log.exception("download %s of panel %s failed for %s", fmt, side, controls)
+            data, status = None, "the file could not be written (see the server log)"
+        return (no_update if data is None else data), status
 
 
 def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:

@@ -2,7 +2,8 @@
 
 Values go to the browser as float32 (half the payload of float64; Plotly 6+ sends numpy
 arrays as typed binary). Every 3D scene carries ``uirevision`` so a recompute keeps the
-user's camera.
+user's camera; a slice drawn flat (contour map, heatmap: :func:`surface_figure`) keeps it too,
+so a redraw keeps the user's zoom.
 """
 
 import numpy as np
@@ -37,7 +38,12 @@ def model_title(spec: dict, meta: dict | None = None) -> str:
 
 COLORSCALES = ("Viridis", "Cividis", "Plasma", "Inferno", "Magma", "Greys")  # perceptually uniform
 CLIPS = (None, 99.0, 95.0)  # percentiles
-DISPLAY_DEFAULTS = {"colorscale": COLORSCALE, "log": False, "clip": None}
+PLOT_KINDS = ("surface", "contour", "heatmap")  # a slice as a 3D surface or a 2D map
+CONTOUR_LEVELS = 20  # contour lines of a slice (the surface's floor and the contour plot)
+LEVELS_RANGE = (5, 60)
+DISPLAY_DEFAULTS = {"colorscale": COLORSCALE, "log": False, "clip": None, "kind": "surface",
+                    "levels": CONTOUR_LEVELS}
+CENTER_COLOR, POINT_COLOR = "#e45756", "#f58518"
 
 
 def display_values(values: np.ndarray, unit: str, display: dict | None = None
@@ -70,52 +76,73 @@ def display_values(values: np.ndarray, unit: str, display: dict | None = None
     return z.astype(np.float32), label, notes
 
 
-def surface_figure(result: Slice, display: dict | None = None) -> go.Figure:
-    """A rotatable surface of a 2D slice with its contour map projected on the floor.
+def contour_spacing(z: np.ndarray, levels: int) -> dict | None:
+    """``{"start", "end", "size"}`` of ``levels`` contour lines evenly spaced strictly inside the
+    finite range of ``z`` (in the units drawn): lines at ``lo + k (hi - lo) / (levels + 1)``,
+    k = 1..levels. None when ``z`` has no finite spread (a flat or empty slice)."""
+    finite = np.asarray(z, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0 or not finite.max() > finite.min():
+        return None
+    lo, hi = float(finite.min()), float(finite.max())
+    size = (hi - lo) / (levels + 1)
+    return {"start": lo + size, "end": lo + levels * size, "size": size}
 
-    ``display`` (colour scale, log, clip: see :func:`display_values`) changes only the drawing.
-    """
-    x, y = result.axes
-    z, unit, notes = display_values(result.values, result.meta["unit"], display)
-    surface = go.Surface(
-        x=x.astype(np.float32),
-        y=y.astype(np.float32),
-        z=z,
-        colorscale={**DISPLAY_DEFAULTS, **(display or {})}["colorscale"],
-        colorbar={"title": {"text": unit}, "thickness": 12, "len": 0.7},
-        contours={"z": {"show": True, "usecolormap": True, "project": {"z": True}}},
-        hovertemplate="a=%{x:.3f}<br>b=%{y:.3f}<br>" + unit + "=%{z:.5f}<extra></extra>",
-        name="slice",
-    )
-    center_value = display_values(np.array([result.meta["center_energy"]]),
-                                  result.meta["unit"], {**(display or {}), "clip": None})[0][0]
-    center = go.Scatter3d(
-        x=[0.0], y=[0.0], z=[float(center_value)],
-        mode="markers", marker={"size": 4, "color": "#e45756"},
-        name=f"centre: {result.meta['view'].get('center', 'checkpoint')}",
-        hovertemplate="centre<br>" + unit + "=%{z:.5f}<extra></extra>",
-    )
-    marks = [center]
+
+def _levels(display: dict) -> int:
+    """The number of contour lines asked for, within LEVELS_RANGE."""
+    lo, hi = LEVELS_RANGE
+    return int(min(max(int(display["levels"] or CONTOUR_LEVELS), lo), hi))
+
+
+def _marks(result: Slice, display: dict, floor: float) -> list[dict]:
+    """The points drawn on a slice, as plain data: the centre, a training trajectory (at height
+    ``floor``) and the points the plane passes through. Each: x, y, z (the drawn value), name,
+    colour, ``line`` (a polyline rather than one marker) and a hover label."""
+    def shown(energy: float) -> float:
+        return float(display_values(np.array([energy]), result.meta["unit"],
+                                    {**display, "clip": None})[0][0])
+
+    marks = [{"x": [0.0], "y": [0.0], "z": [shown(result.meta["center_energy"])],
+              "name": f"centre: {result.meta['view'].get('center', 'checkpoint')}",
+              "color": CENTER_COLOR, "line": False, "label": "centre"}]
     coords = result.extras.get("trajectory_coords")
     if coords is not None:  # the training trajectory, projected onto the plane, on the floor
         coords = np.asarray(coords, dtype=np.float32)
-        marks.append(go.Scatter3d(
-            x=coords[:, 0], y=coords[:, 1], z=np.full(len(coords), np.nanmin(z), dtype=np.float32),
-            mode="lines+markers", line={"color": "#e45756", "width": 4},
-            marker={"size": 2, "color": "#e45756"}, name="training trajectory (projected)",
-        ))
+        marks.append({"x": coords[:, 0], "y": coords[:, 1],
+                      "z": np.full(len(coords), floor, dtype=np.float32),
+                      "name": "training trajectory (projected)", "color": CENTER_COLOR,
+                      "line": True, "label": None})
     for k, energy in enumerate(result.meta.get("point_energies", [])):
         coef = [0.0, 0.0]
         coef[k] = 1.0
         target = result.meta["view"]["directions"].removeprefix("through:").split(",")[k]
-        shown = display_values(np.array([energy]), result.meta["unit"],
-                               {**(display or {}), "clip": None})[0][0]
-        marks.append(go.Scatter3d(
-            x=[coef[0]], y=[coef[1]], z=[float(shown)], mode="markers",
-            marker={"size": 4, "color": "#f58518"}, name=target,
-            hovertemplate=target + "<br>" + unit + "=%{z:.5f}<extra></extra>",
-        ))
-    fig = go.Figure([surface, *marks])
+        marks.append({"x": [coef[0]], "y": [coef[1]], "z": [shown(energy)], "name": target,
+                      "color": POINT_COLOR, "line": False, "label": target})
+    return marks
+
+
+def _mark_3d(mark: dict, unit: str) -> go.Scatter3d:
+    style = ({"mode": "lines+markers", "line": {"color": mark["color"], "width": 4},
+              "marker": {"size": 2, "color": mark["color"]}} if mark["line"]
+             else {"mode": "markers", "marker": {"size": 4, "color": mark["color"]}})
+    hover = {} if mark["label"] is None else {
+        "hovertemplate": mark["label"] + "<br>" + unit + "=%{z:.5f}<extra></extra>"}
+    return go.Scatter3d(x=mark["x"], y=mark["y"], z=mark["z"], name=mark["name"], **style, **hover)
+
+
+def _mark_2d(mark: dict, unit: str) -> go.Scatter:
+    style = ({"mode": "lines+markers", "line": {"color": mark["color"], "width": 2},
+              "marker": {"size": 4, "color": mark["color"]}} if mark["line"]
+             else {"mode": "markers", "marker": {"size": 9, "color": mark["color"],
+                                                 "line": {"color": "white", "width": 1}}})
+    hover = {} if mark["label"] is None else {
+        "customdata": np.asarray(mark["z"], dtype=np.float32),
+        "hovertemplate": mark["label"] + "<br>" + unit + "=%{customdata:.5f}<extra></extra>"}
+    return go.Scatter(x=mark["x"], y=mark["y"], name=mark["name"], **style, **hover)
+
+
+def _title(result: Slice, notes: list[str]) -> str:
     title = model_title(result.meta["model"], result.meta if "architecture" in result.meta else None)
     if "hessian_eigenvalues" in result.meta:
         title += "<br>Hessian eigenvalues: " + ", ".join(
@@ -125,8 +152,51 @@ def surface_figure(result: Slice, display: dict | None = None) -> go.Figure:
             f"{v:.1%}" for v in result.meta["explained_variance"])
     if notes:
         title += "<br>" + "; ".join(notes)
+    return title
+
+
+def surface_figure(result: Slice, display: dict | None = None) -> go.Figure:
+    """A 2D slice drawn as ``display["kind"]``: a rotatable 3D ``surface`` with its contour map
+    projected on the floor (default), a filled ``contour`` map or a ``heatmap`` of the plane
+    (a along d1, b along d2, coefficients in units of the directions).
+
+    ``display`` (colour scale, log, clip: see :func:`display_values`; kind; ``levels``, the
+    number of contour lines of the floor and the contour map) changes only the drawing: every
+    kind draws the same values. Every kind keeps ``uirevision``, so a redraw keeps the camera
+    (3D) or the zoom (2D).
+    """
+    d = {**DISPLAY_DEFAULTS, **(display or {})}
+    z, unit, notes = display_values(result.values, result.meta["unit"], d)
+    floor = float(np.nanmin(z)) if np.isfinite(z).any() else 0.0
+    marks = _marks(result, d, floor)
+    spacing = contour_spacing(z, _levels(d))
+    if d["kind"] in ("contour", "heatmap"):
+        fig = _map_figure(result, z, unit, d, spacing)
+        fig.add_traces([_mark_2d(mark, unit) for mark in marks])
+    else:
+        fig = _surface_3d(result, z, unit, d, spacing)
+        fig.add_traces([_mark_3d(mark, unit) for mark in marks])
+    fig.update_layout(title={"text": _title(result, notes), "font": {"size": 14}},
+                      uirevision="landscape", showlegend=False)
+    return fig
+
+
+def _surface_3d(result: Slice, z: np.ndarray, unit: str, display: dict,
+                spacing: dict | None) -> go.Figure:
+    x, y = result.axes
+    contours = {"show": True, "usecolormap": True, "project": {"z": True}, **(spacing or {})}
+    surface = go.Surface(
+        x=x.astype(np.float32),
+        y=y.astype(np.float32),
+        z=z,
+        colorscale=display["colorscale"],
+        colorbar={"title": {"text": unit}, "thickness": 12, "len": 0.7},
+        contours={"z": contours},
+        hovertemplate="a=%{x:.3f}<br>b=%{y:.3f}<br>" + unit + "=%{z:.5f}<extra></extra>",
+        name="slice",
+    )
+    fig = go.Figure([surface])
     fig.update_layout(
-        title={"text": title, "font": {"size": 14}},
         scene={
             "xaxis": {"title": {"text": "a (direction 1)"}},
             "yaxis": {"title": {"text": "b (direction 2)"}},
@@ -134,9 +204,33 @@ def surface_figure(result: Slice, display: dict | None = None) -> go.Figure:
             "camera": DEFAULT_CAMERA,
             "aspectmode": "cube",
         },
-        uirevision="landscape",
-        showlegend=False,
         margin={"l": 0, "r": 0, "t": 40, "b": 0},
+    )
+    return fig
+
+
+def _map_figure(result: Slice, z: np.ndarray, unit: str, display: dict,
+                spacing: dict | None) -> go.Figure:
+    """The plane seen from above: a filled contour map or a heatmap (2D axes: the camera sync
+    of the 3D surfaces leaves it alone)."""
+    x, y = (axis.astype(np.float32) for axis in result.axes)
+    common = {"x": x, "y": y, "z": z, "colorscale": display["colorscale"], "name": "slice",
+              "colorbar": {"title": {"text": unit}, "thickness": 12, "len": 0.8},
+              "hovertemplate": "a=%{x:.3f}<br>b=%{y:.3f}<br>" + unit + "=%{z:.5f}<extra></extra>"}
+    if display["kind"] == "heatmap":
+        trace = go.Heatmap(**common)
+    elif spacing is None:  # a flat slice: let Plotly choose (at most ``levels`` lines)
+        trace = go.Contour(**common, autocontour=True, ncontours=_levels(display))
+    else:
+        trace = go.Contour(**common, autocontour=False, ncontours=_levels(display),
+                           contours={**spacing, "coloring": "fill", "showlines": True},
+                           line={"width": 0.5})
+    fig = go.Figure([trace])
+    fig.update_layout(
+        xaxis={"title": {"text": "a (coefficient along d1)"}, "constrain": "domain"},
+        yaxis={"title": {"text": "b (coefficient along d2)"}, "scaleanchor": "x",
+               "scaleratio": 1, "constrain": "domain"},
+        margin={"l": 60, "r": 10, "t": 60, "b": 50},
     )
     return fig
 

@@ -67,6 +67,13 @@ SWEEP_TABLE = "sweep-table"
 COLORSCALE = "colorscale"
 LOG_SCALE = "log-scale"
 CLIP = "clip"
+PLOT_KIND = "plot-kind"  # surface | contour | heatmap
+CONTOUR_LEVELS = "contour-levels"  # number of contour lines (surface floor and contour plot)
+# per-panel downloads of the view on screen (the cached result, never computed for a download)
+DOWNLOAD_ROW = "download-row"
+DOWNLOAD = "download"  # dcc.Download
+DOWNLOAD_STATUS = "download-status"  # why nothing was downloaded (still computing, no such file)
+DOWNLOAD_BUTTONS = {fmt: f"download-{fmt}" for fmt in ("npz", "csv", "vtk", "html")}  # by format
 
 
 def pid(side: str, name: str) -> str:

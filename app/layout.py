@@ -25,6 +25,22 @@ SHOWN, HIDDEN = {}, {"display": "none"}
 STATUS_POLL_MS = 15_000
 
 
+PLOT_KINDS = [  # the values of figures.PLOT_KINDS
+    {"label": "3D surface", "value": "surface"},
+    {"label": "contour", "value": "contour"},
+    {"label": "heatmap", "value": "heatmap"},
+]
+DOWNLOADS = (  # (format, button label, tooltip): the formats of landscapes.formats.FORMATS
+    ("npz", ".npz", "arrays and meta (np.load(..., allow_pickle=False)); the export contract"),
+    ("csv", "CSV", "a table: coefficients, value, extras; the meta JSON in a # comment line"),
+    ("vtk", "VTK", "legacy structured grid for ParaView (a height field for a 2D slice)"),
+    ("html", "HTML", "a standalone interactive figure (works offline)"),
+)
+DOWNLOAD_ROW_STYLE = {"display": "flex", "flexWrap": "wrap", "gap": "6px", "alignItems": "center",
+                      "fontSize": "0.8rem", "margin": "4px 0"}
+DOWNLOAD_BUTTON_STYLE = {"fontSize": "0.8rem", "padding": "2px 10px", "cursor": "pointer"}
+
+
 VIEW_KINDS = [
     {"label": "slice and path", "value": "slice"},
     {"label": "funnel (Ising, exact)", "value": "funnel"},
@@ -189,6 +205,9 @@ def panel(side: str) -> html.Section:
                 _field("Grid", dcc.RadioItems(
                     id=pid(side, ids.STEPS), options=[21, 31, 51], value=d["steps"],
                     inline=True)),
+                _field("Plot type", dcc.RadioItems(
+                    id=pid(side, ids.PLOT_KIND), value="surface", inline=True,
+                    options=PLOT_KINDS)),
                 _field("Colour scale", dcc.Dropdown(
                     id=pid(side, ids.COLORSCALE), options=list(figures.COLORSCALES),
                     value=figures.COLORSCALE, clearable=False),
@@ -199,8 +218,13 @@ def panel(side: str) -> html.Section:
                 _field("Clip extreme values", dcc.RadioItems(
                     id=pid(side, ids.CLIP), value=0, inline=True,
                     options=[{"label": "no", "value": 0}, {"label": "99th pct", "value": 99},
-                             {"label": "95th pct", "value": 95}]),
-                       "drawing options: the slice is not computed again"),
+                             {"label": "95th pct", "value": 95}])),
+                _field("Contour levels", dcc.Input(
+                    id=pid(side, ids.CONTOUR_LEVELS), type="number", min=figures.LEVELS_RANGE[0],
+                    max=figures.LEVELS_RANGE[1], step=1, value=figures.CONTOUR_LEVELS,
+                    debounce=True),
+                       "plot type, colours, log, clip and levels only redraw: the slice is "
+                       "not computed again"),
             ], id=pid(side, ids.SLICE_CONTROLS)),
             html.Div([
                 _field("Overlap with", dcc.RadioItems(
@@ -253,9 +277,10 @@ def panel(side: str) -> html.Section:
                 id=pid(side, ids.PROGRESS_ROW), className="progress-row", style=HIDDEN,
             ),
             dcc.Loading(dcc.Graph(id=pid(side, ids.SURFACE), className="surface",
-                                  config={"displaylogo": False}), type="circle"),
+                                  config=graph_config(side, ids.SURFACE)), type="circle"),
+            download_row(side),
             dcc.Loading(dcc.Graph(id=pid(side, ids.PATH), className="path",
-                                  config={"displaylogo": False}), type="dot"),
+                                  config=graph_config(side, ids.PATH)), type="dot"),
             _funnel_extras(side),
             html.Div(id=pid(side, ids.SWEEP_TABLE), className="sweep-table", style=HIDDEN),
         ],
@@ -266,21 +291,46 @@ def panel(side: str) -> html.Section:
 
 def _funnel_extras(side: str) -> html.Div:
     """The funnel view's barrier tree, (Q, E) diagram and F(Q; T) with its temperature slider."""
-    graph = {"config": {"displaylogo": False}}
     return html.Div(
         [
-            dcc.Graph(id=pid(side, ids.TREE), className="tree", **graph),
-            dcc.Graph(id=pid(side, ids.DIAGRAM), className="diagram", **graph),
+            dcc.Graph(id=pid(side, ids.TREE), className="tree",
+                      config=graph_config(side, ids.TREE)),
+            dcc.Graph(id=pid(side, ids.DIAGRAM), className="diagram",
+                      config=graph_config(side, ids.DIAGRAM)),
             html.Div([
                 html.Label("Temperature T (units of H; T_f marked)", className="field-label",
                            htmlFor=pid(side, ids.TEMPERATURE)),
                 dcc.Slider(id=pid(side, ids.TEMPERATURE), min=0, max=1, step=1, value=0,
                            marks=None, updatemode="drag", allow_direct_input=False),
             ], className="field temperature"),
-            dcc.Graph(id=pid(side, ids.FREE_ENERGY), className="free-energy", **graph),
+            dcc.Graph(id=pid(side, ids.FREE_ENERGY), className="free-energy",
+                      config=graph_config(side, ids.FREE_ENERGY)),
             dcc.Store(id=pid(side, ids.FUNNEL_DATA)),
         ],
         id=pid(side, ids.FUNNEL_EXTRAS), className="funnel-extras", style=HIDDEN,
+    )
+
+
+def graph_config(side: str, name: str) -> dict:
+    """A graph's Plotly config: no logo; the toolbar's camera (toImage) saves a PNG named after
+    the panel and the graph (``funnelscope-left-surface.png``) at twice the screen's size."""
+    return {"displaylogo": False,
+            "toImageButtonOptions": {"format": "png", "filename": f"funnelscope-{side}-{name}",
+                                     "scale": 2}}
+
+
+def download_row(side: str) -> html.Div:
+    """Buttons that download the view on screen (the cached result, as in the CLI's --format);
+    the status says why nothing came (still computing, no such file for this view)."""
+    buttons = [html.Button(label, id=pid(side, ids.DOWNLOAD_BUTTONS[fmt]), title=title,
+                           className="download-button", n_clicks=0, style=DOWNLOAD_BUTTON_STYLE)
+               for fmt, label, title in DOWNLOADS]
+    return html.Div(
+        [html.Span("Download:", className="field-label", style={"display": "inline"}), *buttons,
+         html.Span(id=pid(side, ids.DOWNLOAD_STATUS), className="download-status", role="status",
+                   style={"color": "#7a4100"}),
+         dcc.Download(id=pid(side, ids.DOWNLOAD))],
+        id=pid(side, ids.DOWNLOAD_ROW), className="download-row", style=DOWNLOAD_ROW_STYLE,
     )
 
 

@@ -716,8 +716,18 @@ def suffix_of(fmt: str) -> str:
     return f".{fmt}"
 
 
+def file_name(meta: dict, fmt: str) -> str:
+    """A download's file name for a result's ``meta`` in ``fmt``: the model and view in words,
+    lower case, hyphens (at most 80 characters), then the suffix -- e.g.
+    ``funnelscope-ising-n-16-native-bias-2-0-seed-0-2d-slice-random-directions-sphere.csv``.
+    The same stem names the PNG of an HTML export's camera button."""
+    if fmt not in FORMATS:
+        raise LandscapeError(f"unknown format {fmt!r}; choose {_choices()}")
+    return _file_stem(meta) + suffix_of(fmt)
+
+
 __all__ = [
-    "FORMATS", "MEDIA_TYPES", "check_format", "describe", "figure", "format_from_path",
+    "FORMATS", "MEDIA_TYPES", "check_format", "describe", "figure", "file_name", "format_from_path",
     "read_csv_meta", "read_html_meta", "suffix_of", "to_bytes", "to_csv", "to_html", "to_vtk",
     "write",
 ]

@@ -113,9 +113,9 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
             assert ids.pid(side, name) in layout_ids
     other = create_app(config)
     # per panel: compute, preview, redraw, show controls, F(Q; T) slider, tree click, uploads,
-    # cancel note; the camera sync and the URL camera, the URL writer, its push, the URL reader,
-    # copy link, the status -- and no leak
-    assert len(app.callback_map) == len(other.callback_map) == 21
+    # downloads, cancel note; the camera sync and the URL camera, the URL writer, its push, the
+    # URL reader, copy link, the status -- and no leak
+    assert len(app.callback_map) == len(other.callback_map) == 23
 
 
 def test_first_page_and_layout_are_served(config):
@@ -421,7 +421,77 @@ def test_display_values_log_and_gaps():
     assert label == "log10 loss" and np.isnan(z[1, 0])
     assert np.allclose(z[[0, 0, 1], [0, 1, 1]], [0.0, 1.0, 2.0])
     assert notes == ["1 non-finite values (diverged) shown as gaps"]
-    assert callbacks.display_options("Magma", ["log"], 99) == {
-        "colorscale": "Magma", "log": True, "clip": 99.0}
+    assert callbacks.display_options("Magma", ["log"], 99, "contour", 12) == {
+        "colorscale": "Magma", "log": True, "clip": 99.0, "kind": "contour", "levels": 12}
     assert callbacks.display_options(None, [], 0) == {
-        "colorscale": "Viridis", "log": False, "clip": None}
+        "colorscale": "Viridis", "log": False, "clip": None, "kind": "surface", "levels": 20}
+    # a cleared or out-of-range number input, an unknown plot type: the nearest valid drawing
+    assert callbacks.display_options(None, [], 0, "pie", None)["kind"] == "surface"
+    assert callbacks.display_options(None, [], 0, "heatmap", None)["levels"] == 20
+    assert callbacks.display_options(None, [], 0, None, 2)["levels"] == 5
+    assert callbacks.display_options(None, [], 0, None, 600.0)["levels"] == 60
+    assert callbacks.display_options(None, [], 0, None, 12.0)["levels"] == 12
+
+
+def _contour_lines(trace) -> list[float]:
+    """The levels Plotly draws for explicit contours: start, start + size, ... up to end."""
+    c = trace.contours if trace.type == "contour" else trace.contours.z
+    count = int(round((c.end - c.start) / c.size)) + 1
+    return [c.start + k * c.size for k in range(count)]
+
+
+@pytest.mark.parametrize("kind", ["contour", "heatmap"])
+def test_contour_and_heatmap_draw_the_same_values_in_2d(kind):
+    spec = {"model": "pspin", "n": 16, "p": 3, "seed": 0}
+    result = views.compute(spec, SLICE | {"directions": "through:minimum:1,minimum:2"})
+    display = {"kind": kind, "levels": 7, "clip": 95.0, "colorscale": "Magma"}
+    fig = figures.surface_figure(result, display)
+    trace = fig.data[0]
+    assert trace.type == kind
+    expected, unit, _ = figures.display_values(result.values, "energy per spin", display)
+    np.testing.assert_array_equal(np.asarray(trace.z), expected)  # after clip, float32
+    assert np.asarray(trace.z).dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(trace.x), result.axes[0].astype(np.float32))
+    np.testing.assert_array_equal(np.asarray(trace.y), result.axes[1].astype(np.float32))
+    assert trace.colorbar.title.text == unit == "energy per spin"
+    assert trace.colorscale[0][1] == "#000004"  # Magma starts black
+    assert fig.layout.xaxis.title.text == "a (coefficient along d1)"
+    assert fig.layout.yaxis.title.text == "b (coefficient along d2)"
+    assert fig.layout.uirevision == "landscape"
+    assert "scene" not in fig.to_plotly_json()["layout"]  # no 3D scene: no camera to sync
+    assert all(t.type == "scatter" for t in fig.data[1:])  # the marks, flat
+    assert [(m.x[0], m.y[0]) for m in fig.data[2:]] == [(1.0, 0.0), (0.0, 1.0)]
+    assert fig.data[2].customdata[0] == pytest.approx(result.values[4, 8], rel=1e-6)
+    if kind == "contour":  # 7 lines evenly inside the drawn range
+        lo, hi = float(np.nanmin(expected)), float(np.nanmax(expected))
+        assert trace.autocontour is False and trace.contours.coloring == "fill"
+        assert trace.contours.size == pytest.approx((hi - lo) / 8)
+        lines = _contour_lines(trace)
+        assert len(lines) == 7 and lines[0] > lo and lines[-1] < hi
+
+
+def test_contour_levels_set_the_surface_floor():
+    result = views.compute(SPEC, SLICE)
+    for levels in (5, 33):
+        surface = figures.surface_figure(result, {"levels": levels}).data[0]
+        assert surface.type == "surface" and surface.contours.z.project.z
+        assert len(_contour_lines(surface)) == levels
+        lo, hi = result.values.min(), result.values.max()
+        assert surface.contours.z.size == pytest.approx((hi - lo) / (levels + 1), rel=1e-5)
+    flat = figures.contour_spacing(np.full((3, 3), 2.0), 10)
+    assert flat is None and figures.contour_spacing(np.full(4, np.nan), 10) is None
+
+
+def test_plot_type_and_levels_redraw_from_the_cache_only(config, monkeypatch):
+    store = create_app(config).server.extensions["funnelscope_store"]
+    controls = _controls(**{ids.VIEW_KIND: "slice"})
+    spec, request = callbacks.slice_request_of(controls, {})
+    result = store.get(spec, request)
+    monkeypatch.setattr(views, "compute", lambda *a, **k: pytest.fail("recomputed"))
+    for kind, trace_type in (("heatmap", "heatmap"), ("contour", "contour"),
+                             ("surface", "surface")):
+        display = callbacks.display_options("Viridis", [], 0, kind, 9)
+        fig = panel_views.redisplay(store, spec, request, display)
+        assert fig.data[0].type == trace_type
+        np.testing.assert_array_equal(np.asarray(fig.data[0].z), result.values.astype(np.float32))
+    assert len(_contour_lines(fig.data[0])) == 9

@@ -30,8 +30,9 @@ def random_value(spec: dict, rng: random.Random):
         return rng.choice(spec["options"])
     if spec["kind"] == "multi":
         return [o for o in spec["options"] if rng.random() < 0.5]
-    if spec["kind"] == "integer":
-        return rng.choice([0, 1, 7, 12345, urlstate.MAX_SEED])
+    if spec["kind"] == "integer":  # within the control's range (seeds: 0.., contour levels 5..60)
+        return rng.choice([v for v in (0, 1, 7, 12345, urlstate.MAX_SEED, spec["min"], spec["max"])
+                           if spec["min"] <= v <= spec["max"]])
     steps = round((spec["max"] - spec["min"]) / spec["step"])
     value = spec["min"] + rng.randint(0, steps) * spec["step"]  # float noise, as a slider sends
     return int(value) if spec["integer"] else value
@@ -117,6 +118,27 @@ def test_values_are_typed_like_the_controls():
     assert right[ids.PSPIN_N] == 32 and right[ids.SEED] == 12
 
 
+def test_plot_type_and_contour_levels_travel_in_the_url():
+    panels = defaults()
+    panels["left"] |= {ids.PLOT_KIND: "heatmap", ids.CONTOUR_LEVELS: 12}
+    panels["right"] |= {ids.PLOT_KIND: "contour", ids.CONTOUR_LEVELS: 60.0}  # as a number input
+    search = encode(panels)
+    assert search == ("?l.plot-kind=heatmap&l.contour-levels=12"
+                      "&r.plot-kind=contour&r.contour-levels=60")
+    back, _, notes = decode(search)
+    assert notes == []
+    assert back["left"][ids.PLOT_KIND] == "heatmap" and back["left"][ids.CONTOUR_LEVELS] == 12
+    assert back["right"][ids.PLOT_KIND] == "contour" and back["right"][ids.CONTOUR_LEVELS] == 60
+    spec = urlstate.SPECS["left"]
+    assert spec[ids.PLOT_KIND] == {"kind": "choice", "options": ["surface", "contour", "heatmap"],
+                                   "default": "surface"}
+    assert spec[ids.CONTOUR_LEVELS] == {"kind": "integer", "min": 5, "max": 60, "default": 20}
+    # the defaults stay out of the URL; opening one sets only what differs
+    assert encode(defaults()) == ""
+    changed, _, _ = urlstate.changes("?r.contour-levels=7", defaults(), None)
+    assert changed == {"left": {}, "right": {ids.CONTOUR_LEVELS: 7}}
+
+
 @pytest.mark.parametrize(("query", "words"), [
     ("l.model=quantum", "one of ising, pspin, network"),
     ("l.view-kind=", "one of slice"),
@@ -132,6 +154,10 @@ def test_values_are_typed_like_the_controls():
     ("r.p=5", "one of 2, 3, 4"),
     ("l.steps=abc", "one of 21, 31, 51"),
     ("l.log-scale=log,sqrt", "comma-separated list"),
+    ("l.plot-kind=pie", "one of surface, contour, heatmap"),
+    ("r.contour-levels=4", "a whole number from 5 to 60"),
+    ("r.contour-levels=61", "a whole number from 5 to 60"),
+    ("r.contour-levels=12.5", "a whole number from 5 to 60"),
     ("l.center=state:5", "one of minimum:0"),  # only the path's end takes a tree minimum
     ("l.path-to=state:9999999", "one of"),
     ("l.upload-checkpoint=xyz", "64 hexadecimal digits"),

@@ -1,0 +1,262 @@
+"""Per-panel downloads without a browser: which view a panel saves, and what each file holds.
+
+A download reads the panel's current view from the cache only (the web process never computes);
+the bytes are :func:`landscapes.formats.to_bytes` of that cached result.
+"""
+
+import base64
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+
+from app import callbacks, create_app, ids, layout, panel_views
+from app.config import Config
+from app.data import ViewStore
+from landscapes import formats, views
+from landscapes.errors import LandscapeError
+
+ISING = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 3}
+
+
+def controls(**changes) -> dict:
+    """A panel's controls (by name, as in CONTROL_NAMES): a small Ising slice by default."""
+    base = {ids.MODEL: "ising", ids.VIEW_KIND: "slice", ids.ISING_N: 10, ids.NATIVE_BIAS: 2.0,
+            ids.PSPIN_N: 16, ids.P: 3, ids.PLANTED: 0.0, ids.SEED: 3, ids.SPAN: 1.0,
+            ids.STEPS: 21, ids.CENTER: "minimum:0", ids.DIRECTIONS: "random",
+            ids.PATH_FROM: "random:0", ids.PATH_TO: "minimum:0", ids.NET_SOURCE: "moons-mlp",
+            ids.NET_DATA: "moons", ids.NET_LOSS: "cross_entropy", ids.NET_DIRECTIONS: "filter",
+            ids.NET_PATH_KIND: "linear", ids.REFERENCE: "ground"}
+    assert set(base) == set(callbacks.CONTROL_NAMES)
+    return {**base, **changes}
+
+
+@pytest.fixture
+def store(tmp_path) -> ViewStore:
+    return create_app(Config(cache_dir=tmp_path / "cache")).server.extensions["funnelscope_store"]
+
+
+def first_request_of_the_panel(store: ViewStore, panel: dict, monkeypatch) -> str:
+    """The cache key of the first view ``panel_output`` asks the store for (its main graph's)."""
+    asked = []
+
+    def record(spec, view, progress=None):
+        asked.append(ViewStore.key(spec, view))
+        raise LandscapeError("stop here")  # the panel turns it into a message
+
+    monkeypatch.setattr(store, "get", record)
+    callbacks.panel_output(store, panel, {})
+    monkeypatch.undo()
+    assert asked, "the panel asked for no view"
+    return asked[0]
+
+
+@pytest.mark.parametrize(("kind", "model", "expected"), [
+    ("slice", "ising", {"view": "slice", "dims": 2, "span": 1.0, "steps": 21,
+                        "center": "minimum:0", "directions": "random"}),
+    ("slice", "pspin", {"view": "slice", "dims": 2, "span": 1.0, "steps": 21,
+                        "center": "minimum:0", "directions": "random"}),
+    ("funnel", "ising", {"view": "funnel", "reference": "ground"}),
+    ("sweep", "ising", {"view": "sweep"}),
+    ("minima", "ising", {"view": "minima"}),
+    ("minima", "pspin", {"view": "minima"}),
+    ("minima", "network", {"view": "minima"}),
+    ("slice", "network", {"view": "slice", "dims": 2, "span": 1.0, "steps": 21,
+                          "directions": "filter", "direction_seed": 3}),
+])
+def test_the_download_is_the_view_the_panel_shows(store, monkeypatch, kind, model, expected):
+    panel = controls(**{ids.VIEW_KIND: kind, ids.MODEL: model})
+    spec, request = callbacks.download_request(panel, {})
+    assert spec == callbacks.spec_of(panel, {}) and request == expected
+    # the very request panel_output draws its main graph from (same cache key)
+    assert ViewStore.key(spec, request) == first_request_of_the_panel(store, panel, monkeypatch)
+
+
+def test_the_slice_download_follows_the_slice_controls():
+    panel = controls(**{ids.SPAN: 0.5, ids.STEPS: 31, ids.DIRECTIONS: layout.THROUGH_MINIMA,
+                        ids.CENTER: "native", ids.PATH_TO: "ground"})
+    assert callbacks.download_request(panel, {}) == callbacks.slice_request_of(panel, {})
+    assert callbacks.download_request(panel, {})[1] == {
+        "view": "slice", "dims": 2, "span": 0.5, "steps": 31, "center": "native",
+        "directions": layout.THROUGH_MINIMA}
+
+
+@pytest.mark.parametrize(("kind", "model", "net_source"), [
+    ("funnel", "pspin", "moons-mlp"), ("sweep", "network", "moons-mlp"),
+    ("minima", "network", "upload"),
+])
+def test_views_the_panel_refuses_have_nothing_to_download(store, kind, model, net_source):
+    panel = controls(**{ids.VIEW_KIND: kind, ids.MODEL: model, ids.NET_SOURCE: net_source})
+    with pytest.raises(LandscapeError, match="nothing to download"):
+        callbacks.download_request(panel, {})
+    assert callbacks.download_file(store, panel, {}, "npz") == (None, callbacks.NOTHING_SHOWN)
+
+
+@pytest.fixture
+def cached_slice(store):
+    """(the store, the panel's controls, the cached 21x21 slice it shows)."""
+    panel = controls()
+    result = store.get(*callbacks.download_request(panel, {}))
+    return store, panel, result
+
+
+def payload(store: ViewStore, panel: dict, fmt: str) -> tuple[bytes, dict]:
+    """The bytes of a successful download and its dcc.Download data."""
+    data, status = callbacks.download_file(store, panel, {}, fmt)
+    assert status == "" and data is not None, status
+    assert data["base64"] is True and data["type"] == formats.MEDIA_TYPES[fmt]
+    return base64.b64decode(data["content"]), data
+
+
+def test_npz_download_is_the_export_contract(cached_slice):
+    store, panel, result = cached_slice
+    content, data = payload(store, panel, "npz")
+    with np.load(io.BytesIO(content), allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["values"], result.values)
+        np.testing.assert_array_equal(npz["x"], result.axes[0])
+        np.testing.assert_array_equal(npz["y"], result.axes[1])
+        assert npz["values"].shape == (21, 21) and npz["directions"].shape == (2, 10)
+        assert json.loads(str(npz["meta"])) == result.meta
+        assert npz["couplings"].shape == (10, 10)  # spin models carry their couplings
+    assert data["filename"] == ("funnelscope-ising-n-10-native-bias-2-0-seed-3-2d-slice-random-"
+                                "directions-sphere.npz")
+
+
+def read_table(text: str) -> dict[str, np.ndarray]:
+    """A CSV export's columns by name, read with numpy.loadtxt (skiprows from its first line)."""
+    skip = int(re.search(r"skiprows=(\d+)", text.splitlines()[0]).group(1))
+    names = text.splitlines()[skip - 1].split(",")
+    table = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=skip, ndmin=2)
+    return dict(zip(names, table.T, strict=True))
+
+
+def test_csv_download_reads_back_the_values(cached_slice):
+    store, panel, result = cached_slice
+    content, data = payload(store, panel, "csv")
+    text = content.decode()
+    table = read_table(text)
+    assert list(table) == ["a", "b", "energy_per_spin"]
+    np.testing.assert_array_equal(table["energy_per_spin"].reshape(21, 21), result.values)  # repr
+    np.testing.assert_array_equal(table["a"][:21], result.axes[0])  # a fastest
+    np.testing.assert_array_equal(table["b"][::21], result.axes[1])
+    assert formats.read_csv_meta(text) == result.meta
+    assert data["filename"].endswith("-2d-slice-random-directions-sphere.csv")
+
+
+def parse_vtk(text: str) -> tuple[tuple[int, ...], np.ndarray, dict[str, np.ndarray]]:
+    """DIMENSIONS, POINTS (P, 3) and the SCALARS arrays of a legacy ASCII structured grid."""
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("DIMENSIONS"))
+    dims = tuple(int(v) for v in header.split()[1:])
+    start = next(i for i, line in enumerate(lines) if line.startswith("POINTS"))
+    count = int(lines[start].split()[1])
+    numbers, i = [], start + 1
+    while len(numbers) < 3 * count:
+        numbers += [float(v) for v in lines[i].split()]
+        i += 1
+    scalars = {}
+    for k, line in enumerate(lines):
+        if line.startswith("SCALARS"):
+            values, j = [], k + 2  # after LOOKUP_TABLE
+            while len(values) < count:
+                values += [float(v) for v in lines[j].split()]
+                j += 1
+            scalars[line.split()[1]] = np.array(values)
+    return dims, np.array(numbers).reshape(count, 3), scalars
+
+
+def test_vtk_download_is_a_height_field_of_the_values(cached_slice):
+    store, panel, result = cached_slice
+    content, data = payload(store, panel, "vtk")
+    text = content.decode()
+    assert text.startswith("# vtk DataFile Version 3.0\n") and "DATASET STRUCTURED_GRID" in text
+    dims, points, scalars = parse_vtk(text)
+    assert dims == (21, 21, 1)
+    np.testing.assert_array_equal(points[:, 2].reshape(21, 21), result.values)  # the height
+    np.testing.assert_array_equal(points[:21, 0], result.axes[0])
+    np.testing.assert_array_equal(points[::21, 1], result.axes[1])
+    np.testing.assert_array_equal(scalars["energy_per_spin"].reshape(21, 21), result.values)
+    assert data["filename"].endswith(".vtk")
+
+
+def typed(node) -> np.ndarray:
+    """A Plotly typed array ({"dtype", "bdata", "shape"}) or a plain list, as numpy."""
+    if isinstance(node, dict):
+        arr = np.frombuffer(base64.b64decode(node["bdata"]), dtype=node["dtype"])
+        shape = node.get("shape")
+        return arr.reshape([int(s) for s in shape.split(",")]) if shape else arr
+    return np.asarray(node, dtype=np.float64)
+
+
+def test_html_download_is_a_standalone_figure_of_the_values(cached_slice):
+    store, panel, result = cached_slice
+    content, data = payload(store, panel, "html")
+    text = content.decode()
+    assert formats.read_html_meta(text) == result.meta
+    assert "<script src=" not in text  # plotly.js inlined: works offline
+    call = text.index("Plotly.newPlot(")
+    traces, _ = json.JSONDecoder().raw_decode(text, text.index("[", call))
+    surface = traces[0]
+    assert surface["type"] == "surface"
+    np.testing.assert_array_equal(typed(surface["z"]).reshape(21, 21), result.values)
+    np.testing.assert_array_equal(typed(surface["x"]), result.axes[0])
+    assert data["filename"].endswith(".html")
+
+
+def test_every_format_of_one_view_shares_its_name(cached_slice):
+    store, panel, result = cached_slice
+    names = [payload(store, panel, fmt)[1]["filename"] for fmt in formats.FORMATS]
+    stem = formats.file_name(result.meta, "npz").removesuffix(".npz")
+    assert names == [stem + formats.suffix_of(fmt) for fmt in formats.FORMATS]
+    assert tuple(ids.DOWNLOAD_BUTTONS) == formats.FORMATS  # one button per format
+    with pytest.raises(LandscapeError, match="unknown format"):
+        formats.file_name(result.meta, "png")
+
+
+def test_an_uncached_view_is_not_computed_for_a_download(store, monkeypatch):
+    monkeypatch.setattr(views, "compute", lambda *a, **k: pytest.fail("computed in the web process"))
+    for kind in panel_views.VIEW_KINDS:
+        panel = controls(**{ids.VIEW_KIND: kind})
+        for fmt in formats.FORMATS:
+            data, status = callbacks.download_file(store, panel, {}, fmt)
+            assert data is None and status == callbacks.NOT_CACHED
+            assert status.startswith("still computing: download when the view has appeared")
+    assert store.computed == 0
+
+
+def test_a_format_the_view_has_no_file_for_says_so(store):
+    panel = controls(**{ids.VIEW_KIND: "minima", ids.MODEL: "pspin"})
+    result = store.get(*callbacks.download_request(panel, {}))
+    data, status = callbacks.download_file(store, panel, {}, "vtk")
+    assert data is None and "has no grid to write as VTK" in status and "use csv" in status
+    content, data = payload(store, panel, "csv")
+    text = content.decode()
+    assert formats.read_csv_meta(text) == result.meta
+    assert data["filename"].startswith("funnelscope-pspin-n-16-p-3") and "minima" in data["filename"]
+    np.testing.assert_array_equal(read_table(text)["energies"], result.arrays["energies"])
+
+
+def test_the_download_callback_answers_through_dash(cached_slice, tmp_path):
+    """The registered callback, called as the browser does (POST /_dash-update-component)."""
+    store, panel, result = cached_slice
+    app = create_app(Config(cache_dir=tmp_path / "cache"))  # the store's cache directory
+    side = "left"
+    outputs = [{"id": ids.pid(side, ids.DOWNLOAD), "property": "data"},
+               {"id": ids.pid(side, ids.DOWNLOAD_STATUS), "property": "children"}]
+    inputs = [{"id": ids.pid(side, name), "property": "n_clicks",
+               "value": 1 if fmt == "csv" else 0} for fmt, name in ids.DOWNLOAD_BUTTONS.items()]
+    state = [{"id": ids.pid(side, name), "property": "value", "value": panel[name]}
+             for name in callbacks.CONTROL_NAMES]
+    state.append({"id": ids.pid(side, ids.UPLOADED), "property": "data", "value": {}})
+    output = next(key for key in app.callback_map if f"..{outputs[0]['id']}.data..." in key)
+    body = {"output": output, "outputs": outputs, "inputs": inputs, "state": state,
+            "changedPropIds": [f"{ids.pid(side, ids.DOWNLOAD_BUTTONS['csv'])}.n_clicks"]}
+    response = app.server.test_client().post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.data[:500]
+    answer = response.get_json()["response"]
+    data = answer[ids.pid(side, ids.DOWNLOAD)]["data"]
+    text = base64.b64decode(data["content"]).decode()
+    assert data["filename"].endswith(".csv") and formats.read_csv_meta(text) == result.meta
+    assert answer[ids.pid(side, ids.DOWNLOAD_STATUS)]["children"] == ""
