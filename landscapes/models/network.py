@@ -86,12 +86,9 @@ def normalize_arch(arch: Mapping) -> dict:
         }
         if not 1 <= len(out["channels"]) <= 4:
             raise LandscapeError("architecture: a cnn takes 1 to 4 conv layers ('channels')")
-        if out["kernel"] % 2 == 0:  # padding kernel // 2 keeps the image size only for odd ones
-            raise LandscapeError(f"architecture: 'kernel' must be odd (1, 3, 5 or 7); got "
-                                 f"{out['kernel']}")
         size = out["image_size"]
         for _ in out["channels"]:
-            size = size // 2 if out["pool"] != "none" else size
+            size = conv_output_size(size, out["kernel"], out["pool"])
             if size < 1:
                 raise LandscapeError("architecture: too many pooled layers for the image size")
     else:
@@ -100,6 +97,13 @@ def normalize_arch(arch: Mapping) -> dict:
     if unknown:
         raise LandscapeError(f"architecture: unknown key(s) {', '.join(sorted(unknown))}")
     return out
+
+
+def conv_output_size(size: int, kernel: int, pool: str) -> int:
+    """Side of a conv layer's output (padding ``kernel // 2``, stride 1) after its 2x2 pooling:
+    an odd kernel keeps the side, an even one adds 1; pooling halves it (rounding down)."""
+    size = size + 2 * (kernel // 2) - kernel + 1
+    return size if pool == "none" else size // 2
 
 
 def build_network(arch: Mapping) -> nn.Module:
@@ -123,7 +127,7 @@ def build_network(arch: Mapping) -> nn.Module:
         layers.append(act())
         if pool is not None:
             layers.append(pool(2))
-            size //= 2
+        size = conv_output_size(size, arch["kernel"], arch["pool"])
     layers += [nn.Flatten(), nn.Linear(channels[-1] * size * size, arch["classes"])]
     return nn.Sequential(*layers)
 
