@@ -1,0 +1,93 @@
+"""Guided scenarios: one-click presets, each a page URL with a short explanation beside it.
+
+A preset is nothing but both panels' settings (what differs from the page's defaults) written
+as the URL query :mod:`app.urlstate` reads, so opening a preset is opening a link: back and
+forward work, and a teacher makes a new scenario by setting up the panels and copying the link.
+``docs/teaching-exercises.md`` builds lab exercises on these.
+"""
+
+from dataclasses import dataclass, field
+
+from app import ids, urlstate
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named pair of panel settings. ``left`` and ``right`` map control names
+    (:data:`app.urlstate.NAMES`) to values; everything else stays at the page's default."""
+
+    key: str
+    title: str
+    explanation: str
+    left: dict = field(default_factory=dict)
+    right: dict = field(default_factory=dict)
+
+    def panels(self) -> urlstate.Panels:
+        """Both panels' full settings (defaults updated with the preset's)."""
+        return {"left": {**urlstate.defaults("left"), **self.left},
+                "right": {**urlstate.defaults("right"), **self.right}}
+
+    def search(self) -> str:
+        """The URL query (``?...``) that opens this preset."""
+        return urlstate.encode(self.panels())
+
+
+ISING_FUNNEL = {ids.MODEL: "ising", ids.VIEW_KIND: "funnel", ids.ISING_N: 16}
+
+PRESETS = (
+    Preset(
+        "funnel-vs-glass", "Funnel vs glass",
+        "The same 16-spin Ising model, with a native bias J0 = 2 (left) and without (right). The "
+        "biased one is a funnel: one basin takes most states, its barrier tree is a palm, and "
+        "F(Q; T) at the folding temperature has two wells (folded, unfolded). The unbiased one "
+        "is a glass: many minima of nearly equal energy, a banyan tree, no native state to fold "
+        "into. Click a leaf of a tree to follow the path to that minimum.",
+        left={**ISING_FUNNEL, ids.NATIVE_BIAS: 2.0},
+        right={**ISING_FUNNEL, ids.NATIVE_BIAS: 0.0},
+    ),
+    Preset(
+        "goodfellow", "Goodfellow: init to solution is a straight shot down",
+        "The loss along the straight line from the initial weights (alpha = 0) to the trained "
+        "ones (alpha = 1), as in Goodfellow, Vinyals and Saxe (2015): for these networks it falls "
+        "monotonically, with no barrier to climb, although the surface around the solution is "
+        "far from a bowl. Left: an MLP on two moons; right: a small CNN on the digits.",
+        left={ids.MODEL: "network", ids.NET_SOURCE: "moons-mlp", ids.NET_PATH_KIND: "linear"},
+        right={ids.MODEL: "network", ids.NET_SOURCE: "digits-cnn", ids.NET_PATH_KIND: "linear",
+               ids.STEPS: 31},
+    ),
+    Preset(
+        "exploding", "An exploding network",
+        "Left: the moons MLP trained with learning rate 12, which blew up: its loss is in the "
+        "thousands at the end of training and in the millions one step away. The log scale and "
+        "clipping at the 99th percentile keep such a surface readable (a loss that is not finite "
+        "would be drawn as a gap, with a note). Right: the same network trained with a sane step, "
+        "on the same log scale.",
+        left={ids.MODEL: "network", ids.NET_SOURCE: "exploding-mlp", ids.LOG_SCALE: ["log"],
+              ids.CLIP: 99},
+        right={ids.MODEL: "network", ids.NET_SOURCE: "moons-mlp", ids.LOG_SCALE: ["log"]},
+    ),
+    Preset(
+        "funnel-sharpens", "The funnel sharpens with size",
+        "Exact enumeration for N = 8 to 20 spins, 4 seeds each. With a native bias (left) the "
+        "ground state keeps about 80% of all states in its basin at every size, and the barriers "
+        "into it stay small: the funnel survives growth. Without one (right) the ground state's "
+        "basin falls from about 65% of the states at N = 8 to about 13% at N = 20 while the "
+        "number of minima grows from about 3 to about 38: the contrast sharpens with N.",
+        left={ids.MODEL: "ising", ids.VIEW_KIND: "sweep", ids.NATIVE_BIAS: 2.0},
+        right={ids.MODEL: "ising", ids.VIEW_KIND: "sweep", ids.NATIVE_BIAS: 0.0},
+    ),
+)
+
+
+def by_key(key: str) -> Preset:
+    """The preset named ``key`` (KeyError with the known names otherwise)."""
+    for preset in PRESETS:
+        if preset.key == key:
+            return preset
+    raise KeyError(f"no preset {key!r}; known: {', '.join(p.key for p in PRESETS)}")
+
+
+def matching(search: str | None) -> Preset | None:
+    """The preset whose URL is ``search`` (the same settings in any order), if one is."""
+    wanted = urlstate.canonical(search)
+    return next((p for p in PRESETS if urlstate.canonical(p.search()) == wanted), None)
