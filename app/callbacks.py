@@ -44,7 +44,8 @@ CONTROL_NAMES = (
     ids.NET_SOURCE, ids.NET_DATA, ids.NET_LOSS, ids.NET_DIRECTIONS, ids.NET_PATH_KIND, ids.REFERENCE,
 )
 # drawing only: never recompute (States of the job, Inputs of the redraw)
-DISPLAY_NAMES = (ids.COLORSCALE, ids.LOG_SCALE, ids.CLIP, ids.PLOT_KIND, ids.CONTOUR_LEVELS)
+DISPLAY_NAMES = (ids.COLORSCALE, ids.LOG_SCALE, ids.CLIP, ids.PLOT_KIND, ids.CONTOUR_LEVELS,
+                 ids.WEIGHT_DECAY)
 SLOT_KEYS = {ids.UPLOAD_CHECKPOINT: "checkpoint", ids.UPLOAD_CHECKPOINT2: "checkpoint2",
              ids.UPLOAD_CHECKPOINT3: "checkpoint3", ids.UPLOAD_DATA: "data"}
 
@@ -150,10 +151,12 @@ def slice_request_of(controls: dict, uploaded: dict | None) -> tuple[dict, dict]
 
 
 def display_options(colorscale: str | None, log: list | None, clip: float | None,
-                    kind: str | None = None, levels: float | None = None) -> dict:
+                    kind: str | None = None, levels: float | None = None,
+                    weight_decay: float | None = None) -> dict:
     """The drawing options of the display controls, in DISPLAY_NAMES order (see
     :func:`app.figures.surface_figure`): a missing or unknown plot type is the surface; the
-    number of contour levels is a whole number within figures.LEVELS_RANGE (empty: the default).
+    number of contour levels is a whole number within figures.LEVELS_RANGE (empty: the default);
+    weight decay is one of figures.WEIGHT_DECAYS (else none).
     """
     lo, hi = figures.LEVELS_RANGE
     try:
@@ -163,7 +166,8 @@ def display_options(colorscale: str | None, log: list | None, clip: float | None
     return {"colorscale": colorscale or figures.COLORSCALE, "log": "log" in (log or []),
             "clip": float(clip) if clip else None,
             "kind": kind if kind in figures.PLOT_KINDS else figures.PLOT_KINDS[0],
-            "levels": min(max(count, lo), hi)}
+            "levels": min(max(count, lo), hi),
+            "weight_decay": float(weight_decay) if weight_decay in figures.WEIGHT_DECAYS else 0.0}
 
 
 NOTHING_SHOWN = "nothing to download: this panel shows no view for these settings (see its message)"

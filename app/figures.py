@@ -9,6 +9,7 @@ so a redraw keeps the user's zoom.
 import numpy as np
 import plotly.graph_objects as go
 
+from landscapes.regularization import squared_norm_at, with_weight_decay
 from landscapes.slices import Slice
 
 DEFAULT_CAMERA = {"eye": {"x": 1.5, "y": 1.5, "z": 1.0}, "up": {"x": 0, "y": 0, "z": 1}}
@@ -41,8 +42,9 @@ CLIPS = (None, 99.0, 95.0)  # percentiles
 PLOT_KINDS = ("surface", "contour", "heatmap")  # a slice as a 3D surface or a 2D map
 CONTOUR_LEVELS = 20  # contour lines of a slice (the surface's floor and the contour plot)
 LEVELS_RANGE = (5, 60)
+WEIGHT_DECAYS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)  # lambda of lambda |theta|^2 (networks)
 DISPLAY_DEFAULTS = {"colorscale": COLORSCALE, "log": False, "clip": None, "kind": "surface",
-                    "levels": CONTOUR_LEVELS}
+                    "levels": CONTOUR_LEVELS, "weight_decay": 0.0}
 CENTER_COLOR, POINT_COLOR = "#e45756", "#f58518"
 
 
@@ -95,15 +97,37 @@ def _levels(display: dict) -> int:
     return int(min(max(int(display["levels"] or CONTOUR_LEVELS), lo), hi))
 
 
+def with_decay(result: Slice, strength: float) -> tuple[np.ndarray, str, list[str]]:
+    """(values, unit label, notes) of a slice with weight decay ``strength`` |theta|^2 added
+    (:mod:`landscapes.regularization`: exact, from the cached centre and directions). Spin
+    slices (on the sphere) are left as they are, with a note when a strength is set."""
+    unit = result.meta["unit"]
+    if not strength:
+        return result.values, unit, []
+    if result.geometry != "euclidean":
+        return result.values, unit, ["weight decay applies to networks only: not added"]
+    return (with_weight_decay(result, strength), f"{unit} + {strength:g} |theta|^2",
+            [f"weight decay: {strength:g} |theta|^2 added to the computed loss"])
+
+
+def _decay_at(result: Slice, display: dict, coef: list[float]) -> float:
+    strength = display.get("weight_decay") or 0.0
+    if not strength or result.geometry != "euclidean":
+        return 0.0
+    return float(strength * squared_norm_at(result, np.array([coef]))[0])
+
+
 def _marks(result: Slice, display: dict, floor: float) -> list[dict]:
     """The points drawn on a slice, as plain data: the centre, a training trajectory (at height
-    ``floor``) and the points the plane passes through. Each: x, y, z (the drawn value), name,
-    colour, ``line`` (a polyline rather than one marker) and a hover label."""
-    def shown(energy: float) -> float:
+    ``floor``) and the points the plane passes through. Each: x, y, z (the drawn value, weight
+    decay included), name, colour, ``line`` (a polyline rather than one marker) and a hover
+    label."""
+    def shown(energy: float, coef: list[float]) -> float:
+        energy = energy + _decay_at(result, display, coef)
         return float(display_values(np.array([energy]), result.meta["unit"],
                                     {**display, "clip": None})[0][0])
 
-    marks = [{"x": [0.0], "y": [0.0], "z": [shown(result.meta["center_energy"])],
+    marks = [{"x": [0.0], "y": [0.0], "z": [shown(result.meta["center_energy"], [0.0, 0.0])],
               "name": f"centre: {result.meta['view'].get('center', 'checkpoint')}",
               "color": CENTER_COLOR, "line": False, "label": "centre"}]
     coords = result.extras.get("trajectory_coords")
@@ -117,7 +141,7 @@ def _marks(result: Slice, display: dict, floor: float) -> list[dict]:
         coef = [0.0, 0.0]
         coef[k] = 1.0
         target = result.meta["view"]["directions"].removeprefix("through:").split(",")[k]
-        marks.append({"x": [coef[0]], "y": [coef[1]], "z": [shown(energy)], "name": target,
+        marks.append({"x": [coef[0]], "y": [coef[1]], "z": [shown(energy, coef)], "name": target,
                       "color": POINT_COLOR, "line": False, "label": target})
     return marks
 
@@ -166,7 +190,9 @@ def surface_figure(result: Slice, display: dict | None = None) -> go.Figure:
     (3D) or the zoom (2D).
     """
     d = {**DISPLAY_DEFAULTS, **(display or {})}
-    z, unit, notes = display_values(result.values, result.meta["unit"], d)
+    values, unit, decay_notes = with_decay(result, d["weight_decay"])
+    z, unit, notes = display_values(values, unit, d)
+    notes = decay_notes + notes
     floor = float(np.nanmin(z)) if np.isfinite(z).any() else 0.0
     marks = _marks(result, d, floor)
     spacing = contour_spacing(z, _levels(d))

@@ -69,6 +69,7 @@ LOG_SCALE = "log-scale"
 CLIP = "clip"
 PLOT_KIND = "plot-kind"  # surface | contour | heatmap
 CONTOUR_LEVELS = "contour-levels"  # number of contour lines (surface floor and contour plot)
+WEIGHT_DECAY = "weight-decay"  # lambda of lambda |theta|^2 added to a network slice
 # per-panel downloads of the view on screen (the cached result, never computed for a download)
 DOWNLOAD_ROW = "download-row"
 DOWNLOAD = "download"  # dcc.Download

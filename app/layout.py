@@ -225,6 +225,13 @@ def panel(side: str) -> html.Section:
                     debounce=True),
                        "plot type, colours, log, clip and levels only redraw: the slice is "
                        "not computed again"),
+                _field("Weight decay (networks)", dcc.RadioItems(
+                    id=pid(side, ids.WEIGHT_DECAY), value=0.0, inline=True,
+                    options=[{"label": f"{v:g}" if v else "none", "value": v}
+                             for v in figures.WEIGHT_DECAYS]),
+                       "adds lambda |theta|^2 to the loss surface, exactly and without "
+                       "recomputing: regularization reshapes the landscape as temperature "
+                       "does the spin model's free energy"),
             ], id=pid(side, ids.SLICE_CONTROLS)),
             html.Div([
                 _field("Overlap with", dcc.RadioItems(

@@ -67,6 +67,17 @@ PRESETS = (
         right={ids.MODEL: "network", ids.NET_SOURCE: "moons-mlp", ids.LOG_SCALE: ["log"]},
     ),
     Preset(
+        "regularization-as-temperature", "Regularization as temperature",
+        "Left: the moons MLP's loss with weight decay lambda |theta|^2 (lambda = 0.01) added "
+        "exactly to the computed slice, without recomputing: change lambda under the display "
+        "options and watch the surface tilt towards theta = 0 and the bottom of the basin move; "
+        "at 0.1 the penalty dominates. Right: the spin funnel's free energy F(Q; T): move the "
+        "temperature slider. Like lambda, T trades the energy against another term (here the "
+        "entropy) and reshapes the landscape the dynamics sees, flattening the funnel above T_f.",
+        left={ids.MODEL: "network", ids.NET_SOURCE: "moons-mlp", ids.WEIGHT_DECAY: 1e-2},
+        right={**ISING_FUNNEL, ids.NATIVE_BIAS: 2.0},
+    ),
+    Preset(
         "funnel-sharpens", "The funnel sharpens with size",
         "Exact enumeration for N = 8 to 20 spins, 4 seeds each. With a native bias (left) the "
         "ground state keeps about 80% of all states in its basin at every size, and the barriers "

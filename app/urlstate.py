@@ -29,7 +29,7 @@ NAMES = (
     ids.MODEL, ids.VIEW_KIND, ids.ISING_N, ids.NATIVE_BIAS, ids.PSPIN_N, ids.P, ids.PLANTED, ids.SEED,
     ids.SPAN, ids.STEPS, ids.CENTER, ids.DIRECTIONS, ids.PATH_FROM, ids.PATH_TO,
     ids.NET_SOURCE, ids.NET_DATA, ids.NET_LOSS, ids.NET_DIRECTIONS, ids.NET_PATH_KIND, ids.REFERENCE,
-    ids.COLORSCALE, ids.LOG_SCALE, ids.CLIP, ids.PLOT_KIND, ids.CONTOUR_LEVELS,
+    ids.COLORSCALE, ids.LOG_SCALE, ids.CLIP, ids.PLOT_KIND, ids.CONTOUR_LEVELS, ids.WEIGHT_DECAY,
 )
 SIDE_KEYS = {"left": "l", "right": "r"}
 # the UPLOADED store's keys and their URL names (the upload slots' ids)

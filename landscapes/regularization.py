@@ -27,17 +27,22 @@ def squared_norm(result: Slice) -> np.ndarray:
     The grid's shape is ``result.values.shape`` without a trailing metrics axis (networks keep
     one value per point in ``values``; further metrics are extras).
     """
+    coefs = result.extras.get("coefficients")
+    if coefs is None:
+        coefs = grid_coefficients(result.axes)
+    return squared_norm_at(result, coefs).reshape(grid_shape(result))
+
+
+def squared_norm_at(result: Slice, coefs: np.ndarray) -> np.ndarray:
+    """|c + coefs @ directions|^2 for coefficient rows ``coefs`` (P, k), through the Gram matrix."""
     if result.geometry != "euclidean":
         raise LandscapeError("weight decay applies to network slices (Euclidean parameters); "
                              "this slice lies on the sphere")
     rows = np.vstack([result.center[None, :], result.directions]).astype(np.float64)
     gram = rows @ rows.T
-    coefs = result.extras.get("coefficients")
-    if coefs is None:
-        coefs = grid_coefficients(result.axes)
+    coefs = np.atleast_2d(np.asarray(coefs, dtype=np.float64))
     v = np.hstack([np.ones((coefs.shape[0], 1)), coefs])
-    norms = np.einsum("pi,ij,pj->p", v, gram, v)
-    return norms.reshape(grid_shape(result))
+    return np.einsum("pi,ij,pj->p", v, gram, v)
 
 
 def grid_shape(result: Slice) -> tuple[int, ...]:

@@ -421,10 +421,13 @@ def test_display_values_log_and_gaps():
     assert label == "log10 loss" and np.isnan(z[1, 0])
     assert np.allclose(z[[0, 0, 1], [0, 1, 1]], [0.0, 1.0, 2.0])
     assert notes == ["1 non-finite values (diverged) shown as gaps"]
-    assert callbacks.display_options("Magma", ["log"], 99, "contour", 12) == {
-        "colorscale": "Magma", "log": True, "clip": 99.0, "kind": "contour", "levels": 12}
+    assert callbacks.display_options("Magma", ["log"], 99, "contour", 12, 1e-3) == {
+        "colorscale": "Magma", "log": True, "clip": 99.0, "kind": "contour", "levels": 12,
+        "weight_decay": 1e-3}
     assert callbacks.display_options(None, [], 0) == {
-        "colorscale": "Viridis", "log": False, "clip": None, "kind": "surface", "levels": 20}
+        "colorscale": "Viridis", "log": False, "clip": None, "kind": "surface", "levels": 20,
+        "weight_decay": 0.0}
+    assert callbacks.display_options(None, [], 0, weight_decay=0.5)["weight_decay"] == 0.0
     # a cleared or out-of-range number input, an unknown plot type: the nearest valid drawing
     assert callbacks.display_options(None, [], 0, "pie", None)["kind"] == "surface"
     assert callbacks.display_options(None, [], 0, "heatmap", None)["levels"] == 20
@@ -495,3 +498,28 @@ def test_plot_type_and_levels_redraw_from_the_cache_only(config, monkeypatch):
         assert fig.data[0].type == trace_type
         np.testing.assert_array_equal(np.asarray(fig.data[0].z), result.values.astype(np.float32))
     assert len(_contour_lines(fig.data[0])) == 9
+
+
+def test_weight_decay_redraws_a_network_slice_with_lambda_theta_squared(config, monkeypatch):
+    store = create_app(config).server.extensions["funnelscope_store"]
+    spec = {"model": "network", "example": "moons-mlp"}
+    request = {"view": "slice", "dims": 2, "steps": 9, "span": 1.0}
+    result = store.get(spec, request)
+    calls = []
+    monkeypatch.setattr(views, "compute", lambda *a, **k: calls.append(a))  # redraws only
+    lam = 1e-2
+    fig = panel_views.redisplay(store, spec, request, {"weight_decay": lam})
+    norms = np.linalg.norm(result.points(), axis=1).reshape(9, 9) ** 2
+    assert np.allclose(np.asarray(fig.data[0].z), result.values + lam * norms, rtol=1e-5)
+    assert "weight decay: 0.01 |theta|^2 added" in fig.layout.title.text
+    centre = np.asarray(fig.data[1].z)[0]  # the centre mark sits on the decayed surface
+    assert np.isclose(centre, result.meta["center_energy"] + lam * norms[4, 4], rtol=1e-5)
+    plain = panel_views.redisplay(store, spec, request, {"weight_decay": 0.0})
+    assert np.allclose(np.asarray(plain.data[0].z), result.values, rtol=1e-6)
+    assert calls == []
+    spin = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 1}
+    store_spin = create_app(config).server.extensions["funnelscope_store"]
+    monkeypatch.undo()
+    store_spin.get(spin, request)
+    fig = panel_views.redisplay(store_spin, spin, request, {"weight_decay": lam})
+    assert "weight decay applies to networks only" in fig.layout.title.text
