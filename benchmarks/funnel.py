@@ -15,19 +15,20 @@ from pathlib import Path
 
 import numpy as np
 
-from landscapes.barriers import barrier_tree, fold_mirror
+from landscapes.barriers import barrier_tree, default_threads, fold_mirror
 from landscapes.enumeration import enumerate_ising
 from landscapes.models import IsingFunnel
 
 
-def interleaved(repeat: int, model: IsingFunnel) -> tuple[float, float, object]:
+def interleaved(repeat: int, model: IsingFunnel,
+                threads: int | None = None) -> tuple[float, float, object]:
     """Best enumeration and best barrier-tree time over ``repeat`` alternating runs."""
     t_enum, t_tree, tree = np.inf, np.inf, None
     for _ in range(repeat):
         start = time.perf_counter()
         result = enumerate_ising(model)
         middle = time.perf_counter()
-        tree = barrier_tree(result.energies, model.n)
+        tree = barrier_tree(result.energies, model.n, threads)
         end = time.perf_counter()
         t_enum, t_tree = min(t_enum, middle - start), min(t_tree, end - middle)
     return t_enum, t_tree, tree
@@ -35,11 +36,14 @@ def interleaved(repeat: int, model: IsingFunnel) -> tuple[float, float, object]:
 
 def timings(repeat: int) -> None:
     barrier_tree(enumerate_ising(IsingFunnel.create(n=8)).energies, 8)  # compile (numba) first
-    for n in (16, 18, 20):
-        t_enum, t_tree, tree = interleaved(repeat, IsingFunnel.create(n=n, native_bias=1.0, seed=0))
-        print(f"n={n}: enumeration {t_enum * 1e3:.1f} ms; barrier tree {t_tree * 1e3:.1f} ms; "
-              f"together {(t_enum + t_tree) / t_enum:.2f}x the enumeration (target <= 2); "
-              f"{len(tree.minima)} minima ({len(fold_mirror(tree).minima)} mirror classes)")
+    for threads in sorted({1, default_threads()}):
+        print(f"barrier tree in {threads} thread(s) (the enumeration: numpy, as it comes):")
+        for n in (16, 18, 20):
+            model = IsingFunnel.create(n=n, native_bias=1.0, seed=0)
+            t_enum, t_tree, tree = interleaved(repeat, model, threads)
+            print(f"  n={n}: enumeration {t_enum * 1e3:.1f} ms; barrier tree {t_tree * 1e3:.1f} ms;"
+                  f" together {(t_enum + t_tree) / t_enum:.2f}x the enumeration (target <= 2); "
+                  f"{len(tree.minima)} minima ({len(fold_mirror(tree).minima)} mirror classes)")
 
 
 def bias_table(seeds: int) -> None:

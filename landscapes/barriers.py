@@ -35,11 +35,15 @@ visited: the other half's descent targets, basins and edges are mirror images.
 :func:`fold_mirror` gives the tree of mirror classes: each minimum and its mirror are one leaf.
 """
 
-from dataclasses import dataclass
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numba
 import numpy as np
 
+MIN_CHUNK = 2**14  # states per thread below which one thread does it all
 DENSE_PAIR_LIMIT = 4_000_000  # basin pairs m*m kept in a dense table; above it, sort edges
 
 
@@ -48,19 +52,31 @@ class BarrierTree:
     """The barrier tree of one landscape.
 
     ``minima`` (M,) state indices, ascending energy (ties by index); ``minimum_energies`` (M,)
-    per spin; ``basin_of`` (2^N,) position in ``minima`` reached by steepest descent;
-    ``basin_share`` (M,) fraction of all states in each basin (sums to 1); ``merges`` (M-1, 3)
-    float rows ``(saddle_energy, a, b)`` in ascending saddle energy (see module docstring);
-    ``ground`` the state index of the lowest minimum (``minima[0]``; its mirror is degenerate).
+    per spin; ``basin_share`` (M,) fraction of all states in each basin (sums to 1); ``merges``
+    (M-1, 3) float rows ``(saddle_energy, a, b)`` in ascending saddle energy (see module
+    docstring); ``ground`` the state index of the lowest minimum (``minima[0]``; its mirror is
+    degenerate); :attr:`basin_of` (2^N,) the position in ``minima`` each state's steepest
+    descent reaches, built when first asked for from ``half_basins`` -- the basins of the states
+    visited (all of them, or the lower half: spin N-1 down) -- and ``mirror`` (the position of
+    each minimum's mirror; None when every state was visited).
     """
 
     n: int
     minima: np.ndarray
     minimum_energies: np.ndarray
-    basin_of: np.ndarray
     basin_share: np.ndarray
     merges: np.ndarray
     ground: int
+    half_basins: np.ndarray = field(repr=False)
+    mirror: np.ndarray | None = field(default=None, repr=False)
+
+    @cached_property
+    def basin_of(self) -> np.ndarray:
+        """(2^N,) basin position of every state (a state past the visited half is the mirror of
+        state ``2^N - 1 - x``, in the mirror basin)."""
+        if self.mirror is None:
+            return self.half_basins
+        return np.concatenate([self.half_basins, self.mirror[self.half_basins[::-1]]])
 
 
 def _check(energies: np.ndarray, n: int) -> np.ndarray:
@@ -70,11 +86,11 @@ def _check(energies: np.ndarray, n: int) -> np.ndarray:
     return e
 
 
-@numba.njit(cache=True)
-def _targets(e: np.ndarray, n: int, limit: int) -> np.ndarray:  # pragma: no cover - compiled
-    """Steepest-descent target of states 0..limit-1 (full state indices)."""
-    out = np.empty(limit, np.int32)
-    for s in range(limit):
+@numba.njit(cache=True, nogil=True)
+def _targets(e: np.ndarray, n: int, start: int, stop: int,
+             out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Steepest-descent targets of states start..stop-1 (full state indices) into ``out``."""
+    for s in range(start, stop):
         best_e = e[s]
         best = s
         for i in range(n):
@@ -83,26 +99,30 @@ def _targets(e: np.ndarray, n: int, limit: int) -> np.ndarray:  # pragma: no cov
                 best_e = e[v]
                 best = v
         out[s] = best
-    return out
 
 
-@numba.njit(cache=True)
-def _resolve(reached: np.ndarray, mask: int) -> np.ndarray:  # pragma: no cover - compiled
-    """Follow descent targets to their minima, in place.
+@numba.njit(cache=True, nogil=True)
+def _resolve(reached: np.ndarray, frozen: np.ndarray, mask: int, start: int,
+             stop: int) -> None:  # pragma: no cover - compiled
+    """Follow descent targets to their minima for states start..stop-1, in place in ``reached``.
 
-    ``reached`` holds targets of states 0..limit-1; a pointer x >= limit (half mode) stands for
-    the mirror of state ``mask ^ x``, whose descent is the mirror of that state's descent.
+    ``reached`` holds descent targets of states 0..limit-1 (this chunk's entries become minima
+    as it goes); ``frozen`` holds the same targets for reading other chunks' states, which other
+    threads are rewriting (``frozen`` is ``reached`` itself when one chunk covers all). A
+    pointer x >= limit (half mode) stands for the mirror of state ``mask ^ x``, whose descent is
+    the mirror of that state's descent.
     """
     limit = reached.size
-    for s in range(limit):
+    for s in range(start, stop):
         x = reached[s]
         while True:
-            y = reached[x] if x < limit else mask ^ reached[mask ^ x]
+            z = x if x < limit else mask ^ x
+            t = reached[z] if start <= z < stop else frozen[z]
+            y = t if x < limit else mask ^ t
             if y == x:
                 break
             x = y
         reached[s] = x
-    return reached
 
 
 @numba.njit(cache=True)
@@ -114,34 +134,31 @@ def _basin_at(basin: np.ndarray, mirror: np.ndarray, v: int, mask: int) -> int: 
 LANES = 4  # independent partial tables: consecutive edges do not wait on each other's store
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _pair_weights(e: np.ndarray, basin: np.ndarray, mirror: np.ndarray, n: int, m: int,
-                  best: np.ndarray) -> None:  # pragma: no cover - compiled
-    """Lowest max(E_u, E_v) per ordered basin pair a*m+b over edges (u, u + 2^i), u visited.
+                  start: int, stop: int, part: np.ndarray) -> None:  # pragma: no cover
+    """Lowest max(E_u, E_v) per ordered basin pair a*m+b over edges (u, u + 2^i) with u in
+    start..stop-1 (visited states, bit i of u clear), into ``part`` (LANES, m*m).
 
     Edges along bits whose partner lies past the visited half (the top bit, for half the
     states) read the partner's basin through the mirror. Branch-free: edges inside one basin
     update the diagonal, which is ignored. Consecutive edges (usually the same pair) go to
-    LANES partial tables, merged at the end, so their updates do not form one long chain.
+    LANES partial tables, merged by the caller, so their updates do not form one long chain.
     """
     limit, mask = basin.size, e.size - 1
-    part = np.full((LANES, m * m), np.inf)
     for i in range(n):
         step = 1 << i
         if step >= limit:  # partner u + step in the unvisited half: mirror of mask ^ (u + step)
-            for u in range(limit):
+            for u in range(start, stop):
                 k = basin[u] * m + mirror[basin[mask ^ (u + step)]]
                 lane = u & (LANES - 1)
                 part[lane, k] = min(part[lane, k], max(e[u], e[u + step]))
             continue
-        for hi in range(0, limit, 2 * step):
-            for u in range(hi, hi + step):
+        for hi in range(start - start % (2 * step), stop, 2 * step):
+            for u in range(max(hi, start), min(hi + step, stop)):
                 k = basin[u] * m + basin[u + step]
                 lane = u & (LANES - 1)
                 part[lane, k] = min(part[lane, k], max(e[u], e[u + step]))
-    for lane in range(LANES):
-        for k in range(m * m):
-            best[k] = min(best[k], part[lane, k])
 
 
 @numba.njit(cache=True)
@@ -175,33 +192,67 @@ def _mirror_symmetric(e: np.ndarray) -> bool:
     return bool(np.array_equal(e, e[::-1]))
 
 
-def descent_targets(energies: np.ndarray, n: int) -> np.ndarray:
+def default_threads() -> int:
+    """Threads for the passes over states: the CPUs this process may run on, at most 8."""
+    return max(1, min(8, len(os.sched_getaffinity(0))))
+
+
+def _chunks(limit: int, threads: int) -> int:
+    """How many chunks (threads) a pass over ``limit`` states uses."""
+    return max(1, min(threads, limit // MIN_CHUNK))
+
+
+def _in_chunks(kernel, limit: int, threads: int, *args) -> None:  # noqa: ANN001 -- a numba kernel
+    """Run ``kernel(*args, start, stop, out...)`` over 0..limit-1 in ``threads`` contiguous
+    chunks at once (the kernels release the GIL). ``args`` end with per-chunk arguments given as
+    a callable ``chunk_args(t)``: the outputs of chunk ``t``."""
+    *shared, chunk_args = args
+    threads = _chunks(limit, threads)
+    bounds = np.linspace(0, limit, threads + 1).astype(np.int64)
+    if threads == 1:
+        kernel(*shared, 0, limit, *chunk_args(0))
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(kernel, *shared, int(bounds[t]), int(bounds[t + 1]),
+                               *chunk_args(t)) for t in range(threads)]
+        for future in futures:
+            future.result()
+
+
+def descent_targets(energies: np.ndarray, n: int, threads: int | None = None) -> np.ndarray:
     """One steepest single-flip descent step for every state (the state itself at a minimum).
 
     The target is the lowest neighbour if it is strictly lower than the state; among equally low
     neighbours the lowest flipped-bit index wins.
     """
     e = _check(energies, n)
-    return _targets(e, n, e.size)
+    out = np.empty(e.size, np.int32)
+    _in_chunks(_targets, e.size, threads or default_threads(), e, n, lambda t: (out,))
+    return out
 
 
-def _descend(e: np.ndarray, n: int, symmetric: bool) -> np.ndarray:
+def _descend(e: np.ndarray, n: int, symmetric: bool, threads: int) -> np.ndarray:
     """Minimum reached by each visited state (all, or the lower half when ``symmetric``)."""
-    return _resolve(_targets(e, n, e.size // 2 if symmetric else e.size), e.size - 1)
+    limit = e.size // 2 if symmetric else e.size
+    targets = np.empty(limit, np.int32)
+    _in_chunks(_targets, limit, threads, e, n, lambda t: (targets,))
+    frozen = targets.copy() if _chunks(limit, threads) > 1 else targets
+    _in_chunks(_resolve, limit, threads, targets, frozen, e.size - 1, lambda t: ())
+    return targets
 
 
-def steepest_descent_minima(energies: np.ndarray, n: int) -> np.ndarray:
+def steepest_descent_minima(energies: np.ndarray, n: int, threads: int | None = None) -> np.ndarray:
     """The state index of the minimum each state's steepest descent reaches."""
     e = _check(energies, n)
     symmetric = n >= 1 and _mirror_symmetric(e)
-    reached = _descend(e, n, symmetric)
+    reached = _descend(e, n, symmetric, threads or default_threads())
     if symmetric:  # state x in the upper half is the mirror of state mask - x
         return np.concatenate([reached, (e.size - 1) ^ reached[::-1]])
     return reached
 
 
 def _basin_edges(e: np.ndarray, basin: np.ndarray, mirror: np.ndarray, n: int,
-                 m: int) -> tuple[np.ndarray, np.ndarray]:
+                 m: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
     """Unique basin pairs ``a * m + b`` (a < b) and their lowest crossing-edge weight.
 
     The weight of a hypercube edge (u, v) is max(E_u, E_v). When only the lower half of the
@@ -211,9 +262,10 @@ def _basin_edges(e: np.ndarray, basin: np.ndarray, mirror: np.ndarray, n: int,
     """
     half = basin.size < e.size
     if m * m <= DENSE_PAIR_LIMIT:
-        best = np.full(m * m, np.inf)
-        _pair_weights(e, basin, mirror, n, m, best)
-        table = best.reshape(m, m)
+        parts = [np.full((LANES, m * m), np.inf) for _ in range(threads)]
+        _in_chunks(_pair_weights, basin.size, threads, e, basin, mirror, n, m,
+                   lambda t: (parts[t],))
+        table = np.min([part.min(axis=0) for part in parts], axis=0).reshape(m, m)
         table = np.minimum(table, table.T)
         if half:
             table = np.minimum(table, table[np.ix_(mirror, mirror)])
@@ -258,17 +310,19 @@ def _kruskal(pairs: np.ndarray, weights: np.ndarray, m: int) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(-1, 3)
 
 
-def barrier_tree(energies: np.ndarray, n: int) -> BarrierTree:
+def barrier_tree(energies: np.ndarray, n: int, threads: int | None = None) -> BarrierTree:
     """Minima, basins and merge (disconnectivity) tree of all 2^N energies per spin.
 
     See the module docstring for the conventions. Compiled passes over the states and edges
     (half of them for mirror-symmetric energies); the first call in a process compiles them
-    (cached on disk by numba).
+    (cached on disk by numba). The passes over states run in ``threads`` threads (default:
+    :func:`default_threads`); the result does not depend on it.
     """
+    threads = threads or default_threads()
     e = _check(energies, n)
     size, mask = e.size, e.size - 1
     symmetric = n >= 1 and _mirror_symmetric(e)
-    reached = _descend(e, n, symmetric)
+    reached = _descend(e, n, symmetric, threads)
     visited_minima = np.flatnonzero(reached == np.arange(reached.size))
     minima_raw = np.concatenate([visited_minima, mask ^ visited_minima]) if symmetric \
         else visited_minima
@@ -281,11 +335,9 @@ def barrier_tree(energies: np.ndarray, n: int) -> BarrierTree:
     counts = np.bincount(basin, minlength=m)
     if symmetric:  # upper-half states in basin a are mirrors of lower-half states in mirror[a]
         counts = counts + counts[mirror]
-        basin_of = np.concatenate([basin, mirror[basin[::-1]]])
-    else:
-        basin_of = basin
-    merges = _kruskal(*_basin_edges(e, basin, mirror, n, m), m)
-    return BarrierTree(n, minima, e[minima], basin_of, counts / size, merges, int(minima[0]))
+    merges = _kruskal(*_basin_edges(e, basin, mirror, n, m, threads), m)
+    return BarrierTree(n, minima, e[minima], counts / size, merges, int(minima[0]), basin,
+                       mirror if symmetric else None)
 
 
 def saddle_matrix(tree: BarrierTree) -> np.ndarray:
@@ -359,5 +411,7 @@ def fold_mirror(tree: BarrierTree) -> BarrierTree:
             rows.append((saddle, lo, hi))
     share = np.bincount(cls, weights=tree.basin_share, minlength=keep.size)
     merges = np.array(rows, dtype=np.float64).reshape(-1, 3)
-    return BarrierTree(tree.n, tree.minima[keep], tree.minimum_energies[keep], cls[tree.basin_of],
-                       share, merges, int(tree.minima[keep[0]]))
+    # a state's class is its basin's: the upper half mirrors the lower half into the same classes
+    mirror_classes = None if tree.mirror is None else np.arange(keep.size)
+    return BarrierTree(tree.n, tree.minima[keep], tree.minimum_energies[keep], share, merges,
+                       int(tree.minima[keep[0]]), cls[tree.half_basins], mirror_classes)

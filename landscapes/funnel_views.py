@@ -15,6 +15,7 @@ are *mirror-folded*: a minimum s and its mirror -s (same energy, overlap -Q) are
 listed by the member with Q >= 0, and ``basin_share`` counts both basins.
 """
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -90,8 +91,7 @@ def folded_tree(energies: np.ndarray, overlaps: np.ndarray, n: int) -> BarrierTr
     tree = fold_mirror(barrier_tree(energies, n))
     mask = 2**n - 1
     minima = np.where(overlaps[tree.minima] >= 0, tree.minima, mask ^ tree.minima)
-    return BarrierTree(n, minima, tree.minimum_energies, tree.basin_of, tree.basin_share,
-                       tree.merges, int(minima[0]))
+    return dataclasses.replace(tree, minima=minima, ground=int(minima[0]))
 
 
 def largest_barrier_into_ground(tree: BarrierTree) -> float:

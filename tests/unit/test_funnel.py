@@ -148,6 +148,25 @@ def test_sorted_edge_path_matches_dense_table(monkeypatch):
     assert dense.merges.shape[0] == dense.minima.size - 1 >= 19
 
 
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_barrier_tree_is_the_same_in_any_number_of_threads(monkeypatch, symmetric):
+    # chunks as small as 1 state: boundaries fall inside every bit's blocks of 2 * 2^i states
+    monkeypatch.setattr(barriers, "MIN_CHUNK", 1)
+    n = 11
+    e = enumerate_ising(IsingFunnel.create(n=n, native_bias=0.5, seed=4)).energies
+    if not symmetric:  # a field term breaks E(s) = E(-s): every state is visited
+        e = e + 0.01 * np.random.default_rng(0).standard_normal(e.size)
+    one = barrier_tree(e, n, threads=1)
+    for threads in (2, 3, 7):
+        many = barrier_tree(e, n, threads=threads)
+        assert np.array_equal(many.minima, one.minima)
+        assert np.array_equal(many.basin_of, one.basin_of)
+        assert np.array_equal(many.merges, one.merges)
+        assert np.array_equal(barriers.descent_targets(e, n, threads),
+                              barriers.descent_targets(e, n, 1))
+    assert len(one.minima) > 3 and len(one.merges) == len(one.minima) - 1
+
+
 def test_barrier_tree_handles_ties():
     """A flat landscape: every state is a minimum, all joined at zero height."""
     n = 4
