@@ -20,6 +20,11 @@ def _square(value: int) -> int:
     return value * value
 
 
+def _slow_square(value: int) -> int:
+    time.sleep(1.0)  # still running when the test looks at its parent
+    return value * value
+
+
 def _import_module(name: str) -> str:
     return importlib.import_module(name).VALUE
 
@@ -28,6 +33,7 @@ def manager_with_jobs(tmp_path: Path, job_server: bool = True) -> ForkServerDisk
     manager = ForkServerDiskcacheManager(diskcache.Cache(str(tmp_path / "jobs")))
     manager.register("square", _square, False)
     manager.register("import", _import_module, False)
+    manager.register("slow square", _slow_square, False)
     if job_server:
         manager.start_job_server()
     return manager
@@ -54,12 +60,13 @@ def start(manager: DiskcacheManager, key: str, name: str, *args) -> int:
 
 def test_jobs_are_children_of_the_job_server(tmp_path):
     manager = manager_with_jobs(tmp_path)
-    pid = start(manager, "job", "square", 7)
-    try:
-        assert psutil.Process(pid).ppid() == manager.job_server.pid
-    except psutil.NoSuchProcess:  # finished already: reaped by the kernel, not by us
-        pass
+    pid = start(manager, "job", "slow square", 7)
+    assert psutil.Process(pid).ppid() == manager.job_server.pid
     assert results(manager, {"job": pid}) == {"job": 49}
+    deadline = time.monotonic() + 10  # reaped by the kernel (SIGCHLD ignored): no zombie left
+    while psutil.pid_exists(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not psutil.pid_exists(pid)
 
 
 def test_jobs_started_beside_polling_threads_all_finish(tmp_path):
