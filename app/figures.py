@@ -6,6 +6,9 @@ user's camera; a slice drawn flat (contour map, heatmap: :func:`surface_figure`)
 so a redraw keeps the user's zoom.
 """
 
+import html
+import textwrap
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -46,6 +49,8 @@ WEIGHT_DECAYS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)  # lambda of lambda |theta|^2 (net
 DISPLAY_DEFAULTS = {"colorscale": COLORSCALE, "log": False, "clip": None, "kind": "surface",
                     "levels": CONTOUR_LEVELS, "weight_decay": 0.0}
 CENTER_COLOR, POINT_COLOR = "#e45756", "#f58518"
+SCENE_MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}  # 3D scenes: room for tick labels and titles
+MESSAGE_WIDTH = 60  # characters per line of a message drawn in place of a graph
 
 
 def display_values(values: np.ndarray, unit: str, display: dict | None = None
@@ -230,7 +235,7 @@ def _surface_3d(result: Slice, z: np.ndarray, unit: str, display: dict,
             "camera": DEFAULT_CAMERA,
             "aspectmode": "cube",
         },
-        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        margin=SCENE_MARGIN,
     )
     return fig
 
@@ -322,12 +327,14 @@ def _network_path_figure(path: Slice) -> go.Figure:
 
 
 def message_figure(text: str) -> go.Figure:
-    """An empty figure showing ``text`` (for errors and empty states)."""
+    """An empty figure showing ``text`` (for errors and empty states), wrapped to fit a panel."""
+    lines = textwrap.wrap(text, MESSAGE_WIDTH, break_on_hyphens=False) or [""]
     fig = go.Figure()
     fig.update_layout(
         xaxis={"visible": False},
         yaxis={"visible": False},
-        annotations=[{"text": text, "showarrow": False, "font": {"size": 14}}],
+        annotations=[{"text": "<br>".join(html.escape(line) for line in lines),
+                      "showarrow": False, "font": {"size": 14}}],
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
     )
     return fig

@@ -22,7 +22,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figures import COLORSCALE, DEFAULT_CAMERA
+from app.figures import COLORSCALE, DEFAULT_CAMERA, SCENE_MARGIN
 from landscapes.funnel import FunnelHistogram, two_state_barrier
 
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0  # deterministic, well-spread phases and angles
@@ -292,7 +292,7 @@ def funnel_surface_figure(q_values: np.ndarray, q_lowest_energy: np.ndarray, q_e
             "camera": DEFAULT_CAMERA,
             "aspectmode": "cube",
         },
-        uirevision="landscape", showlegend=False, margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        uirevision="landscape", showlegend=False, margin=SCENE_MARGIN,
     )
     return fig
 

@@ -256,7 +256,7 @@ def funnel_panel(store: ViewStore, spec: dict, path_requests: list[dict],
                                                  a["basin_share"], a["minima"])
     tree.update_layout(
         title={"text": f"barrier tree: {len(a['minima'])} minima (s, -s as one), ground-state "
-                       f"basin {a['basin_share'][0]:.0%}; click a minimum: path end",
+                       f"basin {a['basin_share'][0]:.0%}<br>click a minimum to end the path there",
                "font": {"size": 13}},
         height=300, clickmode="event")
     hist = FunnelHistogram(a["q_values"], a["q_counts"], a["q_lowest_energy"], a["q_entropy"],

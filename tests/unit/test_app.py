@@ -1,5 +1,7 @@
 """The dashboard without a browser: figure builders, the cached store, callbacks' helpers."""
 
+import html
+
 import numpy as np
 import pytest
 
@@ -84,7 +86,10 @@ def test_panel_errors_become_messages_not_exceptions(config):
     )
     surface, path, messages = panel_views.panel_figures(store, spec, slice_request, path_requests)
     assert any("use n <= 66 for p=4" in m for m in messages)
-    assert surface.layout.annotations[0].text == messages[0]
+    drawn = surface.layout.annotations[0].text  # wrapped to fit the panel, HTML-escaped
+    assert html.unescape(drawn.replace("<br>", " ")) == messages[0]
+    assert all(len(html.unescape(line)) <= figures.MESSAGE_WIDTH for line in drawn.split("<br>"))
+    assert drawn.count("<br>") >= 1 and "&lt;=" in drawn
     assert len(path.data) == 0
 
 
@@ -114,8 +119,8 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
     other = create_app(config)
     # per panel: compute, preview, redraw, show controls, F(Q; T) slider, tree click, uploads,
     # downloads, cancel note; the camera sync and the URL camera, the URL writer, its push, the
-    # URL reader, copy link, the status -- and no leak
-    assert len(app.callback_map) == len(other.callback_map) == 23
+    # URL reader, copy link, the active guided scenario, the status -- and no leak
+    assert len(app.callback_map) == len(other.callback_map) == 24
 
 
 def test_first_page_and_layout_are_served(config):
