@@ -14,7 +14,8 @@ contour map or heatmap has no camera: the sync leaves it alone).
 The page's URL carries both panels' settings and the camera (:mod:`app.urlstate`): one callback
 writes it as the controls change, one sets the controls when a URL is opened or the browser goes
 back or forward; clientside ones put it into the browser's history (a camera turn replaces the
-entry), turn both cameras to a URL's camera and copy the link.
+entry), turn both cameras to a URL's camera and copy the link. One more shows, above the panels,
+the guided scenario (:mod:`app.presets`) the URL opens, if it opens one.
 """
 
 import base64
@@ -27,10 +28,10 @@ from typing import Any
 import torch
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update, set_props
 
-from app import figures, funnel_figures, ids, panel_views, urlstate
+from app import figures, funnel_figures, ids, panel_views, presets, urlstate
 from app.data import ViewStore
 from app.ids import pid
-from app.layout import HIDDEN, SHOWN, UPLOAD, UPLOAD_SLOTS, family_styles, view_styles
+from app.layout import HIDDEN, SHOWN, UPLOAD, UPLOAD_SLOTS, active_scenario, family_styles, view_styles
 from app.panel_views import model_spec, requests
 from landscapes import formats
 from landscapes.errors import LandscapeError
@@ -87,6 +88,7 @@ def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1,
         _register_downloads(app, store, side)
     _register_camera_sync(app)
     _register_url_state(app)
+    _register_scenarios(app)
     if readiness is not None:
         _register_status(app, readiness)
 
@@ -665,6 +667,21 @@ function(clicks) {
     return fallback();
 }
 """
+
+
+def _register_scenarios(app: Dash) -> None:
+    @app.callback(
+        Output(ids.ACTIVE_SCENARIO, "children"),
+        Output(ids.ACTIVE_SCENARIO, "style"),
+        Output(ids.SCENARIOS, "open"),
+        Input(ids.URL, "search"),
+    )
+    def show_active_scenario(search):
+        """The guided scenario the page's URL opens (a preset's link, or a copy of it), above
+        the panels; the list of scenarios folds away meanwhile (never reopened from here: the
+        page must not jump while the controls change)."""
+        preset = presets.matching(search)
+        return *active_scenario(preset), (no_update if preset is None else False)
 
 
 def url_panels(values: list, uploaded: list) -> dict[str, dict]:

@@ -15,6 +15,9 @@ CAMERA = "camera"  # the 3D camera both surfaces share (dcc.Store)
 URL_NOTES = "url-notes"  # what a hand-edited link held that could not be used
 COPY_LINK = "copy-link"  # button: the page's URL to the clipboard
 COPY_STATUS = "copy-status"  # "link copied"
+# guided scenarios (app/presets.py): each preset's URL as a link, and the preset the URL opens
+SCENARIOS = "scenarios"  # html.Details near the top: every preset, linked, with its explanation
+ACTIVE_SCENARIO = "active-scenario"  # above the panels: the preset the URL opens (hidden if none)
 
 MODEL = "model"
 VIEW_KIND = "view-kind"  # slice (any model), funnel / sweep (Ising: exact), minima
@@ -75,6 +78,11 @@ DOWNLOAD_ROW = "download-row"
 DOWNLOAD = "download"  # dcc.Download
 DOWNLOAD_STATUS = "download-status"  # why nothing was downloaded (still computing, no such file)
 DOWNLOAD_BUTTONS = {fmt: f"download-{fmt}" for fmt in ("npz", "csv", "vtk", "html")}  # by format
+
+
+def scenario_link(key: str) -> str:
+    """The id of the link that opens preset ``key`` (e.g. ``scenario-funnel-vs-glass``)."""
+    return f"scenario-{key}"
 
 
 def pid(side: str, name: str) -> str:

@@ -1,4 +1,7 @@
-"""The page: a header and two identical panels side by side (ids from :mod:`app.ids`)."""
+"""The page: a header, the guided scenarios and two identical panels side by side (ids from
+:mod:`app.ids`)."""
+
+from typing import TYPE_CHECKING
 
 from dash import dcc, html
 
@@ -7,6 +10,9 @@ from app.ids import pid
 from landscapes import examples
 from landscapes.datasets import BUILTIN
 from landscapes.models.network import LOSSES
+
+if TYPE_CHECKING:  # app.presets imports app.urlstate, which reads this module's controls
+    from app.presets import Preset
 
 THROUGH_MINIMA = "through:minimum:1,minimum:2"
 DEFAULTS = {  # first load: the funnel beside the glass, no clicks needed
@@ -341,6 +347,49 @@ def download_row(side: str) -> html.Div:
     )
 
 
+SCENARIOS_INTRO = ("One click sets both panels (Back returns to what you had). To make your own "
+                   "scenario, set up the panels and press Copy link.")
+ACTIVE_SCENARIO_HINT = ("Change any control to explore from here; Back returns to the scenario, "
+                        "Copy link shares what you see.")
+
+
+def scenarios() -> html.Details:
+    """Guided scenarios: every preset of :data:`app.presets.PRESETS`, its title a link to its URL
+    and its explanation beside it; open at first, folded once a scenario is chosen (its
+    explanation is then above the panels); the summary opens and folds it.
+
+    The links are ``dcc.Link``: a click puts the preset's query into the page's URL without a
+    reload, and the URL reader sets both panels as it does for Back and Forward (a new history
+    entry). As plain ``<a href>`` links they also open in a new tab and take keyboard focus.
+    """
+    from app import presets  # not at the top: app.presets -> app.urlstate -> this module
+
+    items = [
+        html.Li([dcc.Link(p.title, href=p.search(), id=ids.scenario_link(p.key),
+                          className="scenario-link"),
+                 html.P(p.explanation, className="scenario-explanation")],
+                className="scenario")
+        for p in presets.PRESETS
+    ]
+    return html.Details(
+        [html.Summary("Guided scenarios", className="scenarios-summary"),
+         html.P(SCENARIOS_INTRO, className="hint scenarios-intro"),
+         html.Ul(items, className="scenario-list")],
+        id=ids.SCENARIOS, open=True, className="scenarios", disable_n_clicks=True,
+    )
+
+
+def active_scenario(preset: "Preset | None") -> tuple[list, dict]:
+    """(children, style) of the note above the panels for the preset the page's URL opens:
+    its title and explanation, so whoever opens a shared preset link reads why; hidden (and
+    empty) when the URL opens no preset."""
+    if preset is None:
+        return [], HIDDEN
+    return [html.Strong(f"Scenario: {preset.title}", className="active-scenario-title"),
+            html.P(preset.explanation, className="active-scenario-explanation"),
+            html.Small(ACTIVE_SCENARIO_HINT, className="hint")], SHOWN
+
+
 def build() -> html.Div:
     header = html.Header(
         [
@@ -371,5 +420,7 @@ def build() -> html.Div:
         html.Div(id=ids.STATUS_BANNER, className="status-banner", role="alert", style=HIDDEN),
         dcc.Interval(id=ids.STATUS_POLL, interval=STATUS_POLL_MS),
     ]
+    active = html.Div(id=ids.ACTIVE_SCENARIO, className="active-scenario", role="status",
+                      style=HIDDEN)
     main = html.Main([panel(side) for side in ids.PANELS], className="panels")
-    return html.Div([*url, header, *status, main])
+    return html.Div([*url, header, scenarios(), *status, active, main])

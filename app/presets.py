@@ -38,30 +38,33 @@ PRESETS = (
     Preset(
         "funnel-vs-glass", "Funnel vs glass",
         "The same 16-spin Ising model, with a native bias J0 = 2 (left) and without (right). The "
-        "biased one is a funnel: one basin takes most states, its barrier tree is a palm, and "
-        "F(Q; T) at the folding temperature has two wells (folded, unfolded). The unbiased one "
-        "is a glass: many minima of nearly equal energy, a banyan tree, no native state to fold "
-        "into. Click a leaf of a tree to follow the path to that minimum.",
+        "biased one is a funnel: few minima, one basin holding most states, a barrier tree "
+        "shaped like a palm, and a free energy F(Q; T) whose lowest point sits near the native "
+        "state (|Q| near 1) below the folding temperature T_f and moves to Q = 0 above it (for "
+        "this instance folding is downhill: no free-energy barrier on the way). The unbiased one "
+        "is a glass: many minima of nearly equal energy, a banyan tree, no folding temperature: "
+        "no native state to fold into. Click a leaf of a tree to follow the path to that minimum.",
         left={**ISING_FUNNEL, ids.NATIVE_BIAS: 2.0},
         right={**ISING_FUNNEL, ids.NATIVE_BIAS: 0.0},
     ),
     Preset(
         "goodfellow", "Goodfellow: init to solution is a straight shot down",
         "The loss along the straight line from the initial weights (alpha = 0) to the trained "
-        "ones (alpha = 1), as in Goodfellow, Vinyals and Saxe (2015): for these networks it falls "
-        "monotonically, with no barrier to climb, although the surface around the solution is "
-        "far from a bowl. Left: an MLP on two moons; right: a small CNN on the digits.",
+        "ones (alpha = 1), as in Goodfellow, Vinyals and Saxe (2015): for both networks it falls "
+        "monotonically from alpha = 0 to 1, with no barrier to climb, although the landscape is "
+        "no simple bowl (just past alpha = 1 the CNN's loss shoots up). Left: an MLP on two "
+        "moons; right: a small CNN on the digits.",
         left={ids.MODEL: "network", ids.NET_SOURCE: "moons-mlp", ids.NET_PATH_KIND: "linear"},
         right={ids.MODEL: "network", ids.NET_SOURCE: "digits-cnn", ids.NET_PATH_KIND: "linear",
                ids.STEPS: 31},
     ),
     Preset(
         "exploding", "An exploding network",
-        "Left: the moons MLP trained with learning rate 12, which blew up: its loss is in the "
-        "thousands at the end of training and in the millions one step away. The log scale and "
-        "clipping at the 99th percentile keep such a surface readable (a loss that is not finite "
-        "would be drawn as a gap, with a note). Right: the same network trained with a sane step, "
-        "on the same log scale.",
+        "Left: the moons MLP trained with learning rate 12, which blew up: its training loss ends "
+        "above 10,000 (guessing gives ln 2 = 0.69) and reaches millions within the slice. The "
+        "log scale and clipping at the 99th percentile keep such a surface readable (a loss that "
+        "is not finite would be drawn as a gap, with a note). Right: the same network trained "
+        "with a sane step, on the same log scale.",
         left={ids.MODEL: "network", ids.NET_SOURCE: "exploding-mlp", ids.LOG_SCALE: ["log"],
               ids.CLIP: 99},
         right={ids.MODEL: "network", ids.NET_SOURCE: "moons-mlp", ids.LOG_SCALE: ["log"]},
@@ -69,21 +72,23 @@ PRESETS = (
     Preset(
         "regularization-as-temperature", "Regularization as temperature",
         "Left: the moons MLP's loss with weight decay lambda |theta|^2 (lambda = 0.01) added "
-        "exactly to the computed slice, without recomputing: change lambda under the display "
-        "options and watch the surface tilt towards theta = 0 and the bottom of the basin move; "
-        "at 0.1 the penalty dominates. Right: the spin funnel's free energy F(Q; T): move the "
-        "temperature slider. Like lambda, T trades the energy against another term (here the "
-        "entropy) and reshapes the landscape the dynamics sees, flattening the funnel above T_f.",
+        "exactly to the computed slice, without recomputing: change Weight decay and watch the "
+        "penalty lift the surface and bend it into a bowl around the point of the plane nearest "
+        "theta = 0; at 0.1 the penalty outweighs the loss. Right: the spin funnel's free energy "
+        "F(Q; T): move the temperature slider. Like lambda, T weighs the energy against another "
+        "term (here the entropy) and reshapes the landscape the dynamics sees: above T_f the "
+        "entropy wins and the lowest point of F moves to Q = 0.",
         left={ids.MODEL: "network", ids.NET_SOURCE: "moons-mlp", ids.WEIGHT_DECAY: 1e-2},
         right={**ISING_FUNNEL, ids.NATIVE_BIAS: 2.0},
     ),
     Preset(
         "funnel-sharpens", "The funnel sharpens with size",
         "Exact enumeration for N = 8 to 20 spins, 4 seeds each. With a native bias (left) the "
-        "ground state keeps about 80% of all states in its basin at every size, and the barriers "
-        "into it stay small: the funnel survives growth. Without one (right) the ground state's "
-        "basin falls from about 65% of the states at N = 8 to about 13% at N = 20 while the "
-        "number of minima grows from about 3 to about 38: the contrast sharpens with N.",
+        "ground state keeps two thirds or more of all states in its basin at every size, and "
+        "the barriers into it stay small: the funnel survives growth. Without one (right) the "
+        "ground state's basin falls from about 65% of the states at N = 8 to about 13% at "
+        "N = 20 while the number of minima grows from about 3 to about 38: the contrast "
+        "sharpens with N.",
         left={ids.MODEL: "ising", ids.VIEW_KIND: "sweep", ids.NATIVE_BIAS: 2.0},
         right={ids.MODEL: "ising", ids.VIEW_KIND: "sweep", ids.NATIVE_BIAS: 0.0},
     ),
@@ -99,6 +104,16 @@ def by_key(key: str) -> Preset:
 
 
 def matching(search: str | None) -> Preset | None:
-    """The preset whose URL is ``search`` (the same settings in any order), if one is."""
-    wanted = urlstate.canonical(search)
-    return next((p for p in PRESETS if urlstate.canonical(p.search()) == wanted), None)
+    """The preset whose URL is ``search`` (the same settings in any order), if one is.
+
+    Only the panels' settings count: a preset's link with a turned camera (``cam=...``, which a
+    rotation adds to the URL) is still that preset.
+    """
+    wanted = _settings(search)
+    return next((p for p in PRESETS if _settings(p.search()) == wanted), None)
+
+
+def _settings(search: str | None) -> str:
+    """The canonical query of ``search``'s panel settings, the camera left out."""
+    panels, _, _ = urlstate.decode(search)
+    return urlstate.encode(panels)

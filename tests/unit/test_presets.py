@@ -1,8 +1,10 @@
-"""Guided scenarios (app/presets.py): every preset is a valid URL of the settings it names."""
+"""Guided scenarios (app/presets.py): every preset is a valid URL of the settings it names; the
+page lists them as links and explains the one its URL opens."""
 
 import pytest
+from dash import dcc, html, no_update
 
-from app import ids, presets, urlstate
+from app import ids, layout, presets, urlstate
 
 
 @pytest.mark.parametrize("preset", presets.PRESETS, ids=lambda p: p.key)
@@ -40,3 +42,61 @@ def test_a_preset_is_recognised_from_its_url_in_any_order():
 def test_unknown_preset_names_the_known_ones():
     with pytest.raises(KeyError, match="funnel-vs-glass"):
         presets.by_key("nope")
+
+
+def test_a_turned_camera_keeps_the_preset():
+    preset = presets.by_key("goodfellow")
+    assert presets.matching(preset.search() + "&cam=2,0.3,0.8") is preset
+    assert presets.matching("?cam=2,0.3,0.8") is None
+
+
+def _walk(node):
+    yield node
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            yield from _walk(child)
+
+
+def test_the_page_lists_every_preset_as_a_link_to_its_url_with_its_explanation():
+    page = layout.build()
+    found = {getattr(c, "id", None): c for c in _walk(page)}
+    section = found[ids.SCENARIOS]
+    assert isinstance(section, html.Details) and section.open is True
+    order = [getattr(c, "id", None) for c in page.children]
+    # near the top: after the header, before the active scenario's note and the panels
+    assert order.index(ids.SCENARIOS) < order.index(ids.ACTIVE_SCENARIO)
+    assert isinstance(page.children[-1], html.Main)
+    items = [c for c in _walk(section) if isinstance(c, html.Li)]
+    assert len(items) == len(presets.PRESETS)
+    for item, preset in zip(items, presets.PRESETS, strict=True):
+        link, explanation = item.children
+        assert isinstance(link, dcc.Link)  # client-side: the URL reader applies it
+        assert (link.id, link.href, link.children) == (ids.scenario_link(preset.key),
+                                                      preset.search(), preset.title)
+        assert explanation.children == preset.explanation
+    note = found[ids.ACTIVE_SCENARIO]
+    assert note.style == layout.HIDDEN and not note.children
+
+
+@pytest.mark.parametrize("preset", presets.PRESETS, ids=lambda p: p.key)
+def test_the_note_above_the_panels_explains_the_preset_the_url_opens(app, preset):
+    show = next(entry["callback"].__wrapped__ for key, entry in app.callback_map.items()
+                if f"{ids.ACTIVE_SCENARIO}.children" in key)
+    pairs = preset.search().lstrip("?").split("&")
+    children, style, open_ = show("?" + "&".join(reversed(pairs)))  # any order
+    assert style == layout.SHOWN and open_ is False  # the list folds: the note explains
+    text = [c.children for c in children]
+    assert text[0] == f"Scenario: {preset.title}" and text[1] == preset.explanation
+
+
+def test_the_note_is_hidden_when_the_url_opens_no_preset(app):
+    show = next(entry["callback"].__wrapped__ for key, entry in app.callback_map.items()
+                if f"{ids.ACTIVE_SCENARIO}.children" in key)
+    changed = urlstate.encode({**presets.PRESETS[0].panels(),
+                               "left": {**presets.PRESETS[0].panels()["left"], ids.SEED: 4}})
+    for search in ("", None, changed, "?zzz=1"):
+        children, style, open_ = show(search)
+        assert children == [] and style == layout.HIDDEN
+        assert open_ is no_update  # the list is never reopened from here: no jump
+    assert layout.active_scenario(None) == ([], layout.HIDDEN)
