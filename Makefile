@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint browser redis bench clean
+.PHONY: run test lint browser redis bench docs-images clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ lint: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test browser redis lint
 	$(BIN)/python -m pytest
+
+# docs/user-guide.md's screenshots, redrawn by its browser walk-through (tests/e2e/test_user_guide.py)
+docs-images: $(VENV)/.installed-test browser
+	FUNNELSCOPE_DOC_IMAGES=1 $(BIN)/python -m pytest -q tests/e2e/test_user_guide.py
 
 bench: $(VENV)/.installed-test browser redis
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[bench]'
