@@ -69,7 +69,8 @@ class JobServer:
                 raise OSError("the job server has exited") from exc
 
     def close(self) -> None:
-        """Close the pipe: the job server exits (running jobs finish)."""
+        """Close the pipe: the job server exits (running jobs finish) once no process holds
+        this end any more -- job servers forked later hold copies of it until they exit too."""
         self._conn.close()
 
 
@@ -122,6 +123,12 @@ class ForkServerDiskcacheManager(DiskcacheManager):
 
     def start_job_server(self) -> None:
         self.job_server = JobServer(self.func_registry)
+
+    def stop_job_server(self) -> None:
+        """Stop the job server (later jobs fork from the calling thread, with a warning)."""
+        if self.job_server is not None:
+            self.job_server.close()
+            self.job_server = None
 
     def call_job_fn(self, key, job_fn, args, context):
         names = [name for name, fn in self.func_registry.items() if fn is job_fn]

@@ -5,9 +5,25 @@ from collections.abc import Iterator
 import pytest
 import torch
 from dash import Dash
+from dash.background_callback.managers import BaseBackgroundCallbackManager
 
 from app import create_app
 from app.config import Config
+from app.jobs import ForkServerDiskcacheManager
+
+
+@pytest.fixture(autouse=True)
+def _stop_job_servers() -> Iterator[None]:
+    """After each test, stop the job servers its apps forked (app/jobs.py).
+
+    A job server is a fork of this pytest process and holds copies of every file descriptor it
+    had -- the pipes to the Playwright driver of the browser tests among them, so the driver
+    would never see them close and the session's end would wait for it forever.
+    """
+    yield
+    for manager in BaseBackgroundCallbackManager.managers:
+        if isinstance(manager, ForkServerDiskcacheManager):
+            manager.stop_job_server()
 
 
 @pytest.fixture
