@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from landscapes.models import fused
 from landscapes.models.network import ParameterLayout
 
 GROUP = 64  # points evaluated together (their weights and outputs are held at once)
@@ -141,6 +142,8 @@ class GemmProgram:
     convolutions gather, for each pooling window, the input rows its receptive field covers and
     multiply by a per-window block matrix (a batched GEMM whose rows are (position, channel)).
     Monotone activations are applied after pooling (they commute with max), others before.
+    A ReLU MLP's first layer (at most 8 inputs) and last layer are compiled passes instead of
+    thin GEMMs with an activation pass beside them (:mod:`landscapes.models.fused`).
     Workspaces are kept between calls (fresh large buffers cost page faults), under a lock.
     """
 
@@ -148,6 +151,7 @@ class GemmProgram:
                  binary: bool = False):
         self.act = _activation(arch["act"])
         self.kind = arch["type"]
+        self.act_name = arch["act"]
         offsets = np.cumsum([0, *layout.sizes])
         self.offset = dict(zip(layout.names, offsets[:-1].tolist(), strict=True))
         self.shapes = dict(zip(layout.names, layout.shapes, strict=True))
@@ -173,12 +177,26 @@ class GemmProgram:
         self.spans = [(a, min(a + self.chunk, n)) for a in range(0, n, self.chunk)]
         if self.kind == "cnn":
             self._first_slabs()
+        self._fuse()
         entries = sum(lay.index.numel() for lay in self.layers)
         self.group = max(1, min(GROUP, GROUP_FLOATS // (self.outputs * n), WEIGHT_FLOATS // entries))
         self._lock = threading.Lock()
         self._space: dict = {}
 
     # ---- building
+
+    def _fuse(self) -> None:
+        """Pick the compiled first and last layers (:mod:`landscapes.models.fused`) of an MLP
+        with hidden layers and a fused activation: ``first`` when the first layer has few
+        inputs, ``last`` (the layer before it then leaves its activation to it) always."""
+        self.first = self.last = None
+        if self.kind != "mlp" or len(self.layers) < 2 or self.act_name not in fused.ACTIVATIONS:
+            return
+        self.last = fused.last_layer(self.act_name)
+        inputs = self.layers[0].index.shape[2] - 1
+        if inputs <= fused.MAX_INPUTS:  # with one hidden layer, the last layer activates it
+            self.first = fused.first_layer(inputs, "identity" if len(self.layers) == 2
+                                           else self.act_name)
 
     def _weight(self, name: str, co, ci, ky, kx):
         _, c_in, k, _ = self.shapes[name]
@@ -384,11 +402,14 @@ class GemmProgram:
         mats = [m.unbind(0) for m in full[:-1]]
         mats = [m if lay.gather is not None else [t[0] for t in m]
                 for lay, m in zip(self.layers, mats, strict=False)] + [last_mats.unbind(0)]
-        outs = out.unbind(0)
-        first = 1 if self.kind == "cnn" else 0
-        middle = range(first, len(self.layers) - 1)
+        if self.kind == "mlp":  # the hot loop: layer after layer, point after point
+            for a, b in self.spans:
+                self._mlp(mats, [blk[:, : b - a] for blk in space["blocks"]], a, b, out)
+            return out
+        outs = out.unbind(0)  # a CNN: the first convolution for a stack of points at once
+        middle = range(1, len(self.layers) - 1)
         act = self.act
-        stack = self.stack if self.kind == "cnn" else len(flat)  # an MLP stacks nothing
+        stack = self.stack
         for start in range(0, len(flat), stack):
             group = range(start, min(start + stack, len(flat)))
             for ci, (a, b) in enumerate(self.spans):
@@ -396,22 +417,11 @@ class GemmProgram:
                 blocks = [blk[:, :w] for blk in space["blocks"]]
                 dense_in = [blk[1:] for blk in blocks]
                 features = [blk[2:] for blk in blocks]
-                if self.kind == "cnn":
-                    self._stacked_first(space, full[0][start : group.stop], ci, w)
-                    inputs = [space["stacked"][p - start, :, :w] for p in group]
-                else:
-                    inputs = [self.x[:, a:b]] * len(group)
+                self._stacked_first(space, full[0][start : group.stop], ci, w)
+                inputs = [space["stacked"][p - start, :, :w] for p in group]
                 # the last layer reads the last middle layer's block, or the input block
                 last_in = [dense_in[-1]] * len(group) if middle else [blk[1:] for blk in inputs]
                 ends = [outs[p] if w == self.samples else outs[p][:, a:b] for p in group]
-                if self.kind == "mlp":  # the hot loop: GEMM and activation, layer after layer
-                    plan = [(mats[li], dense_in[li - 1] if li else self.x[1:, a:b], features[li])
-                            for li in middle]
-                    for p, end, last in zip(group, ends, last_in, strict=True):
-                        for weights, source, target in plan:
-                            act(torch.mm(weights[p], source, out=target))
-                        torch.mm(mats[-1][p], last, out=end)
-                    continue
                 for p, block, end, last in zip(group, inputs, ends, last_in, strict=True):
                     for li in middle:
                         lay = self.layers[li]
@@ -422,6 +432,31 @@ class GemmProgram:
                         block = blocks[li]
                     torch.mm(mats[-1][p], last, out=end)
         return out
+
+    def _mlp(self, mats: list, blocks: list[torch.Tensor], a: int, b: int,
+             out: torch.Tensor) -> None:
+        """The MLP at points ``group`` on samples a..b into ``out`` (B, C, N): per point a GEMM
+        and the activation per hidden layer, or the compiled first and last layers
+        (:meth:`_fuse`). ``mats`` per layer: each point's weight matrix (unbound)."""
+        hidden = len(self.layers) - 1
+        sources = [self.x[1:, a:b]] + [blk[1:] for blk in blocks]  # the ones row, then features
+        targets = [blk[2:] for blk in blocks]
+        if self.first is not None:
+            x, first, into = self.x[2:, a:b].numpy(), [m.numpy() for m in mats[0]], targets[0].numpy()
+        if self.last is not None:
+            h, last, ends = targets[-1].numpy(), [m.numpy() for m in mats[-1]], out.numpy()[..., a:b]
+        for p in range(len(mats[0])):
+            for li in range(hidden):
+                if li == 0 and self.first is not None:
+                    self.first(first[p], x, into)
+                elif li == hidden - 1 and self.last is not None:
+                    torch.mm(mats[li][p], sources[li], out=targets[li])  # activated by the last
+                else:
+                    self.act(torch.mm(mats[li][p], sources[li], out=targets[li]))
+            if self.last is not None:
+                self.last(last[p], h, ends[p])
+            else:
+                torch.mm(mats[-1][p], sources[-1], out=out[p, :, a:b])
 
     def _stacked_first(self, space: dict, mats: torch.Tensor, ci: int, w: int) -> None:
         """The first convolution for a stack of points: one GEMM per pooling slab."""

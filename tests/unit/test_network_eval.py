@@ -13,6 +13,7 @@ from torch import nn
 
 from landscapes import network_views
 from landscapes.datasets import from_arrays, load_builtin
+from landscapes.models import fused
 from landscapes.models import gemm as gemm_module
 from landscapes.models.landscape import NetworkLandscape
 from landscapes.models.network import build_network
@@ -54,7 +55,49 @@ MLPS = [
     ({"type": "mlp", "sizes": [2, 16, 8, 2], "act": "relu"}, "moons"),
     ({"type": "mlp", "sizes": [2, 2]}, "moons"),  # no hidden layer
     ({"type": "mlp", "sizes": [4, 12, 3], "act": "tanh"}, "iris"),  # three classes
+    # the compiled first and last layers (landscapes/models/fused.py): three classes, 4 inputs
+    ({"type": "mlp", "sizes": [4, 12, 12, 3], "act": "relu"}, "iris"),
+    ({"type": "mlp", "sizes": [2, 8, 8, 8, 2], "act": "relu"}, "moons"),  # a middle GEMM too
 ]
+
+
+def test_relu_mlps_use_the_compiled_first_and_last_layers():
+    """Which MLPs take the fused kernels; the others keep GEMMs (checked by the loop above)."""
+    def program(arch, data):
+        land = NetworkLandscape.create(arch, _state(arch, 1), load_builtin(data), "cross_entropy")
+        return land.program(None)
+
+    two = program({"type": "mlp", "sizes": [2, 8, 8, 2], "act": "relu"}, "moons")
+    assert two.first is fused.first_layer(2, "relu") and two.last is fused.last_layer("relu")
+    one = program({"type": "mlp", "sizes": [2, 8, 2], "act": "relu"}, "moons")
+    assert one.first is fused.first_layer(2, "identity")  # the last layer applies the relu
+    for arch in ({"type": "mlp", "sizes": [2, 8, 2], "act": "tanh"}, {"type": "mlp", "sizes": [2, 2]}):
+        assert program(arch, "moons").first is None and program(arch, "moons").last is None
+
+
+@pytest.mark.parametrize("activation", ["relu", "identity"])
+def test_fused_kernels_equal_torch(activation):
+    g = torch.Generator().manual_seed(0)
+    act = torch.relu if activation == "relu" else (lambda t: t)
+    for inputs in (1, 3, fused.MAX_INPUTS):
+        w, x = torch.randn(5, inputs + 1, generator=g), torch.randn(inputs, 37, generator=g)
+        x[0, 3] = float("nan")  # a diverged input stays NaN through relu
+        out = torch.empty(5, 37)
+        fused.first_layer(inputs, activation)(w.numpy(), x.numpy(), out.numpy())
+        torch.testing.assert_close(out, act(w[:, :1] + w[:, 1:] @ x), equal_nan=True)
+        assert out[:, 3].isnan().all() and not out[:, 4].isnan().any()
+    w, h = torch.randn(3, 9, generator=g), torch.randn(8, 50, generator=g)
+    wide = torch.zeros(3, 80)
+    fused.last_layer(activation)(w.numpy(), h.numpy(), wide[:, 10:60].numpy())  # a strided view
+    torch.testing.assert_close(wide[:, 10:60], w[:, :1] + w[:, 1:] @ act(h))
+    assert not wide[:, :10].any() and not wide[:, 60:].any()
+
+
+def test_fused_kernels_refuse_what_they_do_not_compile():
+    with pytest.raises(ValueError, match="1 to 8 inputs; got 9"):
+        fused.first_layer(9, "relu")
+    with pytest.raises(ValueError, match="no fused kernel for activation 'tanh'"):
+        fused.last_layer("tanh")
 
 
 @pytest.mark.parametrize(("arch", "data"), MLPS, ids=lambda v: str(v))
