@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from landscapes import formats
+from tests.unit.reference import parse_vtk
 
 UPDATE_MS = 60_000
 REDRAW_S = 10.0  # a redraw from the cache; a recompute of the 51x51 slice would show progress
@@ -86,18 +87,6 @@ def read_table(text: str) -> dict[str, np.ndarray]:
     return dict(zip(names, table.T, strict=True))
 
 
-def vtk_points(text: str) -> tuple[list[int], np.ndarray]:
-    lines = text.splitlines()
-    dims = [int(v) for v in next(line for line in lines if line.startswith("DIMENSIONS")).split()[1:]]
-    start = next(i for i, line in enumerate(lines) if line.startswith("POINTS"))
-    count = int(lines[start].split()[1])
-    numbers, i = [], start + 1
-    while len(numbers) < 3 * count:
-        numbers += [float(v) for v in lines[i].split()]
-        i += 1
-    return dims, np.array(numbers).reshape(count, 3)
-
-
 def html_z(text: str) -> np.ndarray:
     call = text.index("Plotly.newPlot(")
     traces, _ = json.JSONDecoder().raw_decode(text, text.index("[", call))
@@ -128,8 +117,8 @@ def test_each_download_is_the_slice_on_screen(dashboard: Page, browser_errors: l
     assert formats.read_csv_meta(text) == meta and name == stem + ".csv"
 
     content, name = download(dashboard, "vtk")
-    dims, points = vtk_points(content.decode())
-    assert dims == [51, 51, 1] and name == stem + ".vtk"
+    dims, points, _ = parse_vtk(content.decode())
+    assert dims == (51, 51, 1) and name == stem + ".vtk"
     np.testing.assert_array_equal(points[:, 2].reshape(51, 51), values)  # the height field
 
     content, name = download(dashboard, "html")

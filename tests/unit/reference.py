@@ -44,3 +44,25 @@ def energy_from_export(arrays: dict, meta: dict, s: np.ndarray) -> float:
     return pspin_energy_einsum(
         arrays["couplings"], arrays["native"], spec["planted"], spec["planted_order"], s
     )
+
+
+def parse_vtk(text: str) -> tuple[tuple[int, ...], np.ndarray, dict[str, np.ndarray]]:
+    """DIMENSIONS, POINTS (P, 3) and the SCALARS arrays of a legacy ASCII structured grid."""
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("DIMENSIONS"))
+    dims = tuple(int(v) for v in header.split()[1:])
+    start = next(i for i, line in enumerate(lines) if line.startswith("POINTS"))
+    count = int(lines[start].split()[1])
+    numbers, i = [], start + 1
+    while len(numbers) < 3 * count:
+        numbers += [float(v) for v in lines[i].split()]
+        i += 1
+    scalars = {}
+    for k, line in enumerate(lines):
+        if line.startswith("SCALARS"):
+            values, j = [], k + 2  # after LOOKUP_TABLE
+            while len(values) < count:
+                values += [float(v) for v in lines[j].split()]
+                j += 1
+            scalars[line.split()[1]] = np.array(values)
+    return dims, np.array(numbers).reshape(count, 3), scalars

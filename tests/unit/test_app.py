@@ -8,6 +8,7 @@ import pytest
 from app import callbacks, create_app, figures, ids, panel_views
 from app.config import Config
 from landscapes import views
+from tests.unit.panels import panel_controls
 
 SPEC = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 1}
 SLICE = {"view": "slice", "steps": 9, "span": 1.0}
@@ -280,14 +281,9 @@ def test_scripts_are_registered_before_the_first_request(config):
 
 
 def _controls(**changes) -> dict:
-    base = {ids.MODEL: "ising", ids.VIEW_KIND: "funnel", ids.ISING_N: 10, ids.NATIVE_BIAS: 2.0,
-            ids.PSPIN_N: 16, ids.P: 3, ids.PLANTED: 0.0, ids.SEED: 3, ids.SPAN: 1.0,
-            ids.STEPS: 9, ids.CENTER: "minimum:0", ids.DIRECTIONS: "random",
-            ids.PATH_FROM: "random:0", ids.PATH_TO: "ground", ids.NET_SOURCE: "moons-mlp",
-            ids.NET_DATA: "moons", ids.NET_LOSS: "cross_entropy", ids.NET_DIRECTIONS: "filter",
-            ids.NET_PATH_KIND: "linear", ids.REFERENCE: "native"}
-    assert set(base) == set(callbacks.CONTROL_NAMES)
-    return {**base, **changes}
+    """A small Ising funnel view (N = 10; a 9x9 grid for the slice view)."""
+    return panel_controls(**{ids.VIEW_KIND: "funnel", ids.STEPS: 9, ids.PATH_TO: "ground",
+                             ids.REFERENCE: "native", **changes})
 
 
 def test_funnel_panel_shows_the_enumerated_funnel_tree_and_paths(config):

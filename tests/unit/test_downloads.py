@@ -17,20 +17,10 @@ from app.config import Config
 from app.data import ViewStore
 from landscapes import formats, views
 from landscapes.errors import LandscapeError
+from tests.unit.panels import panel_controls as controls
+from tests.unit.reference import parse_vtk
 
 ISING = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 3}
-
-
-def controls(**changes) -> dict:
-    """A panel's controls (by name, as in CONTROL_NAMES): a small Ising slice by default."""
-    base = {ids.MODEL: "ising", ids.VIEW_KIND: "slice", ids.ISING_N: 10, ids.NATIVE_BIAS: 2.0,
-            ids.PSPIN_N: 16, ids.P: 3, ids.PLANTED: 0.0, ids.SEED: 3, ids.SPAN: 1.0,
-            ids.STEPS: 21, ids.CENTER: "minimum:0", ids.DIRECTIONS: "random",
-            ids.PATH_FROM: "random:0", ids.PATH_TO: "minimum:0", ids.NET_SOURCE: "moons-mlp",
-            ids.NET_DATA: "moons", ids.NET_LOSS: "cross_entropy", ids.NET_DIRECTIONS: "filter",
-            ids.NET_PATH_KIND: "linear", ids.REFERENCE: "ground"}
-    assert set(base) == set(callbacks.CONTROL_NAMES)
-    return {**base, **changes}
 
 
 @pytest.fixture
@@ -143,28 +133,6 @@ def test_csv_download_reads_back_the_values(cached_slice):
     np.testing.assert_array_equal(table["b"][::21], result.axes[1])
     assert formats.read_csv_meta(text) == result.meta
     assert data["filename"].endswith("-2d-slice-random-directions-sphere.csv")
-
-
-def parse_vtk(text: str) -> tuple[tuple[int, ...], np.ndarray, dict[str, np.ndarray]]:
-    """DIMENSIONS, POINTS (P, 3) and the SCALARS arrays of a legacy ASCII structured grid."""
-    lines = text.splitlines()
-    header = next(line for line in lines if line.startswith("DIMENSIONS"))
-    dims = tuple(int(v) for v in header.split()[1:])
-    start = next(i for i, line in enumerate(lines) if line.startswith("POINTS"))
-    count = int(lines[start].split()[1])
-    numbers, i = [], start + 1
-    while len(numbers) < 3 * count:
-        numbers += [float(v) for v in lines[i].split()]
-        i += 1
-    scalars = {}
-    for k, line in enumerate(lines):
-        if line.startswith("SCALARS"):
-            values, j = [], k + 2  # after LOOKUP_TABLE
-            while len(values) < count:
-                values += [float(v) for v in lines[j].split()]
-                j += 1
-            scalars[line.split()[1]] = np.array(values)
-    return dims, np.array(numbers).reshape(count, 3), scalars
 
 
 def test_vtk_download_is_a_height_field_of_the_values(cached_slice):
