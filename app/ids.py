@@ -18,6 +18,7 @@ COPY_STATUS = "copy-status"  # "link copied"
 # guided scenarios (app/presets.py): each preset's URL as a link, and the preset the URL opens
 SCENARIOS = "scenarios"  # html.Details near the top: every preset, linked, with its explanation
 ACTIVE_SCENARIO = "active-scenario"  # above the panels: the preset the URL opens (hidden if none)
+HELP = "help"  # html.Details near the top: what each control does (app/help.py), folded
 
 MODEL = "model"
 VIEW_KIND = "view-kind"  # slice (any model), funnel / sweep (Ising: exact), minima

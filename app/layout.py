@@ -1,11 +1,12 @@
-"""The page: a header, the guided scenarios and two identical panels side by side (ids from
-:mod:`app.ids`)."""
+"""The page: a header, the guided scenarios, the help panel and two identical panels side by
+side (ids from :mod:`app.ids`)."""
 
 from typing import TYPE_CHECKING
 
 from dash import dcc, html
 
 from app import figures, ids
+from app import help as control_help
 from app.ids import pid
 from landscapes import examples
 from landscapes.datasets import BUILTIN
@@ -379,6 +380,21 @@ def scenarios() -> html.Details:
     )
 
 
+def help_panel() -> html.Details:
+    """The help panel: every entry of :data:`app.help.ENTRIES` (a control as the page labels
+    it, and what it does), folded at first; its summary opens it (click, Enter or Space)."""
+    items = []
+    for entry in control_help.ENTRIES:
+        items += [html.Dt(entry.label, className="help-control"),
+                  html.Dd(entry.text, className="help-text")]
+    return html.Details(
+        [html.Summary(control_help.SUMMARY, className="help-summary"),
+         html.P(control_help.INTRO, className="hint help-intro"),
+         html.Dl(items, className="help-list")],
+        id=ids.HELP, open=False, className="help", disable_n_clicks=True,
+    )
+
+
 def active_scenario(preset: "Preset | None") -> tuple[list, dict]:
     """(children, style) of the note above the panels for the preset the page's URL opens:
     its title and explanation, so whoever opens a shared preset link reads why; hidden (and
@@ -423,4 +439,4 @@ def build() -> html.Div:
     active = html.Div(id=ids.ACTIVE_SCENARIO, className="active-scenario", role="status",
                       style=HIDDEN)
     main = html.Main([panel(side) for side in ids.PANELS], className="panels")
-    return html.Div([*url, header, scenarios(), *status, active, main])
+    return html.Div([*url, header, scenarios(), help_panel(), *status, active, main])
