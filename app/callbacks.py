@@ -31,7 +31,16 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update, set_prop
 from app import figures, funnel_figures, ids, panel_views, presets, urlstate
 from app.data import ViewStore
 from app.ids import pid
-from app.layout import HIDDEN, SHOWN, UPLOAD, UPLOAD_SLOTS, active_scenario, family_styles, view_styles
+from app.layout import (
+    HIDDEN,
+    LOSS_FROM_CHECKPOINT,
+    SHOWN,
+    UPLOAD,
+    UPLOAD_SLOTS,
+    active_scenario,
+    family_styles,
+    view_styles,
+)
 from app.panel_views import model_spec, requests
 from landscapes import formats
 from landscapes.errors import LandscapeError
@@ -135,8 +144,9 @@ def _table(rows: list[dict] | None) -> html.Table | None:
 def spec_of(controls: dict, uploaded: dict | None) -> dict:
     """The model spec of a panel's controls (by name, as in CONTROL_NAMES) and uploads."""
     c = controls
+    loss = None if c[ids.NET_LOSS] in (None, LOSS_FROM_CHECKPOINT) else c[ids.NET_LOSS]
     network = {"source": c[ids.NET_SOURCE], "uploaded": uploaded, "data": c[ids.NET_DATA],
-               "loss": c[ids.NET_LOSS]}
+               "loss": loss}
     return model_spec(c[ids.MODEL], c[ids.ISING_N], c[ids.NATIVE_BIAS], c[ids.PSPIN_N], c[ids.P],
                       c[ids.PLANTED], c[ids.SEED], network)
 
@@ -222,6 +232,17 @@ def download_file(store: ViewStore, controls: dict, uploaded: dict | None,
     return dcc.send_bytes(content, name, type=formats.MEDIA_TYPES[fmt]), ""
 
 
+def redrawn(store: ViewStore, controls: dict, uploaded: dict | None, display: dict,
+            drawn: dict | None = None):
+    """The slice redrawn with ``display`` from the cache, or None when there is nothing to do:
+    not a slice view, not cached (a job is computing it), or -- ``drawn``, at the end of a job:
+    the options it drew with -- the job already drew it so."""
+    if controls[ids.VIEW_KIND] != "slice" or display == drawn:
+        return None
+    spec, slice_request = slice_request_of(controls, uploaded)
+    return panel_views.redisplay(store, spec, slice_request, display)
+
+
 def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,
                  progress: Callable[[int, int], None] | None = None,
                  display: dict | None = None,
@@ -257,6 +278,7 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
         Output(pid(side, ids.FUNNEL_DATA), "data"),
         Output(pid(side, ids.SWEEP_TABLE), "children"),
         Output(pid(side, ids.DOWNLOAD_STATUS), "children"),  # a new view: old notes are moot
+        Output(pid(side, ids.DRAWN), "data"),  # the display options the slice was drawn with
         [Input(pid(side, name), "value") for name in CONTROL_NAMES],
         Input(pid(side, ids.UPLOADED), "data"),
         [State(pid(side, name), "value") for name in DISPLAY_NAMES],
@@ -286,7 +308,7 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
         return (out.surface, out.path, [html.P(m) for m in out.messages],
                 out.tree if out.tree is not None else no_update,
                 out.diagram if out.diagram is not None else no_update,
-                out.funnel_data, _table(out.table), "")
+                out.funnel_data, _table(out.table), "", display)
 
     @app.callback(
         Output(pid(side, ids.SURFACE), "figure", allow_duplicate=True),
@@ -313,18 +335,19 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
     @app.callback(
         Output(pid(side, ids.SURFACE), "figure", allow_duplicate=True),
         [Input(pid(side, name), "value") for name in DISPLAY_NAMES],
+        Input(pid(side, ids.DRAWN), "data"),
         [State(pid(side, name), "value") for name in CONTROL_NAMES],
         State(pid(side, ids.UPLOADED), "data"),
         prevent_initial_call=True,
     )
     def redraw(*args):
-        """Display options redraw the cached slice: nothing is computed again."""
+        """Display options redraw the cached slice: nothing is computed again. Also when a job
+        ends: options changed while it ran (nothing was cached to redraw then) apply now."""
         d = len(DISPLAY_NAMES)
-        controls = dict(zip(CONTROL_NAMES, args[d:-1], strict=True))
-        if controls[ids.VIEW_KIND] != "slice":
-            return no_update
-        spec, slice_request = slice_request_of(controls, args[-1])
-        fig = panel_views.redisplay(store, spec, slice_request, display_options(*args[:d]))
+        controls = dict(zip(CONTROL_NAMES, args[d + 1:-1], strict=True))
+        job_end = ctx.triggered_id == pid(side, ids.DRAWN)
+        fig = redrawn(store, controls, args[-1], display_options(*args[:d]),
+                      args[d] if job_end else None)
         return no_update if fig is None else fig
 
     @app.callback(
@@ -332,6 +355,7 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
         Output(pid(side, ids.PSPIN_CONTROLS), "style"),
         Output(pid(side, ids.NETWORK_CONTROLS), "style"),
         Output(pid(side, ids.SPIN_VIEW_CONTROLS), "style"),
+        Output(pid(side, ids.SPIN_PLANE_CONTROLS), "style"),
         Output(pid(side, ids.UPLOAD_GROUP), "style"),
         Output(pid(side, ids.SLICE_CONTROLS), "style"),
         Output(pid(side, ids.FUNNEL_CONTROLS), "style"),

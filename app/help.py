@@ -149,7 +149,9 @@ ENTRIES: tuple[HelpEntry, ...] = (
               "file is uploaded.",
               (ids.NET_DATA,)),
     HelpEntry("Loss",
-              "The loss of an uploaded network: cross_entropy (classes) or mse (regression).",
+              "The loss of an uploaded network: as the checkpoint says (the loss it names, else "
+              "cross_entropy for class labels and mse for real targets), or cross_entropy or mse "
+              "whatever the checkpoint says.",
               (ids.NET_LOSS,)),
     HelpEntry("Directions",
               "The plane of a network's slice: random filter-normalized directions, the PCA of "

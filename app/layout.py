@@ -57,16 +57,18 @@ VIEW_KINDS = [
 
 
 def family_styles(model: str, view_kind: str = "slice") -> tuple[dict, ...]:
-    """Styles of the (Ising, p-spin, network, spin view) control groups for ``model``.
+    """Styles of the (Ising, p-spin, network, path ends, slice plane) control groups.
 
-    The spin view controls (slice centre and plane, path ends) serve the slice and funnel views.
+    A spin model's path ends serve the slice and funnel views (both draw the path); its slice
+    centre and plane only the slice view.
     """
-    spin_view = model != "network" and view_kind in ("slice", "funnel")
+    spin = model != "network"
     return (
         SHOWN if model == "ising" else HIDDEN,
         SHOWN if model == "pspin" else HIDDEN,
         SHOWN if model == "network" else HIDDEN,
-        SHOWN if spin_view else HIDDEN,
+        SHOWN if spin and view_kind in ("slice", "funnel") else HIDDEN,
+        SHOWN if spin and view_kind == "slice" else HIDDEN,
     )
 
 
@@ -99,8 +101,9 @@ def _network_controls(side: str, style: dict) -> html.Div:
             _field("Data", dcc.Dropdown(id=pid(side, ids.NET_DATA), options=list(BUILTIN),
                                         value="moons", clearable=False),
                    "used unless a data file is uploaded"),
-            _field("Loss", dcc.RadioItems(id=pid(side, ids.NET_LOSS), options=list(LOSSES),
-                                          value="cross_entropy", inline=True)),
+            _field("Loss", dcc.RadioItems(id=pid(side, ids.NET_LOSS), options=LOSS_OPTIONS,
+                                          value=LOSS_FROM_CHECKPOINT, inline=True),
+                   "the checkpoint's own loss if it names one, else by the data's labels"),
         ],
         id=pid(side, ids.UPLOAD_GROUP), style=HIDDEN,
     )
@@ -136,6 +139,9 @@ MODELS = [
     {"label": "Network", "value": "network"},
 ]
 UPLOAD = "upload"
+LOSS_FROM_CHECKPOINT = "checkpoint"  # the Loss control's default: what the checkpoint names
+LOSS_OPTIONS = [{"label": "as the checkpoint says", "value": LOSS_FROM_CHECKPOINT},
+                *({"label": loss, "value": loss} for loss in LOSSES)]
 NETWORK_SOURCES = [
     *({"label": f"example: {name}", "value": name} for name in examples.RECIPES),
     {"label": "my upload", "value": UPLOAD},
@@ -172,7 +178,7 @@ def _slider(side: str, name: str, lo: float, hi: float, step: float, value: floa
 
 def panel(side: str) -> html.Section:
     d = {**COMMON, **DEFAULTS[side]}
-    ising_style, pspin_style, network_style, spin_view_style = family_styles(d["model"])
+    ising_style, pspin_style, network_style, path_style, plane_style = family_styles(d["model"])
     ising = html.Div(
         [
             _field("Spins N", _slider(side, ids.ISING_N, 4, 20, 1, d["ising_n"], [4, 8, 12, 16, 20])),
@@ -251,20 +257,25 @@ def panel(side: str) -> html.Section:
         ],
         className="view-controls",
     )
-    spin_view = html.Div(
+    plane = html.Div(
         [
             _field("Slice centre", dcc.Dropdown(
                 id=pid(side, ids.CENTER), options=POINTS, value=d["center"], clearable=False)),
             _field("Slice plane", dcc.Dropdown(
                 id=pid(side, ids.DIRECTIONS), options=DIRECTIONS, value=d["directions"],
                 clearable=False), "through minima: coefficient 1 on an axis lands on it"),
+        ],
+        id=pid(side, ids.SPIN_PLANE_CONTROLS), style=plane_style,
+    )
+    path_ends = html.Div(
+        [
             _field("Path from", dcc.Dropdown(
                 id=pid(side, ids.PATH_FROM), options=POINTS, value=d["path_from"],
                 clearable=False)),
             _field("Path to", dcc.Dropdown(
                 id=pid(side, ids.PATH_TO), options=POINTS, value=d["path_to"], clearable=False)),
         ],
-        id=pid(side, ids.SPIN_VIEW_CONTROLS), style=spin_view_style,
+        id=pid(side, ids.SPIN_VIEW_CONTROLS), style=path_style,
     )
     controls = html.Div(
         [
@@ -278,7 +289,8 @@ def panel(side: str) -> html.Section:
             pspin,
             _network_controls(side, network_style),
             view,
-            spin_view,
+            plane,
+            path_ends,
         ],
         className="controls",
     )
@@ -292,6 +304,7 @@ def panel(side: str) -> html.Section:
             ),
             dcc.Loading(dcc.Graph(id=pid(side, ids.SURFACE), className="surface",
                                   config=graph_config(side, ids.SURFACE)), type="circle"),
+            dcc.Store(id=pid(side, ids.DRAWN)),
             download_row(side),
             dcc.Loading(dcc.Graph(id=pid(side, ids.PATH), className="path",
                                   config=graph_config(side, ids.PATH)), type="dot"),

@@ -1,13 +1,13 @@
 """A panel's controls as the callbacks receive them (by name, as in app.callbacks.CONTROL_NAMES),
 for tests that call the panel, preview and download functions without a browser."""
 
-from app import callbacks, ids
+from app import callbacks, ids, layout
 
 BASE = {ids.MODEL: "ising", ids.VIEW_KIND: "slice", ids.ISING_N: 10, ids.NATIVE_BIAS: 2.0,
         ids.PSPIN_N: 16, ids.P: 3, ids.PLANTED: 0.0, ids.SEED: 3, ids.SPAN: 1.0,
         ids.STEPS: 21, ids.CENTER: "minimum:0", ids.DIRECTIONS: "random",
         ids.PATH_FROM: "random:0", ids.PATH_TO: "minimum:0", ids.NET_SOURCE: "moons-mlp",
-        ids.NET_DATA: "moons", ids.NET_LOSS: "cross_entropy", ids.NET_DIRECTIONS: "filter",
+        ids.NET_DATA: "moons", ids.NET_LOSS: layout.LOSS_FROM_CHECKPOINT, ids.NET_DIRECTIONS: "filter",
         ids.NET_PATH_KIND: "linear", ids.REFERENCE: "ground"}
 
 

@@ -5,7 +5,7 @@ import html
 import numpy as np
 import pytest
 
-from app import callbacks, create_app, figures, ids, panel_views
+from app import callbacks, create_app, figures, ids, layout, panel_views
 from app.config import Config
 from landscapes import views
 from tests.unit.panels import panel_controls
@@ -348,8 +348,10 @@ def test_view_kinds_show_their_controls():
 
     assert view_styles("funnel") == (HIDDEN, SHOWN, SHOWN, HIDDEN, SHOWN)
     assert view_styles("sweep") == (HIDDEN, HIDDEN, HIDDEN, SHOWN, HIDDEN)
-    assert family_styles("ising", "sweep")[3] == HIDDEN  # no slice or path controls
-    assert family_styles("pspin", "funnel")[3] == SHOWN
+    assert family_styles("ising", "sweep")[3:] == (HIDDEN, HIDDEN)  # no path ends, no plane
+    assert family_styles("pspin", "funnel")[3:] == (SHOWN, HIDDEN)  # the funnel draws no slice
+    assert family_styles("ising", "slice")[3:] == (SHOWN, SHOWN)
+    assert family_styles("network", "slice")[3:] == (HIDDEN, HIDDEN)  # the network's own
 
 
 def test_slice_preview_is_coarse_first_then_the_cached_grid(config):
@@ -524,3 +526,42 @@ def test_weight_decay_redraws_a_network_slice_with_lambda_theta_squared(config, 
     store_spin.get(spin, request)
     fig = panel_views.redisplay(store_spin, spin, request, {"weight_decay": lam})
     assert "weight decay applies to networks only" in fig.layout.title.text
+
+
+def test_the_loss_control_follows_the_checkpoint_unless_told_otherwise(config, tmp_path):
+    from landscapes.models.network import build_network
+    from landscapes.uploads import save_checkpoint
+
+    store = create_app(config).server.extensions["funnelscope_store"]
+    arch = {"type": "mlp", "sizes": [2, 4, 1], "act": "relu"}
+    path = save_checkpoint(tmp_path / "r.safetensors", arch, build_network(arch).state_dict(), "mse")
+    key = callbacks.accept_upload(store.uploads, "checkpoint", _data_url(path.read_bytes()),
+                                  "r.safetensors", None)
+    panel = panel_controls(**{ids.MODEL: "network", ids.NET_SOURCE: "upload",
+                              ids.NET_DATA: "multiply", ids.STEPS: 21})
+    assert layout.LOSS_OPTIONS[0]["value"] == panel[ids.NET_LOSS] == layout.LOSS_FROM_CHECKPOINT
+    named = callbacks.panel_output(store, panel, {"checkpoint": key})
+    result = store.cached(*callbacks.slice_request_of(panel, {"checkpoint": key}))
+    assert result.meta["loss"] == "mse" and not named.messages  # the checkpoint's own loss
+    overridden = callbacks.panel_output(store, {**panel, ids.NET_LOSS: "cross_entropy"},
+                                        {"checkpoint": key})
+    assert "cross_entropy needs integer class labels" in overridden.messages[0]
+
+
+def test_display_options_changed_while_a_job_ran_are_applied_when_it_ends(config):
+    store = create_app(config).server.extensions["funnelscope_store"]
+    panel = panel_controls(**{ids.VIEW_KIND: "slice", ids.STEPS: 9})
+    old = callbacks.display_options("Viridis", [], 0)
+    new = callbacks.display_options("Cividis", [], 95)
+    # the job started with the old options; the change finds nothing cached to redraw
+    assert callbacks.redrawn(store, panel, {}, new) is None
+    out = callbacks.panel_output(store, panel, {}, display=old)  # the job: draws and caches
+    assert out.surface.data[0].colorscale[0][1] == "#440154"  # Viridis
+    fig = callbacks.redrawn(store, panel, {}, new, drawn=old)  # its end: the options moved on
+    assert fig.data[0].colorscale[0][1] == "#00224e"  # Cividis
+    result = store.cached(*callbacks.slice_request_of(panel, {}))
+    cap = np.percentile(result.values, 95)  # clipped at the 95th percentile, from the cache
+    np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float),
+                               np.minimum(result.values, cap), rtol=1e-6)
+    assert callbacks.redrawn(store, panel, {}, new, drawn=new) is None  # drawn so already
+    assert callbacks.redrawn(store, {**panel, ids.VIEW_KIND: "funnel"}, {}, new) is None
