@@ -399,13 +399,14 @@ class GemmProgram:
         last_mats = full[-1][:, 0]
         if self.binary:  # (B, 1, K): [b1 - b0 | w1 - w0]
             last_mats = torch.sub(last_mats[:, 1:], last_mats[:, :1], out=space["diff"][: len(flat)])
+        if self.kind == "mlp":  # the hot loop: layer after layer, point after point
+            weights = [m[:, 0] for m in full[:-1]] + [last_mats]
+            for a, b in self.spans:
+                self._mlp(weights, [blk[:, : b - a] for blk in space["blocks"]], a, b, out)
+            return out
         mats = [m.unbind(0) for m in full[:-1]]
         mats = [m if lay.gather is not None else [t[0] for t in m]
                 for lay, m in zip(self.layers, mats, strict=False)] + [last_mats.unbind(0)]
-        if self.kind == "mlp":  # the hot loop: layer after layer, point after point
-            for a, b in self.spans:
-                self._mlp(mats, [blk[:, : b - a] for blk in space["blocks"]], a, b, out)
-            return out
         outs = out.unbind(0)  # a CNN: the first convolution for a stack of points at once
         middle = range(1, len(self.layers) - 1)
         act = self.act
@@ -433,30 +434,33 @@ class GemmProgram:
                     torch.mm(mats[-1][p], last, out=end)
         return out
 
-    def _mlp(self, mats: list, blocks: list[torch.Tensor], a: int, b: int,
+    def _mlp(self, weights: list[torch.Tensor], blocks: list[torch.Tensor], a: int, b: int,
              out: torch.Tensor) -> None:
-        """The MLP at points ``group`` on samples a..b into ``out`` (B, C, N): per point a GEMM
-        and the activation per hidden layer, or the compiled first and last layers
-        (:meth:`_fuse`). ``mats`` per layer: each point's weight matrix (unbound)."""
+        """The MLP at B points on samples a..b into ``out`` (B, C, N): per point a GEMM and the
+        activation per hidden layer, or the compiled first and last layers (:meth:`_fuse`).
+        ``weights`` per layer: the points' weight matrices (B, M, K)."""
         hidden = len(self.layers) - 1
         sources = [self.x[1:, a:b]] + [blk[1:] for blk in blocks]  # the ones row, then features
         targets = [blk[2:] for blk in blocks]
+        compiled = {0: self.first, hidden: self.last}
+        per_point = [w.numpy() if compiled.get(li) is not None else w.unbind(0)
+                     for li, w in enumerate(weights)]
         if self.first is not None:
-            x, first, into = self.x[2:, a:b].numpy(), [m.numpy() for m in mats[0]], targets[0].numpy()
+            x, into = self.x[2:, a:b].numpy(), targets[0].numpy()
         if self.last is not None:
-            h, last, ends = targets[-1].numpy(), [m.numpy() for m in mats[-1]], out.numpy()[..., a:b]
-        for p in range(len(mats[0])):
+            h, ends = targets[-1].numpy(), out.numpy()[..., a:b]
+        for p in range(len(out)):
             for li in range(hidden):
                 if li == 0 and self.first is not None:
-                    self.first(first[p], x, into)
+                    self.first(per_point[0][p], x, into)
                 elif li == hidden - 1 and self.last is not None:
-                    torch.mm(mats[li][p], sources[li], out=targets[li])  # activated by the last
+                    torch.mm(per_point[li][p], sources[li], out=targets[li])  # the last activates
                 else:
-                    self.act(torch.mm(mats[li][p], sources[li], out=targets[li]))
+                    self.act(torch.mm(per_point[li][p], sources[li], out=targets[li]))
             if self.last is not None:
-                self.last(last[p], h, ends[p])
+                self.last(per_point[-1][p], h, ends[p])
             else:
-                torch.mm(mats[-1][p], sources[-1], out=out[p, :, a:b])
+                torch.mm(per_point[-1][p], sources[-1], out=out[p, :, a:b])
 
     def _stacked_first(self, space: dict, mats: torch.Tensor, ci: int, w: int) -> None:
         """The first convolution for a stack of points: one GEMM per pooling slab."""
