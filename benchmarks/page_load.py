@@ -26,8 +26,10 @@ LOAD_TIMEOUT_MS = 180_000
 @dataclass
 class Load:
     seconds: float  # page.goto until both surfaces are drawn
-    body_bytes: int  # response bodies of the load, summed
+    body_bytes: int  # response bodies of the load, summed (decoded)
+    wire_bytes: int  # the same bodies as sent (compressed where the server compresses)
     responses: int
+    script_bytes: int  # of the decoded bodies: JavaScript (plotly.js alone is most of it)
 
 
 def measure(browser: Browser, url: str, screenshot: Path | None = None) -> Load:
@@ -41,14 +43,18 @@ def measure(browser: Browser, url: str, screenshot: Path | None = None) -> Load:
         page.goto(url)
         page.wait_for_function(devserver.SURFACES_DRAWN, timeout=LOAD_TIMEOUT_MS)
         seconds = time.perf_counter() - start
-        bodies = [len(response.body()) for response in responses if response.ok]
+        ok = [response for response in responses if response.ok]
+        bodies = [len(response.body()) for response in ok]
+        wire = sum(response.request.sizes()["responseBodySize"] for response in ok)
+        scripts = sum(size for response, size in zip(ok, bodies, strict=True)
+                      if ".js" in response.url.split("?")[0][-4:])
         if screenshot:
             page.wait_for_timeout(1000)
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
     finally:
         context.close()
-    return Load(seconds, sum(bodies), len(bodies))
+    return Load(seconds, sum(bodies), wire, len(bodies), scripts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"first load, cold cache: {cold.seconds:.2f} s")
     print(f"second load, warm cache: {warm.seconds:.2f} s")
     print(f"warm/cold ratio: {warm.seconds / cold.seconds:.2f}")
-    print(f"first load, response bodies: {cold.body_bytes / 1e6:.2f} MB in {cold.responses} responses")
+    print(f"first load, page weight: {cold.wire_bytes / 1e6:.2f} MB on the wire "
+          f"({cold.body_bytes / 1e6:.2f} MB decoded, {cold.script_bytes / 1e6:.2f} MB of it "
+          f"JavaScript) in {cold.responses} responses")
+    print("(headless chromium draws WebGL in software here: on a machine with a GPU the "
+          "surfaces appear sooner)")
     if args.screenshot:
         print(f"screenshot: {args.screenshot}")
     return 0
