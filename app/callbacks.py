@@ -327,6 +327,8 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
             spec, slice_request = slice_request_of(controls, args[k])
             fig = panel_views.slice_preview(store, spec, slice_request,
                                             display_options(*args[k + 1:]))
+        except LandscapeError:  # the full computation reports it in the panel
+            return no_update
         except Exception:  # the full computation reports errors; a preview just stays away
             log.exception("preview %s failed for %s", side, controls)
             return no_update

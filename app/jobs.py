@@ -18,6 +18,7 @@ them when they end. The job server exits when the web process closes the pipe (i
 manager is garbage-collected).
 """
 
+import contextlib
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ from collections.abc import Callable, Mapping
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 
+import psutil
 from dash import DiskcacheManager
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,29 @@ class ForkServerDiskcacheManager(DiskcacheManager):
         if self.job_server is not None:
             self.job_server.close()
             self.job_server = None
+
+    def terminate_job(self, job) -> None:
+        """Kill job ``job`` (a pid) and what it started, if it still runs.
+
+        Dash's own version fails (psutil.NoSuchProcess, a 500 for the request that replaces
+        the job) when the job ends between its checks, and the kernel reaps our jobs at once.
+        A pid whose parent is neither the job server nor this process is not a job of ours any
+        more (pids are reused): it is left alone.
+        """
+        if job is None:
+            return
+        parents = {os.getpid()} | ({self.job_server.pid} if self.job_server else set())
+        with self.handle.transact():  # as Dash's: processes do not kill the same job at once
+            try:
+                process = psutil.Process(int(job))
+                if process.ppid() not in parents:
+                    return
+                for child in process.children(recursive=True):
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        child.kill()
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
 
     def call_job_fn(self, key, job_fn, args, context):
         names = [name for name, fn in self.func_registry.items() if fn is job_fn]

@@ -169,3 +169,41 @@ def test_a_dead_job_server_falls_back_to_forking_here(tmp_path, caplog):
     assert results(manager, {"job": pid}) == {"job": 81}
     assert "the job server has gone" in caplog.text
     assert manager.job_server is None
+
+
+def test_replacing_a_job_that_has_just_ended_is_no_error(tmp_path, monkeypatch):
+    # Dash's terminate_job raised psutil.NoSuchProcess (a 500, and the panel never updated) when
+    # the job ended between its checks; with the kernel reaping jobs at once this happened when
+    # a preset link replaced the first views' jobs (found by a fresh-clone run)
+    manager = manager_with_jobs(tmp_path)
+    done = start(manager, "done", "square", 3)
+    assert results(manager, {"done": done}) == {"done": 9}
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(done) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    manager.terminate_job(done)  # gone: nothing to do, no error
+    monkeypatch.setattr(psutil, "pid_exists", lambda pid: True)  # it ends just after the check
+    with pytest.raises(psutil.NoSuchProcess):
+        DiskcacheManager.terminate_job(manager, done)  # Dash's own
+    manager.terminate_job(done)
+    monkeypatch.undo()
+    running = start(manager, "running", "slow square", 4)
+    manager.terminate_job(running)
+    deadline = time.monotonic() + WAIT
+    while psutil.pid_exists(running) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not psutil.pid_exists(running)  # killed before it could finish
+    assert manager.get_result("running", None) is manager.UNDEFINED
+
+
+def test_a_reused_pid_that_is_not_a_job_is_left_alone(tmp_path):
+    import subprocess
+
+    manager = manager_with_jobs(tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        manager.terminate_job(other.pid)  # a stale job id that now names another process
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
