@@ -289,6 +289,7 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
                   Output(pid(side, ids.PROGRESS), "max")],
         running=[(Output(pid(side, ids.PROGRESS_ROW), "style"), SHOWN, HIDDEN)],
         cancel=[Input(pid(side, ids.CANCEL), "n_clicks")],
+        prevent_initial_call=True,  # the URL reader starts it once the page's URL is applied
     )
     def update(set_progress, *args):
         torch.set_num_threads(torch_threads)  # at job start: forked jobs and OpenMP (DESIGN.md)
@@ -315,7 +316,7 @@ def _register_panel(app: Dash, store: ViewStore, side: str, manager, torch_threa
         [Input(pid(side, name), "value") for name in CONTROL_NAMES],
         Input(pid(side, ids.UPLOADED), "data"),
         [State(pid(side, name), "value") for name in DISPLAY_NAMES],
-        prevent_initial_call="initial_duplicate",
+        prevent_initial_call=True,  # as the job: after the URL reader
     )
     def preview(*args):
         """A coarse slice at once (the background job above refines it); the camera stays."""
@@ -780,7 +781,9 @@ def _register_url_state(app: Dash) -> None:
         """The URL (opened, or back / forward) -> the settings that differ from the screen's.
 
         A query the page wrote itself (marked applied) is left alone: the controls may have
-        moved on since, and must not be set back.
+        moved on since, and must not be set back. When the page opens (nothing applied yet)
+        this starts both panels' views, with the URL's settings: the panel jobs have no initial
+        call of their own (they would compute the default views first, then the link's).
         """
         k = len(names)
         search = search or ""
@@ -791,6 +794,10 @@ def _register_url_state(app: Dash) -> None:
             return (*[no_update] * n_outputs, url_notes([]), no_update)
         changed, new_camera, notes = urlstate.changes(search, panels, camera)
         values = [changed[side].get(name, no_update) for side, name in names]
+        if applied is None:  # the page has just opened: start each panel's view now
+            for side in ids.PANELS:
+                if not set(changed[side]) & {*CONTROL_NAMES, ids.UPLOADED}:
+                    values[names.index((side, ids.MODEL))] = panels[side][ids.MODEL]
         uploaded, statuses, path_options = [], [], []
         for side, side_options in zip(ids.PANELS, options, strict=True):
             keys = changed[side].get(ids.UPLOADED)

@@ -161,3 +161,29 @@ def test_clicking_a_scenario_link_applies_it_and_back_returns(
     expect(page.locator(f"#{ids.ACTIVE_SCENARIO}")).to_be_hidden(timeout=UPDATE_MS)
     wait_panel(page, "right", "funnel", "SK glass: N=16, J0=0, seed 1", UPDATE_MS)
     assert browser_errors == []
+
+
+def test_a_link_computes_only_its_own_views(page: Page, server_url: str,
+                                            browser_errors: list[str]) -> None:
+    """Opening a link starts each panel's job once, with the link's settings: never the default
+    views first (they would cost the server two views and race the link's)."""
+    jobs: list[dict] = []
+
+    def record(request) -> None:  # noqa: ANN001 -- a Playwright request
+        # a job's start (its polls carry a cacheKey in the URL)
+        if "_dash-update-component" in request.url and "cacheKey=" not in request.url:
+            body = request.post_data_json or {}
+            if "-surface.figure" in body.get("output", "") and "-drawn.data" in body["output"]:
+                jobs.append({i["id"]: i.get("value") for i in body.get("inputs", [])
+                             if isinstance(i, dict)})
+
+    page.on("request", record)
+    preset = presets.by_key("goodfellow")  # both panels: networks (the defaults: spin models)
+    page.goto(server_url + "/" + preset.search())
+    for side in ids.PANELS:
+        view, text = EXPECTED[preset.key][side]
+        wait_panel(page, side, view, text, SLOW_MS)
+    models = {side: [job[ids.pid(side, ids.MODEL)] for job in jobs
+                     if ids.pid(side, ids.MODEL) in job] for side in ids.PANELS}
+    assert models == {"left": ["network"], "right": ["network"]}, jobs  # one job each
+    assert browser_errors == []

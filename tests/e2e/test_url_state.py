@@ -6,6 +6,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Error, Page, expect
+from plotly.colors import sequential
 
 from app import devserver
 
@@ -184,7 +185,9 @@ def test_copy_link_puts_the_url_on_the_clipboard(
 def test_a_hand_edited_link_shows_what_it_ignored(
     page: Page, server_url: str, browser_errors: list[str]
 ) -> None:
-    page.goto(server_url + "/?l.model=quantum&l.seed=-1&zzz=1&r.steps=21&r.seed=4")
+    # the left panel keeps its defaults but for a drawing option: it is computed all the same
+    page.goto(server_url + "/?l.model=quantum&l.seed=-1&zzz=1&l.colorscale=Cividis"
+              "&r.steps=21&r.seed=4")
     page.wait_for_function(devserver.SURFACES_DRAWN, timeout=UPDATE_MS)
     notes = page.locator("#url-notes")
     expect(notes).to_contain_text("l.model=quantum: ignored, expected one of ising, pspin",
@@ -193,4 +196,7 @@ def test_a_hand_edited_link_shows_what_it_ignored(
     expect(notes).to_contain_text("zzz=1: not a setting of this page")
     wait_title(page, "right", "seed 4")  # the good part of the link still counts
     wait_title(page, "left", "Ising spin funnel")
+    first_colour = page.evaluate(
+        "() => document.querySelector('#left-surface .js-plotly-plot').data[0].colorscale[0][1]")
+    assert first_colour == sequential.Cividis[0]
     assert browser_errors == []
