@@ -235,12 +235,15 @@ def download_file(store: ViewStore, controls: dict, uploaded: dict | None,
 def redrawn(store: ViewStore, controls: dict, uploaded: dict | None, display: dict,
             drawn: dict | None = None):
     """The slice redrawn with ``display`` from the cache, or None when there is nothing to do:
-    not a slice view, not cached (a job is computing it), or -- ``drawn``, at the end of a job:
-    the options it drew with -- the job already drew it so."""
+    not a slice view, no view for these settings, not cached (a job is computing it), or --
+    ``drawn``, at the end of a job: the options it drew with -- the job already drew it so."""
     if controls[ids.VIEW_KIND] != "slice" or display == drawn:
         return None
-    spec, slice_request = slice_request_of(controls, uploaded)
-    return panel_views.redisplay(store, spec, slice_request, display)
+    try:
+        spec, slice_request = slice_request_of(controls, uploaded)
+        return panel_views.redisplay(store, spec, slice_request, display)
+    except LandscapeError:  # no view for these settings: the panel's message says why
+        return None
 
 
 def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,

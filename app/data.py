@@ -64,9 +64,11 @@ class ViewStore:
     device: torch.device | None = None  # where network views are evaluated (None: the CPU)
 
     def cached(self, model_spec: dict, view_spec: dict) -> Slice | ViewResult | None:
-        """The cached view, or None (also when the cache cannot be reached: logged)."""
+        """The cached view, or None (also when the cache cannot be reached: logged). A request
+        that names no view (LandscapeError from its key) raises: that is not the cache's fault."""
+        key = self.key(model_spec, view_spec)
         try:
-            hit = self.cache.get(self.key(model_spec, view_spec))
+            hit = self.cache.get(key)
         except Exception:  # e.g. Redis down: compute instead of failing the request
             log.warning("cache unreachable; computing without it", exc_info=True)
             return None

@@ -565,3 +565,18 @@ def test_display_options_changed_while_a_job_ran_are_applied_when_it_ends(config
                                np.minimum(result.values, cap), rtol=1e-6)
     assert callbacks.redrawn(store, panel, {}, new, drawn=new) is None  # drawn so already
     assert callbacks.redrawn(store, {**panel, ids.VIEW_KIND: "funnel"}, {}, new) is None
+
+
+def test_settings_that_name_no_view_are_reported_as_such_not_as_a_cache_failure(config, caplog):
+    from landscapes.errors import LandscapeError
+
+    store = create_app(config).server.extensions["funnelscope_store"]
+    panel = panel_controls(**{ids.MODEL: "network", ids.NET_SOURCE: "upload"})  # no checkpoint
+    display = callbacks.display_options("Cividis", [], 0)
+    with caplog.at_level("WARNING"):
+        assert callbacks.redrawn(store, panel, {}, display) is None  # no redraw, no error
+        with pytest.raises(LandscapeError, match="choose an example or upload a checkpoint"):
+            store.cached(*callbacks.slice_request_of(panel, {}))
+        data, status = callbacks.download_file(store, panel, {}, "npz")
+    assert data is None and "choose an example or upload a checkpoint" in status
+    assert "cache unreachable" not in caplog.text
