@@ -1,5 +1,7 @@
-"""A panel's controls as the callbacks receive them (by name, as in app.callbacks.CONTROL_NAMES),
-for tests that call the panel, preview and download functions without a browser."""
+"""The page as tests see it without a browser: a panel's controls as the callbacks receive them
+(by name, as in app.callbacks.CONTROL_NAMES) and the visible texts of a layout tree."""
+
+from dash.development.base_component import Component
 
 from app import callbacks, ids, layout
 
@@ -18,3 +20,25 @@ def panel_controls(**changes) -> dict:
     unknown = set(changes) - set(BASE)
     assert not unknown, f"not panel controls: {unknown}"
     return {**BASE, **changes}
+
+
+def visible_texts(node, found: set[str] | None = None,  # noqa: ANN001 -- any node
+                  strip: str = " ") -> set[str]:
+    """The visible strings under ``node`` (text children and option labels), without the
+    characters ``strip`` at either end (" :" also drops a label's colon)."""
+    found = set() if found is None else found
+    if isinstance(node, str):
+        if node.strip(strip):
+            found.add(node.strip(strip))
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        found.add(f"{node:g}")
+    elif isinstance(node, list | tuple):
+        for child in node:
+            visible_texts(child, found, strip)
+    elif isinstance(node, dict):
+        visible_texts(node.get("label"), found, strip)
+    elif isinstance(node, Component):
+        visible_texts(getattr(node, "children", None), found, strip)
+        for option in getattr(node, "options", None) or []:
+            visible_texts(option if isinstance(option, dict) else str(option), found, strip)
+    return found

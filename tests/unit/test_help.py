@@ -24,6 +24,7 @@ from app import help as control_help
 from app import ids, layout
 from app.help import HelpEntry
 from app.ids import pid
+from tests.unit.panels import visible_texts
 
 INTERACTIVE = (dcc.RadioItems, dcc.Dropdown, dcc.Slider, dcc.Input, dcc.Upload, dcc.Checklist,
                html.Button)
@@ -39,27 +40,6 @@ def walk(node, parent: Component | None = None) -> Iterator[tuple[Component, Com
     elif isinstance(node, Component):
         yield node, parent
         yield from walk(getattr(node, "children", None), node)
-
-
-def texts(node, found: set[str] | None = None) -> set[str]:
-    """The visible strings under ``node`` (text children and option labels), stripped of
-    surrounding spaces and a trailing colon."""
-    found = set() if found is None else found
-    if isinstance(node, str):
-        if node.strip(" :"):
-            found.add(node.strip(" :"))
-    elif isinstance(node, int | float) and not isinstance(node, bool):
-        found.add(f"{node:g}")
-    elif isinstance(node, list | tuple):
-        for child in node:
-            texts(child, found)
-    elif isinstance(node, dict):
-        texts(node.get("label"), found)
-    elif isinstance(node, Component):
-        texts(getattr(node, "children", None), found)
-        for option in getattr(node, "options", None) or []:
-            texts(option if isinstance(option, dict) else str(option), found)
-    return found
 
 
 def name_of(component_id: str) -> str:
@@ -79,7 +59,7 @@ def problems(entries: Sequence[HelpEntry], root: Component) -> list[str]:
     found = []
     components = list(walk(root))
     by_id = {c.id: c for c, _ in components if isinstance(getattr(c, "id", None), str)}
-    page_texts = texts(root)
+    page_texts = visible_texts(root, strip=" :")
     for label, _ in components:
         if isinstance(label, html.Label) and label.className == "field-label":
             text = label.children
@@ -87,7 +67,7 @@ def problems(entries: Sequence[HelpEntry], root: Component) -> list[str]:
                 found.append(f"field label {text!r} ({label.htmlFor}): no help entry with it")
     for component, parent in components:
         if isinstance(component, INTERACTIVE) and getattr(component, "id", None):
-            names = texts(component) | texts(parent)
+            names = visible_texts(component, strip=" :") | visible_texts(parent, strip=" :")
             if not any(e.label in names for e in covering(entries, component.id)):
                 found.append(f"{type(component).__name__} {component.id}: no help entry named "
                              f"by its text or its field's")

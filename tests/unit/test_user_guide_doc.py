@@ -11,9 +11,8 @@
 import re
 from pathlib import Path
 
-from dash.development.base_component import Component
-
 from app import layout
+from tests.unit.panels import visible_texts
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "user-guide.md"
@@ -23,27 +22,8 @@ CAPTURE = re.compile(r"""\bcapture\([^\n]*?,\s*["']([\w.-]+)["']""")  # (target,
 BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 
 
-def _texts(node, found: set[str]) -> set[str]:
-    """Every visible string of a layout tree: text children and option labels."""
-    if isinstance(node, str):
-        if node.strip():
-            found.add(node.strip())
-    elif isinstance(node, int | float) and not isinstance(node, bool):
-        found.add(f"{node:g}")
-    elif isinstance(node, list | tuple):
-        for child in node:
-            _texts(child, found)
-    elif isinstance(node, dict):
-        _texts(node.get("label"), found)
-    elif isinstance(node, Component):
-        _texts(getattr(node, "children", None), found)
-        for option in getattr(node, "options", None) or []:
-            _texts(option if isinstance(option, dict) else str(option), found)
-    return found
-
-
 def page_texts() -> set[str]:
-    return _texts(layout.build(), set())
+    return visible_texts(layout.build())
 
 
 def guide() -> str:
