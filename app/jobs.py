@@ -137,16 +137,16 @@ class ForkServerDiskcacheManager(DiskcacheManager):
 
         Dash's own version fails (psutil.NoSuchProcess, a 500 for the request that replaces
         the job) when the job ends between its checks, and the kernel reaps our jobs at once.
-        A pid whose parent is neither the job server nor this process is not a job of ours any
-        more (pids are reused): it is left alone.
+        A job is a fork of this program, perhaps of another web worker's job server (a cancel
+        may reach any worker): a pid that now names another program (pids are reused) is left
+        alone.
         """
         if job is None:
             return
-        parents = {os.getpid()} | ({self.job_server.pid} if self.job_server else set())
         with self.handle.transact():  # as Dash's: processes do not kill the same job at once
             try:
                 process = psutil.Process(int(job))
-                if process.ppid() not in parents:
+                if process.cmdline() != psutil.Process().cmdline():
                     return
                 for child in process.children(recursive=True):
                     with contextlib.suppress(psutil.NoSuchProcess):

@@ -196,6 +196,18 @@ def test_replacing_a_job_that_has_just_ended_is_no_error(tmp_path, monkeypatch):
     assert manager.get_result("running", None) is manager.UNDEFINED
 
 
+def test_any_worker_can_cancel_a_job(tmp_path):
+    # gunicorn's workers each fork their own job server; a cancel may reach another worker
+    started_by, cancelled_by = manager_with_jobs(tmp_path), manager_with_jobs(tmp_path)
+    pid = start(started_by, "job", "slow square", 5)
+    cancelled_by.terminate_job(pid)
+    deadline = time.monotonic() + WAIT
+    while psutil.pid_exists(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not psutil.pid_exists(pid)
+    assert started_by.get_result("job", None) is started_by.UNDEFINED
+
+
 def test_a_reused_pid_that_is_not_a_job_is_left_alone(tmp_path):
     import subprocess
 
