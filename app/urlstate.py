@@ -52,13 +52,13 @@ Panels = dict[str, dict]
 Cameras = dict[str, dict]
 
 
-def _components(node):
+def components(node):
     """Every component in the tree under ``node`` (depth first)."""
     yield node
     children = getattr(node, "children", None)
     for child in children if isinstance(children, list | tuple) else [children]:
         if child is not None and not isinstance(child, str | int | float):
-            yield from _components(child)
+            yield from components(child)
 
 
 def _option_values(options) -> list:
@@ -84,7 +84,7 @@ def _spec(component) -> dict:
 
 
 def _specs(side: str) -> dict[str, dict]:
-    found = {c.id: c for c in _components(layout.panel(side)) if getattr(c, "id", None)}
+    found = {c.id: c for c in components(layout.panel(side)) if getattr(c, "id", None)}
     return {name: _spec(found[ids.pid(side, name)]) for name in NAMES}
 
 

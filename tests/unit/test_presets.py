@@ -50,24 +50,16 @@ def test_a_turned_camera_keeps_the_preset():
     assert presets.matching("?cam=2,0.3,0.8") is None
 
 
-def _walk(node):
-    yield node
-    children = getattr(node, "children", None)
-    for child in children if isinstance(children, list | tuple) else [children]:
-        if child is not None and not isinstance(child, str | int | float):
-            yield from _walk(child)
-
-
 def test_the_page_lists_every_preset_as_a_link_to_its_url_with_its_explanation():
     page = layout.build()
-    found = {getattr(c, "id", None): c for c in _walk(page)}
+    found = {getattr(c, "id", None): c for c in urlstate.components(page)}
     section = found[ids.SCENARIOS]
     assert isinstance(section, html.Details) and section.open is True
     order = [getattr(c, "id", None) for c in page.children]
     # near the top: after the header, before the active scenario's note and the panels
     assert order.index(ids.SCENARIOS) < order.index(ids.ACTIVE_SCENARIO)
     assert isinstance(page.children[-1], html.Main)
-    items = [c for c in _walk(section) if isinstance(c, html.Li)]
+    items = [c for c in urlstate.components(section) if isinstance(c, html.Li)]
     assert len(items) == len(presets.PRESETS)
     for item, preset in zip(items, presets.PRESETS, strict=True):
         link, explanation = item.children
