@@ -33,7 +33,13 @@ thread pool: descent targets (the mirror test on the way), then pointer jumping 
 pointer moves to its target's pointer, about 5 branch-free passes at n = 20, instead of following
 each path to its end), then the lowest edge weight per pair of basins. When the energies are
 exactly mirror symmetric (always, for Ising energies), only the half of the states with spin N-1
-down is visited: the other half's descent targets, basins and edges are mirror images.
+down is visited: the other half's descent targets, basins and edges are mirror images, and a
+pointer to an unvisited state is stored folded (a flag and the visited mirror state).
+The two passes over edges work on blocks of states that stay in the L1 cache, bit by bit, as
+vector loops over contiguous slices: flipping bit i of every state of a block is the block's
+other half (low bits) or the partner block ``s0 ^ 2^i`` (high bits). (An index that numba
+cannot prove non-negative costs a wrap-around test per access and blocks vectorization: the
+loops index slices from 0.)
 
 :func:`fold_mirror` gives the tree of mirror classes: each minimum and its mirror are one leaf.
 """
@@ -45,8 +51,12 @@ from functools import cached_property
 
 import numba
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 MIN_CHUNK = 2**16  # states per thread below which one thread does it all (n <= 17: one)
+BLOCK = 1024  # states per block of the compiled passes (their work arrays stay in L1)
+MIRRORED = np.int32(1 << 30)  # flag of a folded descent pointer: the mirror of a visited state
+STATE_BITS = np.int32((1 << 30) - 1)
 DENSE_PAIR_LIMIT = 4_000_000  # basin pairs m*m kept in a dense table; above it, sort edges
 
 
@@ -83,6 +93,8 @@ class BarrierTree:
 
 
 def _check(energies: np.ndarray, n: int) -> np.ndarray:
+    if not 0 <= n <= 30:  # state indices (and a fold flag) fit in int32
+        raise ValueError(f"n must be between 0 and 30; got {n}")
     e = np.asarray(energies, dtype=np.float64)
     if e.shape != (2**n,):
         raise ValueError(f"energies must have shape (2^{n},) = ({2**n},); got {e.shape}")
@@ -90,57 +102,120 @@ def _check(energies: np.ndarray, n: int) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _targets(e: np.ndarray, n: int, start: int, stop: int,
+def _log2(block: int) -> int:  # pragma: no cover - compiled
+    """The exponent of a power of 2."""
+    bits = 0
+    while (1 << bits) < block:
+        bits += 1
+    return bits
+
+
+@numba.njit(nogil=True, inline="always")
+def _take_lower(best_e: np.ndarray, best_bit: np.ndarray, energies: np.ndarray,
+                bit: int) -> None:  # pragma: no cover - compiled
+    """Where energies[j] < best_e[j] (strictly): best_e[j], best_bit[j] = energies[j], bit.
+
+    Slices indexed from 0 by a loop counter: numba's negative-index handling folds away and the
+    loop compiles to vector instructions (an index it cannot prove >= 0 becomes a gather).
+    """
+    for j in range(energies.size):
+        lower = energies[j] < best_e[j]
+        best_e[j] = energies[j] if lower else best_e[j]
+        best_bit[j] = bit if lower else best_bit[j]
+
+
+@numba.njit(nogil=True, inline="always")
+def _take_lower_at(best_e: np.ndarray, best_bit: np.ndarray, energies: np.ndarray, j: int,
+                   neighbour: int, bit: int) -> None:  # pragma: no cover - compiled
+    """One state of :func:`_take_lower`: state j against its neighbour (within one block)."""
+    lower = energies[neighbour] < best_e[j]
+    best_e[j] = energies[neighbour] if lower else best_e[j]
+    best_bit[j] = bit if lower else best_bit[j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _targets(e: np.ndarray, n: int, block: int, fold: int, start: int, stop: int,
              out: np.ndarray) -> bool:  # pragma: no cover - compiled
     """Steepest-descent targets of states start..stop-1 (full state indices) into ``out``;
-    returns whether E(s) == E(~s) exactly for each of these states (the mirror test, on the way)."""
-    mask = e.size - 1
+    returns whether E(s) == E(~s) exactly for each of these states (the mirror test, on the way).
+    A target t >= ``fold`` is written folded, as ``MIRRORED | ~t`` (see :func:`_jump`).
+
+    Blocks of ``block`` states (a power of 2 dividing start and stop) keep the lowest energy
+    and flipped bit so far per state, bit by bit in ascending order (strict <: the lowest bit
+    wins among equal neighbours): bits 0-2 within groups of 8, the block's other bits between
+    its halves, the higher bits against the partner block ``s0 ^ 2^i``. Each step is a vector
+    loop over contiguous slices (a loop over the 20 neighbours of one state waits on each
+    comparison: 1.6x slower).
+    """
+    size = e.size
+    best_e = np.empty(block, np.float64)
+    best_bit = np.empty(block, np.int64)
+    bits = _log2(block)
     mirrored = True
-    for s in range(start, stop):
-        best_e = e[s]
-        best = s
-        for i in range(n):
-            v = s ^ (1 << i)
-            if e[v] < best_e:  # strict: the lowest bit wins among equal neighbours
-                best_e = e[v]
-                best = v
-        out[s] = best
-        mirrored &= e[s] == e[mask ^ s]
+    for s0 in range(start, stop, block):
+        own = e[s0:s0 + block]
+        best_e[:] = own
+        best_bit[:] = n  # n: no lower neighbour (a minimum)
+        if block >= 8:  # a constant group size: the compiler unrolls the loop over it
+            for g in range(0, block, 8):
+                for i in range(3):
+                    for k in range(8):
+                        _take_lower_at(best_e, best_bit, own, g + k, g + (k ^ (1 << i)), i)
+        else:
+            for i in range(bits):
+                for j in range(block):
+                    _take_lower_at(best_e, best_bit, own, j, j ^ (1 << i), i)
+        for i in range(3, bits):
+            step = 1 << i
+            for h in range(0, block, 2 * step):
+                _take_lower(best_e[h:h + step], best_bit[h:h + step], own[h + step:h + 2 * step], i)
+                _take_lower(best_e[h + step:h + 2 * step], best_bit[h + step:h + 2 * step],
+                            own[h:h + step], i)
+        for i in range(bits, n):
+            partner = s0 ^ (1 << i)
+            _take_lower(best_e, best_bit, e[partner:partner + block], i)
+        targets = out[s0:s0 + block]
+        mirror = e[size - s0 - block:size - s0]  # states ~s0 - block + 1 .. ~s0
+        for j in range(block):
+            b = best_bit[j]
+            t = s0 + j if b == n else (s0 + j) ^ (1 << b)
+            targets[j] = t if t < fold else MIRRORED | (size - 1 - t)
+            mirrored &= own[j] == mirror[block - 1 - j]
     return mirrored
 
 
 @numba.njit(cache=True, nogil=True)
-def _jump(reached: np.ndarray, limit: int, mask: int, start: int,
-          stop: int) -> int:  # pragma: no cover - compiled
+def _jump(reached: np.ndarray, start: int, stop: int) -> int:  # pragma: no cover - compiled
     """One pointer-jumping pass over states start..stop-1, in place: each pointer moves to the
     pointer of the state it points to; returns how many moved.
 
-    ``reached[:limit]`` holds, per visited state, a state further down its descent (at first
-    its descent target). A pointer x >= ``limit`` (half mode) stands for the mirror of state
-    ``mask ^ x``, whose descent is the mirror of that state's descent. Passes running at once in
-    other threads only ever replace a pointer by one further down the same descent, so whatever
-    this pass reads is still on the path; when a pass moves nothing, every pointer is a minimum.
-    Branch-free (unlike following each path to its end), so it runs at memory speed.
+    ``reached`` holds, per visited state, a state further down its descent (at first its
+    descent target), possibly folded: ``MIRRORED | x`` stands for the mirror ~x of visited
+    state x, whose descent is the mirror of x's descent, so its pointer is x's pointer with the
+    flag toggled. Passes running at once in other threads only ever replace a pointer by one
+    further down the same descent, so whatever this pass reads is still on the path; when a
+    pass moves nothing, every pointer is a minimum. Branch-free, plain integer operations.
     """
+    pointers = reached[start:stop]
     moved = 0
-    for s in range(start, stop):
-        x = reached[s]
-        upper = x >= limit
-        t = reached[mask ^ x if upper else x]
-        y = mask ^ t if upper else t
+    for s in range(pointers.size):
+        x = pointers[s]
+        y = reached[x & STATE_BITS] ^ (x & MIRRORED)
         moved += y != x
-        reached[s] = y
+        pointers[s] = y
     return moved
 
 
 @numba.njit(cache=True, nogil=True)
-def _to_basins(reached: np.ndarray, position: np.ndarray, m: int, start: int,
+def _to_basins(reached: np.ndarray, position: np.ndarray, mask: int, m: int, start: int,
                stop: int) -> np.ndarray:  # pragma: no cover - compiled
-    """In place: the minimum each state reaches -> its position in the sorted minima (through
-    ``position``, indexed by state); returns how many of these states each basin has (m,)."""
+    """In place: the (possibly folded) minimum each state reaches -> its position in the sorted
+    minima (through ``position``, indexed by state); returns how many of these states each
+    basin has (m,)."""
     counts = np.zeros(m, np.int64)
     for s in range(start, stop):
-        a = position[reached[s]]
+        x = reached[s]
+        a = position[mask ^ (x & STATE_BITS) if x & MIRRORED else x]
         reached[s] = a
         counts[a] += 1
     return counts
@@ -152,29 +227,78 @@ def _basin_at(basin: np.ndarray, mirror: np.ndarray, v: int, mask: int) -> int: 
     return basin[v] if v < basin.size else mirror[basin[mask ^ v]]
 
 
+@numba.njit(nogil=True, inline="always")
+def _mark(crossing: np.ndarray, basins: np.ndarray, partners: np.ndarray,
+          bit: int) -> None:  # pragma: no cover - compiled
+    """Set ``bit`` of crossing[j] where basins[j] != partners[j] (a vector loop, as
+    :func:`_take_lower`)."""
+    for j in range(basins.size):
+        crossing[j] |= np.uint32(basins[j] != partners[j]) << np.uint32(bit)
+
+
+@numba.njit(nogil=True, inline="always")
+def _mark_at(crossing: np.ndarray, basins: np.ndarray, j: int, neighbour: int,
+             bit: int) -> None:  # pragma: no cover - compiled
+    """One state of :func:`_mark`, for an edge to a higher neighbour within one block."""
+    if j < neighbour:
+        crossing[j] |= np.uint32(basins[j] != basins[neighbour]) << np.uint32(bit)
+
+
 @numba.njit(cache=True, nogil=True)
 def _pair_weights(e: np.ndarray, basin: np.ndarray, mirror: np.ndarray, n: int, m: int,
-                  start: int, stop: int, table: np.ndarray) -> None:  # pragma: no cover
+                  block: int, start: int, stop: int,
+                  table: np.ndarray) -> None:  # pragma: no cover - compiled
     """Lowest max(E_u, E_v) per ordered basin pair a*m+b over edges (u, u + 2^i) with u in
     start..stop-1 (visited states, bit i of u clear), into ``table`` (m*m,).
 
-    Edges along bits whose partner lies past the visited half (the top bit, for half the
-    states) read the partner's basin through the mirror. Branch-free: edges inside one basin
-    update the diagonal, which is ignored. (Several partial tables, so that consecutive updates
-    of one pair do not wait on each other, measured 30% slower: the one table stays in L1.)
+    Per block of states (as in :func:`_targets`), vector loops first mark which of each state's
+    edges cross between basins (a bit per edge); then only those edges (about 45% at n = 20)
+    are weighed and written to the table. Edges along bits whose partner lies past the visited
+    half (the top bit, for half the states) read the partner's basin through the mirror.
     """
     limit, mask = basin.size, e.size - 1
-    for i in range(n):
-        step = 1 << i
-        if step >= limit:  # partner u + step in the unvisited half: mirror of mask ^ (u + step)
-            for u in range(start, stop):
-                k = basin[u] * m + mirror[basin[mask ^ (u + step)]]
-                table[k] = min(table[k], max(e[u], e[u + step]))
-            continue
-        for hi in range(start - start % (2 * step), stop, 2 * step):
-            for u in range(max(hi, start), min(hi + step, stop)):
-                k = basin[u] * m + basin[u + step]
-                table[k] = min(table[k], max(e[u], e[u + step]))
+    crossing = np.empty(block, np.uint32)
+    partners = np.empty(block, basin.dtype)
+    bits = _log2(block)
+    for s0 in range(start, stop, block):
+        own = basin[s0:s0 + block]
+        crossing[:] = 0
+        if block >= 8:  # a constant group size, as in _targets
+            for g in range(0, block, 8):
+                for i in range(3):
+                    for k in range(8):
+                        _mark_at(crossing, own, g + k, g + (k ^ (1 << i)), i)
+        else:
+            for i in range(bits):
+                for j in range(block):
+                    _mark_at(crossing, own, j, j ^ (1 << i), i)
+        for i in range(3, bits):
+            step = 1 << i
+            for h in range(0, block, 2 * step):
+                _mark(crossing[h:h + step], own[h:h + step], own[h + step:h + 2 * step], i)
+        for i in range(bits, n):
+            step = 1 << i
+            if s0 & step:
+                continue
+            if step >= limit:  # the partner of s is the mirror of visited state limit - 1 - s
+                reflected = basin[limit - s0 - block:limit - s0]
+                for j in range(block):
+                    partners[j] = mirror[reflected[block - 1 - j]]
+                _mark(crossing, own, partners, i)
+            else:
+                _mark(crossing, own, basin[s0 + step:s0 + step + block], i)
+        for j in range(block):
+            edges = crossing[j]
+            if edges == 0:
+                continue
+            u = s0 + j
+            row, e_u = own[j] * m, e[u]
+            while edges:
+                v = u + (1 << trailing_zeros(edges))
+                edges &= edges - np.uint32(1)
+                # (as _basin_at; a call here, even inlined, measured 5x slower)
+                k = row + (basin[v] if v < limit else mirror[basin[mask ^ v]])
+                table[k] = min(table[k], max(e_u, e[v]))
 
 
 @numba.njit(cache=True)
@@ -228,16 +352,22 @@ class _Passes:
         return max(1, min(self.threads, limit // MIN_CHUNK))
 
     def run(self, kernel, start: int, stop: int, *shared,  # noqa: ANN001 -- a numba kernel
-            outputs=lambda t: ()) -> list:  # noqa: ANN001
+            outputs=lambda t: (), align: int = 1) -> list:  # noqa: ANN001
         """``kernel(*shared, lo, hi, *outputs(t))`` for each chunk ``t`` of states start..stop-1;
-        the kernels' results, by chunk."""
+        the kernels' results, by chunk. Chunk bounds are multiples of ``align`` (which must
+        divide start and stop; some chunks may then be empty)."""
         count = self.chunks(stop - start)
-        bounds = np.linspace(start, stop, count + 1).astype(np.int64)
+        bounds = np.linspace(start, stop, count + 1).astype(np.int64) // align * align
         calls = [(kernel, *shared, int(bounds[t]), int(bounds[t + 1]), *outputs(t))
                  for t in range(count)]
         if self.pool is None or count == 1:
             return [call[0](*call[1:]) for call in calls]
         return [f.result() for f in [self.pool.submit(*call) for call in calls]]
+
+
+def _block(states: int) -> int:
+    """States per block of the blocked passes over ``states`` (a power of 2) states."""
+    return max(1, min(BLOCK, states))
 
 
 def _descend(e: np.ndarray, n: int, passes: _Passes) -> tuple[np.ndarray, bool]:
@@ -247,14 +377,20 @@ def _descend(e: np.ndarray, n: int, passes: _Passes) -> tuple[np.ndarray, bool]:
     holds, only that half is visited (the upper half are mirrors), otherwise the upper half's
     targets follow. Then pointer jumping until no pointer moves (about 5 passes at n = 20).
     """
-    size, mask = e.size, e.size - 1
+    size, half = e.size, e.size // 2
     reached = np.empty(size, np.int32)
-    symmetric = n >= 1 and all(passes.run(_targets, 0, size // 2, e, n, outputs=lambda t: (reached,)))
-    if not symmetric:
-        passes.run(_targets, size // 2, size, e, n, outputs=lambda t: (reached,))
-    limit = size // 2 if symmetric else size
+    block = _block(half)
+    symmetric = n >= 1 and all(passes.run(_targets, 0, half, e, n, block, half, align=block,
+                                          outputs=lambda t: (reached,)))
+    if not symmetric:  # unfold the lower half's targets; then the upper half's
+        lower = reached[:half]
+        folded = (lower & MIRRORED) != 0
+        lower[folded] = (size - 1) ^ (lower[folded] & STATE_BITS)
+        passes.run(_targets, half, size, e, n, block, size, align=block,
+                   outputs=lambda t: (reached,))
+    limit = half if symmetric else size
     reached = reached[:limit]
-    while sum(passes.run(_jump, 0, limit, reached, limit, mask)):
+    while sum(passes.run(_jump, 0, limit, reached)):
         pass
     return reached, symmetric
 
@@ -268,7 +404,9 @@ def descent_targets(energies: np.ndarray, n: int, threads: int | None = None) ->
     e = _check(energies, n)
     out = np.empty(e.size, np.int32)
     with _Passes(threads or default_threads()) as passes:
-        passes.run(_targets, 0, e.size, e, n, outputs=lambda t: (out,))
+        block = _block(e.size)
+        passes.run(_targets, 0, e.size, e, n, block, e.size, align=block,
+                   outputs=lambda t: (out,))
     return out
 
 
@@ -284,7 +422,8 @@ def _basin_edges(e: np.ndarray, basin: np.ndarray, mirror: np.ndarray, n: int,
     half = basin.size < e.size
     if m * m <= DENSE_PAIR_LIMIT:
         parts = [np.full(m * m, np.inf) for _ in range(passes.chunks(basin.size))]
-        passes.run(_pair_weights, 0, basin.size, e, basin, mirror, n, m,
+        block = _block(basin.size)
+        passes.run(_pair_weights, 0, basin.size, e, basin, mirror, n, m, block, align=block,
                    outputs=lambda t: (parts[t],))
         table = np.min(parts, axis=0).reshape(m, m)
         table = np.minimum(table, table.T)
@@ -351,7 +490,7 @@ def barrier_tree(energies: np.ndarray, n: int, threads: int | None = None) -> Ba
         position = np.empty(size, dtype=np.int32)
         position[minima] = np.arange(m, dtype=np.int32)
         basin = reached  # each state's minimum becomes its basin's position, in place
-        counts = np.sum(passes.run(_to_basins, 0, basin.size, basin, position, m), axis=0)
+        counts = np.sum(passes.run(_to_basins, 0, basin.size, basin, position, mask, m), axis=0)
         mirror = position[mask ^ minima] if symmetric else np.arange(m)
         if symmetric:  # upper-half states in basin a are mirrors of lower-half states in mirror[a]
             counts = counts + counts[mirror]

@@ -149,15 +149,18 @@ def test_sorted_edge_path_matches_dense_table(monkeypatch):
 
 
 @pytest.mark.parametrize("symmetric", [True, False])
-def test_barrier_tree_is_the_same_in_any_number_of_threads(monkeypatch, symmetric):
-    # chunks as small as 1 state: boundaries fall inside every bit's blocks of 2 * 2^i states
-    monkeypatch.setattr(barriers, "MIN_CHUNK", 1)
+@pytest.mark.parametrize("block", [1, 8, 64, 1024])
+def test_barrier_tree_is_the_same_in_any_number_of_threads(monkeypatch, symmetric, block):
+    # chunks as small as one block of the compiled passes (whose low, within-block and
+    # partner-block bits then differ): boundaries fall inside every bit's runs of 2 * 2^i states
     n = 11
     e = enumerate_ising(IsingFunnel.create(n=n, native_bias=0.5, seed=4)).energies
     if not symmetric:  # a field term breaks E(s) = E(-s): every state is visited
         e = e + 0.01 * np.random.default_rng(0).standard_normal(e.size)
-    one = barrier_tree(e, n, threads=1)
-    for threads in (2, 3, 7):
+    one = barrier_tree(e, n, threads=1)  # in one block of 1024 states (the default)
+    monkeypatch.setattr(barriers, "MIN_CHUNK", 1)
+    monkeypatch.setattr(barriers, "BLOCK", block)
+    for threads in (1, 2, 3, 7):
         many = barrier_tree(e, n, threads=threads)
         assert np.array_equal(many.minima, one.minima)
         assert np.array_equal(many.basin_of, one.basin_of)
@@ -165,6 +168,31 @@ def test_barrier_tree_is_the_same_in_any_number_of_threads(monkeypatch, symmetri
         assert np.array_equal(barriers.descent_targets(e, n, threads),
                               barriers.descent_targets(e, n, 1))
     assert len(one.minima) > 3 and len(one.merges) == len(one.minima) - 1
+
+
+@pytest.mark.parametrize("block", [1, 4, 8, 32, 256])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_barrier_tree_with_ties_in_any_block_size(monkeypatch, block, symmetric):
+    """Energies from 3 levels: many equal neighbours, so the lowest-bit tie rule decides most
+    descents; against plain loops (targets, basins) and minimax paths (saddles)."""
+    n = 8
+    levels = np.random.default_rng(block).integers(0, 3, 2**n).astype(np.float64)
+    e = levels + levels[::-1] if symmetric else levels  # state ~s is at index 2^n - 1 - s
+    monkeypatch.setattr(barriers, "BLOCK", block)
+    targets = barriers.descent_targets(e, n)
+    for x in range(e.size):
+        lower = [x ^ (1 << i) for i in range(n) if e[x ^ (1 << i)] < e[x]]
+        lowest = min(lower, key=lambda y: (e[y], (x ^ y).bit_length()), default=x)
+        assert targets[x] == lowest
+    tree = barrier_tree(e, n)
+    assert (tree.mirror is not None) == symmetric
+    assert np.array_equal(np.sort(tree.minima), local_minima(e, n))
+    reached = np.array([descent_by_loops(e, n, x) for x in range(e.size)])
+    assert np.array_equal(tree.minima[tree.basin_of], reached)
+    saddles = saddle_matrix(tree)
+    for a in range(0, tree.minima.size, 7):
+        ref = bottleneck_from(e, n, int(tree.minima[a]))[tree.minima]
+        np.testing.assert_array_equal(saddles[a], ref)
 
 
 def test_barrier_tree_handles_ties():
