@@ -195,6 +195,34 @@ def test_barrier_tree_with_ties_in_any_block_size(monkeypatch, block, symmetric)
         np.testing.assert_array_equal(saddles[a], ref)
 
 
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_edges_above_the_saddle_guess_are_weighed_only_when_needed(monkeypatch, symmetric):
+    n = 12
+    e = enumerate_ising(IsingFunnel.create(n=n, native_bias=1.0, seed=2)).energies
+    if not symmetric:
+        e = e + 0.01 * np.random.default_rng(1).standard_normal(e.size)
+    ceilings = []
+    weigh = barriers._basin_edges
+    monkeypatch.setattr(barriers, "_basin_edges",
+                        lambda *args: ceilings.append(args[6] if len(args) > 6 else np.inf)
+                        or weigh(*args))
+    monkeypatch.setattr(barriers, "SADDLE_QUANTILE", 1.0)  # every edge, in one pass
+    full = barrier_tree(e, n)
+    assert ceilings == [e.max()]
+    highest_saddle = full.merges[-1, 0]
+    assert len(full.merges) == len(full.minima) - 1 >= 5
+    for quantile in (0.15, 0.0):
+        ceilings.clear()
+        monkeypatch.setattr(barriers, "SADDLE_QUANTILE", quantile)
+        tree = barrier_tree(e, n)
+        np.testing.assert_array_equal(tree.merges, full.merges)
+        if quantile:  # the guess lies above the highest saddle: one pass, fewer edges
+            assert ceilings == [pytest.approx(np.quantile(e, quantile))]
+            assert highest_saddle <= ceilings[0] < e.max()
+        else:  # the guess lies below a saddle: a second pass over every edge
+            assert ceilings == [e.min(), np.inf] and e.min() < highest_saddle
+
+
 def test_barrier_tree_handles_ties():
     """A flat landscape: every state is a minimum, all joined at zero height."""
     n = 4
