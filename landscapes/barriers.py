@@ -367,9 +367,9 @@ class _Passes:
         the kernels' results, by chunk. Chunk bounds are multiples of ``align`` (which must
         divide start and stop; some chunks may then be empty)."""
         count = self.chunks(stop - start)
-        bounds = np.linspace(start, stop, count + 1).astype(np.int64) // align * align
-        calls = [(kernel, *shared, int(bounds[t]), int(bounds[t + 1]), *outputs(t))
-                 for t in range(count)]
+        bounds = [start + (stop - start) * t // count // align * align for t in range(count)]
+        bounds.append(stop)
+        calls = [(kernel, *shared, bounds[t], bounds[t + 1], *outputs(t)) for t in range(count)]
         if self.pool is None or count == 1:
             return [call[0](*call[1:]) for call in calls]
         return [f.result() for f in [self.pool.submit(*call) for call in calls]]
@@ -507,7 +507,7 @@ def barrier_tree(energies: np.ndarray, n: int, threads: int | None = None) -> Ba
         mirror = position[mask ^ minima] if symmetric else np.arange(m)
         if symmetric:  # upper-half states in basin a are mirrors of lower-half states in mirror[a]
             counts = counts + counts[mirror]
-        ceiling = float(np.quantile(e[::max(1, size // 2**14)], SADDLE_QUANTILE))
+        ceiling = float(np.quantile(e[::max(1, size // 2**12)], SADDLE_QUANTILE))
         merges = _kruskal(*_basin_edges(e, basin, mirror, n, m, passes, ceiling), m)
         if merges.shape[0] < m - 1 or (m > 1 and merges[-1, 0] > ceiling):  # guessed too low
             merges = _kruskal(*_basin_edges(e, basin, mirror, n, m, passes), m)
