@@ -28,6 +28,9 @@ its minimum through strictly decreasing, hence <= t, states of the same basin), 
 components at any threshold are unions of whole basins joined by hypercube edges (u, v) with
 max(E_u, E_v) <= t. The merge tree is therefore Kruskal's algorithm on the (small) basin graph
 whose edge weight between two basins is the lowest max(E_u, E_v) over edges between them.
+Edges above the tree's highest saddle cannot change it, so a first pass weighs only the edges
+below a guessed ceiling (``SADDLE_QUANTILE`` of the energies); if a merge comes out above it,
+every edge is weighed again. The result is the same either way.
 The passes over all states and edges are compiled loops (numba), in contiguous chunks on a
 thread pool: descent targets (the mirror test on the way), then pointer jumping (each state's
 pointer moves to its target's pointer, about 5 branch-free passes at n = 20, instead of following
