@@ -384,7 +384,8 @@ def _block(states: int) -> int:
 
 
 def _descend(e: np.ndarray, n: int, passes: _Passes) -> tuple[np.ndarray, bool]:
-    """(minimum reached by each visited state, whether E(s) == E(~s) for all states).
+    """(minimum reached by each visited state, whether E(s) == E(~s) for all states); a minimum
+    past the visited half is folded, ``MIRRORED | x`` for the mirror of visited state x.
 
     The mirror test comes with the descent targets of the lower half (spin N-1 down); when it
     holds, only that half is visited (the upper half are mirrors), otherwise the upper half's
