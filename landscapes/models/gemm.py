@@ -29,6 +29,7 @@ COLUMN_FLOATS = 1 << 24  # the first convolution's im2col columns, built once: 6
 MAX_INDEX = 1 << 22  # weight-assembly index entries per point; above this, use the loop
 STACK_ROWS = 64  # stack points in the first convolution until its GEMM has this many rows
 SLAB_CLASSES = 16  # up to this many outputs, reduce over classes slab by slab
+RANK_TOLERANCE = 1e-6  # a point's first-layer weights from basis matrices: error / channel size
 MONOTONE = ("relu", "tanh", "sigmoid", "softplus", "elu")  # commute with max-pooling
 
 
@@ -110,6 +111,22 @@ def binary_scores(d: torch.Tensor, sign: torch.Tensor, label0: torch.Tensor,
 
 
 @dataclass
+class _Basis:
+    """A CNN's first convolution at B points from ``rank`` basis weight matrices (points on a
+    line, a plane or a 3-D slice): channel c of point p is ``coef[p, c] @ basis outputs + shift``.
+
+    ``matrices`` (rank * C, K) float32: the basis [W | b - running mean] per channel (rows r * C +
+    c); ``coef`` (B, C, rank) float32: each point's combination times its BatchNorm scale;
+    ``shift`` (B, C) float32: the BatchNorm shift (0 without BatchNorm).
+    """
+
+    matrices: torch.Tensor
+    coef: np.ndarray
+    shift: np.ndarray
+    kernel: Callable
+
+
+@dataclass
 class _Layer:
     """One layer of a :class:`GemmProgram`.
 
@@ -142,6 +159,9 @@ class GemmProgram:
     convolutions gather, for each pooling window, the input rows its receptive field covers and
     multiply by a per-window block matrix (a batched GEMM whose rows are (position, channel)).
     Monotone activations are applied after pooling (they commute with max), others before.
+    When the points of a call lie on a line, a plane or a 3-D slice, the first convolution is
+    linear in them: its outputs at a few basis points (one GEMM per slab for all the points), and
+    per point one compiled pass combines, pools and activates them (:meth:`_first_basis`).
     A ReLU MLP's first layer (at most 8 inputs) and last layer are compiled passes instead of
     thin GEMMs with an activation pass beside them (:mod:`landscapes.models.fused`).
     Workspaces are kept between calls (fresh large buffers cost page faults), under a lock.
@@ -158,6 +178,7 @@ class GemmProgram:
         self.dim = self.zero = int(offsets[-1])  # the source vector's 0 follows the parameters
         self.samples = n = len(x)
         self.folds: list[tuple[str, str, float]] = []  # (conv, batchnorm, eps)
+        self.first_norm: tuple[str, float] | None = None  # the first convolution's (batchnorm, eps)
         self.layers: list[_Layer] = []
         rows = x.reshape(n, -1).T.to(torch.float32)
         self.x = torch.cat([torch.zeros(1, n), torch.ones(1, n), rows]).contiguous()
@@ -235,6 +256,7 @@ class GemmProgram:
             step = 1 if pool == "none" else 2
             wins = [(step * y, step * x) for y in range(nxt) for x in range(nxt)]
             if li == 0:
+                self.first_norm = (norm, float(norms[norm].eps)) if norm in norms else None
                 layer = self._first_conv(conv, c_in, size, k, pad, wins, q_pos, order, pool,
                                          act_first)
                 self.stack = max(1, -(-STACK_ROWS // c_out))
@@ -345,6 +367,8 @@ class GemmProgram:
                 space["stacked"][:, 1] = 1.0
                 slab = self.stack * first.channels * self.first_shape[2] * self.slab_width
                 space["slab"] = (torch.empty(slab), torch.empty(slab))
+                q, kk, wins = self.first_shape
+                space["basis"] = torch.empty(q * fused.MAX_RANK * first.channels * wins * m)
             self._space = space
         return self._space
 
@@ -411,14 +435,19 @@ class GemmProgram:
         middle = range(1, len(self.layers) - 1)
         act = self.act
         stack = self.stack
-        for start in range(0, len(flat), stack):
-            group = range(start, min(start + stack, len(flat)))
-            for ci, (a, b) in enumerate(self.spans):
-                w = b - a
-                blocks = [blk[:, :w] for blk in space["blocks"]]
-                dense_in = [blk[1:] for blk in blocks]
-                features = [blk[2:] for blk in blocks]
-                self._stacked_first(space, full[0][start : group.stop], ci, w)
+        basis = self._first_basis(flat, buffers)
+        for ci, (a, b) in enumerate(self.spans):
+            w = b - a
+            blocks = [blk[:, :w] for blk in space["blocks"]]
+            dense_in = [blk[1:] for blk in blocks]
+            features = [blk[2:] for blk in blocks]
+            outputs = self._basis_outputs(basis, space, ci) if basis else []
+            for start in range(0, len(flat), stack):
+                group = range(start, min(start + stack, len(flat)))
+                if basis:
+                    self._combined_first(basis, outputs, space, group, w)
+                else:
+                    self._stacked_first(space, full[0][start : group.stop], ci, w)
                 inputs = [space["stacked"][p - start, :, :w] for p in group]
                 # the last layer reads the last middle layer's block, or the input block
                 last_in = [dense_in[-1]] * len(group) if middle else [blk[1:] for blk in inputs]
@@ -494,6 +523,74 @@ class GemmProgram:
                 dst.mul_(1.0 / lay.q)
             if not lay.act_first:
                 self.act(dst)
+
+    def _first_basis(self, flat: torch.Tensor, buffers: Mapping[str, torch.Tensor]
+                     ) -> _Basis | None:
+        """The first convolution at the points ``flat`` (B, D) from at most ``fused.MAX_RANK``
+        basis weight matrices, or None: an MLP, a first layer that activates before it pools
+        (the kernel pools, then activates), or points not on a line, plane or 3-D slice.
+
+        Per channel, a point's [W | b - running mean] (float64) is taken from an SVD of all B of
+        them: the smallest rank whose every channel is reproduced within RANK_TOLERANCE of that
+        channel's largest norm over the points. Points formed in float64 on a plane and rounded
+        to float32 are within about 1e-7 of rank 3.
+        """
+        lay = self.layers[0]
+        if self.kind != "cnn" or (lay.act_first and lay.q > 1):
+            return None
+        b, c, kk = len(flat), lay.channels, lay.index.shape[2]
+        a = flat[:, lay.index.view(-1)].double().view(b, c, kk)
+        scale, shift = torch.ones(b, c, dtype=torch.float64), torch.zeros(b, c)
+        if self.first_norm is not None:
+            norm, eps = self.first_norm
+            g, beta = self.offset[f"{norm}.weight"], self.offset[f"{norm}.bias"]
+            a[:, :, -1] -= buffers[f"{norm}.running_mean"].double()
+            var = buffers[f"{norm}.running_var"].double()
+            scale = flat[:, g : g + c].double() / torch.sqrt(var + eps)
+            shift = flat[:, beta : beta + c]
+        if not (torch.isfinite(a).all() and torch.isfinite(scale).all()):
+            return None
+        u, sv, vt = torch.linalg.svd(a.view(b, c * kk), full_matrices=False)
+        size = a.norm(dim=2).amax(0)  # (C,)
+        allowed = RANK_TOLERANCE * torch.maximum(size, 1e-9 * size.max())
+        for rank in range(1, min(fused.MAX_RANK, len(sv)) + 1):
+            rest = a - ((u[:, :rank] * sv[:rank]) @ vt[:rank]).view(b, c, kk)
+            if (rest.norm(dim=2) <= allowed).all():
+                break
+        else:
+            return None
+        matrices = (sv[:rank, None] * vt[:rank]).to(torch.float32).reshape(rank * c, kk).contiguous()
+        coef = (scale[:, :, None] * u[:, None, :rank]).to(torch.float32).numpy()
+        act = "relu" if self.act_name == "relu" else "identity"
+        return _Basis(matrices, coef, shift.to(torch.float32).contiguous().numpy(),
+                      fused.pooled_combination(rank, lay.q, act))
+
+    def _basis_outputs(self, basis: _Basis, space: dict, ci: int) -> list[tuple]:
+        """The basis points' first-convolution outputs on chunk ``ci``, per slab of its samples:
+        (a, b, z) with z (Q, rank, C, windows, b - a), before pooling and activation."""
+        q, _, wins = self.first_shape
+        rank = basis.coef.shape[2]
+        c = self.layers[0].channels
+        outputs, at = [], 0
+        for a, b, cols in self.slabs[ci]:
+            size = q * rank * c * wins * (b - a)
+            z = space["basis"][at : at + size].view(q, rank * c, wins * (b - a))
+            for k in range(q):
+                torch.mm(basis.matrices, cols[k], out=z[k])
+            outputs.append((a, b, z.view(q, rank, c, wins, b - a).numpy()))
+            at += size
+        return outputs
+
+    def _combined_first(self, basis: _Basis, outputs: list[tuple], space: dict, group: range,
+                        w: int) -> None:
+        """The first convolution, pooled and activated, for a stack of points from the basis
+        outputs (:func:`fused.pooled_combination`) into their input blocks."""
+        blocks = space["stacked"][: len(group)]
+        coef, shift = basis.coef[group.start : group.stop], basis.shift[group.start : group.stop]
+        for a, _, z in outputs:
+            basis.kernel(z, coef, shift, blocks.numpy(), 2, a)
+        if self.act_name != "relu":
+            self.act(blocks[:, 2:, :w])
 
     def _window(self, lay: _Layer, mats: torch.Tensor, block: torch.Tensor, work: tuple,
                 dst: torch.Tensor, w: int) -> None:

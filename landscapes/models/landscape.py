@@ -171,7 +171,9 @@ class NetworkLandscape:
             return {"method": "gemm", "dtype": "float32", "device": "cpu",
                     "detail": "per point: GEMMs over (features, samples) blocks; BatchNorm (eval) "
                               "folded into the convolutions; 2x2 pooling as a max/mean over "
-                              "pooling-window slabs; the centre point by the reference forward"}
+                              "pooling-window slabs; a CNN's first convolution at points on a "
+                              "line, plane or 3-D slice combined from its outputs at basis points "
+                              "(it is linear in them); the centre point by the reference forward"}
         return {"method": "loop", "dtype": "float32", "device": str(self.device),
                 "detail": "one torch.func.functional_call forward per point over train and test"}
 

@@ -29,6 +29,24 @@ def _points(land: NetworkLandscape, count: int = 7, scale: float = 0.3, seed: in
     return land.center.double() + scale * noise * land.center.double().abs().mean()
 
 
+def _slice_points(land: NetworkLandscape, dims: int = 2, steps: int = 4, seed: int = 0
+                  ) -> torch.Tensor:
+    """A grid on a line, plane or 3-D slice through the centre, formed in float64 and rounded to
+    float32 (as network_views._grid does): points whose first layer has rank dims + 1."""
+    g = torch.Generator().manual_seed(seed)
+    scale = 0.3 * land.center.double().abs().mean()
+    d = scale * torch.randn(dims, land.dim, generator=g, dtype=torch.float64)
+    axis = torch.linspace(-1.0, 1.0, steps, dtype=torch.float64)
+    coefs = torch.cartesian_prod(*[axis] * dims).reshape(-1, dims)
+    return (land.center.double() + coefs @ d).to(torch.float32)
+
+
+def _rank(land: NetworkLandscape, points: torch.Tensor, buffers=None) -> int | None:
+    """The rank the GEMM program finds for the first convolution at ``points`` (None: none)."""
+    basis = land.program()._first_basis(points, land.buffers if buffers is None else buffers)
+    return None if basis is None else basis.coef.shape[2]
+
+
 def _agree(land: NetworkLandscape, points: torch.Tensor, buffers=None) -> np.ndarray:
     assert land.method == "gemm"
     fast = land.evaluate_splits(points, buffers, method="gemm")
@@ -137,6 +155,78 @@ def test_cnns_match_the_reference_loop(arch, images):
     _agree(land, _points(land, count=5))
 
 
+# the first convolution from basis points: max pooling (or none) before a monotone activation
+BASIS = {0: True, 1: True, 2: False, 3: True, 4: False, 5: True, 6: True, 7: False, 8: True,
+         9: True}
+
+
+@pytest.mark.parametrize("k", range(len(CNNS)), ids=lambda k: str(CNNS[k][0]))
+def test_cnns_on_lines_planes_and_3d_slices(k):
+    """Points on a slice take the basis path (rank dims + 1) where the first layer allows it;
+    either way every value matches the reference loop."""
+    arch, images = CNNS[k]
+    data = load_builtin("digits") if images is None else _images(*images)
+    land = NetworkLandscape.create(arch, _state(arch, 3), data, "cross_entropy")
+    for dims, steps in ((1, 5), (2, 4), (3, 2)):
+        pts = _slice_points(land, dims, steps, seed=dims)
+        assert _rank(land, pts) == (dims + 1 if BASIS[k] else None)
+        _agree(land, pts)
+    assert _rank(land, _slice_points(land, 4, 2)) is None  # rank 5: above fused.MAX_RANK
+    assert _rank(land, _points(land, count=6)) is None  # scattered points
+
+
+def test_the_basis_path_with_negative_batchnorm_scales_and_its_edges():
+    """A negative BatchNorm scale turns the pooling max into a min of the unscaled outputs: the
+    scale must be in the combination. One point is rank 1; a point a little off the plane, or a
+    NaN point, leaves the basis path."""
+    arch = {"type": "cnn", "channels": [6, 4], "batchnorm": True}
+    state = _state(arch, 12)
+    state["1.weight"] = torch.tensor([1.5, -2.0, 0.7, -0.3, 1.0, -1.1])
+    state["1.running_mean"] = torch.linspace(-0.5, 0.5, 6)
+    land = NetworkLandscape.create(arch, state, load_builtin("digits"), "cross_entropy")
+    pts = _slice_points(land, 2, 5)
+    assert _rank(land, pts) == 3
+    _agree(land, pts)
+    assert _rank(land, pts[3:4]) == 1
+    _agree(land, pts[3:4])
+    off = pts.clone()  # 5 points 1e-3 off the plane, each in other first-layer weights: rank 8
+    for k in range(5):
+        off[3 * k + 1, 9 * k : 9 * k + 9] *= 1.001
+    assert _rank(land, off) is None
+    _agree(land, off)
+    bad = pts.clone()
+    bad[2, 0] = float("nan")
+    assert _rank(land, bad) is None
+    assert np.isnan(land.evaluate_splits(bad[:3])[2, :2]).all()
+
+
+def test_pooled_combination_kernel_equals_numpy():
+    g = np.random.default_rng(0)
+    for rank in range(1, fused.MAX_RANK + 1):
+        for positions in (1, 4):
+            for activation in ("relu", "identity"):
+                z = g.normal(size=(positions, rank, 3, 4, 37)).astype(np.float32)
+                z[0, 0, 1, 2, 5] = np.nan  # a diverged output stays NaN through max and relu
+                coef = g.normal(size=(5, 3, rank)).astype(np.float32)
+                shift = g.normal(size=(5, 3)).astype(np.float32)
+                out = np.full((5, 2 + 12 + 3, 60), 7.0, np.float32)
+                fused.pooled_combination(rank, positions, activation)(z, coef, shift, out, 2, 10)
+                want = (np.einsum("qrcwn,pcr->pqcwn", z.astype(np.float64), coef)
+                        + shift[:, None, :, None, None]).max(1)
+                if activation == "relu":
+                    want = np.maximum(want, 0.0)
+                got = out[:, 2:14, 10:47].reshape(5, 3, 4, 37)
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+                assert np.isnan(got[:, 1, 2, 5]).all() and not np.isnan(got[:, 1, 2, 6]).any()
+                out[:, 2:14, 10:47] = 7.0  # nothing written outside the rows and columns
+                assert (out == 7.0).all()
+    with pytest.raises(ValueError, match="1 to 4 basis outputs and 1 or 4 pooling positions; "
+                                         "got 5 and 4"):
+        fused.pooled_combination(5, 4, "relu")
+    with pytest.raises(ValueError, match="no fused kernel for activation 'tanh'"):
+        fused.pooled_combination(2, 4, "tanh")
+
+
 def test_batchnorm_with_explicit_interpolated_buffers():
     arch = {"type": "cnn", "channels": [4, 6], "batchnorm": True}
     a, b = _state(arch, 4), _state(arch, 5)
@@ -212,6 +302,9 @@ def test_chunks_stacks_and_groups(monkeypatch):
     assert len(program.spans) > 3 and program.stack == 16
     assert max(len(s) for s in program.slabs) > 1
     _agree(land, _points(land, count=11))
+    pts = _slice_points(land, 2, 4)  # groups of 5, 5, 5 and 1 point (rank 1) on the basis path
+    assert _rank(land, pts) == 3
+    _agree(land, pts)
     mlp = {"type": "mlp", "sizes": [2, 32, 2], "act": "tanh"}
     land = NetworkLandscape.create(mlp, _state(mlp, 9), load_builtin("moons"), "cross_entropy")
     assert len(land.program().spans) > 3
