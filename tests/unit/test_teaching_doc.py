@@ -263,8 +263,11 @@ def test_exercise_2_goodfellow(store, prose):
         "Both titles: `straight line init -> centre: barrier 0`",
         f"falls from {_at(mlp, 0):.3f} at alpha = 0 (about ln 2 = {math.log(2):.3f}: a guess) "
         f"to {_sig(_at(mlp, 1))} at alpha = 1",
-        f"CNN: from {_at(cnn, 0):.3f} (ln 10 = {math.log(10):.3f}) to {_sig(_at(cnn, 1))}",
-        f"{_at(cnn, 1.05):.0f} at alpha = 1.05",
+        # the CNN's training (Adam, convolutions) rounds differently on different CPUs: its
+        # trained values are quoted to one digit (0.00437 and 0.00414, 267 and 278 measured)
+        f"CNN: from {_at(cnn, 0):.3f} (ln 10 = {math.log(10):.3f}) to about "
+        f"{_sig(_at(cnn, 1), 1)}.",
+        "shoots up: above 100 at alpha = 1.05" if _at(cnn, 1.05) > 100 else "(not above 100)",
         f"a peak of {mlp.values[peak]:.3f} at alpha = {mlp.extras['arc'][peak]:g}",
         f"({_parameters('moons-mlp'):,} parameters for the MLP, "
         f"{_parameters('digits-cnn'):,} for the CNN)",
