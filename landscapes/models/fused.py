@@ -14,7 +14,9 @@ Blocks are float32 (features, samples) arrays, weights ``[b | W]`` (rows, 1 + in
 :class:`landscapes.models.gemm.GemmProgram`; sums run over the inputs in order, in float32 (equal
 to the GEMM to float32 rounding). Activations keep NaN (a diverged network stays NaN, as in
 torch). Kernels are compiled per (inputs, activation) the first time they are asked for, and
-cached on disk by numba.
+cached on disk by numba: their closures hold only numbers and flags, which numba's cache keys
+on (a closure over a compiled function missed the cache in every new process, 0.2-0.6 s each,
+and added a cache entry each time).
 """
 
 from collections.abc import Callable
@@ -27,21 +29,27 @@ ACTIVATIONS = ("identity", "relu")  # tanh and sigmoid as scalar libm calls: 100
 # torch's vectorized ones, measured; those networks keep the GEMM and torch's activation
 MAX_INPUTS = 8  # a first layer with at most this many inputs is one fused pass
 MAX_RANK = 4  # pooled_combination takes up to this many basis outputs (a 3-D slice: 4)
+ZERO = np.float32(0.0)
 
 
-def _scalar(activation: str) -> Callable[[float], float]:
-    """The activation of one float32, compiled inline."""
+def _relu_flag(activation: str) -> bool:
     if activation not in ACTIVATIONS:
         raise ValueError(f"no fused kernel for activation {activation!r}; have {ACTIVATIONS}")
-    zero = np.float32(0.0)
+    return activation == "relu"
 
-    @numba.njit(cache=True, nogil=True, inline="always")
-    def act(v):  # noqa: ANN001, ANN202  # pragma: no cover - compiled
-        if activation == "relu":
-            return v if not v < zero else zero  # NaN stays NaN
-        return v
 
-    return act
+@numba.njit(cache=True, nogil=True, inline="always")
+def _act(v, relu):  # noqa: ANN001, ANN202  # pragma: no cover - compiled
+    """ReLU (NaN stays NaN) if ``relu``, else the identity; ``relu`` is a compile-time flag."""
+    if relu:
+        return v if not v < ZERO else ZERO
+    return v
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _larger(a, b):  # noqa: ANN001, ANN202  # pragma: no cover - compiled
+    """max(a, b) that keeps NaN, as torch.maximum."""
+    return b if (b > a or b != b) else a
 
 
 @cache
@@ -50,7 +58,7 @@ def first_layer(inputs: int, activation: str) -> Callable[[np.ndarray, np.ndarra
     out (M, N) float32; ``inputs`` is fixed at compile time (the loop over it unrolls)."""
     if not 1 <= inputs <= MAX_INPUTS:
         raise ValueError(f"a fused first layer takes 1 to {MAX_INPUTS} inputs; got {inputs}")
-    act = _scalar(activation)
+    relu = _relu_flag(activation)
 
     @numba.njit(cache=True, nogil=True)
     def kernel(weights, x, out):  # noqa: ANN001, ANN202  # pragma: no cover - compiled
@@ -60,7 +68,7 @@ def first_layer(inputs: int, activation: str) -> Callable[[np.ndarray, np.ndarra
                 acc = weights[m, 0]
                 for k in range(inputs):
                     acc += weights[m, k + 1] * x[k, j]
-                row[j] = act(acc)
+                row[j] = _act(acc, relu)
 
     return kernel
 
@@ -69,7 +77,7 @@ def first_layer(inputs: int, activation: str) -> Callable[[np.ndarray, np.ndarra
 def last_layer(activation: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
     """``kernel(weights, h, out)``: out = b + W @ act(h), weights (C, 1 + K), h (K, N) the layer
     before's outputs without its activation, out (C, N) float32 (may be a strided view)."""
-    act = _scalar(activation)
+    relu = _relu_flag(activation)
 
     @numba.njit(cache=True, nogil=True)
     def kernel(weights, h, out):  # noqa: ANN001, ANN202  # pragma: no cover - compiled
@@ -81,24 +89,22 @@ def last_layer(activation: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray]
                 w = weights[c, k + 1]
                 hk = h[k]
                 for j in range(h.shape[1]):
-                    row[j] += w * act(hk[j])
+                    row[j] += w * _act(hk[j], relu)
 
     return kernel
 
 
-_POOLED = """
-def kernel(z, coef, shift, out, first, col):
-    _, _, channels, windows, n = z.shape
-    for c in range(channels):
-        for w in range(windows):
-            for p in range(coef.shape[0]):
-                row = out[p, first + c * windows + w, col : col + n]
-                t = shift[p, c]
-{coefficients}
-                for j in range(n):
-{body}
-                    row[j] = {result}
-"""
+@numba.njit(cache=True, nogil=True, inline="always")
+def _combined(z, q, c, w, j, k0, k1, k2, k3, t, rank):  # noqa: ANN001, ANN202, PLR0913  # pragma: no cover
+    """t + sum over r < rank of k_r * z[q, r, c, w, j]; ``rank`` is a compile-time constant."""
+    v = t + k0 * z[q, 0, c, w, j]
+    if rank > 1:
+        v += k1 * z[q, 1, c, w, j]
+    if rank > 2:
+        v += k2 * z[q, 2, c, w, j]
+    if rank > 3:
+        v += k3 * z[q, 3, c, w, j]
+    return v
 
 
 @cache
@@ -111,27 +117,31 @@ def pooled_combination(rank: int, positions: int, activation: str
     z (positions, rank, C, W, n): pre-activation outputs of the basis, ``positions`` 1 (no
     pooling) or 4 (the 2x2 pooling window); coef (P, C, rank), shift (P, C); out (P, rows, m)
     C-contiguous, written at rows ``first``.. and columns ``col``..col + n; all float32. The max
-    keeps NaN (as torch.maximum). The loops over ranks and positions are written out (generated
-    source, compiled on first use, about 0.6 s): looped, or over arrays sliced per basis output,
-    LLVM does not vectorize the sample loop (measured 2-5x slower).
+    keeps NaN (as torch.maximum). ``rank`` and ``positions`` are fixed at compile time. The
+    output row is sliced from 0: indexed as ``out[p, row, col + j]``, numba's negative-index
+    test kept the sample loop from vectorizing (10x slower, measured).
     """
     if not 1 <= rank <= MAX_RANK or positions not in (1, 4):
         raise ValueError(f"a pooled combination takes 1 to {MAX_RANK} basis outputs and 1 or 4 "
                          f"pooling positions; got {rank} and {positions}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"no fused kernel for activation {activation!r}; have {ACTIVATIONS}")
-    pad = " " * 16
-    coefficients = "\n".join(f"{pad}k{r} = coef[p, c, {r}]" for r in range(rank))
-    body = [f"{pad}    v{q} = t" + "".join(f" + k{r} * z[{q}, {r}, c, w, j]" for r in range(rank))
-            for q in range(positions)]
-    names = [f"v{q}" for q in range(positions)]
-    for step in range(positions - 1):  # a pairwise max that keeps NaN: b if b > a or b is NaN
-        a, b, *names = names
-        body.append(f"{pad}    m{step} = {b} if ({b} > {a} or {b} != {b}) else {a}")
-        names.append(f"m{step}")
-    best = names[0]
-    result = f"{best} if not {best} < zero else zero" if activation == "relu" else best
-    source = _POOLED.format(coefficients=coefficients, body="\n".join(body), result=result)
-    namespace = {"zero": np.float32(0.0)}
-    exec(compile(source, f"<pooled_combination {rank} {positions} {activation}>", "exec"), namespace)  # noqa: S102
-    return numba.njit(nogil=True)(namespace["kernel"])
+    relu = _relu_flag(activation)
+
+    @numba.njit(cache=True, nogil=True)
+    def kernel(z, coef, shift, out, first, col):  # noqa: ANN001, ANN202  # pragma: no cover
+        _, _, channels, windows, n = z.shape
+        for c in range(channels):
+            for w in range(windows):
+                for p in range(coef.shape[0]):
+                    row = out[p, first + c * windows + w, col : col + n]
+                    t = shift[p, c]
+                    k0 = coef[p, c, 0]
+                    k1 = coef[p, c, 1] if rank > 1 else ZERO
+                    k2 = coef[p, c, 2] if rank > 2 else ZERO
+                    k3 = coef[p, c, 3] if rank > 3 else ZERO
+                    for j in range(n):
+                        best = _combined(z, 0, c, w, j, k0, k1, k2, k3, t, rank)
+                        for q in range(1, positions):
+                            best = _larger(best, _combined(z, q, c, w, j, k0, k1, k2, k3, t, rank))
+                        row[j] = _act(best, relu)
+
+    return kernel

@@ -6,6 +6,10 @@ zoo feature the GEMM program rewrites is exercised: activations, pooling kinds, 
 BatchNorm folding with explicit (interpolated) buffers, ties, huge logits, chunking, fallback.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -225,6 +229,31 @@ def test_pooled_combination_kernel_equals_numpy():
         fused.pooled_combination(5, 4, "relu")
     with pytest.raises(ValueError, match="no fused kernel for activation 'tanh'"):
         fused.pooled_combination(2, 4, "tanh")
+
+
+_CACHED = """
+import numpy as np
+from landscapes.models import fused
+f = np.float32
+kernels = [
+    (fused.first_layer(2, "relu"), (np.ones((4, 3), f), np.ones((2, 5), f), np.ones((4, 5), f))),
+    (fused.last_layer("identity"), (np.ones((2, 3), f), np.ones((2, 5), f), np.ones((2, 5), f))),
+    (fused.pooled_combination(3, 4, "relu"), (np.ones((4, 3, 2, 2, 5), f), np.ones((1, 2, 3), f),
+                                             np.ones((1, 2), f), np.zeros((1, 6, 5), f), 2, 0)),
+]
+for kernel, args in kernels:
+    kernel(*args)
+print([(sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values())) for k, _ in kernels])
+"""
+
+
+def test_compiled_kernels_come_from_numba_s_disk_cache_in_a_new_process(tmp_path):
+    """A new process (a gunicorn worker, a forked job) loads the kernels instead of compiling
+    them again (0.2-0.6 s each) and adding a cache entry every time."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", _CACHED], env=env, capture_output=True,
+                           text=True, check=True).stdout.strip() for _ in range(2)]
+    assert runs == ["[(0, 1), (0, 1), (0, 1)]", "[(1, 0), (1, 0), (1, 0)]"]
 
 
 def test_batchnorm_with_explicit_interpolated_buffers():
