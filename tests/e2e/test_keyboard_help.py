@@ -7,7 +7,8 @@
 * keys operate the controls, and the URL (which holds every control: app/urlstate.py) follows:
   arrows on a radio group and a slider, the Down arrow and Enter in a dropdown, Space on a check
   box; Enter on the help summary opens the help;
-* an upload's drop zone takes the focus (ringed) and Enter opens the file chooser.
+* an upload's drop zone takes the focus (ringed), its input is named by the zone's words,
+  and Enter opens the file chooser.
 """
 
 from urllib.parse import parse_qsl, urlsplit
@@ -200,6 +201,9 @@ def test_a_drop_zone_takes_the_focus_and_enter_opens_the_file_chooser(
     assert stop["control"] == pid("left", ids.UPLOAD_CHECKPOINT), stop
     assert stop["type"] == "file" and stop["shown"] > 0.5, stop
     assert stop["ring"]["outline"] != "none", stop  # the zone around the input is ringed
+    for slot, label in layout.UPLOAD_SLOTS:  # each input is named by its zone's words
+        expect(page.locator(f"#{pid('left', slot)} input[type=file]")).to_have_accessible_name(
+            f"{label}: drop or choose a file")
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Enter")
     assert chooser.value.element.evaluate(
