@@ -51,6 +51,8 @@ PATH_DEFAULTS = {"view": "path", "from": "init", "to": "centre", "kind": "linear
 NETWORK_PATH_KINDS = ("linear", "bezier")
 LINEAR_RANGE = (-0.5, 1.5)  # Goodfellow et al. 2015
 CHUNK = 64
+BUFFER_PREFIX = "buffer."  # export arrays of BatchNorm statistics: buffer.<name>, on a path
+# buffer.from.<name> and buffer.to.<name> (the two ends' statistics, interpolated between)
 
 
 @dataclass
@@ -209,6 +211,19 @@ def _grid(land: NetworkLandscape, center: np.ndarray, directions: np.ndarray,
     return values.reshape(*(len(a) for a in axes[::-1]), values.shape[1])
 
 
+def _buffer_arrays(buffers: Mapping[str, torch.Tensor], prefix: str = BUFFER_PREFIX
+                   ) -> dict[str, np.ndarray]:
+    """The BatchNorm statistics a view was evaluated with, as export arrays (``prefix + name``)."""
+    return {prefix + name: t.detach().cpu().numpy() for name, t in buffers.items()}
+
+
+def _path_buffers(buffers: tuple[Mapping, Mapping]) -> dict[str, np.ndarray]:
+    """Both ends' statistics of a path (``buffer.from.<name>``, ``buffer.to.<name>``)."""
+    start, end = buffers
+    return {**_buffer_arrays(start, BUFFER_PREFIX + "from."),
+            **_buffer_arrays(end, BUFFER_PREFIX + "to.")}
+
+
 def _split_metrics(values: np.ndarray, classification: bool) -> tuple[np.ndarray, dict]:
     extras = {"test_loss": values[..., 1]}
     if classification:
@@ -284,7 +299,8 @@ def compute_slice(source: NetworkSource, view: dict, progress: Progress = None) 
     meta = {**_base_meta(source), **info, "kind": "slice", "dims": dims, "view": view,
             "direction_kind": kind, "direction_seed": view["direction_seed"],
             "geometry": "euclidean", "center_energy": float(center_loss)}
-    return Slice(axes, values, center, dirs, "euclidean", meta, {**extras, **metric_extras})
+    return Slice(axes, values, center, dirs, "euclidean", meta,
+                 {**extras, **metric_extras, **_buffer_arrays(land.buffers)})
 
 
 def _interpolated_buffers(a: Mapping, b: Mapping, alpha: float) -> dict[str, torch.Tensor]:
@@ -347,7 +363,8 @@ def compute_path(source: NetworkSource, view: dict, progress: Progress = None) -
     values, extras = _split_metrics(rows, classification)
     meta.update(normalization="d = end - start (unscaled)", barrier=_barrier(alpha, values),
                 alpha_range=list(LINEAR_RANGE))
-    return Slice([alpha], values, start, direction, "euclidean", meta, {**extras, "arc": alpha})
+    return Slice([alpha], values, start, direction, "euclidean", meta,
+                 {**extras, "arc": alpha, **_path_buffers(buffers)})
 
 
 def _bezier_path(source: NetworkSource, view: dict, start: np.ndarray, end: np.ndarray,
@@ -392,5 +409,5 @@ def _bezier_path(source: NetworkSource, view: dict, start: np.ndarray, end: np.n
     )
     if progress:
         progress(total, total)
-    extras.update(coefficients=coefs, arc=t, line_loss=line)
+    extras.update(coefficients=coefs, arc=t, line_loss=line, **_path_buffers(buffers))
     return Slice([t], values, start, directions, "euclidean", meta, extras)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from landscapes import examples, network_views, views
+from landscapes import examples, formats, network_views, views
 from landscapes.datasets import from_arrays, load_builtin
 from landscapes.directions import filter_normalized, pca_directions
 from landscapes.errors import LandscapeError
@@ -66,6 +66,12 @@ def _roundtrip(result: Slice, tmp_path) -> tuple[dict, dict]:
 
 def _buffers(state: dict) -> dict:
     return {k: v for k, v in state.items() if "running_" in k or "num_batches" in k}
+
+
+def _file_buffers(arrays: dict, prefix: str = "buffer.") -> dict:
+    """The BatchNorm statistics an export holds (arrays ``prefix + name``), as tensors."""
+    return {k.removeprefix(prefix): torch.as_tensor(v) for k, v in arrays.items()
+            if k.startswith(prefix)}
 
 
 def _module_at(arch: dict, flat: np.ndarray, buffers: dict, layout: list | None = None) -> nn.Module:
@@ -145,11 +151,14 @@ def test_saved_slice_recomputes_with_a_plain_forward_pass(kind, tmp_path):
     for name in ("test_loss", "train_accuracy", "test_accuracy"):
         assert arrays[name].shape == (5, 5)
     train, test = _split(DATA[kind], "train"), _split(DATA[kind], "test")
+    buffers = _file_buffers(arrays)  # the statistics come from the file, not from the test
+    assert buffers.keys() == _buffers(state).keys() and (kind == "mlp") == (not buffers)
+    assert all(torch.equal(buffers[k], v) for k, v in _buffers(state).items())
     d1, d2 = arrays["directions"]
     for i in range(5):
         for j in range(5):
             point = arrays["center"] + x[j] * d1 + y[i] * d2
-            module = _module_at(meta["architecture"], point, _buffers(state), meta["parameters"])
+            module = _module_at(meta["architecture"], point, buffers, meta["parameters"])
             loss, acc = _metrics(module, *train)
             assert values[i, j] == pytest.approx(loss, rel=1e-5), (i, j)
             assert arrays["train_accuracy"][i, j] == pytest.approx(acc, abs=1.01 / len(train[1]))
@@ -159,6 +168,17 @@ def test_saved_slice_recomputes_with_a_plain_forward_pass(kind, tmp_path):
                 assert arrays["test_accuracy"][i, j] == pytest.approx(t_acc, abs=1.01 / len(test[1]))
     # the slice is not flat: the directions really move the loss
     assert values.max() - values.min() > 0.05
+
+
+def test_statistics_stay_out_of_the_csv_table_even_in_the_grid_s_shape(tmp_path):
+    """A 1-D slice of 4 steps through a CNN with 4 channels: its BatchNorm arrays have the
+    grid's shape, yet they are statistics of the network, not columns of values per point."""
+    source, _ = _source(tmp_path, "cnn")
+    result = compute_slice(source, {"dims": 1, "steps": 4})
+    assert result.extras["buffer.1.running_mean"].shape == result.values.shape
+    header = next(ln for ln in formats.to_csv(result).splitlines() if not ln.startswith("#"))
+    header = header.split(",")
+    assert header == ["a", "loss", "test_loss", "train_accuracy", "test_accuracy"]
 
 
 # --------------------------------------------------------------------------- 2. filter norm
@@ -373,6 +393,15 @@ def test_batchnorm_statistics_interpolate_along_a_linear_path(tmp_path):
     assert result.values[0] == pytest.approx(before, rel=1e-4)
     assert result.values[3] == pytest.approx(_metrics(_module_from_state(CNN, b), *train)[0],
                                              rel=1e-5)
+    # the file holds both ends' statistics: alpha = 0.5 recomputed from it alone
+    arrays, meta = _roundtrip(result, tmp_path)
+    ends = [_file_buffers(arrays, f"buffer.{end}.") for end in ("from", "to")]
+    assert all(torch.equal(ends[0][k], a[k]) and torch.equal(ends[1][k], b[k]) for k in ends[0])
+    point = arrays["center"] + 0.5 * arrays["directions"][0]
+    mid = {k: v if k.endswith("num_batches_tracked") else 0.5 * (v + ends[1][k])
+           for k, v in ends[0].items()}
+    module = _module_at(meta["architecture"], point, mid, meta["parameters"])
+    assert arrays["values"][2] == pytest.approx(_metrics(module, *train)[0], rel=1e-5)
 
 
 # --------------------------------------------------------------------------- 8. Bezier
