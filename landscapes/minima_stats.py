@@ -220,7 +220,8 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
     ``train_loss``, ``test_loss``, ``train_accuracy``, ``test_accuracy`` (NaN for regression)
     at the final point; ``diverged`` (K,) whether training stopped early on a blown-up loss;
     ``init_distance`` (K,) |final - init|; ``distances`` (K, K) Euclidean distances between
-    the final flat parameter vectors; ``parameters`` (K, D) those vectors (float32, as trained).
+    the final flat parameter vectors; ``parameters`` (K, D) those vectors (float32, as trained);
+    with BatchNorm, ``buffer.<name>`` (K, ...) each seed's running statistics (the losses use them).
     ``progress(done, total)`` counts seeds; raising from it cancels.
     """
     recipe = examples.recipe_of(source_name)
@@ -228,7 +229,7 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
     seeds = int(seeds)
     data = load_builtin(recipe.data)
     classification = data.task == "classification"
-    rows, finals, travel, diverged = [], [], [], []
+    rows, finals, travel, diverged, statistics = [], [], [], [], []
     land = None
     if progress:
         progress(0, seeds)
@@ -240,6 +241,7 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
         final = land.center.double().numpy()
         init = land.layout.flatten({k: ex.init[k] for k in land.layout.names}).double().numpy()
         finals.append(final)
+        statistics.append(land.buffers)
         travel.append(float(np.linalg.norm(final - init)))
         diverged.append(_diverged(ex, recipe))
         if progress:
@@ -258,6 +260,8 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
         "init_distance": np.array(travel),
         "distances": distances,
         "parameters": flat.astype(np.float32),
+        **{f"buffer.{name}": np.stack([b[name].numpy() for b in statistics])
+           for name in statistics[0]},
     }
     meta = {
         "kind": "minima",
@@ -283,7 +287,8 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
         "parameter_order": "named_parameters() flattened",
         "distance": "Euclidean distance between final flat parameter vectors; not taken modulo "
                     "the permutation symmetry of hidden units",
-        "batchnorm": "losses in eval mode with each seed's own running statistics",
+        "batchnorm": "losses in eval mode with each seed's own running statistics (saved as "
+                     "buffer.<name>, one row per seed)",
         "samples": {"train": len(data.x_train), "test": len(data.x_test)},
         "cache": f"{Path(cache_dir).name}/{source_name}[-seedK]-v{examples.VERSION}.safetensors",
         "library_version": landscapes.__version__,

@@ -14,6 +14,7 @@ import torch
 from landscapes import examples, pspin_theory
 from landscapes.datasets import load_builtin
 from landscapes.errors import LandscapeError
+from landscapes.export import read_npz, write_npz
 from landscapes.minima_stats import (
     MAX_SEEDS,
     MAX_STARTS,
@@ -282,6 +283,30 @@ def test_seeded_training_leaves_torch_random_state_alone_and_seeds_differ():
     assert not torch.equal(one.init["0.weight"], zero.init["0.weight"])
     assert torch.equal(examples.train("exploding-mlp", seed=0).init["0.weight"],
                        zero.init["0.weight"])
+
+
+def test_cnn_minima_save_each_seed_s_batchnorm_statistics(tmp_path):
+    """Seed 1's losses recomputed from the file's arrays alone: its parameters row and its own
+    running statistics (the shipped seed 0's statistics give another loss)."""
+    result = network_minima("digits-cnn", 2, tmp_path)
+    arrays, meta = read_npz(write_npz(tmp_path / "minima.npz", result.arrays, result.meta))
+    stats = {k.removeprefix("buffer."): v for k, v in arrays.items() if k.startswith("buffer.")}
+    net = build_network(meta["architecture"])
+    assert stats.keys() == dict(net.named_buffers()).keys()
+    assert all(v.shape[0] == 2 for v in stats.values())
+    data = load_builtin("digits")
+    x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
+
+    def loss_with(statistics_of: int) -> float:
+        torch.nn.utils.vector_to_parameters(torch.as_tensor(arrays["parameters"][1]),
+                                            net.parameters())
+        for name, buffer in net.named_buffers():
+            buffer.copy_(torch.as_tensor(stats[name][statistics_of]))
+        with torch.no_grad():
+            return float(torch.nn.functional.cross_entropy(net.eval()(x), y))
+
+    assert arrays["train_loss"][1] == pytest.approx(loss_with(1), rel=1e-5)
+    assert abs(loss_with(0) - arrays["train_loss"][1]) > 1e-3
 
 
 def test_regression_minima_have_no_accuracy(tmp_path):
