@@ -19,7 +19,7 @@ from tqdm import tqdm
 import landscapes
 from landscapes import examples, formats, network_views, uploads, views
 from landscapes.barriers import barrier_tree
-from landscapes.datasets import BUILTIN, load_builtin
+from landscapes.datasets import BUILTIN, MAX_SAMPLES, load_builtin
 from landscapes.descent import descend, seeded_starts
 from landscapes.devices import resolve_device
 from landscapes.enumeration import check_enumerable, enumerate_ising
@@ -27,6 +27,7 @@ from landscapes.errors import LandscapeError
 from landscapes.export import check_writable
 from landscapes.funnel import folding_temperature, free_energy, funnel_histogram, two_state_barrier
 from landscapes.models import build_model
+from landscapes.models.landscape import MAX_PARAMETERS
 from landscapes.models.network import LOSSES
 from landscapes.results import ViewResult
 
@@ -55,6 +56,12 @@ def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--data", help=f"built-in dataset ({', '.join(BUILTIN)}) or .npz/.safetensors")
     g.add_argument("--loss", choices=LOSSES, help="default: from the checkpoint, else by data")
     g.add_argument("--include-1d", action="store_true", help="filter directions: keep biases")
+    g.add_argument("--max-file-mb", type=float, default=uploads.MAX_BYTES / 2**20,
+                   help="largest checkpoint or data file read, in MB (default: %(default)g)")
+    g.add_argument("--max-samples", type=int, default=MAX_SAMPLES,
+                   help="largest data file, in samples (default: %(default)s)")
+    g.add_argument("--max-parameters", type=int, default=MAX_PARAMETERS,
+                   help="largest network, in parameters (default: %(default)s)")
     g.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:K or auto: where "
                    "the network is evaluated; without a GPU, cuda falls back to the CPU")
     g.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "funnelscope"),
@@ -131,14 +138,19 @@ def _network_source(args: argparse.Namespace) -> network_views.NetworkSource:
         return network_views.example_source(args.example, Path(args.cache_dir) / "examples")
     if not args.checkpoint:
         raise LandscapeError("network views need --checkpoint FILE (or --example NAME)")
+    for flag in ("max_file_mb", "max_samples", "max_parameters"):
+        if not getattr(args, flag) > 0:
+            raise LandscapeError(f"--{flag.replace('_', '-')} must be positive; "
+                                 f"got {getattr(args, flag)}")
+    max_bytes = int(args.max_file_mb * 2**20)
     arch = None
     if args.arch:
         try:
             arch = json.loads(args.arch)
         except json.JSONDecodeError as exc:
             raise LandscapeError(f"--arch is not valid JSON: {exc}") from None
-    center = _read_checkpoint(args.checkpoint, arch)
-    others = {name: _read_checkpoint(getattr(args, name), arch)
+    center = _read_checkpoint(args.checkpoint, arch, max_bytes)
+    others = {name: _read_checkpoint(getattr(args, name), arch, max_bytes)
               for name in ("checkpoint2", "checkpoint3") if getattr(args, name)}
     if not args.data:
         raise LandscapeError(f"--data is needed: a built-in dataset ({', '.join(BUILTIN)}) "
@@ -146,9 +158,11 @@ def _network_source(args: argparse.Namespace) -> network_views.NetworkSource:
     if args.data in BUILTIN:
         data = load_builtin(args.data)
     else:
-        data = uploads.load_data(_read_bytes(args.data), Path(args.data).name)
+        data = uploads.load_data(_read_bytes(args.data), Path(args.data).name, max_bytes,
+                                 args.max_samples)
     label = {"checkpoint": uploads.content_hash(_read_bytes(args.checkpoint)), "data": args.data}
-    return network_views.checkpoint_source(center, others, data, args.loss, label)
+    return network_views.checkpoint_source(center, others, data, args.loss, label,
+                                           args.max_parameters)
 
 
 def _read_bytes(path: str) -> bytes:
@@ -158,8 +172,8 @@ def _read_bytes(path: str) -> bytes:
         raise LandscapeError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _read_checkpoint(path: str, arch: dict | None) -> uploads.Checkpoint:
-    return uploads.load_checkpoint(_read_bytes(path), Path(path).name, arch)
+def _read_checkpoint(path: str, arch: dict | None, max_bytes: int) -> uploads.Checkpoint:
+    return uploads.load_checkpoint(_read_bytes(path), Path(path).name, arch, max_bytes)
 
 
 def _write_network_view(args: argparse.Namespace, view: dict) -> None:

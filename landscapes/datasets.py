@@ -113,7 +113,9 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, max_samples: int = MAX_
         raise LandscapeError("data: need at least 5 samples (some are held out for the test split)")
     if len(x) > max_samples:
         raise LandscapeError(
-            f"data: {len(x):,} samples is over the limit of {max_samples:,}; subsample it"
+            f"data: {len(x):,} samples is over the limit of {max_samples:,}; subsample it, or "
+            "raise the limit (FUNNELSCOPE_MAX_SAMPLES in the dashboard, --max-samples in the "
+            "command line)"
         )
     if not np.isfinite(x).all() or not np.isfinite(y.astype(np.float64)).all():
         raise LandscapeError("data: X or y contains NaN or infinite values")

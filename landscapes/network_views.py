@@ -30,7 +30,7 @@ from landscapes import examples
 from landscapes.datasets import Dataset, load_builtin
 from landscapes.directions import directions_through, filter_normalized, pca_directions
 from landscapes.errors import LandscapeError
-from landscapes.models.landscape import NetworkLandscape
+from landscapes.models.landscape import MAX_PARAMETERS, NetworkLandscape
 from landscapes.models.network import split_state
 from landscapes.slices import (
     MAX_POINTS,
@@ -138,10 +138,11 @@ def source_from_spec(spec: dict, store: UploadStore) -> NetworkSource:
 
 
 def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data: Dataset,
-                      loss: str | None = None, label: dict | None = None) -> NetworkSource:
+                      loss: str | None = None, label: dict | None = None,
+                      max_parameters: int = MAX_PARAMETERS) -> NetworkSource:
     """A source from loaded checkpoints: the centre and named others (same architecture)."""
     loss = loss or center.loss or ("cross_entropy" if data.task == "classification" else "mse")
-    land = NetworkLandscape.create(center.arch, center.state, data, loss)
+    land = NetworkLandscape.create(center.arch, center.state, data, loss, max_parameters)
     points, buffers = {}, {}
     for name, ckpt in others.items():
         if ckpt.arch != center.arch:

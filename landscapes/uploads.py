@@ -87,7 +87,8 @@ def _check_size(content: bytes, filename: str, max_bytes: int) -> None:
         raise LandscapeError(
             f"{filename}: the file is {_size(len(content))}, over the upload limit of "
             f"{_size(max_bytes)}; upload a smaller file, "
-            "or raise the limit (the max_bytes setting, FUNNELSCOPE_MAX_UPLOAD_MB in the dashboard)"
+            "or raise the limit (FUNNELSCOPE_MAX_UPLOAD_MB in the dashboard, --max-file-mb in the "
+            "command line, max_bytes in the library)"
         )
 
 

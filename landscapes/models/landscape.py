@@ -60,7 +60,9 @@ class NetworkLandscape:
         count = parameter_count(arch)
         if count > max_parameters:
             raise LandscapeError(
-                f"the network has {count:,} parameters, over the limit of {max_parameters:,}"
+                f"the network has {count:,} parameters, over the limit of {max_parameters:,} "
+                "(FUNNELSCOPE_MAX_PARAMETERS in the dashboard, --max-parameters in the command "
+                "line)"
             )
         module = build_network(arch).eval()
         layout = ParameterLayout.of(module)

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from landscapes.cli import main
 from landscapes.enumeration import spins_from_index
 from landscapes.export import read_npz
+from landscapes.models.network import build_network
+from landscapes.uploads import save_checkpoint
 from tests.unit.reference import energy_from_export, ising_energy_loops
 
 
@@ -247,3 +250,36 @@ def test_a_format_mismatch_is_one_error_line_and_writes_nothing(args, name, mess
     else:
         assert err == message + "\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_network_limits_are_options_of_the_command_line(tmp_path, capsys):
+    """The dashboard's upload limits (checkpoint and data file size, samples, parameters) are
+    options here: a researcher's data over the default 10,000 samples is refused with the option
+    to name, and read once it is raised."""
+    arch = {"type": "mlp", "sizes": [2, 8, 2], "act": "relu"}  # 42 parameters
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(tmp_path / "net.safetensors", arch, build_network(arch).state_dict())
+    g = np.random.default_rng(0)
+    x = g.normal(size=(12_000, 2)).astype(np.float32)
+    np.savez(tmp_path / "big.npz", X=x, y=(x[:, 0] > 0).astype(np.int64))
+    out = tmp_path / "s.npz"
+    base = ["slice", "network", "--checkpoint", str(ckpt), "--data", str(tmp_path / "big.npz"),
+            "--steps", "3", "--out", str(out)]
+    refused = [
+        ([], "12,000 samples is over the limit of 10,000; subsample it, or raise the limit "
+             "(FUNNELSCOPE_MAX_SAMPLES in the dashboard, --max-samples in the command line)"),
+        (["--max-samples", "20000", "--max-parameters", "40"],
+         "the network has 42 parameters, over the limit of 40"),
+        (["--max-samples", "20000", "--max-file-mb", "0.0001"],
+         "net.safetensors: the file is"),
+        (["--max-samples", "0"], "--max-samples must be positive; got 0"),
+    ]
+    for extra, message in refused:
+        code, _, err = run(base + extra, capsys)
+        assert code == 2 and message in err and not out.exists(), (extra, err)
+    assert "--max-file-mb in the command line" in run(base + refused[2][0], capsys)[2]
+    code, stdout, err = run(base + ["--max-samples", "20000"], capsys)
+    assert code == 0, err
+    arrays, meta = read_npz(out)
+    assert meta["samples"]["train"] + meta["samples"]["test"] == 12_000
+    assert arrays["values"].shape == (3, 3) and np.isfinite(arrays["values"]).all()

@@ -422,6 +422,10 @@ def test_limits_table_matches_config_and_library():
         value = getattr(importlib.import_module(module), constant)
         expected = default.max_upload_bytes if name == "max_upload_mb" else getattr(default, name)
         assert value == expected, f"{ticked(row[3])[0]} = {value}; the dashboard's default {expected}"
+        option = ticked(row[4])[0]  # the CLI's network commands take it, with the same default
+        parsed = cli.build_parser().parse_args(["slice", "network", "--out", "x.npz"])
+        unit = 2**20 if name == "max_upload_mb" else 1
+        assert getattr(parsed, option.removeprefix("--").replace("-", "_")) * unit == expected
         seen.add(name)
     assert seen == {"max_upload_mb", "max_parameters", "max_samples"}
     assert f"at most {uploads.NPZ_EXPANSION} times" in TEXT
