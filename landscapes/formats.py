@@ -72,7 +72,7 @@ import numpy as np
 import landscapes
 from landscapes.errors import LandscapeError
 from landscapes.export import write_npz
-from landscapes.results import ViewResult
+from landscapes.results import BUFFER_PREFIX, ViewResult
 from landscapes.slices import Slice, grid_coefficients
 
 Result = Slice | ViewResult
@@ -84,7 +84,6 @@ MEDIA_TYPES = {"npz": "application/octet-stream", "csv": "text/csv", "vtk": "tex
 COEFFICIENT_NAMES = ("a", "b", "c")
 # arrays saved beside a grid that are not per-point data, even when their shape happens to match
 NOT_PER_POINT = frozenset({"couplings", "native", "trajectory_coords"})
-STATISTICS = "buffer."  # BatchNorm statistics of a network view (network_views.BUFFER_PREFIX)
 META_ID = "funnelscope-meta"
 FIGURE_ID = "funnelscope-figure"
 MAX_COLUMNS = 3  # a per-point extra with more components than this is left to the .npz
@@ -210,7 +209,7 @@ def _per_point(result: Slice) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for name, arr in result.extras.items():
         arr = np.asarray(arr)
-        if (name in NOT_PER_POINT or name == "arc" or name.startswith(STATISTICS)
+        if (name in NOT_PER_POINT or name == "arc" or name.startswith(BUFFER_PREFIX)
                 or arr.dtype.kind not in "biuf"):
             continue
         flat_len = int(np.prod(shape))

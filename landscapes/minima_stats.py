@@ -31,7 +31,7 @@ from landscapes.descent import Descents, descend, seeded_starts
 from landscapes.errors import LandscapeError
 from landscapes.models import SpinModel
 from landscapes.models.landscape import NetworkLandscape
-from landscapes.results import ViewResult
+from landscapes.results import BUFFER_PREFIX, ViewResult
 from landscapes.sphere import riemannian_hessian_eigenvalues
 from landscapes.viewspec import fill_view
 
@@ -260,7 +260,7 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
         "init_distance": np.array(travel),
         "distances": distances,
         "parameters": flat.astype(np.float32),
-        **{f"buffer.{name}": np.stack([b[name].numpy() for b in statistics])
+        **{BUFFER_PREFIX + name: np.stack([b[name].numpy() for b in statistics])
            for name in statistics[0]},
     }
     meta = {

@@ -32,6 +32,7 @@ from landscapes.directions import directions_through, filter_normalized, pca_dir
 from landscapes.errors import LandscapeError
 from landscapes.models.landscape import MAX_PARAMETERS, NetworkLandscape
 from landscapes.models.network import split_state
+from landscapes.results import BUFFER_PREFIX
 from landscapes.slices import (
     MAX_POINTS,
     Slice,
@@ -51,8 +52,6 @@ PATH_DEFAULTS = {"view": "path", "from": "init", "to": "centre", "kind": "linear
 NETWORK_PATH_KINDS = ("linear", "bezier")
 LINEAR_RANGE = (-0.5, 1.5)  # Goodfellow et al. 2015
 CHUNK = 64
-BUFFER_PREFIX = "buffer."  # export arrays of BatchNorm statistics: buffer.<name>, on a path
-# buffer.from.<name> and buffer.to.<name> (the two ends' statistics, interpolated between)
 
 
 @dataclass

@@ -12,6 +12,8 @@ import numpy as np
 from landscapes.slices import Slice
 
 GRID_KINDS = ("slice", "path")
+BUFFER_PREFIX = "buffer."  # arrays of a network's BatchNorm statistics: buffer.<name> (a slice,
+# or per seed in the minima view), buffer.from.<name> and buffer.to.<name> (a path's two ends)
 
 
 @dataclass

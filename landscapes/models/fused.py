@@ -95,7 +95,7 @@ def last_layer(activation: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _combined(z, q, c, w, j, k0, k1, k2, k3, t, rank):  # noqa: ANN001, ANN202, PLR0913  # pragma: no cover
+def _combined(z, q, c, w, j, k0, k1, k2, k3, t, rank):  # noqa: ANN001, ANN202  # pragma: no cover - compiled
     """t + sum over r < rank of k_r * z[q, r, c, w, j]; ``rank`` is a compile-time constant."""
     v = t + k0 * z[q, 0, c, w, j]
     if rank > 1:
