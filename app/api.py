@@ -42,7 +42,7 @@ from werkzeug.exceptions import HTTPException
 from app.data import ViewStore
 from landscapes import views
 from landscapes.errors import LandscapeError
-from landscapes.export import write_npz
+from landscapes.io.npz import write_npz
 from landscapes.results import ViewResult, from_arrays
 from landscapes.slices import Slice
 

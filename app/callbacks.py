@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update, set_props
 
-from app import figures, funnel_figures, ids, panel_views, presets, urlstate
+from app import ids, panel_views, presets, urlstate
 from app.data import ViewStore
 from app.ids import pid
 from app.layout import (
@@ -42,9 +42,11 @@ from app.layout import (
     view_styles,
 )
 from app.panel_views import model_spec, requests
-from landscapes import formats
 from landscapes.errors import LandscapeError
-from landscapes.store import UploadStore
+from landscapes.io import formats
+from landscapes.networks.store import UploadStore
+from landscapes.plots import funnel as funnel_figures
+from landscapes.plots import slices as figures
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +168,7 @@ def display_options(colorscale: str | None, log: list | None, clip: float | None
                     kind: str | None = None, levels: float | None = None,
                     weight_decay: float | None = None) -> dict:
     """The drawing options of the display controls, in DISPLAY_NAMES order (see
-    :func:`app.figures.surface_figure`): a missing or unknown plot type is the surface; the
+    :func:`landscapes.plots.slices.surface_figure`): a missing or unknown plot type is the surface; the
     number of contour levels is a whole number within figures.LEVELS_RANGE (empty: the default);
     weight decay is one of figures.WEIGHT_DECAYS (else none).
     """
@@ -217,7 +219,7 @@ def download_file(store: ViewStore, controls: dict, uploaded: dict | None,
 
     Reads the panel's current view from the cache only -- this runs in the web process, where
     nothing is computed: a view not cached yet gives None and NOT_CACHED. The bytes are
-    :func:`landscapes.formats.to_bytes`, named by :func:`landscapes.formats.file_name`; a
+    :func:`landscapes.io.formats.to_bytes`, named by :func:`landscapes.io.formats.file_name`; a
     format the view has no file for (VTK of a sweep) gives None and the reason.
     """
     try:

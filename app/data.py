@@ -16,9 +16,9 @@ import torch
 from flask_caching import Cache
 
 from landscapes import views
+from landscapes.networks.store import UploadStore
 from landscapes.results import ViewResult, from_arrays
 from landscapes.slices import Slice
-from landscapes.store import UploadStore
 
 log = logging.getLogger(__name__)
 Lock = Callable[[str], AbstractContextManager]

@@ -5,12 +5,13 @@ from typing import TYPE_CHECKING
 
 from dash import dcc, html
 
-from app import figures, ids
 from app import help as control_help
+from app import ids
 from app.ids import pid
-from landscapes import examples
-from landscapes.datasets import BUILTIN
-from landscapes.models.network import LOSSES
+from landscapes.networks import examples
+from landscapes.networks.architectures import LOSSES
+from landscapes.networks.datasets import BUILTIN
+from landscapes.plots import slices as figures
 
 if TYPE_CHECKING:  # app.presets imports app.urlstate, which reads this module's controls
     from app.presets import Preset
@@ -37,7 +38,7 @@ PLOT_KINDS = [  # the values of figures.PLOT_KINDS
     {"label": "contour", "value": "contour"},
     {"label": "heatmap", "value": "heatmap"},
 ]
-DOWNLOADS = (  # (format, button label, tooltip): the formats of landscapes.formats.FORMATS
+DOWNLOADS = (  # (format, button label, tooltip): the formats of landscapes.io.formats.FORMATS
     ("npz", ".npz", "arrays and meta (np.load(..., allow_pickle=False)); the export contract"),
     ("csv", "CSV", "a table: coefficients, value, extras; the meta JSON in a # comment line"),
     ("vtk", "VTK", "legacy structured grid for ParaView (a height field for a 2D slice)"),

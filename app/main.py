@@ -13,8 +13,8 @@ from app import api, callbacks, health, layout
 from app.config import Config
 from app.data import ViewStore, file_lock, redis_lock
 from app.jobs import ForkServerDiskcacheManager
-from landscapes.devices import resolve_device
-from landscapes.store import UploadStore
+from landscapes.networks.devices import resolve_device
+from landscapes.networks.store import UploadStore
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 
-from app import figures, funnel_figures, minima_figures
 from app.data import ViewStore
 from app.layout import UPLOAD
 from landscapes import views
 from landscapes.errors import LandscapeError
-from landscapes.funnel import FunnelHistogram
+from landscapes.plots import funnel as funnel_figures
+from landscapes.plots import minima as minima_figures
+from landscapes.plots import slices as figures
+from landscapes.spin.funnel import FunnelHistogram
 
 Progress = Callable[[int, int], None] | None
 FUNNEL_VIEW = {"view": "funnel"}
@@ -99,7 +101,7 @@ def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_reques
     """(surface figure, path figure, messages) for one panel's requests.
 
     ``progress(done, total)`` follows the slice, the longest part; ``display`` holds the
-    drawing options (:func:`app.figures.display_values`).
+    drawing options (:func:`landscapes.plots.slices.display_values`).
     """
     messages = []
     try:

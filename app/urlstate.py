@@ -21,7 +21,8 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from dash import dcc
 
-from app import figures, ids, layout
+from app import ids, layout
+from landscapes.plots import slices as figures
 
 # every panel setting the URL carries, in the order it writes them (the panel callbacks'
 # CONTROL_NAMES and DISPLAY_NAMES: tests/unit/test_urlstate.py checks they agree)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from landscapes.barriers import barrier_tree, default_threads, fold_mirror
-from landscapes.enumeration import enumerate_ising
-from landscapes.models import IsingFunnel
+from landscapes.spin.barriers import barrier_tree, default_threads, fold_mirror
+from landscapes.spin.enumeration import enumerate_ising
+from landscapes.spin.models import IsingFunnel
 
 
 def interleaved(repeat: int, model: IsingFunnel, threads: int | None = None,

@@ -96,8 +96,8 @@ def gemm_flops_per_point(land, points: np.ndarray) -> tuple[float, float]:
 
 
 def measure_ours(name: str, cache: Path, steps: int, repeat: int) -> dict:
-    from landscapes import network_views
-    from landscapes.hessian import hessian_directions
+    from landscapes.networks import views as network_views
+    from landscapes.networks.hessian import hessian_directions
 
     source = network_views.example_source(name, cache)
     land = source.landscape
@@ -144,7 +144,7 @@ def measure_loss_landscapes(name: str, cache: Path, steps: int) -> dict:
     import loss_landscapes
     import loss_landscapes.metrics
 
-    from landscapes import network_views
+    from landscapes.networks import views as network_views
 
     source = network_views.example_source(name, cache)
     land = source.landscape
@@ -213,7 +213,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         for name in args.models.split(","):
             start = time.perf_counter()
-            from landscapes import examples
+            from landscapes.networks import examples
 
             examples.load(name, Path(cache))  # train once, outside the measurements
             trained = time.perf_counter() - start

@@ -2,7 +2,7 @@
 
 Two measurements, both in-process (Flask test client of a real dashboard, fresh temporary cache):
 
-1. the surface figure alone: ``app.figures.surface_figure`` of a 101x101 slice of the default
+1. the surface figure alone: ``landscapes.plots.slices.surface_figure`` of a 101x101 slice of the default
    Ising funnel (``views.compute``), serialized the way Dash serializes a callback output
    (``dash._utils.to_json``: numpy arrays as base64 typed arrays), beside a baseline that sends
    the same arrays as float64 JSON lists (what ``.tolist()`` or plotly < 6 would send);
@@ -27,9 +27,10 @@ from pathlib import Path
 
 from dash._utils import to_json
 
-from app import create_app, figures
+from app import create_app
 from app.config import Config
 from landscapes import views
+from landscapes.plots import slices as figures
 
 SPEC = {"model": "ising", "n": 16, "native_bias": 2}
 TARGET_BYTES = 80_000  # "a 101x101 surface update stays under 80 KB on the wire"

@@ -18,10 +18,10 @@ import torch
 
 from landscapes import views
 from landscapes.directions import random_directions
-from landscapes.enumeration import enumerate_ising, spins_from_index
-from landscapes.models import build_model
-from landscapes.polynomial_slices import sphere_grid
 from landscapes.slices import evaluate_grid
+from landscapes.spin.enumeration import enumerate_ising, spins_from_index
+from landscapes.spin.models import build_model
+from landscapes.spin.polynomial_slices import sphere_grid
 
 
 def best_of(repeat: int, fn: Callable[[], object]) -> float:

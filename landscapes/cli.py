@@ -1,7 +1,7 @@
 """The ``landscapes`` command line: slices, paths, minima and enumerations to ``.npz`` files.
 
 ``--format`` (or the suffix of ``--out``) also writes CSV, legacy VTK or standalone HTML
-(:mod:`landscapes.formats`). Every command prints where it wrote; long work shows a tqdm
+(:mod:`landscapes.io.formats`). Every command prints where it wrote; long work shows a tqdm
 progress bar (Ctrl-C cancels).
 Bad arguments end with one ``landscapes: error: ...`` line and exit status 2.
 """
@@ -17,19 +17,22 @@ import numpy as np
 from tqdm import tqdm
 
 import landscapes
-from landscapes import examples, formats, network_views, uploads, views
-from landscapes.barriers import barrier_tree
-from landscapes.datasets import BUILTIN, MAX_SAMPLES, load_builtin
-from landscapes.descent import descend, seeded_starts
-from landscapes.devices import resolve_device
-from landscapes.enumeration import check_enumerable, enumerate_ising
+from landscapes import views
 from landscapes.errors import LandscapeError
-from landscapes.export import check_writable
-from landscapes.funnel import folding_temperature, free_energy, funnel_histogram, two_state_barrier
-from landscapes.models import build_model
-from landscapes.models.landscape import MAX_PARAMETERS
-from landscapes.models.network import LOSSES
+from landscapes.io import formats
+from landscapes.io.npz import check_writable
+from landscapes.networks import examples, uploads
+from landscapes.networks import views as network_views
+from landscapes.networks.architectures import LOSSES
+from landscapes.networks.datasets import BUILTIN, MAX_SAMPLES, load_builtin
+from landscapes.networks.devices import resolve_device
+from landscapes.networks.landscape import MAX_PARAMETERS
 from landscapes.results import ViewResult
+from landscapes.spin.barriers import barrier_tree
+from landscapes.spin.descent import descend, seeded_starts
+from landscapes.spin.enumeration import check_enumerable, enumerate_ising
+from landscapes.spin.funnel import folding_temperature, free_energy, funnel_histogram, two_state_barrier
+from landscapes.spin.models import build_model
 
 MODEL_OPTIONS = {  # CLI flag -> (spec key, type, families that take it)
     "n": ("n", int, ("ising", "pspin")),

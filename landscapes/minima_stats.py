@@ -4,7 +4,7 @@
   spin model (gradient descent on the sphere for the p-spin, single-spin flips for Ising), the
   energies of the minima they reach, and the full Hessian spectrum at the lowest one. For the
   p-spin, ``meta`` carries the Auffinger-Ben Arous-Cerny threshold and ground-state energies and
-  the semicircle the spectrum should follow (:mod:`landscapes.pspin_theory`).
+  the semicircle the spectrum should follow (:mod:`landscapes.spin.theory`).
 * :func:`network_minima` -- an example network's recipe trained from several initialization
   seeds: the train/test loss of each minimum and the distances between them.
 
@@ -12,7 +12,7 @@ Units. Spin energies are per spin, ``H/N`` (DESIGN.md normalization; ``unit`` =
 ``"energy per spin"``). Hessian eigenvalues are those of the TOTAL energy ``H`` (not per spin)
 restricted to the tangent space of ``|s|^2 = N`` -- the Riemannian Hessian
 ``P (hess H - (s.grad H / N) I) P`` of :mod:`landscapes.sphere`, in units of H per unit
-``|ds|^2`` -- exactly the quantity whose large-N law :mod:`landscapes.pspin_theory` states
+``|ds|^2`` -- exactly the quantity whose large-N law :mod:`landscapes.spin.theory` states
 (semicircle of radius ``2 sqrt(p(p-1))`` centred at ``-p e``). Network losses are mean losses
 over a split (cross-entropy in nats, or mean squared error); distances are Euclidean in the flat
 parameter space (``named_parameters()`` order).
@@ -25,14 +25,15 @@ import numpy as np
 import torch
 
 import landscapes
-from landscapes import examples, pspin_theory
-from landscapes.datasets import load_builtin
-from landscapes.descent import Descents, descend, seeded_starts
 from landscapes.errors import LandscapeError
-from landscapes.models import SpinModel
-from landscapes.models.landscape import NetworkLandscape
+from landscapes.networks import examples
+from landscapes.networks.datasets import load_builtin
+from landscapes.networks.landscape import NetworkLandscape
 from landscapes.results import BUFFER_PREFIX, ViewResult
 from landscapes.sphere import riemannian_hessian_eigenvalues
+from landscapes.spin import theory as pspin_theory
+from landscapes.spin.descent import Descents, descend, seeded_starts
+from landscapes.spin.models import SpinModel
 from landscapes.viewspec import fill_view
 
 Progress = Callable[[int, int], None] | None
@@ -115,7 +116,7 @@ def _semicircle(model: SpinModel, state: np.ndarray) -> dict:
     ``-lambda N m^r`` (homogeneous of degree r) the radial shift is ``-(p e_glass + r e_planted)``
     with ``e_planted = -lambda m^r``, and the planted term adds one outlier (rank one), not bulk.
     ``energy`` is the energy per spin that gives this centre in
-    :func:`landscapes.pspin_theory.semicircle_density` (``-centre / p``).
+    :func:`landscapes.spin.theory.semicircle_density` (``-centre / p``).
     """
     s = torch.as_tensor(state)[None]
     e_glass = float(model.glass_hamiltonian(s)[0]) / model.n
@@ -216,7 +217,7 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
     """Example ``source_name`` trained from initialization seeds 0 .. seeds-1 (1 <= seeds <= 16).
 
     Seed 0 is the shipped example; every seed is trained once and cached under ``cache_dir``
-    (:func:`landscapes.examples.load`). Arrays, one entry per seed: ``seeds`` (K,),
+    (:func:`landscapes.networks.examples.load`). Arrays, one entry per seed: ``seeds`` (K,),
     ``train_loss``, ``test_loss``, ``train_accuracy``, ``test_accuracy`` (NaN for regression)
     at the final point; ``diverged`` (K,) whether training stopped early on a blown-up loss;
     ``init_distance`` (K,) |final - init|; ``distances`` (K, K) Euclidean distances between

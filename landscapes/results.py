@@ -1,7 +1,7 @@
 """Results of views that are not grids (funnel summaries, size sweeps, minima statistics).
 
 Every view result is named arrays plus JSON-able ``meta`` (``meta["kind"]`` says which view made
-it), so one cache entry and one ``.npz`` export (:mod:`landscapes.export`) hold any of them.
+it), so one cache entry and one ``.npz`` export (:mod:`landscapes.io.npz`) hold any of them.
 Slices and paths keep their richer :class:`landscapes.slices.Slice`.
 """
 

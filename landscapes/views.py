@@ -1,6 +1,6 @@
 """Requests in, results out: the one entry point the CLI, the dashboard and tests share.
 
-A request is plain data -- a model spec (see :mod:`landscapes.models`) and a view spec::
+A request is plain data -- a model spec (see :mod:`landscapes.spin.models`) and a view spec::
 
     {"view": "slice", "dims": 2, "steps": 51, "span": 1.0, "center": "minimum:0",
      "directions": "random", "direction_seed": 0}
@@ -12,7 +12,7 @@ ground state with Q >= 0; n <= 20), ``random:K`` (seeded random start K on the s
 state with index I: spin i = bit i, 1 -> +1; e.g. a minimum of the barrier tree). Directions are
 ``random`` or ``through:P1[,P2[,P3]]`` (slice spanned by the centre and those points).
 Ising models also have the exact funnel views ``funnel`` and ``sweep``
-(:mod:`landscapes.funnel_views`); every spin model and the example networks have ``minima``
+(:mod:`landscapes.spin.funnel_views`); every spin model and the example networks have ``minima``
 (:mod:`landscapes.minima_stats`: many seeded descents or trainings).
 :func:`request_key` hashes the canonical request with the library version.
 """
@@ -26,17 +26,19 @@ import numpy as np
 import torch
 
 import landscapes
-from landscapes import funnel_views, minima_stats, network_views
-from landscapes.descent import descend
+from landscapes import minima_stats
 from landscapes.directions import directions_through, random_directions
-from landscapes.enumeration import enumerate_ising, spins_from_index
 from landscapes.errors import LandscapeError
-from landscapes.models import SpinModel, build_model, normalize_spec
-from landscapes.polynomial_slices import sphere_values
+from landscapes.networks import views as network_views
+from landscapes.networks.store import UploadStore
 from landscapes.results import ViewResult
 from landscapes.slices import Slice, evaluate_grid, symmetric_axis
 from landscapes.sphere import geodesic_chord_parameters
-from landscapes.store import UploadStore
+from landscapes.spin import funnel_views
+from landscapes.spin.descent import descend
+from landscapes.spin.enumeration import enumerate_ising, spins_from_index
+from landscapes.spin.models import SpinModel, build_model, normalize_spec
+from landscapes.spin.polynomial_slices import sphere_values
 from landscapes.viewspec import fill_view
 
 Progress = Callable[[int, int], None] | None
@@ -258,7 +260,7 @@ def compute(model_spec: dict, view_spec: dict, progress: Progress = None,
     """Compute the view a request names (the canonical entry point).
 
     Networks need ``store``: where uploads and the trained examples live; their slices and paths
-    are evaluated on ``device`` (default the CPU; see :mod:`landscapes.devices`).
+    are evaluated on ``device`` (default the CPU; see :mod:`landscapes.networks.devices`).
     """
     if model_spec.get("model") == "network":
         spec, view = canonical_request(model_spec, view_spec)

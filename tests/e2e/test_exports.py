@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from landscapes import formats
+from landscapes.io import formats
 from tests.unit.reference import parse_vtk
 
 UPDATE_MS = 60_000

@@ -6,8 +6,8 @@ from pathlib import Path
 import torch
 from playwright.sync_api import Page, expect
 
-from landscapes.models.network import build_network
-from landscapes.uploads import save_checkpoint
+from landscapes.networks.architectures import build_network
+from landscapes.networks.uploads import save_checkpoint
 
 UPDATE_MS = 120_000
 TITLE = "() => document.querySelector('#{side}-surface .js-plotly-plot').layout.title?.text || ''"

@@ -8,7 +8,7 @@ import pytest
 
 from app.data import ViewStore
 from landscapes import views
-from landscapes.export import read_npz
+from landscapes.io.npz import read_npz
 
 SPEC = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 1}
 SLICE = {"view": "slice", "steps": 9, "span": 1.0}

@@ -5,9 +5,10 @@ import html
 import numpy as np
 import pytest
 
-from app import callbacks, create_app, figures, ids, layout, panel_views
+from app import callbacks, create_app, ids, layout, panel_views
 from app.config import Config
 from landscapes import views
+from landscapes.plots import slices as figures
 from tests.unit.panels import panel_controls
 
 SPEC = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 1}
@@ -151,8 +152,8 @@ def test_uploads_are_validated_before_they_are_stored(config, tmp_path):
     import torch
 
     from landscapes.errors import LandscapeError
-    from landscapes.models.network import build_network
-    from landscapes.uploads import save_checkpoint
+    from landscapes.networks.architectures import build_network
+    from landscapes.networks.uploads import save_checkpoint
 
     store = create_app(config).server.extensions["funnelscope_store"]
     arch = {"type": "mlp", "sizes": [2, 4, 2], "act": "relu"}
@@ -180,8 +181,8 @@ def test_upload_limits_come_from_the_config(tmp_path):
     import torch
 
     from landscapes.errors import LandscapeError
-    from landscapes.models.network import build_network
-    from landscapes.uploads import save_checkpoint
+    from landscapes.networks.architectures import build_network
+    from landscapes.networks.uploads import save_checkpoint
 
     cfg = Config.from_env({"FUNNELSCOPE_CACHE_DIR": str(tmp_path / "c"),
                            "FUNNELSCOPE_MAX_PARAMETERS": "20", "FUNNELSCOPE_MAX_UPLOAD_MB": "0.001"})
@@ -287,9 +288,9 @@ def _controls(**changes) -> dict:
 
 
 def test_funnel_panel_shows_the_enumerated_funnel_tree_and_paths(config):
-    from landscapes.barriers import barrier_tree, fold_mirror
-    from landscapes.enumeration import enumerate_ising
-    from landscapes.models import build_model
+    from landscapes.spin.barriers import barrier_tree, fold_mirror
+    from landscapes.spin.enumeration import enumerate_ising
+    from landscapes.spin.models import build_model
 
     store = create_app(config).server.extensions["funnelscope_store"]
     out = callbacks.panel_output(store, _controls(), {})
@@ -529,8 +530,8 @@ def test_weight_decay_redraws_a_network_slice_with_lambda_theta_squared(config, 
 
 
 def test_the_loss_control_follows_the_checkpoint_unless_told_otherwise(config, tmp_path):
-    from landscapes.models.network import build_network
-    from landscapes.uploads import save_checkpoint
+    from landscapes.networks.architectures import build_network
+    from landscapes.networks.uploads import save_checkpoint
 
     store = create_app(config).server.extensions["funnelscope_store"]
     arch = {"type": "mlp", "sizes": [2, 4, 1], "act": "relu"}

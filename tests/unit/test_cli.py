@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from landscapes.cli import main
-from landscapes.enumeration import spins_from_index
-from landscapes.export import read_npz
-from landscapes.models.network import build_network
-from landscapes.uploads import save_checkpoint
+from landscapes.io.npz import read_npz
+from landscapes.networks.architectures import build_network
+from landscapes.networks.uploads import save_checkpoint
+from landscapes.spin.enumeration import spins_from_index
 from tests.unit.reference import energy_from_export, ising_energy_loops
 
 
@@ -152,9 +152,9 @@ def test_funnel_refuses_what_it_cannot_compute(tmp_path, capsys):
 
 
 def test_sweep_writes_the_table_it_prints(tmp_path, capsys):
-    from landscapes.barriers import barrier_tree, fold_mirror
-    from landscapes.enumeration import enumerate_ising
-    from landscapes.models import IsingFunnel
+    from landscapes.spin.barriers import barrier_tree, fold_mirror
+    from landscapes.spin.enumeration import enumerate_ising
+    from landscapes.spin.models import IsingFunnel
 
     out = tmp_path / "sweep.npz"
     code, stdout, _ = run(["sweep", "ising", "--native-bias", "2", "--seed", "3", "--n-min", "6",

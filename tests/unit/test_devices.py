@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from landscapes import network_views
-from landscapes.devices import resolve_device
 from landscapes.errors import LandscapeError
-from landscapes.models.landscape import NetworkLandscape
-from landscapes.models.network import build_network
+from landscapes.networks import views as network_views
+from landscapes.networks.architectures import build_network
+from landscapes.networks.devices import resolve_device
+from landscapes.networks.landscape import NetworkLandscape
 from tests.unit.test_cli import run
 
 NO_GPU = not torch.cuda.is_available()
@@ -31,7 +31,7 @@ def test_a_missing_gpu_falls_back_to_the_cpu_with_a_note():
 
 
 def _landscape() -> NetworkLandscape:
-    from landscapes.datasets import load_builtin
+    from landscapes.networks.datasets import load_builtin
 
     arch = {"type": "mlp", "sizes": [2, 8, 2], "act": "tanh"}
     torch.manual_seed(0)

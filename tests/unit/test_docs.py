@@ -9,10 +9,10 @@ temporary working directory; "written" files are those a block created or change
 * ``run`` -- ```python is executed; ```sh may hold only ``landscapes ...`` command lines, each
   run through :func:`landscapes.cli.main`, which must return 0.
 * ``checkpoint`` -- run; then every file it wrote must be accepted by
-  :func:`landscapes.uploads.load_checkpoint` without an explicit architecture, naming the
+  :func:`landscapes.networks.uploads.load_checkpoint` without an explicit architecture, naming the
   block's ``arch`` (normalized), the loss the block names, and holding exactly the weights of
   the block's ``model``.
-* ``data`` -- run; every file it wrote must be accepted by :func:`landscapes.uploads.load_data`,
+* ``data`` -- run; every file it wrote must be accepted by :func:`landscapes.networks.uploads.load_data`,
   hold the block's ``X`` and ``y``, and fit the checkpoint snippets' network.
 * ``recompute`` -- run; the block's ``energy`` must equal ``data["values"][i, j]`` (an
   off-diagonal, asymmetric entry, so a transposed convention fails), and equal the library's
@@ -22,8 +22,8 @@ temporary working directory; "written" files are those a block created or change
 
 Tables: ``refusals`` (each quoted excerpt is in a real refusal message, and each refusal is
 documented), ``limits`` (defaults and settings against app/config.py and the library),
-``formats`` (equals :data:`landscapes.formats.FORMATS`), ``format-matrix`` (each cell against
-:func:`landscapes.formats.check_format`).
+``formats`` (equals :data:`landscapes.io.formats.FORMATS`), ``format-matrix`` (each cell against
+:func:`landscapes.io.formats.check_format`).
 """
 
 import contextlib
@@ -44,13 +44,16 @@ import torch
 from torch import nn
 
 from app.config import Config
-from landscapes import cli, formats, network_views, uploads, views
+from landscapes import cli, views
 from landscapes.errors import LandscapeError
-from landscapes.export import read_npz
-from landscapes.models import build_model
-from landscapes.models.landscape import NetworkLandscape
-from landscapes.models.network import ACTIVATIONS, POOLS, build_network, normalize_arch
+from landscapes.io import formats
+from landscapes.io.npz import read_npz
+from landscapes.networks import uploads
+from landscapes.networks import views as network_views
+from landscapes.networks.architectures import ACTIVATIONS, POOLS, build_network, normalize_arch
+from landscapes.networks.landscape import NetworkLandscape
 from landscapes.results import ViewResult
+from landscapes.spin.models import build_model
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "file-formats.md"
 MARKER = re.compile(r"^<!--\s*test:\s*([\w-]+)\s*-->\s*$")

@@ -1,7 +1,7 @@
 """Per-panel downloads without a browser: which view a panel saves, and what each file holds.
 
 A download reads the panel's current view from the cache only (the web process never computes);
-the bytes are :func:`landscapes.formats.to_bytes` of that cached result.
+the bytes are :func:`landscapes.io.formats.to_bytes` of that cached result.
 """
 
 import base64
@@ -15,8 +15,9 @@ import pytest
 from app import callbacks, create_app, ids, layout, panel_views
 from app.config import Config
 from app.data import ViewStore
-from landscapes import formats, views
+from landscapes import views
 from landscapes.errors import LandscapeError
+from landscapes.io import formats
 from tests.unit.panels import panel_controls as controls
 from tests.unit.reference import parse_vtk
 

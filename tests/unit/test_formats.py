@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from landscapes import formats, network_views, views
+from landscapes import views
 from landscapes.errors import LandscapeError
-from landscapes.export import read_npz
+from landscapes.io import formats
+from landscapes.io.npz import read_npz
+from landscapes.networks import views as network_views
 from landscapes.results import ViewResult
 from landscapes.slices import Slice
 from landscapes.sphere import retract

@@ -8,25 +8,25 @@ import numpy as np
 import pytest
 import torch
 
-from landscapes import barriers
-from landscapes.barriers import barrier_tree, escape_barriers, saddle_matrix
-from landscapes.descent import seeded_starts, sphere_descent
-from landscapes.enumeration import enumerate_ising, local_minima
-from landscapes.funnel import (
+from landscapes.sphere import riemannian_hessian_eigenvalues
+from landscapes.spin import barriers
+from landscapes.spin.barriers import barrier_tree, escape_barriers, saddle_matrix
+from landscapes.spin.descent import seeded_starts, sphere_descent
+from landscapes.spin.enumeration import enumerate_ising, local_minima
+from landscapes.spin.funnel import (
     folding_free_energy_gap,
     folding_temperature,
     free_energy,
     funnel_histogram,
     two_state_barrier,
 )
-from landscapes.models import IsingFunnel, PSpinGlass
-from landscapes.pspin_theory import (
+from landscapes.spin.models import IsingFunnel, PSpinGlass
+from landscapes.spin.theory import (
     complexity,
     ground_state_energy,
     semicircle_density,
     threshold_energy,
 )
-from landscapes.sphere import riemannian_hessian_eigenvalues
 
 # ---------------------------------------------------------------- independent references
 

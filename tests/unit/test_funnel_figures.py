@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from app.funnel_figures import (
+from landscapes.plots.funnel import (
     disconnectivity_figure,
     free_energy_figure,
     funnel_diagram,
@@ -18,10 +18,10 @@ from app.funnel_figures import (
     temperature_marks,
     tree_layout,
 )
-from landscapes.barriers import barrier_tree, saddle_matrix
-from landscapes.enumeration import enumerate_ising
-from landscapes.funnel import folding_temperature, free_energy, funnel_histogram, two_state_barrier
-from landscapes.models import IsingFunnel
+from landscapes.spin.barriers import barrier_tree, saddle_matrix
+from landscapes.spin.enumeration import enumerate_ising
+from landscapes.spin.funnel import folding_temperature, free_energy, funnel_histogram, two_state_barrier
+from landscapes.spin.models import IsingFunnel
 
 
 def test_a_chain_of_three_minima_is_drawn_with_the_ground_state_in_the_middle():

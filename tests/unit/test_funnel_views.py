@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from landscapes import views
-from landscapes.barriers import barrier_tree, fold_mirror, saddle_matrix
-from landscapes.enumeration import enumerate_ising, local_minima, overlaps_with, spins_from_index
 from landscapes.errors import LandscapeError
-from landscapes.funnel import OverlapEnsemble, folding_temperature, free_energy
-from landscapes.funnel_views import compute_sweep, largest_barrier_into_ground
-from landscapes.models import IsingFunnel
+from landscapes.spin.barriers import barrier_tree, fold_mirror, saddle_matrix
+from landscapes.spin.enumeration import enumerate_ising, local_minima, overlaps_with, spins_from_index
+from landscapes.spin.funnel import OverlapEnsemble, folding_temperature, free_energy
+from landscapes.spin.funnel_views import compute_sweep, largest_barrier_into_ground
+from landscapes.spin.models import IsingFunnel
 from tests.unit.test_funnel import bottleneck_from, descent_by_loops, flooding_saddle
 
 ISING = {"model": "ising", "n": 10, "native_bias": 1.0, "seed": 2}

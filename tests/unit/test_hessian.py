@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from landscapes.datasets import load_builtin
 from landscapes.errors import LandscapeError
-from landscapes.hessian import Eigenpairs, hessian_directions, hvp_function, top_eigenpairs
-from landscapes.models.landscape import NetworkLandscape
-from landscapes.models.network import build_network
+from landscapes.networks.architectures import build_network
+from landscapes.networks.datasets import load_builtin
+from landscapes.networks.hessian import Eigenpairs, hessian_directions, hvp_function, top_eigenpairs
+from landscapes.networks.landscape import NetworkLandscape
 
 TINY = {"type": "mlp", "sizes": [2, 5, 2], "act": "tanh"}
 

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from landscapes.descent import flip_descent, seeded_starts
-from landscapes.enumeration import (
+from landscapes.errors import LandscapeError
+from landscapes.spin.descent import flip_descent, seeded_starts
+from landscapes.spin.enumeration import (
     enumerate_ising,
     index_from_spins,
     local_minima,
     spins_from_index,
 )
-from landscapes.errors import LandscapeError
-from landscapes.models import IsingFunnel
+from landscapes.spin.models import IsingFunnel
 from tests.unit.reference import all_states, ising_energy_loops
 
 

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from app.minima_figures import (
+from landscapes.minima_stats import spin_minima
+from landscapes.plots.minima import (
     hessian_spectrum_figure,
     minima_histogram,
     network_minima_figure,
     semicircle_curve,
 )
-from landscapes import pspin_theory
-from landscapes.minima_stats import spin_minima
-from landscapes.models import IsingFunnel, PSpinGlass
 from landscapes.results import ViewResult
+from landscapes.spin import theory as pspin_theory
+from landscapes.spin.models import IsingFunnel, PSpinGlass
 
 torch.set_num_threads(1)
 

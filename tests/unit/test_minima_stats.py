@@ -11,10 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from landscapes import examples, pspin_theory
-from landscapes.datasets import load_builtin
 from landscapes.errors import LandscapeError
-from landscapes.export import read_npz, write_npz
+from landscapes.io.npz import read_npz, write_npz
 from landscapes.minima_stats import (
     MAX_SEEDS,
     MAX_STARTS,
@@ -23,8 +21,11 @@ from landscapes.minima_stats import (
     normalize_network_minima_view,
     spin_minima,
 )
-from landscapes.models import IsingFunnel, PSpinGlass
-from landscapes.models.network import build_network
+from landscapes.networks import examples
+from landscapes.networks.architectures import build_network
+from landscapes.networks.datasets import load_builtin
+from landscapes.spin import theory as pspin_theory
+from landscapes.spin.models import IsingFunnel, PSpinGlass
 
 torch.set_num_threads(1)
 

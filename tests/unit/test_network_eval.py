@@ -15,12 +15,12 @@ import pytest
 import torch
 from torch import nn
 
-from landscapes import network_views
-from landscapes.datasets import from_arrays, load_builtin
-from landscapes.models import fused
-from landscapes.models import gemm as gemm_module
-from landscapes.models.landscape import NetworkLandscape
-from landscapes.models.network import build_network
+from landscapes.networks import fused
+from landscapes.networks import gemm as gemm_module
+from landscapes.networks import views as network_views
+from landscapes.networks.architectures import build_network
+from landscapes.networks.datasets import from_arrays, load_builtin
+from landscapes.networks.landscape import NetworkLandscape
 from tests.unit.test_networks import _state
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -77,7 +77,7 @@ MLPS = [
     ({"type": "mlp", "sizes": [2, 16, 8, 2], "act": "relu"}, "moons"),
     ({"type": "mlp", "sizes": [2, 2]}, "moons"),  # no hidden layer
     ({"type": "mlp", "sizes": [4, 12, 3], "act": "tanh"}, "iris"),  # three classes
-    # the compiled first and last layers (landscapes/models/fused.py): three classes, 4 inputs
+    # the compiled first and last layers (landscapes/networks/fused.py): three classes, 4 inputs
     ({"type": "mlp", "sizes": [4, 12, 12, 3], "act": "relu"}, "iris"),
     ({"type": "mlp", "sizes": [2, 8, 8, 8, 2], "act": "relu"}, "moons"),  # a middle GEMM too
 ]
@@ -233,7 +233,7 @@ def test_pooled_combination_kernel_equals_numpy():
 
 _CACHED = """
 import numpy as np
-from landscapes.models import fused
+from landscapes.networks import fused
 f = np.float32
 kernels = [
     (fused.first_layer(2, "relu"), (np.ones((4, 3), f), np.ones((2, 5), f), np.ones((4, 5), f))),

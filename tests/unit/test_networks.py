@@ -10,17 +10,20 @@ import pytest
 import torch
 from torch import nn
 
-from landscapes import examples, formats, network_views, views
-from landscapes.datasets import from_arrays, load_builtin
+from landscapes import views
 from landscapes.directions import filter_normalized, pca_directions
 from landscapes.errors import LandscapeError
-from landscapes.export import read_npz, write_npz
-from landscapes.models.landscape import NetworkLandscape
-from landscapes.models.network import build_network, normalize_arch
-from landscapes.network_views import checkpoint_source, compute_path, compute_slice
+from landscapes.io import formats
+from landscapes.io.npz import read_npz, write_npz
+from landscapes.networks import examples
+from landscapes.networks import views as network_views
+from landscapes.networks.architectures import build_network, normalize_arch
+from landscapes.networks.datasets import from_arrays, load_builtin
+from landscapes.networks.landscape import NetworkLandscape
+from landscapes.networks.store import UploadStore
+from landscapes.networks.uploads import Checkpoint, load_checkpoint, save_checkpoint
+from landscapes.networks.views import checkpoint_source, compute_path, compute_slice
 from landscapes.slices import Slice
-from landscapes.store import UploadStore
-from landscapes.uploads import Checkpoint, load_checkpoint, save_checkpoint
 
 MLP = {"type": "mlp", "sizes": [2, 8, 2], "act": "tanh"}
 CNN = {"type": "cnn", "channels": [4], "batchnorm": True}

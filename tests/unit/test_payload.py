@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from dash._utils import to_json
 
-from app import figures
 from landscapes import views
-from landscapes.export import read_npz
+from landscapes.io.npz import read_npz
+from landscapes.plots import slices as figures
 
 SPEC = {"model": "ising", "n": 16, "native_bias": 2}
 BIG = {"view": "slice", "steps": 101}

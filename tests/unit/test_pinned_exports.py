@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from landscapes import cli
-from landscapes.export import read_npz, write_npz
+from landscapes.io.npz import read_npz, write_npz
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "pinned_exports.json"
 SAMPLES = 7  # entries sampled from each array, evenly over its flat index
@@ -112,7 +112,7 @@ def pinned() -> dict:
 
 @pytest.fixture(scope="module")
 def network_store(tmp_path_factory):
-    from landscapes.store import UploadStore
+    from landscapes.networks.store import UploadStore
 
     return UploadStore(tmp_path_factory.mktemp("pinned-store"))
 

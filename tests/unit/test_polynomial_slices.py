@@ -5,14 +5,14 @@ import pytest
 
 from landscapes import views
 from landscapes.errors import LandscapeError
-from landscapes.models import build_model
-from landscapes.polynomial_slices import (
+from landscapes.slices import evaluate_grid
+from landscapes.spin.models import build_model
+from landscapes.spin.polynomial_slices import (
     contract_slots,
     monomial_coefficients,
     sphere_grid,
     sphere_values,
 )
-from landscapes.slices import evaluate_grid
 
 RTOL, ATOL = 1e-9, 1e-12
 

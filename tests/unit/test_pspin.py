@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from landscapes.descent import _tangent_grad, seeded_starts, sphere_descent
 from landscapes.errors import LandscapeError
-from landscapes.models import IsingFunnel, PSpinGlass, build_model, normalize_spec
 from landscapes.sphere import retract, riemannian_hessian_eigenvalues, tangent_basis
+from landscapes.spin.descent import _tangent_grad, seeded_starts, sphere_descent
+from landscapes.spin.models import IsingFunnel, PSpinGlass, build_model, normalize_spec
 from tests.unit.reference import pspin_energy_einsum
 
 

@@ -1,11 +1,11 @@
-"""Weight decay added to a computed slice (landscapes/regularization.py)."""
+"""Weight decay added to a computed slice (landscapes/networks/regularization.py)."""
 
 import numpy as np
 import pytest
 import torch
 
 from landscapes.errors import LandscapeError
-from landscapes.regularization import squared_norm, with_weight_decay
+from landscapes.networks.regularization import squared_norm, with_weight_decay
 from landscapes.slices import Slice, evaluate_grid
 
 

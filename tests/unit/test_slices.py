@@ -7,9 +7,9 @@ import torch
 from landscapes import views
 from landscapes.directions import directions_through, random_directions
 from landscapes.errors import LandscapeError
-from landscapes.export import read_npz, write_npz
-from landscapes.models import build_model
+from landscapes.io.npz import read_npz, write_npz
 from landscapes.slices import Slice, grid_coefficients
+from landscapes.spin.models import build_model
 from tests.unit.reference import energy_from_export
 
 ISING = {"model": "ising", "n": 12, "native_bias": 1.5, "seed": 3}

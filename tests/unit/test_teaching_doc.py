@@ -19,12 +19,14 @@ import pytest
 import yaml
 from dash import dcc, html
 
-from app import callbacks, create_app, figures, ids, layout, panel_views, presets, urlstate
+from app import callbacks, create_app, ids, layout, panel_views, presets, urlstate
 from app.config import Config
 from app.precompute import read_plan
-from landscapes import examples, views
-from landscapes.models.network import build_network
-from landscapes.regularization import squared_norm, with_weight_decay
+from landscapes import views
+from landscapes.networks import examples
+from landscapes.networks.architectures import build_network
+from landscapes.networks.regularization import squared_norm, with_weight_decay
+from landscapes.plots import slices as figures
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "teaching-exercises.md"
 PARTS = ("Goal.", "Link:", "Steps.", "What to observe.", "Questions for the students.",

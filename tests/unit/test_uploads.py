@@ -14,11 +14,11 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from landscapes import datasets
 from landscapes.errors import LandscapeError
-from landscapes.models.landscape import NetworkLandscape
-from landscapes.models.network import build_network
-from landscapes.uploads import (
+from landscapes.networks import datasets
+from landscapes.networks.architectures import build_network
+from landscapes.networks.landscape import NetworkLandscape
+from landscapes.networks.uploads import (
     Checkpoint,
     content_hash,
     load_checkpoint,

@@ -19,10 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from landscapes.datasets import Dataset
 from landscapes.errors import LandscapeError
-from landscapes.models.gemm import GemmProgram, TooLarge, binary_scores, buffers_equal, scores
-from landscapes.models.network import (
+from landscapes.networks.architectures import (
     LOSSES,
     ParameterLayout,
     build_network,
@@ -32,6 +30,8 @@ from landscapes.models.network import (
     parameter_count,
     split_state,
 )
+from landscapes.networks.datasets import Dataset
+from landscapes.networks.gemm import GemmProgram, TooLarge, binary_scores, buffers_equal, scores
 
 MAX_PARAMETERS = 2_000_000
 

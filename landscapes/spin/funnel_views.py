@@ -10,7 +10,7 @@ Conventions: energies per spin (H/N); Q the overlap s.r/N with the reference sta
 state xi (``reference: native``) or the exact ground state with xi.g >= 0 (``reference: ground``;
 for a glass, whose "native" state is just a random one, this is the folding picture of
 Bryngelson and Wolynes); temperatures in units of H
-(k_B = 1); free energies per spin (see :mod:`landscapes.funnel`). Minima and the barrier tree
+(k_B = 1); free energies per spin (see :mod:`landscapes.spin.funnel`). Minima and the barrier tree
 are *mirror-folded*: a minimum s and its mirror -s (same energy, overlap -Q) are one entry,
 listed by the member with Q >= 0, and ``basin_share`` counts both basins.
 """
@@ -21,22 +21,22 @@ from collections.abc import Callable
 import numpy as np
 
 import landscapes
-from landscapes.barriers import BarrierTree, barrier_tree, fold_mirror, saddle_matrix
-from landscapes.enumeration import (
+from landscapes.errors import LandscapeError
+from landscapes.results import ViewResult
+from landscapes.spin.barriers import BarrierTree, barrier_tree, fold_mirror, saddle_matrix
+from landscapes.spin.enumeration import (
     check_enumerable,
     enumerate_ising,
     overlaps_with,
     spins_from_index,
 )
-from landscapes.errors import LandscapeError
-from landscapes.funnel import (
+from landscapes.spin.funnel import (
     OverlapEnsemble,
     folding_temperature,
     funnel_histogram,
     two_state_barrier,
 )
-from landscapes.models import IsingFunnel, build_model
-from landscapes.results import ViewResult
+from landscapes.spin.models import IsingFunnel, build_model
 from landscapes.viewspec import fill_view
 
 Progress = Callable[[int, int], None] | None

@@ -1,4 +1,4 @@
-"""Compiled (numba) layers that a GEMM would waste time on, for :mod:`landscapes.models.gemm`.
+"""Compiled (numba) layers that a GEMM would waste time on, for :mod:`landscapes.networks.gemm`.
 
 An MLP's first layer usually has a handful of inputs (two for the moons): as a GEMM with K = 3 it
 writes its (features, samples) block at a fraction of the machine's rate, and the activation then
@@ -11,7 +11,7 @@ A CNN's first convolution at points on a plane is a combination of a few basis o
 combination, the pooling and the activation are one pass too (:func:`pooled_combination`).
 
 Blocks are float32 (features, samples) arrays, weights ``[b | W]`` (rows, 1 + inputs) as in
-:class:`landscapes.models.gemm.GemmProgram`; sums run over the inputs in order, in float32 (equal
+:class:`landscapes.networks.gemm.GemmProgram`; sums run over the inputs in order, in float32 (equal
 to the GEMM to float32 rounding). Activations keep NaN (a diverged network stays NaN, as in
 torch). Kernels are compiled per (inputs, activation) the first time they are asked for, and
 cached on disk by numba: their closures hold only numbers and flags, which numba's cache keys

@@ -3,7 +3,7 @@
 * :func:`minima_histogram` -- energies per spin of the minima many descents reach, with the
   large-N ground-state and threshold energies of the pure p-spin glass as vertical lines.
 * :func:`hessian_spectrum_figure` -- the Riemannian Hessian spectrum at the lowest minimum
-  (density-normalised histogram) against the semicircle law of :mod:`landscapes.pspin_theory`.
+  (density-normalised histogram) against the semicircle law of :mod:`landscapes.spin.theory`.
 * :func:`network_minima_figure` -- train and test loss of the minimum each initialization seed
   of an example network reaches (accuracy in the hover).
 
@@ -14,8 +14,8 @@ The inputs are :class:`landscapes.results.ViewResult` objects made by
 import numpy as np
 import plotly.graph_objects as go
 
-from landscapes.pspin_theory import semicircle_density
 from landscapes.results import ViewResult
+from landscapes.spin.theory import semicircle_density
 
 MARGIN = {"l": 60, "r": 10, "t": 30, "b": 50}
 THEORY_COLORS = {"ground": "#e45756", "threshold": "#f58518"}
@@ -85,7 +85,7 @@ def semicircle_curve(meta: dict, points: int = CURVE_POINTS) -> tuple[np.ndarray
     """x (points,) over the semicircle's support [centre - R, centre + R] and its density.
 
     Uses ``meta["semicircle"]["energy"]`` (the energy per spin giving that centre) and
-    :func:`landscapes.pspin_theory.semicircle_density`.
+    :func:`landscapes.spin.theory.semicircle_density`.
     """
     circle = meta["semicircle"]
     centre, radius = circle["centre"], circle["radius"]

@@ -31,9 +31,9 @@ small tensor products with Vandermonde matrices of the axes and O(1) work per po
 import numpy as np
 
 from landscapes.errors import LandscapeError
-from landscapes.models.ising import IsingFunnel
-from landscapes.models.pspin import PSpinGlass
 from landscapes.slices import MAX_POINTS, Progress, evaluate_grid
+from landscapes.spin.ising import IsingFunnel
+from landscapes.spin.pspin import PSpinGlass
 
 POLYNOMIAL = "polynomial"
 POINTWISE = "pointwise"

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from landscapes import uploads
-from landscapes.datasets import MAX_SAMPLES, Dataset
 from landscapes.errors import LandscapeError
-from landscapes.models.landscape import MAX_PARAMETERS
-from landscapes.models.network import parameter_count
+from landscapes.networks import uploads
+from landscapes.networks.architectures import parameter_count
+from landscapes.networks.datasets import MAX_SAMPLES, Dataset
+from landscapes.networks.landscape import MAX_PARAMETERS
 
 KEY_LENGTH = 64
 

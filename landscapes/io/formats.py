@@ -7,7 +7,7 @@ library version), so a file alone says how to reproduce it. Units are those of `
 spin-model energies per spin (H/N), network values the mean train loss; coefficients are in
 units of the directions (see :mod:`landscapes.slices`).
 
-``npz`` -- the DESIGN.md contract, written by :func:`landscapes.export.write_npz`.
+``npz`` -- the DESIGN.md contract, written by :func:`landscapes.io.npz.write_npz`.
 
 ``csv`` -- comment lines starting with ``#`` (what the file is, its columns, ``# meta: {JSON}``
 on one line), then one header row of column names, then one row per point:
@@ -71,7 +71,7 @@ import numpy as np
 
 import landscapes
 from landscapes.errors import LandscapeError
-from landscapes.export import write_npz
+from landscapes.io.npz import write_npz
 from landscapes.results import BUFFER_PREFIX, ViewResult
 from landscapes.slices import Slice, grid_coefficients
 

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from landscapes.datasets import load_builtin
 from landscapes.errors import LandscapeError
-from landscapes.models.network import ParameterLayout, build_network
+from landscapes.networks.architectures import ParameterLayout, build_network
+from landscapes.networks.datasets import load_builtin
 
 VERSION = 2  # bump when training changes: cached files of other versions are ignored
 

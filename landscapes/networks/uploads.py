@@ -3,7 +3,7 @@
 What is accepted (see DESIGN.md, "Uploads: what is safe"):
 
 * checkpoints: ``.safetensors`` (string metadata may carry ``architecture``, a JSON spec for
-  :func:`landscapes.models.network.normalize_arch`, and ``loss``), or ``.pt`` / ``.pth`` written
+  :func:`landscapes.networks.architectures.normalize_arch`, and ``loss``), or ``.pt`` / ``.pth`` written
   by ``torch.save`` holding a state_dict, read with ``torch.load(..., weights_only=True)``;
 * data: ``.npz`` (read with ``allow_pickle=False``) or ``.safetensors``, holding arrays ``X``
   and ``y``.
@@ -31,9 +31,9 @@ import safetensors.numpy
 import safetensors.torch
 import torch
 
-from landscapes.datasets import MAX_SAMPLES, Dataset, from_arrays
 from landscapes.errors import LandscapeError
-from landscapes.models.network import LOSSES, build_network, normalize_arch, split_state
+from landscapes.networks.architectures import LOSSES, build_network, normalize_arch, split_state
+from landscapes.networks.datasets import MAX_SAMPLES, Dataset, from_arrays
 
 MAX_BYTES = 20 * 2**20
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
@@ -355,7 +355,7 @@ def load_data(content: bytes, filename: str, max_bytes: int = MAX_BYTES,
               max_samples: int = MAX_SAMPLES) -> Dataset:
     """A dataset from an uploaded ``.npz`` or ``.safetensors`` file holding arrays ``X`` and ``y``.
 
-    The arrays are checked by :func:`landscapes.datasets.from_arrays` (numeric, finite, lengths,
+    The arrays are checked by :func:`landscapes.networks.datasets.from_arrays` (numeric, finite, lengths,
     ``max_samples``); the dataset is named after the file's stem.
     """
     _check_size(content, filename, max_bytes)

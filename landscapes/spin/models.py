@@ -10,8 +10,8 @@ import math
 from functools import lru_cache
 
 from landscapes.errors import LandscapeError
-from landscapes.models.ising import IsingFunnel
-from landscapes.models.pspin import PSpinGlass
+from landscapes.spin.ising import IsingFunnel
+from landscapes.spin.pspin import PSpinGlass
 
 SpinModel = IsingFunnel | PSpinGlass
 FAMILIES: dict[str, type[IsingFunnel] | type[PSpinGlass]] = {

@@ -4,7 +4,7 @@ Conventions:
 
 * The Hessian is never formed: :func:`hvp_function` gives ``v -> H v`` by forward-over-reverse
   differentiation (``torch.func.jvp`` of ``torch.func.grad``), in the dtype of the point (float32
-  for a :class:`~landscapes.models.landscape.NetworkLandscape`).
+  for a :class:`~landscapes.networks.landscape.NetworkLandscape`).
 * :func:`top_eigenpairs` runs Lanczos with full reorthogonalisation; the Krylov basis, the
   tridiagonal matrix and its eigendecomposition are float64 (``dtype``).
 * "Top" means the *largest algebraic* eigenvalues (as in PyHessian and Li et al. 2018), not the
@@ -25,7 +25,7 @@ from landscapes.errors import LandscapeError
 from landscapes.seeding import rng
 
 if TYPE_CHECKING:
-    from landscapes.models.landscape import NetworkLandscape
+    from landscapes.networks.landscape import NetworkLandscape
 
 Tensor = torch.Tensor
 
@@ -178,7 +178,7 @@ def hessian_directions(landscape: "NetworkLandscape", k: int = 2, iterations: in
                        split: str = "train") -> Eigenpairs:
     """Top-k Hessian eigenpairs of a network landscape's mean loss on ``split`` at its centre.
 
-    ``landscape`` is a :class:`~landscapes.models.landscape.NetworkLandscape`; products run in
+    ``landscape`` is a :class:`~landscapes.networks.landscape.NetworkLandscape`; products run in
     its float32, the Lanczos algebra in float64 (see :func:`top_eigenpairs`).
     """
     hvp = hvp_function(landscape.loss_function(split), landscape.center)

@@ -1,12 +1,12 @@
 """Fast evaluation of a network at many points: each point as a few GEMMs (the ``gemm`` method).
 
-Used by :class:`landscapes.models.landscape.NetworkLandscape` for the zoo's MLPs and CNNs: per
+Used by :class:`landscapes.networks.landscape.NetworkLandscape` for the zoo's MLPs and CNNs: per
 point only GEMMs over (features, samples) blocks that stay in cache, and a few elementwise
 passes; BatchNorm (eval mode, buffers explicit) is folded into the convolutions; 2x2 pooling is
 a max/mean over pooling-window slabs; the first convolution's inputs are prepared once from the
 data and its weights stacked for several points at a time. Results equal the reference forward
 pass (``loop``) to float32 rounding (tests/unit/test_network_eval.py). Units as in
-:mod:`landscapes.models.landscape`.
+:mod:`landscapes.networks.landscape`.
 """
 
 import threading
@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from landscapes.models import fused
-from landscapes.models.network import ParameterLayout
+from landscapes.networks import fused
+from landscapes.networks.architectures import ParameterLayout
 
 GROUP = 64  # points evaluated together (their weights and outputs are held at once)
 GROUP_FLOATS = 1 << 22  # ... and at most this many outputs (points x outputs x samples): 16 MB
@@ -163,7 +163,7 @@ class GemmProgram:
     linear in them: its outputs at a few basis points (one GEMM per slab for all the points), and
     per point one compiled pass combines, pools and activates them (:meth:`_first_basis`).
     A ReLU MLP's first layer (at most 8 inputs) and last layer are compiled passes instead of
-    thin GEMMs with an activation pass beside them (:mod:`landscapes.models.fused`).
+    thin GEMMs with an activation pass beside them (:mod:`landscapes.networks.fused`).
     Workspaces are kept between calls (fresh large buffers cost page faults), under a lock.
     """
 
@@ -207,7 +207,7 @@ class GemmProgram:
     # ---- building
 
     def _fuse(self) -> None:
-        """Pick the compiled first and last layers (:mod:`landscapes.models.fused`) of an MLP
+        """Pick the compiled first and last layers (:mod:`landscapes.networks.fused`) of an MLP
         with hidden layers and a fused activation: ``first`` when the first layer has few
         inputs, ``last`` (the layer before it then leaves its activation to it) always."""
         self.first = self.last = None

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import plotly.graph_objects as go
 
-from landscapes.regularization import squared_norm_at, with_weight_decay
+from landscapes.networks.regularization import squared_norm_at, with_weight_decay
 from landscapes.slices import Slice
 
 DEFAULT_CAMERA = {"eye": {"x": 1.5, "y": 1.5, "z": 1.0}, "up": {"x": 0, "y": 0, "z": 1}}
@@ -104,7 +104,7 @@ def _levels(display: dict) -> int:
 
 def with_decay(result: Slice, strength: float) -> tuple[np.ndarray, str, list[str]]:
     """(values, unit label, notes) of a slice with weight decay ``strength`` |theta|^2 added
-    (:mod:`landscapes.regularization`: exact, from the cached centre and directions). Spin
+    (:mod:`landscapes.networks.regularization`: exact, from the cached centre and directions). Spin
     slices (on the sphere) are left as they are, with a note when a strength is set."""
     unit = result.meta["unit"]
     if not strength:

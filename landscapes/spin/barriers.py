@@ -3,9 +3,9 @@
 Conventions
 -----------
 * ``energies`` are per spin (H/N), one per state, indexed by bit pattern (spin ``i`` = bit ``i``,
-  1 -> +1) as in :mod:`landscapes.enumeration`; saddle energies are per spin too.
+  1 -> +1) as in :mod:`landscapes.spin.enumeration`; saddle energies are per spin too.
 * Neighbourhood: single spin flips (the N-dimensional hypercube).
-* A *minimum* is a state that no single flip lowers (as :func:`landscapes.enumeration.local_minima`:
+* A *minimum* is a state that no single flip lowers (as :func:`landscapes.spin.enumeration.local_minima`:
   a minimum may have an equal-energy neighbour; each such state is its own minimum and the
   two are joined by a zero-height merge at their common energy).
 * Basins: steepest single-flip descent -- move to the lowest neighbour while it is strictly lower

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from landscapes.models import IsingFunnel, SpinModel
 from landscapes.sphere import project_tangent, retract, riemannian_hessian_eigenvalues
+from landscapes.spin.models import IsingFunnel, SpinModel
 
 Progress = Callable[[int, int], None] | None
 

@@ -26,12 +26,14 @@ import numpy as np
 import torch
 
 import landscapes
-from landscapes import examples
-from landscapes.datasets import Dataset, load_builtin
 from landscapes.directions import directions_through, filter_normalized, pca_directions
 from landscapes.errors import LandscapeError
-from landscapes.models.landscape import MAX_PARAMETERS, NetworkLandscape
-from landscapes.models.network import split_state
+from landscapes.networks import examples
+from landscapes.networks.architectures import split_state
+from landscapes.networks.datasets import Dataset, load_builtin
+from landscapes.networks.landscape import MAX_PARAMETERS, NetworkLandscape
+from landscapes.networks.store import UploadStore
+from landscapes.networks.uploads import Checkpoint
 from landscapes.results import BUFFER_PREFIX
 from landscapes.slices import (
     MAX_POINTS,
@@ -40,8 +42,6 @@ from landscapes.slices import (
     grid_coefficients,
     symmetric_axis,
 )
-from landscapes.store import UploadStore
-from landscapes.uploads import Checkpoint
 from landscapes.viewspec import fill_view
 
 Progress = Callable[[int, int], None] | None
@@ -280,7 +280,7 @@ def compute_slice(source: NetworkSource, view: dict, progress: Progress = None) 
         info.update(normalization="unit principal directions of trajectory - centre",
                     explained_variance=ratio.tolist(), span_unit="trajectory extent")
     elif kind == "hessian":
-        from landscapes.hessian import hessian_directions
+        from landscapes.networks.hessian import hessian_directions
 
         eig = hessian_directions(land, k=dims, seed=view["direction_seed"])
         dirs = eig.vectors

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from landscapes.errors import LandscapeError
-from landscapes.models.ising import IsingFunnel
+from landscapes.spin.ising import IsingFunnel
 
 MAX_ENUMERATION_SPINS = 20
 

@@ -22,8 +22,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figures import COLORSCALE, DEFAULT_CAMERA, SCENE_MARGIN
-from landscapes.funnel import FunnelHistogram, two_state_barrier
+from landscapes.plots.slices import COLORSCALE, DEFAULT_CAMERA, SCENE_MARGIN
+from landscapes.spin.funnel import FunnelHistogram, two_state_barrier
 
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0  # deterministic, well-spread phases and angles
 GOLDEN_ANGLE = 2.0 * np.pi * (1.0 - GOLDEN)
@@ -323,7 +323,7 @@ def free_energy_figure(q: np.ndarray, free: np.ndarray, temperature: float,
     The title says whether T is below or above the folding temperature T_f (when one is given)
     and whether the profile is two-state -- a free-energy barrier > 0 between the unfolded and
     native minima, printed per spin and as N * barrier / T in units of kT -- or downhill.
-    ``barrier`` per spin is computed with :func:`landscapes.funnel.two_state_barrier` when not
+    ``barrier`` per spin is computed with :func:`landscapes.spin.funnel.two_state_barrier` when not
     given; ``n`` defaults to ``len(q) - 1`` (q over the N+1 exact overlaps).
     """
     q = np.asarray(q, dtype=np.float64)
