@@ -44,7 +44,7 @@ def directions_through(center: np.ndarray, points: list[np.ndarray]) -> np.ndarr
     center = np.asarray(center, dtype=np.float64)
     dirs = np.stack([np.asarray(p, dtype=np.float64) - center for p in points])
     norms = np.linalg.norm(dirs, axis=1)
-    if np.any(norms < 1e-12 * max(1.0, np.linalg.norm(center))):
+    if np.any(norms < 1e-12 * max(1.0, float(np.linalg.norm(center)))):
         raise LandscapeError("a point to slice through coincides with the centre")
     if len(points) > 1 and np.linalg.matrix_rank(dirs, tol=1e-9 * norms.max()) < len(points):
         raise LandscapeError("the points to slice through are collinear with the centre")

@@ -11,6 +11,7 @@ running statistics are buffers, passed explicitly and never updated (evaluation 
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,7 +70,8 @@ def normalize_arch(arch: Mapping) -> dict:
         if not 2 <= len(sizes) <= MAX_LAYERS + 1:
             raise LandscapeError(f"architecture: an mlp needs 2 to {MAX_LAYERS + 1} sizes")
         allowed = {"type", "sizes", "act"}
-        out = {"type": "mlp", "sizes": sizes, "act": _choice(arch, "act", ACTIVATIONS, "relu")}
+        out: dict[str, Any] = {"type": "mlp", "sizes": sizes,
+                               "act": _choice(arch, "act", ACTIVATIONS, "relu")}
     elif kind == "cnn":
         allowed = {"type", "in_channels", "image_size", "channels", "kernel", "pool",
                    "batchnorm", "classes", "act"}

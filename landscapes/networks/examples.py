@@ -103,6 +103,7 @@ def train(name: str, seed: int = 0) -> TrainedExample:
     data = load_builtin(recipe.data)
     x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
     init = {k: v.clone() for k, v in net.state_dict().items()}
+    opt: torch.optim.Optimizer
     if recipe.optimizer == "sgd":
         opt = torch.optim.SGD(net.parameters(), lr=recipe.lr)
     else:

@@ -10,8 +10,9 @@ pass (``loop``) to float32 rounding (tests/unit/test_network_eval.py). Units as 
 """
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -47,7 +48,8 @@ def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
                "elu": nn.functional.elu_}
     if name in inplace:
         return inplace[name]
-    fn = {"softplus": nn.functional.softplus, "gelu": nn.functional.gelu}[name]
+    fn = cast(Callable[[torch.Tensor], torch.Tensor],
+              {"softplus": nn.functional.softplus, "gelu": nn.functional.gelu}[name])
     return lambda t: t.copy_(fn(t))
 
 
@@ -264,6 +266,7 @@ class GemmProgram:
             else:
                 layer = self._window_conv(conv, c_in, size, k, pad, wins, q_pos, order, pool,
                                           act_first)
+                assert layer.gather is not None  # a window convolution always gathers
                 per_sample = max(per_sample, layer.gather.numel(), layer.index[..., 0].numel())
                 new_order = np.arange(len(wins))[None, :] * c_out + np.arange(c_out)[:, None]
             self.layers.append(layer)
@@ -428,7 +431,7 @@ class GemmProgram:
             for a, b in self.spans:
                 self._mlp(weights, [blk[:, : b - a] for blk in space["blocks"]], a, b, out)
             return out
-        mats = [m.unbind(0) for m in full[:-1]]
+        mats: list[Sequence[torch.Tensor]] = [m.unbind(0) for m in full[:-1]]
         mats = [m if lay.gather is not None else [t[0] for t in m]
                 for lay, m in zip(self.layers, mats, strict=False)] + [last_mats.unbind(0)]
         outs = out.unbind(0)  # a CNN: the first convolution for a stack of points at once
@@ -472,7 +475,7 @@ class GemmProgram:
         sources = [self.x[1:, a:b]] + [blk[1:] for blk in blocks]  # the ones row, then features
         targets = [blk[2:] for blk in blocks]
         compiled = {0: self.first, hidden: self.last}
-        per_point = [w.numpy() if compiled.get(li) is not None else w.unbind(0)
+        per_point: list[Any] = [w.numpy() if compiled.get(li) is not None else w.unbind(0)
                      for li, w in enumerate(weights)]
         if self.first is not None:
             x, into = self.x[2:, a:b].numpy(), targets[0].numpy()
@@ -596,6 +599,7 @@ class GemmProgram:
                 dst: torch.Tensor, w: int) -> None:
         """A later convolution: gather each window's input rows, batched GEMM, pool."""
         g, rows, kk = lay.index.shape
+        assert lay.gather is not None  # a later convolution always gathers its windows
         cols = torch.index_select(block, 0, lay.gather, out=work[0][: g * kk * w].view(g * kk, w))
         res = work[1][: g * rows * w].view(g, rows, w)
         torch.bmm(mats, cols.view(g, kk, w), out=res)

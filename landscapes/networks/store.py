@@ -52,6 +52,7 @@ class UploadStore:
     def put_checkpoint(self, content: bytes, filename: str, arch: dict | None = None) -> str:
         """Validate a checkpoint upload and store it; returns its key. Raises LandscapeError."""
         ckpt = uploads.load_checkpoint(content, filename, arch, self.max_bytes)
+        assert ckpt.arch is not None  # load_checkpoint refuses a file without an architecture
         count = parameter_count(ckpt.arch)
         if count > self.max_parameters:
             raise LandscapeError(
