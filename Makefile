@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint browser redis bench docs-images clean
+.PHONY: run test unit lint typecheck browser redis bench docs-images clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,16 @@ redis:
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check landscapes app tests benchmarks gunicorn.conf.py requirements
 
-test: $(VENV)/.installed-test browser redis lint
+# static types of the library and the dashboard ([tool.mypy] in pyproject.toml)
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+test: $(VENV)/.installed-test browser redis lint typecheck
 	$(BIN)/python -m pytest
+
+# the unit tests alone (no browser, no services): under two minutes
+unit: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q tests/unit
 
 # docs/user-guide.md's screenshots, redrawn by its browser walk-through (tests/e2e/test_user_guide.py)
 docs-images: $(VENV)/.installed-test browser
