@@ -94,12 +94,14 @@ def _value_columns(result: Slice) -> dict[str, np.ndarray]:
 
 
 def slice_table(result: Slice) -> dict[str, np.ndarray]:
+    """``a``[, ``b``[, ``c``]] (the coefficients of each point), the value, the per-point extras."""
     coefs = grid_coefficients(result.axes)
     columns = {COEFFICIENT_NAMES[k]: coefs[:, k] for k in range(result.dims)}
     return {**columns, **_value_columns(result)}
 
 
 def path_table(result: Slice) -> dict[str, np.ndarray]:
+    """``t``, ``arc`` (fraction of the way; ``t`` where the path has none), the value, the extras."""
     t = np.asarray(result.axes[0])
     return {"t": t, "arc": np.asarray(result.extras.get("arc", t)), **_value_columns(result)}
 
@@ -120,6 +122,7 @@ def _line_grid(result: Slice) -> Grid:
 
 
 def slice_grid(result: Slice) -> Grid:
+    """1D: :func:`_line_grid`; 2D: the height field (a, b, value); 3D: the cube (a, b, c)."""
     if result.dims == 1:
         return _line_grid(result)
     data = _value_columns(result)
