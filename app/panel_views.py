@@ -10,7 +10,8 @@ The panel's view kind picks the function:
   seeded descents or trainings, against theory where there is one.
 
 Every function returns a :class:`PanelOutput`; results come through the :class:`ViewStore`
-(cached by request), so a repeated request is a cache read.
+(cached by request), so a repeated request is a cache read. A panel's main graph is its result
+kind's figure (:func:`main_figure`): the same figure the HTML export embeds.
 """
 
 from collections.abc import Callable
@@ -19,9 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 
+import landscapes.io  # noqa: F401 -- registers the result kinds drawn by main_figure
 from app.data import ViewStore
 from app.layout import UPLOAD
-from landscapes import views
+from landscapes import registry, views
 from landscapes.errors import LandscapeError
 from landscapes.plots import funnel as funnel_figures
 from landscapes.plots import minima as minima_figures
@@ -95,6 +97,12 @@ def requests(spec: dict, span, steps, center, directions, start, end, net_direct
                      "steps": 41}]
 
 
+def main_figure(result, display: dict | None = None) -> go.Figure:
+    """The figure of ``result`` (a Slice or ViewResult) drawn with ``display``: its result kind's
+    :attr:`~landscapes.registry.ResultKind.figure`, as in the HTML export."""
+    return registry.result_kind(result.meta["kind"]).figure(result, display)
+
+
 def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict],
                   progress: Callable[[int, int], None] | None = None,
                   display: dict | None = None):
@@ -105,7 +113,7 @@ def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_reques
     """
     messages = []
     try:
-        surface = figures.surface_figure(store.get(spec, slice_request, progress), display)
+        surface = main_figure(store.get(spec, slice_request, progress), display)
     except LandscapeError as exc:
         messages.append(str(exc))
         surface = figures.message_figure(str(exc))
@@ -135,7 +143,7 @@ def redisplay(store: ViewStore, spec: dict, slice_request: dict,
     """The panel's slice redrawn with new display options, from the cache (None if not cached:
     the running computation will draw it with them)."""
     cached = store.cached(spec, slice_request)
-    return None if cached is None else figures.surface_figure(cached, display)
+    return None if cached is None else main_figure(cached, display)
 
 
 PREVIEW_STEPS = 13  # the coarse grid a slice shows at once, before the requested one lands
@@ -149,7 +157,7 @@ def _coarse_request(slice_request: dict) -> dict | None:
 
 
 def _preview_figure(coarse, slice_request: dict, display: dict | None) -> go.Figure:
-    fig = figures.surface_figure(coarse, display)
+    fig = main_figure(coarse, display)
     steps = slice_request["steps"]
     fig.update_layout(title={"text": f"{fig.layout.title.text}<br>preview {PREVIEW_STEPS}x"
                                      f"{PREVIEW_STEPS}: refining to {steps}x{steps}"})
@@ -186,7 +194,7 @@ def slice_preview(store: ViewStore, spec: dict, slice_request: dict,
     """
     cached = store.cached(spec, slice_request)
     if cached is not None:
-        return figures.surface_figure(cached, display)
+        return main_figure(cached, display)
     coarse_request = _coarse_request(slice_request)
     coarse = None if coarse_request is None else store.cached(spec, coarse_request)
     return None if coarse is None else _preview_figure(coarse, slice_request, display)
@@ -239,8 +247,10 @@ def default_temperature_index(temperatures: np.ndarray, folding: float | None) -
 
 
 def funnel_panel(store: ViewStore, spec: dict, path_requests: list[dict],
-                 reference: str = "native", progress: Progress = None) -> PanelOutput:
-    """The exact funnel views of an Ising spec (see the module docstring)."""
+                 reference: str = "native", progress: Progress = None,
+                 display: dict | None = None) -> PanelOutput:
+    """The exact funnel views of an Ising spec (see the module docstring); ``display`` holds the
+    drawing options (of them the 3D funnel uses ``camera``)."""
     if spec["model"] != "ising":
         text = "funnel views are computed exactly for the Ising model: choose it above"
         return PanelOutput(figures.message_figure(text), figures.message_figure(text), [text])
@@ -250,8 +260,7 @@ def funnel_panel(store: ViewStore, spec: dict, path_requests: list[dict],
         fig = figures.message_figure(str(exc))
         return PanelOutput(fig, fig, [str(exc)])
     a, meta = result.arrays, result.meta
-    title = figures.model_title(meta["model"])
-    surface = funnel_surface(a, title)
+    surface = main_figure(result, display)
     messages: list[str] = []
     path = _path_figure(store, spec, path_requests, messages)
     tree = funnel_figures.disconnectivity_figure(a["minimum_energies"], a["merges"],
@@ -270,13 +279,6 @@ def funnel_panel(store: ViewStore, spec: dict, path_requests: list[dict],
     return PanelOutput(surface, path, messages, tree, diagram, funnel_data(a, meta))
 
 
-def funnel_surface(arrays: dict, title: str) -> go.Figure:
-    return funnel_figures.funnel_surface_figure(
-        arrays["q_values"], arrays["q_lowest_energy"], arrays["q_entropy"],
-        arrays["minimum_overlaps"], arrays["minimum_energies"], title="folding funnel: " + title,
-        basin_share=arrays["basin_share"])
-
-
 def sweep_panel(store: ViewStore, spec: dict, progress: Progress = None) -> PanelOutput:
     """How the funnel sharpens with N (Ising, exact): the sweep plot and its table."""
     if spec["model"] != "ising":
@@ -287,15 +289,9 @@ def sweep_panel(store: ViewStore, spec: dict, progress: Progress = None) -> Pane
     except LandscapeError as exc:
         fig = figures.message_figure(str(exc))
         return PanelOutput(fig, fig, [str(exc)])
-    a = result.arrays
-    args = (a["sizes"], a["ground_basin_share"], a["minima_count"], a["largest_barrier"],
-            a["folding_temperature"])
-    fig = funnel_figures.sweep_figure(*args)
-    seeds = a["seeds"]
-    fig.update_layout(title={"text": f"the funnel sharpens with size? J0 = {spec['native_bias']:g},"
-                                     f" seeds {seeds[0]}..{seeds[-1]}", "font": {"size": 13}})
     note = figures.message_figure("the table below lists the same numbers")
-    return PanelOutput(fig, note, table=funnel_figures.sweep_table_rows(*args))
+    rows = funnel_figures.sweep_table_rows(*funnel_figures.sweep_series(result.arrays))
+    return PanelOutput(main_figure(result), note, table=rows)
 
 
 def minima_panel(store: ViewStore, spec: dict, progress: Progress = None) -> PanelOutput:
@@ -310,8 +306,6 @@ def minima_panel(store: ViewStore, spec: dict, progress: Progress = None) -> Pan
         fig = figures.message_figure(str(exc))
         return PanelOutput(fig, fig, [str(exc)])
     if spec["model"] == "network":
-        fig = minima_figures.network_minima_figure(result)
-        return PanelOutput(fig, figures.message_figure("each seed is trained with the example's "
-                                                       "recipe; hover for accuracies"))
-    return PanelOutput(minima_figures.minima_histogram(result),
-                       minima_figures.hessian_spectrum_figure(result))
+        return PanelOutput(main_figure(result), figures.message_figure(
+            "each seed is trained with the example's recipe; hover for accuracies"))
+    return PanelOutput(main_figure(result), minima_figures.hessian_spectrum_figure(result))

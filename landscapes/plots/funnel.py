@@ -10,6 +10,10 @@
   its energy, branches joining at the saddle energies, the global minimum's branch centred.
 * :func:`sweep_figure`, :func:`sweep_table_rows` -- how the funnel sharpens with system size:
   mean +- std over seeds against N.
+* :func:`funnel_view_figure`, :func:`sweep_view_figure`, :func:`free_energy_view_figure`,
+  :func:`enumeration_figure` -- the figure of a whole funnel, sweep, free-energy (the command
+  line's ``funnel``) or enumeration result (:class:`~landscapes.results.ViewResult`): what the
+  dashboard's main graph shows and the HTML export embeds.
 
 Inputs are plain numpy arrays named as the library hands them to the app (energies per spin,
 Q = native overlap over its N+1 exact values, minima mirror-folded: a minimum and its mirror -s
@@ -22,7 +26,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from landscapes.plots.slices import COLORSCALE, DEFAULT_CAMERA, SCENE_MARGIN
+from landscapes.plots.slices import COLORSCALE, DEFAULT_CAMERA, SCENE_MARGIN, model_title, scene_camera
+from landscapes.results import ViewResult
 from landscapes.spin.funnel import FunnelHistogram, two_state_barrier
 
 GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0  # deterministic, well-spread phases and angles
@@ -297,6 +302,50 @@ def funnel_surface_figure(q_values: np.ndarray, q_lowest_energy: np.ndarray, q_e
     return fig
 
 
+def funnel_view_figure(result: ViewResult, display: dict | None = None) -> go.Figure:
+    """The dashboard's folding funnel of a ``funnel`` result (:func:`funnel_surface_figure`,
+    titled with the model, minima sized by basin share), seen from ``display["camera"]``."""
+    a = result.arrays
+    fig = funnel_surface_figure(
+        a["q_values"], a["q_lowest_energy"], a["q_entropy"], a["minimum_overlaps"],
+        a["minimum_energies"], title="folding funnel: " + model_title(result.meta["model"]),
+        basin_share=a["basin_share"])
+    fig.update_layout(scene={"camera": scene_camera(display)})
+    return fig
+
+
+def enumeration_figure(result: ViewResult, display: dict | None = None) -> go.Figure:
+    """An exact enumeration (the command line's ``enumerate``): the lowest energy per spin at
+    each native overlap Q and every single-spin-flip minimum at its (Q, E), sized by basin share,
+    the lowest in red -- the colours and sizes of :func:`funnel_surface_figure`. ``display`` is
+    accepted for the uniform figure signature and changes nothing."""
+    a = result.arrays
+    energies = np.asarray(a["minimum_energies"], dtype=np.float64)
+    share = np.asarray(a["basin_share"], dtype=np.float64)
+    color = [GROUND_COLOR if k == int(np.argmin(energies)) else MINIMUM_COLOR
+             for k in range(energies.size)]
+    profile = go.Scatter(
+        x=a["q_values"], y=a["q_lowest_energy"], mode="lines+markers", name="lowest energy at Q",
+        line={"color": "#1f77b4", "width": 2},
+        hovertemplate="Q=%{x:.3f}<br>lowest E/N=%{y:.5f}<extra></extra>")
+    minima = go.Scatter(
+        x=np.asarray(a["overlaps"])[np.asarray(a["minima"])], y=energies, mode="markers",
+        name="local minima (size: basin share)", customdata=share,
+        marker={"size": 5.0 + 25.0 * np.sqrt(share), "color": color, "line": {"width": 0}},
+        hovertemplate="minimum<br>Q=%{x:.3f}<br>E/N=%{y:.5f}<br>basin %{customdata:.1%}"
+                      "<extra></extra>")
+    fig = go.Figure([profile, minima])
+    fig.update_layout(
+        title={"text": f"every state enumerated: {model_title(result.meta['model'])}, "
+                       f"{energies.size} minima", "font": {"size": 13}},
+        xaxis={"title": {"text": "native overlap Q"}},
+        yaxis={"title": {"text": "energy per spin"}},
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        margin={"l": 60, "r": 10, "t": 60, "b": 50},
+    )
+    return fig
+
+
 def funnel_proxies(q_values: np.ndarray, q_lowest_energy: np.ndarray, q_entropy: np.ndarray,
                    minimum_overlaps: np.ndarray, minimum_energies: np.ndarray) -> dict[str, float]:
     """Numbers that tell a funnel from a glass in :func:`funnel_surface_figure`, per spin:
@@ -339,6 +388,14 @@ def free_energy_figure(q: np.ndarray, free: np.ndarray, temperature: float,
                       yaxis={"title": {"text": "free energy per spin F(Q; T)"}},
                       margin={"l": 60, "r": 10, "t": 60, "b": 50})
     return fig
+
+
+def free_energy_view_figure(result: ViewResult, display: dict | None = None) -> go.Figure:
+    """A ``free energy`` result (the command line's ``funnel``: F(Q; T) at ``meta["temperature"]``)
+    as the dashboard's F(Q; T) graph (:func:`free_energy_figure`); ``display`` changes nothing."""
+    a, meta = result.arrays, result.meta
+    return free_energy_figure(a["q_values"], a["free_energy"], float(meta["temperature"]),
+                              meta.get("folding_temperature"), meta.get("two_state_barrier"))
 
 
 def free_energy_title(q: np.ndarray, free: np.ndarray, temperature: float,
@@ -448,6 +505,25 @@ def sweep_figure(sizes: np.ndarray, ground_basin_share: np.ndarray, minima_count
     fig.update_xaxes(title={"text": "number of spins N"}, row=len(series), col=1)
     fig.update_layout(showlegend=False, height=180 * len(series) + 60,
                       margin={"l": 60, "r": 10, "t": 40, "b": 50})
+    return fig
+
+
+def sweep_series(arrays: dict) -> tuple[np.ndarray, ...]:
+    """The arguments of :func:`sweep_figure` and :func:`sweep_table_rows` from a ``sweep``
+    result's arrays: sizes, then the (S, K) ground basin share, minima count, largest barrier
+    and folding temperature."""
+    return (arrays["sizes"], arrays["ground_basin_share"], arrays["minima_count"],
+            arrays["largest_barrier"], arrays["folding_temperature"])
+
+
+def sweep_view_figure(result: ViewResult, display: dict | None = None) -> go.Figure:
+    """A ``sweep`` result as the dashboard draws it (:func:`sweep_figure`, titled with J0 and the
+    seeds); ``display`` is accepted for the uniform figure signature and changes nothing."""
+    seeds = result.arrays["seeds"]
+    fig = sweep_figure(*sweep_series(result.arrays))
+    bias = result.meta["model"]["native_bias"]
+    fig.update_layout(title={"text": f"the funnel sharpens with size? J0 = {bias:g}, "
+                                     f"seeds {seeds[0]}..{seeds[-1]}", "font": {"size": 13}})
     return fig
 
 

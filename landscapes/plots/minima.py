@@ -6,6 +6,8 @@
   (density-normalised histogram) against the semicircle law of :mod:`landscapes.spin.theory`.
 * :func:`network_minima_figure` -- train and test loss of the minimum each initialization seed
   of an example network reaches (accuracy in the hover).
+* :func:`minima_figure` -- the main graph of any minima result: the histogram (spin models) or
+  the per-seed losses (networks).
 
 The inputs are :class:`landscapes.results.ViewResult` objects made by
 :mod:`landscapes.minima_stats` (``meta["kind"] == "minima"``).
@@ -163,3 +165,12 @@ def network_minima_figure(result: ViewResult) -> go.Figure:
         fig.add_annotation(text="training diverged (loss blew up) for some seeds", showarrow=False,
                            x=0.5, y=1.05, xref="paper", yref="paper")
     return fig
+
+
+def minima_figure(result: ViewResult, display: dict | None = None) -> go.Figure:
+    """The dashboard's main graph of a minima result: :func:`network_minima_figure` for network
+    seeds (arrays with ``train_loss``), else :func:`minima_histogram`. ``display`` is accepted for
+    the uniform figure signature and changes nothing."""
+    if "train_loss" in result.arrays:
+        return network_minima_figure(result)
+    return minima_histogram(result)

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from landscapes.networks.regularization import squared_norm_at, with_weight_decay
-from landscapes.slices import Slice
+from landscapes.slices import Slice, grid_coefficients
 
 DEFAULT_CAMERA = {"eye": {"x": 1.5, "y": 1.5, "z": 1.0}, "up": {"x": 0, "y": 0, "z": 1}}
 COLORSCALE = "Viridis"  # perceptually uniform, colourblind-safe
@@ -51,6 +51,13 @@ DISPLAY_DEFAULTS = {"colorscale": COLORSCALE, "log": False, "clip": None, "kind"
 CENTER_COLOR, POINT_COLOR = "#e45756", "#f58518"
 SCENE_MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}  # 3D scenes: room for tick labels and titles
 MESSAGE_WIDTH = 60  # characters per line of a message drawn in place of a graph
+ISOSURFACES = 5  # level sets drawn through a 3D slice
+
+
+def scene_camera(display: dict | None) -> dict:
+    """The 3D camera of a figure: ``display["camera"]`` (a Plotly scene camera: eye, up,
+    centre), else :data:`DEFAULT_CAMERA`."""
+    return (display or {}).get("camera") or DEFAULT_CAMERA
 
 
 def display_values(values: np.ndarray, unit: str, display: dict | None = None
@@ -190,9 +197,9 @@ def surface_figure(result: Slice, display: dict | None = None) -> go.Figure:
     (a along d1, b along d2, coefficients in units of the directions).
 
     ``display`` (colour scale, log, clip: see :func:`display_values`; kind; ``levels``, the
-    number of contour lines of the floor and the contour map) changes only the drawing: every
-    kind draws the same values. Every kind keeps ``uirevision``, so a redraw keeps the camera
-    (3D) or the zoom (2D).
+    number of contour lines of the floor and the contour map; ``camera``: :func:`scene_camera`)
+    changes only the drawing: every kind draws the same values. Every kind keeps ``uirevision``,
+    so a redraw keeps the camera (3D) or the zoom (2D).
     """
     d = {**DISPLAY_DEFAULTS, **(display or {})}
     values, unit, decay_notes = with_decay(result, d["weight_decay"])
@@ -232,7 +239,7 @@ def _surface_3d(result: Slice, z: np.ndarray, unit: str, display: dict,
             "xaxis": {"title": {"text": "a (direction 1)"}},
             "yaxis": {"title": {"text": "b (direction 2)"}},
             "zaxis": {"title": {"text": unit}},
-            "camera": DEFAULT_CAMERA,
+            "camera": scene_camera(display),
             "aspectmode": "cube",
         },
         margin=SCENE_MARGIN,
@@ -264,6 +271,73 @@ def _map_figure(result: Slice, z: np.ndarray, unit: str, display: dict,
         margin={"l": 60, "r": 10, "t": 60, "b": 50},
     )
     return fig
+
+
+def slice_figure(result: Slice, display: dict | None = None) -> go.Figure:
+    """Any slice as the dashboard draws it: 2D -- :func:`surface_figure`; 1D -- :func:`line_figure`;
+    3D -- :func:`volume_figure` (the command line's 1D and 3D slices)."""
+    draw = {1: line_figure, 2: surface_figure, 3: volume_figure}[result.dims]
+    return draw(result, display)
+
+
+def line_figure(result: Slice, display: dict | None = None) -> go.Figure:
+    """A 1D slice: the value against the coefficient a along d1 (networks: the test loss too),
+    with the display's log and clip (:func:`display_values`)."""
+    d = {**DISPLAY_DEFAULTS, **(display or {})}
+    lines = [("slice", result.values, PATH_COLORS["geodesic"])]
+    if "test_loss" in result.extras:
+        lines.append(("test loss", result.extras["test_loss"], PATH_COLORS["linear"]))
+    x = np.asarray(result.axes[0], dtype=np.float32)
+    fig = go.Figure()
+    notes: list[str] = []
+    for name, values, color in lines:
+        y, unit, line_notes = display_values(values, result.meta["unit"], d)
+        notes += [note for note in line_notes if note not in notes]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name,
+                                 line={"color": color, "width": 2},
+                                 hovertemplate="a=%{x:.3f}<br>%{y:.5f}<extra>" + name + "</extra>"))
+    fig.update_layout(
+        title={"text": _title(result, notes), "font": {"size": 14}},
+        xaxis={"title": {"text": "a (coefficient along d1)"}}, yaxis={"title": {"text": unit}},
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
+        margin={"l": 60, "r": 10, "t": 60, "b": 50}, uirevision="landscape",
+        showlegend=len(lines) > 1,
+    )
+    return fig
+
+
+def volume_figure(result: Slice, display: dict | None = None) -> go.Figure:
+    """A 3D slice: :data:`ISOSURFACES` level sets of the value over the cube of coefficients
+    (a, b, c along d1, d2, d3), in the display's colour scale, log and clip, and camera."""
+    d = {**DISPLAY_DEFAULTS, **(display or {})}
+    z, unit, notes = display_values(result.values, result.meta["unit"], d)
+    coefs = grid_coefficients(result.axes).astype(np.float32)
+    finite = z[np.isfinite(z)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    volume = go.Isosurface(
+        x=coefs[:, 0], y=coefs[:, 1], z=coefs[:, 2], value=z.ravel(), isomin=lo, isomax=hi,
+        surface_count=ISOSURFACES, caps={"x_show": False, "y_show": False, "z_show": False},
+        colorscale=d["colorscale"], opacity=0.6, name="slice",
+        colorbar={"title": {"text": unit}, "thickness": 12, "len": 0.7},
+        hovertemplate="a=%{x:.3f}<br>b=%{y:.3f}<br>c=%{z:.3f}<br>" + unit
+                      + "=%{value:.5f}<extra></extra>",
+    )
+    fig = go.Figure([volume])
+    fig.update_layout(
+        title={"text": _title(result, notes), "font": {"size": 14}},
+        scene={"xaxis": {"title": {"text": "a (direction 1)"}},
+               "yaxis": {"title": {"text": "b (direction 2)"}},
+               "zaxis": {"title": {"text": "c (direction 3)"}},
+               "camera": scene_camera(d), "aspectmode": "cube"},
+        uirevision="landscape", showlegend=False, margin=SCENE_MARGIN,
+    )
+    return fig
+
+
+def path_view_figure(path: Slice, display: dict | None = None) -> go.Figure:
+    """One path as the dashboard's path graph draws it (:func:`path_figure`; ``display`` is
+    accepted for the uniform figure signature and changes nothing)."""
+    return path_figure([path])
 
 
 def path_figure(paths: list[Slice]) -> go.Figure:

@@ -124,7 +124,7 @@ def test_each_download_is_the_slice_on_screen(dashboard: Page, browser_errors: l
     content, name = download(dashboard, "html")
     text = content.decode()
     assert formats.read_html_meta(text) == meta and name == stem + ".html"
-    np.testing.assert_array_equal(html_z(text).reshape(51, 51), values)
+    np.testing.assert_array_equal(html_z(text).reshape(51, 51), on_screen)  # the panel's figure
 
     expect(dashboard.locator("#left-download-status")).to_have_text("")
     expect(dashboard.locator("#left-message")).to_have_text("")

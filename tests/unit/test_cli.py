@@ -234,8 +234,8 @@ def test_every_writing_command_takes_a_format(tmp_path, capsys):
          "landscapes: error: cannot tell the format of x.dat from its suffix .dat; use .npz, "
          ".csv, .vtk, .html or choose a format (npz, csv, vtk or html)"),
         (["sweep", "ising", "--n-min", "4", "--n-max", "6"], "x.vtk",
-         "landscapes: error: a sweep view has no grid to write as VTK (VTK is for slices, paths "
-         "and the funnel's free energy); use csv, html or npz"),
+         "landscapes: error: a sweep view has no grid to write as VTK (VTK is for slice, path, "
+         "funnel and free energy views); use csv, html or npz"),
         # argparse's own wording of the choices differs between Python versions: a prefix
         (["enumerate", "ising", "--format", "png"], "x.png", "landscapes: error: argument "
          "--format: invalid choice: 'png' (choose from "),

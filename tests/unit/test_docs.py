@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from app.config import Config
-from landscapes import cli, views
+from landscapes import cli, registry, views
 from landscapes.errors import LandscapeError
 from landscapes.io import formats
 from landscapes.io.npz import read_npz
@@ -450,18 +450,15 @@ def test_format_matrix_matches_check_format():
     header, *rows = table("format-matrix").rows
     assert tuple(header[2:]) == formats.FORMATS
     kinds = {ticked(r[0])[0]: r for r in rows}
-    assert set(kinds) == {"slice", "path", *formats.TABLES, *formats.FIGURES, *formats.VTK_KINDS}
+    assert set(kinds) == set(registry.result_kinds())
     for kind, row in kinds.items():
         for fmt, cell in zip(formats.FORMATS, row[2:], strict=True):
             assert cell in ("yes", "no"), cell
-            if fmt == "csv":  # written as a table: slices and paths, or a view with one
-                works = kind in ("slice", "path") or kind in formats.TABLES
-            else:
-                try:
-                    formats.check_format(kind, fmt)
-                    works = True
-                except LandscapeError:
-                    works = False
+            try:
+                formats.check_format(kind, fmt)
+                works = True
+            except LandscapeError:
+                works = False
             assert (cell == "yes") == works, f"{kind} -> {fmt}: the doc says {cell}"
 
 

@@ -168,10 +168,47 @@ def test_html_download_is_a_standalone_figure_of_the_values(cached_slice):
     call = text.index("Plotly.newPlot(")
     traces, _ = json.JSONDecoder().raw_decode(text, text.index("[", call))
     surface = traces[0]
-    assert surface["type"] == "surface"
-    np.testing.assert_array_equal(typed(surface["z"]).reshape(21, 21), result.values)
-    np.testing.assert_array_equal(typed(surface["x"]), result.axes[0])
+    assert surface["type"] == "surface"  # as float32, like the panel's
+    np.testing.assert_array_equal(typed(surface["z"]).reshape(21, 21),
+                                  result.values.astype(np.float32))
+    np.testing.assert_array_equal(typed(surface["x"]), result.axes[0].astype(np.float32))
     assert data["filename"].endswith(".html")
+
+
+def html_figure(text: str) -> dict:
+    """The figure an HTML export passes to Plotly.newPlot: {"data": [...], "layout": {...}}."""
+    decoder = json.JSONDecoder()
+    data, end = decoder.raw_decode(text, text.index("[", text.index("Plotly.newPlot(")))
+    layout, _ = decoder.raw_decode(text, text.index("{", end))
+    return {"data": data, "layout": layout}
+
+
+CAMERA = {"eye": {"x": 0.3, "y": -1.8, "z": 0.9}, "up": {"x": 0, "y": 0, "z": 1},
+          "center": {"x": 0, "y": 0, "z": 0}}
+
+
+@pytest.mark.parametrize(("kind", "model", "plot"), [
+    ("slice", "ising", "surface"), ("slice", "pspin", "heatmap"), ("slice", "ising", "contour"),
+    ("funnel", "ising", "surface"), ("minima", "pspin", "surface"),
+])
+def test_the_html_download_shows_what_the_panel_shows(store, kind, model, plot):
+    """The same builder draws the panel's main graph and the HTML page: with the panel's display
+    options (plot type, colour scale, log, clip, camera) the figures are identical."""
+    panel = controls(**{ids.VIEW_KIND: kind, ids.MODEL: model})
+    display = {**callbacks.display_options("Magma", ["log"], 99.0, plot, 9), "camera": CAMERA}
+    if kind == "funnel":
+        spec = callbacks.spec_of(panel, {})
+        shown = panel_views.funnel_panel(store, spec, [], panel[ids.REFERENCE], display=display)
+    else:
+        shown = callbacks.panel_output(store, panel, {}, display=display)
+    assert not shown.messages
+    result = store.cached(*callbacks.download_request(panel, {}))
+    page = html_figure(formats.to_bytes(result, "html", display).decode())
+    assert page == json.loads(shown.surface.to_json())
+    if kind != "minima":
+        assert page["data"][0]["type"] == plot
+    if plot == "surface" and kind != "minima":
+        assert page["layout"]["scene"]["camera"] == CAMERA
 
 
 def test_every_format_of_one_view_shares_its_name(cached_slice):

@@ -16,11 +16,14 @@ import numpy as np
 import pytest
 import torch
 
-from landscapes import views
+from landscapes import cli, registry, views
 from landscapes.errors import LandscapeError
 from landscapes.io import formats
 from landscapes.io.npz import read_npz
 from landscapes.networks import views as network_views
+from landscapes.plots import funnel as funnel_plots
+from landscapes.plots import minima as minima_plots
+from landscapes.plots import slices as slice_plots
 from landscapes.results import ViewResult
 from landscapes.slices import Slice
 from landscapes.sphere import retract
@@ -115,12 +118,19 @@ def check_with_vtk_libraries(path, points: np.ndarray, arrays: dict) -> None:
         assert np.allclose(np.asarray(mesh.point_data[name]).reshape(np.shape(arr)), arr)
 
 
+def html_figure(text: str) -> dict:
+    """The figure passed to Plotly.newPlot in an HTML export: {"data": traces, "layout": ...}, as
+    JSON (typed arrays still encoded)."""
+    start = re.search(rf'Plotly\.newPlot\(\s*"{formats.FIGURE_ID}",', text).end()
+    decoder = json.JSONDecoder()
+    data, end = decoder.raw_decode(text, text.index("[", start))
+    layout, _ = decoder.raw_decode(text, text.index("{", end))
+    return {"data": data, "layout": layout}
+
+
 def html_figure_data(text: str) -> list[dict]:
     """The traces passed to Plotly.newPlot in an HTML export (typed arrays decoded)."""
-    start = re.search(rf'Plotly\.newPlot\(\s*"{formats.FIGURE_ID}",', text).end()
-    bracket = text.index("[", start)
-    data, _ = json.JSONDecoder().raw_decode(text[bracket:])
-    return [{k: _decode(v) for k, v in trace.items()} for trace in data]
+    return [{k: _decode(v) for k, v in trace.items()} for trace in html_figure(text)["data"]]
 
 
 def _decode(value):
@@ -222,8 +232,10 @@ def test_format_errors_are_specific():
         formats.format_from_path("x.dat")
     with pytest.raises(LandscapeError, match="unknown format 'png'; choose npz, csv, vtk or html"):
         formats.format_from_path("x", "png")
-    with pytest.raises(LandscapeError, match="a sweep view has no grid to write as VTK"):
+    with pytest.raises(LandscapeError) as err:
         formats.check_format("sweep", "vtk")
+    assert str(err.value) == ("a sweep view has no grid to write as VTK (VTK is for slice, path, "
+                              "funnel and free energy views); use csv, html or npz")
 
 
 # --------------------------------------------------------------------------- CSV
@@ -331,12 +343,22 @@ def test_csv_of_sweep_and_minima_views():
     assert set(rows[:, 3]) <= {0.0, 1.0}
 
 
-def test_a_view_without_a_table_is_refused():
+def test_a_kind_is_written_only_as_its_record_allows():
     odd = ViewResult({"u": np.arange(3), "v": np.arange(4)}, {"kind": "mystery"})
-    with pytest.raises(LandscapeError, match="'mystery' view has no single table"):
+    with pytest.raises(LandscapeError, match="unknown kind of result 'mystery'; known: slice, "):
         formats.to_csv(odd)
-    with pytest.raises(LandscapeError, match="no html export for 'mystery' views"):
-        formats.to_html(odd)
+    registry.register_result(registry.ResultKind("mystery", lambda meta: "a mystery"))
+    try:
+        with pytest.raises(LandscapeError, match="a mystery view has no single table"):
+            formats.to_csv(odd)
+        with pytest.raises(LandscapeError, match=r"mystery view has no grid .* views\); use npz$"):
+            formats.to_vtk(odd)
+        with pytest.raises(LandscapeError, match="no html export for 'mystery' views"):
+            formats.to_html(odd)
+        formats.check_format("mystery", "npz")
+        assert formats.file_name(odd.meta, "npz") == "funnelscope-model-a-mystery.npz"
+    finally:
+        registry.unregister_result("mystery")
 
 
 # --------------------------------------------------------------------------- VTK
@@ -424,11 +446,11 @@ def test_html_of_a_2d_slice_embeds_surface_and_meta(ising_2d, tmp_path):
     assert f'<div id="{formats.FIGURE_ID}" class="plotly-graph-div"' in text
     assert re.search(r"plotly\.js v\d", text)  # the library is inlined: works offline
     assert '<script src="https://cdn.plot.ly' not in text
-    (trace,) = html_figure_data(text)
+    trace = html_figure_data(text)[0]  # then the centre's marker, as on the dashboard
     assert trace["type"] == "surface"
-    assert np.array_equal(trace["z"], ising_2d.values)
-    assert np.array_equal(trace["x"], ising_2d.axes[0])
-    assert np.array_equal(trace["y"], ising_2d.axes[1])
+    assert np.array_equal(trace["z"], ising_2d.values.astype(np.float32))
+    assert np.array_equal(trace["x"], ising_2d.axes[0].astype(np.float32))
+    assert np.array_equal(trace["y"], ising_2d.axes[1].astype(np.float32))
     assert formats.read_html_meta(text) == plain(ising_2d.meta)
     assert "<title>Funnelscope: ising n=10 native_bias=1.0 seed=3 - 2D slice" in text
 
@@ -436,20 +458,19 @@ def test_html_of_a_2d_slice_embeds_surface_and_meta(ising_2d, tmp_path):
 def test_html_of_other_views(pspin_3d, ising_path, network_slice, funnel):
     (trace,) = html_figure_data(formats.to_html(pspin_3d))
     assert trace["type"] == "isosurface"
-    assert np.array_equal(trace["value"], pspin_3d.values.ravel())
+    assert np.array_equal(trace["value"], pspin_3d.values.ravel().astype(np.float32))
     traces = html_figure_data(formats.to_html(ising_path))
     assert traces[0]["type"] == "scatter"
-    assert np.array_equal(traces[0]["x"], ising_path.extras["arc"])
-    assert np.array_equal(traces[0]["y"], ising_path.values)
+    assert np.array_equal(traces[0]["x"], ising_path.extras["arc"].astype(np.float32))
+    assert np.array_equal(traces[0]["y"], ising_path.values.astype(np.float32))
     text = formats.to_html(network_slice)
-    assert np.array_equal(html_figure_data(text)[0]["z"], network_slice.values)
+    assert np.array_equal(html_figure_data(text)[0]["z"], network_slice.values.astype(np.float32))
     assert formats.read_html_meta(text)["architecture"] == network_slice.meta["architecture"]
     text = formats.to_html(funnel)
     traces = html_figure_data(text)
-    assert np.array_equal(traces[0]["y"], funnel.arrays["q_lowest_energy"])
-    assert np.array_equal(traces[1]["y"], funnel.arrays["minimum_energies"])
+    assert [t["type"] for t in traces] == ["surface", "scatter3d"]  # the 3D folding funnel
+    assert np.array_equal(traces[1]["z"], funnel.arrays["minimum_energies"])
     assert formats.read_html_meta(text)["kind"] == "funnel"
-    assert "T = " in text  # the temperature slider
 
 
 def test_meta_cannot_close_the_script_block(ising_path):
@@ -459,6 +480,109 @@ def test_meta_cannot_close_the_script_block(ising_path):
     text = formats.to_html(tricky)
     assert "</script><b>" not in text
     assert formats.read_html_meta(text)["note"] == "</script><b>&"
+
+
+def _cli_result(tmp_path_factory, *argv: str) -> ViewResult:
+    """A result the command line makes (written as .npz and read back)."""
+    out = tmp_path_factory.mktemp("cli") / "result.npz"
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    return ViewResult(*read_npz(out))
+
+
+@pytest.fixture(scope="module")
+def cli_results(tmp_path_factory) -> dict[str, ViewResult]:
+    return {
+        "enumeration": _cli_result(tmp_path_factory, "enumerate", "ising", "--n", "8"),
+        "free energy": _cli_result(tmp_path_factory, "funnel", "ising", "--n", "8",
+                                   "--temperature", "0.5"),
+        "sweep": views.compute({"model": "ising", "native_bias": 1.0},
+                               {"view": "sweep", "n_min": 4, "n_max": 6, "seeds": 2}),
+        "minima": views.compute({"model": "pspin", "n": 12, "p": 3},
+                                {"view": "minima", "starts": 3}),
+    }
+
+
+CAMERA = {"eye": {"x": -1.2, "y": 0.4, "z": 2.0}, "up": {"x": 0, "y": 0, "z": 1},
+          "center": {"x": 0, "y": 0, "z": 0}}
+PANEL_DISPLAY = {"colorscale": "Cividis", "log": False, "clip": 95.0, "kind": "surface",
+                 "levels": 12, "weight_decay": 0.0, "camera": CAMERA}
+DASHBOARD_BUILDERS = {  # result -> the dashboard's builder of the panel's main graph
+    "ising_2d": lambda r, d: slice_plots.surface_figure(r, d),
+    "network_slice": lambda r, d: slice_plots.surface_figure(r, {**d, "kind": "contour"}),
+    "pspin_3d": lambda r, d: slice_plots.volume_figure(r, d),
+    "pspin_1d": lambda r, d: slice_plots.line_figure(r, d),
+    "ising_path": lambda r, d: slice_plots.path_figure([r]),
+    "funnel": lambda r, d: funnel_plots.funnel_view_figure(r, d),
+    "sweep": lambda r, d: funnel_plots.sweep_view_figure(r, d),
+    "minima": lambda r, d: minima_plots.minima_histogram(r),
+    "enumeration": lambda r, d: funnel_plots.enumeration_figure(r, d),
+    "free energy": lambda r, d: funnel_plots.free_energy_view_figure(r, d),
+}
+
+
+@pytest.mark.parametrize("name", list(DASHBOARD_BUILDERS))
+def test_html_embeds_the_dashboard_figure(name, request, cli_results):
+    """The page's figure is the dashboard's, drawn with the panel's display options: the same
+    traces (types, values, colour scale), layout and 3D camera."""
+    result = cli_results[name] if name in cli_results else request.getfixturevalue(name)
+    display = {**PANEL_DISPLAY, "kind": "contour"} if name == "network_slice" else PANEL_DISPLAY
+    expected = json.loads(DASHBOARD_BUILDERS[name](result, display).to_json())
+    embedded = html_figure(formats.to_html(result, display))
+    assert embedded == expected
+    if name in ("ising_2d", "pspin_3d", "funnel"):  # 3D scenes: the panel's camera
+        assert embedded["layout"]["scene"]["camera"] == CAMERA
+    if name in ("ising_2d", "pspin_3d", "network_slice"):  # the panel's colour scale
+        assert embedded["data"][0]["colorscale"][0] == [0.0, "#00224e"]  # Cividis starts there
+    assert formats.to_bytes(result, "html", display).decode() == formats.to_html(result, display)
+
+
+def _toy_table(result: ViewResult) -> dict[str, np.ndarray]:
+    return {"x": result.arrays["x"], "height": result.arrays["height"]}
+
+
+def _toy_grid(result: ViewResult) -> tuple:
+    x, height = result.arrays["x"], result.arrays["height"]
+    return (len(x), 1, 1), np.stack([x, np.zeros_like(x), height], axis=1), {"height": height}
+
+
+def _toy_figure(result: ViewResult, display: dict | None):
+    import plotly.graph_objects as go
+
+    return go.Figure(go.Scatter(x=result.arrays["x"], y=result.arrays["height"], name="toy"))
+
+
+def test_a_kind_registered_alone_is_written_in_every_format(tmp_path):
+    """A result kind's record is all a writer needs: registered here, nowhere else."""
+    record = registry.ResultKind("toy", lambda meta: f"toy of {meta['count']}", _toy_table,
+                                 "one row per x", _toy_grid, _toy_figure)
+    x = np.linspace(0.0, 1.0, 5)
+    result = ViewResult({"x": x, "height": x**2, "matrix": np.eye(3)},
+                        {"kind": "toy", "count": 5, "unit": "height", "model": {"model": "toy"}})
+    registry.register_result(record)
+    try:
+        for fmt in formats.FORMATS:
+            formats.check_format("toy", fmt)
+        paths = {fmt: formats.write(result, tmp_path / f"toy.{fmt}") for fmt in formats.FORMATS}
+        arrays, meta = read_npz(paths["npz"])
+        assert meta == result.meta and np.array_equal(arrays["matrix"], np.eye(3))
+        text = paths["csv"].read_text()
+        header, rows, meta = read_csv(text)
+        assert header == ["x", "height"] and meta == result.meta
+        assert np.array_equal(rows, np.stack([x, x**2], axis=1)) and "# columns: one row per x" in text
+        vtk = read_vtk(paths["vtk"].read_text())
+        assert vtk["dims"] == (5, 1, 1) and vtk["meta"] == result.meta
+        assert np.array_equal(vtk["points"][:, 2], x**2)
+        assert np.array_equal(vtk["point_data"]["height"], x**2)
+        assert "toy - toy of 5" in vtk["title"]
+        text = paths["html"].read_text()
+        assert formats.read_html_meta(text) == result.meta
+        (trace,) = html_figure_data(text)
+        assert trace["name"] == "toy" and np.array_equal(trace["y"], x**2)
+        assert formats.file_name(result.meta, "csv") == "funnelscope-toy-toy-of-5.csv"
+    finally:
+        registry.unregister_result("toy")
+    with pytest.raises(LandscapeError, match="unknown kind of result 'toy'"):
+        formats.to_csv(result)
 
 
 # --------------------------------------------------------------------------- writing

@@ -1,5 +1,6 @@
 """Funnel figure builders without a browser: barrier-tree layout, funnel diagram and 3D funnel,
-F(Q; T) and its slider marks, the size sweep."""
+F(Q; T) and its slider marks, the size sweep, and the figures of whole funnel, sweep, free-energy
+and enumeration results (the dashboard's main graphs and the HTML exports)."""
 
 import functools
 import math
@@ -7,17 +8,27 @@ import math
 import numpy as np
 import pytest
 
+from landscapes import views
 from landscapes.plots.funnel import (
+    GROUND_COLOR,
+    MINIMUM_COLOR,
     disconnectivity_figure,
+    enumeration_figure,
     free_energy_figure,
+    free_energy_view_figure,
     funnel_diagram,
     funnel_proxies,
     funnel_surface_figure,
+    funnel_view_figure,
     sweep_figure,
+    sweep_series,
     sweep_table_rows,
+    sweep_view_figure,
     temperature_marks,
     tree_layout,
 )
+from landscapes.plots.slices import DEFAULT_CAMERA
+from landscapes.results import ViewResult
 from landscapes.spin.barriers import barrier_tree, saddle_matrix
 from landscapes.spin.enumeration import enumerate_ising
 from landscapes.spin.funnel import folding_temperature, free_energy, funnel_histogram, two_state_barrier
@@ -276,3 +287,65 @@ def test_sweep_figure_and_rows_carry_the_seed_means():
     assert none[0]["T_f"] == "none" and none[0]["folded"] == "0/3"
     assert "T_f" not in sweep_table_rows(sizes, share, count, barrier)[0]
     assert len(sweep_figure(sizes, share, count, barrier).data) == 6
+
+
+# --- figures of whole results (what the panel's main graph and the HTML export show) ------------
+
+CAMERA = {"eye": {"x": 2.0, "y": 0.1, "z": 0.5}, "up": {"x": 0, "y": 0, "z": 1}}
+
+
+def test_funnel_view_figure_is_the_titled_surface_in_the_panels_camera():
+    result = views.compute({"model": "ising", "n": 8, "native_bias": 1.5, "seed": 0},
+                           {"view": "funnel", "temperatures": 4})
+    a = result.arrays
+    fig = funnel_view_figure(result, {"camera": CAMERA})
+    plain = surface_of(a, basin_share=a["basin_share"])
+    assert [t.type for t in fig.data] == ["surface", "scatter3d"]
+    assert np.array_equal(fig.data[0].z, plain.data[0].z)
+    assert np.array_equal(fig.data[1].marker.size, plain.data[1].marker.size)  # basin shares
+    assert fig.layout.title.text == "folding funnel: Ising spin funnel: N=8, J0=1.5, seed 0"
+    assert fig.layout.scene.camera.to_plotly_json() == CAMERA
+    assert funnel_view_figure(result).layout.scene.camera.to_plotly_json() == DEFAULT_CAMERA
+
+
+def test_sweep_view_figure_is_the_sweep_figure_titled_with_j0_and_the_seeds():
+    sizes, share, count, barrier, t_f = sweep_arrays([8, 10], [0, 1, 2], 1.5)
+    arrays = {"sizes": sizes, "seeds": np.arange(3), "ground_basin_share": share,
+              "minima_count": count, "largest_barrier": barrier, "folding_temperature": t_f}
+    result = ViewResult(arrays, {"kind": "sweep", "model": {"model": "ising", "native_bias": 1.5}})
+    assert all(got is want for got, want in zip(sweep_series(arrays),
+                                                (sizes, share, count, barrier, t_f), strict=True))
+    fig = sweep_view_figure(result)
+    assert fig.layout.title.text == "the funnel sharpens with size? J0 = 1.5, seeds 0..2"
+    plain = sweep_figure(sizes, share, count, barrier, t_f)
+    assert [t.name for t in fig.data] == [t.name for t in plain.data]
+    assert all(np.allclose(f.y, p.y, equal_nan=True) for f, p in zip(fig.data, plain.data,
+                                                                       strict=True))
+
+
+def test_free_energy_view_figure_is_the_panels_f_of_q_graph():
+    a = funnel_arrays(8, 1.5, 0)
+    q, free = free_energy(a["energies"], a["overlaps"], 8, 0.5)
+    t_f = folding_temperature(a["energies"], a["overlaps"], 8)
+    barrier = two_state_barrier(q, free)
+    result = ViewResult({"q_values": q, "free_energy": free},
+                        {"kind": "free energy", "temperature": 0.5, "folding_temperature": t_f,
+                         "two_state_barrier": barrier})
+    fig = free_energy_view_figure(result)
+    assert fig.to_json() == free_energy_figure(q, free, 0.5, t_f, barrier).to_json()
+
+
+def test_enumeration_figure_marks_every_minimum_on_the_lowest_energy_profile():
+    a = funnel_arrays(8, 1.5, 0)
+    arrays = {k: a[k] for k in ("energies", "overlaps", "minima", "minimum_energies", "basin_share",
+                                "q_values", "q_lowest_energy")}
+    result = ViewResult(arrays, {"kind": "enumeration",
+                                 "model": {"model": "ising", "n": 8, "native_bias": 1.5, "seed": 0}})
+    profile, minima = enumeration_figure(result).data
+    assert np.array_equal(profile.x, a["q_values"]) and np.array_equal(profile.y, a["q_lowest_energy"])
+    assert np.array_equal(minima.x, a["overlaps"][a["minima"]])
+    assert np.array_equal(minima.y, a["minimum_energies"])
+    lowest = int(np.argmin(a["minimum_energies"]))
+    assert minima.marker.color[lowest] == GROUND_COLOR
+    assert set(minima.marker.color) - {GROUND_COLOR} <= {MINIMUM_COLOR}
+    assert np.allclose(minima.marker.size, 5.0 + 25.0 * np.sqrt(a["basin_share"]))

@@ -9,6 +9,7 @@ import torch
 from landscapes.minima_stats import spin_minima
 from landscapes.plots.minima import (
     hessian_spectrum_figure,
+    minima_figure,
     minima_histogram,
     network_minima_figure,
     semicircle_curve,
@@ -106,3 +107,11 @@ def test_regression_and_diverged_seeds():
     assert list(fig.data[0].text) == ["", "<br>training diverged", ""]
     assert "diverged" in fig.layout.annotations[0].text
     json.loads(fig.to_json())
+
+
+def test_the_main_graph_of_a_minima_result_is_the_histogram_or_the_per_seed_losses(glass):
+    """minima_figure: what the panel's main graph and the HTML export show."""
+    assert minima_figure(glass).to_json() == minima_histogram(glass).to_json()
+    network = _network_result(accuracy=True)
+    assert minima_figure(network, {"camera": None}).to_json() == \
+        network_minima_figure(network).to_json()
