@@ -156,7 +156,7 @@ def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data
     for name, ckpt in others.items():
         if ckpt.arch != center.arch:
             raise LandscapeError(
-                f"{name} has a different architecture from the centre checkpoint "
+                f"{name} has a different architecture from the center checkpoint "
                 f"({ckpt.arch} vs {center.arch})"
             )
         params, bufs = split_state(land.module, ckpt.state)

@@ -72,21 +72,21 @@ def _descend_in_batches(model: SpinModel, starts: np.ndarray, progress: Progress
 def _semicircle(model: SpinModel, state: np.ndarray) -> dict:
     """Centre and radius of the bulk semicircle of the Riemannian Hessian at ``state``.
 
-    Pure glass: centre ``-p e`` (Euler: ``s.grad H = p H``). With a planted term
+    Pure glass: center ``-p e`` (Euler: ``s.grad H = p H``). With a planted term
     ``-lambda N m^r`` (homogeneous of degree r) the radial shift is ``-(p e_glass + r e_planted)``
     with ``e_planted = -lambda m^r``, and the planted term adds one outlier (rank one), not bulk.
-    ``energy`` is the energy per spin that gives this centre in
-    :func:`landscapes.spin.theory.semicircle_density` (``-centre / p``).
+    ``energy`` is the energy per spin that gives this center in
+    :func:`landscapes.spin.theory.semicircle_density` (``-center / p``).
     """
     s = torch.as_tensor(state)[None]
     e_glass = float(model.glass_hamiltonian(s)[0]) / model.n
     m = float(model.overlap(state))
     e_planted = -model.planted * m**model.planted_order
-    centre = -(model.p * e_glass + model.planted_order * e_planted)
-    energy = -centre / model.p
-    centre, radius, left = pspin_theory.hessian_spectrum_bounds(model.p, energy)
+    center = -(model.p * e_glass + model.planted_order * e_planted)
+    energy = -center / model.p
+    center, radius, left = pspin_theory.hessian_spectrum_bounds(model.p, energy)
     return {
-        "centre": float(centre), "radius": float(radius), "left_edge": float(left),
+        "centre": float(center), "radius": float(radius), "left_edge": float(left),
         "energy": float(energy), "p": model.p,
         "formula": "large-N semicircle of radius 2 sqrt(p(p-1)) centred at -(s.grad H)/N "
                    "(= -p e for the pure glass)",
