@@ -30,6 +30,7 @@ from landscapes.networks.devices import resolve_device
 from landscapes.networks.landscape import MAX_PARAMETERS
 from landscapes.networks.store import UploadStore
 from landscapes.registry import Result
+from landscapes.slices import Slice
 
 MODEL_OPTIONS = {  # CLI flag -> (spec key, type, families that take it)
     "n": ("n", int, ("ising", "pspin")),
@@ -283,9 +284,17 @@ def cmd_view(args: argparse.Namespace) -> None:
     if note:
         print(f"landscapes: note: {note}", file=sys.stderr)
     result, out = _write_view(args, spec, view, UploadStore(Path(args.cache_dir)), device)
-    name = result.meta.get("kind", view.get("view", "slice"))
-    unit = result.meta.get("unit", "")
-    print(f"wrote {name}{f' ({unit})' if unit else ''} to {out}")
+    if isinstance(result, Slice):
+        print(f"wrote {_grid_summary(result.meta['kind'], result)} to {out}")
+        return
+    unit = result.meta.get("unit")
+    print(f"wrote {result.meta['kind']}{f' ({unit})' if unit else ''} to {out}")
+
+
+def _registered_views() -> str:
+    """``ising: slice, path, ...; network: ...``: the views the registry serves, per family."""
+    return "; ".join(f"{family}: {', '.join(registry.views_of(family))}"
+                     for family in sorted(registry.families()))
 
 
 def cmd_examples(args: argparse.Namespace) -> None:
@@ -369,8 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", dest="model_spec", required=True,
                    help='model spec, e.g. \'{"model": "ising", "n": 8}\'')
     p.add_argument("--view", dest="view_spec", required=True,
-                   help='view spec, e.g. \'{"view": "slice", "steps": 21}\' (see '
-                        "docs/file-formats.md for every view and its settings)")
+                   help='view spec, e.g. \'{"view": "slice", "steps": 21}\'; registered: '
+                        + _registered_views())
     p.add_argument("--device", default="cpu", help="networks: cpu (default), cuda, cuda:K or auto")
     p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "funnelscope"),
                    help="networks: where uploads and the trained examples are stored")
