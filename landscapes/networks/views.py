@@ -445,23 +445,29 @@ def _example_only(spec: dict, view: dict) -> tuple[dict, dict]:
     return spec, view
 
 
+def _compute_slice(spec: dict, view: dict, progress: Progress, context: Context) -> Slice:
+    return compute_slice(_source(spec, context), view, progress)
+
+
+def _compute_path(spec: dict, view: dict, progress: Progress, context: Context) -> Slice:
+    return compute_path(_source(spec, context), view, progress)
+
+
 def _compute_minima(spec: dict, view: dict, progress: Progress, context: Context) -> ViewResult:
     return network_minima(spec["example"], view["seeds"], _store(context).examples_dir, progress)
 
 
 RECORDS = (
-    ViewKind("network", "slice", SLICE_DEFAULTS, normalize_view,
-             lambda spec, view, progress, context: compute_slice(_source(spec, context), view,
-                                                                 progress),
-             "slice", "a 1D/2D slice of the loss around the center checkpoint", normalize_spec),
-    ViewKind("network", "path", PATH_DEFAULTS, normalize_view,
-             lambda spec, view, progress, context: compute_path(_source(spec, context), view,
-                                                                progress),
-             "path", "the loss along a straight line or a trained Bezier curve between two "
-             "checkpoints", normalize_spec),
+    ViewKind("network", "slice", SLICE_DEFAULTS, normalize_view, _compute_slice,
+             result_kind="slice", normalize_model=normalize_spec,
+             description="a 1D/2D slice of the loss around the center checkpoint"),
+    ViewKind("network", "path", PATH_DEFAULTS, normalize_view, _compute_path,
+             result_kind="path", normalize_model=normalize_spec,
+             description="the loss along a line or a trained Bezier curve between checkpoints"),
     ViewKind("network", "minima", NETWORK_MINIMA_DEFAULTS, normalize_network_minima_view,
-             _compute_minima, "minima", "an example network trained from several seeds",
-             normalize_spec, _example_only),
+             _compute_minima, result_kind="minima", normalize_model=normalize_spec,
+             canonical=_example_only,
+             description="an example network trained from several initialization seeds"),
 )
 for _record in RECORDS:
     register_view(_record)

@@ -227,33 +227,36 @@ def _compute_sweep(spec: dict, view: dict, progress: Progress, context: Context)
     return funnel_views.compute_sweep(spec, view, progress)
 
 
+def _compute_enumeration(spec: dict, view: dict, progress: Progress,
+                         context: Context) -> ViewResult:
+    return funnel_views.compute_enumeration(build_model(spec), progress)
+
+
 RECORDS = (
-    ViewKind("spin", "slice", SLICE_DEFAULTS, normalize_view, _on_model(compute_slice), "slice",
-             "a 1D/2D/3D slice of the energy on the sphere through a named point",
-             normalize_spec),
-    ViewKind("spin", "path", PATH_DEFAULTS, normalize_view, _on_model(compute_path), "path",
-             "the energy along a linear or geodesic path between two named points",
-             normalize_spec),
+    ViewKind("spin", "slice", SLICE_DEFAULTS, normalize_view, _on_model(compute_slice),
+             result_kind="slice", normalize_model=normalize_spec,
+             description="a 1D/2D/3D slice of the energy on the sphere through a named point"),
+    ViewKind("spin", "path", PATH_DEFAULTS, normalize_view, _on_model(compute_path),
+             result_kind="path", normalize_model=normalize_spec,
+             description="the energy along a linear or geodesic path between two named points"),
     ViewKind("spin", "minima", MINIMA_DEFAULTS, normalize_minima_view, _on_model(spin_minima),
-             "minima", "the minima of seeded descents from random:0 .. random:K-1",
-             normalize_spec),
+             result_kind="minima", normalize_model=normalize_spec,
+             description="the minima of seeded descents from random:0 .. random:K-1"),
     ViewKind("ising", "funnel", funnel_views.FUNNEL_DEFAULTS, funnel_views.normalize_view,
-             _on_model(funnel_views.compute_funnel), "funnel",
-             "the exact funnel: E(Q), S(Q), the barrier tree and F(Q; T)", normalize_spec,
-             _enumerable),
+             _on_model(funnel_views.compute_funnel), result_kind="funnel",
+             normalize_model=normalize_spec, canonical=_enumerable,
+             description="the exact funnel: E(Q), S(Q), the barrier tree and F(Q; T)"),
     ViewKind("ising", "sweep", funnel_views.SWEEP_DEFAULTS, funnel_views.normalize_view,
-             _compute_sweep, "sweep", "how the funnel sharpens with N (exact, N <= 20)",
-             normalize_spec, _sweep_request),
+             _compute_sweep, result_kind="sweep", normalize_model=normalize_spec,
+             canonical=_sweep_request, description="how the funnel sharpens with N (exact)"),
     ViewKind("ising", "enumeration", funnel_views.ENUMERATION_DEFAULTS,
-             funnel_views.normalize_view,
-             lambda spec, view, progress, context: funnel_views.compute_enumeration(
-                 build_model(spec), progress),
-             "enumeration", "all 2^N energies, the local minima and the barrier tree (N <= 20)",
-             normalize_spec, _enumerable),
+             funnel_views.normalize_view, _compute_enumeration, result_kind="enumeration",
+             normalize_model=normalize_spec, canonical=_enumerable,
+             description="all 2^N energies, the local minima and the barrier tree (N <= 20)"),
     ViewKind("ising", "free_energy", funnel_views.FREE_ENERGY_DEFAULTS,
              funnel_views.normalize_view, _on_model(funnel_views.compute_free_energy),
-             "free energy", "F(Q; T) at one temperature (exact, N <= 20)", normalize_spec,
-             _enumerable),
+             result_kind="free energy", normalize_model=normalize_spec, canonical=_enumerable,
+             description="F(Q; T) over the native overlap at one temperature (exact, N <= 20)"),
 )
 for _record in RECORDS:
     register_view(_record)
