@@ -1,7 +1,9 @@
 """A small JSON API over the same cached views the dashboard shows.
 
 ``POST /api/view``  body ``{"model": {...model spec...}, "view": {...view spec...}}`` (the plain
-                    request data of :mod:`landscapes.views`). Answers 200 with::
+                    request data of :mod:`landscapes.views`; any view registered in
+                    :mod:`landscapes.registry`, computed by :func:`landscapes.views.compute`).
+                    Answers 200 with::
 
                         {"key": REQUEST_KEY, "cached": BOOL, "meta": {...},
                          "axes": [[x...], [y...]], "values": [[...], ...], "extras": [NAMES]}

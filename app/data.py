@@ -1,5 +1,8 @@
 """Data access for the views: cached by the canonical request key, computed on a miss.
 
+Every view is computed by :func:`landscapes.views.compute`, the registry's lookup
+(:mod:`landscapes.registry`): this module knows no view by name.
+
 The cache holds plain arrays and JSON metadata (never figures), keyed by
 :func:`landscapes.views.request_key` -- the sha256 of the canonical request and the library
 version -- so every worker, the CLI and the tests agree on what is the same request.
@@ -17,6 +20,7 @@ from flask_caching import Cache
 
 from landscapes import views
 from landscapes.networks.store import UploadStore
+from landscapes.registry import Progress
 from landscapes.results import ViewResult, from_arrays
 from landscapes.slices import Slice
 
@@ -79,7 +83,7 @@ class ViewStore:
         return "view:" + views.request_key(model_spec, view_spec)
 
     def get(self, model_spec: dict, view_spec: dict,
-            progress: Callable[[int, int], None] | None = None) -> Slice | ViewResult:
+            progress: Progress = None) -> Slice | ViewResult:
         """The view, from the cache or computed now (once: identical requests wait for it)."""
         key = self.key(model_spec, view_spec)
         hit = self.cached(model_spec, view_spec)

@@ -1,4 +1,4 @@
-"""Warm the dashboard's cache before a class: ``landscapes precompute FILE.yaml [--defaults]``.
+"""Warm the dashboard's cache before a class: ``funnelscope precompute FILE.yaml [--defaults]``.
 
 The file lists views as plain request data, the same dicts the dashboard and the library use::
 
@@ -8,8 +8,10 @@ The file lists views as plain request data, the same dicts the dashboard and the
       - model: {model: network, example: digits-cnn}
         view: {view: slice, steps: 21, directions: pca}
 
-Each is computed once into the cache the dashboard reads (same keys), so the first student who
-asks for it does not wait. ``--defaults`` adds the views both panels show on first load.
+Any view registered in :mod:`landscapes.registry` may be listed; each is computed once, through
+:func:`landscapes.views.compute` as the dashboard does, into the cache the dashboard reads (same
+keys, :func:`landscapes.views.request_key`), so the first student who asks for it does not wait.
+``--defaults`` adds the views both panels show on first load.
 """
 
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ import yaml
 from app import callbacks, layout
 from app.config import Config
 from app.main import create_app
+from landscapes import views
 from landscapes.errors import LandscapeError
 
 
@@ -66,8 +69,6 @@ def precompute(config: Config, pairs: list[tuple[dict, dict]],
     Every request's form (known keys, numbers) is checked before any work starts, so a typo
     fails fast; a request with an out-of-range value fails on its own and is reported.
     """
-    from landscapes import views
-
     for spec, view in pairs:
         views.request_key(spec, view)  # raises LandscapeError on a bad request
     store = create_app(config).server.extensions["funnelscope_store"]

@@ -1,38 +1,36 @@
 """The ``landscapes`` command line: slices, paths, minima and enumerations to ``.npz`` files.
 
-``--format`` (or the suffix of ``--out``) also writes CSV, legacy VTK or standalone HTML
-(:mod:`landscapes.io.formats`). Every command prints where it wrote; long work shows a tqdm
-progress bar (Ctrl-C cancels).
+Every command builds a request (model spec, view spec) from its options and computes it through
+:func:`landscapes.views.compute`, the registry's lookup; ``landscapes view --model JSON --view
+JSON`` serves any registered view from the plain request data. ``--format`` (or the suffix of
+``--out``) also writes CSV, legacy VTK or standalone HTML (:mod:`landscapes.io.formats`). Every
+command prints where it wrote; long work shows a tqdm progress bar (Ctrl-C cancels).
 Bad arguments end with one ``landscapes: error: ...`` line and exit status 2.
 """
 
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 import landscapes
-from landscapes import views
+from landscapes import registry, views
 from landscapes.errors import LandscapeError
 from landscapes.io import formats
 from landscapes.io.npz import check_writable
 from landscapes.networks import examples, uploads
-from landscapes.networks import views as network_views
 from landscapes.networks.architectures import LOSSES
-from landscapes.networks.datasets import BUILTIN, MAX_SAMPLES, load_builtin
+from landscapes.networks.datasets import BUILTIN, MAX_SAMPLES
 from landscapes.networks.devices import resolve_device
 from landscapes.networks.landscape import MAX_PARAMETERS
-from landscapes.results import ViewResult
-from landscapes.spin.barriers import barrier_tree
-from landscapes.spin.descent import descend, seeded_starts
-from landscapes.spin.enumeration import check_enumerable, enumerate_ising
-from landscapes.spin.funnel import folding_temperature, free_energy, funnel_histogram, two_state_barrier
-from landscapes.spin.models import build_model
+from landscapes.networks.store import UploadStore
+from landscapes.registry import Result
+from landscapes.slices import Slice
 
 MODEL_OPTIONS = {  # CLI flag -> (spec key, type, families that take it)
     "n": ("n", int, ("ising", "pspin")),
@@ -52,7 +50,7 @@ class _Parser(argparse.ArgumentParser):
 def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("networks")
     g.add_argument("--example", choices=list(examples.RECIPES), help="a shipped example network")
-    g.add_argument("--checkpoint", help=".safetensors or .pt weights (the slice centre)")
+    g.add_argument("--checkpoint", help=".safetensors or .pt weights (the slice center)")
     g.add_argument("--checkpoint2", help="a second checkpoint (path end; plane through points)")
     g.add_argument("--checkpoint3", help="a third checkpoint (plane through three points)")
     g.add_argument("--arch", help='architecture JSON, e.g. \'{"type": "mlp", "sizes": [2, 64, 2]}\'')
@@ -117,55 +115,34 @@ def _add_output_arguments(parser: argparse.ArgumentParser, help_out: str | None 
                              "(standalone figure); default: from the suffix of --out, else npz")
 
 
-def _output(args: argparse.Namespace, kind: str) -> tuple[Path, str]:
-    """The checked output path and format (before any work; ``kind`` is the view's kind)."""
+def _write_view(args: argparse.Namespace, spec: dict, view: dict, store: UploadStore | None = None,
+                device: object = None) -> tuple[Result, Path]:
+    """Compute the request through :func:`views.compute` and write it to ``--out``.
+
+    The request, the output format (against the view's result kind) and the output path are
+    all checked before any work.
+    """
+    spec, view = views.canonical_request(spec, view)
+    kind = registry.view_kind(spec["model"], view["view"]).result_kind
     fmt = formats.format_from_path(args.out, args.format)
     formats.check_format(kind, fmt)
-    return check_writable(args.out), fmt
-
-
-def _write_view(args: argparse.Namespace, view: dict) -> None:
-    out, fmt = _output(args, view["view"])
+    out = check_writable(args.out)
     with _progress_bar(view["view"]) as progress:
-        result = views.compute(_model_spec(args), view, progress)
+        result = views.compute(spec, view, progress, store=store, device=device)
     formats.write(result, out, fmt)
+    return result, out
+
+
+def _grid_summary(view: str, result: Result) -> str:
+    """``slice (5x5, loss, barrier 0.1)``: a slice's or path's shape, unit and headline number."""
     shape = "x".join(str(len(a)) for a in result.axes)
-    print(f"wrote {view['view']} ({shape}, {result.meta['unit']}) to {out}")
-
-
-def _network_source(args: argparse.Namespace) -> network_views.NetworkSource:
-    """The network the CLI options name: an example, or checkpoint files plus data."""
-    if args.example:
-        if args.checkpoint:
-            raise LandscapeError("give either --example or --checkpoint, not both")
-        return network_views.example_source(args.example, Path(args.cache_dir) / "examples")
-    if not args.checkpoint:
-        raise LandscapeError("network views need --checkpoint FILE (or --example NAME)")
-    for flag in ("max_file_mb", "max_samples", "max_parameters"):
-        if not getattr(args, flag) > 0:
-            raise LandscapeError(f"--{flag.replace('_', '-')} must be positive; "
-                                 f"got {getattr(args, flag)}")
-    max_bytes = int(args.max_file_mb * 2**20)
-    arch = None
-    if args.arch:
-        try:
-            arch = json.loads(args.arch)
-        except json.JSONDecodeError as exc:
-            raise LandscapeError(f"--arch is not valid JSON: {exc}") from None
-    center = _read_checkpoint(args.checkpoint, arch, max_bytes)
-    others = {name: _read_checkpoint(getattr(args, name), arch, max_bytes)
-              for name in ("checkpoint2", "checkpoint3") if getattr(args, name)}
-    if not args.data:
-        raise LandscapeError(f"--data is needed: a built-in dataset ({', '.join(BUILTIN)}) "
-                             "or an .npz/.safetensors file with X and y")
-    if args.data in BUILTIN:
-        data = load_builtin(args.data)
-    else:
-        data = uploads.load_data(_read_bytes(args.data), Path(args.data).name, max_bytes,
-                                 args.max_samples)
-    label = {"checkpoint": uploads.content_hash(_read_bytes(args.checkpoint)), "data": args.data}
-    return network_views.checkpoint_source(center, others, data, args.loss, label,
-                                           args.max_parameters)
+    extra = ""
+    if "hessian_eigenvalues" in result.meta:
+        extra = ", Hessian eigenvalues " + ", ".join(f"{v:.4g}" for v in result.meta[
+            "hessian_eigenvalues"])
+    if "barrier" in result.meta:
+        extra = f", barrier {result.meta['barrier']:.4g}"
+    return f"{view} ({shape}, {result.meta['unit']}{extra})"
 
 
 def _read_bytes(path: str) -> bytes:
@@ -175,30 +152,48 @@ def _read_bytes(path: str) -> bytes:
         raise LandscapeError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _read_checkpoint(path: str, arch: dict | None, max_bytes: int) -> uploads.Checkpoint:
-    return uploads.load_checkpoint(_read_bytes(path), Path(path).name, arch, max_bytes)
+def _network_request(args: argparse.Namespace, stack: ExitStack) -> tuple[dict, UploadStore]:
+    """The network spec the CLI options name and the store it reads: an example (trained into
+    ``--cache-dir``), or checkpoint files plus data, validated into a temporary upload store
+    with the command's limits (exactly as the dashboard validates uploads)."""
+    if args.example:
+        if args.checkpoint:
+            raise LandscapeError("give either --example or --checkpoint, not both")
+        return {"model": "network", "example": args.example}, UploadStore(Path(args.cache_dir))
+    if not args.checkpoint:
+        raise LandscapeError("network views need --checkpoint FILE (or --example NAME)")
+    for flag in ("max_file_mb", "max_samples", "max_parameters"):
+        if not getattr(args, flag) > 0:
+            raise LandscapeError(f"--{flag.replace('_', '-')} must be positive; "
+                                 f"got {getattr(args, flag)}")
+    arch = None
+    if args.arch:
+        try:
+            arch = json.loads(args.arch)
+        except json.JSONDecodeError as exc:
+            raise LandscapeError(f"--arch is not valid JSON: {exc}") from None
+    store = UploadStore(Path(stack.enter_context(tempfile.TemporaryDirectory())),
+                        int(args.max_file_mb * 2**20), args.max_samples, args.max_parameters)
+    spec = {"model": "network", "loss": args.loss}
+    for name in ("checkpoint", "checkpoint2", "checkpoint3"):
+        path = getattr(args, name)
+        spec[name] = path and store.put_checkpoint(_read_bytes(path), Path(path).name, arch)
+    if not args.data:
+        raise LandscapeError(f"--data is needed: a built-in dataset ({', '.join(BUILTIN)}) "
+                             "or an .npz/.safetensors file with X and y")
+    spec["data"] = args.data if args.data in BUILTIN else (
+        "upload:" + store.put_data(_read_bytes(args.data), Path(args.data).name))
+    return spec, store
 
 
 def _write_network_view(args: argparse.Namespace, view: dict) -> None:
     device, note = resolve_device(args.device)
-    out, fmt = _output(args, view["view"])
     if note:
         print(f"landscapes: note: {note}", file=sys.stderr)
-    source = network_views.on_device(_network_source(args), device)
-    with _progress_bar(view["view"]) as progress:
-        if view["view"] == "slice":
-            result = network_views.compute_slice(source, view, progress)
-        else:
-            result = network_views.compute_path(source, view, progress)
-    formats.write(result, out, fmt)
-    shape = "x".join(str(len(a)) for a in result.axes)
-    extra = ""
-    if "hessian_eigenvalues" in result.meta:
-        eigs = result.meta["hessian_eigenvalues"]
-        extra = ", Hessian eigenvalues " + ", ".join(f"{v:.4g}" for v in eigs)
-    if "barrier" in result.meta:
-        extra = f", barrier {result.meta['barrier']:.4g}"
-    print(f"wrote {view['view']} ({shape}, {result.meta['unit']}{extra}) to {out}")
+    with ExitStack() as stack:
+        spec, store = _network_request(args, stack)
+        result, out = _write_view(args, spec, view, store, device)
+    print(f"wrote {_grid_summary(view['view'], result)} to {out}")
 
 
 def cmd_slice(args: argparse.Namespace) -> None:
@@ -218,13 +213,14 @@ def cmd_slice(args: argparse.Namespace) -> None:
         "center": args.center, "directions": args.directions,
         "direction_seed": args.direction_seed,
     }
-    _write_view(args, view)
+    result, out = _write_view(args, _model_spec(args), view)
+    print(f"wrote {_grid_summary('slice', result)} to {out}")
 
 
 def cmd_path(args: argparse.Namespace) -> None:
     if args.model == "network":
         kind = "linear" if args.kind == "geodesic" else args.kind
-        default_from, default_to = ("init", "centre") if args.example else ("centre", "checkpoint2")
+        default_from, default_to = ("init", "center") if args.example else ("center", "checkpoint2")
         start = default_from if args.start == "native" else args.start
         end = default_to if args.end == "minimum:0" else args.end
         view = {"view": "path", "from": start, "to": end, "kind": kind, "steps": args.steps}
@@ -232,113 +228,73 @@ def cmd_path(args: argparse.Namespace) -> None:
         return
     view = {"view": "path", "from": args.start, "to": args.end, "kind": args.kind,
             "steps": args.steps}
-    _write_view(args, view)
+    result, out = _write_view(args, _model_spec(args), view)
+    print(f"wrote {_grid_summary('path', result)} to {out}")
 
 
 def cmd_minima(args: argparse.Namespace) -> None:
-    if args.starts < 1:
-        raise LandscapeError(f"--starts must be >= 1; got {args.starts}")
-    model = build_model(_model_spec(args))
-    out, fmt = _output(args, "minima")
-    with _progress_bar("descents") as progress:
-        result = descend(model, seeded_starts(model, range(args.starts)), progress)
-    arrays = {
-        "energies": result.energies, "overlaps": result.overlaps, "states": result.states,
-        "starts": result.starts, "steps": result.steps, "converged": result.converged,
-        **model.arrays(),
-    }
-    if not model.discrete:
-        arrays["min_hessian_eig"] = result.min_hessian_eig
-    meta = {
-        "kind": "minima", "model": model.spec, "seed": model.seed, "method": result.method,
-        "unit": "energy per spin", "energy_convention": model.energy_convention,
-        "starts": "random:0 .. random:K-1", "library_version": landscapes.__version__,
-    }
-    formats.write(ViewResult(arrays, meta), out, fmt)
-    best = float(np.min(result.energies))
+    result, out = _write_view(args, _model_spec(args), {"view": "minima", "starts": args.starts})
+    best = result.meta["lowest_energy"]
     print(f"wrote {args.starts} minima (lowest {best:.6f} per spin) to {out}")
 
 
 def cmd_enumerate(args: argparse.Namespace) -> None:
-    if args.model != "ising":
-        raise LandscapeError(f"exact enumeration is for ising only; got {args.model!r}")
-    spec = _model_spec(args)
-    check_enumerable(spec.get("n", 16))
-    model = build_model(spec)
-    out, fmt = _output(args, "enumeration")
-    with _progress_bar("enumerate") as progress:
-        result = enumerate_ising(model, progress)
-    tree = barrier_tree(result.energies, model.n)
-    hist = funnel_histogram(result.energies, result.overlaps)
-    arrays = {
-        "energies": result.energies, "overlaps": result.overlaps,
-        "minima": tree.minima, "minimum_energies": tree.minimum_energies,
-        "basin_share": tree.basin_share, "merges": tree.merges,
-        "q_values": hist.q_values, "q_counts": hist.counts,
-        "q_lowest_energy": hist.lowest_energy, "q_entropy": hist.entropy,
-        "ground": np.int64(result.ground), **model.arrays(),
-    }
-    meta = {
-        "kind": "enumeration", "model": model.spec, "seed": model.seed,
-        "unit": "energy per spin", "energy_convention": model.energy_convention,
-        "index_convention": "spin i = bit i of the index; bit 1 -> +1, bit 0 -> -1",
-        "minima": "single-spin-flip local minima (no single flip lowers the energy), ascending "
-                  "energy; basin_share: fraction of states whose steepest descent ends there",
-        "merges": "rows (saddle energy per spin, a, b): positions in 'minima' of the lowest "
-                  "minima of the two basins joined at that saddle (the disconnectivity graph)",
-        "q_histogram": "per native overlap Q: q_counts states, q_lowest_energy, q_entropy = ln count",
-        "library_version": landscapes.__version__,
-    }
-    formats.write(ViewResult(arrays, meta), out, fmt)
-    print(f"wrote {2**model.n:,} energies, {len(tree.minima)} minima and "
-          f"{len(tree.merges)} merges to {out}")
+    result, out = _write_view(args, _model_spec(args), {"view": "enumeration"})
+    a = result.arrays
+    print(f"wrote {a['energies'].size:,} energies, {len(a['minima'])} minima and "
+          f"{len(a['merges'])} merges to {out}")
 
 
 def cmd_funnel(args: argparse.Namespace) -> None:
-    if args.model != "ising":
-        raise LandscapeError(f"funnel views are computed exactly for ising only; got {args.model!r}")
-    if not args.temperature > 0:
-        raise LandscapeError(f"--temperature must be > 0; got {args.temperature}")
-    spec = _model_spec(args)
-    check_enumerable(spec.get("n", 16))
-    model = build_model(spec)
-    out, fmt = _output(args, "free energy")
-    result = enumerate_ising(model)
-    q, free = free_energy(result.energies, result.overlaps, model.n, args.temperature)
-    folding = folding_temperature(result.energies, result.overlaps, model.n)
-    barrier = two_state_barrier(q, free)
-    arrays = {"q_values": q, "free_energy": free, **model.arrays()}
-    meta = {
-        "kind": "free energy", "model": model.spec, "seed": model.seed,
-        "temperature": args.temperature, "unit": "free energy per spin",
-        "definition": "F(Q;T) = -(T/N) ln sum over states with overlap Q of exp(-N E/T), "
-                      "E per spin",
-        "folding_temperature": folding, "two_state_barrier": barrier,
-        "energy_convention": model.energy_convention,
-        "library_version": landscapes.__version__,
-    }
-    formats.write(ViewResult(arrays, meta), out, fmt)
+    view = {"view": "free_energy", "temperature": args.temperature}
+    result, out = _write_view(args, _model_spec(args), view)
+    meta, folding = result.meta, result.meta["folding_temperature"]
     tf = f"{folding:.4g}" if folding is not None else "none"
-    print(f"wrote F(Q; T={args.temperature:g}) over {len(q)} overlaps (folding temperature {tf}, "
-          f"two-state barrier {barrier:.4g}) to {out}")
+    print(f"wrote F(Q; T={meta['temperature']:g}) over {len(result.arrays['q_values'])} overlaps "
+          f"(folding temperature {tf}, two-state barrier {meta['two_state_barrier']:.4g}) to {out}")
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
-    if args.model != "ising":
-        raise LandscapeError(f"the size sweep enumerates ising models only; got {args.model!r}")
     view = {"view": "sweep", "n_min": args.n_min, "n_max": args.n_max, "seeds": args.seeds}
-    spec = _model_spec(args)
-    views.request_key(spec, view)  # check the request before any work
-    out, fmt = _output(args, "sweep")
-    with _progress_bar("sweep") as progress:
-        result = views.compute(spec, view, progress)
-    formats.write(result, out, fmt)
+    result, out = _write_view(args, _model_spec(args), view)
     a = result.arrays
     print("    N  ground basin share  minima  largest barrier/spin")
     for i, n in enumerate(a["sizes"]):
         print(f"{n:5d}  {a['ground_basin_share'][i].mean():18.3f}  "
               f"{a['minima_count'][i].mean():6.1f}  {a['largest_barrier'][i].mean():20.4f}")
     print(f"wrote the size sweep (N = {args.n_min}..{args.n_max}, {args.seeds} seeds) to {out}")
+
+
+def _json_object(text: str, flag: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LandscapeError(f"{flag} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise LandscapeError(f"{flag} must be a JSON object, e.g. {{\"view\": \"slice\"}}; "
+                             f"got {text!r}")
+    return value
+
+
+def cmd_view(args: argparse.Namespace) -> None:
+    """Any registered view, from its plain request data (networks read uploads and the trained
+    examples from ``--cache-dir``, as the dashboard does)."""
+    spec, view = _json_object(args.model_spec, "--model"), _json_object(args.view_spec, "--view")
+    device, note = resolve_device(args.device)
+    if note:
+        print(f"landscapes: note: {note}", file=sys.stderr)
+    result, out = _write_view(args, spec, view, UploadStore(Path(args.cache_dir)), device)
+    if isinstance(result, Slice):
+        print(f"wrote {_grid_summary(result.meta['kind'], result)} to {out}")
+        return
+    unit = result.meta.get("unit")
+    print(f"wrote {result.meta['kind']}{f' ({unit})' if unit else ''} to {out}")
+
+
+def _registered_views() -> str:
+    """``ising: slice, path, ...; network: ...``: the views the registry serves, per family."""
+    return "; ".join(f"{family}: {', '.join(registry.views_of(family))}"
+                     for family in sorted(registry.families()))
 
 
 def cmd_examples(args: argparse.Namespace) -> None:
@@ -356,40 +312,6 @@ def cmd_examples(args: argparse.Namespace) -> None:
             path = check_writable(folder / f"{name}{suffix}.safetensors")
             uploads.save_checkpoint(path, ex.arch, state, ex.loss, extra)
             print(f"wrote {path}")
-
-
-def cmd_precompute(args: argparse.Namespace) -> None:
-    from app.config import Config  # the dashboard's cache: app is optional for library users
-    from app.precompute import default_views, precompute, read_plan
-
-    pairs = read_plan(Path(args.file)) if args.file else []
-    if args.defaults:
-        pairs += list(default_views())
-    if not pairs:
-        raise LandscapeError("nothing to precompute: give a FILE.yaml and/or --defaults")
-    config = Config.from_env()
-    if args.cache_dir:
-        config = Config(**{**config.__dict__, "cache_dir": Path(args.cache_dir)})
-    bar = tqdm(total=len(pairs), desc="precompute", unit="view", file=sys.stderr, disable=None)
-
-    def report(k: int, spec: dict, view: dict, status: str) -> None:
-        bar.update(1)
-        if status.startswith("failed"):
-            tqdm.write(f"view {k} ({spec.get('model')} {view.get('view')}): {status}",
-                       file=sys.stderr)
-
-    counts = precompute(config, pairs, report)
-    bar.close()
-    print(f"{counts['computed']} computed, {counts['cached']} already cached, "
-          f"{counts['failed']} failed, in {config.cache_dir}")
-    if counts["failed"]:
-        raise LandscapeError(f"{counts['failed']} view(s) failed (see above)")
-
-
-def cmd_serve(args: argparse.Namespace) -> None:
-    from app import create_app  # the dashboard is optional for library users
-
-    create_app().run(host=args.host, port=args.port, debug=args.debug)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -438,12 +360,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "funnelscope"))
     p.set_defaults(func=cmd_examples)
 
-    p = sub.add_parser("precompute", help="warm the dashboard's cache with a list of views")
-    p.add_argument("file", nargs="?", help="YAML file with a 'views:' list of {model, view}")
-    p.add_argument("--defaults", action="store_true", help="add the dashboard's first-load views")
-    p.add_argument("--cache-dir", help="default: FUNNELSCOPE_CACHE_DIR or ~/.cache/funnelscope")
-    p.set_defaults(func=cmd_precompute)
-
     p = sub.add_parser("funnel", help="free energy F(Q; T) of an Ising model (exact, N <= 20)")
     _add_model_arguments(p, ("ising",))
     p.add_argument("--temperature", type=float, default=1.0, help="T in units of the couplings")
@@ -458,11 +374,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_arguments(p)
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("serve", help="run the dashboard")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8050)
-    p.add_argument("--debug", action="store_true")
-    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("view", help="any registered view, from JSON model and view specs")
+    p.add_argument("--model", dest="model_spec", required=True,
+                   help='model spec, e.g. \'{"model": "ising", "n": 8}\'')
+    p.add_argument("--view", dest="view_spec", required=True,
+                   help='view spec, e.g. \'{"view": "slice", "steps": 21}\'; registered: '
+                        + _registered_views())
+    p.add_argument("--device", default="cpu", help="networks: cpu (default), cuda, cuda:K or auto")
+    p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "funnelscope"),
+                   help="networks: where uploads and the trained examples are stored")
+    _add_output_arguments(p, "output file (.npz, .csv, .vtk or .html)")
+    p.set_defaults(func=cmd_view)
     return parser
 
 

@@ -45,9 +45,9 @@ def directions_through(center: np.ndarray, points: list[np.ndarray]) -> np.ndarr
     dirs = np.stack([np.asarray(p, dtype=np.float64) - center for p in points])
     norms = np.linalg.norm(dirs, axis=1)
     if np.any(norms < 1e-12 * max(1.0, float(np.linalg.norm(center)))):
-        raise LandscapeError("a point to slice through coincides with the centre")
+        raise LandscapeError("a point to slice through coincides with the center")
     if len(points) > 1 and np.linalg.matrix_rank(dirs, tol=1e-9 * norms.max()) < len(points):
-        raise LandscapeError("the points to slice through are collinear with the centre")
+        raise LandscapeError("the points to slice through are collinear with the center")
     return dirs
 
 
@@ -78,7 +78,7 @@ def filter_normalized(
             d = (rows * scale[:, None]).reshape(shape)
         parts.append(d.ravel())
     if offset != len(center):
-        raise ValueError(f"shapes cover {offset} entries but the centre has {len(center)}")
+        raise ValueError(f"shapes cover {offset} entries but the center has {len(center)}")
     return np.concatenate(parts)
 
 

@@ -131,7 +131,7 @@ def view_kind(family: str, view: str) -> ViewKind:
         return record
     known = families()
     if family not in known:
-        raise LandscapeError(f"unknown model {family!r}; choose {_or(known)}")
+        raise LandscapeError(f"unknown model {family!r}; choose {_or(sorted(known))}")
     offered = [v for fam, v in _VIEWS if fam == family]
     others = sorted({fam for fam, v in _VIEWS if v == view})
     if others:

@@ -9,11 +9,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import landscapes
 from landscapes.slices import Slice
 
 GRID_KINDS = ("slice", "path")
 BUFFER_PREFIX = "buffer."  # arrays of a network's BatchNorm statistics: buffer.<name> (a slice,
 # or per seed in the minima view), buffer.from.<name> and buffer.to.<name> (a path's two ends)
+
+
+def base_meta(model: dict, unit: str, seed: int | None = None,
+              energy_convention: str | None = None) -> dict:
+    """The meta fields every result shares: the canonical ``model`` spec, the ``unit`` of its
+    values (``energy per spin`` for spin models, ``loss`` for networks), the model ``seed`` and
+    the ``energy_convention`` (spin models; omitted when None) and the ``library_version``."""
+    meta: dict = {"model": model}
+    if seed is not None:
+        meta["seed"] = seed
+    meta["unit"] = unit
+    if energy_convention is not None:
+        meta["energy_convention"] = energy_convention
+    meta["library_version"] = landscapes.__version__
+    return meta
 
 
 @dataclass

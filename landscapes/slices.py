@@ -13,11 +13,11 @@ import numpy as np
 import torch
 
 from landscapes.errors import LandscapeError
+from landscapes.registry import Progress
 from landscapes.sphere import retract
 
 AXIS_NAMES = ("x", "y", "z")
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
-Progress = Callable[[int, int], None] | None
 MAX_POINTS = 2_000_000
 
 

@@ -24,3 +24,10 @@ def fill_view(view: dict, defaults: dict[str, dict], casts: dict[str, type]) -> 
             except (TypeError, ValueError):
                 raise LandscapeError(f"{kind}: {key} must be a number; got {out[key]!r}") from None
     return out
+
+
+def check_whole(view: dict, key: str, kind: str) -> None:
+    """Refuse a fractional ``view[key]`` (``2.5`` starts) before :func:`fill_view` casts it."""
+    value = view.get(key)
+    if isinstance(value, float) and not value.is_integer():
+        raise LandscapeError(f"{kind}: {key} must be a whole number; got {value!r}")

@@ -1,14 +1,16 @@
-"""Slices and paths of a network's loss landscape (the network side of :mod:`landscapes.views`).
+"""Slices and paths of a network's loss landscape, and the registry records of the network views.
 
-A :class:`NetworkSource` is a :class:`NetworkLandscape` (the centre checkpoint, its data and
+A :class:`NetworkSource` is a :class:`NetworkLandscape` (the center checkpoint, its data and
 loss) plus the other named points a view may use: ``init`` and a training ``trajectory`` for
 the examples, ``checkpoint2``/``checkpoint3`` for uploads. Views (plain dicts):
 
     {"view": "slice", "dims": 2, "steps": 51, "span": 1.0, "directions": "filter",
      "direction_seed": 0, "include_1d": False}
-    {"view": "path", "from": "init", "to": "centre", "kind": "linear" | "bezier", "steps": 81}
+    {"view": "path", "from": "init", "to": "center", "kind": "linear" | "bezier", "steps": 81}
+    {"view": "minima", "seeds": 8}  (example networks only; :mod:`landscapes.networks.minima`)
 
-Paths run between named checkpoints (``centre`` is the slice centre) from alpha = 0 to 1.
+Paths run between named checkpoints (``center`` is the slice center; the older spelling
+``centre`` is accepted in input and stored as ``center``) from alpha = 0 to 1.
 
 Directions: ``filter`` (Gaussian, filter-normalized, Li et al. 2018; coefficients are in units
 of the filter norms), ``pca`` (principal directions of the trajectory, unit length; the span is
@@ -25,16 +27,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import landscapes
 from landscapes.directions import directions_through, filter_normalized, pca_directions
 from landscapes.errors import LandscapeError
 from landscapes.networks import examples
 from landscapes.networks.architectures import split_state
 from landscapes.networks.datasets import Dataset, load_builtin
 from landscapes.networks.landscape import MAX_PARAMETERS, NetworkLandscape
+from landscapes.networks.minima import (
+    NETWORK_MINIMA_DEFAULTS,
+    network_minima,
+    normalize_network_minima_view,
+)
 from landscapes.networks.store import UploadStore
 from landscapes.networks.uploads import Checkpoint
-from landscapes.results import BUFFER_PREFIX
+from landscapes.registry import Context, Progress, ViewKind, register_view
+from landscapes.results import BUFFER_PREFIX, ViewResult, base_meta
 from landscapes.slices import (
     MAX_POINTS,
     Slice,
@@ -44,14 +51,15 @@ from landscapes.slices import (
 )
 from landscapes.viewspec import fill_view
 
-Progress = Callable[[int, int], None] | None
 SLICE_DEFAULTS = {"view": "slice", "dims": 2, "steps": 51, "span": 1.0, "directions": "filter",
                   "direction_seed": 0, "include_1d": False}
-PATH_DEFAULTS = {"view": "path", "from": "init", "to": "centre", "kind": "linear", "steps": 81,
+PATH_DEFAULTS = {"view": "path", "from": "init", "to": "center", "kind": "linear", "steps": 81,
                  "bend_steps": 300}
 NETWORK_PATH_KINDS = ("linear", "bezier")
 LINEAR_RANGE = (-0.5, 1.5)  # Goodfellow et al. 2015
 CHUNK = 64
+CENTER = "center"  # the name of the center checkpoint among a source's points
+SPELLINGS = {"centre": CENTER}  # accepted in input, stored in the canonical spelling
 
 
 @dataclass
@@ -63,10 +71,11 @@ class NetworkSource:
     label: dict = field(default_factory=dict)
 
     def point(self, name: str) -> np.ndarray:
-        if name == "centre":
+        name = SPELLINGS.get(name, name)
+        if name == CENTER:
             return self.landscape.center.double().numpy()
         if name not in self.points:
-            have = ", ".join(["centre", *self.points])
+            have = ", ".join([CENTER, *self.points])
             raise LandscapeError(f"no checkpoint named {name!r} here; available: {have}")
         return self.points[name]
 
@@ -133,7 +142,8 @@ def source_from_spec(spec: dict, store: UploadStore) -> NetworkSource:
     others = {
         name: store.checkpoint(spec[name]) for name in ("checkpoint2", "checkpoint3") if spec[name]
     }
-    return checkpoint_source(center, others, data, spec["loss"], label=dict(spec))
+    return checkpoint_source(center, others, data, spec["loss"], label=dict(spec),
+                             max_parameters=store.max_parameters)
 
 
 def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data: Dataset,
@@ -146,7 +156,7 @@ def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data
     for name, ckpt in others.items():
         if ckpt.arch != center.arch:
             raise LandscapeError(
-                f"{name} has a different architecture from the centre checkpoint "
+                f"{name} has a different architecture from the center checkpoint "
                 f"({ckpt.arch} vs {center.arch})"
             )
         params, bufs = split_state(land.module, ckpt.state)
@@ -171,7 +181,11 @@ def normalize_view(view: dict) -> dict:
             raise LandscapeError(
                 f"unknown directions {d!r}; use filter, pca, hessian or through:P1[,P2]"
             )
+        if str(d).startswith("through:"):
+            names = d.removeprefix("through:").split(",")
+            out["directions"] = "through:" + ",".join(SPELLINGS.get(n, n) for n in names)
     else:
+        out["from"], out["to"] = (SPELLINGS.get(out[end], out[end]) for end in ("from", "to"))
         if out["kind"] not in NETWORK_PATH_KINDS:
             raise LandscapeError(f"network path: kind must be linear or bezier; got {out['kind']!r}")
         if not 3 <= out["steps"] <= 1001:
@@ -234,11 +248,10 @@ def _split_metrics(values: np.ndarray, classification: bool) -> tuple[np.ndarray
 def _base_meta(source: NetworkSource) -> dict:
     land = source.landscape
     return {
-        "model": {"model": "network", **source.label},
+        **base_meta({"model": "network", **source.label}, "loss"),
         "architecture": land.arch,
         "loss": land.loss,
         "data": land.data.name,
-        "unit": "loss",
         "loss_unit": "mean cross-entropy (nats)" if land.loss == "cross_entropy"
         else "mean squared error",
         "parameters": land.layout.to_meta(),
@@ -246,7 +259,6 @@ def _base_meta(source: NetworkSource) -> dict:
         "batchnorm": "eval mode; running statistics of the centre checkpoint, never updated",
         "samples": {"train": len(land.data.x_train), "test": len(land.data.x_test)},
         "evaluation": land.method_meta(),
-        "library_version": landscapes.__version__,
     }
 
 
@@ -411,3 +423,51 @@ def _bezier_path(source: NetworkSource, view: dict, start: np.ndarray, end: np.n
         progress(total, total)
     extras.update(coefficients=coefs, arc=t, line_loss=line, **_path_buffers(buffers))
     return Slice([t], values, start, directions, "euclidean", meta, extras)
+
+
+# --------------------------------------------------------------------------- the records
+
+
+def _store(context: Context) -> UploadStore:
+    if context.store is None:
+        raise LandscapeError("network views need an upload store (a cache directory)")
+    return context.store
+
+
+def _source(spec: dict, context: Context) -> NetworkSource:
+    return on_device(source_from_spec(spec, _store(context)), context.device)
+
+
+def _example_only(spec: dict, view: dict) -> tuple[dict, dict]:
+    if "example" not in spec:
+        raise LandscapeError("minima from several seeds are trained for the example networks "
+                             "only (an upload has no training recipe)")
+    return spec, view
+
+
+def _compute_slice(spec: dict, view: dict, progress: Progress, context: Context) -> Slice:
+    return compute_slice(_source(spec, context), view, progress)
+
+
+def _compute_path(spec: dict, view: dict, progress: Progress, context: Context) -> Slice:
+    return compute_path(_source(spec, context), view, progress)
+
+
+def _compute_minima(spec: dict, view: dict, progress: Progress, context: Context) -> ViewResult:
+    return network_minima(spec["example"], view["seeds"], _store(context).examples_dir, progress)
+
+
+RECORDS = (
+    ViewKind("network", "slice", SLICE_DEFAULTS, normalize_view, _compute_slice,
+             result_kind="slice", normalize_model=normalize_spec,
+             description="a 1D/2D slice of the loss around the center checkpoint"),
+    ViewKind("network", "path", PATH_DEFAULTS, normalize_view, _compute_path,
+             result_kind="path", normalize_model=normalize_spec,
+             description="the loss along a line or a trained Bezier curve between checkpoints"),
+    ViewKind("network", "minima", NETWORK_MINIMA_DEFAULTS, normalize_network_minima_view,
+             _compute_minima, result_kind="minima", normalize_model=normalize_spec,
+             canonical=_example_only,
+             description="an example network trained from several initialization seeds"),
+)
+for _record in RECORDS:
+    register_view(_record)

@@ -9,16 +9,15 @@
   whose flip lowers H most until none does (every spin aligned with its local field).
 """
 
-from collections.abc import Callable
+
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from landscapes.registry import Progress
 from landscapes.sphere import project_tangent, retract, riemannian_hessian_eigenvalues
 from landscapes.spin.models import IsingFunnel, SpinModel
-
-Progress = Callable[[int, int], None] | None
 
 
 @dataclass(frozen=True)

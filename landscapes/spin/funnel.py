@@ -76,8 +76,8 @@ def funnel_histogram(
     """
     e = np.asarray(energies, dtype=np.float64)
     n = spins_of(e)
-    index, centres = _bins(np.asarray(overlaps, dtype=np.float64), n, q_bins)
-    k = centres.size
+    index, centers = _bins(np.asarray(overlaps, dtype=np.float64), n, q_bins)
+    k = centers.size
     keep = index >= 0
     index, e_in = index[keep], e[keep]
     counts = np.bincount(index, minlength=k)
@@ -90,7 +90,7 @@ def funnel_histogram(
     if edges[-1] == edges[0]:
         edges = edges[0] + np.linspace(-0.5, 0.5, energy_bins + 1)
     density, _, _ = np.histogram2d(index, e_in, bins=[np.arange(k + 1) - 0.5, edges])
-    return FunnelHistogram(centres, counts, lowest, entropy, density.astype(np.int64), edges)
+    return FunnelHistogram(centers, counts, lowest, entropy, density.astype(np.int64), edges)
 
 
 CUTOFF = 50.0  # partition sums leave out terms below exp(-CUTOFF) of their largest

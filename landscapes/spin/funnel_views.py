@@ -1,10 +1,13 @@
-"""Funnel views of the Ising model by exact enumeration: the funnel summary and the size sweep.
+"""Views of the Ising model by exact enumeration: the funnel summary, the size sweep, the raw
+enumeration (every state, the barrier tree) and the free-energy profile at one temperature.
 
 View specs (plain data, like slices; see :mod:`landscapes.views`)::
 
     {"view": "funnel", "reference": "native", "temperatures": 41, "t_min": 0.05, "t_max": 10.0,
      "energy_bins": 50}
     {"view": "sweep", "n_min": 8, "n_max": 20, "seeds": 4}
+    {"view": "enumeration"}
+    {"view": "free_energy", "temperature": 1.0}
 
 Conventions: energies per spin (H/N); Q the overlap s.r/N with the reference state r: the native
 state xi (``reference: native``) or the exact ground state with xi.g >= 0 (``reference: ground``;
@@ -16,13 +19,12 @@ listed by the member with Q >= 0, and ``basin_share`` counts both basins.
 """
 
 import dataclasses
-from collections.abc import Callable
 
 import numpy as np
 
-import landscapes
 from landscapes.errors import LandscapeError
-from landscapes.results import ViewResult
+from landscapes.registry import Progress
+from landscapes.results import ViewResult, base_meta
 from landscapes.spin.barriers import BarrierTree, barrier_tree, fold_mirror, saddle_matrix
 from landscapes.spin.enumeration import (
     check_enumerable,
@@ -33,28 +35,34 @@ from landscapes.spin.enumeration import (
 from landscapes.spin.funnel import (
     OverlapEnsemble,
     folding_temperature,
+    free_energy,
     funnel_histogram,
     two_state_barrier,
 )
-from landscapes.spin.models import IsingFunnel, build_model
+from landscapes.spin.models import IsingFunnel, build_model, model_meta
 from landscapes.viewspec import fill_view
-
-Progress = Callable[[int, int], None] | None
 
 FUNNEL_DEFAULTS = {"view": "funnel", "reference": "native", "temperatures": 41, "t_min": 0.05,
                    "t_max": 10.0, "energy_bins": 50}
 REFERENCES = ("native", "ground")
 SWEEP_DEFAULTS = {"view": "sweep", "n_min": 8, "n_max": 20, "seeds": 4}
-DEFAULTS = {"funnel": FUNNEL_DEFAULTS, "sweep": SWEEP_DEFAULTS}
+ENUMERATION_DEFAULTS = {"view": "enumeration"}
+FREE_ENERGY_DEFAULTS = {"view": "free_energy", "temperature": 1.0}
+DEFAULTS = {"funnel": FUNNEL_DEFAULTS, "sweep": SWEEP_DEFAULTS,
+            "enumeration": ENUMERATION_DEFAULTS, "free_energy": FREE_ENERGY_DEFAULTS}
 CASTS = {"temperatures": int, "t_min": float, "t_max": float, "energy_bins": int, "n_min": int,
-         "n_max": int, "seeds": int}
+         "n_max": int, "seeds": int, "temperature": float}
 MAX_SWEEP_SEEDS = 20
 
 
 def normalize_view(view: dict) -> dict:
-    """Canonical funnel or sweep view spec (defaults filled, values checked)."""
+    """Canonical funnel, sweep, enumeration or free-energy view spec (defaults filled, values
+    checked; LandscapeError otherwise)."""
     out = fill_view(view, DEFAULTS, CASTS)
-    if out["view"] == "funnel":
+    if out["view"] == "free_energy":
+        if not out["temperature"] > 0:  # also refuses NaN
+            raise LandscapeError(f"free_energy: temperature must be > 0; got {out['temperature']}")
+    elif out["view"] == "funnel":
         if out["reference"] not in REFERENCES:
             raise LandscapeError(f"funnel: reference must be native or ground; got "
                                  f"{out['reference']!r}")
@@ -67,7 +75,7 @@ def normalize_view(view: dict) -> dict:
         if not 2 <= out["energy_bins"] <= 400:
             raise LandscapeError(f"funnel: energy_bins must be between 2 and 400; got "
                                  f"{out['energy_bins']}")
-    else:
+    elif out["view"] == "sweep":
         if not 2 <= out["n_min"] <= out["n_max"]:
             raise LandscapeError(f"sweep: need 2 <= n_min <= n_max; got {out['n_min']}, "
                                  f"{out['n_max']}")
@@ -137,9 +145,9 @@ def compute_funnel(model: IsingFunnel, view: dict, progress: Progress = None) ->
         else spins_from_index(result.ground, n), **model.arrays(),
     }
     meta = {
-        "kind": "funnel", "model": model.spec, "seed": model.seed, "n": n, "view": view,
+        **model_meta(model),
+        "kind": "funnel", "n": n, "view": view,
         "overlap": f"Q = s.r/N with r the {view['reference']} state ('reference' array)",
-        "unit": "energy per spin", "energy_convention": model.energy_convention,
         "folding_temperature": folding,
         "index_convention": "spin i = bit i of the state index; bit 1 -> +1, bit 0 -> -1",
         "minima": "single-spin-flip local minima, mirror-folded (s and -s one entry, listed by "
@@ -150,7 +158,6 @@ def compute_funnel(model: IsingFunnel, view: dict, progress: Progress = None) ->
                        "exp(-N E/T); rows follow 'temperatures' (units of H, k_B = 1)",
         "folding": "T_f: native (|Q| >= 0.8) and unfolded (|Q| < 0.5) ensembles have equal "
                    "free energy; two_state_barrier: the F(|Q|) barrier between them, per spin",
-        "library_version": landscapes.__version__,
     }
     return ViewResult(arrays, meta)
 
@@ -183,14 +190,62 @@ def compute_sweep(spec: dict, view: dict, progress: Progress = None) -> ViewResu
                 progress(int(1000 * done / total), 1000)
     arrays = {"sizes": sizes, "seeds": seeds, "ground_basin_share": share, "minima_count": count,
               "largest_barrier": barrier, "folding_temperature": folding}
+    family = {k: v for k, v in spec.items() if k not in ("n", "seed")}
     meta = {
-        "kind": "sweep", "model": {k: v for k, v in spec.items() if k not in ("n", "seed")},
-        "view": view, "unit": "energy per spin (barriers), temperature in units of H",
+        **base_meta(family, "energy per spin (barriers), temperature in units of H"),
+        "kind": "sweep", "view": view,
         "definitions": "ground_basin_share: share of all 2^N states whose steepest descent ends "
                        "in the ground state or its mirror; minima_count: mirror classes of "
                        "single-flip minima; largest_barrier: max over minima of (lowest saddle "
                        "to the ground state - own energy), per spin; folding_temperature: NaN "
                        "where native and unfolded never exchange stability in [1e-3, 1e2]",
-        "library_version": landscapes.__version__,
+    }
+    return ViewResult(arrays, meta)
+
+
+def compute_enumeration(model: IsingFunnel, progress: Progress = None) -> ViewResult:
+    """All 2^N states of ``model``: energies and native overlaps by state index, the (unfolded)
+    barrier tree of single-flip minima and the histogram over the native overlap Q."""
+    check_enumerable(model.n)
+    result = enumerate_ising(model, progress)
+    tree = barrier_tree(result.energies, model.n)
+    hist = funnel_histogram(result.energies, result.overlaps)
+    arrays = {
+        "energies": result.energies, "overlaps": result.overlaps,
+        "minima": tree.minima, "minimum_energies": tree.minimum_energies,
+        "basin_share": tree.basin_share, "merges": tree.merges,
+        "q_values": hist.q_values, "q_counts": hist.counts,
+        "q_lowest_energy": hist.lowest_energy, "q_entropy": hist.entropy,
+        "ground": np.int64(result.ground), **model.arrays(),
+    }
+    meta = {
+        **model_meta(model),
+        "kind": "enumeration",
+        "index_convention": "spin i = bit i of the index; bit 1 -> +1, bit 0 -> -1",
+        "minima": "single-spin-flip local minima (no single flip lowers the energy), ascending "
+                  "energy; basin_share: fraction of states whose steepest descent ends there",
+        "merges": "rows (saddle energy per spin, a, b): positions in 'minima' of the lowest "
+                  "minima of the two basins joined at that saddle (the disconnectivity graph)",
+        "q_histogram": "per native overlap Q: q_counts states, q_lowest_energy, q_entropy = ln count",
+    }
+    return ViewResult(arrays, meta)
+
+
+def compute_free_energy(model: IsingFunnel, view: dict, progress: Progress = None) -> ViewResult:
+    """F(Q; T) per spin over the native overlap Q at ``view["temperature"]`` (units of H), with
+    the folding temperature and the two-state barrier of the profile."""
+    check_enumerable(model.n)
+    result = enumerate_ising(model, progress)
+    temperature = view["temperature"]
+    q, free = free_energy(result.energies, result.overlaps, model.n, temperature)
+    arrays = {"q_values": q, "free_energy": free, **model.arrays()}
+    meta = {
+        **model_meta(model, "free energy per spin"),
+        "kind": "free energy",
+        "temperature": temperature,
+        "definition": "F(Q;T) = -(T/N) ln sum over states with overlap Q of exp(-N E/T), "
+                      "E per spin",
+        "folding_temperature": folding_temperature(result.energies, result.overlaps, model.n),
+        "two_state_barrier": two_state_barrier(q, free),
     }
     return ViewResult(arrays, meta)

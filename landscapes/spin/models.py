@@ -10,10 +10,12 @@ import math
 from functools import lru_cache
 
 from landscapes.errors import LandscapeError
+from landscapes.results import base_meta
 from landscapes.spin.ising import IsingFunnel
 from landscapes.spin.pspin import PSpinGlass
 
 SpinModel = IsingFunnel | PSpinGlass
+UNIT = "energy per spin"  # every spin energy is H/N (DESIGN.md normalization)
 FAMILIES: dict[str, type[IsingFunnel] | type[PSpinGlass]] = {
     "ising": IsingFunnel,
     "pspin": PSpinGlass,
@@ -67,4 +69,12 @@ def _build(items: tuple) -> SpinModel:
     return family.create(**spec)
 
 
-__all__ = ["FAMILIES", "IsingFunnel", "PSpinGlass", "SpinModel", "build_model", "normalize_spec"]
+def model_meta(model: SpinModel, unit: str = UNIT) -> dict:
+    """The shared meta of a spin model's result (:func:`landscapes.results.base_meta`)."""
+    return base_meta(model.spec, unit, model.seed, model.energy_convention)
+
+
+__all__ = [
+    "FAMILIES", "UNIT", "IsingFunnel", "PSpinGlass", "SpinModel", "build_model", "model_meta",
+    "normalize_spec",
+]

@@ -31,7 +31,8 @@ small tensor products with Vandermonde matrices of the axes and O(1) work per po
 import numpy as np
 
 from landscapes.errors import LandscapeError
-from landscapes.slices import MAX_POINTS, Progress, evaluate_grid
+from landscapes.registry import Progress
+from landscapes.slices import MAX_POINTS, evaluate_grid
 from landscapes.spin.ising import IsingFunnel
 from landscapes.spin.pspin import PSpinGlass
 

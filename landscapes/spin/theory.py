@@ -78,9 +78,9 @@ def hessian_spectrum_bounds(p: int, energy: float) -> tuple[float, float, float]
 
     centre = -p e, radius = 2 sqrt(p(p-1)); eigenvalues in units of H per unit |ds|^2.
     """
-    centre = -p * energy
+    center = -p * energy
     radius = 2.0 * np.sqrt(p * (p - 1))
-    return centre, radius, centre - radius
+    return center, radius, center - radius
 
 
 def semicircle_density(x: np.ndarray, p: int, energy: float) -> np.ndarray:

@@ -72,11 +72,28 @@ def test_path_and_minima(tmp_path, capsys):
         assert arrays["energies"][k] == pytest.approx(e)
 
 
-def test_ising_minima_have_no_hessian_column(tmp_path, capsys):
+def test_cli_minima_are_the_library_result(tmp_path, capsys):
+    """``landscapes minima`` writes the registry's minima result: the union of what the CLI and
+    the library wrote before (start states, lowest state, spectrum, view); Ising flips have no
+    Hessian (NaN), and the starts are the model's seeded random starts."""
+    from landscapes import views
+    from landscapes.spin.descent import seeded_starts
+    from landscapes.spin.models import build_model
+
     code, _, _ = run(["minima", "ising", "--n", "8", "--starts", "4",
                       "--out", str(tmp_path / "m.npz")], capsys)
-    arrays, _ = read_npz(tmp_path / "m.npz")
-    assert code == 0 and "min_hessian_eig" not in arrays and arrays["states"].shape == (4, 8)
+    arrays, meta = read_npz(tmp_path / "m.npz")
+    assert code == 0 and np.isnan(arrays["min_hessian_eig"]).all()
+    assert arrays["states"].shape == (4, 8) and arrays["starts"].shape == (4, 8)
+    spec = {"model": "ising", "n": 8}
+    np.testing.assert_array_equal(arrays["starts"], seeded_starts(build_model(spec), range(4)))
+    assert meta["view"] == {"view": "minima", "starts": 4} and "lowest_state" in arrays
+    library = views.compute(spec, {"view": "minima", "starts": 4})
+    assert sorted(library.arrays) == sorted(arrays)
+    code, _, _ = run(["minima", "pspin", "--n", "12", "--starts", "2",
+                      "--out", str(tmp_path / "p.npz")], capsys)
+    arrays, _ = read_npz(tmp_path / "p.npz")
+    assert code == 0 and arrays["spectrum"].shape == (11,)
 
 
 @pytest.mark.parametrize(
@@ -89,10 +106,10 @@ def test_ising_minima_have_no_hessian_column(tmp_path, capsys):
         (["slice", "pspin", "--n", "128", "--p", "4"], "use n <= 66 for p=4"),
         (["path", "ising", "--from", "top"], "unknown point 'top'"),
         (["enumerate", "pspin"], "for ising only"),
-        (["minima", "ising", "--starts", "0"], "--starts must be >= 1"),
+        (["minima", "ising", "--starts", "0"], "minima: starts must be between 1 and 512; got 0"),
         (["sweep", "ising", "--seeds", "0"], "sweep: seeds must be between 1 and 20; got 0"),
         (["sweep", "ising", "--n-max", "21"], "exact enumeration needs n <= 20"),
-        (["sweep", "pspin"], "enumerates ising models only"),
+        (["sweep", "pspin"], "sweep views are computed for ising only; got 'pspin'"),
         (["slice", "ising", "--dims", "5"], "invalid choice"),
     ],
 )
@@ -148,7 +165,7 @@ def test_funnel_refuses_what_it_cannot_compute(tmp_path, capsys):
     assert code == 2 and "ising only" in err
     code, _, err = run(["funnel", "ising", "--temperature", "0", "--out", str(tmp_path / "f.npz")],
                        capsys)
-    assert code == 2 and "--temperature must be > 0" in err
+    assert code == 2 and "free_energy: temperature must be > 0; got 0.0" in err
 
 
 def test_sweep_writes_the_table_it_prints(tmp_path, capsys):

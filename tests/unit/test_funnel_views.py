@@ -151,7 +151,7 @@ def test_funnel_requests():
     key = views.request_key
     assert key({**ISING, "n": 12}, {"view": "sweep"}) == key({**ISING, "n": 14}, {"view": "sweep"})
     assert key(ISING, {"view": "funnel"}) != key(ISING, {"view": "funnel", "reference": "ground"})
-    with pytest.raises(LandscapeError, match="computed exactly for the Ising model only"):
+    with pytest.raises(LandscapeError, match="funnel views are computed for ising only; got .pspin."):
         views.compute({"model": "pspin", "n": 16}, {"view": "funnel"})
     with pytest.raises(LandscapeError, match="sweep: seeds must be between 1 and 20"):
         views.request_key(ISING, {"view": "sweep", "seeds": 0})

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from landscapes.minima_stats import spin_minima
 from landscapes.plots.minima import (
     hessian_spectrum_figure,
     minima_figure,
@@ -16,6 +15,7 @@ from landscapes.plots.minima import (
 )
 from landscapes.results import ViewResult
 from landscapes.spin import theory as pspin_theory
+from landscapes.spin.minima import spin_minima
 from landscapes.spin.models import IsingFunnel, PSpinGlass
 
 torch.set_num_threads(1)

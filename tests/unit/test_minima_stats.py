@@ -13,18 +13,12 @@ import torch
 
 from landscapes.errors import LandscapeError
 from landscapes.io.npz import read_npz, write_npz
-from landscapes.minima_stats import (
-    MAX_SEEDS,
-    MAX_STARTS,
-    network_minima,
-    normalize_minima_view,
-    normalize_network_minima_view,
-    spin_minima,
-)
 from landscapes.networks import examples
 from landscapes.networks.architectures import build_network
 from landscapes.networks.datasets import load_builtin
+from landscapes.networks.minima import MAX_SEEDS, network_minima, normalize_network_minima_view
 from landscapes.spin import theory as pspin_theory
+from landscapes.spin.minima import MAX_STARTS, normalize_minima_view, spin_minima
 from landscapes.spin.models import IsingFunnel, PSpinGlass
 
 torch.set_num_threads(1)

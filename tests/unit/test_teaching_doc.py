@@ -257,12 +257,12 @@ def test_exercise_2_goodfellow(store, prose):
         titles.add(figures.path_figure([path]).layout.title.text)
         inside = (path.extras["arc"] >= 0) & (path.extras["arc"] <= 1)
         assert np.all(np.diff(path.values[inside]) < 0), example  # only down from 0 to 1
-    assert titles == {"straight line init -> centre: barrier 0"}
+    assert titles == {"straight line init -> center: barrier 0"}
     mlp, cnn = _path(store, "moons-mlp"), _path(store, "digits-cnn")
     behind = mlp.extras["arc"] <= 0
     peak = int(np.argmax(np.where(behind, mlp.values, -np.inf)))
     assert _missing(prose, [
-        "Both titles: `straight line init -> centre: barrier 0`",
+        "Both titles: `straight line init -> center: barrier 0`",
         f"falls from {_at(mlp, 0):.3f} at alpha = 0 (about ln 2 = {math.log(2):.3f}: a guess) "
         f"to {_sig(_at(mlp, 1))} at alpha = 1",
         # the CNN's training (Adam, convolutions) rounds differently on different CPUs: its

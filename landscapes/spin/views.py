@@ -1,0 +1,268 @@
+"""Slices and paths of the spin models, and the registry records of every spin view.
+
+Views (plain dicts; see :mod:`landscapes.views` for the request form)::
+
+    {"view": "slice", "dims": 2, "steps": 51, "span": 1.0, "center": "minimum:0",
+     "directions": "random", "direction_seed": 0}
+    {"view": "path", "from": "native", "to": "minimum:0", "kind": "geodesic", "steps": 101}
+
+Named points: ``native`` (xi for Ising, the planted v for p-spin), ``ground`` (the exact Ising
+ground state with Q >= 0; n <= 20), ``random:K`` (seeded random start K on the sphere) and
+``minimum:K`` (the minimum a descent from ``random:K`` reaches), and for Ising ``state:I`` (the
+state with index I: spin i = bit i, 1 -> +1; e.g. a minimum of the barrier tree). Directions are
+``random`` or ``through:P1[,P2[,P3]]`` (slice spanned by the center and those points).
+
+Registered here (:mod:`landscapes.registry`): ``slice``, ``path`` and ``minima``
+(:mod:`landscapes.spin.minima`) for both spin families, and for the Ising model alone the exact
+views of :mod:`landscapes.spin.funnel_views`: ``funnel``, ``sweep``, ``enumeration`` and
+``free_energy``. Energies are per spin, H/N (``unit`` = ``"energy per spin"``).
+"""
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from landscapes.directions import directions_through, random_directions
+from landscapes.errors import LandscapeError
+from landscapes.registry import Context, Progress, ViewKind, register_view
+from landscapes.results import ViewResult
+from landscapes.slices import Slice, evaluate_grid, symmetric_axis
+from landscapes.sphere import geodesic_chord_parameters
+from landscapes.spin import funnel_views
+from landscapes.spin.descent import descend
+from landscapes.spin.enumeration import check_enumerable, enumerate_ising, spins_from_index
+from landscapes.spin.minima import MINIMA_DEFAULTS, normalize_minima_view, spin_minima
+from landscapes.spin.models import SpinModel, build_model, model_meta, normalize_spec
+from landscapes.spin.polynomial_slices import sphere_values
+from landscapes.viewspec import fill_view
+
+SLICE_DEFAULTS = {
+    "view": "slice", "dims": 2, "steps": 51, "span": 1.0, "center": "minimum:0",
+    "directions": "random", "direction_seed": 0,
+}
+PATH_DEFAULTS = {"view": "path", "from": "native", "to": "minimum:0", "kind": "geodesic", "steps": 101}
+PATH_KINDS = ("linear", "geodesic")
+MAX_STEPS = {1: 100_001, 2: 401, 3: 81}
+
+
+def normalize_view(view: dict) -> dict:
+    """Canonical view spec: defaults filled, values checked (raises LandscapeError)."""
+    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS},
+                    {"steps": int, "dims": int, "span": float, "direction_seed": int})
+    kind = out["view"]
+    if kind == "slice":
+        if out["dims"] not in (1, 2, 3):
+            raise LandscapeError(f"slice: dims must be 1, 2 or 3; got {out['dims']}")
+        limit = MAX_STEPS[out["dims"]]
+        if not 2 <= out["steps"] <= limit:
+            raise LandscapeError(
+                f"slice: steps must be between 2 and {limit} for dims={out['dims']}; "
+                f"got {out['steps']}"
+            )
+        symmetric_axis(out["span"], out["steps"])
+        _parse_point(out["center"])
+        if out["directions"] != "random":
+            targets = _through_targets(out["directions"])
+            if len(targets) != out["dims"]:
+                raise LandscapeError(
+                    f"slice: dims={out['dims']} needs {out['dims']} point(s) after 'through:'; "
+                    f"got {len(targets)}"
+                )
+    else:
+        if out["kind"] not in PATH_KINDS:
+            raise LandscapeError(f"path: kind must be linear or geodesic; got {out['kind']!r}")
+        if not 2 <= out["steps"] <= MAX_STEPS[1]:
+            raise LandscapeError(f"path: steps must be between 2 and {MAX_STEPS[1]}")
+        _parse_point(out["from"])
+        _parse_point(out["to"])
+    return out
+
+
+def _parse_point(name: str) -> tuple[str, int]:
+    kind, _, index = str(name).partition(":")
+    if kind in ("native", "ground") and not index:
+        return kind, 0
+    if kind in ("minimum", "random", "state") and index.isdigit():
+        return kind, int(index)
+    raise LandscapeError(
+        f"unknown point {name!r}; use native, ground, minimum:K, random:K (K = 0, 1, ...) or "
+        "state:I (Ising state number I)"
+    )
+
+
+def _through_targets(directions: str) -> list[str]:
+    prefix, _, rest = directions.partition(":")
+    if prefix != "through" or not rest:
+        raise LandscapeError(
+            f"unknown directions {directions!r}; use random or through:P1[,P2[,P3]]"
+        )
+    targets = rest.split(",")
+    for t in targets:
+        _parse_point(t)
+    return targets
+
+
+def resolve_point(model: SpinModel, name: str) -> np.ndarray:
+    """The state (N,) a named point stands for (on the sphere |s|^2 = N)."""
+    kind, index = _parse_point(name)
+    if kind == "native":
+        return model.native.copy()
+    if kind == "random":
+        return model.random_state(index)
+    if kind == "minimum":
+        return _minimum(tuple(sorted(model.spec.items())), index).copy()
+    if model.name != "ising":
+        what = "the ground state is known exactly" if kind == "ground" else "state:I names states"
+        raise LandscapeError(f"{what} only for ising; use minimum:K")
+    if kind == "state":
+        if index >= 2**model.n:
+            raise LandscapeError(f"state:{index} does not exist for n={model.n} spins "
+                                 f"(states 0 .. {2**model.n - 1})")
+        return spins_from_index(index, model.n)
+    return spins_from_index(enumerate_ising(model).ground, model.n)
+
+
+@lru_cache(maxsize=256)
+def _minimum(spec_items: tuple, index: int) -> np.ndarray:
+    """The descent from start ``index`` (memoized by spec: a slice and its paths share it)."""
+    model = build_model(dict(spec_items))
+    return descend(model, model.random_state(index)[None, :]).states[0]
+
+
+def compute_slice(model: SpinModel, view: dict, progress: Progress = None) -> Slice:
+    """A 1D/2D/3D slice of ``model`` on the sphere (view spec already normalized)."""
+    center = resolve_point(model, view["center"])
+    dims = view["dims"]
+    point_energies: list[float] = []
+    if view["directions"] == "random":
+        directions = random_directions(center, dims, view["direction_seed"], "sphere")
+        direction_kind = "random"
+        normalization = "tangent at center, orthonormal, |d| = |center| = sqrt(N)"
+    else:
+        targets = [resolve_point(model, t) for t in _through_targets(view["directions"])]
+        directions = directions_through(center, targets)
+        point_energies = model.energy(torch.as_tensor(np.stack(targets))).tolist()
+        direction_kind = "through points"
+        normalization = "d_k = point_k - center (unscaled)"
+    axis = symmetric_axis(view["span"], view["steps"])
+    axes = [axis] * dims
+    values, method = sphere_values(model, center, directions, axes, progress=progress)
+    meta = {
+        **model_meta(model),
+        "kind": "slice",
+        "dims": dims,
+        "view": view,
+        "direction_kind": direction_kind,
+        "direction_seed": view["direction_seed"],
+        "normalization": normalization,
+        "geometry": "sphere",
+        "center_energy": float(model.energy(torch.as_tensor(center)[None])[0]),
+        "point_energies": point_energies,
+        "method": method,
+    }
+    return Slice(axes, values, center, directions, "sphere", meta, model.arrays())
+
+
+def compute_path(model: SpinModel, view: dict, progress: Progress = None) -> Slice:
+    """Energy along a linear (chord) or geodesic (great-circle) path between two named points.
+
+    Saved as a 1D slice: ``center`` is the start, ``directions[0] = end - start``, ``x`` the
+    chord parameter t (linear: the point is ``start + t d``; geodesic: ``retract`` of it, with
+    ``x`` chosen so the points are evenly spaced in angle). ``arc`` holds the fraction of the
+    great-circle angle (geodesic) or t itself (linear), for plotting.
+    """
+    start, end = resolve_point(model, view["from"]), resolve_point(model, view["to"])
+    direction = directions_through(start, [end])
+    arc = np.linspace(0.0, 1.0, view["steps"])
+    if view["kind"] == "linear":
+        geometry, t = "euclidean", arc
+    else:
+        cos = float(start @ end) / model.n
+        if cos < -1 + 1e-9:
+            raise LandscapeError(
+                f"{view['from']} and {view['to']} are antipodal: the geodesic between them is "
+                "not unique; pick another endpoint or the linear path"
+            )
+        geometry = "sphere"
+        t = geodesic_chord_parameters(
+            torch.as_tensor(start), torch.as_tensor(end), torch.as_tensor(arc)
+        ).numpy()
+    values = evaluate_grid(model.energy, start, direction, [t], geometry, progress=progress)
+    meta = {
+        **model_meta(model),
+        "kind": "path",
+        "dims": 1,
+        "view": view,
+        "path_kind": view["kind"],
+        "direction_kind": "through points",
+        "normalization": "d = end - start (unscaled)",
+        "geometry": geometry,
+        "angle_deg": float(np.degrees(np.arccos(np.clip(start @ end / model.n, -1, 1)))),
+    }
+    extras = {**model.arrays(), "arc": arc}
+    return Slice([t], values, start, direction, geometry, meta, extras)
+
+
+# --------------------------------------------------------------------------- the records
+
+
+def _on_model(compute):
+    """A record's compute from one over a built model: ``(spec, view, progress, context)``."""
+    return lambda spec, view, progress, context: compute(build_model(spec), view, progress)
+
+
+def _sweep_request(spec: dict, view: dict) -> tuple[dict, dict]:
+    """The sweep sets N itself: one result whatever N the panel shows."""
+    return {**spec, "n": view["n_max"]}, view
+
+
+def _enumerable(spec: dict, view: dict) -> tuple[dict, dict]:
+    """Refuse a model too large to enumerate before any work."""
+    check_enumerable(spec["n"])
+    return spec, view
+
+
+def _compute_sweep(spec: dict, view: dict, progress: Progress, context: Context) -> ViewResult:
+    return funnel_views.compute_sweep(spec, view, progress)
+
+
+def _compute_enumeration(spec: dict, view: dict, progress: Progress,
+                         context: Context) -> ViewResult:
+    return funnel_views.compute_enumeration(build_model(spec), progress)
+
+
+RECORDS = (
+    ViewKind("spin", "slice", SLICE_DEFAULTS, normalize_view, _on_model(compute_slice),
+             result_kind="slice", normalize_model=normalize_spec,
+             description="a 1D/2D/3D slice of the energy on the sphere through a named point"),
+    ViewKind("spin", "path", PATH_DEFAULTS, normalize_view, _on_model(compute_path),
+             result_kind="path", normalize_model=normalize_spec,
+             description="the energy along a linear or geodesic path between two named points"),
+    ViewKind("spin", "minima", MINIMA_DEFAULTS, normalize_minima_view, _on_model(spin_minima),
+             result_kind="minima", normalize_model=normalize_spec,
+             description="the minima of seeded descents from random:0 .. random:K-1"),
+    ViewKind("ising", "funnel", funnel_views.FUNNEL_DEFAULTS, funnel_views.normalize_view,
+             _on_model(funnel_views.compute_funnel), result_kind="funnel",
+             normalize_model=normalize_spec, canonical=_enumerable,
+             description="the exact funnel: E(Q), S(Q), the barrier tree and F(Q; T)"),
+    ViewKind("ising", "sweep", funnel_views.SWEEP_DEFAULTS, funnel_views.normalize_view,
+             _compute_sweep, result_kind="sweep", normalize_model=normalize_spec,
+             canonical=_sweep_request, description="how the funnel sharpens with N (exact)"),
+    ViewKind("ising", "enumeration", funnel_views.ENUMERATION_DEFAULTS,
+             funnel_views.normalize_view, _compute_enumeration, result_kind="enumeration",
+             normalize_model=normalize_spec, canonical=_enumerable,
+             description="all 2^N energies, the local minima and the barrier tree (N <= 20)"),
+    ViewKind("ising", "free_energy", funnel_views.FREE_ENERGY_DEFAULTS,
+             funnel_views.normalize_view, _on_model(funnel_views.compute_free_energy),
+             result_kind="free energy", normalize_model=normalize_spec, canonical=_enumerable,
+             description="F(Q; T) over the native overlap at one temperature (exact, N <= 20)"),
+)
+for _record in RECORDS:
+    register_view(_record)
+
+
+__all__ = [
+    "PATH_DEFAULTS", "PATH_KINDS", "RECORDS", "SLICE_DEFAULTS", "compute_path", "compute_slice",
+    "normalize_view", "resolve_point",
+]
