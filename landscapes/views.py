@@ -20,6 +20,7 @@ import json
 import torch
 
 import landscapes
+from landscapes import io as _io  # noqa: F401  (registers the result kinds)
 from landscapes import registry
 from landscapes.networks import views as _network_views  # noqa: F401  (registers its records)
 from landscapes.networks.store import UploadStore

@@ -254,7 +254,6 @@ def test_toy_view_is_served_by_the_api(toy, client):
     assert bad.get_json() == {"error": "toy: count must be between 1 and 50; got 0"}
 
 
-@pytest.mark.xfail(strict=False, reason="writers read the registry after the io merge")
 @pytest.mark.parametrize("fmt", ["csv", "vtk", "html", "npz"])
 def test_toy_view_is_written_in_every_format(toy, tmp_path, capsys, fmt):
     from landscapes.io import formats
