@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from tqdm import tqdm
 
@@ -30,6 +31,9 @@ from landscapes.networks.devices import resolve_device
 from landscapes.networks.landscape import MAX_PARAMETERS
 from landscapes.networks.store import UploadStore
 from landscapes.registry import Result
+
+if TYPE_CHECKING:
+    import torch
 from landscapes.slices import Slice
 
 MODEL_OPTIONS = {  # CLI flag -> (spec key, type, families that take it)
@@ -43,7 +47,7 @@ MODEL_OPTIONS = {  # CLI flag -> (spec key, type, families that take it)
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump
         self.exit(2, f"landscapes: error: {message} (see 'landscapes --help')\n")
 
 
@@ -116,7 +120,7 @@ def _add_output_arguments(parser: argparse.ArgumentParser, help_out: str | None 
 
 
 def _write_view(args: argparse.Namespace, spec: dict, view: dict, store: UploadStore | None = None,
-                device: object = None) -> tuple[Result, Path]:
+                device: "torch.device | None" = None) -> tuple[Result, Path]:
     """Compute the request through :func:`views.compute` and write it to ``--out``.
 
     The request, the output format (against the view's result kind) and the output path are

@@ -17,7 +17,7 @@ from landscapes.registry import Progress
 from landscapes.sphere import retract
 
 AXIS_NAMES = ("x", "y", "z")
-EnergyFn = Callable[[torch.Tensor], torch.Tensor]
+EnergyFn = Callable[[torch.Tensor], torch.Tensor | np.ndarray]  # points (B, D) -> values (B, ...)
 MAX_POINTS = 2_000_000
 
 

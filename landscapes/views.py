@@ -22,6 +22,7 @@ import torch
 import landscapes
 from landscapes import io as _io  # noqa: F401  (registers the result kinds)
 from landscapes import registry
+from landscapes.errors import LandscapeError
 from landscapes.networks import views as _network_views  # noqa: F401  (registers its records)
 from landscapes.networks.store import UploadStore
 from landscapes.registry import Context, Progress, ViewKind
@@ -43,7 +44,13 @@ KEY_VERSION = 2
 
 def _resolve(model_spec: dict, view_spec: dict) -> tuple[ViewKind, dict, dict]:
     """The record a request names and its canonical (model spec, view spec)."""
-    record = registry.view_kind(model_spec.get("model"), view_spec.get("view", "slice"))
+    family, view_name = model_spec.get("model"), view_spec.get("view", "slice")
+    if not isinstance(family, str):
+        raise LandscapeError("model must name a model family (a string); got "
+                             f"{type(family).__name__}")
+    if not isinstance(view_name, str):
+        raise LandscapeError(f"view must name a view (a string); got {type(view_name).__name__}")
+    record = registry.view_kind(family, view_name)
     spec = record.normalize_model(model_spec) if record.normalize_model else dict(model_spec)
     view = record.normalize_view({"view": record.view, **view_spec})
     if record.canonical:

@@ -12,6 +12,7 @@ merges, a slice's center and directions) are only in the ``.npz``.
 
 import io
 import json
+from collections.abc import Callable
 
 import numpy as np
 
@@ -22,19 +23,20 @@ from landscapes.io.text import describe, meta_json, number_text
 from landscapes.registry import Result, ResultKind
 
 
-def require(record: ResultKind) -> None:
-    """LandscapeError unless ``record``'s results can be written as CSV."""
+def require(record: ResultKind) -> Callable[[Result], dict]:
+    """``record``'s table builder; LandscapeError if its results cannot be written as CSV."""
     if record.table is None:
         raise LandscapeError(f"a {record.kind} view has no single table to write as CSV; use npz")
+    return record.table
 
 
 def to_csv(result: Result) -> str:
     """The result as CSV text: ``#`` comment lines (meta JSON among them), a header, the rows."""
     kind = str(result.meta.get("kind"))
     record = registry.result_kind(kind)
-    require(record)
+    table = require(record)
     try:
-        columns = record.table(result)
+        columns = table(result)
     except KeyError as exc:
         raise LandscapeError(f"a {kind} result lacks the array {exc}; cannot tabulate it") from None
     comments = [

@@ -34,7 +34,7 @@ SUFFIXES = {".npz": "npz", ".csv": "csv", ".vtk": "vtk", ".html": "html", ".htm"
 MEDIA_TYPES = {"npz": "application/octet-stream", "csv": "text/csv", "vtk": "text/plain",
                "html": "text/html"}
 # what each format needs of a result kind's record (npz needs nothing: every result has arrays)
-REQUIREMENTS: dict[str, Callable[[ResultKind], None]] = {
+REQUIREMENTS: dict[str, Callable[[ResultKind], object]] = {
     "npz": lambda record: None, "csv": csv.require, "vtk": vtk.require, "html": html.require}
 
 

@@ -9,6 +9,8 @@ camera. The PNG camera of the Plotly toolbar downloads the figure. The meta JSON
 import html as html_lib
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 import landscapes
 from landscapes import registry
@@ -20,10 +22,11 @@ META_ID = "funnelscope-meta"
 FIGURE_ID = "funnelscope-figure"
 
 
-def require(record: ResultKind) -> None:
-    """LandscapeError unless ``record``'s results can be drawn."""
+def require(record: ResultKind) -> Callable[[Result, dict | None], Any]:
+    """``record``'s figure builder; LandscapeError if its results cannot be drawn."""
     if record.figure is None:
         raise LandscapeError(f"no html export for {record.kind!r} views; use npz")
+    return record.figure
 
 
 def figure(result: Result, display: dict | None = None):  # noqa: ANN201 -- a plotly Figure
@@ -31,8 +34,7 @@ def figure(result: Result, display: dict | None = None):  # noqa: ANN201 -- a pl
     ``app.callbacks.display_options`` makes them, optionally with ``camera``; None: the
     defaults): the result kind's record draws it."""
     record = registry.result_kind(str(result.meta.get("kind")))
-    require(record)
-    return record.figure(result, display)
+    return require(record)(result, display)
 
 
 def _script_json(meta: dict) -> str:

@@ -127,7 +127,8 @@ def slice_grid(result: Slice) -> Grid:
         return _line_grid(result)
     data = _value_columns(result)
     coefs = grid_coefficients(result.axes)
-    dims = tuple(len(a) for a in result.axes) + (1,) * (3 - result.dims)
+    nx, ny, nz = [len(a) for a in result.axes] + [1] * (3 - result.dims)
+    dims = (nx, ny, nz)
     if result.dims == 2:  # a height field: the value is the third coordinate
         coefs = np.column_stack([coefs, next(iter(data.values()))])
     return dims, coefs, data
@@ -187,8 +188,8 @@ def minima_table(result: Result) -> dict[str, np.ndarray]:
         keys = ("train_loss", "test_loss", "train_accuracy", "test_accuracy", "diverged",
                 "init_distance")
         return {"seed": a["seeds"], **{k: a[k] for k in keys if k in a}}
-    keys = ("energies", "overlaps", "converged", "steps", "min_hessian_eig")
-    return {"start": np.arange(len(a["energies"])), **{k: a[k] for k in keys if k in a}}
+    per_descent = ("energies", "overlaps", "converged", "steps", "min_hessian_eig")
+    return {"start": np.arange(len(a["energies"])), **{k: a[k] for k in per_descent if k in a}}
 
 
 def _describe_minima(meta: dict) -> str:

@@ -21,7 +21,7 @@ def write_npz(path: str | Path, arrays: dict[str, np.ndarray], meta: dict) -> Pa
     payload["meta"] = np.array(json.dumps(meta, sort_keys=True))
     try:
         with path.open("wb") as fh:
-            np.savez(fh, **payload)
+            np.savez(fh, **payload)  # type: ignore[arg-type]  # numpy's stub
     except OSError as exc:
         raise LandscapeError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

@@ -14,7 +14,7 @@ Threshold ``valid`` >= 1 in ParaView removes those points.
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -29,11 +29,11 @@ def grid_kinds() -> list[str]:
     return [kind for kind in registry.result_kinds() if registry.result_kind(kind).vtk_grid]
 
 
-def require(record: ResultKind) -> None:
-    """LandscapeError unless ``record``'s results can be written as VTK: the message names the
-    kinds that can and the formats this one has."""
+def require(record: ResultKind) -> Callable[[Result], tuple]:
+    """``record``'s VTK grid builder; LandscapeError if its results cannot be written as VTK:
+    the message names the kinds that can and the formats this one has."""
     if record.vtk_grid is not None:
-        return
+        return record.vtk_grid
     offered = [fmt for fmt, has in (("csv", record.table), ("html", record.figure)) if has]
     raise LandscapeError(
         f"a {record.kind} view has no grid to write as VTK (VTK is for "
@@ -72,8 +72,7 @@ def _name(name: str) -> str:
 def to_vtk(result: Result) -> str:
     """The result as a legacy ASCII VTK structured grid (see the module docstring)."""
     record = registry.result_kind(str(result.meta.get("kind")))
-    require(record)
-    dims, points, data = record.vtk_grid(result)
+    dims, points, data = require(record)(result)
     count = int(np.prod(dims))
     points, ok = finite(points)
     valid = ok.all(axis=1)
@@ -102,5 +101,5 @@ def to_vtk(result: Result) -> str:
         lines += [f"SCALARS {name} double {components}", "LOOKUP_TABLE default", *_numbers(arr, 9)]
     if not valid.all():
         lines += ["SCALARS valid unsigned_char 1", "LOOKUP_TABLE default",
-                  *_numbers(valid.astype(np.uint8), 30)]
+                  *_numbers(np.asarray(valid, dtype=np.uint8), 30)]
     return "\n".join(lines) + "\n"

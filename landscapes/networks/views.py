@@ -151,6 +151,7 @@ def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data
                       max_parameters: int = MAX_PARAMETERS) -> NetworkSource:
     """A source from loaded checkpoints: the centre and named others (same architecture)."""
     loss = loss or center.loss or ("cross_entropy" if data.task == "classification" else "mse")
+    assert center.arch is not None  # a loaded checkpoint always has its architecture
     land = NetworkLandscape.create(center.arch, center.state, data, loss, max_parameters)
     points, buffers = {}, {}
     for name, ckpt in others.items():

@@ -498,7 +498,7 @@ def sweep_figure(sizes: np.ndarray, ground_basin_share: np.ndarray, minima_count
                                  line={"color": "#1f77b4", "width": 2},
                                  hovertemplate="N=%{x}<br>mean %{y:.4g}<extra></extra>"),
                       row=row, col=1)
-        axis = {"title": {"text": unit}}
+        axis: dict[str, object] = {"title": {"text": unit}}
         if row == 2 and np.all(v[np.isfinite(v)] > 0):
             axis["type"] = "log"
         fig.update_yaxes(**axis, row=row, col=1)

@@ -306,7 +306,7 @@ def _pair_weights(e: np.ndarray, basin: np.ndarray, mirror: np.ndarray, n: int, 
             u = s0 + j
             row, e_u = own[j] * m, energies[j]
             while edges:
-                v = u + (1 << trailing_zeros(edges))
+                v = u + (1 << trailing_zeros(edges))  # type: ignore[call-arg]  # numba intrinsic
                 edges &= edges - np.uint32(1)
                 # (as _basin_at; a call here, even inlined, measured 5x slower)
                 k = row + (basin[v] if v < limit else mirror[basin[mask ^ v]])

@@ -141,7 +141,7 @@ def flip_descent(model: IsingFunnel, starts: np.ndarray, progress: Progress = No
 
 def descend(model: SpinModel, starts: np.ndarray, progress: Progress = None) -> Descents:
     """The natural descent of a model: spin flips for Ising, else gradient descent on the sphere."""
-    if model.discrete:
+    if isinstance(model, IsingFunnel):  # the discrete model
         return flip_descent(model, starts, progress)
     return sphere_descent(model, starts, progress=progress)
 

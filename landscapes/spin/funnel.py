@@ -225,8 +225,12 @@ def folding_temperature(
     the native ensemble; default thresholds 0.8 / 0.5 keep Q = +-1 native at any N and put
     the bulk of the random states (|Q| ~ 1/sqrt(N)) in the unfolded ensemble.
     """
-    ensemble = energies if isinstance(energies, OverlapEnsemble) \
-        else OverlapEnsemble.of(energies, overlaps)
+    if isinstance(energies, OverlapEnsemble):
+        ensemble = energies
+    elif overlaps is None:
+        raise ValueError("pass the overlaps with the energies (or an OverlapEnsemble)")
+    else:
+        ensemble = OverlapEnsemble.of(energies, overlaps)
     if n is not None and ensemble.n != n:
         raise ValueError(f"energies are for N={ensemble.n} spins, not {n}")
     ts = np.geomspace(t_min, t_max, grid)

@@ -39,7 +39,7 @@ from landscapes.spin.funnel import (
     funnel_histogram,
     two_state_barrier,
 )
-from landscapes.spin.models import IsingFunnel, build_model, model_meta
+from landscapes.spin.models import IsingFunnel, build_ising, model_meta
 from landscapes.viewspec import fill_view
 
 FUNNEL_DEFAULTS = {"view": "funnel", "reference": "native", "temperatures": 41, "t_min": 0.05,
@@ -48,7 +48,7 @@ REFERENCES = ("native", "ground")
 SWEEP_DEFAULTS = {"view": "sweep", "n_min": 8, "n_max": 20, "seeds": 4}
 ENUMERATION_DEFAULTS = {"view": "enumeration"}
 FREE_ENERGY_DEFAULTS = {"view": "free_energy", "temperature": 1.0}
-DEFAULTS = {"funnel": FUNNEL_DEFAULTS, "sweep": SWEEP_DEFAULTS,
+DEFAULTS: dict[str, dict] = {"funnel": FUNNEL_DEFAULTS, "sweep": SWEEP_DEFAULTS,
             "enumeration": ENUMERATION_DEFAULTS, "free_energy": FREE_ENERGY_DEFAULTS}
 CASTS = {"temperatures": int, "t_min": float, "t_max": float, "energy_bins": int, "n_min": int,
          "n_max": int, "seeds": int, "temperature": float}
@@ -177,7 +177,7 @@ def compute_sweep(spec: dict, view: dict, progress: Progress = None) -> ViewResu
     done, total = 0.0, float(work.sum())
     for i, n in enumerate(sizes):
         for k, seed in enumerate(seeds):
-            model = build_model({**spec, "n": int(n), "seed": int(seed)})
+            model = build_ising({**spec, "n": int(n), "seed": int(seed)})
             result = enumerate_ising(model)
             tree = folded_tree(result.energies, result.overlaps, int(n))
             share[i, k] = tree.basin_share[0]
@@ -216,7 +216,7 @@ def compute_enumeration(model: IsingFunnel, progress: Progress = None) -> ViewRe
         "basin_share": tree.basin_share, "merges": tree.merges,
         "q_values": hist.q_values, "q_counts": hist.counts,
         "q_lowest_energy": hist.lowest_energy, "q_entropy": hist.entropy,
-        "ground": np.int64(result.ground), **model.arrays(),
+        "ground": np.asarray(result.ground, dtype=np.int64), **model.arrays(),
     }
     meta = {
         **model_meta(model),

@@ -25,6 +25,7 @@ from landscapes.sphere import riemannian_hessian_eigenvalues
 from landscapes.spin import theory as pspin_theory
 from landscapes.spin.descent import Descents, descend, seeded_starts
 from landscapes.spin.models import SpinModel, model_meta
+from landscapes.spin.pspin import PSpinGlass
 from landscapes.viewspec import check_whole, fill_view
 
 MINIMA_DEFAULTS = {"view": "minima", "starts": 64}
@@ -78,6 +79,7 @@ def _semicircle(model: SpinModel, state: np.ndarray) -> dict:
     ``energy`` is the energy per spin that gives this center in
     :func:`landscapes.spin.theory.semicircle_density` (``-center / p``).
     """
+    assert isinstance(model, PSpinGlass)  # the semicircle is the p-spin glass's
     s = torch.as_tensor(state)[None]
     e_glass = float(model.glass_hamiltonian(s)[0]) / model.n
     m = float(model.overlap(state))
@@ -140,7 +142,7 @@ def spin_minima(model: SpinModel, view: dict, progress: Progress = None) -> View
         "lowest_energy": float(energies[lowest]),
         "converged_count": int(converged.sum()),
     }
-    if model.discrete:
+    if not isinstance(model, PSpinGlass):
         meta.update(threshold_energy=None, ground_energy=None, semicircle=None,
                     theory_note="no analytic lines for the Ising model here")
     else:

@@ -22,8 +22,16 @@ FAMILIES: dict[str, type[IsingFunnel] | type[PSpinGlass]] = {
 }
 
 
-def _parameters(family: type) -> dict[str, inspect.Parameter]:
+def _parameters(family: type[IsingFunnel] | type[PSpinGlass]) -> dict[str, inspect.Parameter]:
     return dict(inspect.signature(family.create).parameters)
+
+
+def build_ising(spec: dict) -> IsingFunnel:
+    """The Ising model of ``spec`` (LandscapeError if it names another family)."""
+    model = build_model(spec)
+    if not isinstance(model, IsingFunnel):
+        raise LandscapeError(f"this view is computed for the Ising model only; got {model.name!r}")
+    return model
 
 
 def normalize_spec(spec: dict) -> dict:

@@ -32,8 +32,15 @@ from landscapes.sphere import geodesic_chord_parameters
 from landscapes.spin import funnel_views
 from landscapes.spin.descent import descend
 from landscapes.spin.enumeration import check_enumerable, enumerate_ising, spins_from_index
+from landscapes.spin.ising import IsingFunnel
 from landscapes.spin.minima import MINIMA_DEFAULTS, normalize_minima_view, spin_minima
-from landscapes.spin.models import SpinModel, build_model, model_meta, normalize_spec
+from landscapes.spin.models import (
+    SpinModel,
+    build_ising,
+    build_model,
+    model_meta,
+    normalize_spec,
+)
 from landscapes.spin.polynomial_slices import sphere_values
 from landscapes.viewspec import fill_view
 
@@ -112,7 +119,7 @@ def resolve_point(model: SpinModel, name: str) -> np.ndarray:
         return model.random_state(index)
     if kind == "minimum":
         return _minimum(tuple(sorted(model.spec.items())), index).copy()
-    if model.name != "ising":
+    if not isinstance(model, IsingFunnel):
         what = "the ground state is known exactly" if kind == "ground" else "state:I names states"
         raise LandscapeError(f"{what} only for ising; use minimum:K")
     if kind == "state":
@@ -212,6 +219,11 @@ def _on_model(compute):
     return lambda spec, view, progress, context: compute(build_model(spec), view, progress)
 
 
+def _on_ising(compute):
+    """Like :func:`_on_model` for the views computed for the Ising model only."""
+    return lambda spec, view, progress, context: compute(build_ising(spec), view, progress)
+
+
 def _sweep_request(spec: dict, view: dict) -> tuple[dict, dict]:
     """The sweep sets N itself: one result whatever N the panel shows."""
     return {**spec, "n": view["n_max"]}, view
@@ -229,7 +241,7 @@ def _compute_sweep(spec: dict, view: dict, progress: Progress, context: Context)
 
 def _compute_enumeration(spec: dict, view: dict, progress: Progress,
                          context: Context) -> ViewResult:
-    return funnel_views.compute_enumeration(build_model(spec), progress)
+    return funnel_views.compute_enumeration(build_ising(spec), progress)
 
 
 RECORDS = (
@@ -243,7 +255,7 @@ RECORDS = (
              result_kind="minima", normalize_model=normalize_spec,
              description="the minima of seeded descents from random:0 .. random:K-1"),
     ViewKind("ising", "funnel", funnel_views.FUNNEL_DEFAULTS, funnel_views.normalize_view,
-             _on_model(funnel_views.compute_funnel), result_kind="funnel",
+             _on_ising(funnel_views.compute_funnel), result_kind="funnel",
              normalize_model=normalize_spec, canonical=_enumerable,
              description="the exact funnel: E(Q), S(Q), the barrier tree and F(Q; T)"),
     ViewKind("ising", "sweep", funnel_views.SWEEP_DEFAULTS, funnel_views.normalize_view,
@@ -254,7 +266,7 @@ RECORDS = (
              normalize_model=normalize_spec, canonical=_enumerable,
              description="all 2^N energies, the local minima and the barrier tree (N <= 20)"),
     ViewKind("ising", "free_energy", funnel_views.FREE_ENERGY_DEFAULTS,
-             funnel_views.normalize_view, _on_model(funnel_views.compute_free_energy),
+             funnel_views.normalize_view, _on_ising(funnel_views.compute_free_energy),
              result_kind="free energy", normalize_model=normalize_spec, canonical=_enumerable,
              description="F(Q; T) over the native overlap at one temperature (exact, N <= 20)"),
 )
