@@ -16,21 +16,25 @@ kind's figure (:func:`main_figure`): the same figure the HTML export embeds.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import plotly.graph_objects as go
 
-import landscapes.io  # noqa: F401 -- registers the result kinds drawn by main_figure
 from app.data import ViewStore
 from app.layout import UPLOAD
-from landscapes import registry, views
+from landscapes import views
 from landscapes.errors import LandscapeError
+from landscapes.io import formats
 from landscapes.plots import funnel as funnel_figures
 from landscapes.plots import minima as minima_figures
 from landscapes.plots import slices as figures
+from landscapes.registry import Progress
+from landscapes.results import ViewResult
+from landscapes.slices import Slice
 from landscapes.spin.funnel import FunnelHistogram
 
-Progress = Callable[[int, int], None] | None
+T = TypeVar("T")
 FUNNEL_VIEW = {"view": "funnel"}
 SWEEP_VIEW = {"view": "sweep"}
 VIEW_KINDS = ("slice", "funnel", "sweep", "minima")
@@ -97,10 +101,16 @@ def requests(spec: dict, span, steps, center, directions, start, end, net_direct
                      "steps": 41}]
 
 
+def _as(kind: type[T], result: object) -> T:
+    """``result``, which a request of that view always gives as a ``kind``."""
+    assert isinstance(result, kind), f"expected a {kind.__name__}, got {type(result).__name__}"
+    return result
+
+
 def main_figure(result, display: dict | None = None) -> go.Figure:
     """The figure of ``result`` (a Slice or ViewResult) drawn with ``display``: its result kind's
     :attr:`~landscapes.registry.ResultKind.figure`, as in the HTML export."""
-    return registry.result_kind(result.meta["kind"]).figure(result, display)
+    return formats.figure(result, display)
 
 
 def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict],
@@ -202,10 +212,10 @@ def slice_preview(store: ViewStore, spec: dict, slice_request: dict,
 
 def _path_figure(store: ViewStore, spec: dict, path_requests: list[dict],
                  messages: list[str], hint: str = "no path to show") -> go.Figure:
-    paths = []
+    paths: list[Slice] = []
     for request in path_requests:
         try:
-            paths.append(store.get(spec, request))
+            paths.append(_as(Slice, store.get(spec, request)))
         except LandscapeError as exc:
             if str(exc) not in messages:
                 messages.append(str(exc))
@@ -215,11 +225,11 @@ def _path_figure(store: ViewStore, spec: dict, path_requests: list[dict],
 def funnel_data(arrays: dict, meta: dict) -> dict:
     """F(Q; T) on the temperature grid, as plain JSON for the temperature slider's callback."""
     return {
-        "q": arrays["q_values"].tolist(),
-        "temperatures": arrays["temperatures"].tolist(),
-        "free_energy": np.where(np.isfinite(arrays["free_energy"]), arrays["free_energy"],
-                                None).tolist(),
-        "barrier": arrays["two_state_barrier"].tolist(),
+        "q": np.asarray(arrays["q_values"]).tolist(),
+        "temperatures": np.asarray(arrays["temperatures"]).tolist(),
+        "free_energy": [[v if np.isfinite(v) else None for v in row]
+                        for row in np.asarray(arrays["free_energy"], dtype=float).tolist()],
+        "barrier": np.asarray(arrays["two_state_barrier"]).tolist(),
         "folding_temperature": meta["folding_temperature"],
         "n": meta["n"],
     }
@@ -255,7 +265,7 @@ def funnel_panel(store: ViewStore, spec: dict, path_requests: list[dict],
         text = "funnel views are computed exactly for the Ising model: choose it above"
         return PanelOutput(figures.message_figure(text), figures.message_figure(text), [text])
     try:
-        result = store.get(spec, {**FUNNEL_VIEW, "reference": reference}, progress)
+        result = _as(ViewResult, store.get(spec, {**FUNNEL_VIEW, "reference": reference}, progress))
     except LandscapeError as exc:
         fig = figures.message_figure(str(exc))
         return PanelOutput(fig, fig, [str(exc)])
@@ -285,7 +295,7 @@ def sweep_panel(store: ViewStore, spec: dict, progress: Progress = None) -> Pane
         text = "the size sweep enumerates Ising models exactly: choose the Ising model above"
         return PanelOutput(figures.message_figure(text), figures.message_figure(text), [text])
     try:
-        result = store.get(spec, SWEEP_VIEW, progress)
+        result = _as(ViewResult, store.get(spec, SWEEP_VIEW, progress))
     except LandscapeError as exc:
         fig = figures.message_figure(str(exc))
         return PanelOutput(fig, fig, [str(exc)])
@@ -301,7 +311,7 @@ def minima_panel(store: ViewStore, spec: dict, progress: Progress = None) -> Pan
                 "(an upload has no training recipe)")
         return PanelOutput(figures.message_figure(text), figures.message_figure(text), [text])
     try:
-        result = store.get(spec, {"view": "minima"}, progress)
+        result = _as(ViewResult, store.get(spec, {"view": "minima"}, progress))
     except LandscapeError as exc:
         fig = figures.message_figure(str(exc))
         return PanelOutput(fig, fig, [str(exc)])
