@@ -29,7 +29,7 @@ accesslog = "-"
 errorlog = "-"
 
 # Import the app in each worker, after the fork, never in the master: a torch op in the parent
-# followed by fork can hang workers in the OpenMP barrier (DESIGN.md).
+# followed by fork can hang workers in the OpenMP barrier (docs/architecture.md).
 preload_app = False
 
 # gunicorn >= 25.1 opens a control socket (under $XDG_RUNTIME_DIR or $HOME/.gunicorn) by default,

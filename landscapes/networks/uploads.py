@@ -1,6 +1,6 @@
 """Reading uploaded checkpoints and data files safely, and writing checkpoints others can upload.
 
-What is accepted (see DESIGN.md, "Uploads: what is safe"):
+What is accepted (docs/file-formats.md, "Uploads"):
 
 * checkpoints: ``.safetensors`` (string metadata may carry ``architecture``, a JSON spec for
   :func:`landscapes.networks.architectures.normalize_arch`, and ``loss``), or ``.pt`` / ``.pth`` written

@@ -7,7 +7,7 @@ the lowest minimum. For the p-spin, ``meta`` carries the Auffinger-Ben Arous-Cer
 ground-state energies and the semicircle the spectrum should follow (:mod:`landscapes.spin.theory`).
 This one result serves the library, the dashboard and ``landscapes minima``.
 
-Units. Energies are per spin, ``H/N`` (DESIGN.md normalization; ``unit`` =
+Units. Energies are per spin, ``H/N`` (README.md, The models; ``unit`` =
 ``"energy per spin"``). Hessian eigenvalues are those of the TOTAL energy ``H`` (not per spin)
 restricted to the tangent space of ``|s|^2 = N`` -- the Riemannian Hessian
 ``P (hess H - (s.grad H / N) I) P`` of :mod:`landscapes.sphere`, in units of H per unit

@@ -15,7 +15,7 @@ from landscapes.spin.ising import IsingFunnel
 from landscapes.spin.pspin import PSpinGlass
 
 SpinModel = IsingFunnel | PSpinGlass
-UNIT = "energy per spin"  # every spin energy is H/N (DESIGN.md normalization)
+UNIT = "energy per spin"  # every spin energy is H/N (README.md, The models)
 FAMILIES: dict[str, type[IsingFunnel] | type[PSpinGlass]] = {
     "ising": IsingFunnel,
     "pspin": PSpinGlass,

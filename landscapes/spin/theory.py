@@ -1,6 +1,6 @@
 """Large-N theory of the pure spherical p-spin glass (Auffinger, Ben Arous, Cerny 2013, "ABC").
 
-Normalization (DESIGN.md): H(s) = N^{-(p-1)/2} sum over ORDERED tuples J_{i1..ip} s_i1..s_ip,
+Normalization (README.md, The models): H(s) = N^{-(p-1)/2} sum over ORDERED tuples J_{i1..ip} s_i1..s_ip,
 J iid N(0, 1), |s|^2 = N. Then Cov(H(s), H(s')) = N^{-(p-1)} (s.s')^p = N (s.s'/N)^p, exactly
 the ABC normalization, so their per-spin results apply directly. All energies here are per
 spin (H/N) and negative for the low-lying states:

@@ -1,4 +1,4 @@
-"""Independent reference computations, written from the formulas in DESIGN.md.
+"""Independent reference computations, written from the formulas in README.md (The models).
 
 They deliberately avoid the library's code paths (plain loops and einsum over the stored
 arrays), so a test that compares against them checks the library, not itself.
