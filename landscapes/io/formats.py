@@ -2,7 +2,8 @@
 paths) or a :class:`~landscapes.results.ViewResult` (funnel, sweep, minima, enumeration, free
 energy) -- can be written as
 
-* ``npz`` -- the export contract of docs/file-formats.md (:func:`landscapes.io.npz.write_npz`), any result;
+* ``npz`` -- the export contract of docs/file-formats.md (:func:`landscapes.io.npz.write_npz`),
+  any result;
 * ``csv`` -- its result kind's table (:mod:`landscapes.io.csv`);
 * ``vtk`` -- its result kind's structured grid, legacy ASCII VTK (:mod:`landscapes.io.vtk`);
 * ``html`` -- the dashboard's figure of it, standalone (:mod:`landscapes.io.html`).
