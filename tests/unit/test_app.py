@@ -603,3 +603,27 @@ def test_settings_that_name_no_view_are_reported_as_such_not_as_a_cache_failure(
         data, status = download_file(store, panel, {}, "npz")
     assert data is None and "choose an example or upload a checkpoint" in status
     assert "cache unreachable" not in caplog.text
+
+
+def test_clientside_callbacks_call_functions_of_the_page_script():
+    """Every ClientsideFunction names a function that assets/funnelscope.js defines in its
+    namespace; the script's constants come from the clientside-config store, not templating."""
+    import re
+
+    from app import layout
+    from app.callbacks import camera
+    from app.main import ASSETS
+    from tests.unit.panels import components
+
+    script = (ASSETS / "funnelscope.js").read_text()
+    defined = set(re.findall(r"^      (\w+): function", script, re.MULTILINE))
+    app = create_app()
+    functions = [c["clientside_function"] for c in app._callback_list
+                 if c.get("clientside_function")]
+    assert {f["namespace"] for f in functions} == {camera.NAMESPACE}
+    called = {f["function_name"] for f in functions}
+    assert called == defined == {"cameraSync", "applyCamera", "pushUrl", "copyLink"}
+    assert f"{camera.NAMESPACE}: {{" in script and "%(" not in script
+    store = next(c for c in components(layout.build()) if getattr(c, "id", None) == ids.CLIENTSIDE)
+    assert store.data["graphs"] == {side: ids.pid(side, ids.SURFACE) for side in ids.PANELS}
+    assert store.data["copyStatus"] == ids.COPY_STATUS and store.data["pendingMs"] > 0
