@@ -29,7 +29,7 @@ RUN pip install --no-cache-dir \
 # The source. It is installed *editable*: app/main.py serves the repo-root `assets/` folder
 # next to `app/` (ASSETS = <app>/../assets), which a regular install would look for inside
 # site-packages, where it does not exist. Editable, `app` and `landscapes` are imported from
-# /app, assets are found at /app/assets, and the `landscapes` command is on PATH.
+# /app, assets are found at /app/assets, and the `landscapes` and `funnelscope` commands are on PATH.
 # --no-deps: everything was installed from the pins above; `pip check` proves they satisfy
 # pyproject.toml's requirements.
 COPY pyproject.toml README.md ./

@@ -21,7 +21,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/landscapes serve --host 127.0.0.1 --port 8050
+	$(BIN)/funnelscope serve --host 127.0.0.1 --port 8050
 
 # Debian's chromium and chromedriver for the browser tests (never `playwright install`)
 browser:

@@ -1,5 +1,7 @@
 """Every component id of the dashboard, in one place (layout, callbacks and tests use these).
 
+What each panel control is (kind, options, default, help) is declared in :mod:`app.controls`.
+
 The two panels share one set of controls, each id prefixed by the panel's side.
 """
 
@@ -19,9 +21,11 @@ COPY_STATUS = "copy-status"  # "link copied"
 SCENARIOS = "scenarios"  # html.Details near the top: every preset, linked, with its explanation
 ACTIVE_SCENARIO = "active-scenario"  # above the panels: the preset the URL opens (hidden if none)
 HELP = "help"  # html.Details near the top: what each control does (app/help.py), folded
+# what the clientside callbacks (assets/funnelscope.js) need to know: graph ids, default camera
+CLIENTSIDE = "clientside-config"  # dcc.Store, constant data written by the layout
 
 MODEL = "model"
-VIEW_KIND = "view-kind"  # slice (any model), funnel / sweep (Ising: exact), minima
+VIEW = "view"  # slice (any model), funnel / sweep (Ising: exact), minima (URL alias: view-kind)
 ISING_CONTROLS = "ising-controls"
 PSPIN_CONTROLS = "pspin-controls"
 ISING_N = "ising-n"

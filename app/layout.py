@@ -1,43 +1,25 @@
 """The page: a header, the guided scenarios, the help panel and two identical panels side by
-side (ids from :mod:`app.ids`)."""
+side (ids from :mod:`app.ids`).
 
-from typing import TYPE_CHECKING
+Each panel control is built from its record in :mod:`app.controls` (:func:`control`,
+:func:`field`); this module only arranges them into the areas that show per family and view
+(:func:`area_styles`) and adds what the schema does not hold: drop zones, graphs, downloads.
+"""
+
+from typing import Any
 
 from dash import dcc, html
+from dash.development.base_component import Component
 
+from app import controls, ids, presets, urlstate
 from app import help as control_help
-from app import ids
+from app.controls import UPLOAD  # noqa: F401 -- app.panel_views reads the upload value here
 from app.ids import pid
-from landscapes.networks import examples
-from landscapes.networks.architectures import LOSSES
-from landscapes.networks.datasets import BUILTIN
-from landscapes.plots import slices as figures
 
-if TYPE_CHECKING:  # app.presets imports app.urlstate, which reads this module's controls
-    from app.presets import Preset
-
-THROUGH_MINIMA = "through:minimum:1,minimum:2"
-DEFAULTS = {  # first load: the funnel beside the glass, no clicks needed
-    "left": {"model": "ising", "ising_n": 16, "native_bias": 2.0, "directions": "random",
-             "span": 1.0},
-    "right": {"model": "pspin", "ising_n": 16, "native_bias": 0.0,
-              "directions": THROUGH_MINIMA, "span": 1.5},
-}
-COMMON = {"pspin_n": 64, "p": 3, "planted": 0.0, "seed": 0, "steps": 51,
-          "center": "minimum:0", "path_from": "random:0", "path_to": "minimum:0"}
-DIRECTIONS = [
-    {"label": "random directions", "value": "random"},
-    {"label": "through minima 1 and 2", "value": THROUGH_MINIMA},
-]
 SHOWN, HIDDEN = {}, {"display": "none"}
 STATUS_POLL_MS = 15_000
+PENDING_CAMERA_MS = 300_000  # how long a URL's camera waits for a graph's first 3D scene
 
-
-PLOT_KINDS = [  # the values of figures.PLOT_KINDS
-    {"label": "3D surface", "value": "surface"},
-    {"label": "contour", "value": "contour"},
-    {"label": "heatmap", "value": "heatmap"},
-]
 DOWNLOADS = (  # (format, button label, tooltip): the formats of landscapes.io.formats.FORMATS
     ("npz", ".npz", "arrays and meta (np.load(..., allow_pickle=False)); the export contract"),
     ("csv", "CSV", "a table: coefficients, value, extras; the meta JSON in a # comment line"),
@@ -47,112 +29,6 @@ DOWNLOADS = (  # (format, button label, tooltip): the formats of landscapes.io.f
 DOWNLOAD_ROW_STYLE = {"display": "flex", "flexWrap": "wrap", "gap": "6px", "alignItems": "center",
                       "fontSize": "0.8rem", "margin": "4px 0"}
 DOWNLOAD_BUTTON_STYLE = {"fontSize": "0.8rem", "padding": "2px 10px", "cursor": "pointer"}
-
-
-VIEW_KINDS = [
-    {"label": "slice and path", "value": "slice"},
-    {"label": "funnel (Ising, exact)", "value": "funnel"},
-    {"label": "size sweep (Ising)", "value": "sweep"},
-    {"label": "minima statistics", "value": "minima"},
-]
-
-
-def family_styles(model: str, view_kind: str = "slice") -> tuple[dict, ...]:
-    """Styles of the (Ising, p-spin, network, path ends, slice plane) control groups.
-
-    A spin model's path ends serve the slice and funnel views (both draw the path); its slice
-    centre and plane only the slice view.
-    """
-    spin = model != "network"
-    return (
-        SHOWN if model == "ising" else HIDDEN,
-        SHOWN if model == "pspin" else HIDDEN,
-        SHOWN if model == "network" else HIDDEN,
-        SHOWN if spin and view_kind in ("slice", "funnel") else HIDDEN,
-        SHOWN if spin and view_kind == "slice" else HIDDEN,
-    )
-
-
-def view_styles(view_kind: str) -> tuple[dict, ...]:
-    """Styles of (slice controls, funnel controls, funnel graphs, sweep table, path graph)."""
-    return (
-        SHOWN if view_kind == "slice" else HIDDEN,
-        SHOWN if view_kind == "funnel" else HIDDEN,
-        SHOWN if view_kind == "funnel" else HIDDEN,
-        SHOWN if view_kind == "sweep" else HIDDEN,
-        HIDDEN if view_kind == "sweep" else SHOWN,
-    )
-
-
-def _network_controls(side: str, style: dict) -> html.Div:
-    uploads = []
-    for slot, label in UPLOAD_SLOTS:
-        uploads += [
-            dcc.Upload(id=pid(side, slot), children=html.Div([label, ": drop or ",
-                                                               html.A("choose a file")]),
-                       className="upload", multiple=False),
-            html.Div(id=pid(side, slot + "-status"), className="upload-status", role="status"),
-        ]
-    group = html.Div(
-        [
-            *uploads,
-            _field("Architecture (for .pt files)", dcc.Input(
-                id=pid(side, ids.ARCH), type="text", debounce=True,
-                placeholder='{"type": "mlp", "sizes": [2, 64, 64, 2], "act": "relu"}')),
-            _field("Data", dcc.Dropdown(id=pid(side, ids.NET_DATA), options=list(BUILTIN),
-                                        value="moons", clearable=False),
-                   "used unless a data file is uploaded"),
-            _field("Loss", dcc.RadioItems(id=pid(side, ids.NET_LOSS), options=LOSS_OPTIONS,
-                                          value=LOSS_FROM_CHECKPOINT, inline=True),
-                   "the checkpoint's own loss if it names one, else by the data's labels"),
-        ],
-        id=pid(side, ids.UPLOAD_GROUP), style=HIDDEN,
-    )
-    return html.Div(
-        [
-            _field("Network", dcc.Dropdown(id=pid(side, ids.NET_SOURCE), options=NETWORK_SOURCES,
-                                           value="moons-mlp", clearable=False)),
-            group,
-            dcc.Store(id=pid(side, ids.UPLOADED), data={}),
-            _field("Directions", dcc.Dropdown(id=pid(side, ids.NET_DIRECTIONS),
-                                              options=NETWORK_DIRECTIONS, value="filter",
-                                              clearable=False)),
-            _field("Path", dcc.RadioItems(
-                id=pid(side, ids.NET_PATH_KIND), inline=True, value="linear",
-                options=[{"label": "straight line", "value": "linear"},
-                         {"label": "Bezier curve", "value": "bezier"}]),
-                   "examples: init -> final; uploads: checkpoint -> second checkpoint"),
-        ],
-        id=pid(side, ids.NETWORK_CONTROLS), style=style,
-    )
-POINTS = [
-    {"label": "descent minimum 0", "value": "minimum:0"},
-    {"label": "descent minimum 1", "value": "minimum:1"},
-    {"label": "descent minimum 2", "value": "minimum:2"},
-    {"label": "native / planted state", "value": "native"},
-    {"label": "ground state (Ising, exact)", "value": "ground"},
-    {"label": "random start 0", "value": "random:0"},
-    {"label": "random start 1", "value": "random:1"},
-]
-MODELS = [
-    {"label": "Ising spin funnel", "value": "ising"},
-    {"label": "p-spin glass", "value": "pspin"},
-    {"label": "Network", "value": "network"},
-]
-UPLOAD = "upload"
-LOSS_FROM_CHECKPOINT = "checkpoint"  # the Loss control's default: what the checkpoint names
-LOSS_OPTIONS = [{"label": "as the checkpoint says", "value": LOSS_FROM_CHECKPOINT},
-                *({"label": loss, "value": loss} for loss in LOSSES)]
-NETWORK_SOURCES = [
-    *({"label": f"example: {name}", "value": name} for name in examples.RECIPES),
-    {"label": "my upload", "value": UPLOAD},
-]
-NETWORK_DIRECTIONS = [
-    {"label": "random, filter-normalized", "value": "filter"},
-    {"label": "PCA of the training trajectory", "value": "pca"},
-    {"label": "top-2 Hessian eigenvectors", "value": "hessian"},
-    {"label": "through checkpoints 2 and 3", "value": "through:checkpoint2,checkpoint3"},
-]
 UPLOAD_SLOTS = (
     (ids.UPLOAD_CHECKPOINT, "Checkpoint (.safetensors, .pt)"),
     (ids.UPLOAD_CHECKPOINT2, "Second checkpoint (optional)"),
@@ -161,140 +37,105 @@ UPLOAD_SLOTS = (
 )
 
 
-def _field(label: str, control, hint: str | None = None) -> html.Div:
-    children = [html.Label(label, htmlFor=control.id, className="field-label"), control]
-    if hint:
-        children.append(html.Small(hint, className="hint"))
+def style(shown: bool) -> dict:
+    """The style of a part of the page that shows or not."""
+    return SHOWN if shown else HIDDEN
+
+
+def area_styles(settings: dict[str, Any]) -> dict[str, dict]:
+    """The style of each area of a panel (by id, :data:`app.controls.AREAS`) for ``settings``."""
+    return {area: style(shown) for area, shown in controls.visible(settings).items()}
+
+
+def control(side: str, name: str) -> Component:
+    """The component of control ``name`` of panel ``side``, from its record in the schema."""
+    c = controls.BY_NAME[name]
+    cid, value = pid(side, name), c.default_for(side)
+    if c.kind == "slider":  # updatemode "mouseup": a drag recomputes once, on release
+        lo, hi, step = c.bounds
+        return dcc.Slider(id=cid, min=lo, max=hi, step=step, value=value,
+                          marks={m: str(m) for m in c.marks}, updatemode="mouseup",
+                          tooltip={"placement": "bottom", "always_visible": False})
+    if c.kind == "radio":
+        return dcc.RadioItems(id=cid, options=list(c.options), value=value, inline=c.inline)
+    if c.kind == "dropdown":
+        return dcc.Dropdown(id=cid, options=list(c.options), value=value, clearable=False)
+    if c.kind == "checklist":
+        return dcc.Checklist(id=cid, options=list(c.options), value=value)
+    if c.kind == "number":
+        lo, hi, step = c.bounds
+        return dcc.Input(id=cid, type="number", min=lo, step=step, value=value, debounce=True,
+                         **({} if hi is None else {"max": hi}))
+    if c.kind == "text":
+        return dcc.Input(id=cid, type="text", debounce=True, placeholder=c.placeholder)
+    raise ValueError(f"no component for a {c.kind!r} control")  # a new kind in the schema
+
+
+def field(side: str, name: str) -> Component:
+    """Control ``name`` with its label and hint (a check box is its own label)."""
+    c = controls.BY_NAME[name]
+    component = control(side, name)
+    if c.kind == "checklist":
+        return component
+    children = [html.Label(c.label, htmlFor=component.id, className="field-label"), component]
+    if c.hint:
+        children.append(html.Small(c.hint, className="hint"))
     return html.Div(children, className="field")
 
 
-def _slider(side: str, name: str, lo: float, hi: float, step: float, value: float, marks) -> dcc.Slider:
-    # updatemode "mouseup": a drag recomputes once, on release
-    return dcc.Slider(
-        id=pid(side, name), min=lo, max=hi, step=step, value=value,
-        marks={m: str(m) for m in marks}, updatemode="mouseup",
-        tooltip={"placement": "bottom", "always_visible": False},
-    )
+def fields(side: str, area: str | None = None, names: tuple[str, ...] | None = None) -> list:
+    """The fields of the controls of ``area`` in schema order (or of ``names``)."""
+    names = names or tuple(c.name for c in controls.CONTROLS if c.area == area)
+    return [field(side, name) for name in names]
+
+
+def group(side: str, area: str, children: list, **kwargs) -> html.Div:
+    """An area of panel ``side`` (shown as its first-load settings ask)."""
+    shown = controls.visible(controls.defaults(side))
+    return html.Div(children, id=pid(side, area), style=style(shown[area]), **kwargs)
+
+
+def _network_controls(side: str) -> html.Div:
+    uploads = []
+    for slot, label in UPLOAD_SLOTS:
+        uploads += [
+            dcc.Upload(id=pid(side, slot), children=html.Div([label, ": drop or ",
+                                                               html.A("choose a file")]),
+                       className="upload", multiple=False),
+            html.Div(id=pid(side, slot + "-status"), className="upload-status", role="status"),
+        ]
+    return group(side, ids.NETWORK_CONTROLS, [
+        *fields(side, names=(ids.NET_SOURCE,)),
+        group(side, ids.UPLOAD_GROUP, [*uploads, *fields(side, ids.UPLOAD_GROUP)]),
+        dcc.Store(id=pid(side, ids.UPLOADED), data={}),
+        *fields(side, names=(ids.NET_DIRECTIONS, ids.NET_PATH_KIND)),
+    ])
 
 
 def panel(side: str) -> html.Section:
-    d = {**COMMON, **DEFAULTS[side]}
-    ising_style, pspin_style, network_style, path_style, plane_style = family_styles(d["model"])
-    ising = html.Div(
-        [
-            _field("Spins N", _slider(side, ids.ISING_N, 4, 20, 1, d["ising_n"], [4, 8, 12, 16, 20])),
-            _field(
-                "Native bias J0",
-                _slider(side, ids.NATIVE_BIAS, 0, 4, 0.25, d["native_bias"], [0, 1, 2, 3, 4]),
-                "0 = Sherrington-Kirkpatrick glass; large = funnel",
-            ),
-        ],
-        id=pid(side, ids.ISING_CONTROLS),
-        style=ising_style,
-    )
-    pspin = html.Div(
-        [
-            _field("Spins N", _slider(side, ids.PSPIN_N, 16, 128, 8, d["pspin_n"], [16, 64, 128])),
-            _field("Order p", dcc.RadioItems(
-                id=pid(side, ids.P), options=[2, 3, 4], value=d["p"], inline=True)),
-            _field(
-                "Planted strength lambda",
-                _slider(side, ids.PLANTED, 0, 3, 0.1, d["planted"], [0, 1, 2, 3]),
-                "0 = pure glass; > 0 adds a funnel toward the planted state",
-            ),
-        ],
-        id=pid(side, ids.PSPIN_CONTROLS),
-        style=pspin_style,
-    )
+    """One panel: its controls (built from :data:`app.controls.CONTROLS`, grouped by the areas
+    that show per family and view) and its graphs."""
     view = html.Div(
         [
-            _field("Seed", dcc.Input(
-                id=pid(side, ids.SEED), type="number", min=0, step=1, value=d["seed"],
-                debounce=True)),
-            html.Div([
-                _field("Span", _slider(side, ids.SPAN, 0.25, 2, 0.25, d["span"],
-                                       [0.5, 1, 1.5, 2]),
-                       "coefficients run from -span to span (spins: 1 = 45 degrees; networks: "
-                       "filter norms)"),
-                _field("Grid", dcc.RadioItems(
-                    id=pid(side, ids.STEPS), options=[21, 31, 51], value=d["steps"],
-                    inline=True)),
-                _field("Plot type", dcc.RadioItems(
-                    id=pid(side, ids.PLOT_KIND), value="surface", inline=True,
-                    options=PLOT_KINDS)),
-                _field("Colour scale", dcc.Dropdown(
-                    id=pid(side, ids.COLORSCALE), options=list(figures.COLORSCALES),
-                    value=figures.COLORSCALE, clearable=False),
-                       "perceptually uniform; Cividis is safe for colour-blind readers"),
-                dcc.Checklist(id=pid(side, ids.LOG_SCALE), value=[],
-                              options=[{"label": " log scale (log10 of the values)",
-                                        "value": "log"}]),
-                _field("Clip extreme values", dcc.RadioItems(
-                    id=pid(side, ids.CLIP), value=0, inline=True,
-                    options=[{"label": "no", "value": 0}, {"label": "99th pct", "value": 99},
-                             {"label": "95th pct", "value": 95}])),
-                _field("Contour levels", dcc.Input(
-                    id=pid(side, ids.CONTOUR_LEVELS), type="number", min=figures.LEVELS_RANGE[0],
-                    max=figures.LEVELS_RANGE[1], step=1, value=figures.CONTOUR_LEVELS,
-                    debounce=True),
-                       "plot type, colours, log, clip and levels only redraw: the slice is "
-                       "not computed again"),
-                _field("Weight decay (networks)", dcc.RadioItems(
-                    id=pid(side, ids.WEIGHT_DECAY), value=0.0, inline=True,
-                    options=[{"label": f"{v:g}" if v else "none", "value": v}
-                             for v in figures.WEIGHT_DECAYS]),
-                       "adds lambda |theta|^2 to the loss surface, exactly and without "
-                       "recomputing: regularization reshapes the landscape as temperature "
-                       "does the spin model's free energy"),
-            ], id=pid(side, ids.SLICE_CONTROLS)),
-            html.Div([
-                _field("Overlap with", dcc.RadioItems(
-                    id=pid(side, ids.REFERENCE), value="native", inline=True,
-                    options=[{"label": "native state", "value": "native"},
-                             {"label": "ground state", "value": "ground"}]),
-                       "a glass's native state is just a random state: measure Q from its "
-                       "ground state instead"),
-            ], id=pid(side, ids.FUNNEL_CONTROLS), style=HIDDEN),
+            *fields(side, names=(ids.SEED,)),
+            group(side, ids.SLICE_CONTROLS, fields(side, ids.SLICE_CONTROLS)),
+            group(side, ids.FUNNEL_CONTROLS, fields(side, ids.FUNNEL_CONTROLS)),
         ],
         className="view-controls",
     )
-    plane = html.Div(
+    panel_controls = html.Div(
         [
-            _field("Slice centre", dcc.Dropdown(
-                id=pid(side, ids.CENTER), options=POINTS, value=d["center"], clearable=False)),
-            _field("Slice plane", dcc.Dropdown(
-                id=pid(side, ids.DIRECTIONS), options=DIRECTIONS, value=d["directions"],
-                clearable=False), "through minima: coefficient 1 on an axis lands on it"),
-        ],
-        id=pid(side, ids.SPIN_PLANE_CONTROLS), style=plane_style,
-    )
-    path_ends = html.Div(
-        [
-            _field("Path from", dcc.Dropdown(
-                id=pid(side, ids.PATH_FROM), options=POINTS, value=d["path_from"],
-                clearable=False)),
-            _field("Path to", dcc.Dropdown(
-                id=pid(side, ids.PATH_TO), options=POINTS, value=d["path_to"], clearable=False)),
-        ],
-        id=pid(side, ids.SPIN_VIEW_CONTROLS), style=path_style,
-    )
-    controls = html.Div(
-        [
-            _field("Model", dcc.RadioItems(
-                id=pid(side, ids.MODEL), options=MODELS, value=d["model"], inline=True)),
-            _field("View", dcc.RadioItems(id=pid(side, ids.VIEW_KIND), value="slice",
-                                          options=VIEW_KINDS),
-                   "funnel and sweep enumerate all 2^N Ising states; minima: many seeded "
-                   "descents (spins) or trainings (example networks)"),
-            ising,
-            pspin,
-            _network_controls(side, network_style),
+            *fields(side, names=(ids.MODEL, ids.VIEW)),
+            group(side, ids.ISING_CONTROLS, fields(side, ids.ISING_CONTROLS)),
+            group(side, ids.PSPIN_CONTROLS, fields(side, ids.PSPIN_CONTROLS)),
+            _network_controls(side),
             view,
-            plane,
-            path_ends,
+            group(side, ids.SPIN_PLANE_CONTROLS, fields(side, ids.SPIN_PLANE_CONTROLS)),
+            group(side, ids.SPIN_VIEW_CONTROLS, fields(side, ids.SPIN_VIEW_CONTROLS)),
         ],
         className="controls",
     )
+    shown = controls.visible(controls.defaults(side))
     graphs = html.Div(
         [
             html.Div(id=pid(side, ids.MESSAGE), className="message", role="alert"),
@@ -308,13 +149,14 @@ def panel(side: str) -> html.Section:
             dcc.Store(id=pid(side, ids.DRAWN)),
             download_row(side),
             dcc.Loading(dcc.Graph(id=pid(side, ids.PATH), className="path",
-                                  config=graph_config(side, ids.PATH)), type="dot"),
+                                  config=graph_config(side, ids.PATH),
+                                  style=style(shown[ids.PATH])), type="dot"),
             _funnel_extras(side),
-            html.Div(id=pid(side, ids.SWEEP_TABLE), className="sweep-table", style=HIDDEN),
+            group(side, ids.SWEEP_TABLE, [], className="sweep-table"),
         ],
         className="graphs",
     )
-    return html.Section([controls, graphs], className="panel", id=pid(side, "panel"))
+    return html.Section([panel_controls, graphs], className="panel", id=pid(side, "panel"))
 
 
 def _funnel_extras(side: str) -> html.Div:
@@ -335,7 +177,8 @@ def _funnel_extras(side: str) -> html.Div:
                       config=graph_config(side, ids.FREE_ENERGY)),
             dcc.Store(id=pid(side, ids.FUNNEL_DATA)),
         ],
-        id=pid(side, ids.FUNNEL_EXTRAS), className="funnel-extras", style=HIDDEN,
+        id=pid(side, ids.FUNNEL_EXTRAS), className="funnel-extras",
+        style=style(controls.visible(controls.defaults(side))[ids.FUNNEL_EXTRAS]),
     )
 
 
@@ -377,8 +220,6 @@ def scenarios() -> html.Details:
     reload, and the URL reader sets both panels as it does for Back and Forward (a new history
     entry). As plain ``<a href>`` links they also open in a new tab and take keyboard focus.
     """
-    from app import presets  # not at the top: app.presets -> app.urlstate -> this module
-
     items = [
         html.Li([dcc.Link(p.title, href=p.search(), id=ids.scenario_link(p.key),
                           className="scenario-link"),
@@ -409,7 +250,7 @@ def help_panel() -> html.Details:
     )
 
 
-def active_scenario(preset: "Preset | None") -> tuple[list, dict]:
+def active_scenario(preset: presets.Preset | None) -> tuple[list, dict]:
     """(children, style) of the note above the panels for the preset the page's URL opens:
     its title and explanation, so whoever opens a shared preset link reads why; hidden (and
     empty) when the URL opens no preset."""
@@ -418,6 +259,15 @@ def active_scenario(preset: "Preset | None") -> tuple[list, dict]:
     return [html.Strong(f"Scenario: {preset.title}", className="active-scenario-title"),
             html.P(preset.explanation, className="active-scenario-explanation"),
             html.Small(ACTIVE_SCENARIO_HINT, className="hint")], SHOWN
+
+
+def clientside_config() -> dict:
+    """What the clientside callbacks (``assets/funnelscope.js``) need to know: the 3D graphs by
+    side, the default camera, how long a URL's camera waits for a graph's first 3D scene (ms)
+    and the id of Copy link's status line."""
+    return {"graphs": {side: pid(side, ids.SURFACE) for side in ids.PANELS},
+            "defaultCamera": urlstate.DEFAULT_CAMERA, "pendingMs": PENDING_CAMERA_MS,
+            "copyStatus": ids.COPY_STATUS}
 
 
 def build() -> html.Div:
@@ -445,7 +295,8 @@ def build() -> html.Div:
     # the URL's query holds every panel setting and the camera (app/urlstate.py); refresh=False:
     # a new query is a new history entry, and the page is not reloaded
     url = [dcc.Location(id=ids.URL, refresh=False), dcc.Store(id=ids.URL_TARGET),
-           dcc.Store(id=ids.URL_APPLIED), dcc.Store(id=ids.CAMERA)]
+           dcc.Store(id=ids.URL_APPLIED), dcc.Store(id=ids.CAMERA),
+           dcc.Store(id=ids.CLIENTSIDE, data=clientside_config())]
     status = [
         html.Div(id=ids.STATUS_BANNER, className="status-banner", role="alert", style=HIDDEN),
         dcc.Interval(id=ids.STATUS_POLL, interval=STATUS_POLL_MS),

@@ -9,7 +9,8 @@ import torch
 from dash import CeleryManager, Dash
 from flask_caching import Cache
 
-from app import api, callbacks, health, layout
+from app import api, health, layout
+from app.callbacks import camera, downloads, panels, status, uploads, url
 from app.config import Config
 from app.data import ViewStore, file_lock, redis_lock
 from app.jobs import ForkServerDiskcacheManager
@@ -40,8 +41,8 @@ def create_app(config: Config | None = None) -> Dash:
     )
     app.server.config["MAX_CONTENT_LENGTH"] = config.max_upload_bytes * 2  # base64 + form
     cache = Cache(app.server, config=config.flask_caching())
-    uploads = UploadStore(Path(config.cache_dir) / "store", max_bytes=config.max_upload_bytes,
-                          max_samples=config.max_samples, max_parameters=config.max_parameters)
+    upload_store = UploadStore(Path(config.cache_dir) / "store", max_bytes=config.max_upload_bytes,
+                               max_samples=config.max_samples, max_parameters=config.max_parameters)
     device, note = resolve_device(config.device)
     if note:
         log.warning("FUNNELSCOPE_DEVICE=%s: %s", config.device, note)
@@ -51,15 +52,19 @@ def create_app(config: Config | None = None) -> Dash:
         celery_app = Celery("funnelscope", broker=config.redis_url, backend=config.redis_url)
         celery_app.conf.update(broker_connection_retry_on_startup=True, task_track_started=True)
         manager = CeleryManager(celery_app)
-        store = ViewStore(cache, uploads, redis_lock(config.redis_url), device=device)
+        store = ViewStore(cache, upload_store, redis_lock(config.redis_url), device=device)
         app.server.extensions["funnelscope_celery"] = celery_app
     else:  # one machine: files under the cache directory, jobs in local processes
         manager = ForkServerDiskcacheManager(diskcache.Cache(str(Path(config.cache_dir) / "jobs")))
-        store = ViewStore(cache, uploads, file_lock(Path(config.cache_dir) / "locks"),
+        store = ViewStore(cache, upload_store, file_lock(Path(config.cache_dir) / "locks"),
                           device=device)
     app.layout = layout.build()
-    callbacks.register(app, store, manager, config.torch_threads,
-                       readiness=health.cached_readiness(config, cache))
+    panels.register(app, store, manager, config.torch_threads)  # app/callbacks/, by concern
+    uploads.register(app, store)
+    downloads.register(app, store)
+    camera.register(app)
+    url.register(app)
+    status.register(app, readiness=health.cached_readiness(config, cache))
     health.register(app.server, config, cache)  # /healthz, /readyz (app/health.py)
     api.register(app.server, store)  # /api/view: cached views as JSON (app/api.py)
     app.server.extensions["funnelscope_store"] = store

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from app import callbacks, layout
+from app import controls, ids, panel_views
 from app.config import Config
 from app.main import create_app
 from landscapes import views
@@ -50,14 +50,14 @@ def read_plan(path: Path) -> list[tuple[dict, dict]]:
 
 
 def default_views() -> Iterator[tuple[dict, dict]]:
-    """The views both panels request on first load (from the layout's defaults)."""
-    for side in layout.DEFAULTS:
-        d = {**layout.COMMON, **layout.DEFAULTS[side]}
-        spec = callbacks.model_spec(d["model"], d["ising_n"], d["native_bias"], d["pspin_n"],
-                                    d["p"], d["planted"], d["seed"])
-        slice_view, paths = callbacks.requests(
-            spec, d["span"], d["steps"], d["center"], d["directions"], d["path_from"],
-            d["path_to"], "filter", "linear", d["seed"])
+    """The views both panels request on first load (from the controls' defaults)."""
+    for side in ids.PANELS:
+        d = controls.defaults(side)
+        spec = panel_views.model_spec(d[ids.MODEL], d[ids.ISING_N], d[ids.NATIVE_BIAS],
+                                      d[ids.PSPIN_N], d[ids.P], d[ids.PLANTED], d[ids.SEED])
+        slice_view, paths = panel_views.requests(
+            spec, d[ids.SPAN], d[ids.STEPS], d[ids.CENTER], d[ids.DIRECTIONS], d[ids.PATH_FROM],
+            d[ids.PATH_TO], d[ids.NET_DIRECTIONS], d[ids.NET_PATH_KIND], d[ids.SEED])
         for view in (slice_view, *paths):
             yield spec, view
 

@@ -14,7 +14,7 @@ from app import ids, urlstate
 @dataclass(frozen=True)
 class Preset:
     """A named pair of panel settings. ``left`` and ``right`` map control names
-    (:data:`app.urlstate.NAMES`) to values; everything else stays at the page's default."""
+    (:data:`app.controls.URL_NAMES`) to values; everything else stays at the page's default."""
 
     key: str
     title: str
@@ -32,7 +32,7 @@ class Preset:
         return urlstate.encode(self.panels())
 
 
-ISING_FUNNEL = {ids.MODEL: "ising", ids.VIEW_KIND: "funnel", ids.ISING_N: 16}
+ISING_FUNNEL = {ids.MODEL: "ising", ids.VIEW: "funnel", ids.ISING_N: 16}
 
 PRESETS = (
     Preset(
@@ -89,8 +89,8 @@ PRESETS = (
         "ground state's basin falls from about 65% of the states at N = 8 to about 13% at "
         "N = 20 while the number of minima grows from about 3 to about 38: the contrast "
         "sharpens with N.",
-        left={ids.MODEL: "ising", ids.VIEW_KIND: "sweep", ids.NATIVE_BIAS: 2.0},
-        right={ids.MODEL: "ising", ids.VIEW_KIND: "sweep", ids.NATIVE_BIAS: 0.0},
+        left={ids.MODEL: "ising", ids.VIEW: "sweep", ids.NATIVE_BIAS: 2.0},
+        right={ids.MODEL: "ising", ids.VIEW: "sweep", ids.NATIVE_BIAS: 0.0},
     ),
 )
 

@@ -2,36 +2,27 @@
 
 ``encode(panels, cameras)`` writes only what differs from the page's defaults, so the default
 page has no query at all; a changed page reads e.g.
-``?l.model=pspin&r.view-kind=funnel&r.seed=3&cam=2,0.3,0.8``: ``l.``/``r.`` name the panel, the
-rest of a key is the control's id (:mod:`app.ids`), ``cam`` the eye of the shared camera (nine
-numbers when its up vector or centre differ from the default: eye, up, centre), ``l.cam`` and
-``r.cam`` a panel's own camera. Uploads travel as their content hashes
+``?l.model=pspin&r.view=funnel&r.seed=3&cam=2,0.3,0.8``: ``l.``/``r.`` name the panel, the
+rest of a key is the control's name (:data:`app.controls.URL_NAMES`, in that order; an
+older name of a control, ``view-kind`` for ``view``, is read too), ``cam`` the eye of the
+shared camera (nine numbers when its up vector or centre differ from the default: eye, up,
+centre), ``l.cam`` and ``r.cam`` a panel's own camera. Uploads travel as their content hashes
 (``l.upload-checkpoint=<sha256>``), so a link to uploaded checkpoints works on the server that
 stores them.
 
 ``decode(search)`` never raises: unknown keys and bad values are left out with a readable note,
-and every value is typed and checked against its control in :mod:`app.layout` (the options of a
-radio or dropdown, the range and step of a slider). The controls' defaults and options are read
-from the layout itself, so the two cannot drift apart.
+and every value is typed and checked against its control in :mod:`app.controls` (the options of
+a radio or dropdown, the range and step of a slider), the schema the layout is built from, so
+the two cannot drift apart.
 """
 
 import math
 import re
 from urllib.parse import parse_qsl, quote, urlencode
 
-from dash import dcc
-
-from app import ids, layout
+from app import controls, ids
 from landscapes.plots import slices as figures
 
-# every panel setting the URL carries, in the order it writes them (the panel callbacks'
-# CONTROL_NAMES and DISPLAY_NAMES: tests/unit/test_urlstate.py checks they agree)
-NAMES = (
-    ids.MODEL, ids.VIEW_KIND, ids.ISING_N, ids.NATIVE_BIAS, ids.PSPIN_N, ids.P, ids.PLANTED, ids.SEED,
-    ids.SPAN, ids.STEPS, ids.CENTER, ids.DIRECTIONS, ids.PATH_FROM, ids.PATH_TO,
-    ids.NET_SOURCE, ids.NET_DATA, ids.NET_LOSS, ids.NET_DIRECTIONS, ids.NET_PATH_KIND, ids.REFERENCE,
-    ids.COLORSCALE, ids.LOG_SCALE, ids.CLIP, ids.PLOT_KIND, ids.CONTOUR_LEVELS, ids.WEIGHT_DECAY,
-)
 SIDE_KEYS = {"left": "l", "right": "r"}
 # the UPLOADED store's keys and their URL names (the upload slots' ids)
 UPLOAD_KEYS = {"checkpoint": ids.UPLOAD_CHECKPOINT, "checkpoint2": ids.UPLOAD_CHECKPOINT2,
@@ -53,43 +44,27 @@ Panels = dict[str, dict]
 Cameras = dict[str, dict]
 
 
-def components(node):
-    """Every component in the tree under ``node`` (depth first)."""
-    yield node
-    children = getattr(node, "children", None)
-    for child in children if isinstance(children, list | tuple) else [children]:
-        if child is not None and not isinstance(child, str | int | float):
-            yield from components(child)
+def _spec(c: controls.Control, side: str) -> dict:
+    """How the URL reads and checks control ``c``: its kind, allowed values and default."""
+    default = c.default_for(side)
+    if c.kind == "slider":
+        lo, hi, step = c.bounds
+        return {"kind": "range", "min": lo, "max": hi, "step": step, "default": default,
+                "integer": all(float(v).is_integer() for v in (lo, step))}
+    if c.kind == "checklist":
+        return {"kind": "multi", "options": c.values(), "default": default}
+    if c.kind in ("radio", "dropdown"):
+        return {"kind": "choice", "options": c.values(), "default": default}
+    if c.kind == "number":
+        lo, hi, _ = c.bounds
+        return {"kind": "integer", "min": lo, "max": MAX_SEED if hi is None else hi,
+                "default": default}
+    raise TypeError(f"no URL form for a {c.kind} control")  # a new kind of control
 
 
-def _option_values(options) -> list:
-    return [o["value"] if isinstance(o, dict) else o for o in options or []]
-
-
-def _spec(component) -> dict:
-    """How the URL reads and checks one control: its kind, allowed values and default."""
-    if isinstance(component, dcc.Slider):
-        return {"kind": "range", "min": component.min, "max": component.max,
-                "step": component.step, "default": component.value,
-                "integer": all(float(v).is_integer() for v in (component.min, component.step))}
-    if isinstance(component, dcc.Checklist):
-        return {"kind": "multi", "options": _option_values(component.options),
-                "default": list(component.value or [])}
-    if isinstance(component, dcc.RadioItems | dcc.Dropdown):
-        return {"kind": "choice", "options": _option_values(component.options),
-                "default": component.value}
-    if isinstance(component, dcc.Input):
-        return {"kind": "integer", "min": getattr(component, "min", 0) or 0,
-                "max": getattr(component, "max", None) or MAX_SEED, "default": component.value}
-    raise TypeError(f"no URL form for {type(component).__name__}")  # a new kind of control
-
-
-def _specs(side: str) -> dict[str, dict]:
-    found = {c.id: c for c in components(layout.panel(side)) if getattr(c, "id", None)}
-    return {name: _spec(found[ids.pid(side, name)]) for name in NAMES}
-
-
-SPECS = {side: _specs(side) for side in ids.PANELS}
+SPECS = {side: {name: _spec(controls.BY_NAME[name], side) for name in controls.URL_NAMES}
+         for side in ids.PANELS}
+ALIASES = {alias: c.name for c in controls.CONTROLS if c.in_url for alias in c.aliases}
 
 
 def defaults(side: str) -> dict:
@@ -249,13 +224,13 @@ def _parse_camera(text: str) -> dict:
 def encode(panels: Panels, cameras: Cameras | None = None) -> str:
     """The query string (``""`` or ``"?..."``) of both panels' settings and the cameras.
 
-    ``panels[side]`` maps control names (:data:`NAMES`, and ``ids.UPLOADED`` for the uploads
-    store's dict) to values; missing names, None and defaults are left out.
+    ``panels[side]`` maps control names (:data:`app.controls.URL_NAMES`, and ``ids.UPLOADED``
+    for the uploads store's dict) to values; missing names, None and defaults are left out.
     """
     pairs = []
     for side in ids.PANELS:
         prefix, specs, values = SIDE_KEYS[side], SPECS[side], (panels or {}).get(side) or {}
-        for name in NAMES:
+        for name in controls.URL_NAMES:
             value = values.get(name)
             if value is None or same(value, specs[name]["default"]):
                 continue
@@ -297,6 +272,7 @@ def decode(search: str | None) -> tuple[Panels, Cameras | None, list[str]]:
     for key, text in parse_qsl(query, keep_blank_values=True):
         shown = f"{key}={text}" if len(text) <= 80 else f"{key}={text[:77]}..."
         prefix, _, name = key.partition(".")
+        name = ALIASES.get(name, name)
         try:
             if key == CAMERA_KEY:
                 shared_camera = _parse_camera(text)
@@ -354,7 +330,7 @@ def changes(search: str | None, panels: Panels, camera: dict | None
     changed = {side: {} for side in ids.PANELS}
     for side in ids.PANELS:
         current = panels.get(side) or {}
-        for name in NAMES:
+        for name in controls.URL_NAMES:
             if not same(wanted[side][name], current.get(name)):
                 changed[side][name] = wanted[side][name]
         if (wanted[side][ids.UPLOADED] or {}) != (current.get(ids.UPLOADED) or {}):

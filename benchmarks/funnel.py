@@ -66,23 +66,25 @@ def bias_table(seeds: int) -> None:
 
 def cached_view(repeat: int) -> None:
     """The dashboard's funnel view for n = 16: first (computed) and cached (figures only)."""
-    from app import callbacks, create_app, ids
+    from app import create_app, ids
+    from app.callbacks.panels import panel_output
     from app.config import Config
+    from app.controls import MODEL_NAMES
 
     with tempfile.TemporaryDirectory() as tmp:
         store = create_app(Config(cache_dir=Path(tmp))).server.extensions["funnelscope_store"]
-        controls = {name: None for name in callbacks.CONTROL_NAMES} | {
-            ids.MODEL: "ising", ids.VIEW_KIND: "funnel", ids.ISING_N: 16, ids.NATIVE_BIAS: 2.0,
+        controls = {name: None for name in MODEL_NAMES} | {
+            ids.MODEL: "ising", ids.VIEW: "funnel", ids.ISING_N: 16, ids.NATIVE_BIAS: 2.0,
             ids.SEED: 0, ids.PATH_FROM: "random:0", ids.PATH_TO: "ground", ids.SPAN: 1.0,
             ids.STEPS: 51, ids.CENTER: "minimum:0", ids.DIRECTIONS: "random",
             ids.REFERENCE: "native"}
         start = time.perf_counter()
-        callbacks.panel_output(store, controls, {})
+        panel_output(store, controls, {})
         first = time.perf_counter() - start
         best = np.inf
         for _ in range(repeat):
             start = time.perf_counter()
-            callbacks.panel_output(store, controls, {})
+            panel_output(store, controls, {})
             best = min(best, time.perf_counter() - start)
     print(f"funnel view n=16 (J0=2): first {first:.2f} s (enumeration, tree, F(Q;T) grid, paths); "
           f"cached {best * 1e3:.0f} ms (cache read and figures; target < 1 s)")

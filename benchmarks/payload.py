@@ -34,7 +34,7 @@ from landscapes.plots import slices as figures
 
 SPEC = {"model": "ising", "n": 16, "native_bias": 2}
 TARGET_BYTES = 80_000  # "a 101x101 surface update stays under 80 KB on the wire"
-PANEL = "left"  # its defaults are SPEC's model (layout.DEFAULTS)
+PANEL = "left"  # its defaults are SPEC's model (app.controls.defaults)
 POLL_TIMEOUT_S = 120.0
 
 

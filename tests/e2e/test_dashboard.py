@@ -130,7 +130,7 @@ def test_funnel_view_tree_click_and_temperature_slider(
     dashboard: Page, browser_errors: list[str]
 ) -> None:
     """The funnel view: 3D funnel, tree, diagram, F(Q; T); a tree click sets the path's end."""
-    dashboard.locator("#left-view-kind").get_by_label("funnel (Ising, exact)").check()
+    dashboard.locator("#left-view").get_by_label("funnel (Ising, exact)").check()
     dashboard.wait_for_function(
         f"() => {GRAPH.format(id='left-surface')}?.layout?.title?.text?.includes('folding funnel')",
         timeout=UPDATE_MS,
@@ -170,12 +170,12 @@ def test_funnel_view_tree_click_and_temperature_slider(
 
 
 def test_minima_and_sweep_views(dashboard: Page, browser_errors: list[str]) -> None:
-    dashboard.locator("#left-view-kind").get_by_label("minima statistics").check()
+    dashboard.locator("#left-view").get_by_label("minima statistics").check()
     dashboard.wait_for_function(
         f"() => {GRAPH.format(id='left-surface')}?.data?.[0]?.type === 'histogram'",
         timeout=UPDATE_MS,
     )
-    dashboard.locator("#left-view-kind").get_by_label("size sweep (Ising)").check()
+    dashboard.locator("#left-view").get_by_label("size sweep (Ising)").check()
     expect(dashboard.locator("#left-sweep-table table")).to_be_visible(timeout=120_000)
     rows = dashboard.locator("#left-sweep-table tbody tr")
     expect(rows).to_have_count(13)  # N = 8 .. 20

@@ -92,7 +92,7 @@ def test_long_work_shows_progress_and_can_be_cancelled(
     dashboard.locator("#left-net-source").click()
     dashboard.get_by_text("example: digits-cnn", exact=True).click()
     _wait_title(dashboard, "left", "network: digits-cnn")  # no other job left to report
-    dashboard.locator("#left-view-kind").get_by_label("minima statistics").check()  # 8 trainings
+    dashboard.locator("#left-view").get_by_label("minima statistics").check()  # 8 trainings
     row = dashboard.locator("#left-progress-row")
     expect(row).to_be_visible(timeout=UPDATE_MS)
     bar = dashboard.locator("#left-progress")
@@ -106,7 +106,7 @@ def test_long_work_shows_progress_and_can_be_cancelled(
     # (what the surface shows next is not asserted: the cancelled request can be asked again
     # when the URL state re-applies the controls)
     # the app keeps serving after a cancelled job
-    dashboard.locator("#left-view-kind").get_by_label("slice and path").check()
+    dashboard.locator("#left-view").get_by_label("slice and path").check()
     dashboard.locator("#left-model").get_by_label("p-spin glass").check()
     _wait_title(dashboard, "left", "p-spin glass")
     assert browser_errors == []

@@ -124,8 +124,8 @@ def test_clicking_a_scenario_link_applies_it_and_back_returns(
     page.wait_for_function(  # the URL reader set the controls
         f"() => document.querySelector('#{ids.pid('right', ids.MODEL)} input[value=ising]')"
         ".checked", timeout=UPDATE_MS)
-    assert checked(page, "left", ids.VIEW_KIND) == "funnel"
-    assert checked(page, "right", ids.VIEW_KIND) == "funnel"
+    assert checked(page, "left", ids.VIEW) == "funnel"
+    assert checked(page, "right", ids.VIEW) == "funnel"
     for side in ids.PANELS:
         wait_panel(page, side, *EXPECTED[funnel.key][side], UPDATE_MS)
     # the keyboard reaches the folded list and its links: Enter unfolds it, Enter on a link
@@ -150,7 +150,7 @@ def test_clicking_a_scenario_link_applies_it_and_back_returns(
                            timeout=UPDATE_MS)
     expect(page.locator(f"#{ids.ACTIVE_SCENARIO}")).to_contain_text(funnel.title,
                                                                      timeout=UPDATE_MS)
-    expect(page.locator(f"#{ids.pid('left', ids.VIEW_KIND)} input[value=funnel]")).to_be_checked(
+    expect(page.locator(f"#{ids.pid('left', ids.VIEW)} input[value=funnel]")).to_be_checked(
         timeout=UPDATE_MS)
     # a changed control leaves the scenario: the note goes away
     seed = page.locator(f"#{ids.pid('right', ids.SEED)}")

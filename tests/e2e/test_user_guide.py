@@ -110,7 +110,7 @@ def test_first_load_funnel_beside_glass(dashboard: Page, browser_errors: list[st
 
 
 def test_funnel_view(dashboard: Page, browser_errors: list[str]) -> None:
-    dashboard.locator("#left-view-kind").get_by_label("funnel (Ising, exact)").check()
+    dashboard.locator("#left-view").get_by_label("funnel (Ising, exact)").check()
     wait_title(dashboard, "left-surface", "folding funnel")
     expect(dashboard.locator("#left-funnel-extras")).to_be_visible()
     expect(dashboard.locator("#left-funnel-controls")).to_be_visible()

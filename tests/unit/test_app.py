@@ -5,8 +5,20 @@ import html
 import numpy as np
 import pytest
 
-from app import callbacks, create_app, ids, layout, panel_views
+from app import controls, create_app, ids, panel_views
+from app.callbacks.downloads import download_file
+from app.callbacks.panels import (
+    clicked_state,
+    display_options,
+    panel_output,
+    redrawn,
+    slice_request_of,
+    with_option,
+)
+from app.callbacks.status import status_message
+from app.callbacks.uploads import accept_upload
 from app.config import Config
+from app.controls import MODEL_NAMES
 from landscapes import views
 from landscapes.plots import slices as figures
 from tests.unit.panels import panel_controls
@@ -82,8 +94,8 @@ def test_store_computes_once_and_persists_across_app_restarts(config, monkeypatc
 def test_panel_errors_become_messages_not_exceptions(config):
     app = create_app(config)
     store = app.server.extensions["funnelscope_store"]
-    spec = callbacks.model_spec("pspin", 16, 0.0, 128, 4, 0.0, 0)
-    slice_request, path_requests = callbacks.requests(
+    spec = panel_views.model_spec("pspin", 16, 0.0, 128, 4, 0.0, 0)
+    slice_request, path_requests = panel_views.requests(
         spec, 1.0, 21, "minimum:0", "random", "random:0", "minimum:0", "filter", "linear"
     )
     surface, path, messages = panel_views.panel_figures(store, spec, slice_request, path_requests)
@@ -96,9 +108,9 @@ def test_panel_errors_become_messages_not_exceptions(config):
 
 
 def test_controls_map_to_the_chosen_family_only():
-    assert callbacks.model_spec("ising", 12, 1.5, 64, 3, 0.5, 7) == {
+    assert panel_views.model_spec("ising", 12, 1.5, 64, 3, 0.5, 7) == {
         "model": "ising", "n": 12, "native_bias": 1.5, "seed": 7}
-    assert callbacks.model_spec("pspin", 12, 1.5, 64, 3, 0.5, 7) == {
+    assert panel_views.model_spec("pspin", 12, 1.5, 64, 3, 0.5, 7) == {
         "model": "pspin", "n": 64, "p": 3, "planted": 0.5, "seed": 7}
 
 
@@ -116,7 +128,7 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
 
     walk(app.layout)
     for side in ids.PANELS:
-        for name in (*callbacks.CONTROL_NAMES, ids.SURFACE, ids.PATH, ids.MESSAGE):
+        for name in (*MODEL_NAMES, ids.SURFACE, ids.PATH, ids.MESSAGE):
             assert ids.pid(side, name) in layout_ids
     other = create_app(config)
     # per panel: compute, preview, redraw, show controls, F(Q; T) slider, tree click, uploads,
@@ -159,21 +171,21 @@ def test_uploads_are_validated_before_they_are_stored(config, tmp_path):
     arch = {"type": "mlp", "sizes": [2, 4, 2], "act": "relu"}
     state = build_network(arch).state_dict()
     path = save_checkpoint(tmp_path / "ok.safetensors", arch, state, "cross_entropy")
-    key = callbacks.accept_upload(store.uploads, "checkpoint", _data_url(path.read_bytes()),
+    key = accept_upload(store.uploads, "checkpoint", _data_url(path.read_bytes()),
                                   "ok.safetensors", None)
     assert torch.equal(store.uploads.checkpoint(key).state["0.weight"], state["0.weight"])
     torch.save(state, tmp_path / "w.pt")
     pt = _data_url((tmp_path / "w.pt").read_bytes())
     with pytest.raises(LandscapeError, match="architecture is not valid JSON"):
-        callbacks.accept_upload(store.uploads, "checkpoint", pt, "w.pt", "{sizes: [2")
-    key2 = callbacks.accept_upload(store.uploads, "checkpoint", pt, "w.pt", '{"type": "mlp", '
+        accept_upload(store.uploads, "checkpoint", pt, "w.pt", "{sizes: [2")
+    key2 = accept_upload(store.uploads, "checkpoint", pt, "w.pt", '{"type": "mlp", '
                                    '"sizes": [2, 4, 2], "act": "relu"}')
     assert key2 != key
     stored = sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir())
     with pytest.raises(LandscapeError, match="could not be decoded"):
-        callbacks.accept_upload(store.uploads, "data", "data:;base64,@@@", "x.npz", None)
+        accept_upload(store.uploads, "data", "data:;base64,@@@", "x.npz", None)
     with pytest.raises(LandscapeError, match="X"):
-        callbacks.accept_upload(store.uploads, "data", _data_url(b"not a zip"), "x.npz", None)
+        accept_upload(store.uploads, "data", _data_url(b"not a zip"), "x.npz", None)
     assert sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir()) == stored
 
 
@@ -197,9 +209,9 @@ def test_upload_limits_come_from_the_config(tmp_path):
 
 
 def test_network_requests_follow_the_controls():
-    example = callbacks.model_spec("network", 16, 0, 64, 3, 0, 5, {"source": "digits-cnn"})
+    example = panel_views.model_spec("network", 16, 0, 64, 3, 0, 5, {"source": "digits-cnn"})
     assert example == {"model": "network", "example": "digits-cnn"}
-    slice_request, paths = callbacks.requests(example, 1.5, 21, None, None, None, None, "pca",
+    slice_request, paths = panel_views.requests(example, 1.5, 21, None, None, None, None, "pca",
                                               "bezier", 5)
     assert slice_request == {"view": "slice", "dims": 2, "span": 1.5, "steps": 21,
                              "directions": "pca", "direction_seed": 5}
@@ -207,12 +219,12 @@ def test_network_requests_follow_the_controls():
                       "steps": 41}]
     network = {"source": "upload", "uploaded": {"checkpoint": "a" * 64, "data": "b" * 64},
                "data": "moons", "loss": "cross_entropy"}
-    upload = callbacks.model_spec("network", 16, 0, 64, 3, 0, 0, network)
+    upload = panel_views.model_spec("network", 16, 0, 64, 3, 0, 0, network)
     assert upload["data"] == "upload:" + "b" * 64 and upload["checkpoint2"] is None
-    assert callbacks.requests(upload, 1, 21, None, None, None, None, "filter", "linear")[1] == []
+    assert panel_views.requests(upload, 1, 21, None, None, None, None, "filter", "linear")[1] == []
     network["uploaded"]["checkpoint2"] = "c" * 64
-    upload = callbacks.model_spec("network", 16, 0, 64, 3, 0, 0, network)
-    _, paths = callbacks.requests(upload, 1, 21, None, None, None, None, "filter", "linear")
+    upload = panel_views.model_spec("network", 16, 0, 64, 3, 0, 0, network)
+    _, paths = panel_views.requests(upload, 1, 21, None, None, None, None, "filter", "linear")
     assert (paths[0]["from"], paths[0]["to"]) == ("centre", "checkpoint2")
 
 
@@ -252,14 +264,14 @@ def test_progress_is_reported_while_a_view_is_computed(config):
 
 def test_status_banner_names_what_is_down():
     ok = {"cache": "ok", "views_dir": "skipped (RedisCache keeps no directory)", "broker": "ok"}
-    assert callbacks.status_message(ok) is None
+    assert status_message(ok) is None
     down = ok | {"broker": "Redis at redis://x does not answer (ConnectionError)"}
-    message = callbacks.status_message(down)
+    message = status_message(down)
     assert "cannot be reached" in message and "ConnectionError" in message
     no_worker = ok | {"workers": "no background worker answers (start one: ...)"}
-    assert callbacks.status_message(no_worker).startswith("No background worker is running")
+    assert status_message(no_worker).startswith("No background worker is running")
     disk = {"cache": "ok", "store_dir": "/data is not writable (PermissionError)"}
-    assert callbacks.status_message(disk) == (
+    assert status_message(disk) == (
         "The server is not ready: store_dir: /data is not writable (PermissionError)")
 
 
@@ -283,7 +295,7 @@ def test_scripts_are_registered_before_the_first_request(config):
 
 def _controls(**changes) -> dict:
     """A small Ising funnel view (N = 10; a 9x9 grid for the slice view)."""
-    return panel_controls(**{ids.VIEW_KIND: "funnel", ids.STEPS: 9, ids.PATH_TO: "ground",
+    return panel_controls(**{ids.VIEW: "funnel", ids.STEPS: 9, ids.PATH_TO: "ground",
                              ids.REFERENCE: "native", **changes})
 
 
@@ -293,7 +305,7 @@ def test_funnel_panel_shows_the_enumerated_funnel_tree_and_paths(config):
     from landscapes.spin.models import build_model
 
     store = create_app(config).server.extensions["funnelscope_store"]
-    out = callbacks.panel_output(store, _controls(), {})
+    out = panel_output(store, _controls(), {})
     spec = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 3}
     result = enumerate_ising(build_model(spec))
     tree = fold_mirror(barrier_tree(result.energies, 10))
@@ -311,48 +323,57 @@ def test_funnel_panel_shows_the_enumerated_funnel_tree_and_paths(config):
     assert data["temperatures"][index] == pytest.approx(data["folding_temperature"])
     assert np.allclose(fig.data[0].y, data["free_energy"][index])
     # the glass: funnel views refuse other models with a message
-    pspin = callbacks.panel_output(store, _controls(**{ids.MODEL: "pspin"}), {})
+    pspin = panel_output(store, _controls(**{ids.MODEL: "pspin"}), {})
     assert "exactly for the Ising model" in pspin.messages[0]
 
 
 def test_tree_click_makes_the_minimum_the_paths_end():
     click = {"points": [{"curveNumber": 1, "customdata": [721, 0.25], "y": -0.5}]}
-    assert callbacks.clicked_state(click) == "state:721"
-    assert callbacks.clicked_state({"points": [{"curveNumber": 0}]}) is None
-    assert callbacks.clicked_state(None) is None
+    assert clicked_state(click) == "state:721"
+    assert clicked_state({"points": [{"curveNumber": 0}]}) is None
+    assert clicked_state(None) is None
     options = [{"label": "native", "value": "native"}]
-    once = callbacks.with_option(options, "state:721")
-    assert once[-1]["value"] == "state:721" and callbacks.with_option(once, "state:721") == once
+    once = with_option(options, "state:721")
+    assert once[-1]["value"] == "state:721" and with_option(once, "state:721") == once
 
 
 def test_sweep_and_minima_panels(config):
     store = create_app(config).server.extensions["funnelscope_store"]
-    sweep = callbacks.panel_output(store, _controls(**{ids.VIEW_KIND: "sweep"}), {})
+    sweep = panel_output(store, _controls(**{ids.VIEW: "sweep"}), {})
     result = store.get({"model": "ising", "n": 10, "native_bias": 2.0, "seed": 3},
                        {"view": "sweep"})
     assert [row["N"] for row in sweep.table] == list(result.arrays["sizes"])
     assert sweep.funnel_data is None and sweep.messages == []
-    minima = callbacks.panel_output(store, _controls(**{ids.VIEW_KIND: "minima",
+    minima = panel_output(store, _controls(**{ids.VIEW: "minima",
                                                         ids.MODEL: "pspin"}), {})
     hit = store.cached({"model": "pspin", "n": 16, "p": 3, "planted": 0.0, "seed": 3},
                        {"view": "minima"})
     assert hit is not None and minima.messages == []
     assert minima.surface.data[0].type == "histogram"
-    upload = callbacks.panel_output(store, _controls(**{ids.VIEW_KIND: "minima",
+    upload = panel_output(store, _controls(**{ids.VIEW: "minima",
                                                         ids.MODEL: "network",
                                                         ids.NET_SOURCE: "upload"}), {})
     assert "example networks" in upload.messages[0]
 
 
 def test_view_kinds_show_their_controls():
-    from app.layout import HIDDEN, SHOWN, family_styles, view_styles
+    from app.layout import HIDDEN, SHOWN, area_styles
 
-    assert view_styles("funnel") == (HIDDEN, SHOWN, SHOWN, HIDDEN, SHOWN)
-    assert view_styles("sweep") == (HIDDEN, HIDDEN, HIDDEN, SHOWN, HIDDEN)
-    assert family_styles("ising", "sweep")[3:] == (HIDDEN, HIDDEN)  # no path ends, no plane
-    assert family_styles("pspin", "funnel")[3:] == (SHOWN, HIDDEN)  # the funnel draws no slice
-    assert family_styles("ising", "slice")[3:] == (SHOWN, SHOWN)
-    assert family_styles("network", "slice")[3:] == (HIDDEN, HIDDEN)  # the network's own
+    def shown(model: str, view: str, *areas: str) -> tuple[dict, ...]:
+        styles = area_styles({ids.MODEL: model, ids.VIEW: view, ids.NET_SOURCE: "moons-mlp"})
+        return tuple(styles[area] for area in areas)
+
+    views_ = (ids.SLICE_CONTROLS, ids.FUNNEL_CONTROLS, ids.FUNNEL_EXTRAS, ids.SWEEP_TABLE, ids.PATH)
+    assert shown("ising", "funnel", *views_) == (HIDDEN, SHOWN, SHOWN, HIDDEN, SHOWN)
+    assert shown("ising", "sweep", *views_) == (HIDDEN, HIDDEN, HIDDEN, SHOWN, HIDDEN)
+    spin = (ids.SPIN_VIEW_CONTROLS, ids.SPIN_PLANE_CONTROLS)  # path ends, slice plane
+    assert shown("ising", "sweep", *spin) == (HIDDEN, HIDDEN)
+    assert shown("pspin", "funnel", *spin) == (SHOWN, HIDDEN)  # the funnel draws no slice
+    assert shown("ising", "slice", *spin) == (SHOWN, SHOWN)
+    assert shown("network", "slice", *spin) == (HIDDEN, HIDDEN)  # the network's own
+    assert shown("network", "slice", ids.UPLOAD_GROUP) == (HIDDEN,)
+    assert area_styles({ids.MODEL: "network", ids.VIEW: "slice",
+                        ids.NET_SOURCE: "upload"})[ids.UPLOAD_GROUP] == SHOWN
 
 
 def test_slice_preview_is_coarse_first_then_the_cached_grid(config):
@@ -425,19 +446,19 @@ def test_display_values_log_and_gaps():
     assert label == "log10 loss" and np.isnan(z[1, 0])
     assert np.allclose(z[[0, 0, 1], [0, 1, 1]], [0.0, 1.0, 2.0])
     assert notes == ["1 non-finite values (diverged) shown as gaps"]
-    assert callbacks.display_options("Magma", ["log"], 99, "contour", 12, 1e-3) == {
+    assert display_options("Magma", ["log"], 99, "contour", 12, 1e-3) == {
         "colorscale": "Magma", "log": True, "clip": 99.0, "kind": "contour", "levels": 12,
         "weight_decay": 1e-3}
-    assert callbacks.display_options(None, [], 0) == {
+    assert display_options(None, [], 0) == {
         "colorscale": "Viridis", "log": False, "clip": None, "kind": "surface", "levels": 20,
         "weight_decay": 0.0}
-    assert callbacks.display_options(None, [], 0, weight_decay=0.5)["weight_decay"] == 0.0
+    assert display_options(None, [], 0, weight_decay=0.5)["weight_decay"] == 0.0
     # a cleared or out-of-range number input, an unknown plot type: the nearest valid drawing
-    assert callbacks.display_options(None, [], 0, "pie", None)["kind"] == "surface"
-    assert callbacks.display_options(None, [], 0, "heatmap", None)["levels"] == 20
-    assert callbacks.display_options(None, [], 0, None, 2)["levels"] == 5
-    assert callbacks.display_options(None, [], 0, None, 600.0)["levels"] == 60
-    assert callbacks.display_options(None, [], 0, None, 12.0)["levels"] == 12
+    assert display_options(None, [], 0, "pie", None)["kind"] == "surface"
+    assert display_options(None, [], 0, "heatmap", None)["levels"] == 20
+    assert display_options(None, [], 0, None, 2)["levels"] == 5
+    assert display_options(None, [], 0, None, 600.0)["levels"] == 60
+    assert display_options(None, [], 0, None, 12.0)["levels"] == 12
 
 
 def _contour_lines(trace) -> list[float]:
@@ -491,13 +512,13 @@ def test_contour_levels_set_the_surface_floor():
 
 def test_plot_type_and_levels_redraw_from_the_cache_only(config, monkeypatch):
     store = create_app(config).server.extensions["funnelscope_store"]
-    controls = _controls(**{ids.VIEW_KIND: "slice"})
-    spec, request = callbacks.slice_request_of(controls, {})
+    controls = _controls(**{ids.VIEW: "slice"})
+    spec, request = slice_request_of(controls, {})
     result = store.get(spec, request)
     monkeypatch.setattr(views, "compute", lambda *a, **k: pytest.fail("recomputed"))
     for kind, trace_type in (("heatmap", "heatmap"), ("contour", "contour"),
                              ("surface", "surface")):
-        display = callbacks.display_options("Viridis", [], 0, kind, 9)
+        display = display_options("Viridis", [], 0, kind, 9)
         fig = panel_views.redisplay(store, spec, request, display)
         assert fig.data[0].type == trace_type
         np.testing.assert_array_equal(np.asarray(fig.data[0].z), result.values.astype(np.float32))
@@ -536,36 +557,37 @@ def test_the_loss_control_follows_the_checkpoint_unless_told_otherwise(config, t
     store = create_app(config).server.extensions["funnelscope_store"]
     arch = {"type": "mlp", "sizes": [2, 4, 1], "act": "relu"}
     path = save_checkpoint(tmp_path / "r.safetensors", arch, build_network(arch).state_dict(), "mse")
-    key = callbacks.accept_upload(store.uploads, "checkpoint", _data_url(path.read_bytes()),
+    key = accept_upload(store.uploads, "checkpoint", _data_url(path.read_bytes()),
                                   "r.safetensors", None)
     panel = panel_controls(**{ids.MODEL: "network", ids.NET_SOURCE: "upload",
                               ids.NET_DATA: "multiply", ids.STEPS: 21})
-    assert layout.LOSS_OPTIONS[0]["value"] == panel[ids.NET_LOSS] == layout.LOSS_FROM_CHECKPOINT
-    named = callbacks.panel_output(store, panel, {"checkpoint": key})
-    result = store.cached(*callbacks.slice_request_of(panel, {"checkpoint": key}))
+    loss = controls.BY_NAME[ids.NET_LOSS]
+    assert loss.values()[0] == loss.default == panel[ids.NET_LOSS] == controls.LOSS_FROM_CHECKPOINT
+    named = panel_output(store, panel, {"checkpoint": key})
+    result = store.cached(*slice_request_of(panel, {"checkpoint": key}))
     assert result.meta["loss"] == "mse" and not named.messages  # the checkpoint's own loss
-    overridden = callbacks.panel_output(store, {**panel, ids.NET_LOSS: "cross_entropy"},
+    overridden = panel_output(store, {**panel, ids.NET_LOSS: "cross_entropy"},
                                         {"checkpoint": key})
     assert "cross_entropy needs integer class labels" in overridden.messages[0]
 
 
 def test_display_options_changed_while_a_job_ran_are_applied_when_it_ends(config):
     store = create_app(config).server.extensions["funnelscope_store"]
-    panel = panel_controls(**{ids.VIEW_KIND: "slice", ids.STEPS: 9})
-    old = callbacks.display_options("Viridis", [], 0)
-    new = callbacks.display_options("Cividis", [], 95)
+    panel = panel_controls(**{ids.VIEW: "slice", ids.STEPS: 9})
+    old = display_options("Viridis", [], 0)
+    new = display_options("Cividis", [], 95)
     # the job started with the old options; the change finds nothing cached to redraw
-    assert callbacks.redrawn(store, panel, {}, new) is None
-    out = callbacks.panel_output(store, panel, {}, display=old)  # the job: draws and caches
+    assert redrawn(store, panel, {}, new) is None
+    out = panel_output(store, panel, {}, display=old)  # the job: draws and caches
     assert out.surface.data[0].colorscale[0][1] == "#440154"  # Viridis
-    fig = callbacks.redrawn(store, panel, {}, new, drawn=old)  # its end: the options moved on
+    fig = redrawn(store, panel, {}, new, drawn=old)  # its end: the options moved on
     assert fig.data[0].colorscale[0][1] == "#00224e"  # Cividis
-    result = store.cached(*callbacks.slice_request_of(panel, {}))
+    result = store.cached(*slice_request_of(panel, {}))
     cap = np.percentile(result.values, 95)  # clipped at the 95th percentile, from the cache
     np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float),
                                np.minimum(result.values, cap), rtol=1e-6)
-    assert callbacks.redrawn(store, panel, {}, new, drawn=new) is None  # drawn so already
-    assert callbacks.redrawn(store, {**panel, ids.VIEW_KIND: "funnel"}, {}, new) is None
+    assert redrawn(store, panel, {}, new, drawn=new) is None  # drawn so already
+    assert redrawn(store, {**panel, ids.VIEW: "funnel"}, {}, new) is None
 
 
 def test_settings_that_name_no_view_are_reported_as_such_not_as_a_cache_failure(config, caplog):
@@ -573,11 +595,35 @@ def test_settings_that_name_no_view_are_reported_as_such_not_as_a_cache_failure(
 
     store = create_app(config).server.extensions["funnelscope_store"]
     panel = panel_controls(**{ids.MODEL: "network", ids.NET_SOURCE: "upload"})  # no checkpoint
-    display = callbacks.display_options("Cividis", [], 0)
+    display = display_options("Cividis", [], 0)
     with caplog.at_level("WARNING"):
-        assert callbacks.redrawn(store, panel, {}, display) is None  # no redraw, no error
+        assert redrawn(store, panel, {}, display) is None  # no redraw, no error
         with pytest.raises(LandscapeError, match="choose an example or upload a checkpoint"):
-            store.cached(*callbacks.slice_request_of(panel, {}))
-        data, status = callbacks.download_file(store, panel, {}, "npz")
+            store.cached(*slice_request_of(panel, {}))
+        data, status = download_file(store, panel, {}, "npz")
     assert data is None and "choose an example or upload a checkpoint" in status
     assert "cache unreachable" not in caplog.text
+
+
+def test_clientside_callbacks_call_functions_of_the_page_script():
+    """Every ClientsideFunction names a function that assets/funnelscope.js defines in its
+    namespace; the script's constants come from the clientside-config store, not templating."""
+    import re
+
+    from app import layout
+    from app.callbacks import camera
+    from app.main import ASSETS
+    from tests.unit.panels import components
+
+    script = (ASSETS / "funnelscope.js").read_text()
+    defined = set(re.findall(r"^      (\w+): function", script, re.MULTILINE))
+    app = create_app()
+    functions = [c["clientside_function"] for c in app._callback_list
+                 if c.get("clientside_function")]
+    assert {f["namespace"] for f in functions} == {camera.NAMESPACE}
+    called = {f["function_name"] for f in functions}
+    assert called == defined == {"cameraSync", "applyCamera", "pushUrl", "copyLink"}
+    assert f"{camera.NAMESPACE}: {{" in script and "%(" not in script
+    store = next(c for c in components(layout.build()) if getattr(c, "id", None) == ids.CLIENTSIDE)
+    assert store.data["graphs"] == {side: ids.pid(side, ids.SURFACE) for side in ids.PANELS}
+    assert store.data["copyStatus"] == ids.COPY_STATUS and store.data["pendingMs"] > 0

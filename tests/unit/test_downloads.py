@@ -12,8 +12,11 @@ import re
 import numpy as np
 import pytest
 
-from app import callbacks, create_app, ids, layout, panel_views
+from app import create_app, ids, panel_views
+from app.callbacks.downloads import NOT_CACHED, NOTHING_SHOWN, download_file, download_request
+from app.callbacks.panels import panel_output, slice_request_of, spec_of
 from app.config import Config
+from app.controls import DISPLAY_NAMES, MODEL_NAMES, THROUGH_MINIMA, defaults
 from app.data import ViewStore
 from landscapes import views
 from landscapes.errors import LandscapeError
@@ -38,7 +41,7 @@ def first_request_of_the_panel(store: ViewStore, panel: dict, monkeypatch) -> st
         raise LandscapeError("stop here")  # the panel turns it into a message
 
     monkeypatch.setattr(store, "get", record)
-    callbacks.panel_output(store, panel, {})
+    panel_output(store, panel, {})
     monkeypatch.undo()
     assert asked, "the panel asked for no view"
     return asked[0]
@@ -58,20 +61,20 @@ def first_request_of_the_panel(store: ViewStore, panel: dict, monkeypatch) -> st
                           "directions": "filter", "direction_seed": 3}),
 ])
 def test_the_download_is_the_view_the_panel_shows(store, monkeypatch, kind, model, expected):
-    panel = controls(**{ids.VIEW_KIND: kind, ids.MODEL: model})
-    spec, request = callbacks.download_request(panel, {})
-    assert spec == callbacks.spec_of(panel, {}) and request == expected
+    panel = controls(**{ids.VIEW: kind, ids.MODEL: model})
+    spec, request = download_request(panel, {})
+    assert spec == spec_of(panel, {}) and request == expected
     # the very request panel_output draws its main graph from (same cache key)
     assert ViewStore.key(spec, request) == first_request_of_the_panel(store, panel, monkeypatch)
 
 
 def test_the_slice_download_follows_the_slice_controls():
-    panel = controls(**{ids.SPAN: 0.5, ids.STEPS: 31, ids.DIRECTIONS: layout.THROUGH_MINIMA,
+    panel = controls(**{ids.SPAN: 0.5, ids.STEPS: 31, ids.DIRECTIONS: THROUGH_MINIMA,
                         ids.CENTER: "native", ids.PATH_TO: "ground"})
-    assert callbacks.download_request(panel, {}) == callbacks.slice_request_of(panel, {})
-    assert callbacks.download_request(panel, {})[1] == {
+    assert download_request(panel, {}) == slice_request_of(panel, {})
+    assert download_request(panel, {})[1] == {
         "view": "slice", "dims": 2, "span": 0.5, "steps": 31, "center": "native",
-        "directions": layout.THROUGH_MINIMA}
+        "directions": THROUGH_MINIMA}
 
 
 @pytest.mark.parametrize(("kind", "model", "net_source"), [
@@ -79,23 +82,23 @@ def test_the_slice_download_follows_the_slice_controls():
     ("minima", "network", "upload"),
 ])
 def test_views_the_panel_refuses_have_nothing_to_download(store, kind, model, net_source):
-    panel = controls(**{ids.VIEW_KIND: kind, ids.MODEL: model, ids.NET_SOURCE: net_source})
+    panel = controls(**{ids.VIEW: kind, ids.MODEL: model, ids.NET_SOURCE: net_source})
     with pytest.raises(LandscapeError, match="nothing to download"):
-        callbacks.download_request(panel, {})
-    assert callbacks.download_file(store, panel, {}, "npz") == (None, callbacks.NOTHING_SHOWN)
+        download_request(panel, {})
+    assert download_file(store, panel, {}, "npz") == (None, NOTHING_SHOWN)
 
 
 @pytest.fixture
 def cached_slice(store):
     """(the store, the panel's controls, the cached 21x21 slice it shows)."""
     panel = controls()
-    result = store.get(*callbacks.download_request(panel, {}))
+    result = store.get(*download_request(panel, {}))
     return store, panel, result
 
 
 def payload(store: ViewStore, panel: dict, fmt: str) -> tuple[bytes, dict]:
     """The bytes of a successful download and its dcc.Download data."""
-    data, status = callbacks.download_file(store, panel, {}, fmt)
+    data, status = download_file(store, panel, {}, fmt)
     assert status == "" and data is not None, status
     assert data["base64"] is True and data["type"] == formats.MEDIA_TYPES[fmt]
     return base64.b64decode(data["content"]), data
@@ -224,18 +227,18 @@ def test_every_format_of_one_view_shares_its_name(cached_slice):
 def test_an_uncached_view_is_not_computed_for_a_download(store, monkeypatch):
     monkeypatch.setattr(views, "compute", lambda *a, **k: pytest.fail("computed in the web process"))
     for kind in panel_views.VIEW_KINDS:
-        panel = controls(**{ids.VIEW_KIND: kind})
+        panel = controls(**{ids.VIEW: kind})
         for fmt in formats.FORMATS:
-            data, status = callbacks.download_file(store, panel, {}, fmt)
-            assert data is None and status == callbacks.NOT_CACHED
+            data, status = download_file(store, panel, {}, fmt)
+            assert data is None and status == NOT_CACHED
             assert status.startswith("still computing: download when the view has appeared")
     assert store.computed == 0
 
 
 def test_a_format_the_view_has_no_file_for_says_so(store):
-    panel = controls(**{ids.VIEW_KIND: "minima", ids.MODEL: "pspin"})
-    result = store.get(*callbacks.download_request(panel, {}))
-    data, status = callbacks.download_file(store, panel, {}, "vtk")
+    panel = controls(**{ids.VIEW: "minima", ids.MODEL: "pspin"})
+    result = store.get(*download_request(panel, {}))
+    data, status = download_file(store, panel, {}, "vtk")
     assert data is None and "has no grid to write as VTK" in status and "use csv" in status
     content, data = payload(store, panel, "csv")
     text = content.decode()
@@ -254,7 +257,9 @@ def test_the_download_callback_answers_through_dash(cached_slice, tmp_path):
     inputs = [{"id": ids.pid(side, name), "property": "n_clicks",
                "value": 1 if fmt == "csv" else 0} for fmt, name in ids.DOWNLOAD_BUTTONS.items()]
     state = [{"id": ids.pid(side, name), "property": "value", "value": panel[name]}
-             for name in callbacks.CONTROL_NAMES]
+             for name in MODEL_NAMES]
+    state += [{"id": ids.pid(side, name), "property": "value", "value": value}
+              for name, value in defaults(side).items() if name in DISPLAY_NAMES]
     state.append({"id": ids.pid(side, ids.UPLOADED), "property": "data", "value": {}})
     output = next(key for key in app.callback_map if f"..{outputs[0]['id']}.data..." in key)
     body = {"output": output, "outputs": outputs, "inputs": inputs, "state": state,

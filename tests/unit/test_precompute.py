@@ -1,11 +1,12 @@
-"""`landscapes precompute`: the dashboard's cache is warm afterwards, under the same keys."""
+"""`funnelscope precompute` (app/cli.py): the dashboard's cache is warm afterwards, under the same
+keys; `funnelscope serve` runs the dashboard; `python -m app.cli` is the same command."""
 
 import pytest
 
+from app.cli import main
 from app.config import Config
 from app.main import create_app
 from app.precompute import default_views
-from landscapes.cli import main
 
 PLAN = """
 views:
@@ -60,3 +61,38 @@ def test_out_of_range_views_are_reported_and_fail_the_run(tmp_path, capsys):
     assert main(["precompute", str(plan), "--cache-dir", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
     assert "n must be between 2 and 24" in err and "1 view(s) failed" in err
+
+
+def test_serve_runs_the_dashboard_with_its_options(monkeypatch):
+    import app.main
+
+    ran = {}
+
+    class Fake:
+        def run(self, **kwargs):
+            ran.update(kwargs)
+
+    monkeypatch.setattr(app.main, "create_app", Fake)
+    assert main(["serve", "--host", "0.0.0.0", "--port", "9000", "--debug"]) == 0
+    assert ran == {"host": "0.0.0.0", "port": 9000, "debug": True}
+
+
+def test_the_entry_point_runs_as_a_module_and_errors_in_one_line():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-m", "app.cli", "precompute"], cwd=root,
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 2
+    assert run.stderr.strip() == ("funnelscope: error: nothing to precompute: give a FILE.yaml "
+                                  "and/or --defaults")
+
+
+def test_an_unknown_command_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["launch"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("funnelscope: error: argument command")

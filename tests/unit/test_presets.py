@@ -5,6 +5,8 @@ import pytest
 from dash import dcc, html, no_update
 
 from app import ids, layout, presets, urlstate
+from app.controls import URL_NAMES
+from tests.unit.panels import components
 
 
 @pytest.mark.parametrize("preset", presets.PRESETS, ids=lambda p: p.key)
@@ -17,7 +19,7 @@ def test_a_preset_url_opens_exactly_its_settings(preset):
     for side, wanted in (("left", preset.left), ("right", preset.right)):
         for name, value in wanted.items():
             assert urlstate.same(panels[side][name], value), (side, name)
-        untouched = set(urlstate.NAMES) - set(wanted)
+        untouched = set(URL_NAMES) - set(wanted)
         defaults = urlstate.defaults(side)
         assert all(urlstate.same(panels[side][n], defaults[n]) for n in untouched)
 
@@ -52,14 +54,14 @@ def test_a_turned_camera_keeps_the_preset():
 
 def test_the_page_lists_every_preset_as_a_link_to_its_url_with_its_explanation():
     page = layout.build()
-    found = {getattr(c, "id", None): c for c in urlstate.components(page)}
+    found = {getattr(c, "id", None): c for c in components(page)}
     section = found[ids.SCENARIOS]
     assert isinstance(section, html.Details) and section.open is True
     order = [getattr(c, "id", None) for c in page.children]
     # near the top: after the header, before the active scenario's note and the panels
     assert order.index(ids.SCENARIOS) < order.index(ids.ACTIVE_SCENARIO)
     assert isinstance(page.children[-1], html.Main)
-    items = [c for c in urlstate.components(section) if isinstance(c, html.Li)]
+    items = [c for c in components(section) if isinstance(c, html.Li)]
     assert len(items) == len(presets.PRESETS)
     for item, preset in zip(items, presets.PRESETS, strict=True):
         link, explanation = item.children
@@ -76,7 +78,8 @@ def test_the_note_above_the_panels_explains_the_preset_the_url_opens(app, preset
     show = next(entry["callback"].__wrapped__ for key, entry in app.callback_map.items()
                 if f"{ids.ACTIVE_SCENARIO}.children" in key)
     pairs = preset.search().lstrip("?").split("&")
-    children, style, open_ = show("?" + "&".join(reversed(pairs)))  # any order
+    out = show("?" + "&".join(reversed(pairs)))  # any order
+    children, style, open_ = out["note"], out["style"], out["open"]
     assert style == layout.SHOWN and open_ is False  # the list folds: the note explains
     text = [c.children for c in children]
     assert text[0] == f"Scenario: {preset.title}" and text[1] == preset.explanation
@@ -88,7 +91,8 @@ def test_the_note_is_hidden_when_the_url_opens_no_preset(app):
     changed = urlstate.encode({**presets.PRESETS[0].panels(),
                                "left": {**presets.PRESETS[0].panels()["left"], ids.SEED: 4}})
     for search in ("", None, changed, "?zzz=1"):
-        children, style, open_ = show(search)
+        out = show(search)
+        children, style, open_ = out["note"], out["style"], out["open"]
         assert children == [] and style == layout.HIDDEN
         assert open_ is no_update  # the list is never reopened from here: no jump
     assert layout.active_scenario(None) == ([], layout.HIDDEN)

@@ -19,8 +19,11 @@ import pytest
 import yaml
 from dash import dcc, html
 
-from app import callbacks, create_app, ids, layout, panel_views, presets, urlstate
+from app import create_app, ids, layout, panel_views, presets, urlstate
+from app.callbacks.downloads import download_request
+from app.callbacks.panels import display_of, panel_output
 from app.config import Config
+from app.controls import MODEL_NAMES
 from app.precompute import read_plan
 from landscapes import views
 from landscapes.networks import examples
@@ -123,9 +126,9 @@ def test_bold_names_are_labels_on_the_page(text):
 
 def _panel_requests(panel: dict) -> list[tuple[dict, dict]]:
     """The views one panel with these settings asks the server for."""
-    controls = {name: panel[name] for name in callbacks.CONTROL_NAMES}
-    spec, main = callbacks.download_request(controls, {})
-    if controls[ids.VIEW_KIND] == "sweep":
+    controls = {name: panel[name] for name in MODEL_NAMES}
+    spec, main = download_request(controls, {})
+    if controls[ids.VIEW] == "sweep":
         return [(spec, main)]
     _, paths = panel_views.requests(
         spec, panel[ids.SPAN], panel[ids.STEPS], panel[ids.CENTER], panel[ids.DIRECTIONS],
@@ -159,9 +162,9 @@ def store(tmp_path_factory):
 def _panel(store, key: str, side: str) -> panel_views.PanelOutput:
     """What panel ``side`` of preset ``key`` shows (as the page computes it)."""
     panel = presets.by_key(key).panels()[side]
-    controls = {name: panel[name] for name in callbacks.CONTROL_NAMES}
-    display = callbacks.display_options(*(panel[name] for name in callbacks.DISPLAY_NAMES))
-    return callbacks.panel_output(store, controls, {}, display=display)
+    controls = {name: panel[name] for name in MODEL_NAMES}
+    display = display_of(panel)
+    return panel_output(store, controls, {}, display=display)
 
 
 def _title(fig) -> list[str]:
@@ -278,8 +281,8 @@ def test_exercise_2_goodfellow(store, prose):
 
 def test_exercise_3_an_exploding_network(store, prose):
     left, right = (_panel(store, "exploding", side) for side in ids.PANELS)
-    spec, request = callbacks.download_request(
-        {n: presets.by_key("exploding").panels()["left"][n] for n in callbacks.CONTROL_NAMES},
+    spec, request = download_request(
+        {n: presets.by_key("exploding").panels()["left"][n] for n in MODEL_NAMES},
         {})
     result = store.get(spec, request)
     v = result.values
@@ -287,8 +290,8 @@ def test_exercise_3_an_exploding_network(store, prose):
     low = np.unravel_index(np.argmin(v), v.shape)
     p99 = np.percentile(np.log10(v), 99)
     at95 = _title(figures.surface_figure(result, {"log": True, "clip": 95.0}))[1]
-    moons = store.get(*callbacks.download_request(
-        {n: presets.by_key("exploding").panels()["right"][n] for n in callbacks.CONTROL_NAMES},
+    moons = store.get(*download_request(
+        {n: presets.by_key("exploding").panels()["right"][n] for n in MODEL_NAMES},
         {}))
     path = _path(store, "exploding-mlp")
     history = examples.train("exploding-mlp").loss_history
@@ -325,9 +328,9 @@ def test_exercise_3_an_exploding_network(store, prose):
 
 def test_exercise_4_regularization_as_temperature(store, prose):
     left = _panel(store, "regularization-as-temperature", "left")
-    spec, request = callbacks.download_request(
+    spec, request = download_request(
         {n: presets.by_key("regularization-as-temperature").panels()["left"][n]
-         for n in callbacks.CONTROL_NAMES}, {})
+         for n in MODEL_NAMES}, {})
     result = store.get(spec, request)
     x, y = result.axes
     middle = (len(y) // 2, len(x) // 2)

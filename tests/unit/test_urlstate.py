@@ -5,7 +5,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from app import callbacks, ids, layout, urlstate
+from app import controls, ids, urlstate
+from app.callbacks.url import url_notes, url_panels
+from app.controls import DISPLAY_NAMES, MODEL_NAMES, URL_NAMES
 from app.urlstate import decode, encode
 
 SIDES = ids.PANELS
@@ -39,17 +41,17 @@ def random_value(spec: dict, rng: random.Random):
 
 
 def test_the_url_carries_every_control_of_the_panel_callbacks():
-    assert set(urlstate.NAMES) == set(callbacks.CONTROL_NAMES) | set(callbacks.DISPLAY_NAMES)
-    assert len(urlstate.NAMES) == len(set(urlstate.NAMES))
+    assert set(URL_NAMES) == set(MODEL_NAMES) | set(DISPLAY_NAMES)
+    assert len(URL_NAMES) == len(set(URL_NAMES))
+    assert list(urlstate.SPECS["left"]) == list(URL_NAMES)
 
 
-def test_defaults_come_from_the_layout():
+def test_defaults_come_from_the_schema():
     for side in SIDES:
         d = urlstate.defaults(side)
-        expected = {**layout.COMMON, **layout.DEFAULTS[side]}
-        assert d[ids.MODEL] == expected["model"] and d[ids.SPAN] == expected["span"]
-        assert d[ids.DIRECTIONS] == expected["directions"] and d[ids.SEED] == expected["seed"]
-        assert d[ids.VIEW_KIND] == "slice" and d[ids.LOG_SCALE] == [] and d[ids.UPLOADED] == {}
+        expected = controls.defaults(side)
+        assert {name: d[name] for name in URL_NAMES} == {name: expected[name] for name in URL_NAMES}
+        assert d[ids.VIEW] == "slice" and d[ids.LOG_SCALE] == [] and d[ids.UPLOADED] == {}
     spec = urlstate.SPECS["left"]
     assert spec[ids.ISING_N] == {"kind": "range", "min": 4, "max": 20, "step": 1, "default": 16,
                                  "integer": True}
@@ -71,9 +73,9 @@ def test_a_changed_page_reads_plainly():
     panels = defaults()
     panels["left"][ids.MODEL] = "pspin"
     panels["left"][ids.PLANTED] = 0.30000000000000004  # a slider's float noise
-    panels["right"] |= {ids.VIEW_KIND: "funnel", ids.SEED: 3, ids.DIRECTIONS: "random"}
+    panels["right"] |= {ids.VIEW: "funnel", ids.SEED: 3, ids.DIRECTIONS: "random"}
     search = encode(panels, dict.fromkeys(SIDES, CAMERA))
-    assert search == ("?l.model=pspin&l.planted=0.3&r.view-kind=funnel&r.seed=3"
+    assert search == ("?l.model=pspin&l.planted=0.3&r.view=funnel&r.seed=3"
                       "&r.directions=random&cam=2,0.3,0.8")
     back, cameras, notes = decode(search)
     assert notes == []
@@ -141,7 +143,7 @@ def test_plot_type_and_contour_levels_travel_in_the_url():
 
 @pytest.mark.parametrize(("query", "words"), [
     ("l.model=quantum", "one of ising, pspin, network"),
-    ("l.view-kind=", "one of slice"),
+    ("l.view=", "one of slice"),
     ("r.ising-n=21", "from 4 to 20 in steps of 1"),
     ("r.ising-n=12.5", "from 4 to 20"),
     ("l.native-bias=1.3", "in steps of 0.25"),
@@ -282,10 +284,10 @@ def test_opening_a_url_changes_only_what_differs():
 
 
 def test_url_callback_helpers():
-    values = [urlstate.defaults(side)[name] for side in SIDES for name in urlstate.NAMES]
-    panels = callbacks.url_panels(values, [None, {"data": KEY}])
+    values = {side: {name: urlstate.defaults(side)[name] for name in URL_NAMES} for side in SIDES}
+    panels = url_panels(values, {"left": None, "right": {"data": KEY}})
     assert panels["left"][ids.UPLOADED] == {} and panels["right"][ids.UPLOADED] == {"data": KEY}
     assert_same_panels(panels, {**defaults(), "right": {**defaults()["right"],
                                                         ids.UPLOADED: {"data": KEY}}})
-    assert callbacks.url_notes([]) == []
-    assert callbacks.url_notes(["a", "b"])[1] == "a; b"
+    assert url_notes([]) == []
+    assert url_notes(["a", "b"])[1] == "a; b"

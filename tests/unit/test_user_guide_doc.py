@@ -11,7 +11,7 @@
 import re
 from pathlib import Path
 
-from app import layout
+from app import controls, ids, layout
 from tests.unit.panels import visible_texts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def test_every_bold_control_name_is_on_the_page() -> None:
 def test_the_views_section_names_each_view_by_its_label() -> None:
     section = guide().split("\n## Views\n", 1)[1].split("\n## ", 1)[0]
     headings = re.findall(r"^### (.+)$", section, re.MULTILINE)
-    assert headings == [option["label"] for option in layout.VIEW_KINDS]
+    assert headings == [option["label"] for option in controls.BY_NAME[ids.VIEW].options]
 
 
 def test_the_layout_texts_are_found() -> None:

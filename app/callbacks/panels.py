@@ -1,0 +1,290 @@
+"""Panel views: the controls of a panel -> :mod:`app.panel_views` -> its figures.
+
+Per panel: one background job (for a slice it first sends the coarse 13x13 grid with
+``set_props``), a quick preview of what the cache already holds of a slice before the job
+reports, a redraw of the cached slice when a display control moves (nothing recomputed), the
+visibility of the panel's areas (:func:`app.controls.visible`), F(Q; T) redrawn as the
+temperature slider moves (from data the funnel view left in a dcc.Store), and a clicked
+barrier-tree minimum made the path's end.
+
+The callbacks take their Inputs and States from the schema, grouped by name
+(:func:`settings_inputs`): a callback receives ``controls`` (every control that recomputes, by
+name, as :data:`app.MODEL_NAMES`) and ``display`` (the drawing options, by name).
+"""
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from dash import Dash, Input, Output, State, ctx, html, no_update, set_props
+
+from app import ids, panel_views
+from app.controls import AREAS, DISPLAY_NAMES, LOSS_FROM_CHECKPOINT, MODEL_NAMES, VISIBILITY_NAMES
+from app.data import ViewStore
+from app.ids import pid
+from app.layout import HIDDEN, SHOWN, area_styles
+from app.panel_views import model_spec, requests
+from landscapes.errors import LandscapeError
+from landscapes.plots import funnel as funnel_figures
+from landscapes.plots import slices as figures
+
+log = logging.getLogger(__name__)
+
+
+def settings_inputs(side: str, names: Iterable[str], prop_type: type = Input,
+                    prop: str = "value") -> dict[str, Any]:
+    """``{name: Input(pid(side, name), prop)}`` (or States): one group of a callback's
+    dict-grouped signature."""
+    return {name: prop_type(pid(side, name), prop) for name in names}
+
+
+def spec_of(controls: dict, uploaded: dict | None) -> dict:
+    """The model spec of a panel's controls (by name, as in MODEL_NAMES) and uploads."""
+    c = controls
+    loss = None if c[ids.NET_LOSS] in (None, LOSS_FROM_CHECKPOINT) else c[ids.NET_LOSS]
+    network = {"source": c[ids.NET_SOURCE], "uploaded": uploaded, "data": c[ids.NET_DATA],
+               "loss": loss}
+    return model_spec(c[ids.MODEL], c[ids.ISING_N], c[ids.NATIVE_BIAS], c[ids.PSPIN_N], c[ids.P],
+                      c[ids.PLANTED], c[ids.SEED], network)
+
+
+def view_requests(controls: dict, spec: dict) -> tuple[dict, list[dict]]:
+    """(slice view, path views) of a panel's controls for model ``spec``."""
+    c = controls
+    return requests(spec, c[ids.SPAN], c[ids.STEPS], c[ids.CENTER], c[ids.DIRECTIONS],
+                    c[ids.PATH_FROM], c[ids.PATH_TO], c[ids.NET_DIRECTIONS], c[ids.NET_PATH_KIND],
+                    c[ids.SEED])
+
+
+def slice_request_of(controls: dict, uploaded: dict | None) -> tuple[dict, dict]:
+    """(model spec, slice view) of a panel's controls."""
+    spec = spec_of(controls, uploaded)
+    return spec, view_requests(controls, spec)[0]
+
+
+def display_options(colorscale: str | None, log: list | None, clip: float | None,
+                    kind: str | None = None, levels: float | None = None,
+                    weight_decay: float | None = None) -> dict:
+    """The drawing options of the display controls (see
+    :func:`landscapes.plots.slices.surface_figure`): a missing or unknown plot type is the
+    surface; the number of contour levels is a whole number within figures.LEVELS_RANGE (empty:
+    the default); weight decay is one of figures.WEIGHT_DECAYS (else none).
+    """
+    lo, hi = figures.LEVELS_RANGE
+    try:
+        count = int(round(float(levels)))
+    except (TypeError, ValueError, OverflowError):
+        count = figures.CONTOUR_LEVELS
+    return {"colorscale": colorscale or figures.COLORSCALE, "log": "log" in (log or []),
+            "clip": float(clip) if clip else None,
+            "kind": kind if kind in figures.PLOT_KINDS else figures.PLOT_KINDS[0],
+            "levels": min(max(count, lo), hi),
+            "weight_decay": float(weight_decay) if weight_decay in figures.WEIGHT_DECAYS else 0.0}
+
+
+def display_of(values: dict) -> dict:
+    """The drawing options of the display controls' values by name (DISPLAY_NAMES)."""
+    return display_options(values.get(ids.COLORSCALE), values.get(ids.LOG_SCALE),
+                           values.get(ids.CLIP), values.get(ids.PLOT_KIND),
+                           values.get(ids.CONTOUR_LEVELS), values.get(ids.WEIGHT_DECAY))
+
+
+def redrawn(store: ViewStore, controls: dict, uploaded: dict | None, display: dict,
+            drawn: dict | None = None):
+    """The slice redrawn with ``display`` from the cache, or None when there is nothing to do:
+    not a slice view, no view for these settings, not cached (a job is computing it), or --
+    ``drawn``, at the end of a job: the options it drew with -- the job already drew it so."""
+    if controls[ids.VIEW] != "slice" or display == drawn:
+        return None
+    try:
+        spec, slice_request = slice_request_of(controls, uploaded)
+        return panel_views.redisplay(store, spec, slice_request, display)
+    except LandscapeError:  # no view for these settings: the panel's message says why
+        return None
+
+
+def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,
+                 progress: Callable[[int, int], None] | None = None,
+                 display: dict | None = None,
+                 preview: Callable[[Any], None] | None = None) -> panel_views.PanelOutput:
+    """What a panel shows for its controls (by name, as in MODEL_NAMES) and uploads.
+
+    ``preview(figure)`` receives a slice's coarse grid first (:func:`panel_views.slice_panel`).
+    """
+    spec = spec_of(controls, uploaded)
+    view = controls[ids.VIEW]
+    if view == "sweep":
+        return panel_views.sweep_panel(store, spec, progress)
+    if view == "minima":
+        return panel_views.minima_panel(store, spec, progress)
+    slice_request, path_requests = view_requests(controls, spec)
+    if view == "funnel":
+        return panel_views.funnel_panel(store, spec, path_requests, controls[ids.REFERENCE],
+                                        progress)
+    return panel_views.slice_panel(store, spec, slice_request, path_requests, progress, display,
+                                   preview)
+
+
+def clicked_state(click: dict | None) -> str | None:
+    """``state:I`` for a click on a barrier-tree leaf (its customdata is [state, share])."""
+    points = (click or {}).get("points") or []
+    data = points[0].get("customdata") if points else None
+    if not data:
+        return None
+    return f"state:{int(data[0])}"
+
+
+def with_option(options: list[dict], value: str) -> list[dict]:
+    """Dropdown ``options`` with an entry for a barrier-tree state (added once)."""
+    if any(o["value"] == value for o in options):
+        return options
+    label = f"barrier-tree minimum ({value.replace(':', ' ')})"
+    return [*options, {"label": label, "value": value}]
+
+
+def _table(rows: list[dict] | None) -> html.Table | None:
+    if not rows:
+        return None
+    head = html.Thead(html.Tr([html.Th(k) for k in rows[0]]))
+    body = html.Tbody([html.Tr([html.Td(v) for v in row.values()]) for row in rows])
+    return html.Table([head, body])
+
+
+def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1) -> None:
+    """Register every panel's view callbacks; the views run as background jobs of ``manager``."""
+    for side in ids.PANELS:
+        _register_job(app, store, side, manager, torch_threads)
+        _register_redraws(app, store, side)
+        _register_visibility(app, side)
+        _register_funnel_extras(app, side)
+
+
+def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads: int) -> None:
+    @app.callback(
+        output={
+            "surface": Output(pid(side, ids.SURFACE), "figure"),
+            "path": Output(pid(side, ids.PATH), "figure"),
+            "message": Output(pid(side, ids.MESSAGE), "children"),
+            "tree": Output(pid(side, ids.TREE), "figure"),
+            "diagram": Output(pid(side, ids.DIAGRAM), "figure"),
+            "funnel_data": Output(pid(side, ids.FUNNEL_DATA), "data"),
+            "table": Output(pid(side, ids.SWEEP_TABLE), "children"),
+            "download_status": Output(pid(side, ids.DOWNLOAD_STATUS), "children"),  # moot now
+            "drawn": Output(pid(side, ids.DRAWN), "data"),  # the options the slice was drawn with
+        },
+        inputs={"controls": settings_inputs(side, MODEL_NAMES),
+                "uploaded": Input(pid(side, ids.UPLOADED), "data")},
+        state={"display": settings_inputs(side, DISPLAY_NAMES, State)},
+        background=True,
+        manager=manager,
+        interval=250,
+        progress=[Output(pid(side, ids.PROGRESS), "value"),
+                  Output(pid(side, ids.PROGRESS), "max")],
+        running=[(Output(pid(side, ids.PROGRESS_ROW), "style"), SHOWN, HIDDEN)],
+        cancel=[Input(pid(side, ids.CANCEL), "n_clicks")],
+        prevent_initial_call=True,  # the URL reader starts it once the page's URL is applied
+    )
+    def update(set_progress, controls, uploaded, display):
+        torch.set_num_threads(torch_threads)  # at job start: forked jobs and OpenMP (DESIGN.md)
+        set_progress(("0", "1"))  # the bar keeps the last job's value otherwise
+        options = display_of(display)
+        try:
+            out = panel_output(store, controls, uploaded,
+                               lambda done, total: set_progress((str(done), str(total))), options,
+                               lambda fig: set_props(pid(side, ids.SURFACE), {"figure": fig}))
+        except Exception:  # never a traceback in the page; the log has it
+            log.exception("panel %s failed for %s", side, controls)
+            text = "internal error while computing this view (see the server log)"
+            out = panel_views.PanelOutput(figures.message_figure(text),
+                                          figures.message_figure(text), [text])
+        return {"surface": out.surface, "path": out.path,
+                "message": [html.P(m) for m in out.messages],
+                "tree": out.tree if out.tree is not None else no_update,
+                "diagram": out.diagram if out.diagram is not None else no_update,
+                "funnel_data": out.funnel_data, "table": _table(out.table),
+                "download_status": "", "drawn": options}
+
+
+def _register_redraws(app: Dash, store: ViewStore, side: str) -> None:
+    surface = Output(pid(side, ids.SURFACE), "figure", allow_duplicate=True)
+
+    @app.callback(
+        output=surface,
+        inputs={"controls": settings_inputs(side, MODEL_NAMES),
+                "uploaded": Input(pid(side, ids.UPLOADED), "data")},
+        state={"display": settings_inputs(side, DISPLAY_NAMES, State)},
+        prevent_initial_call=True,  # as the job: after the URL reader
+    )
+    def preview(controls, uploaded, display):
+        """A coarse slice at once (the background job above refines it); the camera stays."""
+        if controls[ids.VIEW] != "slice":
+            return no_update
+        try:
+            spec, slice_request = slice_request_of(controls, uploaded)
+            fig = panel_views.slice_preview(store, spec, slice_request, display_of(display))
+        except LandscapeError:  # the full computation reports it in the panel
+            return no_update
+        except Exception:  # the full computation reports errors; a preview just stays away
+            log.exception("preview %s failed for %s", side, controls)
+            return no_update
+        return no_update if fig is None else fig
+
+    @app.callback(
+        output=surface,
+        inputs={"display": settings_inputs(side, DISPLAY_NAMES),
+                "drawn": Input(pid(side, ids.DRAWN), "data")},
+        state={"controls": settings_inputs(side, MODEL_NAMES, State),
+               "uploaded": State(pid(side, ids.UPLOADED), "data")},
+        prevent_initial_call=True,
+    )
+    def redraw(display, drawn, controls, uploaded):
+        """Display options redraw the cached slice: nothing is computed again. Also when a job
+        ends: options changed while it ran (nothing was cached to redraw then) apply now."""
+        job_end = ctx.triggered_id == pid(side, ids.DRAWN)
+        fig = redrawn(store, controls, uploaded, display_of(display), drawn if job_end else None)
+        return no_update if fig is None else fig
+
+
+def _register_visibility(app: Dash, side: str) -> None:
+    @app.callback(
+        output={area.id: Output(pid(side, area.id), "style") for area in AREAS},
+        inputs={"settings": settings_inputs(side, VISIBILITY_NAMES)},
+    )
+    def show_areas(settings):
+        """Each area shows exactly for the families and views of its controls."""
+        return area_styles(settings)
+
+
+def _register_funnel_extras(app: Dash, side: str) -> None:
+    @app.callback(
+        output={"figure": Output(pid(side, ids.FREE_ENERGY), "figure"),
+                "max": Output(pid(side, ids.TEMPERATURE), "max"),
+                "marks": Output(pid(side, ids.TEMPERATURE), "marks"),
+                "index": Output(pid(side, ids.TEMPERATURE), "value")},
+        inputs={"index": Input(pid(side, ids.TEMPERATURE), "value"),
+                "data": Input(pid(side, ids.FUNNEL_DATA), "data")},
+    )
+    def show_free_energy(index, data):
+        if not data:
+            return {"figure": panel_views.free_energy_at(None, None), "max": 1, "marks": None,
+                    "index": 0}
+        temps = data["temperatures"]
+        if ctx.triggered_id == pid(side, ids.FUNNEL_DATA):  # a new funnel: start at T_f
+            index = panel_views.default_temperature_index(temps, data["folding_temperature"])
+        marks = funnel_figures.temperature_marks(temps, data["folding_temperature"])
+        return {"figure": panel_views.free_energy_at(data, index), "max": len(temps) - 1,
+                "marks": {str(k): v for k, v in marks.items()}, "index": index}
+
+    @app.callback(
+        output={"options": Output(pid(side, ids.PATH_TO), "options"),
+                "value": Output(pid(side, ids.PATH_TO), "value")},
+        inputs={"click": Input(pid(side, ids.TREE), "clickData")},
+        state={"options": State(pid(side, ids.PATH_TO), "options")},
+        prevent_initial_call=True,
+    )
+    def path_to_clicked_minimum(click, options):
+        value = clicked_state(click)
+        if value is None:
+            return {"options": no_update, "value": no_update}
+        return {"options": with_option(options, value), "value": value}

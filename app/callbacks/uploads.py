@@ -1,0 +1,89 @@
+"""Uploads: a panel's drop zones (checkpoints, data) are validated and stored; the panel's
+UPLOADED store then holds their keys, which the panel's view reads."""
+
+import base64
+import binascii
+import json
+import logging
+
+from dash import Dash, Input, Output, State, html
+
+from app import ids
+from app.callbacks.panels import settings_inputs
+from app.data import ViewStore
+from app.ids import pid
+from app.layout import UPLOAD_SLOTS
+from landscapes.errors import LandscapeError
+from landscapes.networks.store import UploadStore
+
+log = logging.getLogger(__name__)
+
+# the UPLOADED store's key of each drop zone (the URL names them by the zone's id)
+SLOT_KEYS = {ids.UPLOAD_CHECKPOINT: "checkpoint", ids.UPLOAD_CHECKPOINT2: "checkpoint2",
+             ids.UPLOAD_CHECKPOINT3: "checkpoint3", ids.UPLOAD_DATA: "data"}
+SLOTS = tuple(slot for slot, _ in UPLOAD_SLOTS)
+
+
+def status_id(slot: str) -> str:
+    """The name of the line under drop zone ``slot`` that says accepted or why not."""
+    return slot + "-status"
+
+
+def decode_upload(contents: str) -> bytes:
+    """The bytes of a dcc.Upload ``contents`` data URL."""
+    try:
+        return base64.b64decode(contents.split(",", 1)[1], validate=True)
+    except (IndexError, binascii.Error):
+        raise LandscapeError("the upload could not be decoded; try the file again") from None
+
+
+def accept_upload(uploads: UploadStore, kind: str, content_url: str, filename: str,
+                  arch_text: str | None) -> str:
+    """Validate and store one upload (``kind`` "data" or a checkpoint slot); returns its key.
+
+    ``arch_text`` is the architecture JSON typed in the panel (needed for ``.pt`` files).
+    Raises LandscapeError with a message for the panel; nothing invalid is stored.
+    """
+    content = decode_upload(content_url)
+    if kind == "data":
+        return uploads.put_data(content, filename)
+    try:
+        arch = json.loads(arch_text) if arch_text else None
+    except json.JSONDecodeError as exc:
+        raise LandscapeError(f"the architecture is not valid JSON: {exc}") from None
+    return uploads.put_checkpoint(content, filename, arch)
+
+
+def register(app: Dash, store: ViewStore) -> None:
+    """Each panel's upload validation."""
+    for side in ids.PANELS:
+        _register_uploads(app, store, side)
+
+
+def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:
+    @app.callback(
+        output={"keys": Output(pid(side, ids.UPLOADED), "data"),
+                "statuses": {slot: Output(pid(side, status_id(slot)), "children")
+                             for slot in SLOTS}},
+        inputs={"contents": settings_inputs(side, SLOTS, Input, "contents"),
+                "arch_text": Input(pid(side, ids.ARCH), "value")},
+        state={"filenames": settings_inputs(side, SLOTS, State, "filename")},
+        prevent_initial_call=True,
+    )
+    def validate(contents, arch_text, filenames):
+        keys, statuses = {}, {}
+        for slot in SLOTS:
+            content_url, filename = contents[slot], filenames[slot]
+            if not content_url:
+                statuses[slot] = ""
+                continue
+            kind = SLOT_KEYS[slot]
+            try:
+                keys[kind] = accept_upload(store.uploads, kind, content_url, filename, arch_text)
+                statuses[slot] = html.Span(f"accepted: {filename}", className="ok")
+            except LandscapeError as exc:
+                statuses[slot] = html.Span(str(exc), className="error")
+            except Exception:  # a bad upload never takes the worker down
+                log.exception("upload %s failed", filename)
+                statuses[slot] = html.Span(f"{filename}: could not be read", className="error")
+        return {"keys": keys, "statuses": statuses}
