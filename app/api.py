@@ -17,7 +17,7 @@
                     404 ``{"error": "not cached"}`` when it is not in the cache (nothing is
                     computed).
 
-Conventions follow the export contract (DESIGN.md): ``axes`` lists the coefficients along x, y
+Conventions follow the export contract (docs/file-formats.md): ``axes`` lists the coefficients along x, y
 (and z); ``values[i][j]`` is at ``(x[j], y[i])`` (3D: ``values[k][i][j]`` at ``(x[j], y[i],
 z[k])``); paths are 1D. ``values`` are rounded to float32, in the unit ``meta["unit"]`` names
 (``energy per spin`` for spin models, ``loss`` for networks). ``extras`` names the further arrays

@@ -64,6 +64,12 @@ class Control:
     placeholder: str | None = None  # a text input's example
     aliases: tuple[str, ...] = ()  # older URL keys that still mean this control
 
+    def range(self) -> tuple[float, float | None, float]:
+        """(min, max, step) of a slider or number input (max None: open above)."""
+        if self.bounds is None:
+            raise ValueError(f"control {self.name!r} ({self.kind}) has no range")
+        return self.bounds
+
     def default_for(self, side: str) -> Any:
         """The value panel ``side`` opens with (a fresh list for a checklist)."""
         value = self.side_defaults.get(side, self.default)

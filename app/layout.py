@@ -13,10 +13,10 @@ from dash.development.base_component import Component
 
 from app import controls, ids, presets, urlstate
 from app import help as control_help
-from app.controls import UPLOAD  # noqa: F401 -- app.panel_views reads the upload value here
 from app.ids import pid
 
-SHOWN, HIDDEN = {}, {"display": "none"}
+SHOWN: dict[str, str] = {}
+HIDDEN = {"display": "none"}
 STATUS_POLL_MS = 15_000
 PENDING_CAMERA_MS = 300_000  # how long a URL's camera waits for a graph's first 3D scene
 
@@ -52,7 +52,7 @@ def control(side: str, name: str) -> Component:
     c = controls.BY_NAME[name]
     cid, value = pid(side, name), c.default_for(side)
     if c.kind == "slider":  # updatemode "mouseup": a drag recomputes once, on release
-        lo, hi, step = c.bounds
+        lo, hi, step = c.range()
         return dcc.Slider(id=cid, min=lo, max=hi, step=step, value=value,
                           marks={m: str(m) for m in c.marks}, updatemode="mouseup",
                           tooltip={"placement": "bottom", "always_visible": False})
@@ -63,9 +63,9 @@ def control(side: str, name: str) -> Component:
     if c.kind == "checklist":
         return dcc.Checklist(id=cid, options=list(c.options), value=value)
     if c.kind == "number":
-        lo, hi, step = c.bounds
-        return dcc.Input(id=cid, type="number", min=lo, step=step, value=value, debounce=True,
-                         **({} if hi is None else {"max": hi}))
+        lo, hi, step = c.range()
+        return dcc.Input(id=cid, type="number", min=lo, max=hi, step=step, value=value,
+                         debounce=True)
     if c.kind == "text":
         return dcc.Input(id=cid, type="text", debounce=True, placeholder=c.placeholder)
     raise ValueError(f"no component for a {c.kind!r} control")  # a new kind in the schema
@@ -77,7 +77,7 @@ def field(side: str, name: str) -> Component:
     component = control(side, name)
     if c.kind == "checklist":
         return component
-    children = [html.Label(c.label, htmlFor=component.id, className="field-label"), component]
+    children = [html.Label(c.label, htmlFor=pid(side, name), className="field-label"), component]
     if c.hint:
         children.append(html.Small(c.hint, className="hint"))
     return html.Div(children, className="field")
@@ -182,7 +182,7 @@ def _funnel_extras(side: str) -> html.Div:
     )
 
 
-def graph_config(side: str, name: str) -> dict:
+def graph_config(side: str, name: str) -> Any:  # dcc.Graph's Config (a TypedDict of its stub)
     """A graph's Plotly config: no logo; the toolbar's camera (toImage) saves a PNG named after
     the panel and the graph (``funnelscope-left-surface.png``) at twice the screen's size."""
     return {"displaylogo": False,

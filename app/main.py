@@ -7,6 +7,7 @@ from pathlib import Path
 import diskcache
 import torch
 from dash import CeleryManager, Dash
+from dash.background_callback.managers import BaseBackgroundCallbackManager
 from flask_caching import Cache
 
 from app import api, health, layout
@@ -25,12 +26,12 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 def create_app(config: Config | None = None) -> Dash:
     """A new dashboard with its own cache and callbacks (nothing global is shared)."""
     config = config or Config.from_env()
-    torch.set_num_threads(config.torch_threads)  # see DESIGN.md: one torch thread per worker
+    torch.set_num_threads(config.torch_threads)  # one torch thread per worker (docs/architecture.md)
     app = Dash(
         __name__,
         title="Funnelscope",
         assets_folder=str(ASSETS),
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # documented: no 'Updating...' title
         # flask-compress (dash[compress]): JSON callback responses (background polls too), the
         # layout and Dash's JS bundles go out compressed for any browser that accepts it. Dash
         # sets COMPRESS_ALGORITHM to gzip only after flask-compress has read its defaults, so
@@ -46,6 +47,7 @@ def create_app(config: Config | None = None) -> Dash:
     device, note = resolve_device(config.device)
     if note:
         log.warning("FUNNELSCOPE_DEVICE=%s: %s", config.device, note)
+    manager: BaseBackgroundCallbackManager
     if config.redis_url:  # shared by every worker and machine
         from celery import Celery
 

@@ -21,8 +21,8 @@ from typing import TypeVar
 import numpy as np
 import plotly.graph_objects as go
 
+from app.controls import UPLOAD
 from app.data import ViewStore
-from app.layout import UPLOAD
 from landscapes import views
 from landscapes.errors import LandscapeError
 from landscapes.io import formats

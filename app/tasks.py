@@ -2,7 +2,7 @@
 
 The worker builds the same Dash app as the web processes, so the background callbacks it runs
 are the ones the dashboard registered. ``--pool=solo`` runs jobs in the worker process itself
-(no fork after torch has run: see DESIGN.md); with the prefork pool, each child sets its torch
+(no fork after torch has run: docs/architecture.md); with the prefork pool, each child sets its torch
 threads on start.
 """
 

@@ -18,6 +18,7 @@ the two cannot drift apart.
 
 import math
 import re
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from app import controls, ids
@@ -48,7 +49,7 @@ def _spec(c: controls.Control, side: str) -> dict:
     """How the URL reads and checks control ``c``: its kind, allowed values and default."""
     default = c.default_for(side)
     if c.kind == "slider":
-        lo, hi, step = c.bounds
+        lo, hi, step = c.range()
         return {"kind": "range", "min": lo, "max": hi, "step": step, "default": default,
                 "integer": all(float(v).is_integer() for v in (lo, step))}
     if c.kind == "checklist":
@@ -56,7 +57,7 @@ def _spec(c: controls.Control, side: str) -> dict:
     if c.kind in ("radio", "dropdown"):
         return {"kind": "choice", "options": c.values(), "default": default}
     if c.kind == "number":
-        lo, hi, _ = c.bounds
+        lo, hi, _ = c.range()
         return {"kind": "integer", "min": lo, "max": MAX_SEED if hi is None else hi,
                 "default": default}
     raise TypeError(f"no URL form for a {c.kind} control")  # a new kind of control
@@ -164,9 +165,9 @@ def normalize_camera(camera) -> dict | None:
     ``camera`` is not a usable camera."""
     if not isinstance(camera, dict) or not isinstance(camera.get("eye"), dict):
         return None
-    out = {}
+    out: dict[str, dict[str, float]] = {}
     for part in CAMERA_PARTS:
-        vec = camera.get(part) or DEFAULT_CAMERA[part]
+        vec: Any = camera.get(part) or DEFAULT_CAMERA[part]
         try:
             out[part] = {k: float(vec[k]) for k in "xyz"}
         except (KeyError, TypeError, ValueError):
@@ -208,11 +209,11 @@ def _parse_camera(text: str) -> dict:
         numbers = [float(p) for p in parts]
     except ValueError:
         raise ValueError(expected) from None
-    camera = {"eye": dict(zip("xyz", numbers[:3], strict=True))}
+    vectors = {"eye": dict(zip("xyz", numbers[:3], strict=True))}
     if len(numbers) == 9:
-        camera["up"] = dict(zip("xyz", numbers[3:6], strict=True))
-        camera["center"] = dict(zip("xyz", numbers[6:], strict=True))
-    camera = normalize_camera(camera)
+        vectors["up"] = dict(zip("xyz", numbers[3:6], strict=True))
+        vectors["center"] = dict(zip("xyz", numbers[6:], strict=True))
+    camera = normalize_camera(vectors)
     if camera is None:
         raise ValueError(expected + "; the eye apart from the centre and a non-zero up")
     return camera
@@ -327,7 +328,7 @@ def changes(search: str | None, panels: Panels, camera: dict | None
     or None if it stays, notes). A URL without a camera means the default camera.
     """
     wanted, cameras, notes = decode(search)
-    changed = {side: {} for side in ids.PANELS}
+    changed: dict[str, dict] = {side: {} for side in ids.PANELS}
     for side in ids.PANELS:
         current = panels.get(side) or {}
         for name in controls.URL_NAMES:

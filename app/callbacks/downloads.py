@@ -1,7 +1,6 @@
 """Downloads: a panel's buttons save the view on screen, from the cache only (nothing is
 computed in the web process for a download)."""
 
-import inspect
 import logging
 
 from dash import Dash, Input, Output, State, ctx, dcc, no_update
@@ -19,8 +18,6 @@ log = logging.getLogger(__name__)
 NOTHING_SHOWN = "nothing to download: this panel shows no view for these settings (see its message)"
 NOT_CACHED = ("still computing: download when the view has appeared (a view that could not be "
               "computed has nothing to download)")
-# whether the writers take the panel's drawing options (an HTML file then looks like the panel)
-TAKES_DISPLAY = "display" in inspect.signature(formats.to_bytes).parameters
 
 
 def download_request(controls: dict, uploaded: dict | None) -> tuple[dict, dict]:
@@ -49,11 +46,9 @@ def download_request(controls: dict, uploaded: dict | None) -> tuple[dict, dict]
 
 
 def file_bytes(result: formats.Result, fmt: str, display: dict | None) -> bytes:
-    """The file of ``result`` in ``fmt``, drawn with the panel's ``display`` options where the
-    writers take them (:data:`TAKES_DISPLAY`)."""
-    if TAKES_DISPLAY and display is not None:
-        return formats.to_bytes(result, fmt, display=display)
-    return formats.to_bytes(result, fmt)
+    """The file of ``result`` in ``fmt``; an HTML file is drawn with the panel's ``display``
+    options (and camera), so it shows what the panel shows."""
+    return formats.to_bytes(result, fmt, display=display)
 
 
 def download_file(store: ViewStore, controls: dict, uploaded: dict | None, fmt: str,
@@ -93,16 +88,18 @@ def _register_downloads(app: Dash, store: ViewStore, side: str) -> None:
         inputs={"clicks": {fmt: Input(button, "n_clicks") for button, fmt in buttons.items()}},
         state={"controls": settings_inputs(side, MODEL_NAMES, State),
                "display": settings_inputs(side, DISPLAY_NAMES, State),
-               "uploaded": State(pid(side, ids.UPLOADED), "data")},
+               "uploaded": State(pid(side, ids.UPLOADED), "data"),
+               "camera": State(ids.CAMERA, "data")},
         prevent_initial_call=True,
     )
-    def download(clicks, controls, display, uploaded):
+    def download(clicks, controls, display, uploaded, camera):
         """The view on screen as a file, from the cache (never computed here)."""
         fmt = buttons.get(ctx.triggered_id)
         if fmt is None:
             return {"data": no_update, "status": no_update}
         try:
-            data, status = download_file(store, controls, uploaded, fmt, display_of(display))
+            options = {**display_of(display), "camera": camera} if camera else display_of(display)
+            data, status = download_file(store, controls, uploaded, fmt, options)
         except Exception:  # never a traceback in the page; the log has it
             log.exception("download %s of panel %s failed for %s", fmt, side, controls)
             data, status = None, "the file could not be written (see the server log)"

@@ -73,7 +73,7 @@ def display_options(colorscale: str | None, log: list | None, clip: float | None
     """
     lo, hi = figures.LEVELS_RANGE
     try:
-        count = int(round(float(levels)))
+        count = figures.CONTOUR_LEVELS if levels is None else int(round(float(levels)))
     except (TypeError, ValueError, OverflowError):
         count = figures.CONTOUR_LEVELS
     return {"colorscale": colorscale or figures.COLORSCALE, "log": "log" in (log or []),
@@ -121,7 +121,7 @@ def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,
     slice_request, path_requests = view_requests(controls, spec)
     if view == "funnel":
         return panel_views.funnel_panel(store, spec, path_requests, controls[ids.REFERENCE],
-                                        progress)
+                                        progress, display)
     return panel_views.slice_panel(store, spec, slice_request, path_requests, progress, display,
                                    preview)
 
@@ -186,7 +186,7 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
         prevent_initial_call=True,  # the URL reader starts it once the page's URL is applied
     )
     def update(set_progress, controls, uploaded, display):
-        torch.set_num_threads(torch_threads)  # at job start: forked jobs and OpenMP (DESIGN.md)
+        torch.set_num_threads(torch_threads)  # at job start: forked jobs, OpenMP (architecture.md)
         set_progress(("0", "1"))  # the bar keeps the last job's value otherwise
         options = display_of(display)
         try:

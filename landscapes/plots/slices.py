@@ -15,7 +15,8 @@ import plotly.graph_objects as go
 from landscapes.networks.regularization import squared_norm_at, with_weight_decay
 from landscapes.slices import Slice, grid_coefficients
 
-DEFAULT_CAMERA = {"eye": {"x": 1.5, "y": 1.5, "z": 1.0}, "up": {"x": 0, "y": 0, "z": 1}}
+DEFAULT_CAMERA: dict[str, dict[str, float]] = {"eye": {"x": 1.5, "y": 1.5, "z": 1.0},
+                                               "up": {"x": 0, "y": 0, "z": 1}}
 COLORSCALE = "Viridis"  # perceptually uniform, colourblind-safe
 PATH_COLORS = {"geodesic": "#1f77b4", "linear": "#d62728"}
 

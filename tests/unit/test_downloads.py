@@ -14,7 +14,7 @@ import pytest
 
 from app import create_app, ids, panel_views
 from app.callbacks.downloads import NOT_CACHED, NOTHING_SHOWN, download_file, download_request
-from app.callbacks.panels import panel_output, slice_request_of, spec_of
+from app.callbacks.panels import display_options, panel_output, slice_request_of, spec_of
 from app.config import Config
 from app.controls import DISPLAY_NAMES, MODEL_NAMES, THROUGH_MINIMA, defaults
 from app.data import ViewStore
@@ -197,15 +197,15 @@ CAMERA = {"eye": {"x": 0.3, "y": -1.8, "z": 0.9}, "up": {"x": 0, "y": 0, "z": 1}
 def test_the_html_download_shows_what_the_panel_shows(store, kind, model, plot):
     """The same builder draws the panel's main graph and the HTML page: with the panel's display
     options (plot type, colour scale, log, clip, camera) the figures are identical."""
-    panel = controls(**{ids.VIEW_KIND: kind, ids.MODEL: model})
-    display = {**callbacks.display_options("Magma", ["log"], 99.0, plot, 9), "camera": CAMERA}
+    panel = controls(**{ids.VIEW: kind, ids.MODEL: model})
+    display = {**display_options("Magma", ["log"], 99.0, plot, 9), "camera": CAMERA}
     if kind == "funnel":
-        spec = callbacks.spec_of(panel, {})
+        spec = spec_of(panel, {})
         shown = panel_views.funnel_panel(store, spec, [], panel[ids.REFERENCE], display=display)
     else:
-        shown = callbacks.panel_output(store, panel, {}, display=display)
+        shown = panel_output(store, panel, {}, display=display)
     assert not shown.messages
-    result = store.cached(*callbacks.download_request(panel, {}))
+    result = store.cached(*download_request(panel, {}))
     page = html_figure(formats.to_bytes(result, "html", display).decode())
     assert page == json.loads(shown.surface.to_json())
     if kind != "minima":
@@ -261,6 +261,7 @@ def test_the_download_callback_answers_through_dash(cached_slice, tmp_path):
     state += [{"id": ids.pid(side, name), "property": "value", "value": value}
               for name, value in defaults(side).items() if name in DISPLAY_NAMES]
     state.append({"id": ids.pid(side, ids.UPLOADED), "property": "data", "value": {}})
+    state.append({"id": ids.CAMERA, "property": "data", "value": None})
     output = next(key for key in app.callback_map if f"..{outputs[0]['id']}.data..." in key)
     body = {"output": output, "outputs": outputs, "inputs": inputs, "state": state,
             "changedPropIds": [f"{ids.pid(side, ids.DOWNLOAD_BUTTONS['csv'])}.n_clicks"]}

@@ -12,8 +12,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("app", "landscapes")
 
@@ -90,8 +88,6 @@ def test_no_module_takes_part_in_an_import_circle():
     assert cycles(graph()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="landscapes/cli.py's serve and precompute import app until "
-                   "they are removed there (issue 14, the registry branch); drop this mark then")
 def test_the_library_never_imports_the_dashboard():
     edges = graph()
     offenders = {name: sorted(t for t in targets if t.split(".")[0] == "app")
