@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 
 from app.controls import UPLOAD
 from app.data import ViewStore
-from landscapes import views
+from landscapes import registry, views
 from landscapes.errors import LandscapeError
 from landscapes.io import formats
 from landscapes.plots import funnel as funnel_figures
@@ -37,7 +37,6 @@ from landscapes.spin.funnel import FunnelHistogram
 T = TypeVar("T")
 FUNNEL_VIEW = {"view": "funnel"}
 SWEEP_VIEW = {"view": "sweep"}
-VIEW_KINDS = ("slice", "funnel", "sweep", "minima")
 
 
 @dataclass
@@ -94,7 +93,7 @@ def requests(spec: dict, span, steps, center, directions, start, end, net_direct
         return slice_view(span, steps, center, directions), paths
     slice_ = {"view": "slice", "dims": 2, "span": span, "steps": steps,
               "directions": net_directions, "direction_seed": seed}
-    ends = ("init", "centre") if "example" in spec else ("centre", "checkpoint2")
+    ends = ("init", "center") if "example" in spec else ("center", "checkpoint2")
     if "example" not in spec and not spec.get("checkpoint2"):
         return slice_, []
     return slice_, [{"view": "path", "from": ends[0], "to": ends[1], "kind": net_path_kind,
@@ -306,7 +305,7 @@ def sweep_panel(store: ViewStore, spec: dict, progress: Progress = None) -> Pane
 
 def minima_panel(store: ViewStore, spec: dict, progress: Progress = None) -> PanelOutput:
     """Minima from many seeded descents (spin models) or trainings (example networks)."""
-    if spec["model"] == "network" and "example" not in spec:
+    if _network_upload(spec):
         text = ("minima from several seeds are trained for the example networks; pick one "
                 "(an upload has no training recipe)")
         return PanelOutput(figures.message_figure(text), figures.message_figure(text), [text])
@@ -319,3 +318,60 @@ def minima_panel(store: ViewStore, spec: dict, progress: Progress = None) -> Pan
         return PanelOutput(main_figure(result), figures.message_figure(
             "each seed is trained with the example's recipe; hover for accuracies"))
     return PanelOutput(main_figure(result), minima_figures.hessian_spectrum_figure(result))
+
+
+# --------------------------------------------------------------------------- the View control
+
+
+@dataclass(frozen=True)
+class PanelRequests:
+    """What one panel asks for: the model spec, its slice and path views (:func:`requests`),
+    and the funnel view's reference state."""
+
+    spec: dict
+    slice_request: dict
+    path_requests: list[dict]
+    reference: str = "native"
+
+
+@dataclass(frozen=True)
+class PanelView:
+    """One value of the View control: the view its main graph shows (``main``: what its
+    Download buttons save; None where the panel shows no view for the model) and what the
+    panel shows (``show(store, requests, progress, display, preview)``)."""
+
+    main: Callable[[PanelRequests], dict | None]
+    show: Callable[..., PanelOutput]
+
+
+def _network_upload(spec: dict) -> bool:
+    return spec["model"] == "network" and "example" not in spec
+
+
+def _served(spec: dict, view: str) -> bool:
+    """Whether the registry has ``view`` for the spec's model family."""
+    return view in registry.views_of(spec["model"])
+
+
+PANEL_VIEWS: dict[str, PanelView] = {
+    "slice": PanelView(
+        main=lambda r: r.slice_request,
+        show=lambda store, r, progress, display, preview: slice_panel(
+            store, r.spec, r.slice_request, r.path_requests, progress, display, preview)),
+    "funnel": PanelView(
+        main=lambda r: ({**FUNNEL_VIEW, "reference": r.reference}
+                        if _served(r.spec, "funnel") else None),
+        show=lambda store, r, progress, display, preview: funnel_panel(
+            store, r.spec, r.path_requests, r.reference, progress, display)),
+    "sweep": PanelView(
+        main=lambda r: dict(SWEEP_VIEW) if _served(r.spec, "sweep") else None,
+        show=lambda store, r, progress, display, preview: sweep_panel(store, r.spec, progress)),
+    "minima": PanelView(
+        main=lambda r: None if _network_upload(r.spec) else {"view": "minima"},
+        show=lambda store, r, progress, display, preview: minima_panel(store, r.spec, progress)),
+}
+
+
+def panel_view(view: str) -> PanelView:
+    """The entry of the View control's value ``view`` (the slice view for an unknown one)."""
+    return PANEL_VIEWS.get(view, PANEL_VIEWS["slice"])

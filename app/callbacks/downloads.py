@@ -6,7 +6,7 @@ import logging
 from dash import Dash, Input, Output, State, ctx, dcc, no_update
 
 from app import ids, panel_views
-from app.callbacks.panels import display_of, settings_inputs, slice_request_of, spec_of
+from app.callbacks.panels import display_of, panel_requests, settings_inputs
 from app.controls import DISPLAY_NAMES, MODEL_NAMES
 from app.data import ViewStore
 from app.ids import pid
@@ -30,19 +30,11 @@ def download_request(controls: dict, uploaded: dict | None) -> tuple[dict, dict]
     refuses the view (funnel and sweep need the Ising model; minima, a spin model or an example
     network).
     """
-    spec = spec_of(controls, uploaded)
-    view = controls[ids.VIEW]
-    if view in ("funnel", "sweep") and spec["model"] != "ising":
+    requests = panel_requests(controls, uploaded)
+    main = panel_views.panel_view(controls[ids.VIEW]).main(requests)
+    if main is None:
         raise LandscapeError(NOTHING_SHOWN)
-    if view == "funnel":
-        return spec, {**panel_views.FUNNEL_VIEW, "reference": controls[ids.REFERENCE]}
-    if view == "sweep":
-        return spec, dict(panel_views.SWEEP_VIEW)
-    if view == "minima":
-        if spec["model"] == "network" and "example" not in spec:
-            raise LandscapeError(NOTHING_SHOWN)
-        return spec, {"view": "minima"}
-    return slice_request_of(controls, uploaded)
+    return requests.spec, main
 
 
 def file_bytes(result: formats.Result, fmt: str, display: dict | None) -> bytes:

@@ -57,6 +57,13 @@ def view_requests(controls: dict, spec: dict) -> tuple[dict, list[dict]]:
                     c[ids.SEED])
 
 
+def panel_requests(controls: dict, uploaded: dict | None) -> panel_views.PanelRequests:
+    """Everything a panel's controls (by name) and uploads ask for."""
+    spec = spec_of(controls, uploaded)
+    slice_request, path_requests = view_requests(controls, spec)
+    return panel_views.PanelRequests(spec, slice_request, path_requests, controls[ids.REFERENCE])
+
+
 def slice_request_of(controls: dict, uploaded: dict | None) -> tuple[dict, dict]:
     """(model spec, slice view) of a panel's controls."""
     spec = spec_of(controls, uploaded)
@@ -112,18 +119,8 @@ def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,
 
     ``preview(figure)`` receives a slice's coarse grid first (:func:`panel_views.slice_panel`).
     """
-    spec = spec_of(controls, uploaded)
-    view = controls[ids.VIEW]
-    if view == "sweep":
-        return panel_views.sweep_panel(store, spec, progress)
-    if view == "minima":
-        return panel_views.minima_panel(store, spec, progress)
-    slice_request, path_requests = view_requests(controls, spec)
-    if view == "funnel":
-        return panel_views.funnel_panel(store, spec, path_requests, controls[ids.REFERENCE],
-                                        progress, display)
-    return panel_views.slice_panel(store, spec, slice_request, path_requests, progress, display,
-                                   preview)
+    entry = panel_views.panel_view(controls[ids.VIEW])
+    return entry.show(store, panel_requests(controls, uploaded), progress, display, preview)
 
 
 def clicked_state(click: dict | None) -> str | None:

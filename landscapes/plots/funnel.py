@@ -85,20 +85,20 @@ def tree_layout(minimum_energies: np.ndarray, merges: np.ndarray) -> TreeLayout:
         in the middle; each higher branch goes to the side with fewer leaves."""
         if node < m:
             return [], node, []
-        left, centre, right = place(children[node][0])
+        left, center, right = place(children[node][0])
         hl, hc, hr = place(children[node][1])
         high = hl + [hc] + hr
         if len(left) <= len(right):
             left = high + left
         else:
             right = right + high
-        return left, centre, right
+        return left, center, right
 
     tops = sorted({nodes[find(k)] for k in range(m)}, key=lambda n: min(energies[members[n]]))
     order: list[int] = []
     for top in tops:
-        left, centre, right = place(top)
-        order += left + [centre] + right
+        left, center, right = place(top)
+        order += left + [center] + right
     leaf_x = np.empty(m)
     leaf_x[order] = np.arange(m, dtype=np.float64)
 
@@ -144,9 +144,9 @@ def disconnectivity_figure(minimum_energies: np.ndarray, merges: np.ndarray,
 def funnel_diagram(hist: FunnelHistogram) -> go.Figure:
     """Folding-funnel diagram: state density over (Q, E) and the lowest energy per Q."""
     edges = hist.energy_edges
-    centres = (edges[:-1] + edges[1:]) / 2
+    centers = (edges[:-1] + edges[1:]) / 2
     density = np.where(hist.density > 0, np.log10(np.maximum(hist.density, 1)), np.nan)
-    heat = go.Heatmap(x=hist.q_values, y=centres, z=density.T.astype(np.float32),
+    heat = go.Heatmap(x=hist.q_values, y=centers, z=density.T.astype(np.float32),
                       colorscale="Viridis", colorbar={"title": {"text": "log10 states"}},
                       hovertemplate="Q=%{x:.3f}<br>E/N=%{y:.4f}<br>log10 count %{z:.2f}"
                                     "<extra></extra>")

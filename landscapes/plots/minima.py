@@ -90,8 +90,8 @@ def semicircle_curve(meta: dict, points: int = CURVE_POINTS) -> tuple[np.ndarray
     :func:`landscapes.spin.theory.semicircle_density`.
     """
     circle = meta["semicircle"]
-    centre, radius = circle["centre"], circle["radius"]
-    x = np.linspace(centre - radius, centre + radius, points)
+    center, radius = circle["centre"], circle["radius"]
+    x = np.linspace(center - radius, center + radius, points)
     return x, semicircle_density(x, circle["p"], circle["energy"])
 
 

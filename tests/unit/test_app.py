@@ -215,7 +215,7 @@ def test_network_requests_follow_the_controls():
                                               "bezier", 5)
     assert slice_request == {"view": "slice", "dims": 2, "span": 1.5, "steps": 21,
                              "directions": "pca", "direction_seed": 5}
-    assert paths == [{"view": "path", "from": "init", "to": "centre", "kind": "bezier",
+    assert paths == [{"view": "path", "from": "init", "to": "center", "kind": "bezier",
                       "steps": 41}]
     network = {"source": "upload", "uploaded": {"checkpoint": "a" * 64, "data": "b" * 64},
                "data": "moons", "loss": "cross_entropy"}
@@ -225,7 +225,7 @@ def test_network_requests_follow_the_controls():
     network["uploaded"]["checkpoint2"] = "c" * 64
     upload = panel_views.model_spec("network", 16, 0, 64, 3, 0, 0, network)
     _, paths = panel_views.requests(upload, 1, 21, None, None, None, None, "filter", "linear")
-    assert (paths[0]["from"], paths[0]["to"]) == ("centre", "checkpoint2")
+    assert (paths[0]["from"], paths[0]["to"]) == ("center", "checkpoint2")
 
 
 def test_identical_requests_arriving_together_are_computed_once(config, monkeypatch):

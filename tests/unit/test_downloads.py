@@ -226,7 +226,7 @@ def test_every_format_of_one_view_shares_its_name(cached_slice):
 
 def test_an_uncached_view_is_not_computed_for_a_download(store, monkeypatch):
     monkeypatch.setattr(views, "compute", lambda *a, **k: pytest.fail("computed in the web process"))
-    for kind in panel_views.VIEW_KINDS:
+    for kind in panel_views.PANEL_VIEWS:
         panel = controls(**{ids.VIEW: kind})
         for fmt in formats.FORMATS:
             data, status = download_file(store, panel, {}, fmt)
