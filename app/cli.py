@@ -11,18 +11,13 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
 
 from tqdm import tqdm
 
+from landscapes.cli import OneLineParser, run
 from landscapes.errors import LandscapeError
 
 PROG = "funnelscope"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, no usage dump
-        self.exit(2, f"{PROG}: error: {message} (see '{PROG} --help')\n")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -63,8 +58,8 @@ def cmd_precompute(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``funnelscope`` parser: ``serve`` and ``precompute``."""
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     p = sub.add_parser("serve", help="run the dashboard")
     p.add_argument("--host", default="127.0.0.1")
@@ -82,16 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit status (0, 2 on an error, 130 when cancelled)."""
-    args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except LandscapeError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: cancelled", file=sys.stderr)
-        return 130
-    return 0
+    return run(build_parser().parse_args(argv), PROG)
 
 
 if __name__ == "__main__":

@@ -46,9 +46,27 @@ MODEL_OPTIONS = {  # CLI flag -> (spec key, type, families that take it)
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, no usage dump
-        self.exit(2, f"landscapes: error: {message} (see 'landscapes --help')\n")
+class OneLineParser(argparse.ArgumentParser):
+    """A parser whose errors are one ``PROG: error: ...`` line and exit status 2 (no usage dump);
+    also the dashboard's ``funnelscope`` command's."""
+
+    def error(self, message: str) -> NoReturn:
+        prog = self.prog.split()[0]  # a subcommand's parser is named "PROG COMMAND"
+        self.exit(2, f"{prog}: error: {message} (see '{prog} --help')\n")
+
+
+def run(args: argparse.Namespace, prog: str = "landscapes") -> int:
+    """Run a parsed command (``args.func(args)``); its exit status: 0, 2 with one ``PROG: error:``
+    line for a LandscapeError, 130 when cancelled (Ctrl-C)."""
+    try:
+        args.func(args)
+    except LandscapeError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: cancelled", file=sys.stderr)
+        return 130
+    return 0
 
 
 def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
@@ -319,9 +337,9 @@ def cmd_examples(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="landscapes", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="landscapes", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=landscapes.__version__)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     p = sub.add_parser("slice", help="a 1D/2D/3D slice through a point (spin models: on the sphere)")
     _add_model_arguments(p, ("ising", "pspin", "network"))
@@ -393,16 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except LandscapeError as exc:
-        print(f"landscapes: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("landscapes: cancelled", file=sys.stderr)
-        return 130
-    return 0
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
