@@ -287,21 +287,22 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(f"wrote the size sweep (N = {args.n_min}..{args.n_max}, {args.seeds} seeds) to {out}")
 
 
-def _json_object(text: str, flag: str) -> dict:
+def _json_object(text: str, flag: str, example: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LandscapeError(f"{flag} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise LandscapeError(f"{flag} must be a JSON object, e.g. {{\"view\": \"slice\"}}; "
-                             f"got {text!r}")
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise LandscapeError(f"{flag} must be a JSON object, e.g. {example}; got {shown!r}")
     return value
 
 
 def cmd_view(args: argparse.Namespace) -> None:
     """Any registered view, from its plain request data (networks read uploads and the trained
     examples from ``--cache-dir``, as the dashboard does)."""
-    spec, view = _json_object(args.model_spec, "--model"), _json_object(args.view_spec, "--view")
+    spec = _json_object(args.model_spec, "--model", '{"model": "ising", "n": 8}')
+    view = _json_object(args.view_spec, "--view", '{"view": "slice"}')
     device, note = resolve_device(args.device)
     if note:
         print(f"landscapes: note: {note}", file=sys.stderr)
