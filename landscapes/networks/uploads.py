@@ -32,7 +32,14 @@ import safetensors.torch
 import torch
 
 from landscapes.errors import LandscapeError
-from landscapes.networks.architectures import LOSSES, build_network, normalize_arch, split_state
+from landscapes.networks.architectures import (
+    LOSSES,
+    ONNX_EXPORT,
+    build_network,
+    normalize_arch,
+    split_state,
+    zoo_accepts,
+)
 from landscapes.networks.datasets import MAX_SAMPLES, Dataset, from_arrays
 
 MAX_BYTES = 20 * 2**20
@@ -320,7 +327,93 @@ def _check_state(state: Mapping[str, torch.Tensor], arch: dict, filename: str) -
     try:
         split_state(module, state)
     except LandscapeError as exc:
-        raise LandscapeError(f"{filename}: {exc}") from None
+        hint = _rename_hint(state, module) if "keys do not match" in str(exc) else ""
+        accepted = zoo_accepts(arch["type"])
+        raise LandscapeError(f"{filename}: {exc}.{hint} Accepted: {accepted}") from None
+    _check_batchnorm_order(state, arch, filename)
+
+
+def _natural(name: str) -> list:
+    """A sort key that orders ``fc2`` before ``fc10`` and ``layers.2`` before ``layers.10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _by_module(names: list[str]) -> dict[str, dict[str, str]]:
+    """State keys grouped by module prefix, in natural order: ``{prefix: {suffix: key}}``."""
+    groups: dict[str, dict[str, str]] = {}
+    for key in sorted(names, key=_natural):
+        prefix, _, suffix = key.rpartition(".")
+        groups.setdefault(prefix, {})[suffix] = key
+    return groups
+
+
+def _rename_hint(state: Mapping[str, torch.Tensor], module: torch.nn.Module) -> str:
+    """How the file's keys map to the zoo's, when its modules pair up in order with the same
+    tensors and shapes (e.g. ``fc1, fc2, fc3``, or a Sequential with Dropout layers); else ''."""
+    zoo = module.state_dict()
+    theirs, ours = _by_module(list(state)), _by_module(list(zoo))
+    if len(theirs) != len(ours):
+        return ""
+    pairs = list(zip(theirs.items(), ours.items(), strict=True))
+    for (_, tkeys), (_, okeys) in pairs:
+        if set(tkeys) != set(okeys) or any(
+            tuple(state[tkeys[s]].shape) != tuple(zoo[okeys[s]].shape) for s in okeys
+        ):
+            return ""
+    rename = {t: o for (t, _), (o, _) in pairs}
+    between = _apart(rename)
+    if between:
+        return (
+            f" Your module {between[1]!r} comes after {between[0]!r} with another layer between "
+            "them, but in the zoo nothing sits between a Conv2d and its BatchNorm2d (the zoo "
+            "applies Conv -> BatchNorm -> act); renaming the keys would compute another network."
+        )
+    return (
+        f" Your modules pair up in order with the zoo's: rename them with rename = {rename}; "
+        "state = {rename[k.rpartition('.')[0]] + '.' + k.rpartition('.')[2]: v for k, v in "
+        "model.state_dict().items()}. This is right only if your network applies its layers in "
+        "the zoo's order (a Dropout layer does nothing in evaluation and can be left out; an "
+        "activation before BatchNorm cannot)."
+    )
+
+
+def _apart(rename: dict[str, str]) -> tuple[str, str] | None:
+    """For Sequential (integer) module names: the first two of the file's modules that have a
+    layer between them where the zoo's paired modules are adjacent (e.g. Conv, ReLU, BatchNorm
+    against the zoo's Conv, BatchNorm), or None."""
+    if not all(k.isdigit() and v.isdigit() for k, v in rename.items()):
+        return None
+    items = sorted(rename.items(), key=lambda kv: int(kv[0]))
+    for (t0, o0), (t1, o1) in zip(items, items[1:], strict=False):
+        if int(o1) - int(o0) == 1 and int(t1) - int(t0) > 1:
+            return t0, t1
+    return None
+
+
+#: activations whose outputs are never negative: a BatchNorm after one sees inputs >= 0
+_NONNEGATIVE = ("relu", "sigmoid", "softplus")
+
+
+def _check_batchnorm_order(state: Mapping[str, torch.Tensor], arch: dict, filename: str) -> None:
+    """Refuse a cnn whose BatchNorm statistics say it ran after the activation.
+
+    The zoo applies Conv -> BatchNorm -> act. If a network ran Conv -> act -> BatchNorm with a
+    ReLU, sigmoid or softplus, every running mean is >= 0 (its inputs are); a BatchNorm fed by
+    a convolution almost always has some channel of negative mean. All means >= 0 (and not the
+    untrained zeros) in every BatchNorm layer is refused, with the ONNX way out.
+    """
+    if arch["type"] != "cnn" or not arch["batchnorm"] or arch["act"] not in _NONNEGATIVE:
+        return
+    means = [t for name, t in state.items() if name.endswith("running_mean")]
+    values = torch.cat([m.reshape(-1).to(torch.float64) for m in means])
+    if len(values) < 4 or bool((values < 0).any()) or not bool((values > 0).any()):
+        return
+    raise LandscapeError(
+        f"{filename}: every BatchNorm running mean is >= 0, as it is when BatchNorm follows "
+        f"the activation ({arch['act']}); the zoo's cnn applies Conv -> BatchNorm -> "
+        f"{arch['act']} -> pool, so these weights would be computed as another network. If "
+        f"your network is Conv -> {arch['act']} -> BatchNorm, {ONNX_EXPORT}"
+    )
 
 
 def save_checkpoint(path: str | Path, arch: dict, state: Mapping[str, torch.Tensor],
