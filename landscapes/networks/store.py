@@ -65,7 +65,8 @@ class UploadStore:
         if not path.exists():
             tmp = _atomic_target(path)
             uploads.save_checkpoint(tmp, ckpt.arch, ckpt.state, ckpt.loss,
-                                    {"filename": Path(filename).name})
+                                    {"filename": uploads.file_name(filename),
+                                     "sha256": uploads.content_hash(content)})
             tmp.replace(path)
         return key
 
@@ -76,7 +77,8 @@ class UploadStore:
         return uploads.load_checkpoint(path.read_bytes(), path.name, max_bytes=2**62)
 
     def put_data(self, content: bytes, filename: str) -> str:
-        """Validate a data upload (X, y) and store its split arrays; returns its key."""
+        """Validate a data upload and store its split arrays and file name and sha256 (the
+        same as the key: the file's content hash); returns its key."""
         data = uploads.load_data(content, filename, self.max_bytes, self.max_samples)
         key = uploads.content_hash(content)
         path = self._path(key, ".npz")
@@ -84,7 +86,8 @@ class UploadStore:
             tmp = _atomic_target(path)
             with tmp.open("wb") as fh:
                 np.savez(fh, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
-                         y_test=data.y_test, name=np.array(data.name), task=np.array(data.task))
+                         y_test=data.y_test, name=np.array(data.name), task=np.array(data.task),
+                         filename=np.array(uploads.file_name(filename)))
             tmp.replace(path)
         return key
 
@@ -93,5 +96,6 @@ class UploadStore:
         if not path.exists():
             raise LandscapeError("that uploaded data file is no longer stored; upload it again")
         with np.load(path, allow_pickle=False) as f:
+            name = str(f["filename"]) if "filename" in f.files else str(f["name"])
             return Dataset(str(f["name"]), f["x_train"], f["y_train"], f["x_test"], f["y_test"],
-                           str(f["task"]))
+                           str(f["task"]), {"name": name, "sha256": key})

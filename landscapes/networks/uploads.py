@@ -6,7 +6,8 @@ What is accepted (docs/file-formats.md, "Uploads"):
   :func:`landscapes.networks.architectures.normalize_arch`, and ``loss``), or ``.pt`` / ``.pth`` written
   by ``torch.save`` holding a state_dict, read with ``torch.load(..., weights_only=True)``;
 * data: ``.npz`` (read with ``allow_pickle=False``) or ``.safetensors``, holding arrays ``X``
-  and ``y``.
+  and ``y`` (split 80/20, seeded by their content) or the user's own split ``X_train``,
+  ``y_train``, ``X_test``, ``y_test``.
 
 Refused before anything is parsed: ``torch.export`` ``.pt2`` archives and TorchScript files
 (loading those can run code). Nothing here ever unpickles without ``weights_only=True``,
@@ -40,7 +41,13 @@ from landscapes.networks.architectures import (
     split_state,
     zoo_accepts,
 )
-from landscapes.networks.datasets import MAX_SAMPLES, Dataset, from_arrays
+from landscapes.networks.datasets import (
+    MAX_SAMPLES,
+    SPLIT_KEYS,
+    Dataset,
+    from_arrays,
+    from_split,
+)
 
 MAX_BYTES = 20 * 2**20
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
@@ -78,6 +85,11 @@ def _suffix(filename: str) -> str:
 
 def _stem(filename: str) -> str:
     return PurePosixPath(filename.replace("\\", "/")).stem or "upload"
+
+
+def file_name(filename: str) -> str:
+    """The last part of an uploaded file's name: what meta records, never a local path."""
+    return PurePosixPath(filename.replace("\\", "/")).name or "upload"
 
 
 def _size(n: int) -> str:
@@ -446,10 +458,15 @@ def save_checkpoint(path: str | Path, arch: dict, state: Mapping[str, torch.Tens
 
 def load_data(content: bytes, filename: str, max_bytes: int = MAX_BYTES,
               max_samples: int = MAX_SAMPLES) -> Dataset:
-    """A dataset from an uploaded ``.npz`` or ``.safetensors`` file holding arrays ``X`` and ``y``.
+    """A dataset from an uploaded ``.npz`` or ``.safetensors`` file.
 
-    The arrays are checked by :func:`landscapes.networks.datasets.from_arrays` (numeric, finite, lengths,
-    ``max_samples``); the dataset is named after the file's stem.
+    A file holding ``X_train, y_train, X_test, y_test`` is the user's own split
+    (:func:`landscapes.networks.datasets.from_split`); one holding ``X, y`` is split 80/20 by a
+    permutation seeded from the arrays' content
+    (:func:`landscapes.networks.datasets.from_arrays`), so a renamed file gives the same
+    numbers. The dataset is named after the file's stem and records the file's name and
+    sha256 (``Dataset.upload``); the file is bounded in size (``max_bytes``, and an ``.npz`` in
+    what it expands to) before any array is read.
     """
     _check_size(content, filename, max_bytes)
     suffix = _suffix(filename)
@@ -460,25 +477,37 @@ def load_data(content: bytes, filename: str, max_bytes: int = MAX_BYTES,
     else:
         raise LandscapeError(
             f"{filename}: unsupported data file type {suffix or '(no extension)'!r}; upload one "
-            f"of {', '.join(DATA_SUFFIXES)} holding arrays X (samples, ...) and y (samples,)"
+            f"of {', '.join(DATA_SUFFIXES)} holding arrays X (samples, ...) and y (samples,), "
+            "or your own split X_train, y_train, X_test, y_test"
         )
-    x, y = arrays
-    for key, array in (("X", x), ("y", y)):
-        if array.ndim == 0:
-            raise LandscapeError(f"{filename}: {key} is a single number; it must have one row "
-                                 "per sample")
-    return from_arrays(_stem(filename), x, y, max_samples)
+    upload = {"name": file_name(filename), "sha256": content_hash(content)}
+    try:
+        if "X_train" in arrays:
+            return from_split(_stem(filename), arrays, max_samples, upload)
+        return from_arrays(_stem(filename), arrays["X"], arrays["y"], max_samples, upload=upload)
+    except LandscapeError as exc:
+        raise LandscapeError(f"{filename}: {exc}") from None
 
 
-def _missing_keys(found: list[str], filename: str) -> LandscapeError:
-    return LandscapeError(
-        f"{filename}: the file must hold arrays named 'X' and 'y'; found "
-        f"{', '.join(repr(k) for k in found) or 'no arrays'}. Save it with "
-        "numpy.savez('data.npz', X=X, y=y)"
-    )
+def _data_keys(found: list[str], filename: str) -> tuple[str, ...]:
+    """The arrays to read: the split's four when any is present, else ``X`` and ``y``; a
+    LandscapeError names what is missing and how to save the file."""
+    split = [k for k in SPLIT_KEYS if k in found]
+    wanted = SPLIT_KEYS if split else ("X", "y")
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        raise LandscapeError(
+            f"{filename}: the file must hold arrays 'X' and 'y' (split 80/20 here) or your own "
+            f"split 'X_train', 'y_train', 'X_test', 'y_test'; missing "
+            f"{', '.join(repr(k) for k in missing)}, found "
+            f"{', '.join(repr(k) for k in found) or 'no arrays'}. Save it with "
+            "numpy.savez('data.npz', X=X, y=y) or numpy.savez('data.npz', X_train=X_train, "
+            "y_train=y_train, X_test=X_test, y_test=y_test)"
+        )
+    return wanted
 
 
-def _read_npz(content: bytes, filename: str, max_expanded: int) -> tuple[np.ndarray, np.ndarray]:
+def _read_npz(content: bytes, filename: str, max_expanded: int) -> dict[str, np.ndarray]:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             sizes = {info.filename: info.file_size for info in archive.infolist()}
@@ -487,33 +516,30 @@ def _read_npz(content: bytes, filename: str, max_expanded: int) -> tuple[np.ndar
             f"{filename}: not a valid .npz file (corrupt or truncated); save it with "
             "numpy.savez('data.npz', X=X, y=y)"
         ) from None
-    expanded = sizes.get("X.npy", 0) + sizes.get("y.npy", 0)
+    found = [n.removesuffix(".npy") for n in sizes]
+    wanted = _data_keys(found, filename)
+    expanded = sum(sizes.get(k + ".npy", 0) for k in wanted)
     if expanded > max_expanded:
         raise LandscapeError(
-            f"{filename}: X and y expand to {_size(expanded)}, over the limit of "
+            f"{filename}: {', '.join(wanted)} expand to {_size(expanded)}, over the limit of "
             f"{_size(max_expanded)}; subsample the data"
         )
     try:
         with np.load(io.BytesIO(content), allow_pickle=False) as npz:
-            found = list(npz.files)
-            if "X" not in found or "y" not in found:
-                raise _missing_keys(found, filename)
-            return npz["X"], npz["y"]
-    except LandscapeError:
-        raise
+            return {k: npz[k] for k in wanted}
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "bject arrays" in str(exc):
             raise LandscapeError(
-                f"{filename}: X or y is an object array (pickled Python objects); it was not "
-                "loaded. Save plain numeric arrays, e.g. numpy.savez('data.npz', "
-                "X=X.astype('float32'), y=y.astype('int64'))"
+                f"{filename}: {' or '.join(wanted)} is an object array (pickled Python "
+                "objects); it was not loaded. Save plain numeric arrays, e.g. "
+                "numpy.savez('data.npz', X=X.astype('float32'), y=y.astype('int64'))"
             ) from None
         raise LandscapeError(f"{filename}: not a readable .npz file ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise LandscapeError(f"{filename}: not a readable .npz file ({exc})") from None
 
 
-def _read_safetensors_arrays(content: bytes, filename: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_safetensors_arrays(content: bytes, filename: str) -> dict[str, np.ndarray]:
     try:
         arrays = safetensors.numpy.load(content)
     except (safetensors.SafetensorError, ValueError, TypeError, OverflowError) as exc:
@@ -521,6 +547,4 @@ def _read_safetensors_arrays(content: bytes, filename: str) -> tuple[np.ndarray,
             f"{filename}: not a readable safetensors data file ({exc}); save it with "
             "safetensors.numpy.save_file({'X': X, 'y': y}, 'data.safetensors')"
         ) from None
-    if "X" not in arrays or "y" not in arrays:
-        raise _missing_keys(sorted(arrays), filename)
-    return arrays["X"], arrays["y"]
+    return {k: arrays[k] for k in _data_keys(sorted(arrays), filename)}

@@ -568,7 +568,7 @@ def test_the_loss_control_follows_the_checkpoint_unless_told_otherwise(config, t
     assert result.meta["loss"] == "mse" and not named.messages  # the checkpoint's own loss
     overridden = panel_output(store, {**panel, ids.NET_LOSS: "cross_entropy"},
                                         {"checkpoint": key})
-    assert "cross_entropy needs integer class labels" in overridden.messages[0]
+    assert "cross_entropy needs class indices" in overridden.messages[0]  # what to change
 
 
 def test_display_options_changed_while_a_job_ran_are_applied_when_it_ends(config):
