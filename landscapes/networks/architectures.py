@@ -129,6 +129,17 @@ def normalize_arch(arch: Mapping) -> dict:
     return out
 
 
+def describe_arch(arch: Mapping) -> str:
+    """A short name for people: ``mlp 2-64-64-2 relu``, ``cnn 1x8x8 8-16 -> 10 relu, batchnorm``."""
+    arch = normalize_arch(arch)
+    if arch["type"] == "mlp":
+        return f"mlp {'-'.join(map(str, arch['sizes']))} {arch['act']}"
+    side = arch["image_size"]
+    bn = ", batchnorm" if arch["batchnorm"] else ""
+    return (f"cnn {arch['in_channels']}x{side}x{side} {'-'.join(map(str, arch['channels']))} "
+            f"-> {arch['classes']} {arch['act']}{bn}")
+
+
 def conv_output_size(size: int, kernel: int, pool: str) -> int:
     """Side of a conv layer's output (padding ``kernel // 2``, stride 1) after its 2x2 pooling:
     an odd kernel keeps the side, an even one adds 1; pooling halves it (rounding down)."""

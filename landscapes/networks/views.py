@@ -30,7 +30,7 @@ import torch
 from landscapes.directions import directions_through, filter_normalized, pca_directions
 from landscapes.errors import LandscapeError
 from landscapes.networks import examples
-from landscapes.networks.architectures import output_size, split_state
+from landscapes.networks.architectures import describe_arch, output_size, split_state
 from landscapes.networks.datasets import Dataset, as_class_labels, load_builtin
 from landscapes.networks.landscape import MAX_PARAMETERS, NetworkLandscape
 from landscapes.networks.minima import (
@@ -147,6 +147,17 @@ def source_from_spec(spec: dict, store: UploadStore) -> NetworkSource:
     }
     return checkpoint_source(center, others, data, spec["loss"], label=dict(spec),
                              max_parameters=store.max_parameters)
+
+
+def center_summary(source: NetworkSource) -> str:
+    """What an accepted upload is, with its loss at the centre checkpoint on the train split:
+    ``mlp 2-64-64-2 relu; loss at this checkpoint 0.0123 (cross_entropy) on the train split of
+    moons (1,000 samples)``, so a user can compare it with the loss they measured."""
+    land = source.landscape
+    loss = float(land.evaluate(land.center[None])["loss"][0])
+    data = land.data.upload["name"] if land.data.upload else land.data.name
+    return (f"{describe_arch(land.arch)}; loss at this checkpoint {loss:.6g} ({land.loss}) on the "
+            f"train split of {data} ({len(land.data.x_train):,} samples)")
 
 
 def default_loss(data: Dataset, outputs: int) -> str:

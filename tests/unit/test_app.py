@@ -16,7 +16,7 @@ from app.callbacks.panels import (
     with_option,
 )
 from app.callbacks.status import status_message
-from app.callbacks.uploads import accept_upload
+from app.callbacks.uploads import accept_upload, accepted_text
 from app.config import Config
 from app.controls import MODEL_NAMES
 from landscapes import views
@@ -187,6 +187,36 @@ def test_uploads_are_validated_before_they_are_stored(config, tmp_path):
     with pytest.raises(LandscapeError, match="X"):
         accept_upload(store.uploads, "data", _data_url(b"not a zip"), "x.npz", None)
     assert sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir()) == stored
+
+
+def test_an_accepted_checkpoint_shows_its_loss_next_to_its_name(config, tmp_path):
+    import io
+
+    from landscapes.networks.architectures import build_network
+    from landscapes.networks.datasets import load_builtin
+    from landscapes.networks.landscape import NetworkLandscape
+    from landscapes.networks.uploads import save_checkpoint
+
+    uploads = create_app(config).server.extensions["funnelscope_store"].uploads
+    arch = {"type": "mlp", "sizes": [2, 4, 2], "act": "relu"}
+    state = build_network(arch).state_dict()
+    path = save_checkpoint(tmp_path / "net.safetensors", arch, state)
+    keys = {"checkpoint": accept_upload(uploads, "checkpoint", _data_url(path.read_bytes()),
+                                        "net.safetensors", None)}
+    land = NetworkLandscape.create(arch, state, load_builtin("moons"), "cross_entropy")
+    loss = float(land.evaluate(land.center[None])["loss"][0])
+    text = accepted_text(uploads, "net.safetensors", keys, "moons", controls.LOSS_FROM_CHECKPOINT)
+    assert text == (f"accepted: net.safetensors (mlp 2-4-2 relu; loss at this checkpoint "
+                    f"{loss:.6g} (cross_entropy) on the train split of moons (1,000 samples))")
+    # the data do not fit the network: accepted, and why no loss is shown
+    text = accepted_text(uploads, "net.safetensors", keys, "digits", None)
+    assert text.startswith("accepted: net.safetensors (loss not computed: data: samples have "
+                           "shape (1, 8, 8)")
+    buffer = io.BytesIO()
+    np.savez(buffer, X=np.random.default_rng(0).normal(size=(50, 2)), y=np.arange(50) % 2)
+    keys["data"] = accept_upload(uploads, "data", _data_url(buffer.getvalue()), "pts.npz", None)
+    text = accepted_text(uploads, "net.safetensors", keys, "digits", "cross_entropy")
+    assert "on the train split of pts.npz (40 samples))" in text
 
 
 def test_upload_limits_come_from_the_config(tmp_path):

@@ -24,7 +24,7 @@ from landscapes.networks.architectures import build_network
 from landscapes.networks.datasets import load_builtin
 from landscapes.networks.store import UploadStore
 from landscapes.networks.uploads import load_data, save_checkpoint
-from landscapes.networks.views import source_from_spec
+from landscapes.networks.views import center_summary, source_from_spec
 
 # X = the rows (2k, 2k + 1) / 1000 for k = 0..999, y = k % 2: row k is recognisable by X[k, 0]
 ROWS_X = (np.arange(2000, dtype=np.float32).reshape(1000, 2) / 1000).astype(np.float32)
@@ -211,3 +211,19 @@ def test_a_builtin_datasets_export_names_it_without_arrays(tmp_path, one_torch_t
     arrays, meta = _export(tmp_path, ["slice", "network", "--checkpoint", str(ckpt), "--data",
                                       "moons", "--dims", "1", "--steps", "3"], "b.npz")
     assert meta["data"] == "moons" and "X_train" not in arrays and "split" not in meta
+
+
+def test_center_summary_names_architecture_and_loss(tmp_path):
+    arch = {"type": "mlp", "sizes": [2, 4, 2], "act": "tanh"}
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    store, spec = _store_with(tmp_path, arch, build_network(arch).state_dict(), x,
+                              np.arange(40) % 2)
+    source = source_from_spec(spec, store)
+    text = center_summary(source)
+    land = source.landscape
+    params = [{"name": n, "shape": list(t.shape)} for n, t in build_network(arch).named_parameters()]
+    logits = _forward(arch, params, land.center.numpy(), torch.as_tensor(land.data.x_train))
+    expected = F.cross_entropy(logits, torch.as_tensor(land.data.y_train)).item()
+    assert text.startswith("mlp 2-4-2 tanh; loss at this checkpoint ")
+    assert float(text.split("checkpoint ")[1].split(" ")[0]) == pytest.approx(expected, rel=1e-5)
+    assert text.endswith("(cross_entropy) on the train split of d.npz (32 samples)")
