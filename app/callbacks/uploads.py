@@ -7,7 +7,8 @@ import binascii
 import json
 import logging
 
-from dash import Dash, Input, Output, State, html
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, State, html, no_update
 
 from app import ids
 from app.callbacks.panels import settings_inputs
@@ -16,6 +17,7 @@ from app.data import ViewStore
 from app.ids import pid
 from app.layout import UPLOAD_SLOTS
 from landscapes.errors import LandscapeError
+from landscapes.io import formats
 from landscapes.networks.store import UploadStore
 from landscapes.networks.views import center_summary, source_from_spec
 
@@ -74,10 +76,43 @@ def accepted_text(uploads: UploadStore, filename: str, keys: dict, data: str | N
     return f"accepted: {filename} ({summary})"
 
 
+def open_export(uploads: UploadStore, content_url: str, filename: str
+                ) -> tuple[go.Figure, str]:
+    """Validate and store an opened ``.npz`` export (by content hash); returns its figure (as
+    the panel draws its kind) and the line under the drop zone, ``opened: NAME (what it is)``.
+    Raises LandscapeError with the reason a file is refused; nothing refused is stored."""
+    key = uploads.put_export(decode_upload(content_url), filename)
+    result = uploads.export(key)
+    return formats.figure(result), f"opened: {filename} ({formats.describe(result.meta)})"
+
+
 def register(app: Dash, store: ViewStore) -> None:
-    """Each panel's upload validation."""
+    """Each panel's upload validation, and its opened exports."""
     for side in ids.PANELS:
         _register_uploads(app, store, side)
+        _register_open_export(app, store, side)
+
+
+def _register_open_export(app: Dash, store: ViewStore, side: str) -> None:
+    @app.callback(
+        output={"figure": Output(pid(side, ids.SURFACE), "figure", allow_duplicate=True),
+                "status": Output(pid(side, status_id(ids.OPEN_EXPORT)), "children")},
+        inputs={"content_url": Input(pid(side, ids.OPEN_EXPORT), "contents")},
+        state={"filename": State(pid(side, ids.OPEN_EXPORT), "filename")},
+        prevent_initial_call=True,
+    )
+    def show_export(content_url, filename):
+        if not content_url:
+            return {"figure": no_update, "status": ""}
+        try:
+            figure, text = open_export(store.uploads, content_url, filename)
+            return {"figure": figure, "status": html.Span(text, className="ok")}
+        except LandscapeError as exc:
+            return {"figure": no_update, "status": html.Span(str(exc), className="error")}
+        except Exception:  # a bad file never takes the worker down
+            log.exception("opening export %s failed", filename)
+            return {"figure": no_update,
+                    "status": html.Span(f"{filename}: could not be read", className="error")}
 
 
 def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:

@@ -1,6 +1,8 @@
 """The dashboard without a browser: figure builders, the cached store, callbacks' helpers."""
 
+import hashlib
 import html
+import io
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ from app.callbacks.panels import (
     with_option,
 )
 from app.callbacks.status import status_message
-from app.callbacks.uploads import accept_upload, accepted_text
+from app.callbacks.uploads import accept_upload, accepted_text, open_export
 from app.config import Config
 from app.controls import MODEL_NAMES
 from landscapes import views
@@ -132,9 +134,10 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
             assert ids.pid(side, name) in layout_ids
     other = create_app(config)
     # per panel: compute, preview, redraw, show controls, F(Q; T) slider, tree click, uploads,
-    # downloads, cancel note; the camera sync and the URL camera, the URL writer, its push, the
-    # URL reader, copy link, the active guided scenario, the status -- and no leak
-    assert len(app.callback_map) == len(other.callback_map) == 24
+    # an opened export, downloads, cancel note; the camera sync and the URL camera, the URL
+    # writer, its push, the URL reader, copy link, the active guided scenario, the status -- and
+    # no leak
+    assert len(app.callback_map) == len(other.callback_map) == 26
 
 
 def test_first_page_and_layout_are_served(config):
@@ -217,6 +220,26 @@ def test_an_accepted_checkpoint_shows_its_loss_next_to_its_name(config, tmp_path
     keys["data"] = accept_upload(uploads, "data", _data_url(buffer.getvalue()), "pts.npz", None)
     text = accepted_text(uploads, "net.safetensors", keys, "digits", "cross_entropy")
     assert "on the train split of pts.npz (40 samples))" in text
+
+
+def test_an_opened_export_is_validated_stored_and_drawn(config):
+    from landscapes.errors import LandscapeError
+    from landscapes.io import formats
+
+    uploads = create_app(config).server.extensions["funnelscope_store"].uploads
+    result = views.compute({"model": "ising", "n": 8, "native_bias": 1},
+                           {"view": "slice", "steps": 5})
+    content = formats.to_bytes(result, "npz")
+    figure, text = open_export(uploads, _data_url(content), "gpu-slice.npz")
+    assert text == f"opened: gpu-slice.npz ({formats.describe(result.meta)})"
+    assert figure.to_dict() == formats.figure(result).to_dict()
+    stored = sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir())
+    assert stored == [f"{hashlib.sha256(content).hexdigest()}.export.npz"]
+    with pytest.raises(LandscapeError, match="no 'meta' entry"):
+        buffer = io.BytesIO()
+        np.savez(buffer, values=np.zeros(3))
+        open_export(uploads, _data_url(buffer.getvalue()), "plain.npz")
+    assert sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir()) == stored
 
 
 def test_upload_limits_come_from_the_config(tmp_path):
