@@ -37,6 +37,8 @@ class Dataset:
     task: str
     #: an uploaded dataset's file: ``{"name": file name, "sha256": hex digest of its bytes}``
     upload: dict | None = None
+    #: how an uploaded dataset was split (:data:`CONTENT_SPLIT` or :data:`OWN_SPLIT`)
+    split: str | None = None
 
     @property
     def classes(self) -> int:
@@ -99,6 +101,9 @@ def load_builtin(name: str) -> Dataset:
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+CONTENT_SPLIT = ("80/20 by a permutation seeded from the sha256 of X and y (float32 X, int64 "
+                 "labels or float32 targets; docs/file-formats.md)")
+OWN_SPLIT = "the file's own X_train, y_train, X_test, y_test"
 SPLIT_KEYS = ("X_train", "y_train", "X_test", "y_test")
 
 
@@ -190,7 +195,7 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, max_samples: int = MAX_
     _check_count(len(x), max_samples)
     task, y = _labels("y", y)
     x_tr, y_tr, x_te, y_te = content_split(x.astype(np.float32), y, test_share)
-    return Dataset(name, x_tr, y_tr, x_te, y_te, task, upload)
+    return Dataset(name, x_tr, y_tr, x_te, y_te, task, upload, CONTENT_SPLIT)
 
 
 def from_split(name: str, arrays: dict[str, np.ndarray], max_samples: int = MAX_SAMPLES,
@@ -217,7 +222,7 @@ def from_split(name: str, arrays: dict[str, np.ndarray], max_samples: int = MAX_
             "float targets with the same number of columns"
         )
     return Dataset(name, x_tr.astype(np.float32), y_tr, x_te.astype(np.float32), y_te, task,
-                   upload)
+                   upload, OWN_SPLIT)
 
 
 def as_class_labels(data: Dataset) -> Dataset:

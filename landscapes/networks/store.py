@@ -94,7 +94,8 @@ class UploadStore:
             with tmp.open("wb") as fh:
                 np.savez(fh, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
                          y_test=data.y_test, name=np.array(data.name), task=np.array(data.task),
-                         filename=np.array(uploads.file_name(filename)))
+                         filename=np.array(uploads.file_name(filename)),
+                         split=np.array(data.split or ""))
             tmp.replace(path)
         return key
 
@@ -104,8 +105,9 @@ class UploadStore:
             raise LandscapeError("that uploaded data file is no longer stored; upload it again")
         with np.load(path, allow_pickle=False) as f:
             name = str(f["filename"]) if "filename" in f.files else str(f["name"])
+            split = str(f["split"]) if "split" in f.files else None
             return Dataset(str(f["name"]), f["x_train"], f["y_train"], f["x_test"], f["y_test"],
-                           str(f["task"]), {"name": name, "sha256": key})
+                           str(f["task"]), {"name": name, "sha256": key}, split or None)
 
     def put_export(self, content: bytes, filename: str) -> str:
         """Validate an ``.npz`` export (:func:`landscapes.io.formats.open_export`, at most

@@ -291,9 +291,7 @@ def _upload_meta(source: NetworkSource) -> dict:
     upload = source.landscape.data.upload
     if upload is not None:
         out["data"] = upload
-        out["split"] = ("the arrays X_train, y_train, X_test, y_test of this file (the uploaded "
-                        "file's own split, or 80/20 by a permutation seeded from the sha256 of "
-                        "its X and y)")
+        out["split"] = source.landscape.data.split or "as stored (an older upload)"
     return out
 
 

@@ -80,6 +80,7 @@ def test_own_split_is_used_as_given():
     np.testing.assert_array_equal(data.x_test, parts["X_test"].astype(np.float32))
     np.testing.assert_array_equal(data.y_test, parts["y_test"])
     assert data.task == "classification"
+    assert data.split == "the file's own X_train, y_train, X_test, y_test"
 
 
 @pytest.mark.parametrize("change, message", [
@@ -181,6 +182,7 @@ def test_an_uploads_export_recomputes_from_the_file_alone(tmp_path, one_torch_th
         "name": "net.safetensors", "sha256": hashlib.sha256(ckpt.read_bytes()).hexdigest()}}
     assert str(tmp_path) not in json.dumps(meta)
     assert meta["samples"] == {"train": 48, "test": 12}
+    assert meta["split"].startswith("80/20 by a permutation seeded from the sha256 of X and y")
 
     # every value recomputes from the arrays and meta alone
     point = lambda i, j: (arrays["center"] + arrays["x"][j] * arrays["directions"][0]  # noqa: E731
