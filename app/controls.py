@@ -29,7 +29,7 @@ from landscapes.networks.architectures import LOSSES
 from landscapes.networks.datasets import BUILTIN
 from landscapes.plots import slices as figures
 
-Kind = Literal["slider", "radio", "dropdown", "checklist", "number", "text"]
+Kind = Literal["slider", "radio", "dropdown", "checklist", "number", "text", "upload"]
 Role = Literal["model", "display", "upload"]
 
 FAMILIES = frozenset({"ising", "pspin", "network"})
@@ -116,6 +116,15 @@ CONTROLS: tuple[Control, ...] = (
         help="slice and path: a 2D slice and the energy along a path; funnel and size sweep "
              "enumerate all 2^N states of the Ising model exactly; minima statistics: where "
              "many seeded descents (spins) or trainings (example networks) end.",
+    ),
+    Control(
+        ids.OPEN_EXPORT, "upload", "Open an export (.npz)", None, role="upload", in_url=False,
+        hint="a slice, path, funnel, sweep or minima export from the command line, a Python "
+             "session or another machine: shown in this panel until a control changes",
+        help="Shows an .npz export (from Download, the landscapes command or write_npz, e.g. "
+             "a big slice computed on a GPU machine) in this panel. It is checked first (size, "
+             "numeric arrays read without pickles, its meta and kind) and stored under its "
+             "content hash; a refused file says why.",
     ),
     Control(
         ids.ISING_N, "slider", "Spins N", 16, bounds=(4, 20, 1), marks=(4, 8, 12, 16, 20),

@@ -53,6 +53,7 @@ UPLOAD_STATUS = "upload-status"  # + "-checkpoint", "-checkpoint2", "-data"
 UPLOADED = "uploaded"
 ARCH = "arch"
 NET_DATA = "net-data"
+OPEN_EXPORT = "open-export"  # a drop zone: any .npz export, shown in the panel
 NET_LOSS = "net-loss"
 NET_DIRECTIONS = "net-directions"
 NET_PATH_KIND = "net-path-kind"

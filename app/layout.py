@@ -68,6 +68,10 @@ def control(side: str, name: str) -> Component:
                          debounce=True)
     if c.kind == "text":
         return dcc.Input(id=cid, type="text", debounce=True, placeholder=c.placeholder)
+    if c.kind == "upload":
+        return dcc.Upload(id=cid, children=html.Div([c.label, ": drop or ",
+                                                     html.A("choose a file")]),
+                          className="upload", multiple=False)
     raise ValueError(f"no component for a {c.kind!r} control")  # a new kind in the schema
 
 
@@ -77,7 +81,12 @@ def field(side: str, name: str) -> Component:
     component = control(side, name)
     if c.kind == "checklist":
         return component
-    children = [html.Label(c.label, htmlFor=pid(side, name), className="field-label"), component]
+    if c.kind == "upload":  # the drop zone shows its label; the line under it says what happened
+        children = [component, html.Div(id=pid(side, name + "-status"),
+                                        className="upload-status", role="status")]
+    else:
+        children = [html.Label(c.label, htmlFor=pid(side, name), className="field-label"),
+                    component]
     if c.hint:
         children.append(html.Small(c.hint, className="hint"))
     return html.Div(children, className="field")
@@ -125,7 +134,7 @@ def panel(side: str) -> html.Section:
     )
     panel_controls = html.Div(
         [
-            *fields(side, names=(ids.MODEL, ids.VIEW)),
+            *fields(side, names=(ids.MODEL, ids.VIEW, ids.OPEN_EXPORT)),
             group(side, ids.ISING_CONTROLS, fields(side, ids.ISING_CONTROLS)),
             group(side, ids.PSPIN_CONTROLS, fields(side, ids.PSPIN_CONTROLS)),
             _network_controls(side),

@@ -1,20 +1,25 @@
 """Uploads: a panel's drop zones (checkpoints, data) are validated and stored; the panel's
-UPLOADED store then holds their keys, which the panel's view reads."""
+UPLOADED store then holds their keys, which the panel's view reads. The line under an accepted
+centre checkpoint shows its loss at the checkpoint (:func:`accepted_text`)."""
 
 import base64
 import binascii
 import json
 import logging
 
-from dash import Dash, Input, Output, State, html
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, State, html, no_update
 
 from app import ids
 from app.callbacks.panels import settings_inputs
+from app.controls import LOSS_FROM_CHECKPOINT
 from app.data import ViewStore
 from app.ids import pid
 from app.layout import UPLOAD_SLOTS
 from landscapes.errors import LandscapeError
+from landscapes.io import formats
 from landscapes.networks.store import UploadStore
+from landscapes.networks.views import center_summary, source_from_spec
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +59,60 @@ def accept_upload(uploads: UploadStore, kind: str, content_url: str, filename: s
     return uploads.put_checkpoint(content, filename, arch)
 
 
+def accepted_text(uploads: UploadStore, filename: str, keys: dict, data: str | None,
+                  loss: str | None) -> str:
+    """The line under an accepted centre checkpoint: its name, architecture and loss at the
+    checkpoint on the train split of the chosen data (an uploaded data file, else the Data
+    control's built-in set), e.g. ``accepted: net.safetensors (mlp 2-64-64-2 relu; loss at this
+    checkpoint 0.0123 (cross_entropy) on the train split of moons (1,000 samples))``; or why
+    the loss cannot be computed yet (e.g. the data do not fit the network)."""
+    spec = {"model": "network", "checkpoint": keys["checkpoint"], "checkpoint2": None,
+            "checkpoint3": None, "data": f"upload:{keys['data']}" if keys.get("data") else data,
+            "loss": None if loss in (None, LOSS_FROM_CHECKPOINT) else loss}
+    try:
+        summary = center_summary(source_from_spec(spec, uploads))
+    except LandscapeError as exc:
+        summary = f"loss not computed: {exc}"
+    return f"accepted: {filename} ({summary})"
+
+
+def open_export(uploads: UploadStore, content_url: str, filename: str
+                ) -> tuple[go.Figure, str]:
+    """Validate and store an opened ``.npz`` export (by content hash); returns its figure (as
+    the panel draws its kind) and the line under the drop zone, ``opened: NAME (what it is)``.
+    Raises LandscapeError with the reason a file is refused; nothing refused is stored."""
+    key = uploads.put_export(decode_upload(content_url), filename)
+    result = uploads.export(key)
+    return formats.figure(result), f"opened: {filename} ({formats.describe(result.meta)})"
+
+
 def register(app: Dash, store: ViewStore) -> None:
-    """Each panel's upload validation."""
+    """Each panel's upload validation, and its opened exports."""
     for side in ids.PANELS:
         _register_uploads(app, store, side)
+        _register_open_export(app, store, side)
+
+
+def _register_open_export(app: Dash, store: ViewStore, side: str) -> None:
+    @app.callback(
+        output={"figure": Output(pid(side, ids.SURFACE), "figure", allow_duplicate=True),
+                "status": Output(pid(side, status_id(ids.OPEN_EXPORT)), "children")},
+        inputs={"content_url": Input(pid(side, ids.OPEN_EXPORT), "contents")},
+        state={"filename": State(pid(side, ids.OPEN_EXPORT), "filename")},
+        prevent_initial_call=True,
+    )
+    def show_export(content_url, filename):
+        if not content_url:
+            return {"figure": no_update, "status": ""}
+        try:
+            figure, text = open_export(store.uploads, content_url, filename)
+            return {"figure": figure, "status": html.Span(text, className="ok")}
+        except LandscapeError as exc:
+            return {"figure": no_update, "status": html.Span(str(exc), className="error")}
+        except Exception:  # a bad file never takes the worker down
+            log.exception("opening export %s failed", filename)
+            return {"figure": no_update,
+                    "status": html.Span(f"{filename}: could not be read", className="error")}
 
 
 def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:
@@ -66,11 +121,13 @@ def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:
                 "statuses": {slot: Output(pid(side, status_id(slot)), "children")
                              for slot in SLOTS}},
         inputs={"contents": settings_inputs(side, SLOTS, Input, "contents"),
-                "arch_text": Input(pid(side, ids.ARCH), "value")},
+                "arch_text": Input(pid(side, ids.ARCH), "value"),
+                "data": Input(pid(side, ids.NET_DATA), "value"),
+                "loss": Input(pid(side, ids.NET_LOSS), "value")},
         state={"filenames": settings_inputs(side, SLOTS, State, "filename")},
         prevent_initial_call=True,
     )
-    def validate(contents, arch_text, filenames):
+    def validate(contents, arch_text, data, loss, filenames):
         keys, statuses = {}, {}
         for slot in SLOTS:
             content_url, filename = contents[slot], filenames[slot]
@@ -86,4 +143,8 @@ def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:
             except Exception:  # a bad upload never takes the worker down
                 log.exception("upload %s failed", filename)
                 statuses[slot] = html.Span(f"{filename}: could not be read", className="error")
+        if "checkpoint" in keys:
+            filename = filenames[ids.UPLOAD_CHECKPOINT]
+            text = accepted_text(store.uploads, filename, keys, data, loss)
+            statuses[ids.UPLOAD_CHECKPOINT] = html.Span(text, className="ok")
         return {"keys": keys, "statuses": statuses}

@@ -16,9 +16,15 @@ it. Units are those of ``meta["unit"]``: spin-model energies per spin (H/N), net
 mean train loss; coefficients are in units of the directions (see :mod:`landscapes.slices`).
 """
 
+import io
+import json
+import re
 import tempfile
+import zipfile
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+import numpy as np
 
 from landscapes import registry
 from landscapes.errors import LandscapeError
@@ -29,6 +35,8 @@ from landscapes.io.npz import write_npz
 from landscapes.io.text import describe, file_stem
 from landscapes.io.vtk import to_vtk
 from landscapes.registry import Result, ResultKind
+from landscapes.results import GRID_KINDS, from_arrays
+from landscapes.slices import AXIS_NAMES
 
 FORMATS = ("npz", "csv", "vtk", "html")
 SUFFIXES = {".npz": "npz", ".csv": "csv", ".vtk": "vtk", ".html": "html", ".htm": "html"}
@@ -134,9 +142,122 @@ def file_name(meta: dict, fmt: str) -> str:
     return file_stem(meta) + suffix_of(fmt)
 
 
+#: the largest export :func:`open_export` reads, its arrays' expansion and count, and its meta
+MAX_EXPORT_BYTES = 64 * 2**20
+EXPORT_EXPANSION = 8
+MAX_EXPORT_ARRAYS = 512
+MAX_META_CHARS = 2**20
+_ARRAY_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,200}")
+
+
+def open_export(content: bytes, filename: str, max_bytes: int = MAX_EXPORT_BYTES) -> Result:
+    """A result from the bytes of an ``.npz`` export (the CLI's, a Python session's, a GPU
+    box's), validated before it is drawn; a LandscapeError says what is wrong.
+
+    Bounded before anything is decompressed: the file (``max_bytes``), the arrays it expands to
+    (``EXPORT_EXPANSION`` times that) and their count; read with ``allow_pickle=False``; every
+    array numeric (bool, int, float) except ``meta``, a JSON object of at most
+    ``MAX_META_CHARS`` whose ``kind`` is a registered result kind; a slice or path has
+    ``values``, ``center``, ``directions`` and its axes, with matching shapes. The result is
+    drawn once (its kind's figure) so that a file that cannot be shown is refused here.
+    """
+    name = PurePosixPath(filename.replace("\\", "/")).name
+    if len(content) > max_bytes:
+        raise LandscapeError(f"{name}: the file is {len(content):,} bytes, over the limit of "
+                             f"{max_bytes:,} for an opened export")
+    arrays = _export_arrays(content, name, max_bytes * EXPORT_EXPANSION)
+    meta = _export_meta(arrays.pop("meta"), name)
+    record = registry.result_kind(str(meta.get("kind")))  # LandscapeError for unknown kinds
+    if record.kind in GRID_KINDS:
+        _check_grid(arrays, meta, name)
+    result = from_arrays(arrays, meta)
+    try:
+        figure(result, None)
+    except Exception as exc:  # noqa: BLE001 -- any failure to draw is a refusal, with its reason
+        raise LandscapeError(
+            f"{name}: a {record.kind} export that cannot be drawn ({type(exc).__name__}: "
+            f"{str(exc)[:200]}); was it changed after it was written?"
+        ) from None
+    return result
+
+
+def _export_arrays(content: bytes, name: str, max_expanded: int) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz``, its member names, count and sizes checked before reading."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = {info.filename: info.file_size for info in archive.infolist()}
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise LandscapeError(f"{name}: not an .npz file (corrupt, truncated or another "
+                             "format); open an export written by Funnelscope or write_npz") from None
+    if len(members) > MAX_EXPORT_ARRAYS:
+        raise LandscapeError(f"{name}: {len(members):,} arrays, over the limit of "
+                             f"{MAX_EXPORT_ARRAYS}")
+    bad = [m for m in members if not m.endswith(".npy") or not _ARRAY_NAME.fullmatch(m[:-4])]
+    if bad:
+        raise LandscapeError(f"{name}: unexpected member {bad[0][:80]!r}; an .npz export holds "
+                             "only .npy arrays")
+    if "meta.npy" not in members:
+        raise LandscapeError(f"{name}: no 'meta' entry; not a Funnelscope export (its arrays "
+                             "need the JSON meta that says what they are)")
+    expanded = sum(members.values())
+    if expanded > max_expanded:
+        raise LandscapeError(f"{name}: the arrays expand to {expanded:,} bytes, over the limit "
+                             f"of {max_expanded:,}")
+    try:
+        with np.load(io.BytesIO(content), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except ValueError as exc:
+        reason = ("an object array (pickled Python objects); it was not loaded"
+                  if "allow_pickle" in str(exc) else str(exc)[:200])
+        raise LandscapeError(f"{name}: not a readable export: {reason}") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise LandscapeError(f"{name}: not a readable export ({exc})") from None
+    for key, array in arrays.items():
+        if key != "meta" and array.dtype.kind not in "biuf":
+            raise LandscapeError(f"{name}: array {key!r} has dtype {array.dtype}; an export's "
+                                 "arrays are numbers")
+    return arrays
+
+
+def _export_meta(raw: np.ndarray, name: str) -> dict:
+    """The meta JSON object of an export (a 0-d string array)."""
+    if raw.dtype.kind != "U" or raw.ndim != 0 or len(str(raw)) > MAX_META_CHARS:
+        raise LandscapeError(f"{name}: 'meta' must be one JSON string of at most "
+                             f"{MAX_META_CHARS:,} characters")
+    try:
+        meta = json.loads(str(raw))
+    except ValueError as exc:
+        raise LandscapeError(f"{name}: 'meta' is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise LandscapeError(f"{name}: 'meta' must be a JSON object; got {type(meta).__name__}")
+    return meta
+
+
+def _check_grid(arrays: dict[str, np.ndarray], meta: dict, name: str) -> None:
+    """A slice or path: values on its axes, a centre and one direction per axis."""
+    missing = [k for k in ("x", "values", "center", "directions") if k not in arrays]
+    if missing:
+        raise LandscapeError(f"{name}: a {meta['kind']} export needs arrays "
+                             f"{', '.join(missing)}")
+    axes = [arrays[k] for k in AXIS_NAMES if k in arrays]
+    if any(a.ndim != 1 or not np.isfinite(a).all() for a in axes):
+        raise LandscapeError(f"{name}: the axes x, y, z must be finite 1-D arrays")
+    want = tuple(len(a) for a in axes[::-1])
+    if arrays["values"].shape != want:
+        raise LandscapeError(f"{name}: values have shape {arrays['values'].shape}; the axes "
+                             f"need {want}")
+    center, directions = arrays["center"], arrays["directions"]
+    if center.ndim != 1 or directions.shape != (len(axes), len(center)):
+        raise LandscapeError(f"{name}: center {center.shape} and directions "
+                             f"{directions.shape} must be (D,) and ({len(axes)}, D)")
+    if meta.get("geometry") not in ("euclidean", "sphere"):
+        raise LandscapeError(f"{name}: meta 'geometry' must be euclidean or sphere")
+
+
 __all__ = [
     "FIGURE_ID", "FORMATS", "MEDIA_TYPES", "META_ID", "SUFFIXES", "check_format", "describe",
-    "figure", "file_name", "format_from_path", "read_csv_meta", "read_html_meta", "render",
+    "figure", "file_name", "format_from_path", "open_export", "read_csv_meta", "read_html_meta",
+    "render",
     "suffix_of",
     "to_bytes", "to_csv", "to_html", "to_vtk", "write",
 ]

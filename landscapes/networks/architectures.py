@@ -25,6 +25,31 @@ POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d, "none": None}
 LOSSES = ("cross_entropy", "mse")
 MAX_WIDTH = 4096
 MAX_LAYERS = 16
+#: the keys each zoo type accepts (and nothing else)
+ZOO_KEYS = {"mlp": ("type", "sizes", "act"),
+            "cnn": ("type", "in_channels", "image_size", "channels", "kernel", "pool", "batchnorm",
+                    "classes", "act")}
+#: how the zoo builds each type: the layer order its state_dict keys follow
+ZOO_LAYERS = {
+    "mlp": "nn.Sequential(Linear, act, Linear, act, ..., Linear): keys 0.weight, 0.bias, "
+           "2.weight, 2.bias, ... (every other index: the activations hold no weights)",
+    "cnn": "nn.Sequential of, per entry of 'channels', Conv2d -> BatchNorm2d (if batchnorm) -> "
+           "act -> 2x2 pool (unless pool is none), then Flatten -> Linear: keys 0.weight, "
+           "0.bias, 1.weight, 1.bias, 1.running_mean, 1.running_var, 1.num_batches_tracked "
+           "(BatchNorm), then the next Conv2d ...; BatchNorm always comes before the activation",
+}
+#: what to do for a network the zoo does not build: export it to ONNX (x: an example batch)
+ONNX_EXPORT = ("export the network to ONNX instead and upload net.onnx: import torch; "
+               "model.eval(); torch.onnx.export(model, (x,), \"net.onnx\", dynamo=True, "
+               "external_data=False)  (x: an example input batch, e.g. torch.as_tensor(X[:8]))")
+
+
+def zoo_accepts(kind: str | None = None) -> str:
+    """What the zoo builds (one type, or all): its keys and layer order, and the ONNX way out."""
+    kinds = [kind] if kind in ZOO_KEYS else list(ZOO_KEYS)
+    told = "; ".join(f"{k} takes keys {', '.join(ZOO_KEYS[k])} and is {ZOO_LAYERS[k]}"
+                     for k in kinds)
+    return f"the zoo's {told}. For any other network, {ONNX_EXPORT}"
 
 
 def _int_list(arch: Mapping, key: str, lo: int, hi: int) -> list[int]:
@@ -69,12 +94,11 @@ def normalize_arch(arch: Mapping) -> dict:
         sizes = _int_list(arch, "sizes", 1, MAX_WIDTH)
         if not 2 <= len(sizes) <= MAX_LAYERS + 1:
             raise LandscapeError(f"architecture: an mlp needs 2 to {MAX_LAYERS + 1} sizes")
-        allowed = {"type", "sizes", "act"}
+        allowed = set(ZOO_KEYS["mlp"])
         out: dict[str, Any] = {"type": "mlp", "sizes": sizes,
                                "act": _choice(arch, "act", ACTIVATIONS, "relu")}
     elif kind == "cnn":
-        allowed = {"type", "in_channels", "image_size", "channels", "kernel", "pool",
-                   "batchnorm", "classes", "act"}
+        allowed = set(ZOO_KEYS["cnn"])
         out = {
             "type": "cnn",
             "in_channels": _int(arch, "in_channels", 1, 1, 16),
@@ -94,11 +118,26 @@ def normalize_arch(arch: Mapping) -> dict:
             if size < 1:
                 raise LandscapeError("architecture: too many pooled layers for the image size")
     else:
-        raise LandscapeError(f"architecture: 'type' must be 'mlp' or 'cnn'; got {kind!r}")
+        raise LandscapeError(
+            f"architecture: 'type' must be 'mlp' or 'cnn'; got {kind!r}; {zoo_accepts()}"
+        )
     unknown = set(arch) - allowed
     if unknown:
-        raise LandscapeError(f"architecture: unknown key(s) {', '.join(sorted(unknown))}")
+        raise LandscapeError(
+            f"architecture: unknown key(s) {', '.join(sorted(unknown))}; {zoo_accepts(kind)}"
+        )
     return out
+
+
+def describe_arch(arch: Mapping) -> str:
+    """A short name for people: ``mlp 2-64-64-2 relu``, ``cnn 1x8x8 8-16 -> 10 relu, batchnorm``."""
+    arch = normalize_arch(arch)
+    if arch["type"] == "mlp":
+        return f"mlp {'-'.join(map(str, arch['sizes']))} {arch['act']}"
+    side = arch["image_size"]
+    bn = ", batchnorm" if arch["batchnorm"] else ""
+    return (f"cnn {arch['in_channels']}x{side}x{side} {'-'.join(map(str, arch['channels']))} "
+            f"-> {arch['classes']} {arch['act']}{bn}")
 
 
 def conv_output_size(size: int, kernel: int, pool: str) -> int:

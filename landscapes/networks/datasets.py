@@ -13,7 +13,8 @@ int64 class labels (classification) or float32 targets of shape (samples, output
 * ``regression`` -- scikit-learn's bundled diabetes set, standardised features and target.
 """
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -34,6 +35,10 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     task: str
+    #: an uploaded dataset's file: ``{"name": file name, "sha256": hex digest of its bytes}``
+    upload: dict | None = None
+    #: how an uploaded dataset was split (:data:`CONTENT_SPLIT` or :data:`OWN_SPLIT`)
+    split: str | None = None
 
     @property
     def classes(self) -> int:
@@ -95,37 +100,151 @@ def load_builtin(name: str) -> Dataset:
                    cast(y_te), task)
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+CONTENT_SPLIT = ("80/20 by a permutation seeded from the sha256 of X and y (float32 X, int64 "
+                 "labels or float32 targets; docs/file-formats.md)")
+OWN_SPLIT = "the file's own X_train, y_train, X_test, y_test"
+SPLIT_KEYS = ("X_train", "y_train", "X_test", "y_test")
+
+
+def content_digest(x: np.ndarray, y: np.ndarray) -> str:
+    """The sha256 of a dataset's content: ``X`` as C-ordered float32 bytes, then ``y`` as
+    C-ordered int64 bytes (class labels) or float32 bytes (targets), each after its shape.
+
+    It seeds the 80/20 split of uploaded ``X, y``, so the same data give the same split under
+    any file name and in either file format (``.npz`` or ``.safetensors``)."""
+    digest = hashlib.sha256()
+    for array in (x, y):
+        digest.update(repr(tuple(array.shape)).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def content_split(x: np.ndarray, y: np.ndarray, test_share: float = 0.2) -> tuple:
+    """``(x_train, y_train, x_test, y_test)``: ``order = default_rng(int(content_digest(x, y),
+    16)).permutation(n)``; the last ``max(1, round(test_share * n))`` of ``order`` are the test
+    samples, the rest (in that order) the train samples."""
+    order = np.random.default_rng(int(content_digest(x, y), 16)).permutation(len(x))
+    cut = len(x) - max(1, int(round(test_share * len(x))))
+    train, test = order[:cut], order[cut:]
+    return x[train], y[train], x[test], y[test]
+
+
+def _checked(key: str, a: np.ndarray, labels: bool) -> np.ndarray:
+    """``a`` as a numeric array with one row per sample, finite and within float32's range."""
+    a = np.asarray(a)
+    if a.ndim < 1:
+        raise LandscapeError(f"data: {key} is a single number; it must have one row per sample")
+    if a.dtype.kind not in ("fiub" if labels else "fiu"):
+        raise LandscapeError(f"data: {key} must be a numeric array; got dtype {a.dtype}")
+    if a.dtype.kind == "f":
+        if not np.isfinite(a).all():
+            raise LandscapeError(f"data: {key} contains NaN or infinite values; drop or impute them")
+        big = float(np.abs(a).max(initial=0.0))
+        if big > FLOAT32_MAX:
+            raise LandscapeError(
+                f"data: {key} holds values up to {big:.3g}, beyond the float32 range (about "
+                f"{FLOAT32_MAX:.3g}) that the networks compute in; rescale it (e.g. standardise "
+                "the features) before saving"
+            )
+    return a
+
+
+def _labels(key: str, y: np.ndarray) -> tuple[str, np.ndarray]:
+    """(task, labels): integer (or boolean) ``y`` of shape (samples,) are class labels (int64,
+    >= 0); float ``y`` are regression targets (float32, shape (samples, outputs))."""
+    if y.dtype.kind in "iub":
+        if y.ndim != 1:
+            raise LandscapeError(
+                f"data: integer labels {key} must be 1-D (one class index per sample); got shape "
+                f"{y.shape}. For one-hot labels save {key}.argmax(1)"
+            )
+        if len(y) and y.min() < 0:
+            raise LandscapeError(
+                f"data: class labels must be >= 0; {key} holds {int(y.min())}. Renumber them "
+                "0..C-1, e.g. numpy.unique(y, return_inverse=True)[1]"
+            )
+        return "classification", y.astype(np.int64)
+    return "regression", (y[:, None] if y.ndim == 1 else y).astype(np.float32)
+
+
+def _check_count(n: int, max_samples: int) -> None:
+    if n > max_samples:
+        raise LandscapeError(
+            f"data: {n:,} samples is over the limit of {max_samples:,}; subsample it, or "
+            "raise the limit (FUNNELSCOPE_MAX_SAMPLES in the dashboard, --max-samples in the "
+            "command line)"
+        )
+
+
 def from_arrays(name: str, x: np.ndarray, y: np.ndarray, max_samples: int = MAX_SAMPLES,
-                test_share: float = 0.2) -> Dataset:
-    """A dataset from uploaded arrays, checked: numeric, finite, matching lengths, size limits.
+                test_share: float = 0.2, upload: dict | None = None) -> Dataset:
+    """A dataset from uploaded ``X, y``, checked (numeric, finite, within float32's range,
+    matching lengths, size limits) and split by :func:`content_split` (seeded by the content,
+    never by the name).
 
     Integer ``y`` of shape (samples,) is read as class labels; float ``y`` as regression targets
-    (shape (samples,) or (samples, outputs)).
+    (shape (samples,) or (samples, outputs)); :func:`as_class_labels` turns whole-number float
+    labels into classes when a loss needs them.
     """
-    x, y = np.asarray(x), np.asarray(y)
-    if x.ndim < 1 or y.ndim < 1:
-        raise LandscapeError("data: X and y must be arrays with one row per sample")
-    if x.dtype.kind not in "fiu" or y.dtype.kind not in "fiub":
-        raise LandscapeError(f"data: X and y must be numeric arrays; got {x.dtype} and {y.dtype}")
+    x, y = _checked("X", x, False), _checked("y", y, True)
     if len(x) != len(y):
         raise LandscapeError(f"data: X has {len(x)} samples but y has {len(y)}")
     if len(x) < 5:
         raise LandscapeError("data: need at least 5 samples (some are held out for the test split)")
-    if len(x) > max_samples:
+    _check_count(len(x), max_samples)
+    task, y = _labels("y", y)
+    x_tr, y_tr, x_te, y_te = content_split(x.astype(np.float32), y, test_share)
+    return Dataset(name, x_tr, y_tr, x_te, y_te, task, upload, CONTENT_SPLIT)
+
+
+def from_split(name: str, arrays: dict[str, np.ndarray], max_samples: int = MAX_SAMPLES,
+               upload: dict | None = None) -> Dataset:
+    """A dataset from the user's own split: ``arrays`` holds ``X_train, y_train, X_test,
+    y_test``, checked as :func:`from_arrays` checks ``X, y`` and against each other (the same
+    sample shape, the same kind of labels, at least one sample in each split)."""
+    x_tr, x_te = (_checked(k, arrays[k], False) for k in ("X_train", "X_test"))
+    y_tr, y_te = (_checked(k, arrays[k], True) for k in ("y_train", "y_test"))
+    for xs, ys, part in ((x_tr, y_tr, "train"), (x_te, y_te, "test")):
+        if len(xs) != len(ys):
+            raise LandscapeError(f"data: X_{part} has {len(xs)} samples but y_{part} has {len(ys)}")
+        if not len(xs):
+            raise LandscapeError(f"data: X_{part} is empty; each split needs at least one sample")
+    _check_count(len(x_tr) + len(x_te), max_samples)
+    if x_tr.shape[1:] != x_te.shape[1:]:
+        raise LandscapeError(f"data: X_train samples have shape {x_tr.shape[1:]} but X_test "
+                             f"samples {x_te.shape[1:]}; they must match")
+    (task, y_tr), (test_task, y_te) = _labels("y_train", y_tr), _labels("y_test", y_te)
+    if task != test_task or y_tr.shape[1:] != y_te.shape[1:]:
         raise LandscapeError(
-            f"data: {len(x):,} samples is over the limit of {max_samples:,}; subsample it, or "
-            "raise the limit (FUNNELSCOPE_MAX_SAMPLES in the dashboard, --max-samples in the "
-            "command line)"
+            f"data: y_train ({y_tr.dtype}, shape {y_tr.shape}) and y_test ({y_te.dtype}, shape "
+            f"{y_te.shape}) must be the same kind of labels: both integer class labels or both "
+            "float targets with the same number of columns"
         )
-    if not np.isfinite(x).all() or not np.isfinite(y.astype(np.float64)).all():
-        raise LandscapeError("data: X or y contains NaN or infinite values")
-    if y.dtype.kind in "iub":
-        if y.ndim != 1:
-            raise LandscapeError(f"data: integer labels y must be 1-D; got shape {y.shape}")
-        if y.min() < 0:
-            raise LandscapeError(f"data: class labels must be >= 0; found {int(y.min())}")
-        task, y = "classification", y.astype(np.int64)
-    else:
-        task, y = "regression", (y[:, None] if y.ndim == 1 else y).astype(np.float32)
-    x_tr, y_tr, x_te, y_te = _split(name, x.astype(np.float32), y, test_share)
-    return Dataset(name, x_tr, y_tr, x_te, y_te, task)
+    return Dataset(name, x_tr.astype(np.float32), y_tr, x_te.astype(np.float32), y_te, task,
+                   upload, OWN_SPLIT)
+
+
+def as_class_labels(data: Dataset) -> Dataset:
+    """``data`` with whole-number float targets of one column cast to int64 class labels (what
+    cross-entropy needs); other targets raise a LandscapeError that says what to change."""
+    if data.task == "classification":
+        return data
+    parts = {"y_train": data.y_train, "y_test": data.y_test}
+    for key, y in parts.items():
+        if y.shape[1] != 1:
+            raise LandscapeError(
+                f"data: cross_entropy needs one class index per sample, but {key} has "
+                f"{y.shape[1]} columns (one-hot or several targets); save y.argmax(1) as "
+                "integers for one-hot labels, or choose loss mse"
+            )
+        bad = np.flatnonzero((y[:, 0] != np.round(y[:, 0])) | (y[:, 0] < 0))
+        if len(bad):
+            raise LandscapeError(
+                f"data: cross_entropy needs class indices 0, 1, 2, ...; {key}[{bad[0]}] is "
+                f"{float(y[bad[0], 0])!r}. Save the labels as integers (e.g. "
+                "y.astype('int64') when they are classes), or choose loss mse for real-valued "
+                "targets"
+            )
+    return replace(data, y_train=data.y_train[:, 0].astype(np.int64),
+                   y_test=data.y_test[:, 0].astype(np.int64), task="classification")

@@ -1,4 +1,5 @@
-"""A content-addressed store of validated uploads, and the example networks' training cache.
+"""A content-addressed store of validated uploads (checkpoints, data, opened ``.npz`` exports),
+and the example networks' training cache.
 
 Only files that passed validation are written, and only in a normalized form (checkpoints as
 safetensors with their architecture and loss in the metadata; data as plain ``.npz`` arrays):
@@ -16,10 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from landscapes.errors import LandscapeError
+from landscapes.io import formats
+from landscapes.io.formats import MAX_EXPORT_BYTES
+from landscapes.io.npz import read_npz, write_npz
 from landscapes.networks import uploads
 from landscapes.networks.architectures import parameter_count
 from landscapes.networks.datasets import MAX_SAMPLES, Dataset
 from landscapes.networks.landscape import MAX_PARAMETERS
+from landscapes.registry import Result
+from landscapes.results import from_arrays
 
 KEY_LENGTH = 64
 
@@ -39,6 +45,7 @@ class UploadStore:
     max_bytes: int = uploads.MAX_BYTES
     max_samples: int = MAX_SAMPLES
     max_parameters: int = MAX_PARAMETERS
+    max_export_bytes: int = MAX_EXPORT_BYTES
 
     @property
     def examples_dir(self) -> Path:
@@ -65,7 +72,8 @@ class UploadStore:
         if not path.exists():
             tmp = _atomic_target(path)
             uploads.save_checkpoint(tmp, ckpt.arch, ckpt.state, ckpt.loss,
-                                    {"filename": Path(filename).name})
+                                    {"filename": uploads.file_name(filename),
+                                     "sha256": uploads.content_hash(content)})
             tmp.replace(path)
         return key
 
@@ -76,7 +84,8 @@ class UploadStore:
         return uploads.load_checkpoint(path.read_bytes(), path.name, max_bytes=2**62)
 
     def put_data(self, content: bytes, filename: str) -> str:
-        """Validate a data upload (X, y) and store its split arrays; returns its key."""
+        """Validate a data upload and store its split arrays and file name and sha256 (the
+        same as the key: the file's content hash); returns its key."""
         data = uploads.load_data(content, filename, self.max_bytes, self.max_samples)
         key = uploads.content_hash(content)
         path = self._path(key, ".npz")
@@ -84,7 +93,9 @@ class UploadStore:
             tmp = _atomic_target(path)
             with tmp.open("wb") as fh:
                 np.savez(fh, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
-                         y_test=data.y_test, name=np.array(data.name), task=np.array(data.task))
+                         y_test=data.y_test, name=np.array(data.name), task=np.array(data.task),
+                         filename=np.array(uploads.file_name(filename)),
+                         split=np.array(data.split or ""))
             tmp.replace(path)
         return key
 
@@ -93,5 +104,27 @@ class UploadStore:
         if not path.exists():
             raise LandscapeError("that uploaded data file is no longer stored; upload it again")
         with np.load(path, allow_pickle=False) as f:
+            name = str(f["filename"]) if "filename" in f.files else str(f["name"])
+            split = str(f["split"]) if "split" in f.files else None
             return Dataset(str(f["name"]), f["x_train"], f["y_train"], f["x_test"], f["y_test"],
-                           str(f["task"]))
+                           str(f["task"]), {"name": name, "sha256": key}, split or None)
+
+    def put_export(self, content: bytes, filename: str) -> str:
+        """Validate an ``.npz`` export (:func:`landscapes.io.formats.open_export`, at most
+        ``max_export_bytes``) and store it, rewritten from its checked arrays and meta, under
+        the file's content hash; returns the key."""
+        result = formats.open_export(content, filename, self.max_export_bytes)
+        key = uploads.content_hash(content)
+        path = self._path(key, ".export.npz")
+        if not path.exists():
+            tmp = _atomic_target(path)
+            write_npz(tmp, result.to_arrays(), result.meta)
+            tmp.replace(path)
+        return key
+
+    def export(self, key: str) -> Result:
+        """A stored export (validated when it was stored) as a result."""
+        path = self._path(key, ".export.npz")
+        if not path.exists():
+            raise LandscapeError("that opened export is no longer stored; open it again")
+        return from_arrays(*read_npz(path))

@@ -6,7 +6,8 @@ What is accepted (docs/file-formats.md, "Uploads"):
   :func:`landscapes.networks.architectures.normalize_arch`, and ``loss``), or ``.pt`` / ``.pth`` written
   by ``torch.save`` holding a state_dict, read with ``torch.load(..., weights_only=True)``;
 * data: ``.npz`` (read with ``allow_pickle=False``) or ``.safetensors``, holding arrays ``X``
-  and ``y``.
+  and ``y`` (split 80/20, seeded by their content) or the user's own split ``X_train``,
+  ``y_train``, ``X_test``, ``y_test``.
 
 Refused before anything is parsed: ``torch.export`` ``.pt2`` archives and TorchScript files
 (loading those can run code). Nothing here ever unpickles without ``weights_only=True``,
@@ -32,8 +33,21 @@ import safetensors.torch
 import torch
 
 from landscapes.errors import LandscapeError
-from landscapes.networks.architectures import LOSSES, build_network, normalize_arch, split_state
-from landscapes.networks.datasets import MAX_SAMPLES, Dataset, from_arrays
+from landscapes.networks.architectures import (
+    LOSSES,
+    ONNX_EXPORT,
+    build_network,
+    normalize_arch,
+    split_state,
+    zoo_accepts,
+)
+from landscapes.networks.datasets import (
+    MAX_SAMPLES,
+    SPLIT_KEYS,
+    Dataset,
+    from_arrays,
+    from_split,
+)
 
 MAX_BYTES = 20 * 2**20
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
@@ -71,6 +85,11 @@ def _suffix(filename: str) -> str:
 
 def _stem(filename: str) -> str:
     return PurePosixPath(filename.replace("\\", "/")).stem or "upload"
+
+
+def file_name(filename: str) -> str:
+    """The last part of an uploaded file's name: what meta records, never a local path."""
+    return PurePosixPath(filename.replace("\\", "/")).name or "upload"
 
 
 def _size(n: int) -> str:
@@ -320,7 +339,93 @@ def _check_state(state: Mapping[str, torch.Tensor], arch: dict, filename: str) -
     try:
         split_state(module, state)
     except LandscapeError as exc:
-        raise LandscapeError(f"{filename}: {exc}") from None
+        hint = _rename_hint(state, module) if "keys do not match" in str(exc) else ""
+        accepted = zoo_accepts(arch["type"])
+        raise LandscapeError(f"{filename}: {exc}.{hint} Accepted: {accepted}") from None
+    _check_batchnorm_order(state, arch, filename)
+
+
+def _natural(name: str) -> list:
+    """A sort key that orders ``fc2`` before ``fc10`` and ``layers.2`` before ``layers.10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _by_module(names: list[str]) -> dict[str, dict[str, str]]:
+    """State keys grouped by module prefix, in natural order: ``{prefix: {suffix: key}}``."""
+    groups: dict[str, dict[str, str]] = {}
+    for key in sorted(names, key=_natural):
+        prefix, _, suffix = key.rpartition(".")
+        groups.setdefault(prefix, {})[suffix] = key
+    return groups
+
+
+def _rename_hint(state: Mapping[str, torch.Tensor], module: torch.nn.Module) -> str:
+    """How the file's keys map to the zoo's, when its modules pair up in order with the same
+    tensors and shapes (e.g. ``fc1, fc2, fc3``, or a Sequential with Dropout layers); else ''."""
+    zoo = module.state_dict()
+    theirs, ours = _by_module(list(state)), _by_module(list(zoo))
+    if len(theirs) != len(ours):
+        return ""
+    pairs = list(zip(theirs.items(), ours.items(), strict=True))
+    for (_, tkeys), (_, okeys) in pairs:
+        if set(tkeys) != set(okeys) or any(
+            tuple(state[tkeys[s]].shape) != tuple(zoo[okeys[s]].shape) for s in okeys
+        ):
+            return ""
+    rename = {t: o for (t, _), (o, _) in pairs}
+    between = _apart(rename)
+    if between:
+        return (
+            f" Your module {between[1]!r} comes after {between[0]!r} with another layer between "
+            "them, but in the zoo nothing sits between a Conv2d and its BatchNorm2d (the zoo "
+            "applies Conv -> BatchNorm -> act); renaming the keys would compute another network."
+        )
+    return (
+        f" Your modules pair up in order with the zoo's: rename them with rename = {rename}; "
+        "state = {rename[k.rpartition('.')[0]] + '.' + k.rpartition('.')[2]: v for k, v in "
+        "model.state_dict().items()}. This is right only if your network applies its layers in "
+        "the zoo's order (a Dropout layer does nothing in evaluation and can be left out; an "
+        "activation before BatchNorm cannot)."
+    )
+
+
+def _apart(rename: dict[str, str]) -> tuple[str, str] | None:
+    """For Sequential (integer) module names: the first two of the file's modules that have a
+    layer between them where the zoo's paired modules are adjacent (e.g. Conv, ReLU, BatchNorm
+    against the zoo's Conv, BatchNorm), or None."""
+    if not all(k.isdigit() and v.isdigit() for k, v in rename.items()):
+        return None
+    items = sorted(rename.items(), key=lambda kv: int(kv[0]))
+    for (t0, o0), (t1, o1) in zip(items, items[1:], strict=False):
+        if int(o1) - int(o0) == 1 and int(t1) - int(t0) > 1:
+            return t0, t1
+    return None
+
+
+#: activations whose outputs are never negative: a BatchNorm after one sees inputs >= 0
+_NONNEGATIVE = ("relu", "sigmoid", "softplus")
+
+
+def _check_batchnorm_order(state: Mapping[str, torch.Tensor], arch: dict, filename: str) -> None:
+    """Refuse a cnn whose BatchNorm statistics say it ran after the activation.
+
+    The zoo applies Conv -> BatchNorm -> act. If a network ran Conv -> act -> BatchNorm with a
+    ReLU, sigmoid or softplus, every running mean is >= 0 (its inputs are); a BatchNorm fed by
+    a convolution almost always has some channel of negative mean. All means >= 0 (and not the
+    untrained zeros) in every BatchNorm layer is refused, with the ONNX way out.
+    """
+    if arch["type"] != "cnn" or not arch["batchnorm"] or arch["act"] not in _NONNEGATIVE:
+        return
+    means = [t for name, t in state.items() if name.endswith("running_mean")]
+    values = torch.cat([m.reshape(-1).to(torch.float64) for m in means])
+    if len(values) < 4 or bool((values < 0).any()) or not bool((values > 0).any()):
+        return
+    raise LandscapeError(
+        f"{filename}: every BatchNorm running mean is >= 0, as it is when BatchNorm follows "
+        f"the activation ({arch['act']}); the zoo's cnn applies Conv -> BatchNorm -> "
+        f"{arch['act']} -> pool, so these weights would be computed as another network. If "
+        f"your network is Conv -> {arch['act']} -> BatchNorm, {ONNX_EXPORT}"
+    )
 
 
 def save_checkpoint(path: str | Path, arch: dict, state: Mapping[str, torch.Tensor],
@@ -353,10 +458,15 @@ def save_checkpoint(path: str | Path, arch: dict, state: Mapping[str, torch.Tens
 
 def load_data(content: bytes, filename: str, max_bytes: int = MAX_BYTES,
               max_samples: int = MAX_SAMPLES) -> Dataset:
-    """A dataset from an uploaded ``.npz`` or ``.safetensors`` file holding arrays ``X`` and ``y``.
+    """A dataset from an uploaded ``.npz`` or ``.safetensors`` file.
 
-    The arrays are checked by :func:`landscapes.networks.datasets.from_arrays` (numeric, finite, lengths,
-    ``max_samples``); the dataset is named after the file's stem.
+    A file holding ``X_train, y_train, X_test, y_test`` is the user's own split
+    (:func:`landscapes.networks.datasets.from_split`); one holding ``X, y`` is split 80/20 by a
+    permutation seeded from the arrays' content
+    (:func:`landscapes.networks.datasets.from_arrays`), so a renamed file gives the same
+    numbers. The dataset is named after the file's stem and records the file's name and
+    sha256 (``Dataset.upload``); the file is bounded in size (``max_bytes``, and an ``.npz`` in
+    what it expands to) before any array is read.
     """
     _check_size(content, filename, max_bytes)
     suffix = _suffix(filename)
@@ -367,25 +477,37 @@ def load_data(content: bytes, filename: str, max_bytes: int = MAX_BYTES,
     else:
         raise LandscapeError(
             f"{filename}: unsupported data file type {suffix or '(no extension)'!r}; upload one "
-            f"of {', '.join(DATA_SUFFIXES)} holding arrays X (samples, ...) and y (samples,)"
+            f"of {', '.join(DATA_SUFFIXES)} holding arrays X (samples, ...) and y (samples,), "
+            "or your own split X_train, y_train, X_test, y_test"
         )
-    x, y = arrays
-    for key, array in (("X", x), ("y", y)):
-        if array.ndim == 0:
-            raise LandscapeError(f"{filename}: {key} is a single number; it must have one row "
-                                 "per sample")
-    return from_arrays(_stem(filename), x, y, max_samples)
+    upload = {"name": file_name(filename), "sha256": content_hash(content)}
+    try:
+        if "X_train" in arrays:
+            return from_split(_stem(filename), arrays, max_samples, upload)
+        return from_arrays(_stem(filename), arrays["X"], arrays["y"], max_samples, upload=upload)
+    except LandscapeError as exc:
+        raise LandscapeError(f"{filename}: {exc}") from None
 
 
-def _missing_keys(found: list[str], filename: str) -> LandscapeError:
-    return LandscapeError(
-        f"{filename}: the file must hold arrays named 'X' and 'y'; found "
-        f"{', '.join(repr(k) for k in found) or 'no arrays'}. Save it with "
-        "numpy.savez('data.npz', X=X, y=y)"
-    )
+def _data_keys(found: list[str], filename: str) -> tuple[str, ...]:
+    """The arrays to read: the split's four when any is present, else ``X`` and ``y``; a
+    LandscapeError names what is missing and how to save the file."""
+    split = [k for k in SPLIT_KEYS if k in found]
+    wanted = SPLIT_KEYS if split else ("X", "y")
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        raise LandscapeError(
+            f"{filename}: the file must hold arrays 'X' and 'y' (split 80/20 here) or your own "
+            f"split 'X_train', 'y_train', 'X_test', 'y_test'; missing "
+            f"{', '.join(repr(k) for k in missing)}, found "
+            f"{', '.join(repr(k) for k in found) or 'no arrays'}. Save it with "
+            "numpy.savez('data.npz', X=X, y=y) or numpy.savez('data.npz', X_train=X_train, "
+            "y_train=y_train, X_test=X_test, y_test=y_test)"
+        )
+    return wanted
 
 
-def _read_npz(content: bytes, filename: str, max_expanded: int) -> tuple[np.ndarray, np.ndarray]:
+def _read_npz(content: bytes, filename: str, max_expanded: int) -> dict[str, np.ndarray]:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             sizes = {info.filename: info.file_size for info in archive.infolist()}
@@ -394,33 +516,30 @@ def _read_npz(content: bytes, filename: str, max_expanded: int) -> tuple[np.ndar
             f"{filename}: not a valid .npz file (corrupt or truncated); save it with "
             "numpy.savez('data.npz', X=X, y=y)"
         ) from None
-    expanded = sizes.get("X.npy", 0) + sizes.get("y.npy", 0)
+    found = [n.removesuffix(".npy") for n in sizes]
+    wanted = _data_keys(found, filename)
+    expanded = sum(sizes.get(k + ".npy", 0) for k in wanted)
     if expanded > max_expanded:
         raise LandscapeError(
-            f"{filename}: X and y expand to {_size(expanded)}, over the limit of "
+            f"{filename}: {', '.join(wanted)} expand to {_size(expanded)}, over the limit of "
             f"{_size(max_expanded)}; subsample the data"
         )
     try:
         with np.load(io.BytesIO(content), allow_pickle=False) as npz:
-            found = list(npz.files)
-            if "X" not in found or "y" not in found:
-                raise _missing_keys(found, filename)
-            return npz["X"], npz["y"]
-    except LandscapeError:
-        raise
+            return {k: npz[k] for k in wanted}
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "bject arrays" in str(exc):
             raise LandscapeError(
-                f"{filename}: X or y is an object array (pickled Python objects); it was not "
-                "loaded. Save plain numeric arrays, e.g. numpy.savez('data.npz', "
-                "X=X.astype('float32'), y=y.astype('int64'))"
+                f"{filename}: {' or '.join(wanted)} is an object array (pickled Python "
+                "objects); it was not loaded. Save plain numeric arrays, e.g. "
+                "numpy.savez('data.npz', X=X.astype('float32'), y=y.astype('int64'))"
             ) from None
         raise LandscapeError(f"{filename}: not a readable .npz file ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise LandscapeError(f"{filename}: not a readable .npz file ({exc})") from None
 
 
-def _read_safetensors_arrays(content: bytes, filename: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_safetensors_arrays(content: bytes, filename: str) -> dict[str, np.ndarray]:
     try:
         arrays = safetensors.numpy.load(content)
     except (safetensors.SafetensorError, ValueError, TypeError, OverflowError) as exc:
@@ -428,6 +547,4 @@ def _read_safetensors_arrays(content: bytes, filename: str) -> tuple[np.ndarray,
             f"{filename}: not a readable safetensors data file ({exc}); save it with "
             "safetensors.numpy.save_file({'X': X, 'y': y}, 'data.safetensors')"
         ) from None
-    if "X" not in arrays or "y" not in arrays:
-        raise _missing_keys(sorted(arrays), filename)
-    return arrays["X"], arrays["y"]
+    return {k: arrays[k] for k in _data_keys(sorted(arrays), filename)}

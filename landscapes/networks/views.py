@@ -30,8 +30,8 @@ import torch
 from landscapes.directions import directions_through, filter_normalized, pca_directions
 from landscapes.errors import LandscapeError
 from landscapes.networks import examples
-from landscapes.networks.architectures import split_state
-from landscapes.networks.datasets import Dataset, load_builtin
+from landscapes.networks.architectures import describe_arch, output_size, split_state
+from landscapes.networks.datasets import Dataset, as_class_labels, load_builtin
 from landscapes.networks.landscape import MAX_PARAMETERS, NetworkLandscape
 from landscapes.networks.minima import (
     NETWORK_MINIMA_DEFAULTS,
@@ -69,6 +69,9 @@ class NetworkSource:
     buffers: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
     trajectory: np.ndarray | None = None
     label: dict = field(default_factory=dict)
+    #: uploaded checkpoints by point name (``center``, ``checkpoint2``, ...): ``{"name": file
+    #: name, "sha256": hex digest of the uploaded file}``
+    files: dict[str, dict] = field(default_factory=dict)
 
     def point(self, name: str) -> np.ndarray:
         name = SPELLINGS.get(name, name)
@@ -146,12 +149,44 @@ def source_from_spec(spec: dict, store: UploadStore) -> NetworkSource:
                              max_parameters=store.max_parameters)
 
 
+def center_summary(source: NetworkSource) -> str:
+    """What an accepted upload is, with its loss at the centre checkpoint on the train split:
+    ``mlp 2-64-64-2 relu; loss at this checkpoint 0.0123 (cross_entropy) on the train split of
+    moons (1,000 samples)``, so a user can compare it with the loss they measured."""
+    land = source.landscape
+    loss = float(land.evaluate(land.center[None])["loss"][0])
+    data = land.data.upload["name"] if land.data.upload else land.data.name
+    return (f"{describe_arch(land.arch)}; loss at this checkpoint {loss:.6g} ({land.loss}) on the "
+            f"train split of {data} ({len(land.data.x_train):,} samples)")
+
+
+def default_loss(data: Dataset, outputs: int) -> str:
+    """The loss when neither the request nor the checkpoint names one: cross-entropy for class
+    labels, and for float labels of one column that are whole numbers >= 0 when the network has
+    several outputs (they are class indices saved as floats); else mean squared error."""
+    if data.task == "classification":
+        return "cross_entropy"
+    y = np.concatenate([data.y_train, data.y_test])
+    whole = y.shape[1] == 1 and bool(np.all((y == np.round(y)) & (y >= 0)))
+    return "cross_entropy" if whole and outputs > 1 else "mse"
+
+
+def upload_file(ckpt: Checkpoint) -> dict:
+    """``{"name", "sha256"}`` of the file a stored checkpoint was uploaded as."""
+    return {"name": ckpt.meta.get("filename"), "sha256": ckpt.meta.get("sha256")}
+
+
 def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data: Dataset,
                       loss: str | None = None, label: dict | None = None,
                       max_parameters: int = MAX_PARAMETERS) -> NetworkSource:
-    """A source from loaded checkpoints: the centre and named others (same architecture)."""
-    loss = loss or center.loss or ("cross_entropy" if data.task == "classification" else "mse")
+    """A source from loaded checkpoints: the centre and named others (same architecture).
+
+    Without a named loss, :func:`default_loss` chooses; for cross-entropy, whole-number float
+    labels are cast to class labels (:func:`landscapes.networks.datasets.as_class_labels`)."""
     assert center.arch is not None  # a loaded checkpoint always has its architecture
+    loss = loss or center.loss or default_loss(data, output_size(center.arch))
+    if loss == "cross_entropy":
+        data = as_class_labels(data)
     land = NetworkLandscape.create(center.arch, center.state, data, loss, max_parameters)
     points, buffers = {}, {}
     for name, ckpt in others.items():
@@ -163,7 +198,8 @@ def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data
         params, bufs = split_state(land.module, ckpt.state)
         points[name] = land.layout.flatten(params).double().numpy()
         buffers[name] = bufs
-    return NetworkSource(land, points, buffers, None, label or {})
+    files = {name: upload_file(ckpt) for name, ckpt in (("center", center), *others.items())}
+    return NetworkSource(land, points, buffers, None, label or {}, files)
 
 
 def normalize_view(view: dict) -> dict:
@@ -246,6 +282,27 @@ def _split_metrics(values: np.ndarray, classification: bool) -> tuple[np.ndarray
     return values[..., 0], extras
 
 
+def _upload_meta(source: NetworkSource) -> dict:
+    """What names an upload's files and split in meta: ``checkpoints`` (by point name) and
+    ``data`` as ``{"name", "sha256"}`` (never a local path), and the ``split`` rule."""
+    out: dict = {}
+    if source.files:
+        out["checkpoints"] = source.files
+    upload = source.landscape.data.upload
+    if upload is not None:
+        out["data"] = upload
+        out["split"] = source.landscape.data.split or "as stored (an older upload)"
+    return out
+
+
+def _data_arrays(data: Dataset) -> dict[str, np.ndarray]:
+    """An uploaded dataset's split as export arrays (a built-in one is recomputed by name)."""
+    if data.upload is None:
+        return {}
+    return {"X_train": data.x_train, "y_train": data.y_train, "X_test": data.x_test,
+            "y_test": data.y_test}
+
+
 def _base_meta(source: NetworkSource) -> dict:
     land = source.landscape
     return {
@@ -260,6 +317,7 @@ def _base_meta(source: NetworkSource) -> dict:
         "batchnorm": "eval mode; running statistics of the centre checkpoint, never updated",
         "samples": {"train": len(land.data.x_train), "test": len(land.data.x_test)},
         "evaluation": land.method_meta(),
+        **_upload_meta(source),
     }
 
 
@@ -313,7 +371,8 @@ def compute_slice(source: NetworkSource, view: dict, progress: Progress = None) 
             "direction_kind": kind, "direction_seed": view["direction_seed"],
             "geometry": "euclidean", "center_energy": float(center_loss)}
     return Slice(axes, values, center, dirs, "euclidean", meta,
-                 {**extras, **metric_extras, **_buffer_arrays(land.buffers)})
+                 {**extras, **metric_extras, **_buffer_arrays(land.buffers),
+                  **_data_arrays(land.data)})
 
 
 def _interpolated_buffers(a: Mapping, b: Mapping, alpha: float) -> dict[str, torch.Tensor]:
@@ -377,7 +436,7 @@ def compute_path(source: NetworkSource, view: dict, progress: Progress = None) -
     meta.update(normalization="d = end - start (unscaled)", barrier=_barrier(alpha, values),
                 alpha_range=list(LINEAR_RANGE))
     return Slice([alpha], values, start, direction, "euclidean", meta,
-                 {**extras, "arc": alpha, **_path_buffers(buffers)})
+                 {**extras, "arc": alpha, **_path_buffers(buffers), **_data_arrays(land.data)})
 
 
 def _bezier_path(source: NetworkSource, view: dict, start: np.ndarray, end: np.ndarray,
@@ -422,7 +481,8 @@ def _bezier_path(source: NetworkSource, view: dict, start: np.ndarray, end: np.n
     )
     if progress:
         progress(total, total)
-    extras.update(coefficients=coefs, arc=t, line_loss=line, **_path_buffers(buffers))
+    extras.update(coefficients=coefs, arc=t, line_loss=line, **_path_buffers(buffers),
+                  **_data_arrays(land.data))
     return Slice([t], values, start, directions, "euclidean", meta, extras)
 
 

@@ -1,4 +1,5 @@
-"""Networks in a real browser: an example's surface, an uploaded checkpoint, a refused upload."""
+"""Networks in a real browser: an example's surface, an uploaded checkpoint (and its centre loss),
+a refused upload, an opened .npz export."""
 
 import pickle
 from pathlib import Path
@@ -67,6 +68,8 @@ def test_upload_a_checkpoint_and_see_its_surface(
     upload.set_input_files(str(good))
     expect(dashboard.locator("#right-upload-checkpoint-status")).to_contain_text(
         "accepted: mine.safetensors", timeout=UPDATE_MS)
+    expect(dashboard.locator("#right-upload-checkpoint-status")).to_contain_text(
+        "mlp 2-16-2 tanh; loss at this checkpoint ")  # the centre loss beside the name
     _wait_title(dashboard, "right", "uploaded checkpoint (MLP 2-16-2) on moons")
     expect(dashboard.locator("#right-path")).to_contain_text("upload a second checkpoint")
 
@@ -82,6 +85,27 @@ def test_upload_a_checkpoint_and_see_its_surface(
     dashboard.locator("#left-model").get_by_label("p-spin glass").check()
     _wait_title(dashboard, "left", "p-spin glass")
     assert "Traceback" not in dashboard.content()
+    assert browser_errors == []
+
+
+def test_open_an_export_in_a_panel(dashboard: Page, browser_errors: list[str],
+                                   tmp_path: Path) -> None:
+    from landscapes import views
+    from landscapes.io import formats
+
+    result = views.compute({"model": "ising", "n": 8, "native_bias": 1},
+                           {"view": "slice", "steps": 5})
+    path = formats.write(result, tmp_path / "offline-slice.npz")
+    _wait_title(dashboard, "left", "Ising spin funnel")  # the panel's own view first
+    dashboard.locator("#left-open-export input[type=file]").set_input_files(str(path))
+    expect(dashboard.locator("#left-open-export-status")).to_contain_text(
+        "opened: offline-slice.npz (ising n=8", timeout=UPDATE_MS)
+    _wait_title(dashboard, "left", "N=8, J0=1")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    dashboard.locator("#left-open-export input[type=file]").set_input_files(
+        str(tmp_path / "junk.npz"))
+    expect(dashboard.locator("#left-open-export-status")).to_contain_text(
+        "junk.npz: not an .npz file", timeout=UPDATE_MS)
     assert browser_errors == []
 
 

@@ -1,6 +1,8 @@
 """The dashboard without a browser: figure builders, the cached store, callbacks' helpers."""
 
+import hashlib
 import html
+import io
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ from app.callbacks.panels import (
     with_option,
 )
 from app.callbacks.status import status_message
-from app.callbacks.uploads import accept_upload
+from app.callbacks.uploads import accept_upload, accepted_text, open_export
 from app.config import Config
 from app.controls import MODEL_NAMES
 from landscapes import views
@@ -132,9 +134,10 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
             assert ids.pid(side, name) in layout_ids
     other = create_app(config)
     # per panel: compute, preview, redraw, show controls, F(Q; T) slider, tree click, uploads,
-    # downloads, cancel note; the camera sync and the URL camera, the URL writer, its push, the
-    # URL reader, copy link, the active guided scenario, the status -- and no leak
-    assert len(app.callback_map) == len(other.callback_map) == 24
+    # an opened export, downloads, cancel note; the camera sync and the URL camera, the URL
+    # writer, its push, the URL reader, copy link, the active guided scenario, the status -- and
+    # no leak
+    assert len(app.callback_map) == len(other.callback_map) == 26
 
 
 def test_first_page_and_layout_are_served(config):
@@ -186,6 +189,56 @@ def test_uploads_are_validated_before_they_are_stored(config, tmp_path):
         accept_upload(store.uploads, "data", "data:;base64,@@@", "x.npz", None)
     with pytest.raises(LandscapeError, match="X"):
         accept_upload(store.uploads, "data", _data_url(b"not a zip"), "x.npz", None)
+    assert sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir()) == stored
+
+
+def test_an_accepted_checkpoint_shows_its_loss_next_to_its_name(config, tmp_path):
+    import io
+
+    from landscapes.networks.architectures import build_network
+    from landscapes.networks.datasets import load_builtin
+    from landscapes.networks.landscape import NetworkLandscape
+    from landscapes.networks.uploads import save_checkpoint
+
+    uploads = create_app(config).server.extensions["funnelscope_store"].uploads
+    arch = {"type": "mlp", "sizes": [2, 4, 2], "act": "relu"}
+    state = build_network(arch).state_dict()
+    path = save_checkpoint(tmp_path / "net.safetensors", arch, state)
+    keys = {"checkpoint": accept_upload(uploads, "checkpoint", _data_url(path.read_bytes()),
+                                        "net.safetensors", None)}
+    land = NetworkLandscape.create(arch, state, load_builtin("moons"), "cross_entropy")
+    loss = float(land.evaluate(land.center[None])["loss"][0])
+    text = accepted_text(uploads, "net.safetensors", keys, "moons", controls.LOSS_FROM_CHECKPOINT)
+    assert text == (f"accepted: net.safetensors (mlp 2-4-2 relu; loss at this checkpoint "
+                    f"{loss:.6g} (cross_entropy) on the train split of moons (1,000 samples))")
+    # the data do not fit the network: accepted, and why no loss is shown
+    text = accepted_text(uploads, "net.safetensors", keys, "digits", None)
+    assert text.startswith("accepted: net.safetensors (loss not computed: data: samples have "
+                           "shape (1, 8, 8)")
+    buffer = io.BytesIO()
+    np.savez(buffer, X=np.random.default_rng(0).normal(size=(50, 2)), y=np.arange(50) % 2)
+    keys["data"] = accept_upload(uploads, "data", _data_url(buffer.getvalue()), "pts.npz", None)
+    text = accepted_text(uploads, "net.safetensors", keys, "digits", "cross_entropy")
+    assert "on the train split of pts.npz (40 samples))" in text
+
+
+def test_an_opened_export_is_validated_stored_and_drawn(config):
+    from landscapes.errors import LandscapeError
+    from landscapes.io import formats
+
+    uploads = create_app(config).server.extensions["funnelscope_store"].uploads
+    result = views.compute({"model": "ising", "n": 8, "native_bias": 1},
+                           {"view": "slice", "steps": 5})
+    content = formats.to_bytes(result, "npz")
+    figure, text = open_export(uploads, _data_url(content), "gpu-slice.npz")
+    assert text == f"opened: gpu-slice.npz ({formats.describe(result.meta)})"
+    assert figure.to_dict() == formats.figure(result).to_dict()
+    stored = sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir())
+    assert stored == [f"{hashlib.sha256(content).hexdigest()}.export.npz"]
+    with pytest.raises(LandscapeError, match="no 'meta' entry"):
+        buffer = io.BytesIO()
+        np.savez(buffer, values=np.zeros(3))
+        open_export(uploads, _data_url(buffer.getvalue()), "plain.npz")
     assert sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir()) == stored
 
 
@@ -568,7 +621,7 @@ def test_the_loss_control_follows_the_checkpoint_unless_told_otherwise(config, t
     assert result.meta["loss"] == "mse" and not named.messages  # the checkpoint's own loss
     overridden = panel_output(store, {**panel, ids.NET_LOSS: "cross_entropy"},
                                         {"checkpoint": key})
-    assert "cross_entropy needs integer class labels" in overridden.messages[0]
+    assert "cross_entropy needs class indices" in overridden.messages[0]  # what to change
 
 
 def test_display_options_changed_while_a_job_ran_are_applied_when_it_ends(config):

@@ -20,7 +20,8 @@ from app.ids import pid
 from tests.unit.panels import components
 
 KINDS = {"slider": dcc.Slider, "radio": dcc.RadioItems, "dropdown": dcc.Dropdown,
-         "checklist": dcc.Checklist, "number": dcc.Input, "text": dcc.Input}
+         "checklist": dcc.Checklist, "number": dcc.Input, "text": dcc.Input,
+         "upload": dcc.Upload}
 VALUE_COMPONENTS = (dcc.Slider, dcc.RadioItems, dcc.Dropdown, dcc.Checklist, dcc.Input)
 
 
@@ -56,7 +57,7 @@ def test_every_control_is_on_the_page_as_the_schema_says(page, side):
     for c in CONTROLS:
         component = found[pid(side, c.name)]
         assert isinstance(component, KINDS[c.kind]), c.name
-        if c.kind != "text":
+        if c.kind not in ("text", "upload"):  # a drop zone holds a file, not a value
             assert component.value == c.default_for(side), c.name
         if c.options:
             assert list(component.options) == list(c.options), c.name
@@ -67,6 +68,8 @@ def test_every_control_is_on_the_page_as_the_schema_says(page, side):
     for c in CONTROLS:
         if c.kind == "checklist":  # its option is its label
             assert c.options[0]["label"].strip() == c.label
+        elif c.kind == "upload":  # the drop zone shows its label
+            assert found[pid(side, c.name)].children.children[0] == c.label
         else:
             assert labels[pid(side, c.name)] == c.label, c.name
 
@@ -74,7 +77,7 @@ def test_every_control_is_on_the_page_as_the_schema_says(page, side):
 def test_no_panel_control_is_outside_the_schema(page):
     """Every value-holding control of a panel is in the schema (the temperature slider of the
     funnel view aside: its range is the funnel's, set by its callback)."""
-    names = {c.name for c in CONTROLS} | {ids.TEMPERATURE}
+    names = {c.name for c in CONTROLS if c.kind != "upload"} | {ids.TEMPERATURE}
     for side in ids.PANELS:
         panel = by_id(page)[pid(side, "panel")]
         held = {comp.id.removeprefix(side + "-") for comp in components(panel)
@@ -94,7 +97,7 @@ def test_names_are_unique_and_roles_partition_the_controls():
     assert len(names) == len(set(names))
     assert set(controls.MODEL_NAMES) | set(controls.DISPLAY_NAMES) == set(controls.URL_NAMES)
     assert not set(controls.MODEL_NAMES) & set(controls.DISPLAY_NAMES)
-    assert [c.name for c in CONTROLS if not c.in_url] == [ids.ARCH]
+    assert [c.name for c in CONTROLS if not c.in_url] == [ids.OPEN_EXPORT, ids.ARCH]
 
 
 def _url_values(c: controls.Control) -> list:

@@ -363,6 +363,17 @@ def _refusals() -> dict[str, str]:
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(20, 2)), rng.integers(0, 2, 20)
     nan = {**state, "0.bias": torch.full((4,), float("nan"))}
+    cnn = {"type": "cnn", "channels": [4], "batchnorm": True}
+    conv_relu_bn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(4),
+                                 nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64, 10))
+    conv_relu_bn.train()(torch.rand(16, 1, 8, 8))
+    renamed = {("1." + k[2:]) if k.startswith("2.") else k: v
+               for k, v in conv_relu_bn.state_dict().items()}
+
+    def _center_with_labels(labels: np.ndarray) -> None:
+        data = uploads.load_data(_npz_bytes(X=x, y=labels), "d.npz")
+        network_views.checkpoint_source(uploads.Checkpoint(mlp, state, None), {}, data,
+                                        "cross_entropy")
     cases = {
         "pickled module": lambda: uploads.load_checkpoint(_torch_bytes(linear), "m.pt", mlp),
         "torchscript": lambda: uploads.load_checkpoint(scripted.getvalue(), "m.pt", mlp),
@@ -384,6 +395,15 @@ def _refusals() -> dict[str, str]:
         "too many samples": lambda: uploads.load_data(_npz_bytes(X=x, y=y), "d.npz", max_samples=10),
         "lengths": lambda: uploads.load_data(_npz_bytes(X=x, y=y[:-1]), "d.npz"),
         "nan data": lambda: uploads.load_data(_npz_bytes(X=np.full((20, 2), np.nan), y=y), "d.npz"),
+        "float32 range": lambda: uploads.load_data(_npz_bytes(X=np.full((20, 2), 1e300), y=y),
+                                                   "d.npz"),
+        "split incomplete": lambda: uploads.load_data(_npz_bytes(X_train=x, y_train=y), "d.npz"),
+        "arch option": lambda: uploads.load_checkpoint(_torch_bytes(state), "m.pt",
+                                                       {**mlp, "dropout": 0.1}),
+        "bn order keys": lambda: uploads.load_checkpoint(_torch_bytes(conv_relu_bn.state_dict()),
+                                                         "m.pt", cnn),
+        "bn order renamed": lambda: uploads.load_checkpoint(_torch_bytes(renamed), "m.pt", cnn),
+        "float labels": lambda: _center_with_labels(np.linspace(0, 1, 20)),
     }
     messages = {}
     for case, attempt in cases.items():

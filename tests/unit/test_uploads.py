@@ -40,8 +40,10 @@ def _state(arch: dict, seed: int = 0) -> dict[str, torch.Tensor]:
     module = build_network(arch)
     state = module.state_dict()
     for name, tensor in state.items():  # make BatchNorm buffers non-default, so equality means something
-        if "running" in name:
+        if "running_var" in name:
             tensor.copy_(torch.rand_like(tensor) + 0.5)
+        elif "running_mean" in name:  # of both signs, as after a convolution
+            tensor.copy_(torch.rand_like(tensor) - 0.5)
         elif "num_batches" in name:
             tensor.fill_(7)
     return {k: v.clone() for k, v in state.items()}
@@ -391,3 +393,74 @@ def test_npz_zip_bomb_refused_before_expanding():
     assert len(content) < 100_000  # compresses to almost nothing
     with pytest.raises(LandscapeError, match="expand to"):
         load_data(content, "d.npz", max_bytes=100_000)
+
+
+# --------------------------------------------------------------------------- what the zoo accepts
+
+ONNX_LINE = 'torch.onnx.export(model, (x,), "net.onnx", dynamo=True, external_data=False)'
+
+
+def test_class_style_keys_are_mapped_to_the_zoos_names():
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = torch.nn.Linear(2, 8), torch.nn.Linear(8, 2)
+
+    with pytest.raises(LandscapeError) as info:
+        load_checkpoint(_torch_bytes(Net().state_dict()), "net.pt", arch=MLP)
+    message = str(info.value)
+    assert "rename = {'fc1': '0', 'fc2': '2'}" in message
+    assert "nn.Sequential(Linear, act, Linear, act, ..., Linear)" in message
+    assert "model.eval()" in message and ONNX_LINE in message
+
+
+def test_sequential_with_dropout_is_mapped_past_the_dropout():
+    net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Dropout(0.2),
+                              torch.nn.Linear(8, 2))
+    with pytest.raises(LandscapeError, match=r"rename = \{'0': '0', '3': '2'\}.*Dropout layer "
+                                             r"does nothing in evaluation"):
+        load_checkpoint(_torch_bytes(net.state_dict()), "net.pt", arch=MLP)
+
+
+def test_unknown_architecture_options_list_what_the_zoo_accepts():
+    with pytest.raises(LandscapeError) as info:
+        load_checkpoint(_torch_bytes(_state(MLP)), "net.pt", arch={**MLP, "dropout": 0.1})
+    message = str(info.value)
+    assert "unknown key(s) dropout" in message and "mlp takes keys type, sizes, act" in message
+    assert ONNX_LINE in message
+    with pytest.raises(LandscapeError, match="'type' must be 'mlp' or 'cnn'.*cnn takes keys"):
+        load_checkpoint(_torch_bytes(_state(MLP)), "net.pt", arch={"type": "resnet"})
+
+
+def _conv_relu_bn() -> torch.nn.Sequential:
+    """A CNN in the order Conv -> ReLU -> BatchNorm (not the zoo's), its statistics trained."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.BatchNorm2d(4), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 4 * 4, 10))
+    net.train()(torch.rand(32, 1, 8, 8))
+    return net.eval()
+
+
+def test_conv_relu_batchnorm_is_not_mapped_onto_the_zoo():
+    with pytest.raises(LandscapeError) as info:
+        load_checkpoint(_torch_bytes(_conv_relu_bn().state_dict()), "cnn.pt", arch=CNN)
+    message = str(info.value)
+    assert "with another layer between them" in message and "rename =" not in message
+    assert "BatchNorm always comes before the activation" in message
+
+
+def test_conv_relu_batchnorm_renamed_to_fit_is_refused_by_its_statistics():
+    state = {("1." + k[2:]) if k.startswith("2.") else k: v  # BatchNorm 2 -> the zoo's 1
+             for k, v in _conv_relu_bn().state_dict().items()}
+    with pytest.raises(LandscapeError, match=r"every BatchNorm running mean is >= 0.*Conv -> "
+                                             r"BatchNorm -> relu -> pool.*net\.onnx"):
+        load_checkpoint(_torch_bytes(state), "cnn.pt", arch=CNN)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_zoo_cnn_with_trained_statistics_is_accepted(seed):
+    torch.manual_seed(seed)
+    net = build_network(CNN)
+    net.train()(torch.rand(32, 1, 8, 8))  # images in [0, 1], as the digits are
+    load_checkpoint(_torch_bytes(net.state_dict()), "cnn.pt", arch=CNN)
