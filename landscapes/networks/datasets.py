@@ -97,20 +97,49 @@ def load_builtin(name: str) -> Dataset:
 
 def from_arrays(name: str, x: np.ndarray, y: np.ndarray, max_samples: int = MAX_SAMPLES,
                 test_share: float = 0.2) -> Dataset:
-    """A dataset from uploaded arrays, checked: numeric, finite, matching lengths, size limits.
+    """A dataset from uploaded arrays, checked (:func:`check_arrays`), split train/test by a
+    permutation seeded by ``name``.
 
     Integer ``y`` of shape (samples,) is read as class labels; float ``y`` as regression targets
     (shape (samples,) or (samples, outputs)).
     """
-    x, y = np.asarray(x), np.asarray(y)
-    if x.ndim < 1 or y.ndim < 1:
-        raise LandscapeError("data: X and y must be arrays with one row per sample")
-    if x.dtype.kind not in "fiu" or y.dtype.kind not in "fiub":
-        raise LandscapeError(f"data: X and y must be numeric arrays; got {x.dtype} and {y.dtype}")
-    if len(x) != len(y):
-        raise LandscapeError(f"data: X has {len(x)} samples but y has {len(y)}")
+    x, y, task = check_arrays(x, y, max_samples)
     if len(x) < 5:
         raise LandscapeError("data: need at least 5 samples (some are held out for the test split)")
+    x_tr, y_tr, x_te, y_te = _split(name, x, y, test_share)
+    return Dataset(name, x_tr, y_tr, x_te, y_te, task)
+
+
+def from_train_test(name: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray,
+                    y_test: np.ndarray, max_samples: int = MAX_SAMPLES) -> Dataset:
+    """A dataset from given train and test arrays, each checked as in :func:`check_arrays`
+    (``max_samples`` counts both); the two must agree in sample shape and task."""
+    x, y, task = check_arrays(x, y, max_samples, "")
+    x_test, y_test, test_task = check_arrays(x_test, y_test, max_samples - len(x), "test ")
+    if x_test.shape[1:] != x.shape[1:] or test_task != task or y_test.shape[1:] != y.shape[1:]:
+        raise LandscapeError(
+            f"data: test samples {x_test.shape[1:]} / targets {y_test.dtype} {y_test.shape[1:]} do "
+            f"not match the train samples {x.shape[1:]} / targets {y.dtype} {y.shape[1:]}"
+        )
+    return Dataset(name, x, y, x_test, y_test, task)
+
+
+def check_arrays(x: np.ndarray, y: np.ndarray, max_samples: int = MAX_SAMPLES, which: str = ""
+                 ) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(X float32, y, task)`` from arrays, checked: numeric, finite, matching lengths, at least
+    one sample, at most ``max_samples``. Integer ``y`` (samples,) -> int64 labels >= 0 (task
+    ``classification``); float ``y`` -> float32 targets (samples, outputs) (``regression``).
+    ``which`` prefixes the array names in messages (``"test "``)."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim < 1 or y.ndim < 1:
+        raise LandscapeError(f"data: {which}X and {which}y must be arrays with one row per sample")
+    if x.dtype.kind not in "fiu" or y.dtype.kind not in "fiub":
+        raise LandscapeError(f"data: {which}X and {which}y must be numeric arrays; "
+                             f"got {x.dtype} and {y.dtype}")
+    if len(x) != len(y):
+        raise LandscapeError(f"data: {which}X has {len(x)} samples but {which}y has {len(y)}")
+    if len(x) < 1:
+        raise LandscapeError(f"data: {which}X has no samples")
     if len(x) > max_samples:
         raise LandscapeError(
             f"data: {len(x):,} samples is over the limit of {max_samples:,}; subsample it, or "
@@ -118,14 +147,11 @@ def from_arrays(name: str, x: np.ndarray, y: np.ndarray, max_samples: int = MAX_
             "command line)"
         )
     if not np.isfinite(x).all() or not np.isfinite(y.astype(np.float64)).all():
-        raise LandscapeError("data: X or y contains NaN or infinite values")
+        raise LandscapeError(f"data: {which}X or {which}y contains NaN or infinite values")
     if y.dtype.kind in "iub":
         if y.ndim != 1:
-            raise LandscapeError(f"data: integer labels y must be 1-D; got shape {y.shape}")
+            raise LandscapeError(f"data: integer labels {which}y must be 1-D; got shape {y.shape}")
         if y.min() < 0:
             raise LandscapeError(f"data: class labels must be >= 0; found {int(y.min())}")
-        task, y = "classification", y.astype(np.int64)
-    else:
-        task, y = "regression", (y[:, None] if y.ndim == 1 else y).astype(np.float32)
-    x_tr, y_tr, x_te, y_te = _split(name, x.astype(np.float32), y, test_share)
-    return Dataset(name, x_tr, y_tr, x_te, y_te, task)
+        return x.astype(np.float32), y.astype(np.int64), "classification"
+    return x.astype(np.float32), (y[:, None] if y.ndim == 1 else y).astype(np.float32), "regression"

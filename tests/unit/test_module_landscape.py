@@ -1,0 +1,129 @@
+"""Any ``nn.Module``'s landscape: the ``vmap`` engine against the reference loop and the zoo's
+``gemm`` path, the recognition of zoo shapes, and buffers."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from landscapes.networks import landscape as landscape_module
+from landscapes.networks.architectures import build_network, zoo_arch_of
+from landscapes.networks.datasets import from_arrays, load_builtin
+from landscapes.networks.landscape import NetworkLandscape
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+class Residual(nn.Module):
+    """``h + f(norm(h))`` blocks with a BatchNorm (buffers) and a LayerNorm."""
+
+    def __init__(self, width: int = 8, classes: int = 3):
+        super().__init__()
+        self.inp = nn.Linear(2, width)
+        self.bn = nn.BatchNorm1d(width)
+        self.norm = nn.LayerNorm(width)
+        self.f = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, width))
+        self.out = nn.Linear(width, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.bn(self.inp(x))
+        return self.out(h + self.f(self.norm(h)))
+
+
+def _data(n: int = 60, classes: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    g = np.random.default_rng(seed)
+    x = g.normal(size=(n, 2)).astype(np.float32)
+    return x, (np.arange(n) % classes).astype(np.int64)
+
+
+def _trained_residual() -> Residual:
+    torch.manual_seed(0)
+    net = Residual()
+    with torch.no_grad():  # running statistics that differ from the defaults
+        net.bn.running_mean.uniform_(-0.5, 0.5)
+        net.bn.running_var.uniform_(0.5, 2.0)
+    return net
+
+
+def _points(land: NetworkLandscape, count: int = 9) -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    return land.center + 0.3 * torch.randn(count, land.dim, generator=g)
+
+
+def test_vmap_matches_the_reference_loop_and_plain_forward_passes():
+    net = _trained_residual()
+    data = from_arrays("toy", *_data())
+    land = NetworkLandscape.from_module(net, data, "cross_entropy")
+    assert land.method == "vmap" and land.arch == {"type": "module", "class": "Residual"}
+    pts = _points(land)
+    fast, ref = land.evaluate_splits(pts), land.evaluate_splits(pts, method="loop")
+    np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-6)
+    # independently: load each point into a copy and run it in eval mode
+    copy = Residual()
+    copy.load_state_dict(net.state_dict())
+    copy.eval()
+    for k in (0, 4):
+        torch.nn.utils.vector_to_parameters(pts[k], copy.parameters())
+        with torch.no_grad():
+            out = copy(torch.as_tensor(data.x_test))
+        want = nn.functional.cross_entropy(out, torch.as_tensor(data.y_test))
+        assert fast[k, 1] == pytest.approx(float(want), rel=1e-5)
+    assert net.training  # the user's module is never changed
+
+
+def test_regression_and_chunks(monkeypatch):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 5), nn.GELU(), nn.Linear(5, 2))
+    g = np.random.default_rng(0)
+    data = from_arrays("reg", g.normal(size=(40, 3)), g.normal(size=(40, 2)))
+    assert NetworkLandscape.from_module(net, data, "mse").method == "gemm"  # a zoo MLP
+    land = NetworkLandscape.from_module(net, data, "mse", recognize=False)
+    assert land.method == "vmap"
+    pts = _points(land, 7)
+    monkeypatch.setattr(landscape_module, "VMAP_CHUNK", 3)
+    np.testing.assert_allclose(land.evaluate_splits(pts, method="vmap"),
+                               land.evaluate_splits(pts, method="loop"), rtol=1e-5, atol=1e-7)
+
+
+def test_zoo_shapes_take_the_fast_path_with_the_same_numbers():
+    data = load_builtin("moons")
+    torch.manual_seed(0)
+    seq = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2))
+    fast = NetworkLandscape.from_module(seq, data, "cross_entropy")
+    generic = NetworkLandscape.from_module(seq, data, "cross_entropy", recognize=False)
+    assert fast.arch == {"type": "mlp", "sizes": [2, 16, 16, 2], "act": "relu"}
+    assert (fast.method, generic.method) == ("gemm", "vmap")
+    pts = _points(fast, 12)
+    np.testing.assert_allclose(fast.evaluate_splits(pts), generic.evaluate_splits(pts),
+                               rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("arch", [
+    {"type": "mlp", "sizes": [2, 8, 3], "act": "tanh"},
+    {"type": "cnn", "in_channels": 1, "image_size": 8, "channels": [4, 6], "kernel": 3,
+     "pool": "avg", "batchnorm": True, "classes": 10, "act": "relu"},
+])
+def test_zoo_networks_are_recognised(arch):
+    shape = (2,) if arch["type"] == "mlp" else (1, 8, 8)
+    assert zoo_arch_of(build_network(arch), shape) == {**arch}
+
+
+@pytest.mark.parametrize("module", [
+    nn.Sequential(nn.Linear(2, 8), nn.ReLU(inplace=True), nn.Linear(8, 2)),  # another setting
+    nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2, bias=False)),
+    nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2)),
+    nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Dropout(), nn.Linear(8, 2)),
+    Residual(),
+])
+def test_other_modules_are_not(module):
+    assert zoo_arch_of(module, (2,)) is None
+
+
+def test_a_subclass_or_a_hook_is_not_the_zoo():
+    class Seq(nn.Sequential):
+        pass
+
+    assert zoo_arch_of(Seq(nn.Linear(2, 2)), (2,)) is None
+    seq = nn.Sequential(nn.Linear(2, 2))
+    seq[0].register_forward_hook(lambda m, i, o: o * 2)
+    assert zoo_arch_of(seq, (2,)) is None
