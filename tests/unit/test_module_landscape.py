@@ -1,11 +1,17 @@
 """Any ``nn.Module``'s landscape: the ``vmap`` engine against the reference loop and the zoo's
-``gemm`` path, the recognition of zoo shapes, and buffers."""
+``gemm`` path, the recognition of zoo shapes, buffers, and ``landscapes.from_module``'s checks
+(every bad input a one-line LandscapeError), and ``import landscapes`` without torch."""
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+import landscapes
+from landscapes.errors import LandscapeError
 from landscapes.networks import landscape as landscape_module
 from landscapes.networks.architectures import build_network, zoo_arch_of
 from landscapes.networks.datasets import from_arrays, load_builtin
@@ -127,3 +133,49 @@ def test_a_subclass_or_a_hook_is_not_the_zoo():
     seq = nn.Sequential(nn.Linear(2, 2))
     seq[0].register_forward_hook(lambda m, i, o: o * 2)
     assert zoo_arch_of(seq, (2,)) is None
+
+
+def test_from_module_splits_by_content_and_accepts_tensors():
+    x, y = _data(50)
+    torch.manual_seed(0)
+    net = Residual()
+    a = landscapes.from_module(net, x, y.astype(np.float64))
+    b = landscapes.from_module(net, torch.as_tensor(x), torch.as_tensor(y))
+    da, db = a.landscape.data, b.landscape.data
+    assert da.name == db.name and da.name.startswith("arrays:")
+    assert (len(da.x_train), len(da.x_test)) == (40, 10)
+    np.testing.assert_array_equal(da.x_test, db.x_test)
+    c = landscapes.from_module(net, x[:40], y[:40], X_test=x[40:], y_test=y[40:])
+    np.testing.assert_array_equal(c.landscape.data.x_test, x[40:])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda net, x, y: landscapes.from_module(net, x, y + 0.5), "whole-number class labels"),
+    (lambda net, x, y: landscapes.from_module(net, x[:, :1], y),
+     "the module fails on samples of shape (1,): RuntimeError"),
+    (lambda net, x, y: landscapes.from_module(net, x, y, max_parameters=10),
+     "parameters, over the limit of 10"),
+    (lambda net, x, y: landscapes.from_module(net, np.full_like(x, np.nan), y),
+     "NaN or infinite"),
+    (lambda net, x, y: landscapes.from_module(net, x, y[:-1]), "X has 60 samples but y has 59"),
+    (lambda net, x, y: landscapes.from_module(net, x, y * 2), "labels go up to 4"),
+    (lambda net, x, y: landscapes.from_module(net, x, y, loss="mse"), "mse needs"),
+    (lambda net, x, y: landscapes.from_module(net, x, y, loss="hinge"), "loss must be one of"),
+    (lambda net, x, y: landscapes.from_module(net, x, y, X_test=x), "both X_test and y_test"),
+    (lambda net, x, y: landscapes.from_module("net", x, y), "expected a torch.nn.Module"),
+    (lambda net, x, y: landscapes.from_module(net, x, y).path(nn.Linear(2, 2)),
+     "must be a Residual"),
+    (lambda net, x, y: landscapes.from_module(net, x, y).hessian(k=3), "k must be 1 or 2"),
+    (lambda net, x, y: landscapes.from_module(net, x, y).slice(steps=1), "steps must be"),
+])
+def test_bad_input_is_a_one_line_error(call, message):
+    x, y = _data()
+    with pytest.raises(LandscapeError) as err:
+        call(Residual(), x, y)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_import_landscapes_stays_light():
+    code = ("import sys, landscapes; assert 'torch' not in sys.modules, 'torch'; "
+            "assert callable(landscapes.from_module); assert 'torch' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
