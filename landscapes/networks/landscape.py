@@ -38,7 +38,9 @@ from landscapes.networks.datasets import Dataset
 from landscapes.networks.gemm import GemmProgram, TooLarge, binary_scores, buffers_equal, scores
 
 MAX_PARAMETERS = 2_000_000
-VMAP_CHUNK = 8  # points per vmap call (measured on the moons MLP: see benchmarks/networks.py)
+# points per vmap call: on the moons MLP (1500 samples, width 64) and a residual MLP, 1 thread,
+# chunks of 2-8 points were the fastest (within the machine's noise), 1 and 16+ slower
+VMAP_CHUNK = 4
 MODULE_TYPE = "module"  # ``arch["type"]`` of a landscape of an arbitrary module
 
 
@@ -189,7 +191,7 @@ class NetworkLandscape:
         if method != "loop" and not exact.all():
             rest = pts[torch.as_tensor(~exact)] if exact.any() else pts
             out[~exact] = (self._gemm(rest, buffers, split) if method == "gemm"
-                           else self._vmap(rest, buffers)[:, keep])
+                           else self._vmap(rest, buffers, split))
         return out
 
     @property
@@ -279,16 +281,17 @@ class NetworkLandscape:
                     out[k, 3] = float((test.argmax(1) == y_test).float().mean())
         return out
 
-    def _vmap(self, pts: torch.Tensor, buffers: dict) -> np.ndarray:
-        """As :meth:`_loop`: the forward passes of :data:`VMAP_CHUNK` points per
-        ``torch.func.vmap`` call over train and test samples together, their metrics by the
-        GEMM program's :func:`~landscapes.networks.gemm.scores` (the criterion's own batching
-        rule under vmap costs as much as the network)."""
-        x, targets = self._samples(None)  # the metrics are computed on the CPU
+    def _vmap(self, pts: torch.Tensor, buffers: dict, split: str | None) -> np.ndarray:
+        """Metrics as :meth:`_gemm` gives them, on both splits' samples (``split`` None) or one
+        split's: the forward passes of :data:`VMAP_CHUNK` points per ``torch.func.vmap`` call,
+        the metrics by the GEMM program's :func:`~landscapes.networks.gemm.scores` (the
+        criterion's own batching rule under vmap costs as much as the network)."""
+        x, targets = self._samples(split)  # the metrics are computed on the CPU
         x = x.to(self.device)
         buffers = {k: v.to(self.device) for k, v in buffers.items()}
         n = len(x)
-        splits = [(0, len(self.data.y_train)), (len(self.data.y_train), n)]
+        splits = [(0, len(self.data.y_train)), (len(self.data.y_train), n)] if split is None \
+            else [(0, n)]
         classify = self.data.task == "classification"
 
         def forward(flat: torch.Tensor) -> torch.Tensor:

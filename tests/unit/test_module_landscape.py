@@ -179,3 +179,15 @@ def test_import_landscapes_stays_light():
     code = ("import sys, landscapes; assert 'torch' not in sys.modules, 'torch'; "
             "assert callable(landscapes.from_module); assert 'torch' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_one_split_by_vmap_equals_its_columns_of_both(split):
+    land = NetworkLandscape.from_module(_trained_residual(), from_arrays("toy", *_data()),
+                                        "cross_entropy")
+    pts = _points(land, 5)
+    both = land.evaluate_splits(pts, method="loop")
+    one = land.evaluate(pts, split)
+    k = 0 if split == "train" else 1
+    np.testing.assert_allclose(one["loss"], both[:, k], rtol=1e-5)
+    np.testing.assert_allclose(one["accuracy"], both[:, 2 + k], rtol=1e-6)
