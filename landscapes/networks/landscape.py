@@ -55,6 +55,7 @@ class NetworkLandscape:
     loss: str
     _tensors: dict = field(default_factory=dict, repr=False)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    module_method: str = "vmap"  # a module outside the zoo: ``vmap``, or ``loop`` if vmap fails
 
     name = "network"
     discrete = False
@@ -87,8 +88,10 @@ class NetworkLandscape:
         module is copied (``copy.deepcopy``), never changed. With ``recognize`` a module that is
         a zoo architecture (:func:`zoo_arch_of`) gets that ``arch`` and the fast ``gemm``
         method; any other gets ``arch = {"type": "module", "class": <class name>}`` and is
-        evaluated by ``vmap``. A LandscapeError (one line) for too many parameters, data the
-        module cannot take, or outputs that do not fit the loss.
+        evaluated by ``vmap``, or point by point (``loop``) if vmap cannot run its forward
+        (``.item()``, data-dependent control flow: :func:`_vmap_works`). A LandscapeError (one
+        line) for too many parameters, data the module cannot take, or outputs that do not fit
+        the loss.
         """
         if not isinstance(module, nn.Module):
             raise LandscapeError(f"expected a torch.nn.Module; got {type(module).__name__}")
@@ -110,6 +113,8 @@ class NetworkLandscape:
             land = cls({"type": MODULE_TYPE, "class": type(module).__name__}, copy, layout,
                        layout.flatten(params), buffers, data, loss)
             _check_module_outputs(land)
+            if not _vmap_works(land):
+                land.module_method = "loop"
         return land if device is None else land.on(torch.device(device))
 
     @property
@@ -200,7 +205,7 @@ class NetworkLandscape:
         whose index tables stay small (see :data:`MAX_INDEX`), else ``loop`` (always on a GPU);
         ``vmap`` for any other module (:meth:`from_module`)."""
         if self.arch["type"] == MODULE_TYPE:
-            return "vmap"
+            return self.module_method
         if self.device.type != "cpu":
             return "loop"
         return "gemm" if self.program() is not None else "loop"
@@ -378,6 +383,24 @@ def _check_module_outputs(land: NetworkLandscape) -> None:
             f"data: mse needs real-valued targets with {outputs} column(s), one per module output; "
             f"got {data.task} targets of shape {data.y_train.shape}"
         )
+
+
+def _vmap_works(land: NetworkLandscape) -> bool:
+    """Whether ``torch.func.vmap`` runs the module (two points, two samples): a forward with
+    ``.item()``, data-dependent Python control flow or an op without a batching rule does not,
+    and is evaluated point by point (``loop``) instead."""
+    x = torch.as_tensor(land.data.x_train[:2])
+
+    def forward(flat: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(land.module, (land.layout.unflatten(flat),
+                                                        land.buffers), (x,))
+
+    try:
+        with torch.no_grad():
+            torch.func.vmap(forward)(land.center.expand(2, -1))
+    except Exception:  # noqa: BLE001 -- any failure under vmap means: evaluate point by point
+        return False
+    return True
 
 
 def _check_labels(data: Dataset, outputs: int) -> None:

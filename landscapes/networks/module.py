@@ -49,6 +49,12 @@ class LandscapeResult:
 
     result: Slice
 
+    def __repr__(self) -> str:
+        meta = self.meta
+        what = meta.get("path_kind") or meta.get("direction_kind")
+        return (f"LandscapeResult({meta.get('kind')}: {what}, values {self.values.shape}, "
+                f"min {np.nanmin(self.values):.4g}, max {np.nanmax(self.values):.4g})")
+
     @property
     def x(self) -> np.ndarray:
         return self.result.axes[0]
@@ -103,6 +109,12 @@ class ModuleLandscape:
 
     source: NetworkSource
     module_class: type
+
+    def __repr__(self) -> str:
+        land = self.landscape
+        return (f"ModuleLandscape({self.module_class.__name__}: {land.dim:,} parameters, "
+                f"{len(land.data.x_train)} train + {len(land.data.x_test)} test samples, "
+                f"{land.loss}, method {land.method})")
 
     @property
     def landscape(self) -> NetworkLandscape:

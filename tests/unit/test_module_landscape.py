@@ -77,6 +77,33 @@ def test_vmap_matches_the_reference_loop_and_plain_forward_passes():
     assert net.training  # the user's module is never changed
 
 
+class ItemNet(nn.Module):
+    """A forward that calls ``.item()``: vmap cannot run it."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x) / (1.0 + self.lin.weight.abs().max().item())
+
+
+def test_a_module_vmap_cannot_run_is_evaluated_point_by_point():
+    torch.manual_seed(0)
+    net = ItemNet()
+    data = from_arrays("toy", *_data())
+    land = NetworkLandscape.from_module(net, data, "cross_entropy")
+    assert land.method == "loop" and land.method_meta()["method"] == "loop"
+    pts = _points(land, 3)
+    got = land.evaluate_splits(pts)
+    copy = ItemNet().eval()
+    torch.nn.utils.vector_to_parameters(pts[2], copy.parameters())
+    with torch.no_grad():
+        want = nn.functional.cross_entropy(copy(torch.as_tensor(data.x_train)),
+                                           torch.as_tensor(data.y_train))
+    assert got[2, 0] == pytest.approx(float(want), rel=1e-6)
+
+
 def test_regression_and_chunks(monkeypatch):
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(3, 5), nn.GELU(), nn.Linear(5, 2))

@@ -93,3 +93,11 @@ def test_the_saved_npz_reloads_without_pickle(doc):
 def test_the_figure_is_the_dashboard_s(doc):
     fig = doc["fig"]
     assert fig.data[0].type == "surface" and "ResMLP" in fig.layout.title.text
+
+
+def test_reprs_are_one_short_line(doc):
+    land = repr(doc["land"])
+    assert land.startswith("ModuleLandscape(ResMLP: ") and land.endswith("method vmap)")
+    assert repr(doc["plane"]).startswith("LandscapeResult(slice: filter, values (21, 21), min ")
+    assert repr(doc["line"]).startswith("LandscapeResult(path: linear, values (21,)")
+    assert all("\n" not in repr(doc[k]) for k in ("land", "plane", "line", "curv"))
