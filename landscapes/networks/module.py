@@ -17,6 +17,7 @@ mean train loss (nats for cross-entropy); coefficients are in units of the direc
 """
 
 import hashlib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from torch import nn
 from landscapes.errors import LandscapeError
 from landscapes.networks.architectures import LOSSES, split_state
 from landscapes.networks.datasets import MAX_SAMPLES, Dataset, from_arrays, from_train_test
+from landscapes.networks.devices import resolve_device
 from landscapes.networks.landscape import MAX_PARAMETERS, NetworkLandscape, float32_state
 from landscapes.networks.views import CENTER, NetworkSource, compute_path, compute_slice
 from landscapes.slices import Slice
@@ -178,7 +180,9 @@ def from_module(module: nn.Module, X: Any, y: Any, loss: str = "cross_entropy",
     numbers, any dtype) for ``cross_entropy``, targets (samples,) or (samples, outputs) for
     ``mse``. Without ``X_test``/``y_test`` a deterministic 80/20 train/test split is made,
     seeded by the data's content hash. ``engine``: ``auto`` (the fast path for a zoo shape) or
-    ``generic`` (always ``torch.func.vmap``). ``device``: where the module runs (None: CPU).
+    ``generic`` (always ``torch.func.vmap``). ``device``: where the module runs: ``cpu``
+    (None), ``cuda``, ``cuda:K`` or ``auto``; a GPU that is missing falls back to the CPU with a
+    warning (:func:`~landscapes.networks.devices.resolve_device`).
     Bad input raises a one-line :class:`~landscapes.errors.LandscapeError`.
     """
     if engine not in ENGINES:
@@ -187,9 +191,11 @@ def from_module(module: nn.Module, X: Any, y: Any, loss: str = "cross_entropy",
         raise LandscapeError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
     if not isinstance(module, nn.Module):
         raise LandscapeError(f"expected a torch.nn.Module; got {type(module).__name__}")
+    where, note = resolve_device(None if device is None else str(device))
+    if note:
+        warnings.warn(note, stacklevel=2)
     data = module_data(X, y, loss, X_test, y_test, max_samples)
-    land = NetworkLandscape.from_module(module, data, loss, max_parameters,
-                                        None if device is None else torch.device(device),
+    land = NetworkLandscape.from_module(module, data, loss, max_parameters, where,
                                         recognize=engine == "auto")
     label = {"module": type(module).__name__}
     return ModuleLandscape(NetworkSource(land, label=label), type(module))

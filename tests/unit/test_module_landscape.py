@@ -190,6 +190,7 @@ def test_from_module_splits_by_content_and_accepts_tensors():
     (lambda net, x, y: landscapes.from_module(net, x, y, loss="hinge"), "loss must be one of"),
     (lambda net, x, y: landscapes.from_module(net, x, y, X_test=x), "both X_test and y_test"),
     (lambda net, x, y: landscapes.from_module("net", x, y), "expected a torch.nn.Module"),
+    (lambda net, x, y: landscapes.from_module(net, x, y, device="tpu"), "unknown device 'tpu'"),
     (lambda net, x, y: landscapes.from_module(net, x, y).path(nn.Linear(2, 2)),
      "must be a Residual"),
     (lambda net, x, y: landscapes.from_module(net, x, y).hessian(k=3), "k must be 1 or 2"),
