@@ -8,7 +8,7 @@ float32 rounding): ``loop``, the reference, one ``torch.func.functional_call`` f
 near the machine's FLOP limit -- per point only GEMMs over (features, samples) blocks that stay
 in cache, and a few elementwise passes; ``vmap``, picked for any other ``nn.Module``
 (:meth:`NetworkLandscape.from_module`): ``torch.func.vmap`` of ``functional_call`` over chunks
-of :data:`VMAP_CHUNK` points. (``torch.compile`` was measured and does not pay here:
+of points (:func:`vmap_chunk`). (``torch.compile`` was measured and does not pay here:
 8-85 s to compile on this 2-core machine against well under 1 s for a moons slice, and no faster
 than these eager GEMMs in our runs; ``vmap`` over points is a batched GEMM, done here directly.)
 Units: mean cross-entropy (nats) or mean squared error over the split; accuracy as a fraction.
@@ -38,9 +38,12 @@ from landscapes.networks.datasets import Dataset
 from landscapes.networks.gemm import GemmProgram, TooLarge, binary_scores, buffers_equal, scores
 
 MAX_PARAMETERS = 2_000_000
-# points per vmap call: on the moons MLP (1500 samples, width 64) and a residual MLP, 1 thread,
-# chunks of 2-8 points were the fastest (within the machine's noise), 1 and 16+ slower
-VMAP_CHUNK = 4
+# points per vmap call: about VMAP_ROWS sample rows (points x samples), at most VMAP_POINTS points.
+# Measured (1 thread, width-64 MLP and residual MLP, ms per point by chunk 1/4/8/16/64): iris
+# (150 samples) fastest at 32-64 points (3-4x chunk 4), moons (1500) at 8-16 (chunk 64 and 1
+# slower): 16k rows keeps each layer's (points, samples, width) block near the L2 cache
+VMAP_ROWS = 1 << 14
+VMAP_POINTS = 64
 MODULE_TYPE = "module"  # ``arch["type"]`` of a landscape of an arbitrary module
 
 
@@ -228,8 +231,8 @@ class NetworkLandscape:
         if self.method == "vmap":
             return {"method": "vmap", "dtype": "float32", "device": str(self.device),
                     "detail": f"torch.func.vmap of torch.func.functional_call over chunks of "
-                              f"{VMAP_CHUNK} points, train and test samples in one batch; the "
-                              "centre point by the reference forward"}
+                              f"{vmap_chunk(len(self._samples(None)[0]))} points, train and test "
+                              "samples in one batch; the centre point by the reference forward"}
         return {"method": "loop", "dtype": "float32", "device": str(self.device),
                 "detail": "one torch.func.functional_call forward per point over train and test"}
 
@@ -288,7 +291,7 @@ class NetworkLandscape:
 
     def _vmap(self, pts: torch.Tensor, buffers: dict, split: str | None) -> np.ndarray:
         """Metrics as :meth:`_gemm` gives them, on both splits' samples (``split`` None) or one
-        split's: the forward passes of :data:`VMAP_CHUNK` points per ``torch.func.vmap`` call,
+        split's: the forward passes of :func:`vmap_chunk` points per ``torch.func.vmap`` call,
         the metrics by the GEMM program's :func:`~landscapes.networks.gemm.scores` (the
         criterion's own batching rule under vmap costs as much as the network)."""
         x, targets = self._samples(split)  # the metrics are computed on the CPU
@@ -307,7 +310,7 @@ class NetworkLandscape:
         with torch.no_grad():
             rows = [scores(batched(part).reshape(len(part), n, -1).transpose(1, 2).cpu()
                            .contiguous(), targets, splits, classify)
-                    for part in pts.to(self.device).split(VMAP_CHUNK)]
+                    for part in pts.to(self.device).split(vmap_chunk(n))]
         return np.concatenate(rows)
 
     def _gemm(self, pts: torch.Tensor, buffers: dict, split: str | None) -> np.ndarray:
@@ -336,6 +339,11 @@ class NetworkLandscape:
 
 
 METHODS = ("gemm", "vmap", "loop")
+
+
+def vmap_chunk(samples: int) -> int:
+    """Points per ``torch.func.vmap`` call on ``samples`` samples (see :data:`VMAP_ROWS`)."""
+    return max(1, min(VMAP_POINTS, VMAP_ROWS // max(1, samples)))
 
 
 def float32_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
