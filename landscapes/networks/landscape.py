@@ -39,10 +39,11 @@ from landscapes.networks.gemm import GemmProgram, TooLarge, binary_scores, buffe
 
 MAX_PARAMETERS = 2_000_000
 # points per vmap call: about VMAP_ROWS sample rows (points x samples), at most VMAP_POINTS points.
-# Measured (1 thread, width-64 MLP and residual MLP, ms per point by chunk 1/4/8/16/64): iris
-# (150 samples) fastest at 32-64 points (3-4x chunk 4), moons (1500) at 8-16 (chunk 64 and 1
-# slower): 16k rows keeps each layer's (points, samples, width) block near the L2 cache
-VMAP_ROWS = 1 << 14
+# Measured (1 thread, width-64 MLP and residual MLP, time per point by chunk 1..64): iris
+# (150 samples) fastest at 32-64 points (3-4x chunk 4); moons (1500) about equal at 4-16 (4-5
+# the steadiest on a loaded machine; 1 and 64 slower): 8k rows keeps a width-64 layer's
+# (points, samples, width) block at 2 MB, near the L2 cache
+VMAP_ROWS = 1 << 13
 VMAP_POINTS = 64
 MODULE_TYPE = "module"  # ``arch["type"]`` of a landscape of an arbitrary module
 

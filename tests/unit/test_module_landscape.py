@@ -113,7 +113,7 @@ def test_regression_and_chunks(monkeypatch):
     land = NetworkLandscape.from_module(net, data, "mse", recognize=False)
     assert land.method == "vmap"
     pts = _points(land, 7)
-    assert landscape_module.vmap_chunk(40) == 64 and landscape_module.vmap_chunk(1500) == 10
+    assert landscape_module.vmap_chunk(40) == 64 and landscape_module.vmap_chunk(1500) == 5
     assert landscape_module.vmap_chunk(10**6) == 1
     monkeypatch.setattr(landscape_module, "VMAP_ROWS", 3 * 40)  # 3 points per call
     np.testing.assert_allclose(land.evaluate_splits(pts, method="vmap"),
