@@ -10,7 +10,12 @@ trained example (``compute_slice``: train and test loss and accuracy at every po
   same train samples (full batch), the same grid size, filter normalization; it computes the
   train loss only, one point at a time (its own direction sampling and scaling, which does not
   change the work per point);
-* peak memory: each measurement runs in its own process and reports its ``ru_maxrss``.
+* peak memory: each measurement runs in its own process and reports its ``ru_maxrss``;
+* the generic engine (``from_module(..., engine="generic")``: ``torch.func.vmap`` of
+  ``functional_call``) on the same trained moons MLP, the same slice, against the fast GEMM path
+  (target: within 3x);
+* a module outside the zoo (a residual MLP, ``h + f(LayerNorm(h))``, trained briefly on moons):
+  our generic slice against ``loss_landscapes.random_plane`` on the same module (target: faster).
 
 Run: ``.venv/bin/python benchmarks/networks.py [--steps 51] [--threads 1]`` (or ``make bench``).
 With one torch thread (``--threads 1``, as the app runs) times are the process's CPU seconds,
@@ -30,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-MODELS = ("moons-mlp", "digits-cnn")
+RESIDUAL = "residual"  # a module outside the zoo (:func:`residual_moons`)
+MODELS = ("moons-mlp", "digits-cnn", RESIDUAL)
 MATMUL = 1024
 
 
@@ -123,6 +129,7 @@ def measure_ours(name: str, cache: Path, steps: int, repeat: int) -> dict:
     got = np.stack([result.values, *(result.extras[k] for k in
                                      ("test_loss", "train_accuracy", "test_accuracy")
                                      if k in result.extras)], -1).reshape(len(pts), -1)[sample]
+    generic = measure_generic(source, view, repeat, result) if land.arch["type"] == "mlp" else {}
     gemm_flops, compiled_flops = gemm_flops_per_point(land, pts)
     start = clock()
     eig = hessian_directions(land, k=2, iterations=20)
@@ -136,8 +143,99 @@ def measure_ours(name: str, cache: Path, steps: int, repeat: int) -> dict:
         "max_rel_error": float(np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-6))),
         "dim": land.dim, "train": len(land.data.x_train), "test": len(land.data.x_test),
         "lanczos": lanczos, "eigenvalues": [float(v) for v in eig.values],
-        "peak_mib": peak_mib(), "before_mib": before,
+        "peak_mib": peak_mib(), "before_mib": before, **generic,
     }
+
+
+def measure_generic(source, view: dict, repeat: int, fast) -> dict:
+    """The same slice of the same trained module by the generic engine (vmap), best of
+    ``repeat``, and its largest relative difference to the fast result ``fast``."""
+    from landscapes.networks import views as network_views
+    from landscapes.networks.landscape import NetworkLandscape
+
+    land = source.landscape
+    module = land.module
+    module.load_state_dict(land.state_dict_at(land.center))
+    generic = NetworkLandscape.from_module(module, land.data, land.loss, recognize=False)
+    generic_source = network_views.NetworkSource(generic, label=source.label)
+    times = []
+    for _ in range(repeat):
+        start = clock()
+        result = network_views.compute_slice(generic_source, view)
+        times.append(clock() - start)
+    rel = np.abs(result.values - fast.values) / np.maximum(np.abs(fast.values), 1e-6)
+    return {"generic_time": min(times), "generic_times": times,
+            "generic_method": result.meta["evaluation"]["method"],
+            "generic_max_rel": float(rel.max())}
+
+
+class Block(torch.nn.Module):
+    """``h + f(LayerNorm(h))`` with ``f`` Linear-ReLU-Linear."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.norm = torch.nn.LayerNorm(width)
+        self.f = torch.nn.Sequential(torch.nn.Linear(width, width), torch.nn.ReLU(),
+                                     torch.nn.Linear(width, width))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.f(self.norm(h))
+
+
+def residual_moons(width: int = 64, blocks: int = 2, steps: int = 200):
+    """A residual MLP trained (Adam, full batch, seeded) on the moons train split, and the data."""
+    from landscapes.networks.datasets import load_builtin
+
+    data = load_builtin("moons")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, width), *(Block(width) for _ in range(blocks)),
+                                torch.nn.Linear(width, 2))
+    x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model.eval(), data
+
+
+def measure_residual(steps: int, repeat: int) -> dict:
+    """Our generic slice of the residual MLP (train and test, 4 metrics), and its train loss
+    only on the slice's points (random_plane's work)."""
+    from landscapes.networks import views as network_views
+    from landscapes.networks.landscape import NetworkLandscape
+
+    model, data = residual_moons()
+    land = NetworkLandscape.from_module(model, data, "cross_entropy")
+    source = network_views.NetworkSource(land, label={"module": "residual"})
+    view = {"steps": steps, "span": 1.0, "directions": "filter"}
+    times = []
+    for _ in range(repeat):
+        start = clock()
+        result = network_views.compute_slice(source, view)
+        times.append(clock() - start)
+    points = torch.as_tensor(result.points())
+    train_only = []
+    for _ in range(repeat):
+        start = clock()
+        for k in range(0, len(points), network_views.CHUNK):
+            land.evaluate(points[k : k + network_views.CHUNK], "train")
+        train_only.append(clock() - start)
+    return {"time": min(times), "times": times, "train_only": min(train_only),
+            "method": land.method, "dim": land.dim, "peak_mib": peak_mib()}
+
+
+def measure_residual_loss_landscapes(steps: int) -> dict:
+    import loss_landscapes
+    import loss_landscapes.metrics
+
+    model, data = residual_moons()
+    x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
+    metric = loss_landscapes.metrics.Loss(torch.nn.functional.cross_entropy, x, y)
+    start = clock()
+    values = loss_landscapes.random_plane(model, metric, distance=1, steps=steps,
+                                          normalization="filter", deepcopy_model=True)
+    return {"time": clock() - start, "shape": list(np.shape(values)), "peak_mib": peak_mib()}
 
 
 def measure_loss_landscapes(name: str, cache: Path, steps: int) -> dict:
@@ -169,8 +267,12 @@ def child(args: argparse.Namespace) -> None:
     if args.threads > 1:
         CLOCK["clock"] = time.perf_counter
     cache = Path(args.cache)
-    if args.tool == "ours":
+    if args.tool == "ours" and args.model == RESIDUAL:
+        out = measure_residual(args.steps, args.repeat)
+    elif args.tool == "ours":
         out = measure_ours(args.model, cache, args.steps, args.repeat)
+    elif args.model == RESIDUAL:
+        out = measure_residual_loss_landscapes(args.steps)
     else:
         out = measure_loss_landscapes(args.model, cache, args.steps)
     print(json.dumps(out))
@@ -211,7 +313,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} thread(s); grid {args.steps}x{args.steps};"
           f" {'CPU' if args.threads == 1 else 'wall'} seconds; our slice: best of {args.repeat}")
     with tempfile.TemporaryDirectory() as cache:
-        for name in args.models.split(","):
+        for name in (n for n in args.models.split(",") if n != RESIDUAL):
             start = time.perf_counter()
             from landscapes.networks import examples
 
@@ -249,6 +351,32 @@ def main() -> None:
                       f"is {ll['time'] / ours['train_only']:.2f}x as fast")
             print(f"  Lanczos top-2 Hessian eigenpairs (20 HVPs): {ours['lanczos']:.2f} s;"
                   f" eigenvalues {ours['eigenvalues'][0]:.4g}, {ours['eigenvalues'][1]:.4g}")
+            if "generic_time" in ours:
+                print(f"  generic engine ({ours['generic_method']}: from_module(..., "
+                      f"engine='generic') on the same module): {ours['generic_time']:.2f} s (runs "
+                      f"{', '.join(f'{t:.2f}' for t in ours['generic_times'])}) = "
+                      f"{ours['generic_time'] / ours['time']:.2f}x the fast path (target: within "
+                      f"3x); max rel. difference {ours['generic_max_rel']:.1e}")
+        if RESIDUAL in args.models.split(","):
+            residual(cache, args, have_ll)
+
+
+def residual(cache: str, args: argparse.Namespace, have_ll: bool) -> None:
+    """The residual MLP: our generic slice against loss_landscapes.random_plane."""
+    ours = run_child("ours", RESIDUAL, cache, args)
+    if ours is None:
+        return
+    print(f"residual MLP (h + f(LayerNorm(h)), moons): {ours['dim']:,} parameters; method picked:"
+          f" {ours['method']}")
+    print(f"  slice (train+test loss and accuracy): {ours['time']:.2f} s (runs "
+          f"{', '.join(f'{t:.2f}' for t in ours['times'])}); train loss only "
+          f"{ours['train_only']:.2f} s; peak RSS {ours['peak_mib']:.0f} MiB")
+    ll = run_child("loss-landscapes", RESIDUAL, cache, args) if have_ll else None
+    if ll is not None:
+        print(f"  loss_landscapes.random_plane (train loss only): {ll['time']:.2f} s, peak RSS "
+              f"{ll['peak_mib']:.0f} MiB; ours is {ll['time'] / ours['time']:.2f}x as fast doing "
+              f"4 metrics on train + test, {ll['time'] / ours['train_only']:.2f}x on its work "
+              "(target: faster)")
 
 
 if __name__ == "__main__":

@@ -255,3 +255,46 @@ def split_state(module: nn.Module, state: Mapping[str, torch.Tensor]) -> tuple[d
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise LandscapeError(f"checkpoint tensor {name!r} contains NaN or infinite values")
     return params, buffers
+
+
+def zoo_arch_of(module: nn.Module, sample_shape: tuple[int, ...]) -> dict | None:
+    """The zoo architecture ``module`` is, or None: its state_dict names, layer types and every
+    layer setting (``repr``) must equal :func:`build_network`'s for that architecture, with no
+    hooks, so the zoo's fast evaluation computes exactly what ``module(x)`` does.
+    ``sample_shape`` is one input sample's shape (a CNN's image size is read from it)."""
+    if type(module) is not nn.Sequential or any(
+        m._forward_hooks or m._forward_pre_hooks for m in module.modules()
+    ):
+        return None
+    layers = list(module)
+    linears = [m for m in layers if type(m) is nn.Linear]
+    convs = [m for m in layers if type(m) is nn.Conv2d]
+    acts = [name for name, cls in ACTIVATIONS.items() for m in layers if type(m) is cls]
+    if not linears:
+        return None
+    act = acts[0] if acts else "relu"
+    arch: dict[str, Any]
+    if not convs:
+        arch = {"type": "mlp", "act": act,
+                "sizes": [linears[0].in_features, *(m.out_features for m in linears)]}
+    elif len(sample_shape) == 3:
+        pools = [name for name, cls in POOLS.items() for m in layers if cls and type(m) is cls]
+        arch = {"type": "cnn", "act": act, "in_channels": convs[0].in_channels,
+                "image_size": sample_shape[-1], "channels": [m.out_channels for m in convs],
+                "kernel": convs[0].kernel_size[0], "pool": pools[0] if pools else "none",
+                "batchnorm": any(type(m) is nn.BatchNorm2d for m in layers),
+                "classes": linears[-1].out_features}
+    else:
+        return None
+    try:
+        arch = normalize_arch(arch)
+        if arch["type"] == "cnn" and tuple(sample_shape) != input_shape(arch):
+            return None
+        with torch.device("meta"):
+            built = list(build_network(arch).children())
+    except LandscapeError:
+        return None
+    same = ([type(m) for m in built] == [type(m) for m in layers]
+            and [repr(m) for m in built] == [repr(m) for m in layers]
+            and list(nn.Sequential(*built).state_dict()) == list(module.state_dict()))
+    return arch if same else None

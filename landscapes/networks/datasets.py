@@ -225,6 +225,14 @@ def from_split(name: str, arrays: dict[str, np.ndarray], max_samples: int = MAX_
                    upload, OWN_SPLIT)
 
 
+def from_train_test(name: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray,
+                    y_test: np.ndarray, max_samples: int = MAX_SAMPLES) -> Dataset:
+    """A dataset from given train and test arrays (``from_module``'s ``X_test, y_test``),
+    checked as :func:`from_split` checks a file's own split."""
+    return from_split(name, {"X_train": x, "y_train": y, "X_test": x_test, "y_test": y_test},
+                      max_samples)
+
+
 def as_class_labels(data: Dataset) -> Dataset:
     """``data`` with whole-number float targets of one column cast to int64 class labels (what
     cross-entropy needs); other targets raise a LandscapeError that says what to change."""

@@ -2,17 +2,20 @@
 
 Points are flat float32 parameter vectors in ``named_parameters()`` order (see
 :class:`ParameterLayout`). Evaluation is in eval mode with the BatchNorm buffers passed
-explicitly, so nothing in the module is ever mutated. Two methods give the same numbers (to
+explicitly, so nothing in the module is ever mutated. Three methods give the same numbers (to
 float32 rounding): ``loop``, the reference, one ``torch.func.functional_call`` forward per point;
 ``gemm`` (:class:`GemmProgram`), picked for the zoo's MLPs and CNNs, which evaluates many points
 near the machine's FLOP limit -- per point only GEMMs over (features, samples) blocks that stay
-in cache, and a few elementwise passes. (``torch.compile`` was measured and does not pay here:
+in cache, and a few elementwise passes; ``vmap``, picked for any other ``nn.Module``
+(:meth:`NetworkLandscape.from_module`): ``torch.func.vmap`` of ``functional_call`` over chunks
+of points (:func:`vmap_chunk`). (``torch.compile`` was measured and does not pay here:
 8-85 s to compile on this 2-core machine against well under 1 s for a moons slice, and no faster
 than these eager GEMMs in our runs; ``vmap`` over points is a batched GEMM, done here directly.)
 Units: mean cross-entropy (nats) or mean squared error over the split; accuracy as a fraction.
 """
 
 from collections.abc import Callable, Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -29,11 +32,20 @@ from landscapes.networks.architectures import (
     output_size,
     parameter_count,
     split_state,
+    zoo_arch_of,
 )
 from landscapes.networks.datasets import Dataset
 from landscapes.networks.gemm import GemmProgram, TooLarge, binary_scores, buffers_equal, scores
 
 MAX_PARAMETERS = 2_000_000
+# points per vmap call: about VMAP_ROWS sample rows (points x samples), at most VMAP_POINTS points.
+# Measured (1 thread, width-64 MLP and residual MLP, time per point by chunk 1..64): iris
+# (150 samples) fastest at 32-64 points (3-4x chunk 4); moons (1500) about equal at 4-16 (4-5
+# the steadiest on a loaded machine; 1 and 64 slower): 8k rows keeps a width-64 layer's
+# (points, samples, width) block at 2 MB, near the L2 cache
+VMAP_ROWS = 1 << 13
+VMAP_POINTS = 64
+MODULE_TYPE = "module"  # ``arch["type"]`` of a landscape of an arbitrary module
 
 
 @dataclass
@@ -47,6 +59,7 @@ class NetworkLandscape:
     loss: str
     _tensors: dict = field(default_factory=dict, repr=False)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    module_method: str = "vmap"  # a module outside the zoo: ``vmap``, or ``loop`` if vmap fails
 
     name = "network"
     discrete = False
@@ -57,18 +70,56 @@ class NetworkLandscape:
         arch = normalize_arch(arch)
         if loss not in LOSSES:
             raise LandscapeError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
-        count = parameter_count(arch)
-        if count > max_parameters:
-            raise LandscapeError(
-                f"the network has {count:,} parameters, over the limit of {max_parameters:,} "
-                "(FUNNELSCOPE_MAX_PARAMETERS in the dashboard, --max-parameters in the command "
-                "line)"
-            )
+        _check_count(parameter_count(arch), max_parameters)
         module = build_network(arch).eval()
         layout = ParameterLayout.of(module)
         params, buffers = split_state(module, state)
         _check_data(arch, data, loss)
         return cls(arch, module, layout, layout.flatten(params), buffers, data, loss)
+
+    @classmethod
+    def from_module(cls, module: nn.Module, data: Dataset, loss: str,
+                    max_parameters: int = MAX_PARAMETERS, device: torch.device | None = None,
+                    recognize: bool = True) -> "NetworkLandscape":
+        """The landscape of any ``nn.Module`` (trusted: it runs in this process) at its current
+        weights, on ``data`` with ``loss`` (``cross_entropy`` or ``mse``).
+
+        The contract: points are ``module.named_parameters()`` flattened in that order (float32);
+        ``module.named_buffers()`` are passed explicitly (floating ones as float32) and never
+        updated; ``module(X)`` on a float32 batch (samples, *sample shape) in eval mode returns
+        logits (samples, classes) for ``cross_entropy``, predictions with ``outputs`` numbers per
+        sample for ``mse``; a sample's output does not depend on the rest of the batch. The
+        module is copied (``copy.deepcopy``), never changed. With ``recognize`` a module that is
+        a zoo architecture (:func:`zoo_arch_of`) gets that ``arch`` and the fast ``gemm``
+        method; any other gets ``arch = {"type": "module", "class": <class name>}`` and is
+        evaluated by ``vmap``, or point by point (``loop``) if vmap cannot run its forward
+        (``.item()``, data-dependent control flow: :func:`_vmap_works`). A LandscapeError (one
+        line) for too many parameters, data the module cannot take, or outputs that do not fit
+        the loss.
+        """
+        if not isinstance(module, nn.Module):
+            raise LandscapeError(f"expected a torch.nn.Module; got {type(module).__name__}")
+        if loss not in LOSSES:
+            raise LandscapeError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
+        _check_count(sum(p.numel() for p in module.parameters()), max_parameters)
+        state = float32_state(module.state_dict())
+        arch = zoo_arch_of(module, tuple(data.x_train.shape[1:])) if recognize else None
+        if arch is not None:
+            land = cls.create(arch, state, data, loss, max_parameters)
+        else:
+            try:
+                copy = deepcopy(module).eval()
+            except Exception as exc:  # noqa: BLE001 -- any failure to copy is the user's module
+                raise LandscapeError(f"the module cannot be copied ({type(exc).__name__}: "
+                                     f"{exc})") from None
+            layout = ParameterLayout.of(copy)
+            params, buffers = split_state(copy, state)
+            land = cls({"type": MODULE_TYPE, "class": type(module).__name__}, copy, layout,
+                       layout.flatten(params), buffers, data, loss)
+            _check_module_outputs(land)
+            if not _vmap_works(land):
+                land.module_method = "loop"
+        return land if device is None else land.on(torch.device(device))
 
     @property
     def dim(self) -> int:
@@ -124,12 +175,10 @@ class NetworkLandscape:
         """Metrics per point: [losses per split..., accuracies per split...] for both splits
         (``split`` None) or one."""
         method = method or self.method
-        if method not in ("gemm", "loop"):
-            raise ValueError(f"method must be 'gemm' or 'loop'; got {method!r}")
-        if self.device.type != "cpu":  # the GEMM program is tuned for CPU caches
-            method = "loop"
-        if method == "gemm" and self.program(split) is None:
-            method = "loop"
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+        if method == "gemm" and (self.device.type != "cpu" or self.program(split) is None):
+            method = "loop"  # the GEMM program is tuned for CPU caches
         pts = points.detach().to(torch.float32)
         classify = self.data.task == "classification"
         width = (2 if classify else 1) * (2 if split is None else 1)
@@ -138,25 +187,29 @@ class NetworkLandscape:
             return out
         buffers = dict(self.buffers if buffers is None else buffers)
         exact = np.zeros(len(pts), dtype=bool)
-        if method == "gemm" and buffers_equal(buffers, self.buffers):
+        if method != "loop" and buffers_equal(buffers, self.buffers):
             head = min(16, self.dim)
             maybe = torch.nonzero((pts[:, :head] == self.center[:head]).all(1))[:, 0]
             exact[maybe[(pts[maybe] == self.center).all(1)].numpy()] = True
+        keep: slice | list[int] = slice(None) if split is None else ([0, 2] if classify else [0])
+        if split == "test":
+            keep = [1, 3] if classify else [1]
         if method == "loop" or exact.any():
-            keep = slice(None) if split is None else ([0, 2] if classify else [0])
-            if split == "test":
-                keep = [1, 3] if classify else [1]
-            loop = exact if method == "gemm" else np.ones(len(pts), dtype=bool)
+            loop = exact if method != "loop" else np.ones(len(pts), dtype=bool)
             out[loop] = self._loop(pts[torch.as_tensor(loop)], buffers)[:, keep]
-        if method == "gemm" and not exact.all():
+        if method != "loop" and not exact.all():
             rest = pts[torch.as_tensor(~exact)] if exact.any() else pts
-            out[~exact] = self._gemm(rest, buffers, split)
+            out[~exact] = (self._gemm(rest, buffers, split) if method == "gemm"
+                           else self._vmap(rest, buffers, split))
         return out
 
     @property
     def method(self) -> str:
         """The evaluation picked for this architecture: ``gemm`` for the zoo's MLPs and CNNs
-        whose index tables stay small (see :data:`MAX_INDEX`), else ``loop`` (always on a GPU)."""
+        whose index tables stay small (see :data:`MAX_INDEX`), else ``loop`` (always on a GPU);
+        ``vmap`` for any other module (:meth:`from_module`)."""
+        if self.arch["type"] == MODULE_TYPE:
+            return self.module_method
         if self.device.type != "cpu":
             return "loop"
         return "gemm" if self.program() is not None else "loop"
@@ -176,12 +229,19 @@ class NetworkLandscape:
                               "pooling-window slabs; a CNN's first convolution at points on a "
                               "line, plane or 3-D slice combined from its outputs at basis points "
                               "(it is linear in them); the centre point by the reference forward"}
+        if self.method == "vmap":
+            return {"method": "vmap", "dtype": "float32", "device": str(self.device),
+                    "detail": f"torch.func.vmap of torch.func.functional_call over chunks of "
+                              f"{vmap_chunk(len(self._samples(None)[0]))} points, train and test "
+                              "samples in one batch; the centre point by the reference forward"}
         return {"method": "loop", "dtype": "float32", "device": str(self.device),
                 "detail": "one torch.func.functional_call forward per point over train and test"}
 
     def program(self, split: str | None = None) -> "GemmProgram | None":
         """The GEMM program over both splits' samples (or one split's), None if too large."""
         key = f"program:{split}"
+        if self.arch["type"] == MODULE_TYPE:
+            return None
         if key not in self._tensors:
             try:
                 program = GemmProgram(self.arch, self.module, self.layout, self._samples(split)[0],
@@ -230,6 +290,30 @@ class NetworkLandscape:
                     out[k, 3] = float((test.argmax(1) == y_test).float().mean())
         return out
 
+    def _vmap(self, pts: torch.Tensor, buffers: dict, split: str | None) -> np.ndarray:
+        """Metrics as :meth:`_gemm` gives them, on both splits' samples (``split`` None) or one
+        split's: the forward passes of :func:`vmap_chunk` points per ``torch.func.vmap`` call,
+        the metrics by the GEMM program's :func:`~landscapes.networks.gemm.scores` (the
+        criterion's own batching rule under vmap costs as much as the network)."""
+        x, targets = self._samples(split)  # the metrics are computed on the CPU
+        x = x.to(self.device)
+        buffers = {k: v.to(self.device) for k, v in buffers.items()}
+        n = len(x)
+        splits = [(0, len(self.data.y_train)), (len(self.data.y_train), n)] if split is None \
+            else [(0, n)]
+        classify = self.data.task == "classification"
+
+        def forward(flat: torch.Tensor) -> torch.Tensor:
+            return torch.func.functional_call(self.module, (self.layout.unflatten(flat), buffers),
+                                              (x,))
+
+        batched = torch.func.vmap(forward)
+        with torch.no_grad():
+            rows = [scores(batched(part).reshape(len(part), n, -1).transpose(1, 2).cpu()
+                           .contiguous(), targets, splits, classify)
+                    for part in pts.to(self.device).split(vmap_chunk(n))]
+        return np.concatenate(rows)
+
     def _gemm(self, pts: torch.Tensor, buffers: dict, split: str | None) -> np.ndarray:
         program = self.program(split)
         assert program is not None
@@ -255,6 +339,88 @@ class NetworkLandscape:
                 **{k: v.clone() for k, v in self.buffers.items()}}
 
 
+METHODS = ("gemm", "vmap", "loop")
+
+
+def vmap_chunk(samples: int) -> int:
+    """Points per ``torch.func.vmap`` call on ``samples`` samples (see :data:`VMAP_ROWS`)."""
+    return max(1, min(VMAP_POINTS, VMAP_ROWS // max(1, samples)))
+
+
+def float32_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Floating tensors as float32 (the landscape's precision), detached; others as they are."""
+    return {k: v.detach().to(torch.float32) if v.is_floating_point() else v.detach()
+            for k, v in state.items()}
+
+
+def _check_count(count: int, max_parameters: int) -> None:
+    if count > max_parameters:
+        raise LandscapeError(
+            f"the network has {count:,} parameters, over the limit of {max_parameters:,} "
+            "(FUNNELSCOPE_MAX_PARAMETERS in the dashboard, --max-parameters in the command "
+            "line, max_parameters in Python)"
+        )
+
+
+def _check_module_outputs(land: NetworkLandscape) -> None:
+    """The module takes the data and its outputs fit the loss (checked on two samples)."""
+    data = land.data
+    x = torch.as_tensor(data.x_train[:2])
+    try:
+        with torch.no_grad():
+            out = torch.func.functional_call(land.module, (land.layout.unflatten(land.center),
+                                                           land.buffers), (x,))
+    except Exception as exc:  # noqa: BLE001 -- any failure is the module's or the data's
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise LandscapeError(f"the module fails on samples of shape {tuple(x.shape[1:])}: "
+                             f"{type(exc).__name__}: {message}") from None
+    if not isinstance(out, torch.Tensor) or out.shape[:1] != x.shape[:1]:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise LandscapeError(f"the module must return one row per sample, a tensor "
+                             f"({len(x)}, outputs); got {got}")
+    outputs = int(np.prod(out.shape[1:]))
+    if land.loss == "cross_entropy":
+        if data.task != "classification":
+            raise LandscapeError("data: cross_entropy needs integer class labels; use mse for "
+                                 "real-valued targets")
+        if out.dim() != 2:
+            raise LandscapeError(f"cross_entropy needs logits of shape (samples, classes); the "
+                                 f"module returns {tuple(out.shape)}")
+        _check_labels(data, outputs)
+    elif data.task != "regression" or data.y_train.shape[1] != outputs:
+        raise LandscapeError(
+            f"data: mse needs real-valued targets with {outputs} column(s), one per module output; "
+            f"got {data.task} targets of shape {data.y_train.shape}"
+        )
+
+
+def _vmap_works(land: NetworkLandscape) -> bool:
+    """Whether ``torch.func.vmap`` runs the module (two points, two samples): a forward with
+    ``.item()``, data-dependent Python control flow or an op without a batching rule does not,
+    and is evaluated point by point (``loop``) instead."""
+    x = torch.as_tensor(land.data.x_train[:2])
+
+    def forward(flat: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(land.module, (land.layout.unflatten(flat),
+                                                        land.buffers), (x,))
+
+    try:
+        with torch.no_grad():
+            torch.func.vmap(forward)(land.center.expand(2, -1))
+    except Exception:  # noqa: BLE001 -- any failure under vmap means: evaluate point by point
+        return False
+    return True
+
+
+def _check_labels(data: Dataset, outputs: int) -> None:
+    top = int(max(data.y_train.max(), data.y_test.max()))
+    if top >= outputs:
+        raise LandscapeError(
+            f"data: labels go up to {top} but the network has {outputs} outputs "
+            f"(labels must be 0..{outputs - 1})"
+        )
+
+
 def _criterion(loss: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     if loss == "cross_entropy":
         return nn.functional.cross_entropy
@@ -273,12 +439,7 @@ def _check_data(arch: dict, data: Dataset, loss: str) -> None:
         if data.task != "classification":
             raise LandscapeError("data: cross_entropy needs integer class labels; use mse for "
                                  "real-valued targets")
-        top = int(max(data.y_train.max(), data.y_test.max()))
-        if top >= outputs:
-            raise LandscapeError(
-                f"data: labels go up to {top} but the network has {outputs} outputs "
-                f"(labels must be 0..{outputs - 1})"
-            )
+        _check_labels(data, outputs)
     else:
         if data.task != "regression":
             raise LandscapeError("data: mse needs real-valued targets; use cross_entropy for "

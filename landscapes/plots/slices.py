@@ -7,6 +7,7 @@ so a redraw keeps the user's zoom.
 """
 
 import html
+import math
 import textwrap
 
 import numpy as np
@@ -24,12 +25,14 @@ PATH_COLORS = {"geodesic": "#1f77b4", "linear": "#d62728"}
 def model_title(spec: dict, meta: dict | None = None) -> str:
     """A short human title for a model spec (``meta`` adds a network's architecture and data)."""
     if spec["model"] == "network":
-        name = spec.get("example") or "uploaded checkpoint"
+        name = spec.get("example") or spec.get("module") or "uploaded checkpoint"
         if meta is None:
             return f"network: {name}"
         arch = meta["architecture"]
         shape = ("MLP " + "-".join(map(str, arch["sizes"])) if arch["type"] == "mlp"
-                 else "CNN " + "-".join(map(str, arch["channels"])))
+                 else "CNN " + "-".join(map(str, arch["channels"])) if arch["type"] == "cnn"
+                 else f"{sum(math.prod(p['shape']) for p in meta.get('parameters', [])):,} "
+                 "parameters")
         return f"network: {name} ({shape}) on {meta['data']}, {meta['loss']}"
     if spec["model"] == "ising":
         kind = "SK glass" if spec["native_bias"] == 0 else "Ising spin funnel"
