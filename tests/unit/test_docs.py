@@ -369,7 +369,7 @@ def _refusals() -> dict[str, str]:
         "pt2": lambda: uploads.load_checkpoint(b"PK\x03\x04", "m.pt2", mlp),
         "pt2 renamed": lambda: uploads.load_checkpoint(exported.getvalue(), "m.pt", mlp),
         "too large": lambda: uploads.load_checkpoint(b"x" * 100, "m.pt", mlp, max_bytes=10),
-        "file type": lambda: uploads.load_checkpoint(b"x", "m.onnx", mlp),
+        "file type": lambda: uploads.load_checkpoint(b"x", "m.ckpt", mlp),
         "not a dict": lambda: uploads.load_checkpoint(_torch_bytes([torch.zeros(2)]), "m.pt", mlp),
         "not a tensor": lambda: uploads.load_checkpoint(_torch_bytes({**state, "n": 3}), "m.pt", mlp),
         "no architecture": lambda: uploads.load_checkpoint(_torch_bytes(state), "m.pt"),
