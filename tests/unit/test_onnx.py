@@ -19,8 +19,6 @@ from landscapes.networks.onnx_ops import OPS
 from landscapes.networks.store import UploadStore
 from landscapes.networks.uploads import load_checkpoint
 
-pytestmark = pytest.mark.filterwarnings("ignore:`isinstance\\(treespec, LeafSpec\\)`:FutureWarning")
-
 LIMITS = {"max_bytes": 2**20, "max_parameters": 100_000}
 OPSET = 20
 IR_VERSION = 10
@@ -337,6 +335,7 @@ REFUSALS = {
     "not onnx": (lambda: b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
                  r"not (a readable|an) ONNX model"),
     "text": (lambda: b"X,y\n1,2\n3,4\n", r"not (a readable|an) ONNX model"),
+    "empty": (lambda: b"", r"not an ONNX model \(no IR version, opset or graph nodes\)"),
     "operator": (lambda: _file([_node("Sin", ["x"])], (4, 3)),
                  r"operator 'Sin' is not in the allow-list \(Gemm, MatMul"),
     "sub-graph": (lambda: _file([_node("Dropout", ["x"], body=helper.make_graph([], "b", [], []))],
@@ -389,3 +388,24 @@ def test_an_oversized_file_is_refused_before_parsing():
 def test_sample_input_fills_symbolic_dimensions(exports):
     net = read_onnx(exports["cnn"][2], "net.onnx", **LIMITS)
     assert sample_input(net, batch=3).shape == (3, 1, 8, 8)
+
+
+def test_the_onnx_refusal_table_quotes_the_real_messages():
+    from tests.unit.test_docs import table, ticked
+
+    messages = {}
+    for case, (make, _) in REFUSALS.items():
+        with pytest.raises(LandscapeError) as info:
+            read_onnx(make(), "evil.onnx", **LIMITS)
+        messages[case] = str(info.value)
+    net = read_onnx(_gemm_bytes(), "net.onnx", **LIMITS)
+    with torch.no_grad():
+        net.module.get_parameter("b").add_(1.0)
+    with pytest.raises(LandscapeError) as info:
+        verify(net, _rand(4, 3))
+    messages["mistranslation"] = str(info.value)
+    excerpts = [e for row in table("onnx-refusals").rows[1:] for e in ticked(row[1])]
+    for excerpt in excerpts:
+        assert any(excerpt in m for m in messages.values()), f"no refusal says {excerpt!r}"
+    for case, message in messages.items():
+        assert any(e in message for e in excerpts), f"undocumented refusal ({case}): {message}"
