@@ -181,7 +181,7 @@ def read_onnx(content: bytes, filename: str, max_bytes: int, max_parameters: int
     output_name = _graph_output(graph, name)
     _check_order(graph, input_name, output_name, name)
     tensors = {t.name: t for t in graph.initializer}
-    _check_tensors([*graph.initializer, *_constant_tensors(graph)], max_parameters, name)
+    _check_tensors([*graph.initializer, *_attribute_tensors(graph)], max_parameters, name)
     arrays = {key: _to_array(tensor, name) for key, tensor in tensors.items()}
     parameters, buffers, constants = _split_initializers(graph, arrays, max_parameters, name)
     nodes = _translate(graph, set(constants), name)
@@ -300,9 +300,10 @@ def _check_order(graph: onnx.GraphProto, input_name: str, output_name: str, name
         raise LandscapeError(f"{name}: the graph output {output_name[:60]!r} is never produced")
 
 
-def _constant_tensors(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
-    return [attr.t for node in graph.node if node.op_type == "Constant"
-            for attr in node.attribute if attr.type == onnx.AttributeProto.TENSOR]
+def _attribute_tensors(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
+    """The tensors held in node attributes (Constant's ``value``; checked on every node)."""
+    return [attr.t for node in graph.node for attr in node.attribute
+            if attr.type == onnx.AttributeProto.TENSOR]
 
 
 def _declared_size(tensor: onnx.TensorProto, name: str) -> int:
@@ -425,6 +426,11 @@ def _translate(graph: onnx.GraphProto, static: set[str], name: str) -> list[Node
     for index, node in enumerate(graph.node):
         op = OPS[node.op_type]
         where = _where(index, node)
+        least, most = op.arity
+        if not least <= len(node.input) <= most or not all(node.input[:least]):
+            raise LandscapeError(f"{name}: {where} has {len(node.input)} inputs "
+                                 f"({_names(node.input)}); the operator takes {least} to {most}, "
+                                 f"the first {least} required")
         for position in op.static:
             if position < len(node.input) and node.input[position] not in static:
                 raise LandscapeError(
@@ -435,6 +441,8 @@ def _translate(graph: onnx.GraphProto, static: set[str], name: str) -> list[Node
             kernel = op.build(_attributes(node, name))
         except UnsupportedNode as exc:
             raise LandscapeError(f"{name}: {where}: {exc}") from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise LandscapeError(f"{name}: {where}: unreadable attributes ({exc})") from None
         inputs = [value for value in node.input if value]
         output = next(o for o in node.output if o)
         if node.op_type in ALWAYS_STATIC or (node.op_type in STATIC_PROPAGATING and inputs
@@ -468,8 +476,13 @@ def discrepancy(net: OnnxNetwork, x: np.ndarray) -> tuple[float, float]:
         text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise LandscapeError(f"{net.filename}: onnxruntime cannot evaluate the model on the "
                              f"data ({text})") from None
-    with torch.no_grad():
-        ours = net.module(torch.as_tensor(np.asarray(x, dtype=np.float32))).numpy()
+    try:
+        with torch.no_grad():
+            ours = net.module(torch.as_tensor(np.asarray(x, dtype=np.float32))).numpy()
+    except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+        text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise LandscapeError(f"{net.filename}: the translation cannot evaluate the model on the "
+                             f"data ({text})") from None
     if ours.shape != reference.shape:
         raise LandscapeError(f"{net.filename}: the translation gives outputs of shape "
                              f"{ours.shape}, onnxruntime {reference.shape}")

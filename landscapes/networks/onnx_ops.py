@@ -35,10 +35,12 @@ class UnsupportedNode(ValueError):
 
 @dataclass(frozen=True)
 class Op:
-    """One allow-listed operator: ``build(attrs)`` gives its kernel; ``static`` lists the input
-    positions that must be static (shape targets, axes)."""
+    """One allow-listed operator: ``build(attrs)`` gives its kernel; ``arity`` is the (least,
+    most) number of inputs, the first ``least`` of them required (named); ``static`` lists the
+    input positions that must be static (shape targets, axes)."""
 
     build: Callable[[Attrs], Kernel]
+    arity: tuple[int, int] = (1, 1)
     static: tuple[int, ...] = ()
 
 
@@ -113,7 +115,7 @@ def _binary(torch_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
             assert a is not None and b is not None
             return torch_fn(as_tensor(a, like), as_tensor(b, like))
         return kernel
-    return Op(build)
+    return Op(build, arity=(2, 2))
 
 
 def _div(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -456,17 +458,20 @@ def _constant(attrs: Attrs) -> Kernel:
     return lambda inputs: value
 
 
+#: the most inputs a Concat may join
+MAX_CONCAT = 1_000
+
 OPS: dict[str, Op] = {
-    "Gemm": Op(_gemm),
-    "MatMul": Op(_matmul),
+    "Gemm": Op(_gemm, arity=(2, 3)),
+    "MatMul": Op(_matmul, arity=(2, 2)),
     "Add": _binary(torch.add, np.add),
     "Sub": _binary(torch.sub, np.subtract),
     "Mul": _binary(torch.mul, np.multiply),
     "Div": _binary(_div, _int_div),
     "Neg": Op(_neg),
-    "Conv": Op(_conv),
-    "BatchNormalization": Op(_batch_norm),
-    "LayerNormalization": Op(_layer_norm),
+    "Conv": Op(_conv, arity=(2, 3)),
+    "BatchNormalization": Op(_batch_norm, arity=(5, 5)),
+    "LayerNormalization": Op(_layer_norm, arity=(2, 3)),
     "Relu": _unary(F.relu),
     "LeakyRelu": Op(_leaky_relu),
     "Gelu": Op(_gelu),
@@ -478,18 +483,18 @@ OPS: dict[str, Op] = {
     "AveragePool": Op(_average_pool),
     "GlobalAveragePool": Op(_global_average_pool),
     "Flatten": Op(_flatten),
-    "Reshape": Op(_reshape, static=(1,)),
+    "Reshape": Op(_reshape, arity=(2, 2), static=(1,)),
     "Transpose": Op(_transpose),
-    "Concat": Op(_concat),
+    "Concat": Op(_concat, arity=(1, MAX_CONCAT)),
     "Identity": Op(_identity),
-    "Dropout": Op(_dropout),
+    "Dropout": Op(_dropout, arity=(1, 3)),
     "Softmax": _softmax(torch.softmax),
     "LogSoftmax": _softmax(torch.log_softmax),
-    "Constant": Op(_constant),
+    "Constant": Op(_constant, arity=(0, 0)),
     "Shape": Op(_shape),
-    "Gather": Op(_gather),
-    "Unsqueeze": Op(_unsqueeze, static=(1,)),
-    "Squeeze": Op(_squeeze, static=(1,)),
+    "Gather": Op(_gather, arity=(2, 2)),
+    "Unsqueeze": Op(_unsqueeze, arity=(2, 2), static=(1,)),
+    "Squeeze": Op(_squeeze, arity=(1, 2), static=(1,)),
     "Cast": Op(_cast),
 }
 

@@ -299,6 +299,15 @@ def _external() -> bytes:
     return _file([_node("Gemm", ["x", "w"], transB=1)], (4, 3), tensors=[tensor])
 
 
+def _external_attribute() -> bytes:
+    """External data hidden in a tensor attribute of an allow-listed node (not a Constant)."""
+    tensor = TensorProto(name="t", data_type=TensorProto.FLOAT, dims=[3],
+                         data_location=TensorProto.EXTERNAL)
+    entry = tensor.external_data.add()
+    entry.key, entry.value = "location", "../../etc/passwd"
+    return _file([_node("Relu", ["x"], hidden=tensor)], (4, 3))
+
+
 def _huge() -> bytes:
     tensor = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[10**6, 10**6])
     return _file([_node("MatMul", ["x", "w"])], (4, 10**6), tensors=[tensor])
@@ -323,6 +332,11 @@ def _gemm_bytes() -> bytes:
 
 REFUSALS = {
     "external data": (_external, r"refers to external data \(location '\.\./\.\./etc/passwd'\)"),
+    "external attribute": (_external_attribute, r"tensor 't' refers to external data"),
+    "arity": (lambda: _file([_node("Gemm", ["x"])], (4, 3)),
+              r"node 0 \(Gemm\) has 1 inputs \('x'\); the operator takes 2 to 3"),
+    "attribute type": (lambda: _file([_node("LeakyRelu", ["x"], alpha="much")], (4, 3)),
+                       r"node 0 \(LeakyRelu\): unreadable attributes"),
     "huge tensor": (_huge, r"declares 1,000,000,000,000 values .* it was not allocated"),
     "custom-domain node": (lambda: _file([helper.make_node("Exec", ["x"], ["y"], domain="com.evil")],
                                          (4, 3)),
