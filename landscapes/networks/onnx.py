@@ -48,6 +48,8 @@ from landscapes.networks.onnx_ops import (
 
 #: more nodes than this are refused (the exporter writes a few per layer)
 MAX_NODES = 10_000
+#: no node's output may hold more values than this for one sample (checked on meta tensors)
+MAX_VALUES_PER_SAMPLE = 2**22
 #: onnxruntime and the translation must agree to this fraction of the output's scale
 RTOL = 1e-4
 #: the ONNX domains of the standard operators
@@ -112,15 +114,29 @@ class OnnxModule(nn.Module):
         self._input_name = input_name
         self._output_name = output_name
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, max_values: int | None = None) -> torch.Tensor:
+        """The graph's output for ``x``; with ``max_values``, :class:`TooManyValues` as soon as a
+        node's output holds more values (the size check :func:`read_onnx` runs on meta tensors)."""
         env: dict[str, Value | None] = {"": None, **self._constants}
         env.update({name: getattr(owner, attr) for name, owner, attr in self._slots})
         env[self._input_name] = x
-        for node in self._nodes:
-            env[node.output] = node.kernel([env[name] for name in node.inputs])
+        for index, node in enumerate(self._nodes):
+            value = node.kernel([env[name] for name in node.inputs])
+            if max_values is not None and _count(value) > max_values:
+                raise TooManyValues(f"node {index} ({node.op_type}) gives {_count(value):,} values "
+                                    f"per sample, over the limit of {max_values:,}")
+            env[node.output] = value
         out = env[self._output_name]
         assert out is not None
         return as_tensor(out, x)
+
+
+class TooManyValues(ValueError):
+    """A node's output is larger than the bound the size check runs with (message: one line)."""
+
+
+def _count(value: Value) -> int:
+    return int(value.size) if isinstance(value, np.ndarray) else value.numel()
 
 
 def _owner(root: nn.Module, dotted: str) -> tuple[nn.Module, str]:
@@ -186,8 +202,30 @@ def read_onnx(content: bytes, filename: str, max_bytes: int, max_parameters: int
     parameters, buffers, constants = _split_initializers(graph, arrays, max_parameters, name)
     nodes = _translate(graph, set(constants), name)
     module = OnnxModule(parameters, buffers, constants, nodes, input_name, output_name).eval()
+    _check_values(module, input_shape, name)
     return OnnxNetwork(name, content, hashlib.sha256(content).hexdigest(), module, input_shape,
                        output_name)
+
+
+def _check_values(module: OnnxModule, input_shape: tuple[int | None, ...], name: str) -> None:
+    """Evaluate the graph on meta tensors (shapes only: nothing is allocated) for one sample, and
+    refuse it if any node's output holds more than ``MAX_VALUES_PER_SAMPLE`` values (a chain of
+    Concats doubling a tensor would otherwise exhaust memory) or if it does not evaluate."""
+    state = {key: torch.empty_like(tensor, device="meta")
+             for key, tensor in (*module.named_parameters(), *module.named_buffers())}
+    x = torch.empty(tuple(1 if d is None else d for d in input_shape), device="meta")
+    try:
+        torch.func.functional_call(module, state, (x,), {"max_values": MAX_VALUES_PER_SAMPLE})
+    except TooManyValues as exc:
+        raise LandscapeError(f"{name}: {exc}; it was not evaluated") from None
+    except (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError) as exc:
+        text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise LandscapeError(f"{name}: the graph does not evaluate on inputs of its declared "
+                             f"shape {_shape_text(input_shape)} ({text})") from None
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return "(" + ", ".join("batch" if d is None else str(d) for d in shape) + ")"
 
 
 def _parse(content: bytes, name: str) -> onnx.ModelProto:
@@ -270,8 +308,11 @@ def _graph_input(graph: onnx.GraphProto, name: str) -> tuple[str, tuple[int | No
         raise LandscapeError(f"{name}: the input {inputs[0].name!r} has element type "
                              f"{onnx.TensorProto.DataType.Name(tensor_type.elem_type)}; it must "
                              "be float32")
-    shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim)
-    return inputs[0].name, shape
+    dims = tensor_type.shape.dim
+    if not tensor_type.HasField("shape") or not dims:
+        raise LandscapeError(f"{name}: the input {inputs[0].name!r} does not declare its shape; "
+                             f"{_FIX}")
+    return inputs[0].name, tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
 
 
 def _graph_output(graph: onnx.GraphProto, name: str) -> str:

@@ -308,6 +308,21 @@ def _external_attribute() -> bytes:
     return _file([_node("Relu", ["x"], hidden=tensor)], (4, 3))
 
 
+def _doubling(start: str = "x") -> list[onnx.NodeProto]:
+    """64 Concats, each of the previous value with itself: 2^64 times the start's values."""
+    names = [start] + [f"d{i}" for i in range(64)]
+    return [_node("Concat", [a, a], b, axis=0) for a, b in zip(names, names[1:], strict=False)] + \
+        [_node("Identity", [names[-1]])]
+
+
+def _no_input_shape() -> bytes:
+    graph = helper.make_graph([_node("Relu", ["x"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                             ir_version=IR_VERSION).SerializeToString()
+
+
 def _huge() -> bytes:
     tensor = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[10**6, 10**6])
     return _file([_node("MatMul", ["x", "w"])], (4, 10**6), tensors=[tensor])
@@ -337,6 +352,13 @@ REFUSALS = {
               r"node 0 \(Gemm\) has 1 inputs \('x'\); the operator takes 2 to 3"),
     "attribute type": (lambda: _file([_node("LeakyRelu", ["x"], alpha="much")], (4, 3)),
                        r"node 0 \(LeakyRelu\): unreadable attributes"),
+    "doubling tensors": (lambda: _file(_doubling(), (4, 3)),
+                         r"node 18 \(Concat\) gives 6,291,456 values per sample, over the limit"),
+    "doubling constants": (lambda: _file([_node("Shape", ["x"], "s"), *_doubling("s")], (4, 3)),
+                           r"node 22 \(Concat\) gives 8,388,608 values per sample, over the limit"),
+    "shape mismatch": (lambda: _file([_node("MatMul", ["x", "w"])], (4, 3), {"w": _rand(5, 2)}),
+                       r"does not evaluate on inputs of its declared shape \(4, 3\)"),
+    "input shape": (_no_input_shape, r"the input 'x' does not declare its shape"),
     "huge tensor": (_huge, r"declares 1,000,000,000,000 values .* it was not allocated"),
     "custom-domain node": (lambda: _file([helper.make_node("Exec", ["x"], ["y"], domain="com.evil")],
                                          (4, 3)),
