@@ -152,6 +152,12 @@ def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data
     """A source from loaded checkpoints: the centre and named others (same architecture)."""
     loss = loss or center.loss or ("cross_entropy" if data.task == "classification" else "mse")
     assert center.arch is not None  # a loaded checkpoint always has its architecture
+    if center.onnx is not None:
+        raise LandscapeError(
+            f"{center.onnx.filename}: this ONNX network was read and checked, but landscapes of "
+            "networks outside the zoo need the generic evaluation engine, which this version "
+            "does not have yet"
+        )
     land = NetworkLandscape.create(center.arch, center.state, data, loss, max_parameters)
     points, buffers = {}, {}
     for name, ckpt in others.items():

@@ -18,6 +18,7 @@ from landscapes.networks.onnx import discrepancy, read_onnx, sample_input, verif
 from landscapes.networks.onnx_ops import OPS
 from landscapes.networks.store import UploadStore
 from landscapes.networks.uploads import load_checkpoint
+from landscapes.networks.views import checkpoint_source
 
 LIMITS = {"max_bytes": 2**20, "max_parameters": 100_000}
 OPSET = 20
@@ -258,6 +259,32 @@ def test_load_checkpoint_accepts_onnx_without_an_architecture(exports):
     assert ckpt.module is not None and ckpt.onnx is not None and ckpt.onnx.content == content
     assert set(ckpt.state) == {n for n, _ in module.named_parameters()}
     assert ckpt.loss is None and ckpt.meta["format"] == "onnx"
+
+
+def test_the_store_keeps_an_accepted_onnx_file_as_uploaded(exports, tmp_path):
+    module, x, content = exports["cnn"]
+    store = UploadStore(tmp_path)
+    key = store.put_checkpoint(content, "net.onnx")
+    assert (tmp_path / "uploads" / f"{key}.onnx").read_bytes() == content
+    assert store.put_checkpoint(content, "renamed.onnx") == key
+    ckpt = store.checkpoint(key)
+    assert ckpt.arch is not None and ckpt.arch["sha256"] == key and ckpt.module is not None
+    with torch.no_grad():
+        torch.testing.assert_close(ckpt.module(x), module(x), rtol=1e-5, atol=1e-5)
+    small = UploadStore(tmp_path / "small", max_parameters=100)
+    with pytest.raises(LandscapeError, match="over the limit of 100"):
+        small.put_checkpoint(content, "net.onnx")
+
+
+def test_network_views_say_why_an_onnx_network_is_not_evaluated_yet(exports):
+    if hasattr(NetworkLandscape, "from_module"):
+        pytest.skip("the generic engine is here: checkpoint_source should evaluate ONNX networks")
+    ckpt = load_checkpoint(exports["residual"][2], "net.onnx")
+    rng = np.random.default_rng(0)
+    data = from_arrays("toy", rng.standard_normal((40, 3)).astype(np.float32),
+                       rng.integers(0, 2, 40))
+    with pytest.raises(LandscapeError, match="net.onnx: this ONNX network was read and checked"):
+        checkpoint_source(ckpt, {}, data)
 
 
 def test_end_to_end_with_the_generic_engine(exports):
