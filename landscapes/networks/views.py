@@ -154,9 +154,8 @@ def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data
     assert center.arch is not None  # a loaded checkpoint always has its architecture
     if center.onnx is not None:
         raise LandscapeError(
-            f"{center.onnx.filename}: this ONNX network was read and checked, but landscapes of "
-            "networks outside the zoo need the generic evaluation engine, which this version "
-            "does not have yet"
+            "the ONNX checkpoint was read and checked, but landscapes of networks outside the "
+            "zoo need the generic evaluation engine, which this version does not have yet"
         )
     land = NetworkLandscape.create(center.arch, center.state, data, loss, max_parameters)
     points, buffers = {}, {}

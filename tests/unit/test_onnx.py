@@ -11,6 +11,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
+from landscapes import cli
 from landscapes.errors import LandscapeError
 from landscapes.networks.datasets import from_arrays
 from landscapes.networks.landscape import NetworkLandscape
@@ -283,8 +284,22 @@ def test_network_views_say_why_an_onnx_network_is_not_evaluated_yet(exports):
     rng = np.random.default_rng(0)
     data = from_arrays("toy", rng.standard_normal((40, 3)).astype(np.float32),
                        rng.integers(0, 2, 40))
-    with pytest.raises(LandscapeError, match="net.onnx: this ONNX network was read and checked"):
+    with pytest.raises(LandscapeError, match="the ONNX checkpoint was read and checked"):
         checkpoint_source(ckpt, {}, data)
+
+
+def test_the_command_line_takes_an_onnx_checkpoint_without_an_architecture(exports, tmp_path, capsys):
+    if hasattr(NetworkLandscape, "from_module"):
+        pytest.skip("the generic engine is here: the command line should draw ONNX networks")
+    (tmp_path / "net.onnx").write_bytes(exports["residual"][2])
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", X=rng.standard_normal((40, 3)).astype(np.float32),
+             y=rng.integers(0, 2, 40))
+    code = cli.main(["slice", "network", "--checkpoint", str(tmp_path / "net.onnx"),
+                     "--data", str(tmp_path / "data.npz"), "--out", str(tmp_path / "out.npz")])
+    err = capsys.readouterr().err
+    assert code == 2 and "the ONNX checkpoint was read and checked" in err
+    assert err.count("\n") == 1 and not (tmp_path / "out.npz").exists()
 
 
 def test_end_to_end_with_the_generic_engine(exports):
