@@ -427,15 +427,16 @@ def _split_initializers(graph: onnx.GraphProto, arrays: dict[str, np.ndarray], m
     return parameters, buffers, constants
 
 
-_RESERVED = frozenset(dir(nn.Module()) + ["forward"])
+#: names a tensor (or a module on its path) cannot take: nn.Module's attributes and OnnxModule's
+_RESERVED = frozenset([*dir(nn.Module()), "forward", "_slots", "_constants", "_nodes",
+                       "_input_name", "_output_name"])
 
 
 def _check_state_name(key: str, name: str) -> None:
     parts = key.split(".")
-    if any(not part for part in parts) or any(part in _RESERVED or part.startswith("_")
-                                              for part in parts):
+    if any(not part or part in _RESERVED for part in parts):
         raise LandscapeError(f"{name}: the initializer name {key[:60]!r} cannot be a module "
-                             "attribute (an empty part, a leading underscore or a name torch "
+                             "attribute (an empty part, or a name torch or the translation "
                              "reserves); rename the module's attribute before exporting")
 
 

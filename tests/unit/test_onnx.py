@@ -151,6 +151,17 @@ def test_operator_matches_onnxruntime(case):
     assert verify(net, x) == difference
 
 
+def test_parameter_names_may_be_private_or_exporter_made():
+    names = ["_hidden.weight", "onnx::MatMul_7", "0.1.bias"]
+    nodes = [_node("MatMul", ["x", names[0]], "a"), _node("MatMul", ["a", names[1]], "b"),
+             _node("Add", ["b", names[2]])]
+    inits = {names[0]: _rand(3, 4), names[1]: _rand(4, 2), names[2]: _rand(2)}
+    net = read_onnx(_file(nodes, (4, 3), inits), "net.onnx", **LIMITS)
+    assert [n for n, _ in net.module.named_parameters()] == ["onnx::MatMul_7", "_hidden.weight",
+                                                             "0.1.bias"]
+    assert verify(net, _rand(4, 3)) < 1e-6
+
+
 # --------------------------------------------------------------------------- real exports
 
 
@@ -222,8 +233,8 @@ def test_export_parameter_names_are_the_module_names(exports):
     for which in ("residual", "cnn"):
         module, _, content = exports[which]
         net = read_onnx(content, "net.onnx", **LIMITS)
-        assert sorted(n for n, _ in net.module.named_parameters()) == \
-            sorted(n for n, _ in module.named_parameters())
+        assert [n for n, _ in net.module.named_parameters()] == \
+            [n for n, _ in module.named_parameters()]  # the same order: the same flat points
         for name, tensor in net.module.named_parameters():
             torch.testing.assert_close(tensor, module.get_parameter(name), rtol=0, atol=0)
     net = read_onnx(exports["cnn"][2], "net.onnx", **LIMITS)
@@ -401,6 +412,9 @@ REFUSALS = {
     "shape mismatch": (lambda: _file([_node("MatMul", ["x", "w"])], (4, 3), {"w": _rand(5, 2)}),
                        r"does not evaluate on inputs of its declared shape \(4, 3\)"),
     "input shape": (_no_input_shape, r"the input 'x' does not declare its shape"),
+    "reserved name": (lambda: _file([_node("Add", ["x", "training.bias"])], (4, 3),
+                                    {"training.bias": _rand(3)}),
+                      r"the initializer name 'training\.bias' cannot be a module attribute"),
     "huge tensor": (_huge, r"declares 1,000,000,000,000 values .* it was not allocated"),
     "custom-domain node": (lambda: _file([helper.make_node("Exec", ["x"], ["y"], domain="com.evil")],
                                          (4, 3)),
