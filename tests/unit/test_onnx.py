@@ -3,6 +3,7 @@ the original module, crafted files refused with one line each, and the translati
 functional_call + vmap."""
 
 import tracemalloc
+import warnings
 
 import numpy as np
 import onnx
@@ -189,6 +190,24 @@ class SmallCNN(nn.Module):
         return self.fc(torch.flatten(h, 1))
 
 
+class ViewCNN(SmallCNN):
+    """Flattens with ``h.view(h.size(0), -1)``: TorchScript's exporter writes Shape, Gather,
+    Unsqueeze, Concat and Reshape for it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.max_pool2d(torch.relu(self.bn(self.conv(x))), 2)
+        return self.fc(h.view(h.size(0), -1))
+
+
+def _export_torchscript(model: nn.Module, x: torch.Tensor, tmp_path) -> bytes:
+    path = tmp_path / "ts.onnx"
+    with warnings.catch_warnings():  # the legacy exporter, on purpose: its shape arithmetic
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["x"],
+                          dynamic_axes={"x": {0: "batch"}})
+    return path.read_bytes()
+
+
 def _export(model: nn.Module, x: torch.Tensor, tmp_path, **options) -> bytes:
     pytest.importorskip("onnxscript")
     path = tmp_path / "net.onnx"
@@ -208,16 +227,20 @@ def exports(tmp_path_factory):
         cnn.bn.running_mean.uniform_(-1, 1)
         cnn.bn.running_var.uniform_(0.5, 2)
     cnn.eval()
+    view_cnn = ViewCNN()
+    view_cnn.load_state_dict(cnn.state_dict())
+    view_cnn.eval()
     tmp = tmp_path_factory.mktemp("onnx")
     x_mlp, x_cnn = torch.randn(6, 3), torch.randn(5, 1, 8, 8)
     return {
         "residual": (residual, x_mlp, _export(residual, x_mlp, tmp)),
         "cnn": (cnn, x_cnn, _export(cnn, x_cnn, tmp, optimize=False)),
         "cnn-folded": (cnn, x_cnn, _export(cnn, x_cnn, tmp)),
+        "cnn-torchscript": (view_cnn, x_cnn, _export_torchscript(view_cnn, x_cnn, tmp)),
     }
 
 
-@pytest.mark.parametrize("which", ["residual", "cnn", "cnn-folded"])
+@pytest.mark.parametrize("which", ["residual", "cnn", "cnn-folded", "cnn-torchscript"])
 def test_export_matches_onnxruntime_and_the_module(exports, which):
     module, x, content = exports[which]
     net = read_onnx(content, "net.onnx", **LIMITS)
@@ -227,6 +250,12 @@ def test_export_matches_onnxruntime_and_the_module(exports, which):
         with torch.no_grad():
             torch.testing.assert_close(net.module(inputs), module(inputs), rtol=1e-5, atol=1e-5)
     assert net.input_shape[0] is None and list(net.input_shape[1:]) == list(x.shape[1:])
+
+
+def test_torchscript_export_shape_arithmetic_is_static(exports):
+    content = exports["cnn-torchscript"][2]
+    ops = {node.op_type for node in onnx.load_from_string(content).graph.node}
+    assert {"Shape", "Gather", "Unsqueeze", "Concat", "Reshape"} <= ops
 
 
 def test_export_parameter_names_are_the_module_names(exports):
