@@ -13,8 +13,11 @@ outside the allow-list, custom domains (in nodes or opset imports), local functi
 attributes (If, Loop, Scan), external-data or sparse tensors, tensors of unsupported types or
 whose declared size exceeds the limits or disagrees with their data, non-finite weights, a node
 reading a value no earlier node produced (a cycle or a dangling edge: ONNX requires topological
-order), a value produced twice, more than ``MAX_NODES`` nodes, and graphs with other than one
-float input and one output.
+order), a value produced twice, more than ``MAX_NODES`` nodes, a node with the wrong number of
+inputs or unreadable attributes, graphs with other than one float input (of declared shape) and
+one output, and -- found by evaluating the graph once on meta tensors, which allocates nothing --
+a node whose output would hold more than ``MAX_VALUES_PER_SAMPLE`` values per sample, or a graph
+that does not evaluate on its declared input shape.
 
 Parameters: every floating initializer of rank >= 1 becomes an ``nn.Parameter`` under its own
 (exporter-given) dotted name, in nested submodules so that ``named_parameters()`` gives exactly
