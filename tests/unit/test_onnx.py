@@ -530,3 +530,11 @@ def test_the_onnx_refusal_table_quotes_the_real_messages():
         assert any(excerpt in m for m in messages.values()), f"no refusal says {excerpt!r}"
     for case, message in messages.items():
         assert any(e in message for e in excerpts), f"undocumented refusal ({case}): {message}"
+
+
+@pytest.mark.parametrize("cut", [0.25, 0.5, 0.9, 0.999])
+def test_a_truncated_export_is_refused_in_one_line(exports, cut):
+    content = exports["cnn"][2]
+    with pytest.raises(LandscapeError, match=r"^net\.onnx: not (a readable|an) ONNX model") as info:
+        read_onnx(content[:int(len(content) * cut)], "net.onnx", **LIMITS)
+    assert "\n" not in str(info.value)
