@@ -72,7 +72,8 @@ def run(args: argparse.Namespace, prog: str = "landscapes") -> int:
 def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("networks")
     g.add_argument("--example", choices=list(examples.RECIPES), help="a shipped example network")
-    g.add_argument("--checkpoint", help=".safetensors or .pt weights (the slice center)")
+    g.add_argument("--checkpoint",
+                   help=".safetensors or .pt weights, or an .onnx network (the slice center)")
     g.add_argument("--checkpoint2", help="a second checkpoint (path end; plane through points)")
     g.add_argument("--checkpoint3", help="a third checkpoint (plane through three points)")
     g.add_argument("--arch", help='architecture JSON, e.g. \'{"type": "mlp", "sizes": [2, 64, 2]}\'')

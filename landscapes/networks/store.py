@@ -2,8 +2,9 @@
 and the example networks' training cache.
 
 Only files that passed validation are written, and only in a normalized form (checkpoints as
-safetensors with their architecture and loss in the metadata; data as plain ``.npz`` arrays):
-a refused upload never enters the store. Keys are sha256 hex digests, so the same upload from
+safetensors with their architecture and loss in the metadata; ONNX networks as the uploaded
+file, which is their architecture, under ``KEY.onnx``; data as plain ``.npz`` arrays): a refused
+upload never enters the store. Keys are sha256 hex digests, so the same upload from
 any worker lands on the same file; writes are atomic (temporary file, then rename).
 """
 
@@ -58,7 +59,9 @@ class UploadStore:
 
     def put_checkpoint(self, content: bytes, filename: str, arch: dict | None = None) -> str:
         """Validate a checkpoint upload and store it; returns its key. Raises LandscapeError."""
-        ckpt = uploads.load_checkpoint(content, filename, arch, self.max_bytes)
+        ckpt = uploads.load_checkpoint(content, filename, arch, self.max_bytes, self.max_parameters)
+        if ckpt.onnx is not None:
+            return self._put_onnx(ckpt.onnx.content, ckpt.onnx.sha256, filename)
         assert ckpt.arch is not None  # load_checkpoint refuses a file without an architecture
         count = parameter_count(ckpt.arch)
         if count > self.max_parameters:
@@ -77,7 +80,27 @@ class UploadStore:
             tmp.replace(path)
         return key
 
+    def _put_onnx(self, content: bytes, key: str, filename: str) -> str:
+        """An accepted ONNX upload, stored as uploaded under its sha256 (``KEY.onnx``), and the
+        name it was first uploaded as beside it (``KEY.onnx.name``)."""
+        path = self._path(key, ".onnx")
+        if not path.exists():
+            name = _atomic_target(self._path(key, ".onnx.name"))
+            name.write_bytes(uploads.file_name(filename).encode("utf-8", "replace"))
+            name.replace(self._path(key, ".onnx.name"))
+            tmp = _atomic_target(path)
+            tmp.write_bytes(content)
+            tmp.replace(path)
+        return key
+
     def checkpoint(self, key: str) -> uploads.Checkpoint:
+        onnx_path = self._path(key, ".onnx")
+        if onnx_path.exists():
+            name_path = self._path(key, ".onnx.name")
+            name = (name_path.read_bytes().decode("utf-8", "replace") if name_path.exists()
+                    else onnx_path.name)
+            return uploads.load_checkpoint(onnx_path.read_bytes(), name, max_bytes=2**62,
+                                           max_parameters=self.max_parameters)
         path = self._path(key, ".safetensors")
         if not path.exists():
             raise LandscapeError("that uploaded checkpoint is no longer stored; upload it again")

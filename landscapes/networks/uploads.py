@@ -5,6 +5,9 @@ What is accepted (docs/file-formats.md, "Uploads"):
 * checkpoints: ``.safetensors`` (string metadata may carry ``architecture``, a JSON spec for
   :func:`landscapes.networks.architectures.normalize_arch`, and ``loss``), or ``.pt`` / ``.pth`` written
   by ``torch.save`` holding a state_dict, read with ``torch.load(..., weights_only=True)``;
+* ONNX networks: ``.onnx`` files from ``torch.onnx.export(..., external_data=False)``, read
+  and translated by :mod:`landscapes.networks.onnx` (the graph is the architecture, so no
+  ``arch`` is needed; an ``arch`` given is ignored) and checked against onnxruntime;
 * data: ``.npz`` (read with ``allow_pickle=False``) or ``.safetensors``, holding arrays ``X``
   and ``y`` (split 80/20, seeded by their content) or the user's own split ``X_train``,
   ``y_train``, ``X_test``, ``y_test``.
@@ -48,9 +51,11 @@ from landscapes.networks.datasets import (
     from_arrays,
     from_split,
 )
+from landscapes.networks.landscape import MAX_PARAMETERS
+from landscapes.networks.onnx import OnnxNetwork, read_onnx, sample_input, verify
 
 MAX_BYTES = 20 * 2**20
-CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".onnx")
 DATA_SUFFIXES = (".npz", ".safetensors")
 #: an ``.npz`` may expand to at most this many times the upload limit (guards against zip bombs)
 NPZ_EXPANSION = 8
@@ -66,12 +71,18 @@ class Checkpoint:
 
     ``arch`` is the normalized architecture spec; ``state`` maps state_dict names to CPU tensors
     (parameters and buffers, checked against ``arch``); ``meta`` holds any other string metadata.
+
+    For an ONNX file, ``arch`` is ``{"type": "onnx", "sha256": ..., "inputs": [None, ...]}`` (not
+    a zoo spec), ``onnx`` the checked translation (its ``content`` the file to store) and
+    ``module`` the translated :class:`torch.nn.Module` whose ``state_dict()`` is ``state``.
     """
 
     arch: dict | None
     state: dict[str, torch.Tensor]
     loss: str | None
     meta: dict = field(default_factory=dict)
+    module: torch.nn.Module | None = None
+    onnx: OnnxNetwork | None = None
 
 
 def content_hash(content: bytes) -> str:
@@ -115,8 +126,11 @@ def _check_size(content: bytes, filename: str, max_bytes: int) -> None:
 
 
 def load_checkpoint(content: bytes, filename: str, arch: dict | None = None,
-                    max_bytes: int = MAX_BYTES) -> Checkpoint:
+                    max_bytes: int = MAX_BYTES, max_parameters: int = MAX_PARAMETERS) -> Checkpoint:
     """Weights from an uploaded checkpoint, checked against their architecture.
+
+    An ``.onnx`` file is its own architecture (see :func:`_read_onnx_checkpoint`); ``arch`` is
+    ignored for it and ``max_parameters`` bounds its tensors.
 
     ``arch`` (if given) overrides an architecture named in the file. The state's keys and
     shapes must match the architecture exactly and every floating tensor must be finite;
@@ -127,6 +141,8 @@ def load_checkpoint(content: bytes, filename: str, arch: dict | None = None,
     suffix = _suffix(filename)
     if suffix == ".pt2":
         raise LandscapeError(_export_refusal(filename))
+    if suffix == ".onnx":
+        return _read_onnx_checkpoint(content, filename, max_bytes, max_parameters)
     if suffix == ".safetensors":
         state, file_arch, loss, meta = _read_safetensors_checkpoint(content, filename, arch is None)
     elif suffix in (".pt", ".pth"):
@@ -135,7 +151,7 @@ def load_checkpoint(content: bytes, filename: str, arch: dict | None = None,
         raise LandscapeError(
             f"{filename}: unsupported checkpoint type {suffix or '(no extension)'!r}; "
             f"upload one of {', '.join(CHECKPOINT_SUFFIXES)} (a state_dict saved with "
-            "torch.save, or a safetensors file)"
+            "torch.save, a safetensors file, or an ONNX export)"
         )
     chosen = arch if arch is not None else file_arch
     if chosen is None:
@@ -151,6 +167,18 @@ def load_checkpoint(content: bytes, filename: str, arch: dict | None = None,
         )
     _check_state(state, normalized, filename)
     return Checkpoint(normalized, state, loss, meta)
+
+
+def _read_onnx_checkpoint(content: bytes, filename: str, max_bytes: int,
+                          max_parameters: int) -> Checkpoint:
+    """An ONNX upload: checked and translated, then compared with onnxruntime on standard normal
+    inputs of its declared shape (the comparison on the uploaded data is
+    :func:`landscapes.networks.onnx.verify`, once the data is known)."""
+    net = read_onnx(content, filename, max_bytes, max_parameters)
+    verify(net, sample_input(net))
+    state = {name: tensor.detach().clone() for name, tensor in net.module.state_dict().items()}
+    meta = {"filename": file_name(net.filename), "sha256": net.sha256, "format": "onnx"}
+    return Checkpoint(net.arch, state, None, meta, module=net.module, onnx=net)
 
 
 def _export_refusal(filename: str) -> str:

@@ -31,13 +31,14 @@ from landscapes.directions import directions_through, filter_normalized, pca_dir
 from landscapes.errors import LandscapeError
 from landscapes.networks import examples
 from landscapes.networks.architectures import describe_arch, output_size, split_state
-from landscapes.networks.datasets import Dataset, as_class_labels, load_builtin
+from landscapes.networks.datasets import BUILTIN, Dataset, as_class_labels, load_builtin
 from landscapes.networks.landscape import MAX_PARAMETERS, NetworkLandscape
 from landscapes.networks.minima import (
     NETWORK_MINIMA_DEFAULTS,
     network_minima,
     normalize_network_minima_view,
 )
+from landscapes.networks.onnx import verify
 from landscapes.networks.store import UploadStore
 from landscapes.networks.uploads import Checkpoint
 from landscapes.registry import Context, Progress, ViewKind, register_view
@@ -72,6 +73,8 @@ class NetworkSource:
     #: uploaded checkpoints by point name (``center``, ``checkpoint2``, ...): ``{"name": file
     #: name, "sha256": hex digest of the uploaded file}``
     files: dict[str, dict] = field(default_factory=dict)
+    #: what meta names as the architecture when it is not the engine's (an ONNX file's graph)
+    architecture: dict | None = None
 
     def point(self, name: str) -> np.ndarray:
         name = SPELLINGS.get(name, name)
@@ -176,6 +179,28 @@ def upload_file(ckpt: Checkpoint) -> dict:
     return {"name": ckpt.meta.get("filename"), "sha256": ckpt.meta.get("sha256")}
 
 
+VERIFY_SAMPLES = 256  # an ONNX graph is checked against onnxruntime on this many train samples
+
+
+def _shapes(ckpt: Checkpoint) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(t.shape) for name, t in ckpt.state.items()}
+
+
+def _same_network(center: Checkpoint, other: Checkpoint) -> bool:
+    """Whether ``other``'s weights fit ``center``'s network: the same zoo architecture, or for
+    ONNX files the same parameter and buffer names and shapes (they are evaluated in the center
+    file's graph)."""
+    if center.onnx is None or other.onnx is None:
+        return center.onnx is None and other.onnx is None and other.arch == center.arch
+    return _shapes(other) == _shapes(center)
+
+
+def _network_words(ckpt: Checkpoint) -> str:
+    if ckpt.onnx is not None:
+        return f"ONNX graph of {len(ckpt.state)} tensors"
+    return str(ckpt.arch)
+
+
 def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data: Dataset,
                       loss: str | None = None, label: dict | None = None,
                       max_parameters: int = MAX_PARAMETERS) -> NetworkSource:
@@ -184,22 +209,32 @@ def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data
     Without a named loss, :func:`default_loss` chooses; for cross-entropy, whole-number float
     labels are cast to class labels (:func:`landscapes.networks.datasets.as_class_labels`)."""
     assert center.arch is not None  # a loaded checkpoint always has its architecture
-    loss = loss or center.loss or default_loss(data, output_size(center.arch))
+    if center.onnx is not None:  # any graph: checked on the data, then the generic engine
+        verify(center.onnx, data.x_train[:VERIFY_SAMPLES])
+        outputs = int(center.onnx.module(torch.as_tensor(data.x_train[:1])).shape[-1])
+    else:
+        outputs = output_size(center.arch)
+    loss = loss or center.loss or default_loss(data, outputs)
     if loss == "cross_entropy":
         data = as_class_labels(data)
-    land = NetworkLandscape.create(center.arch, center.state, data, loss, max_parameters)
+    if center.onnx is not None:
+        land = NetworkLandscape.from_module(center.onnx.module, data, loss, max_parameters,
+                                            recognize=False)
+    else:
+        land = NetworkLandscape.create(center.arch, center.state, data, loss, max_parameters)
     points, buffers = {}, {}
     for name, ckpt in others.items():
-        if ckpt.arch != center.arch:
+        if not _same_network(center, ckpt):
             raise LandscapeError(
                 f"{name} has a different architecture from the center checkpoint "
-                f"({ckpt.arch} vs {center.arch})"
+                f"({_network_words(ckpt)} vs {_network_words(center)})"
             )
         params, bufs = split_state(land.module, ckpt.state)
         points[name] = land.layout.flatten(params).double().numpy()
         buffers[name] = bufs
     files = {name: upload_file(ckpt) for name, ckpt in (("center", center), *others.items())}
-    return NetworkSource(land, points, buffers, None, label or {}, files)
+    return NetworkSource(land, points, buffers, None, label or {}, files,
+                         center.arch if center.onnx is not None else None)
 
 
 def normalize_view(view: dict) -> dict:
@@ -296,8 +331,9 @@ def _upload_meta(source: NetworkSource) -> dict:
 
 
 def _data_arrays(data: Dataset) -> dict[str, np.ndarray]:
-    """An uploaded dataset's split as export arrays (a built-in one is recomputed by name)."""
-    if data.upload is None:
+    """The split as export arrays, so every value recomputes from the file alone: an upload's, or
+    arrays passed from Python; a built-in dataset is recomputed by its name instead."""
+    if data.upload is None and data.name in BUILTIN:
         return {}
     return {"X_train": data.x_train, "y_train": data.y_train, "X_test": data.x_test,
             "y_test": data.y_test}
@@ -307,7 +343,7 @@ def _base_meta(source: NetworkSource) -> dict:
     land = source.landscape
     return {
         **base_meta({"model": "network", **source.label}, "loss"),
-        "architecture": land.arch,
+        "architecture": source.architecture or land.arch,
         "loss": land.loss,
         "data": land.data.name,
         "loss_unit": "mean cross-entropy (nats)" if land.loss == "cross_entropy"

@@ -21,7 +21,8 @@ temporary working directory; "written" files are those a block created or change
   unchanged (every field shown); one per architecture type.
 
 Tables: ``refusals`` (each quoted excerpt is in a real refusal message, and each refusal is
-documented), ``limits`` (defaults and settings against app/config.py and the library),
+documented; ``onnx-refusals`` likewise, checked in tests/unit/test_onnx.py), ``limits``
+(defaults and settings against app/config.py and the library),
 ``formats`` (equals :data:`landscapes.io.formats.FORMATS`), ``format-matrix`` (each cell against
 :func:`landscapes.io.formats.check_format`).
 """
@@ -59,7 +60,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "file-formats.md"
 MARKER = re.compile(r"^<!--\s*test:\s*([\w-]+)\s*-->\s*$")
 FENCE = re.compile(r"^```(\w*)\s*$")
 BLOCK_MARKERS = {"run", "checkpoint", "data", "recompute", "arch"}
-TABLE_MARKERS = {"refusals", "limits", "formats", "format-matrix"}
+TABLE_MARKERS = {"refusals", "onnx-refusals", "limits", "formats", "format-matrix"}
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:`torch.jit.save` is deprecated:DeprecationWarning"),
@@ -380,7 +381,7 @@ def _refusals() -> dict[str, str]:
         "pt2": lambda: uploads.load_checkpoint(b"PK\x03\x04", "m.pt2", mlp),
         "pt2 renamed": lambda: uploads.load_checkpoint(exported.getvalue(), "m.pt", mlp),
         "too large": lambda: uploads.load_checkpoint(b"x" * 100, "m.pt", mlp, max_bytes=10),
-        "file type": lambda: uploads.load_checkpoint(b"x", "m.onnx", mlp),
+        "file type": lambda: uploads.load_checkpoint(b"x", "m.ckpt", mlp),
         "not a dict": lambda: uploads.load_checkpoint(_torch_bytes([torch.zeros(2)]), "m.pt", mlp),
         "not a tensor": lambda: uploads.load_checkpoint(_torch_bytes({**state, "n": 3}), "m.pt", mlp),
         "no architecture": lambda: uploads.load_checkpoint(_torch_bytes(state), "m.pt"),
