@@ -41,7 +41,7 @@ Grid = tuple[tuple[int, int, int], np.ndarray, dict[str, np.ndarray]]
 
 COEFFICIENT_NAMES = ("a", "b", "c")
 # arrays saved beside a grid that are not per-point data, even when their shape happens to match
-NOT_PER_POINT = frozenset({"couplings", "native", "trajectory_coords"})
+NOT_PER_POINT = frozenset({"couplings", "native", "trajectory_coords", "checkpoint_coords"})
 MAX_COLUMNS = 3  # a per-point extra with more components than this is left to the .npz
 TABLE_NOTES = {
     "slice": "a, b, c = coefficients along d1, d2, d3 (x, y, z of the .npz); rows in C order of "

@@ -13,8 +13,9 @@ Paths run between named checkpoints (``center`` is the slice center; the older s
 ``centre`` is accepted in input and stored as ``center``) from alpha = 0 to 1.
 
 Directions: ``filter`` (Gaussian, filter-normalized, Li et al. 2018; coefficients are in units
-of the filter norms), ``pca`` (principal directions of the trajectory, unit length; the span is
-relative to the trajectory's extent), ``hessian`` (top Hessian eigenvectors by Lanczos, unit
+of the filter norms), ``pca`` (principal directions, unit length, of the training trajectory or,
+for uploads, of the uploaded checkpoints, centered on the center checkpoint; the span is
+relative to their extent: :func:`_pca_plane`), ``hessian`` (top Hessian eigenvectors by Lanczos, unit
 length; span in parameter-space distance), ``through:P1[,P2]`` (``P - centre``). Geometry is
 Euclidean. ``values`` is the train loss; ``test_loss`` (and ``train_accuracy``,
 ``test_accuracy`` for classification) have the same shape.
@@ -152,6 +153,17 @@ def source_from_spec(spec: dict, store: UploadStore) -> NetworkSource:
                              max_parameters=store.max_parameters)
 
 
+def describe_network(source: NetworkSource) -> str:
+    """A short name for people: the zoo's (:func:`describe_arch`), or for an ONNX file ``ONNX
+    graph, 1,234 parameters in 6 tensors, input (batch, 3)`` (a symbolic dimension: ``batch``)."""
+    land = source.landscape
+    if source.architecture is None or source.architecture.get("type") != "onnx":
+        return describe_arch(land.arch)
+    dims = ", ".join("batch" if d is None else str(d) for d in source.architecture["inputs"])
+    return (f"ONNX graph, {land.layout.dim:,} parameters in {len(land.layout.shapes)} tensors, "
+            f"input ({dims})")
+
+
 def center_summary(source: NetworkSource) -> str:
     """What an accepted upload is, with its loss at the centre checkpoint on the train split:
     ``mlp 2-64-64-2 relu; loss at this checkpoint 0.0123 (cross_entropy) on the train split of
@@ -159,7 +171,7 @@ def center_summary(source: NetworkSource) -> str:
     land = source.landscape
     loss = float(land.evaluate(land.center[None])["loss"][0])
     data = land.data.upload["name"] if land.data.upload else land.data.name
-    return (f"{describe_arch(land.arch)}; loss at this checkpoint {loss:.6g} ({land.loss}) on the "
+    return (f"{describe_network(source)}; loss at this checkpoint {loss:.6g} ({land.loss}) on the "
             f"train split of {data} ({len(land.data.x_train):,} samples)")
 
 
@@ -357,6 +369,57 @@ def _base_meta(source: NetworkSource) -> dict:
     }
 
 
+UPLOADED_POINTS = (CENTER, "checkpoint2", "checkpoint3")  # an upload's PCA points, in order
+
+
+def _pca_plane(source: NetworkSource, center: np.ndarray, dims: int
+               ) -> tuple[np.ndarray, float, dict, dict[str, np.ndarray]]:
+    """PCA directions (dims, D), the extent the span is relative to, and the meta and arrays
+    they add to a slice.
+
+    Both kinds of source are centered on the center checkpoint (the slice's origin), as in Li et
+    al. 2018, and decomposed by :func:`landscapes.directions.pca_directions` (unit directions,
+    SVD of the rows ``point - center``):
+
+    * an example: its recorded training trajectory (``trajectory_coords``: the trajectory in the
+      slice's coordinates, drawn as a line);
+    * an upload: the uploaded checkpoints ``center``, ``checkpoint2``, ``checkpoint3``, so dims
+      directions need dims + 1 of them (a plane: all three; it is the plane through them, with
+      orthonormal axes ordered by variance). ``checkpoint_coords`` (P, dims) are the
+      checkpoints in the slice's coordinates (the center at 0), ``pca_points`` their names and
+      ``pca_point_losses`` their train losses with the center's BatchNorm statistics, as the
+      surface is evaluated (drawn as markers on it).
+
+    The span is relative to the extent: the largest |coordinate| of the points.
+    """
+    land = source.landscape
+    if source.trajectory is not None:
+        dirs, ratio = pca_directions(source.trajectory, center, dims)
+        coords = (source.trajectory - center) @ dirs.T
+        extras = {"trajectory_coords": coords}
+        info: dict = {"normalization": "unit principal directions of trajectory - centre",
+                      "span_unit": "trajectory extent"}
+    else:
+        names = [name for name in UPLOADED_POINTS if name == CENTER or name in source.points]
+        if len(names) < dims + 1:
+            raise LandscapeError(
+                f"PCA directions of an upload need {dims + 1} checkpoints for {dims} direction(s) "
+                f"(have {len(names)}): upload a {'third' if dims == 2 else 'second'} checkpoint "
+                "or use through-checkpoint directions")
+        points = np.stack([source.point(name) for name in names])
+        # the sign is fixed by the first row: checkpoint2 (the center's row is zero)
+        dirs, ratio = pca_directions(np.roll(points, -1, axis=0), center, dims)
+        coords = (points - center) @ dirs.T
+        losses = land.evaluate(torch.as_tensor(points, dtype=torch.float32))["loss"]
+        extras = {"checkpoint_coords": coords}
+        info = {"normalization": "unit principal directions of the uploaded checkpoints - "
+                                 "center checkpoint",
+                "span_unit": "checkpoints' extent", "pca_points": names,
+                "pca_point_losses": [float(v) for v in losses]}
+    extent = float(np.abs(coords).max()) or 1.0
+    return dirs, extent, {**info, "explained_variance": ratio.tolist()}, extras
+
+
 def compute_slice(source: NetworkSource, view: dict, progress: Progress = None) -> Slice:
     """A 1D/2D slice of the loss around the centre checkpoint (Euclidean geometry)."""
     view = normalize_view({"view": "slice", **view})
@@ -377,15 +440,10 @@ def compute_slice(source: NetworkSource, view: dict, progress: Progress = None) 
                                  "the centre's filter norm; 1-D parameters "
                                  + ("scaled as a whole" if view["include_1d"] else "zeroed"))
     elif kind == "pca":
-        if source.trajectory is None:
-            raise LandscapeError("PCA directions need a recorded trajectory (the examples have one)")
-        dirs, ratio = pca_directions(source.trajectory, center, dims)
-        coords = (source.trajectory - center) @ dirs.T
-        extent = float(np.abs(coords).max()) or 1.0
+        dirs, extent, pca_info, pca_extras = _pca_plane(source, center, dims)
         axes = [axis * extent] * dims
-        extras["trajectory_coords"] = coords
-        info.update(normalization="unit principal directions of trajectory - centre",
-                    explained_variance=ratio.tolist(), span_unit="trajectory extent")
+        extras.update(pca_extras)
+        info.update(pca_info)
     elif kind == "hessian":
         from landscapes.networks.hessian import hessian_directions
 

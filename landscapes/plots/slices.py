@@ -29,10 +29,10 @@ def model_title(spec: dict, meta: dict | None = None) -> str:
         if meta is None:
             return f"network: {name}"
         arch = meta["architecture"]
+        count = f"{sum(math.prod(p['shape']) for p in meta.get('parameters', [])):,} parameters"
         shape = ("MLP " + "-".join(map(str, arch["sizes"])) if arch["type"] == "mlp"
                  else "CNN " + "-".join(map(str, arch["channels"])) if arch["type"] == "cnn"
-                 else f"{sum(math.prod(p['shape']) for p in meta.get('parameters', [])):,} "
-                 "parameters")
+                 else f"ONNX graph, {count}" if arch["type"] == "onnx" else count)
         return f"network: {name} ({shape}) on {meta['data']}, {meta['loss']}"
     if spec["model"] == "ising":
         kind = "SK glass" if spec["native_bias"] == 0 else "Ising spin funnel"
@@ -135,7 +135,8 @@ def _decay_at(result: Slice, display: dict, coef: list[float]) -> float:
 
 def _marks(result: Slice, display: dict, floor: float) -> list[dict]:
     """The points drawn on a slice, as plain data: the centre, a training trajectory (at height
-    ``floor``) and the points the plane passes through. Each: x, y, z (the drawn value, weight
+    ``floor``), an upload's other checkpoints on a PCA plane and the points the plane passes
+    through. Each: x, y, z (the drawn value, weight
     decay included), name, colour, ``line`` (a polyline rather than one marker) and a hover
     label."""
     def shown(energy: float, coef: list[float]) -> float:
@@ -153,6 +154,14 @@ def _marks(result: Slice, display: dict, floor: float) -> list[dict]:
                       "z": np.full(len(coords), floor, dtype=np.float32),
                       "name": "training trajectory (projected)", "color": CENTER_COLOR,
                       "line": True, "label": None})
+    points = result.extras.get("checkpoint_coords")
+    if points is not None:  # an upload's PCA: its checkpoints, on the surface at their losses
+        for name, coef, loss in zip(result.meta["pca_points"], np.asarray(points, dtype=float),
+                                    result.meta["pca_point_losses"], strict=True):
+            xy = [float(c) for c in coef]
+            if name != "center":
+                marks.append({"x": [xy[0]], "y": [xy[1]], "z": [shown(loss, xy)], "name": name,
+                              "color": POINT_COLOR, "line": False, "label": name})
     for k, energy in enumerate(result.meta.get("point_energies", [])):
         coef = [0.0, 0.0]
         coef[k] = 1.0

@@ -534,7 +534,7 @@ def test_bad_network_views_and_specs_are_refused(tmp_path):
     source, _ = _source(tmp_path, "mlp")
     with pytest.raises(LandscapeError, match="unknown directions 'sideways'"):
         compute_slice(source, {"directions": "sideways"})
-    with pytest.raises(LandscapeError, match="need a recorded trajectory"):
+    with pytest.raises(LandscapeError, match="need 3 checkpoints for 2 direction"):
         compute_slice(source, {"directions": "pca", "steps": 3})
     with pytest.raises(LandscapeError, match="no checkpoint named 'checkpoint2'"):
         compute_path(source, {"from": "centre", "to": "checkpoint2"})
