@@ -168,7 +168,8 @@ CONTROLS: tuple[Control, ...] = (
         placeholder='{"type": "mlp", "sizes": [2, 64, 64, 2], "act": "relu"}',
         families=frozenset({"network"}), area=ids.UPLOAD_GROUP,
         help="The network's architecture as JSON, e.g. {\"type\": \"mlp\", \"sizes\": [2, 64, "
-             "64, 2], \"act\": \"relu\"}; a .safetensors file carries it in its metadata.",
+             "64, 2], \"act\": \"relu\"}, for .pt files only: a .safetensors file carries it "
+             "in its metadata and an .onnx file is its own graph.",
     ),
     Control(
         ids.NET_DATA, "dropdown", "Data", "moons", options=tuple(BUILTIN),
@@ -190,13 +191,13 @@ CONTROLS: tuple[Control, ...] = (
     Control(
         ids.NET_DIRECTIONS, "dropdown", "Directions", "filter",
         options=_labelled((("random, filter-normalized", "filter"),
-                           ("PCA of the training trajectory", "pca"),
+                           ("PCA of the trajectory or checkpoints", "pca"),
                            ("top-2 Hessian eigenvectors", "hessian"),
                            ("through checkpoints 2 and 3", "through:checkpoint2,checkpoint3"))),
         families=frozenset({"network"}), area=ids.NETWORK_CONTROLS,
         help="The plane of a network's slice: random filter-normalized directions, the PCA of "
-             "the training trajectory, the top-2 Hessian eigenvectors, or through uploaded "
-             "checkpoints 2 and 3.",
+             "an example's training trajectory or of your three uploaded checkpoints, the top-2 "
+             "Hessian eigenvectors, or through uploaded checkpoints 2 and 3.",
     ),
     Control(
         ids.NET_PATH_KIND, "radio", "Path", "linear",

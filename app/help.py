@@ -58,7 +58,7 @@ COPY_LINK = HelpEntry(
     (ids.COPY_LINK,))
 # what the schema does not hold: a panel's drop zones, graphs' gestures and buttons
 OTHER_ENTRIES = (
-    HelpEntry("Checkpoint (.safetensors, .pt)",
+    HelpEntry("Checkpoint (.safetensors, .pt, .onnx)",
               "Drop a file on a zone, or focus it and press Enter, to upload weights; the second "
               "and third checkpoints are optional (a path between checkpoints, a plane through "
               "three). A line under each zone says accepted or why the file was refused.",

@@ -30,7 +30,7 @@ DOWNLOAD_ROW_STYLE = {"display": "flex", "flexWrap": "wrap", "gap": "6px", "alig
                       "fontSize": "0.8rem", "margin": "4px 0"}
 DOWNLOAD_BUTTON_STYLE = {"fontSize": "0.8rem", "padding": "2px 10px", "cursor": "pointer"}
 UPLOAD_SLOTS = (
-    (ids.UPLOAD_CHECKPOINT, "Checkpoint (.safetensors, .pt)"),
+    (ids.UPLOAD_CHECKPOINT, "Checkpoint (.safetensors, .pt, .onnx)"),
     (ids.UPLOAD_CHECKPOINT2, "Second checkpoint (optional)"),
     (ids.UPLOAD_CHECKPOINT3, "Third checkpoint (optional)"),
     (ids.UPLOAD_DATA, "Data X, y (.npz, .safetensors; optional)"),

@@ -1,5 +1,5 @@
 // Gives each upload zone's file input the zone's own words as its accessible name
-// ("Checkpoint (.safetensors, .pt): drop or choose a file"). dcc.Upload renders the input with no
+// ("Checkpoint (.safetensors, .pt, .onnx): drop or choose a file"). dcc.Upload renders the input with no
 // label, so a screen reader announced only "file" when Tab reached it.
 (function () {
   function name() {

@@ -65,5 +65,5 @@ def test_the_layout_texts_are_found() -> None:
     texts = page_texts()
     for text in ("Model", "Ising spin funnel", "funnel (Ising, exact)", "Copy link", "Cancel",
                  "log scale (log10 of the values)", "random directions", "example: moons-mlp",
-                 "Checkpoint (.safetensors, .pt)", ".npz", "21", "0.0001"):
+                 "Checkpoint (.safetensors, .pt, .onnx)", ".npz", "21", "0.0001"):
         assert text in texts, text
