@@ -23,7 +23,8 @@ PATH_COLORS = {"geodesic": "#1f77b4", "linear": "#d62728"}
 
 
 def model_title(spec: dict, meta: dict | None = None) -> str:
-    """A short human title for a model spec (``meta`` adds a network's architecture and data)."""
+    """A short human title for a model spec (``meta`` adds a network's architecture and data: a
+    built-in set's name, an uploaded file's name)."""
     if spec["model"] == "network":
         name = spec.get("example") or spec.get("module") or "uploaded checkpoint"
         if meta is None:
@@ -33,7 +34,8 @@ def model_title(spec: dict, meta: dict | None = None) -> str:
         shape = ("MLP " + "-".join(map(str, arch["sizes"])) if arch["type"] == "mlp"
                  else "CNN " + "-".join(map(str, arch["channels"])) if arch["type"] == "cnn"
                  else f"ONNX graph, {count}" if arch["type"] == "onnx" else count)
-        return f"network: {name} ({shape}) on {meta['data']}, {meta['loss']}"
+        data = meta["data"]["name"] if isinstance(meta["data"], dict) else meta["data"]
+        return f"network: {name} ({shape}) on {data}, {meta['loss']}"
     if spec["model"] == "ising":
         kind = "SK glass" if spec["native_bias"] == 0 else "Ising spin funnel"
         return f"{kind}: N={spec['n']}, J0={spec['native_bias']:g}, seed {spec['seed']}"

@@ -76,6 +76,11 @@ def test_model_titles_name_glass_and_funnel():
     assert figures.model_title(views.normalize_spec({"model": "ising"})).startswith("SK glass")
     planted = views.normalize_spec({"model": "pspin", "planted": 1.0})
     assert figures.model_title(planted).startswith("planted p-spin")
+    upload = {"model": "network", "checkpoint": "k", "data": "upload:d"}
+    meta = {"architecture": {"type": "onnx"}, "parameters": [{"name": "w", "shape": [3, 4]}],
+            "data": {"name": "points.npz", "sha256": "d"}, "loss": "mse"}
+    assert figures.model_title(upload, meta) == \
+        "network: uploaded checkpoint (ONNX graph, 12 parameters) on points.npz, mse"
 
 
 def test_store_computes_once_and_persists_across_app_restarts(config, monkeypatch):
