@@ -12,6 +12,7 @@ from torch.func import functional_call
 
 from landscapes import views
 from landscapes.errors import LandscapeError
+from landscapes.io import formats
 from landscapes.networks.architectures import build_network
 from landscapes.networks.datasets import Dataset, from_arrays
 from landscapes.networks.store import UploadStore
@@ -24,6 +25,7 @@ from landscapes.networks.views import (
     compute_slice,
 )
 from landscapes.plots.slices import surface_figure
+from landscapes.slices import Slice
 from tests.unit.test_onnx import Residual, _export
 
 NAMES = ("center", "checkpoint2", "checkpoint3")
@@ -114,6 +116,19 @@ def test_pca_of_three_onnx_checkpoints_is_the_svd_of_their_differences(uploads,
     assert result.values[2, 2] == pytest.approx(own[0], rel=1e-5)
     names = [trace.name for trace in surface_figure(result).data]
     assert "checkpoint2" in names and "checkpoint3" in names
+
+
+def test_an_onnx_pca_slice_exports_and_reopens(uploads, one_torch_thread):
+    """Every format writes it; the .npz opens again with the checkpoints' coordinates."""
+    result = compute_slice(_source(uploads), {"directions": "pca", "steps": 3})
+    for fmt in ("csv", "vtk", "html"):
+        assert formats.to_bytes(result, fmt)
+    opened = formats.open_export(formats.to_bytes(result, "npz"), "pca.npz")
+    assert isinstance(opened, Slice)
+    np.testing.assert_array_equal(opened.extras["checkpoint_coords"],
+                                  result.extras["checkpoint_coords"])
+    assert opened.meta["pca_points"] == list(NAMES)
+    assert "checkpoint3" in [trace.name for trace in formats.figure(opened).data]
 
 
 def test_pca_of_an_upload_with_two_checkpoints_is_refused_in_one_line(uploads):
