@@ -23,7 +23,9 @@ Parameters: every floating initializer of rank >= 1 becomes an ``nn.Parameter`` 
 (exporter-given) dotted name, in nested submodules so that ``named_parameters()`` gives exactly
 ``inp.weight``, ``block.0.bias``, ...; the running mean and variance read by
 ``BatchNormalization`` are buffers; integer initializers and floating scalars (the exporter's
-``x * 3.0``) are static constants. :func:`verify` compares the translation with onnxruntime.
+``x * 3.0``) are static constants. :func:`verify` compares the translation with onnxruntime on
+the data, refusing first data whose rows do not fit the declared input
+(:func:`check_input_shape`).
 """
 
 import hashlib
@@ -513,8 +515,23 @@ def onnxruntime_outputs(content: bytes, x: np.ndarray) -> np.ndarray:
     return np.asarray(session.run(None, feed)[0])
 
 
+def check_input_shape(net: OnnxNetwork, x: np.ndarray) -> None:
+    """Refuse inputs ``x`` (batch first) that the graph's declared input cannot take: another
+    rank, or another size in a fixed dimension after the batch (a symbolic one takes any)."""
+    declared = net.input_shape
+    fits = x.ndim == len(declared) and all(
+        d is None or d == n for d, n in zip(declared[1:], x.shape[1:], strict=True))
+    if not fits:
+        raise LandscapeError(f"{net.filename} takes inputs of shape {_shape_text(declared)}, but "
+                             f"the data's rows X[i] have shape {_shape_text(x.shape[1:])}: "
+                             "choose or upload data "
+                             "whose X fits the network")
+
+
 def discrepancy(net: OnnxNetwork, x: np.ndarray) -> tuple[float, float]:
-    """(max |translation - onnxruntime|, the tolerance ``RTOL * (1 + max |onnxruntime|)``)."""
+    """(max |translation - onnxruntime|, the tolerance ``RTOL * (1 + max |onnxruntime|)``);
+    inputs of a shape the graph does not declare are refused first (:func:`check_input_shape`)."""
+    check_input_shape(net, np.asarray(x))
     try:
         reference = onnxruntime_outputs(net.content, x)
     except Exception as exc:  # onnxruntime raises its own exception types

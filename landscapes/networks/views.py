@@ -209,7 +209,8 @@ def _same_network(center: Checkpoint, other: Checkpoint) -> bool:
 
 def _network_words(ckpt: Checkpoint) -> str:
     if ckpt.onnx is not None:
-        return f"ONNX graph of {len(ckpt.state)} tensors"
+        numbers = sum(t.numel() for t in ckpt.state.values())
+        return f"ONNX graph of {len(ckpt.state)} tensors, {numbers:,} numbers"
     return str(ckpt.arch)
 
 
