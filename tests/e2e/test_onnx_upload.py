@@ -1,6 +1,7 @@
 """An uploaded ONNX network in a real browser (issue 15): a residual MLP exported to ONNX three
-times (other weights, the same graph) with its data file; the panel draws its surface and the
-path between the first two checkpoints, then the PCA plane of all three."""
+times (other weights, the same graph) with its data file; the panel says why the built-in data
+do not fit it, draws its surface and the path between the first two checkpoints, asks for a
+third checkpoint for a PCA plane, then draws the PCA plane of all three."""
 
 import copy
 from pathlib import Path
@@ -64,10 +65,14 @@ def test_upload_an_onnx_network_and_see_its_surface_and_path(
     _choose_network(dashboard, "right")  # 21 x 21
     dashboard.locator("#right-net-source").click()
     dashboard.get_by_text("my upload", exact=True).click()
+    _upload(dashboard, "upload-checkpoint", files["center"])  # on the Data control's moons
+    status = dashboard.locator("#right-upload-checkpoint-status")
+    expect(status).to_contain_text("residual.onnx takes inputs of shape (batch, 3), but the "
+                                   "data's rows X[i] have shape (2)", timeout=UPDATE_MS)
     _upload(dashboard, "upload-data", files["data"])
-    _upload(dashboard, "upload-checkpoint", files["center"])
-    expect(dashboard.locator("#right-upload-checkpoint-status")).to_contain_text(
-        "ONNX graph, 138 parameters in 8 tensors, input (batch, 3); loss at this checkpoint ")
+    expect(status).to_contain_text("accepted: residual.onnx (ONNX graph, 138 parameters in 8 "
+                                   "tensors, input (batch, 3); loss at this checkpoint ",
+                                   timeout=UPDATE_MS)
     _upload(dashboard, "upload-checkpoint2", files["checkpoint2"])
     _wait_title(dashboard, "right",
                 "uploaded checkpoint (ONNX graph, 138 parameters) on points.npz, cross_entropy")
@@ -76,9 +81,11 @@ def test_upload_an_onnx_network_and_see_its_surface_and_path(
                                 "=== 'train,test'", timeout=UPDATE_MS)
     expect(dashboard.locator("#right-path")).to_contain_text("center -> checkpoint2")
 
-    _upload(dashboard, "upload-checkpoint3", files["checkpoint3"])
     dashboard.locator("#right-net-directions").click()
     dashboard.get_by_text("PCA of the trajectory or checkpoints", exact=True).click()
+    expect(dashboard.locator("#right-surface")).to_contain_text(
+        "upload a third checkpoint", timeout=UPDATE_MS)  # two checkpoints make no plane
+    _upload(dashboard, "upload-checkpoint3", files["checkpoint3"])
     _wait_title(dashboard, "right", "PCA explained variance")
     _surface_is_drawn(dashboard)
     names = dashboard.evaluate(f"({TRACE_NAMES.format(graph='surface')})")
