@@ -391,7 +391,8 @@ def _pca_plane(source: NetworkSource, center: np.ndarray, dims: int
       ``pca_point_losses`` their train losses with the center's BatchNorm statistics, as the
       surface is evaluated (drawn as markers on it).
 
-    The span is relative to the extent: the largest |coordinate| of the points.
+    The span is relative to the extent: the largest |coordinate| of the points. A source with
+    neither (a module from Python) is refused.
     """
     land = source.landscape
     if source.trajectory is not None:
@@ -400,6 +401,9 @@ def _pca_plane(source: NetworkSource, center: np.ndarray, dims: int
         extras = {"trajectory_coords": coords}
         info: dict = {"normalization": "unit principal directions of trajectory - centre",
                       "span_unit": "trajectory extent"}
+    elif not source.files:  # a module from Python: neither a trajectory nor uploads
+        raise LandscapeError("PCA directions need a recorded training trajectory (the examples) "
+                             "or uploaded checkpoints; use filter or hessian directions")
     else:
         names = [name for name in UPLOADED_POINTS if name == CENTER or name in source.points]
         if len(names) < dims + 1:

@@ -141,6 +141,16 @@ def test_pca_of_an_upload_with_two_checkpoints_is_refused_in_one_line(uploads):
     assert one.extras["checkpoint_coords"].shape == (2, 1)
 
 
+def test_pca_of_a_module_from_python_is_refused_in_one_line(uploads):
+    import landscapes
+
+    x, y = uploads["data"].x_train, uploads["data"].y_train
+    land = landscapes.from_module(uploads["modules"]["center"], x, y, loss="cross_entropy")
+    with pytest.raises(LandscapeError, match="need a recorded training trajectory .* or uploaded "
+                       "checkpoints; use filter or hessian directions"):
+        land.slice(directions="pca", steps=3)
+
+
 def test_pca_of_zoo_checkpoints_goes_through_the_store(tmp_path, one_torch_thread):
     """A zoo upload's PCA through the registry (the spec names stored keys), as the panel asks."""
     arch = {"type": "mlp", "sizes": [2, 4, 2], "act": "tanh"}
