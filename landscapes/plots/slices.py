@@ -31,6 +31,8 @@ def model_title(spec: dict, meta: dict | None = None) -> str:
         arch = meta["architecture"]
         shape = ("MLP " + "-".join(map(str, arch["sizes"])) if arch["type"] == "mlp"
                  else "CNN " + "-".join(map(str, arch["channels"])) if arch["type"] == "cnn"
+                 else f"CNN, {arch['blocks']} blocks of {arch['channels']} channels, "
+                 + ("with skips" if arch["skip"] else "no skips") if arch["type"] == "resnet"
                  else f"{sum(math.prod(p['shape']) for p in meta.get('parameters', [])):,} "
                  "parameters")
         return f"network: {name} ({shape}) on {meta['data']}, {meta['loss']}"

@@ -1,0 +1,65 @@
+"""Skip connections: how rough the loss landscape of the digits resnet is with and without them.
+
+The examples ``digits-resnet`` and ``digits-plainnet`` are the same deep CNN (stem + residual
+blocks, BatchNorm) with and without identity skips, trained alike (``landscapes/networks/
+examples.py``). For each, a filter-normalized 2-D slice through the trained weights (Li et al.
+2018; the dashboard's slice, direction seed 0) and its roughness (:mod:`landscapes.roughness`):
+grid local minima (strict, 8 neighbours), the fraction of points where the slice's discrete
+Hessian is not positive definite, and the median |lambda_min / lambda_max|; then the ratio
+plain / residual of each.
+
+Run: ``PYTHONPATH=. .venv/bin/python benchmarks/skips.py [--steps 21] [--span 1.0]
+[--cache DIR]`` (the examples are trained into ``--cache`` on first use: seconds each).
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from landscapes.networks.views import compute_slice, example_source
+from landscapes.roughness import Roughness
+
+PAIR = ("digits-resnet", "digits-plainnet")
+
+
+def measure(name: str, cache: Path, steps: int, span: float) -> tuple[Roughness, float, float]:
+    """(roughness, centre loss, seconds) of example ``name``'s slice."""
+    start = time.perf_counter()
+    source = example_source(name, cache)
+    result = compute_slice(source, {"dims": 2, "steps": steps, "span": span,
+                                    "directions": "filter", "direction_seed": 0})
+    return Roughness.of(result.values), result.meta["center_energy"], time.perf_counter() - start
+
+
+def _ratio(plain: float, residual: float) -> str:
+    return f"{plain / residual:.2f}" if residual else "inf" if plain else "-"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=21, help="grid points per axis")
+    parser.add_argument("--span", type=float, default=1.0, help="half-width in filter norms")
+    parser.add_argument("--cache", help="where the examples are trained (default: a temp dir)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(args.cache or tmp)
+        rows = {name: measure(name, cache, args.steps, args.span) for name in PAIR}
+    print(f"{args.steps}x{args.steps} filter-normalized slice, span {args.span:g}, seed 0")
+    print(f"{'example':16s} {'centre loss':>11s} {'minima':>7s} {'non-convex':>10s} "
+          f"{'|l_min/l_max|':>13s} {'seconds':>8s}")
+    for name, (rough, centre, seconds) in rows.items():
+        print(f"{name:16s} {centre:11.4f} {rough.minima:7d} {rough.nonconvex:10.3f} "
+              f"{rough.curvature_ratio:13.3f} {seconds:8.1f}")
+    (residual, _, _), (plain, _, _) = rows[PAIR[0]], rows[PAIR[1]]
+    print(f"{'plain / resnet':16s} {'':11s} {_ratio(plain.minima, residual.minima):>7s} "
+          f"{_ratio(plain.nonconvex, residual.nonconvex):>10s} "
+          f"{_ratio(plain.curvature_ratio, residual.curvature_ratio):>13s}")
+
+
+if __name__ == "__main__":
+    main()
