@@ -30,6 +30,7 @@ from landscapes.networks import examples
 from landscapes.networks.architectures import build_network
 from landscapes.networks.regularization import squared_norm, with_weight_decay
 from landscapes.plots import slices as figures
+from landscapes.roughness import Roughness
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "teaching-exercises.md"
 PARTS = ("Goal.", "Link:", "Steps.", "What to observe.", "Questions for the students.",
@@ -405,3 +406,39 @@ def test_exercise_5_the_funnel_sharpens_with_size(store, prose):
     assert _missing(prose, [
         f"its funnel has {funnel_minima} minima and a ground-state basin of {funnel_share}, its "
         f"glass {glass_minima} minima and {glass_share}"]) == []
+
+
+def _slice(store, key: str, side: str):
+    """The slice panel ``side`` of preset ``key`` requests (as the page computes it)."""
+    panel = presets.by_key(key).panels()[side]
+    return store.get(*download_request({n: panel[n] for n in MODEL_NAMES}, {}))
+
+
+def test_exercise_6_skip_connections(store, prose):
+    preset = presets.by_key("skip-connections")
+    residual, plain = (_slice(store, "skip-connections", side) for side in ids.PANELS)
+    rough = [Roughness.of(result.values) for result in (residual, plain)]
+    assert [r.meta["architecture"]["skip"] for r in (residual, plain)] == [True, False]
+    assert residual.values.shape == plain.values.shape == (21, 21)
+    assert rough[0].minima == rough[1].minima == 1  # the text says "each has 1"
+    assert rough[0].nonconvex > rough[1].nonconvex  # "if anything, the less convex one"
+    losses = [r.meta["center_energy"] for r in (residual, plain)]
+    assert losses[1] > 5 * losses[0]  # "about ten times higher"
+    recipe = examples.RECIPES["digits-resnet"]
+    assert (recipe.steps, recipe.lr, recipe.optimizer) == (60, 0.01, "adam")
+    assert recipe.arch["blocks"] == 4 and recipe.arch["channels"] == 8  # 1 + 2 x 4 = 9 convs
+    both = [
+        f"has {rough[0].minima} grid local minimum",
+        f"a train loss of {_sig(losses[0], 2)}", f"only to {_sig(losses[1], 2)}",
+    ]
+    assert _missing(re.sub(r"\s+", " ", preset.explanation), [
+        *both, f"at {1 - rough[0].nonconvex:.0%} of the points with skips against "
+               f"{1 - rough[1].nonconvex:.0%} without",
+    ]) == []
+    assert _missing(prose, [
+        *both, f"not positive definite at {rough[0].nonconvex:.0%} of the grid with skips "
+               f"against {rough[1].nonconvex:.0%} without",
+        f"the loss reaches about {round(residual.values.max(), -1):.0f} with skips and "
+        f"{round(plain.values.max(), -1):.0f} without",
+        f"dimensions ({residual.center.size:,} parameters here)",
+    ]) == []
