@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 import torch
 
+from landscapes.cli import main
 from landscapes.errors import LandscapeError
+from landscapes.io import formats
 from landscapes.networks import examples
 from landscapes.networks.datasets import load_builtin
 from landscapes.networks.resnet import BasicBlock, build_resnet, normalize_resnet_arch
@@ -68,8 +70,14 @@ def test_the_resnet_spec_is_checked():
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("examples")
+def root(tmp_path_factory):
+    """A cache directory as the CLI and the dashboard use it (examples under ``examples/``)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def cache(root):
+    return root / "examples"
 
 
 def test_training_is_deterministic(cache):
@@ -94,6 +102,16 @@ def test_the_example_is_evaluated_by_the_generic_engine(cache):
     line = compute_slice(source, {"dims": 1, "steps": 3, "span": 0.5})
     assert line.meta["architecture"]["type"] == "resnet"
     assert line.values[1] == pytest.approx(float(loss), rel=1e-5)
+
+
+def test_the_cli_slices_the_example(root, cache, tmp_path, capsys):
+    examples.load("digits-resnet", cache)  # trained by the test above, or now
+    out = tmp_path / "line.npz"
+    code = main(["slice", "network", "--example", "digits-resnet", "--dims", "1", "--steps", "3",
+                 "--cache-dir", str(root), "--out", str(out)])
+    assert code in (0, None) and "wrote slice" in capsys.readouterr().out
+    result = formats.open_export(out.read_bytes(), out.name)
+    assert result.meta["architecture"] == examples.RECIPES["digits-resnet"].arch
 
 
 # --------------------------------------------------------------------------- roughness
