@@ -19,6 +19,7 @@ from landscapes.errors import LandscapeError
 from landscapes.io import formats
 from landscapes.networks import examples
 from landscapes.networks.datasets import load_builtin
+from landscapes.networks.minima import network_minima
 from landscapes.networks.resnet import BasicBlock, build_resnet, normalize_resnet_arch
 from landscapes.networks.views import compute_slice, example_source
 from landscapes.roughness import Roughness, curvature_ratio, grid_local_minima, nonconvex_fraction
@@ -114,6 +115,15 @@ def test_the_cli_slices_the_example(root, cache, tmp_path, capsys):
     assert result.meta["architecture"] == examples.RECIPES["digits-resnet"].arch
 
 
+def test_the_minima_view_trains_the_example(cache):
+    result = network_minima("digits-resnet", 1, cache)  # seed 0: the cached example
+    assert result.meta["architecture"] == examples.RECIPES["digits-resnet"].arch
+    land = example_source("digits-resnet", cache).landscape
+    assert result.arrays["train_loss"][0] == pytest.approx(
+        float(land.evaluate(land.center[None])["loss"][0]), rel=1e-6)
+    assert not result.arrays["diverged"][0]
+
+
 # --------------------------------------------------------------------------- roughness
 
 
@@ -142,3 +152,4 @@ def test_an_egg_crate_has_its_minima_and_its_saddles():
 def test_roughness_needs_a_plane():
     with pytest.raises(ValueError, match="2-D slice"):
         grid_local_minima(np.zeros(5))
+
