@@ -4,7 +4,8 @@
   same initialization from the same seed, and a block adds its input back only with skips;
 * training is deterministic (the same loss history twice);
 * the example is evaluated by the generic engine: its centre loss is a plain eval-mode forward
-  of the trained module, and meta names the resnet architecture;
+  of the trained module, and meta names the resnet architecture; the CLI slices it and the
+  minima view trains it;
 * the roughness figures on surfaces whose minima and convexity are known.
 """
 
