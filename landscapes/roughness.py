@@ -54,12 +54,14 @@ def discrete_hessian(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return fxx, fyy, fxy
 
 
-def nonconvex_fraction(values: np.ndarray) -> float:
+def nonconvex_fraction(values: np.ndarray, below: float = np.inf) -> float:
     """The fraction of interior points where the discrete Hessian is not positive definite
-    (``f_xx <= 0`` or ``f_xx f_yy - f_xy^2 <= 0``)."""
+    (``f_xx <= 0`` or ``f_xx f_yy - f_xy^2 <= 0``), among those whose value is below ``below``
+    (all by default; NaN if none is)."""
     fxx, fyy, fxy = discrete_hessian(values)
     convex = (fxx > 0) & (fxx * fyy - fxy**2 > 0)
-    return float(1.0 - convex.mean())
+    counted = _shifted(_check(values), 0, 0) < below
+    return float(1.0 - convex[counted].mean()) if counted.any() else float("nan")
 
 
 def curvature_ratio(values: np.ndarray) -> float:

@@ -145,6 +145,8 @@ def test_an_egg_crate_has_its_minima_and_its_saddles():
     # minima of -cos cos at (0, 0), (+-.5, +-.5) and (+-1, 0), (0, +-1)...: interior ones only
     assert grid_local_minima(crate) == 5
     assert 0.5 < nonconvex_fraction(crate) < 1.0
+    low = nonconvex_fraction(crate, below=-0.9)  # only the bottoms of the wells: convex
+    assert low == 0.0 and np.isnan(nonconvex_fraction(crate, below=-2.0))
     saddle = _grid(lambda x, y: x**2 - y**2)
     assert grid_local_minima(saddle) == 0 and nonconvex_fraction(saddle) == 1.0
     assert curvature_ratio(saddle) == pytest.approx(1.0)
