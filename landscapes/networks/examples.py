@@ -77,10 +77,10 @@ RECIPES = {
         stop_loss=1e6,
     ),
     **{name: Recipe(
-        {"type": RESNET_TYPE, "in_channels": 1, "image_size": 8, "channels": 8, "blocks": 4,
+        {"type": RESNET_TYPE, "in_channels": 1, "image_size": 8, "channels": 8, "blocks": 8,
          "skip": skip, "batchnorm": True, "classes": 10},
         "digits", "cross_entropy", "adam", 0.01, 60, 10,
-        f"deep CNN (stem + 4 blocks of 2 convs: 9 convs, 8 channels, BatchNorm) on the "
+        f"deep CNN (stem + 8 blocks of 2 convs: 17 convs, 8 channels, BatchNorm) on the "
         f"digits, {words}",
     ) for name, skip, words in (("digits-resnet", True, "with identity skips"),
                                 ("digits-plainnet", False, "the same without its skips"))},
