@@ -116,6 +116,14 @@ def test_the_cli_slices_the_example(root, cache, tmp_path, capsys):
     assert result.meta["architecture"] == examples.RECIPES["digits-resnet"].arch
 
 
+def test_examples_export_skips_a_module_based_example(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(examples, "RECIPES", {name: examples.RECIPES[name] for name in PAIR})
+    code = main(["examples", "--export", str(tmp_path), "--cache-dir", str(tmp_path / "cache")])
+    assert code in (0, None) and list(tmp_path.glob("*.safetensors")) == []
+    err = capsys.readouterr().err
+    assert all(f"skipped {name}: not a zoo architecture" in err for name in PAIR)
+
+
 def test_the_minima_view_trains_the_example(cache):
     result = network_minima("digits-resnet", 1, cache)  # seed 0: the cached example
     assert result.meta["architecture"] == examples.RECIPES["digits-resnet"].arch
