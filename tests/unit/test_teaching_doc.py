@@ -444,3 +444,14 @@ def test_exercise_6_skip_connections(store, prose):
         f"({_sig(losses[1], 2)} against {_sig(losses[0], 2)})",
         f"dimensions ({residual.center.size:,} parameters here)",
     ]) == []
+    # question 3: another plane (Seed 1)
+    other = [store.get(r.meta["model"], {**r.meta["view"], "direction_seed": 1})
+             for r in (residual, plain)]
+    seed1 = [Roughness.of(r.values) for r in other]
+    assert seed1[0].nonconvex < seed1[1].nonconvex
+    assert _missing(prose, [
+        f"with seed 1 both slices have {seed1[0].minima} grid local minimum" if
+        seed1[0].minima == seed1[1].minima == 1 else "(seed 1: a different count)",
+        f"(not positive definite at {seed1[1].nonconvex:.0%} of the grid against "
+        f"{seed1[0].nonconvex:.0%})",
+    ]) == []
