@@ -330,6 +330,10 @@ def cmd_examples(args: argparse.Namespace) -> None:
     if not folder.is_dir():
         raise LandscapeError(f"cannot export to {folder}: not a directory")
     for name in tqdm(list(examples.RECIPES), desc="examples", file=sys.stderr, disable=None):
+        if examples.module_based(examples.RECIPES[name].arch):
+            print(f"skipped {name}: not a zoo architecture, so not an uploadable checkpoint "
+                  f"(its slices: landscapes slice network --example {name})", file=sys.stderr)
+            continue
         ex = examples.load(name, Path(args.cache_dir) / "examples")
         extra = {"data": ex.data, "example": name}
         for suffix, state in (("", ex.final), ("-init", ex.init)):

@@ -7,6 +7,14 @@
 * ``digits-cnn`` -- a small CNN (conv 8, conv 16, BatchNorm, max-pool) on scikit-learn digits.
 * ``exploding-mlp`` -- the moons MLP with a learning rate (12) that makes it diverge; the
   trajectory runs until the loss passes 1e6 and ``final`` is the last point below that.
+* ``digits-resnet`` / ``digits-plainnet`` -- the same small deep residual CNN on the digits
+  (:mod:`landscapes.networks.resnet`), with and without its identity skips: same parameters,
+  same initialization, same training; they differ only in the skips.
+
+An example's architecture is a zoo architecture (:mod:`landscapes.networks.architectures`:
+evaluated by :meth:`NetworkLandscape.create`) or a module-based one, ``{"type": "resnet", ...}``,
+built by :func:`landscapes.networks.resnet.build_resnet` and evaluated through the generic
+engine (:meth:`NetworkLandscape.from_module`); :func:`build` and :func:`landscape` pick.
 
 A trained example is stored as one safetensors file: ``init.<name>``/``final.<name>`` tensors
 (parameters and buffers), ``trajectory`` (T, D) and ``loss_history`` (T,), with the
@@ -27,8 +35,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from landscapes.errors import LandscapeError
-from landscapes.networks.architectures import ParameterLayout, build_network
-from landscapes.networks.datasets import load_builtin
+from landscapes.networks.architectures import ParameterLayout, build_network, split_state
+from landscapes.networks.datasets import Dataset, load_builtin
+from landscapes.networks.landscape import NetworkLandscape
+from landscapes.networks.resnet import RESNET_TYPE, build_resnet
 
 VERSION = 2  # bump when training changes: cached files of other versions are ignored
 
@@ -66,6 +76,14 @@ RECIPES = {
         "sgd", 12.0, 60, 1, "the moons MLP with learning rate 12: the loss explodes",
         stop_loss=1e6,
     ),
+    **{name: Recipe(
+        {"type": RESNET_TYPE, "in_channels": 1, "image_size": 8, "channels": 8, "blocks": 8,
+         "skip": skip, "batchnorm": True, "classes": 10},
+        "digits", "cross_entropy", "adam", 0.01, 60, 10,
+        f"deep CNN (stem + 8 blocks of 2 convs: 17 convs, 8 channels, BatchNorm) on the "
+        f"digits, {words}",
+    ) for name, skip, words in (("digits-resnet", True, "with identity skips"),
+                                ("digits-plainnet", False, "the same without its skips"))},
 }
 
 
@@ -91,6 +109,34 @@ def recipe_of(name: str) -> Recipe:
     return recipe
 
 
+def module_based(arch: dict) -> bool:
+    """Whether ``arch`` is built as a module outside the zoo (evaluated by the generic engine)."""
+    return arch.get("type") == RESNET_TYPE
+
+
+def build(arch: dict) -> torch.nn.Module:
+    """The untrained network of an example's architecture (torch's default initialization)."""
+    return build_resnet(arch) if module_based(arch) else build_network(arch)
+
+
+def landscape(arch: dict, state: dict[str, torch.Tensor], data: Dataset, loss: str
+              ) -> NetworkLandscape:
+    """The landscape of an example's network at ``state`` (a state_dict): a zoo architecture
+    through :meth:`NetworkLandscape.create`, a module-based one through
+    :meth:`NetworkLandscape.from_module` (``arch`` then ``{"type": "module", ...}``; the
+    example's own architecture stays in :attr:`TrainedExample.arch`)."""
+    if not module_based(arch):
+        return NetworkLandscape.create(arch, state, data, loss)
+    return NetworkLandscape.from_module(build_resnet(arch, state), data, loss, recognize=False)
+
+
+def flat_point(land: NetworkLandscape, state: dict[str, torch.Tensor]
+               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``state`` as a point of ``land`` (flat parameters, float32) and its buffers."""
+    params, buffers = split_state(land.module, state)
+    return land.layout.flatten(params), buffers
+
+
 def train(name: str, seed: int = 0) -> TrainedExample:
     """Train example ``name`` from initialization ``seed`` (full batch: the same result on every
     run). ``seed`` seeds torch's default initialization of the network; seed 0 is the shipped
@@ -98,7 +144,7 @@ def train(name: str, seed: int = 0) -> TrainedExample:
     recipe = recipe_of(name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = build_network(recipe.arch)
+        net = build(recipe.arch)
     layout = ParameterLayout.of(net)
     data = load_builtin(recipe.data)
     x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)

@@ -12,7 +12,6 @@ import numpy as np
 from landscapes.errors import LandscapeError
 from landscapes.networks import examples
 from landscapes.networks.datasets import load_builtin
-from landscapes.networks.landscape import NetworkLandscape
 from landscapes.registry import Progress
 from landscapes.results import BUFFER_PREFIX, ViewResult, base_meta
 from landscapes.viewspec import check_whole, fill_view
@@ -68,7 +67,7 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
         progress(0, seeds)
     for seed in range(seeds):
         ex = examples.load(source_name, cache_dir, seed)
-        land = NetworkLandscape.create(ex.arch, ex.final, data, ex.loss)
+        land = examples.landscape(ex.arch, ex.final, data, ex.loss)
         metrics = land.evaluate_splits(land.center[None])[0]
         rows.append(metrics if classification else np.r_[metrics, np.nan, np.nan])
         final = land.center.double().numpy()
@@ -100,7 +99,7 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
         **base_meta({"model": "network", "example": source_name}, "loss"),
         "kind": "minima",
         "view": {"view": "minima", "seeds": seeds},
-        "architecture": land.arch,
+        "architecture": recipe.arch if examples.module_based(recipe.arch) else land.arch,
         "data": recipe.data,
         "loss": recipe.loss,
         "loss_unit": "mean cross-entropy (nats)" if recipe.loss == "cross_entropy"

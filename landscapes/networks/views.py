@@ -88,16 +88,19 @@ class NetworkSource:
 
 
 def example_source(name: str, cache_dir: Path) -> NetworkSource:
-    """An example network (trained and cached on first use): centre = final, plus ``init``."""
+    """An example network (trained and cached on first use): centre = final, plus ``init``. A
+    module-based example (:func:`examples.module_based`) is evaluated by the generic engine and
+    names its own architecture in meta."""
     ex = examples.load(name, cache_dir)
-    land = NetworkLandscape.create(ex.arch, ex.final, load_builtin(ex.data), ex.loss)
-    params, buffers = split_state(land.module, ex.init)
+    land = examples.landscape(ex.arch, ex.final, load_builtin(ex.data), ex.loss)
+    init, buffers = examples.flat_point(land, ex.init)
     return NetworkSource(
         land,
-        points={"init": land.layout.flatten(params).double().numpy()},
+        points={"init": init.double().numpy()},
         buffers={"init": buffers},
         trajectory=ex.trajectory.astype(np.float64),
         label={"example": name},
+        architecture=ex.arch if examples.module_based(ex.arch) else None,
     )
 
 

@@ -22,6 +22,21 @@ COLORSCALE = "Viridis"  # perceptually uniform, colourblind-safe
 PATH_COLORS = {"geodesic": "#1f77b4", "linear": "#d62728"}
 
 
+def _architecture_words(arch: dict, count: str) -> str:
+    """A network's architecture in a few words (``count``: its parameters, in words)."""
+    kind = arch["type"]
+    if kind == "mlp":
+        return "MLP " + "-".join(map(str, arch["sizes"]))
+    if kind == "cnn":
+        return "CNN " + "-".join(map(str, arch["channels"]))
+    if kind == "resnet":
+        skips = "with skips" if arch["skip"] else "no skips"
+        return f"CNN, {arch['blocks']} blocks of {arch['channels']} channels, {skips}"
+    if kind == "onnx":
+        return f"ONNX graph, {count}"
+    return count
+
+
 def model_title(spec: dict, meta: dict | None = None) -> str:
     """A short human title for a model spec (``meta`` adds a network's architecture and data: a
     built-in set's name, an uploaded file's name)."""
@@ -31,11 +46,8 @@ def model_title(spec: dict, meta: dict | None = None) -> str:
             return f"network: {name}"
         arch = meta["architecture"]
         count = f"{sum(math.prod(p['shape']) for p in meta.get('parameters', [])):,} parameters"
-        shape = ("MLP " + "-".join(map(str, arch["sizes"])) if arch["type"] == "mlp"
-                 else "CNN " + "-".join(map(str, arch["channels"])) if arch["type"] == "cnn"
-                 else f"ONNX graph, {count}" if arch["type"] == "onnx" else count)
         data = meta["data"]["name"] if isinstance(meta["data"], dict) else meta["data"]
-        return f"network: {name} ({shape}) on {data}, {meta['loss']}"
+        return f"network: {name} ({_architecture_words(arch, count)}) on {data}, {meta['loss']}"
     if spec["model"] == "ising":
         kind = "SK glass" if spec["native_bias"] == 0 else "Ising spin funnel"
         return f"{kind}: N={spec['n']}, J0={spec['native_bias']:g}, seed {spec['seed']}"

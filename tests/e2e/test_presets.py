@@ -2,7 +2,7 @@
 explanation above them; a click on a scenario link (or Enter on it) applies it, Back returns.
 
 The views are computed for real by the session's server (its cache is shared by every e2e
-test): the digits CNN and the size sweeps take longest.
+test): the digits CNNs and the size sweeps take longest.
 """
 
 from urllib.parse import urlsplit
@@ -29,8 +29,11 @@ EXPECTED = {
         "left": ("slice", "weight decay: 0.01 |theta|^2 added"),
         "right": ("funnel", "Ising spin funnel: N=16, J0=2")},
     "funnel-sharpens": {"left": ("sweep", "J0 = 2"), "right": ("sweep", "J0 = 0")},
+    "skip-connections": {"left": ("slice", "network: digits-resnet"),
+                         "right": ("slice", "network: digits-plainnet")},
 }
-SLOW = {("goodfellow", "right"), ("funnel-sharpens", "left"), ("funnel-sharpens", "right")}
+SLOW = {("goodfellow", "right"), ("funnel-sharpens", "left"), ("funnel-sharpens", "right"),
+        ("skip-connections", "left"), ("skip-connections", "right")}
 
 
 def graph(side: str, name: str) -> str:

@@ -30,6 +30,7 @@ from landscapes.networks import examples
 from landscapes.networks.architectures import build_network
 from landscapes.networks.regularization import squared_norm, with_weight_decay
 from landscapes.plots import slices as figures
+from landscapes.roughness import Roughness, nonconvex_fraction
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "teaching-exercises.md"
 PARTS = ("Goal.", "Link:", "Steps.", "What to observe.", "Questions for the students.",
@@ -405,3 +406,52 @@ def test_exercise_5_the_funnel_sharpens_with_size(store, prose):
     assert _missing(prose, [
         f"its funnel has {funnel_minima} minima and a ground-state basin of {funnel_share}, its "
         f"glass {glass_minima} minima and {glass_share}"]) == []
+
+
+def _slice(store, key: str, side: str):
+    """The slice panel ``side`` of preset ``key`` requests (as the page computes it)."""
+    panel = presets.by_key(key).panels()[side]
+    return store.get(*download_request({n: panel[n] for n in MODEL_NAMES}, {}))
+
+
+def test_exercise_6_skip_connections(store, prose):
+    preset = presets.by_key("skip-connections")
+    residual, plain = (_slice(store, "skip-connections", side) for side in ids.PANELS)
+    rough = [Roughness.of(result.values) for result in (residual, plain)]
+    low = [nonconvex_fraction(result.values, math.log(10)) for result in (residual, plain)]
+    assert [r.meta["architecture"]["skip"] for r in (residual, plain)] == [True, False]
+    assert residual.values.shape == plain.values.shape == (21, 21)
+    assert rough[0].minima == 1 < rough[1].minima  # "has 1 ... without them it has 3"
+    assert rough[1].nonconvex > 1.5 * rough[0].nonconvex and low[1] > 1.5 * low[0]  # "twice"
+    assert min(residual.values.max(), plain.values.max()) > 100  # "to hundreds of nats"
+    losses = [r.meta["center_energy"] for r in (residual, plain)]
+    recipe = examples.RECIPES["digits-resnet"]
+    assert (recipe.steps, recipe.lr, recipe.optimizer) == (60, 0.01, "adam")
+    assert recipe.arch["blocks"] == 8 and recipe.arch["channels"] == 8  # 1 + 2 x 8 = 17 convs
+    trained = (f"the same steps take the network with skips to a train loss of "
+               f"{_sig(losses[0], 2)}", f"the one without only to {_sig(losses[1], 2)}")
+    assert _missing(re.sub(r"\s+", " ", preset.explanation), [
+        *trained, f"with skips the slice has {rough[0].minima} grid local minimum",
+        f"at {1 - rough[0].nonconvex:.0%} of its points; without them it has "
+        f"{rough[1].minima} minima and is a bowl at only {1 - rough[1].nonconvex:.0%}",
+    ]) == []
+    assert _missing(prose, [
+        *trained, f"With skips the slice has {rough[0].minima} grid local minimum",
+        f"without them it has {rough[1].minima}.",
+        f"not positive definite at {rough[0].nonconvex:.0%} of the grid with skips against "
+        f"{rough[1].nonconvex:.0%} without; counting only the low region (loss below ln 10, a "
+        f"guess), {low[0]:.0%} against {low[1]:.0%}",
+        f"({_sig(losses[1], 2)} against {_sig(losses[0], 2)})",
+        f"dimensions ({residual.center.size:,} parameters here)",
+    ]) == []
+    # question 3: another plane (Seed 1)
+    other = [store.get(r.meta["model"], {**r.meta["view"], "direction_seed": 1})
+             for r in (residual, plain)]
+    seed1 = [Roughness.of(r.values) for r in other]
+    assert seed1[0].nonconvex < seed1[1].nonconvex
+    assert _missing(prose, [
+        f"with seed 1 both slices have {seed1[0].minima} grid local minimum" if
+        seed1[0].minima == seed1[1].minima == 1 else "(seed 1: a different count)",
+        f"(not positive definite at {seed1[1].nonconvex:.0%} of the grid against "
+        f"{seed1[0].nonconvex:.0%})",
+    ]) == []
