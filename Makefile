@@ -60,6 +60,7 @@ bench: $(VENV)/.installed-test browser redis
 	$(BIN)/python benchmarks/spin.py
 	$(BIN)/python benchmarks/funnel.py
 	$(BIN)/python benchmarks/networks.py
+	$(BIN)/python benchmarks/skips.py
 	$(BIN)/python benchmarks/page_load.py
 	$(BIN)/python benchmarks/payload.py
 	$(BIN)/python benchmarks/load.py --setup all --users 10 --duration 15
