@@ -85,7 +85,10 @@ def redis_server(tmp_path_factory) -> Iterator[tuple[str, Service]]:
     def answers() -> bool:
         import redis
 
-        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+        try:
+            return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+        except redis.exceptions.ConnectionError:  # not listening yet (not an OSError)
+            return False
 
     wait_until(answers, "redis-server", service, timeout=20)
     try:
