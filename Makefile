@@ -47,9 +47,10 @@ typecheck: $(VENV)/.installed-test
 test: $(VENV)/.installed-test browser redis lint typecheck
 	$(BIN)/python -m pytest
 
-# the unit tests alone (no browser, no services): under two minutes
+# the unit tests alone (no browser, no services), under two minutes: without those marked slow
+# (training and slicing the deep skip-connection examples take minutes; `make test` runs them)
 unit: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit
 
 # docs/user-guide.md's screenshots, redrawn by its browser walk-through (tests/e2e/test_user_guide.py)
 docs-images: $(VENV)/.installed-test browser

@@ -82,6 +82,7 @@ def cache(root):
     return root / "examples"
 
 
+@pytest.mark.slow
 def test_training_is_deterministic(cache):
     once = examples.load("digits-resnet", cache)  # trained and cached
     again = examples.train("digits-resnet")

@@ -414,6 +414,7 @@ def _slice(store, key: str, side: str):
     return store.get(*download_request({n: panel[n] for n in MODEL_NAMES}, {}))
 
 
+@pytest.mark.slow
 def test_exercise_6_skip_connections(store, prose):
     preset = presets.by_key("skip-connections")
     residual, plain = (_slice(store, "skip-connections", side) for side in ids.PANELS)
