@@ -1,4 +1,5 @@
-"""Figure builders for the funnel views (issue 5): pure functions from arrays to Plotly figures.
+"""Figure builders for the funnel views (funnel, barrier tree, F(Q; T), size sweep): pure
+functions from arrays to Plotly figures.
 
 * :func:`funnel_diagram` -- energy per spin against the native overlap Q for every state
   (density shaded) with the lowest energy per Q: the folding-funnel diagram.

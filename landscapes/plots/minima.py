@@ -1,4 +1,5 @@
-"""Figure builders for minima statistics (issue 5): pure functions from a ViewResult to a figure.
+"""Figure builders for minima statistics (spins and example networks): pure functions from a
+ViewResult to a figure.
 
 * :func:`minima_histogram` -- energies per spin of the minima many descents reach, with the
   large-N ground-state and threshold energies of the pure p-spin glass as vertical lines.
