@@ -11,11 +11,14 @@ trained example (``compute_slice``: train and test loss and accuracy at every po
   train loss only, one point at a time (its own direction sampling and scaling, which does not
   change the work per point);
 * peak memory: each measurement runs in its own process and reports its ``ru_maxrss``;
-* the generic engine (``from_module(..., engine="generic")``: ``torch.func.vmap`` of
-  ``functional_call``) on the same trained moons MLP, the same slice, against the fast GEMM path
-  (target: within 3x);
-* a module outside the zoo (a residual MLP, ``h + f(LayerNorm(h))``, trained briefly on moons):
-  our generic slice against ``loss_landscapes.random_plane`` on the same module (target: faster).
+* the generic engine (``from_module(..., engine="generic")``: plain forwards of a copy of the
+  module, its parameters overwritten point by point) on the same trained moons MLP, the same
+  slice, against the fast GEMM path (target: within 3x);
+* two modules outside the zoo, evaluated by the generic engine: a residual MLP
+  (``h + f(LayerNorm(h))``, trained briefly on moons) and the skip-connection example
+  ``digits-resnet`` (a residual CNN; 21x21, since both tools take ~50 ms a point): our slice
+  against ``loss_landscapes.random_plane`` on the same module, on its work (the train loss
+  only; target: faster) and our whole slice (train and test, 4 metrics).
 
 Run: ``.venv/bin/python benchmarks/networks.py [--steps 51] [--threads 1]`` (or ``make bench``).
 With one torch thread (``--threads 1``, as the app runs) times are the process's CPU seconds,
@@ -36,7 +39,10 @@ import numpy as np
 import torch
 
 RESIDUAL = "residual"  # a module outside the zoo (:func:`residual_moons`)
-MODELS = ("moons-mlp", "digits-cnn", RESIDUAL)
+RESNET = "digits-resnet"  # the skip-connection example: a residual CNN outside the zoo
+GENERIC = (RESIDUAL, RESNET)  # modules the generic engine evaluates
+RESNET_STEPS = 21  # its grid side (2601 points would take minutes per tool)
+MODELS = ("moons-mlp", "digits-cnn", RESIDUAL, RESNET)
 MATMUL = 1024
 
 
@@ -148,7 +154,7 @@ def measure_ours(name: str, cache: Path, steps: int, repeat: int) -> dict:
 
 
 def measure_generic(source, view: dict, repeat: int, fast) -> dict:
-    """The same slice of the same trained module by the generic engine (vmap), best of
+    """The same slice of the same trained module by the generic engine, best of
     ``repeat``, and its largest relative difference to the fast result ``fast``."""
     from landscapes.networks import views as network_views
     from landscapes.networks.landscape import NetworkLandscape
@@ -199,15 +205,28 @@ def residual_moons(width: int = 64, blocks: int = 2, steps: int = 200):
     return model.eval(), data
 
 
-def measure_residual(steps: int, repeat: int) -> dict:
-    """Our generic slice of the residual MLP (train and test, 4 metrics), and its train loss
-    only on the slice's points (random_plane's work)."""
+def generic_case(name: str, cache: Path):
+    """(module at its trained weights in eval mode, our landscape of it) for a module outside
+    the zoo: the residual MLP (:func:`residual_moons`) or the ``digits-resnet`` example."""
     from landscapes.networks import views as network_views
     from landscapes.networks.landscape import NetworkLandscape
 
-    model, data = residual_moons()
-    land = NetworkLandscape.from_module(model, data, "cross_entropy")
-    source = network_views.NetworkSource(land, label={"module": "residual"})
+    if name == RESIDUAL:
+        model, data = residual_moons()
+        return model, NetworkLandscape.from_module(model, data, "cross_entropy")
+    land = network_views.example_source(name, cache).landscape
+    model = land.module
+    model.load_state_dict(land.state_dict_at(land.center))
+    return model.eval(), land
+
+
+def measure_generic_module(name: str, cache: Path, steps: int, repeat: int) -> dict:
+    """Our slice of a module outside the zoo (train and test, 4 metrics), and its train loss
+    only on the slice's points (random_plane's work)."""
+    from landscapes.networks import views as network_views
+
+    _, land = generic_case(name, cache)
+    source = network_views.NetworkSource(land, label={"module": name})
     view = {"steps": steps, "span": 1.0, "directions": "filter"}
     times = []
     for _ in range(repeat):
@@ -222,16 +241,17 @@ def measure_residual(steps: int, repeat: int) -> dict:
             land.evaluate(points[k : k + network_views.CHUNK], "train")
         train_only.append(clock() - start)
     return {"time": min(times), "times": times, "train_only": min(train_only),
-            "method": land.method, "dim": land.dim, "peak_mib": peak_mib()}
+            "method": land.method, "dim": land.dim, "peak_mib": peak_mib(),
+            "train": len(land.data.x_train), "test": len(land.data.x_test)}
 
 
-def measure_residual_loss_landscapes(steps: int) -> dict:
+def measure_generic_loss_landscapes(name: str, cache: Path, steps: int) -> dict:
     import loss_landscapes
     import loss_landscapes.metrics
 
-    model, data = residual_moons()
-    x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
-    metric = loss_landscapes.metrics.Loss(torch.nn.functional.cross_entropy, x, y)
+    model, land = generic_case(name, cache)
+    x, y = land.tensors("train")
+    metric = loss_landscapes.metrics.Loss(torch.nn.functional.cross_entropy, x.float(), y)
     start = clock()
     values = loss_landscapes.random_plane(model, metric, distance=1, steps=steps,
                                           normalization="filter", deepcopy_model=True)
@@ -267,20 +287,21 @@ def child(args: argparse.Namespace) -> None:
     if args.threads > 1:
         CLOCK["clock"] = time.perf_counter
     cache = Path(args.cache)
-    if args.tool == "ours" and args.model == RESIDUAL:
-        out = measure_residual(args.steps, args.repeat)
+    if args.tool == "ours" and args.model in GENERIC:
+        out = measure_generic_module(args.model, cache, args.steps, args.repeat)
     elif args.tool == "ours":
         out = measure_ours(args.model, cache, args.steps, args.repeat)
-    elif args.model == RESIDUAL:
-        out = measure_residual_loss_landscapes(args.steps)
+    elif args.model in GENERIC:
+        out = measure_generic_loss_landscapes(args.model, cache, args.steps)
     else:
         out = measure_loss_landscapes(args.model, cache, args.steps)
     print(json.dumps(out))
 
 
-def run_child(tool: str, name: str, cache: str, args: argparse.Namespace) -> dict | None:
+def run_child(tool: str, name: str, cache: str, args: argparse.Namespace,
+              steps: int | None = None) -> dict | None:
     cmd = [sys.executable, __file__, "--child", tool, "--model", name, "--cache", cache,
-           "--steps", str(args.steps), "--threads", str(args.threads),
+           "--steps", str(steps or args.steps), "--threads", str(args.threads),
            "--repeat", str(args.repeat)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -313,7 +334,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {args.threads} thread(s); grid {args.steps}x{args.steps};"
           f" {'CPU' if args.threads == 1 else 'wall'} seconds; our slice: best of {args.repeat}")
     with tempfile.TemporaryDirectory() as cache:
-        for name in (n for n in args.models.split(",") if n != RESIDUAL):
+        for name in (n for n in args.models.split(",") if n not in GENERIC):
             start = time.perf_counter()
             from landscapes.networks import examples
 
@@ -357,26 +378,34 @@ def main() -> None:
                       f"{', '.join(f'{t:.2f}' for t in ours['generic_times'])}) = "
                       f"{ours['generic_time'] / ours['time']:.2f}x the fast path (target: within "
                       f"3x); max rel. difference {ours['generic_max_rel']:.1e}")
-        if RESIDUAL in args.models.split(","):
-            residual(cache, args, have_ll)
+        for name in (n for n in GENERIC if n in args.models.split(",")):
+            generic(name, cache, args, have_ll)
 
 
-def residual(cache: str, args: argparse.Namespace, have_ll: bool) -> None:
-    """The residual MLP: our generic slice against loss_landscapes.random_plane."""
-    ours = run_child("ours", RESIDUAL, cache, args)
+def generic(name: str, cache: str, args: argparse.Namespace, have_ll: bool) -> None:
+    """A module outside the zoo: our slice against loss_landscapes.random_plane."""
+    steps = min(args.steps, RESNET_STEPS) if name == RESNET else args.steps
+    if name == RESNET:
+        from landscapes.networks import examples
+
+        examples.load(name, Path(cache))  # train once, outside the measurements
+    ours = run_child("ours", name, cache, args, steps)
     if ours is None:
         return
-    print(f"residual MLP (h + f(LayerNorm(h)), moons): {ours['dim']:,} parameters; method picked:"
-          f" {ours['method']}")
+    what = ("residual MLP (h + f(LayerNorm(h)), moons)" if name == RESIDUAL else
+            "digits-resnet (the skip-connection example: 8 residual blocks, BatchNorm)")
+    print(f"{what}: {ours['dim']:,} parameters, {ours['train']} train + {ours['test']} test "
+          f"samples; method picked: {ours['method']}; grid {steps}x{steps}")
     print(f"  slice (train+test loss and accuracy): {ours['time']:.2f} s (runs "
           f"{', '.join(f'{t:.2f}' for t in ours['times'])}); train loss only "
           f"{ours['train_only']:.2f} s; peak RSS {ours['peak_mib']:.0f} MiB")
-    ll = run_child("loss-landscapes", RESIDUAL, cache, args) if have_ll else None
+    ll = run_child("loss-landscapes", name, cache, args, steps) if have_ll else None
     if ll is not None:
+        samples = (ours["train"] + ours["test"]) / ours["train"]
         print(f"  loss_landscapes.random_plane (train loss only): {ll['time']:.2f} s, peak RSS "
-              f"{ll['peak_mib']:.0f} MiB; ours is {ll['time'] / ours['time']:.2f}x as fast doing "
-              f"4 metrics on train + test, {ll['time'] / ours['train_only']:.2f}x on its work "
-              "(target: faster)")
+              f"{ll['peak_mib']:.0f} MiB; on its work (train loss only) ours is "
+              f"{ll['time'] / ours['train_only']:.2f}x as fast (target: faster); the whole "
+              f"slice ({samples:.2f}x the samples, 4 metrics) {ll['time'] / ours['time']:.2f}x")
 
 
 if __name__ == "__main__":

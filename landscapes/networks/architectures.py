@@ -11,6 +11,7 @@ running statistics are buffers, passed explicitly and never updated (evaluation 
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -204,8 +205,9 @@ class ParameterLayout:
         named = list(module.named_parameters())
         return cls(tuple(n for n, _ in named), tuple(tuple(p.shape) for _, p in named))
 
-    @property
+    @cached_property
     def sizes(self) -> list[int]:
+        """Elements per tensor (asked for once per point: computed once)."""
         return [int(np.prod(s)) for s in self.shapes]
 
     @property

@@ -6,14 +6,15 @@
     curv = land.hessian(k=2)
     plane.values, plane.x, plane.y, plane.meta; plane.save("plane.npz"); plane.figure()
 
-The module is trusted (it runs in this process) and evaluated at its current weights, in eval
-mode, never changed (:meth:`NetworkLandscape.from_module
-<landscapes.networks.landscape.NetworkLandscape.from_module>` states the contract). A module
-that is one of the zoo's MLPs or CNNs takes the fast GEMM path, any other ``torch.func.vmap``
-over chunks of points. Every result is computed by the network views' own
-:func:`~landscapes.networks.views.compute_slice` / :func:`~landscapes.networks.views.compute_path`,
-so it has the dashboard's numbers, meta, export formats and figure. Units: ``values`` is the
-mean train loss (nats for cross-entropy); coefficients are in units of the directions.
+The module is trusted (it runs in this process) and evaluated at its current weights, in eval mode,
+never changed (:meth:`NetworkLandscape.from_module
+<landscapes.networks.landscape.NetworkLandscape.from_module>` states the contract). A module that
+is one of the zoo's MLPs or CNNs takes the fast GEMM path, any other plain forwards of a private
+copy point by point (``inplace``; ``torch.func.vmap`` over chunks of points on a GPU). Every result
+is computed by the network views' own :func:`~landscapes.networks.views.compute_slice` /
+:func:`~landscapes.networks.views.compute_path`, so it has the dashboard's numbers, meta, export
+formats and figure. Units: ``values`` is the mean train loss (nats for cross-entropy);
+coefficients are in units of the directions.
 """
 
 import hashlib
@@ -35,7 +36,7 @@ from landscapes.networks.landscape import MAX_PARAMETERS, NetworkLandscape, floa
 from landscapes.networks.views import CENTER, NetworkSource, compute_path, compute_slice
 from landscapes.slices import Slice
 
-ENGINES = ("auto", "generic")  # auto: the fast path for zoo shapes; generic: always vmap
+ENGINES = ("auto", "generic")  # auto: the fast path for zoo shapes; generic: never it
 END = "to"  # the name of a path's far end among the source's points
 
 
@@ -124,7 +125,8 @@ class ModuleLandscape:
 
     @property
     def method(self) -> str:
-        """``gemm`` (a zoo shape: the fast path), ``vmap`` (any module) or ``loop``."""
+        """``gemm`` (a zoo shape: the fast path), ``inplace`` (any module on a CPU) or ``vmap``
+        (on a GPU)."""
         return self.landscape.method
 
     def slice(self, dims: int = 2, steps: int = 51, span: float = 1.0,
@@ -180,9 +182,9 @@ def from_module(module: nn.Module, X: Any, y: Any, loss: str = "cross_entropy",
     numbers, any dtype) for ``cross_entropy``, targets (samples,) or (samples, outputs) for
     ``mse``. Without ``X_test``/``y_test`` a deterministic 80/20 train/test split is made,
     seeded by the data's content hash. ``engine``: ``auto`` (the fast path for a zoo shape) or
-    ``generic`` (always ``torch.func.vmap``). ``device``: where the module runs: ``cpu``
-    (None), ``cuda``, ``cuda:K`` or ``auto``; a GPU that is missing falls back to the CPU with a
-    warning (:func:`~landscapes.networks.devices.resolve_device`).
+    ``generic`` (never the fast path: ``inplace``, ``vmap`` on a GPU). ``device``: where the
+    module runs: ``cpu`` (None), ``cuda``, ``cuda:K`` or ``auto``; a GPU that is missing falls
+    back to the CPU with a warning (:func:`~landscapes.networks.devices.resolve_device`).
     Bad input raises a one-line :class:`~landscapes.errors.LandscapeError`.
     """
     if engine not in ENGINES:

@@ -1,6 +1,7 @@
-"""Any ``nn.Module``'s landscape: the ``vmap`` engine against the reference loop and the zoo's
-``gemm`` path, the recognition of zoo shapes, buffers, and ``landscapes.from_module``'s checks
-(every bad input a one-line LandscapeError), and ``import landscapes`` without torch."""
+"""Any ``nn.Module``'s landscape: the ``inplace`` and ``vmap`` engines against the reference loop
+and the zoo's ``gemm`` path, the recognition of zoo shapes, buffers, and
+``landscapes.from_module``'s checks (every bad input a one-line LandscapeError), and ``import
+landscapes`` without torch."""
 
 import subprocess
 import sys
@@ -56,14 +57,19 @@ def _points(land: NetworkLandscape, count: int = 9) -> torch.Tensor:
     return land.center + 0.3 * torch.randn(count, land.dim, generator=g)
 
 
-def test_vmap_matches_the_reference_loop_and_plain_forward_passes():
+def test_generic_methods_match_the_reference_loop_and_plain_forward_passes():
     net = _trained_residual()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
     data = from_arrays("toy", *_data())
     land = NetworkLandscape.from_module(net, data, "cross_entropy")
-    assert land.method == "vmap" and land.arch == {"type": "module", "class": "Residual"}
+    assert land.method == "inplace" and land.arch == {"type": "module", "class": "Residual"}
+    assert land.method_meta()["method"] == "inplace"
     pts = _points(land)
     fast, ref = land.evaluate_splits(pts), land.evaluate_splits(pts, method="loop")
     np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(land.evaluate_splits(pts, method="vmap"), ref, rtol=1e-5, atol=1e-6)
+    # the scratch copy took the last point's weights; the landscape's own module did not
+    assert torch.equal(land.layout.flatten(dict(land.module.named_parameters())), land.center)
     # independently: load each point into a copy and run it in eval mode
     copy = Residual()
     copy.load_state_dict(net.state_dict())
@@ -75,6 +81,7 @@ def test_vmap_matches_the_reference_loop_and_plain_forward_passes():
         want = nn.functional.cross_entropy(out, torch.as_tensor(data.y_test))
         assert fast[k, 1] == pytest.approx(float(want), rel=1e-5)
     assert net.training  # the user's module is never changed
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
 
 
 class ItemNet(nn.Module):
@@ -93,7 +100,11 @@ def test_a_module_vmap_cannot_run_is_evaluated_point_by_point():
     net = ItemNet()
     data = from_arrays("toy", *_data())
     land = NetworkLandscape.from_module(net, data, "cross_entropy")
-    assert land.method == "loop" and land.method_meta()["method"] == "loop"
+    assert land.method == "inplace" and land.method_meta()["method"] == "inplace"
+    # off the CPU vmap is picked where it runs the forward (the rule only: "meta" has no data)
+    assert land.on(torch.device("meta")).method == "inplace"
+    residual = NetworkLandscape.from_module(_trained_residual(), data, "cross_entropy")
+    assert residual.on(torch.device("meta")).method == "vmap"
     pts = _points(land, 3)
     got = land.evaluate_splits(pts)
     copy = ItemNet().eval()
@@ -111,13 +122,15 @@ def test_regression_and_chunks(monkeypatch):
     data = from_arrays("reg", g.normal(size=(40, 3)), g.normal(size=(40, 2)))
     assert NetworkLandscape.from_module(net, data, "mse").method == "gemm"  # a zoo MLP
     land = NetworkLandscape.from_module(net, data, "mse", recognize=False)
-    assert land.method == "vmap"
+    assert land.method == "inplace"
     pts = _points(land, 7)
     assert landscape_module.vmap_chunk(40) == 64 and landscape_module.vmap_chunk(1500) == 5
     assert landscape_module.vmap_chunk(10**6) == 1
     monkeypatch.setattr(landscape_module, "VMAP_ROWS", 3 * 40)  # 3 points per call
-    np.testing.assert_allclose(land.evaluate_splits(pts, method="vmap"),
-                               land.evaluate_splits(pts, method="loop"), rtol=1e-5, atol=1e-7)
+    ref = land.evaluate_splits(pts, method="loop")
+    for method in ("vmap", "inplace"):
+        np.testing.assert_allclose(land.evaluate_splits(pts, method=method), ref, rtol=1e-5,
+                                   atol=1e-7)
 
 
 def test_zoo_shapes_take_the_fast_path_with_the_same_numbers():
@@ -127,7 +140,7 @@ def test_zoo_shapes_take_the_fast_path_with_the_same_numbers():
     fast = NetworkLandscape.from_module(seq, data, "cross_entropy")
     generic = NetworkLandscape.from_module(seq, data, "cross_entropy", recognize=False)
     assert fast.arch == {"type": "mlp", "sizes": [2, 16, 16, 2], "act": "relu"}
-    assert (fast.method, generic.method) == ("gemm", "vmap")
+    assert (fast.method, generic.method) == ("gemm", "inplace")
     pts = _points(fast, 12)
     np.testing.assert_allclose(fast.evaluate_splits(pts), generic.evaluate_splits(pts),
                                rtol=1e-5, atol=1e-7)
@@ -211,13 +224,14 @@ def test_import_landscapes_stays_light():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.parametrize("method", ["vmap", "inplace"])
 @pytest.mark.parametrize("split", ["train", "test"])
-def test_one_split_by_vmap_equals_its_columns_of_both(split):
+def test_one_split_equals_its_columns_of_both(split, method):
     land = NetworkLandscape.from_module(_trained_residual(), from_arrays("toy", *_data()),
                                         "cross_entropy")
     pts = _points(land, 5)
     both = land.evaluate_splits(pts, method="loop")
-    one = land.evaluate(pts, split)
+    one = land.evaluate(pts, split, method=method)
     k = 0 if split == "train" else 1
     np.testing.assert_allclose(one["loss"], both[:, k], rtol=1e-5)
     np.testing.assert_allclose(one["accuracy"], both[:, 2 + k], rtol=1e-6)

@@ -52,7 +52,7 @@ def test_the_doc_has_its_blocks():
 
 def test_the_slice_centre_is_the_module_s_own_loss(doc):
     plane = doc["plane"]
-    assert doc["land"].method == "vmap" and plane.values.shape == (21, 21)
+    assert doc["land"].method == "inplace" and plane.values.shape == (21, 21)
     assert plane.x[10] == 0 and plane.y[10] == 0
     assert plane.values[10, 10] == pytest.approx(_train_loss(doc["model"], doc), rel=1e-6)
     assert plane.meta["center_energy"] == plane.values[10, 10]
@@ -79,7 +79,7 @@ def test_the_hessian_eigenvalues_are_rayleigh_quotients(doc):
 
 def test_the_generic_engine_equals_the_fast_one_on_a_zoo_mlp(doc):
     a, b = doc["a"], doc["b"]
-    assert (doc["fast"].method, doc["generic"].method) == ("gemm", "vmap")
+    assert (doc["fast"].method, doc["generic"].method) == ("gemm", "inplace")
     np.testing.assert_allclose(b.values, a.values, rtol=1e-5)
     np.testing.assert_allclose(b.extras["test_loss"], a.extras["test_loss"], rtol=1e-5)
 
@@ -97,7 +97,7 @@ def test_the_figure_is_the_dashboard_s(doc):
 
 def test_reprs_are_one_short_line(doc):
     land = repr(doc["land"])
-    assert land.startswith("ModuleLandscape(ResMLP: ") and land.endswith("method vmap)")
+    assert land.startswith("ModuleLandscape(ResMLP: ") and land.endswith("method inplace)")
     assert repr(doc["plane"]).startswith("LandscapeResult(slice: filter, values (21, 21), min ")
     assert repr(doc["line"]).startswith("LandscapeResult(path: linear, values (21,)")
     assert all("\n" not in repr(doc[k]) for k in ("land", "plane", "line", "curv"))

@@ -94,7 +94,7 @@ def test_training_is_deterministic(cache):
 def test_the_example_is_evaluated_by_the_generic_engine(cache):
     source = example_source("digits-resnet", cache)
     land = source.landscape
-    assert land.method == "vmap" and source.architecture == examples.RECIPES["digits-resnet"].arch
+    assert land.method == "inplace" and source.architecture == examples.RECIPES["digits-resnet"].arch
     ex = examples.load("digits-resnet", cache)
     net = build_resnet(ex.arch, ex.final).eval()
     data = load_builtin("digits")
