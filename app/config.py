@@ -9,6 +9,9 @@ FUNNELSCOPE_MAX_SAMPLES    largest accepted data upload, in samples (default: 10
 FUNNELSCOPE_TORCH_THREADS  torch threads per worker process (default: 1; scale with workers)
 FUNNELSCOPE_DEVICE         cpu (default), cuda, cuda:K or auto: where network slices are
                            evaluated; a missing GPU falls back to the CPU with a log line
+FUNNELSCOPE_LAB_TOKEN      a shared lab token: every request but /healthz and /readyz needs it
+                           (a link with ?token=..., then a cookie; app/access.py). Unset or
+                           empty (default): open, for local use
 REDIS_URL                  e.g. redis://127.0.0.1:6379/0: cache in Redis (flask-caching
                            RedisCache) and background jobs on Celery workers (Dash's
                            CeleryManager). Unset: files under the cache directory and jobs in
@@ -21,7 +24,7 @@ uploads and the trained example networks.
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -36,6 +39,7 @@ class Config:
     torch_threads: int = 1
     device: str = "cpu"
     redis_url: str | None = None
+    lab_token: str | None = field(default=None, repr=False)  # never in logs
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -51,6 +55,7 @@ class Config:
             torch_threads=int(env.get("FUNNELSCOPE_TORCH_THREADS", default.torch_threads)),
             device=env.get("FUNNELSCOPE_DEVICE", default.device),
             redis_url=env.get("REDIS_URL") or None,
+            lab_token=env.get("FUNNELSCOPE_LAB_TOKEN") or None,
         )
 
     @property
