@@ -199,6 +199,7 @@ def _torchscript_refusal(filename: str) -> str:
 def _read_safetensors_checkpoint(content: bytes, filename: str, want_arch: bool
                                  ) -> tuple[dict, dict | None, str | None, dict]:
     """(state, architecture or None, loss or None, other metadata) of a safetensors file."""
+    _check_safetensors_header(content, filename)
     try:
         state = safetensors.torch.load(content)
     except (safetensors.SafetensorError, ValueError, OverflowError) as exc:
@@ -212,6 +213,19 @@ def _read_safetensors_checkpoint(content: bytes, filename: str, want_arch: bool
     if raw_arch is not None and want_arch:
         arch = _parse_arch_json(raw_arch, filename)
     return state, arch, loss, meta
+
+
+def _check_safetensors_header(content: bytes, filename: str) -> None:
+    """The header's declared length fits in the file (safetensors then checks every tensor's
+    declared shape and offsets against the file's length before reading any)."""
+    declared = struct.unpack("<Q", content[:8])[0] if len(content) >= 8 else None
+    if declared is None or declared > len(content) - 8:
+        what = ("is shorter than a header" if declared is None else
+                f"header declares {declared:,} bytes but the file has {len(content):,}")
+        raise LandscapeError(
+            f"{filename}: not a valid safetensors file: the {what}; re-export it with "
+            "safetensors.torch.save_file"
+        )
 
 
 def _safetensors_metadata(content: bytes, filename: str) -> dict[str, str]:
@@ -639,6 +653,7 @@ def _read_npz(content: bytes, filename: str, max_expanded: int) -> dict[str, np.
 
 
 def _read_safetensors_arrays(content: bytes, filename: str) -> dict[str, np.ndarray]:
+    _check_safetensors_header(content, filename)
     try:
         arrays = safetensors.numpy.load(content)
     except (safetensors.SafetensorError, ValueError, TypeError, OverflowError) as exc:
