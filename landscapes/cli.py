@@ -199,9 +199,13 @@ def _network_request(args: argparse.Namespace, stack: ExitStack) -> tuple[dict, 
         if not getattr(args, flag) > 0:
             raise LandscapeError(f"--{flag.replace('_', '-')} must be positive; "
                                  f"got {getattr(args, flag)}")
-    arch = None
+    arch: dict | None = None
     if args.arch:
-        arch = load_json(args.arch, "--arch", uploads.MAX_ARCH_CHARS)
+        parsed = load_json(args.arch, "--arch", uploads.MAX_ARCH_CHARS)
+        if not isinstance(parsed, dict):
+            raise LandscapeError('--arch must be a JSON object, e.g. {"type": "mlp", "sizes": '
+                                 f'[2, 64, 2]}}; got {type(parsed).__name__}')
+        arch = parsed
     store = UploadStore(Path(stack.enter_context(tempfile.TemporaryDirectory())),
                         int(args.max_file_mb * 2**20), args.max_samples, args.max_parameters)
     spec = {"model": "network", "loss": args.loss}

@@ -53,7 +53,10 @@ def accept_upload(uploads: UploadStore, kind: str, content_url: str, filename: s
     content = decode_upload(content_url)
     if kind == "data":
         return uploads.put_data(content, filename)
-    arch = (load_json(arch_text, "the architecture", MAX_ARCH_CHARS) if arch_text else None)
+    arch = load_json(arch_text, "the architecture", MAX_ARCH_CHARS) if arch_text else None
+    if arch is not None and not isinstance(arch, dict):
+        raise LandscapeError('the architecture must be a JSON object such as {"type": "mlp", '
+                             f'"sizes": [2, 64, 64, 2], "act": "relu"}}; got {type(arch).__name__}')
     return uploads.put_checkpoint(content, filename, arch)
 
 

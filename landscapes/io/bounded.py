@@ -13,6 +13,7 @@ import json
 import math
 import zipfile
 from collections.abc import Sequence
+from typing import IO
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -63,8 +64,7 @@ def check_expansion(members: Sequence[zipfile.ZipInfo], name: str, max_expanded:
     return expanded
 
 
-def _npy_header(fp: io.BufferedIOBase | zipfile.ZipExtFile
-                ) -> tuple[tuple[int, ...], np.dtype]:
+def _npy_header(fp: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
     version = npy_format.read_magic(fp)
     if version == (1, 0):
         shape, _, dtype = npy_format.read_array_header_1_0(fp)

@@ -188,7 +188,7 @@ class UploadStore:
 
         def write(tmp: Path) -> None:
             with tmp.open("wb") as fh:
-                np.savez(fh, **_split_arrays(data), name=np.array(data.name),
+                np.savez(fh, **_split_arrays(data), name=np.array(data.name),  # type: ignore[arg-type]
                          task=np.array(data.task), filename=np.array(uploads.file_name(filename)),
                          split=np.array(data.split or ""))
 

@@ -199,7 +199,7 @@ def _torchscript_refusal(filename: str) -> str:
 def _read_safetensors_checkpoint(content: bytes, filename: str, want_arch: bool
                                  ) -> tuple[dict, dict | None, str | None, dict]:
     """(state, architecture or None, loss or None, other metadata) of a safetensors file."""
-    _check_safetensors_header(content, filename)
+    _check_safetensors_header(content, filename, "not a valid safetensors file")
     try:
         state = safetensors.torch.load(content)
     except (safetensors.SafetensorError, ValueError, OverflowError) as exc:
@@ -215,15 +215,15 @@ def _read_safetensors_checkpoint(content: bytes, filename: str, want_arch: bool
     return state, arch, loss, meta
 
 
-def _check_safetensors_header(content: bytes, filename: str) -> None:
+def _check_safetensors_header(content: bytes, filename: str, refusal: str) -> None:
     """The header's declared length fits in the file (safetensors then checks every tensor's
     declared shape and offsets against the file's length before reading any)."""
     declared = struct.unpack("<Q", content[:8])[0] if len(content) >= 8 else None
     if declared is None or declared > len(content) - 8:
-        what = ("is shorter than a header" if declared is None else
-                f"header declares {declared:,} bytes but the file has {len(content):,}")
+        what = ("the file is shorter than a header" if declared is None else
+                f"the header declares {declared:,} bytes but the file has {len(content):,}")
         raise LandscapeError(
-            f"{filename}: not a valid safetensors file: the {what}; re-export it with "
+            f"{filename}: {refusal} ({what}); re-export it with "
             "safetensors.torch.save_file"
         )
 
@@ -342,7 +342,7 @@ def _declared_storages(content: bytes, pickle_name: str, filename: str) -> dict[
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             data = archive.read(pickle_name)
         unpickler = _weights_only_unpickler.Unpickler(io.BytesIO(data), encoding="utf-8")
-        unpickler.persistent_load = persistent_load  # type: ignore[assignment]
+        unpickler.persistent_load = persistent_load  # type: ignore[method-assign]
         unpickler.load()
     except pickle.UnpicklingError as exc:
         raise LandscapeError(_unpickling_message(str(exc), filename)) from None
@@ -653,7 +653,7 @@ def _read_npz(content: bytes, filename: str, max_expanded: int) -> dict[str, np.
 
 
 def _read_safetensors_arrays(content: bytes, filename: str) -> dict[str, np.ndarray]:
-    _check_safetensors_header(content, filename)
+    _check_safetensors_header(content, filename, "not a readable safetensors data file")
     try:
         arrays = safetensors.numpy.load(content)
     except (safetensors.SafetensorError, ValueError, TypeError, OverflowError) as exc:

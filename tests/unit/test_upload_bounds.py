@@ -209,7 +209,7 @@ def test_integer_weights_are_refused_with_the_tensor_and_dtype():
     state = {k: (v * 10).to(torch.int64).contiguous()
              for k, v in build_network(MLP).state_dict().items()}
     content = safetensors.torch.save(state)
-    with pytest.raises(LandscapeError, match=r"tensor '0\.(weight|bias)' has dtype torch\.int64; "
+    with pytest.raises(LandscapeError, match=r"tensor '\d\.(weight|bias)' has dtype torch\.int64; "
                                              "weights must be floating point"):
         load_checkpoint(content, "int.safetensors", arch=MLP)
 
@@ -231,3 +231,17 @@ def test_huge_whole_float_labels_are_not_class_indices():
     data = load_data(_npz(X=x, y=np.full(40, 1e30, np.float32)), "d.npz")
     with pytest.raises(LandscapeError, match="cross_entropy needs class indices"):
         datasets.as_class_labels(data)
+
+
+def test_an_onnx_input_of_an_unknown_element_type_is_one_line():
+    """Found by the fuzz test: protobuf's enum lookup raised ValueError for an unknown type."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    graph.input[0].type.tensor_type.elem_type = 99
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=10)
+    with pytest.raises(LandscapeError, match="'x' has element type 99; it must be float32"):
+        load_checkpoint(model.SerializeToString(), "w.onnx")
