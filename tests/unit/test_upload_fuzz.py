@@ -4,6 +4,7 @@ never another exception, never a hang, and a refused input never leaves a file i
 
 import io
 import json
+import os
 import shutil
 import tempfile
 from datetime import timedelta
@@ -26,7 +27,8 @@ from landscapes.networks.store import UploadStore
 pytestmark = pytest.mark.filterwarnings("ignore")  # torch's and numpy's warnings on odd files
 
 MLP = {"type": "mlp", "sizes": [2, 4, 2], "act": "relu"}
-EXAMPLES = 1000
+#: inputs per run; FUNNELSCOPE_FUZZ_EXAMPLES=20000 for a longer campaign
+EXAMPLES = int(os.environ.get("FUNNELSCOPE_FUZZ_EXAMPLES", "1000"))
 
 
 def _seeds() -> dict[str, tuple[str, str, bytes]]:
