@@ -245,3 +245,21 @@ def test_an_onnx_input_of_an_unknown_element_type_is_one_line():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=10)
     with pytest.raises(LandscapeError, match="'x' has element type 99; it must be float32"):
         load_checkpoint(model.SerializeToString(), "w.onnx")
+
+
+def test_the_dashboard_upload_refuses_deep_architecture_text_in_one_line(tmp_path):
+    import base64
+
+    from app.callbacks.uploads import accept_upload
+
+    state = {k: v.contiguous() for k, v in build_network(MLP).state_dict().items()}
+    url = "data:application/octet-stream;base64," + base64.b64encode(
+        safetensors.torch.save(state)).decode()
+    store = UploadStore(tmp_path)
+    with pytest.raises(LandscapeError, match="the architecture nests 1,000 levels deep, over "
+                                             "the limit of 64"):
+        accept_upload(store, "checkpoint", url, "w.safetensors", "[" * 1000 + "]" * 1000)
+    with pytest.raises(LandscapeError, match="the architecture must be a JSON object"):
+        accept_upload(store, "checkpoint", url, "w.safetensors", "[2, 8, 2]")
+    assert _stored(tmp_path) == []
+    assert len(accept_upload(store, "checkpoint", url, "w.safetensors", json.dumps(MLP))) == 64
