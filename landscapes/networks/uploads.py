@@ -373,7 +373,7 @@ def _read_torch_checkpoint(content: bytes, filename: str, max_expanded: int
             f"{text.split('. ')[0].splitlines()[0][:160] if text else type(exc).__name__}); it was "
             f"not loaded. To fix it, {_FIX}"
         ) from None
-    return _unpack_torch_object(obj, filename)
+    return _unpack_torch_object(obj, filename, max_expanded)
 
 
 def _unpickling_message(text: str, filename: str) -> str:
@@ -392,14 +392,15 @@ def _unpickling_message(text: str, filename: str) -> str:
     )
 
 
-def _unpack_torch_object(obj: object, filename: str) -> tuple[dict, dict | None, str | None, dict]:
+def _unpack_torch_object(obj: object, filename: str, max_expanded: int
+                         ) -> tuple[dict, dict | None, str | None, dict]:
     if not isinstance(obj, Mapping):
         raise LandscapeError(
             f"{filename}: the file holds a {type(obj).__name__}, not a state_dict; {_FIX}"
         )
     container = next((k for k in ("state_dict", "model_state_dict") if k in obj), None)
     if container is None:
-        return _as_state(obj, filename), None, None, {}
+        return _as_state(obj, filename, max_expanded), None, None, {}
     state = obj[container]
     if not isinstance(state, Mapping):
         raise LandscapeError(
@@ -418,12 +419,17 @@ def _unpack_torch_object(obj: object, filename: str) -> tuple[dict, dict | None,
         raise LandscapeError(f"{filename}: the 'loss' entry must be one of {', '.join(LOSSES)}")
     meta = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, str)
             and k not in ("architecture", "arch", "loss")}
-    return _as_state(state, filename), raw_arch, loss, meta
+    return _as_state(state, filename, max_expanded), raw_arch, loss, meta
 
 
-def _as_state(obj: Mapping, filename: str) -> dict[str, torch.Tensor]:
-    """A plain ``{name: tensor}`` dict, or a LandscapeError naming the first bad entry."""
+def _as_state(obj: Mapping, filename: str, max_expanded: int) -> dict[str, torch.Tensor]:
+    """A plain ``{name: tensor}`` dict, or a LandscapeError naming the first bad entry.
+
+    A tensor may not hold more values than its storage (a stride-0 view of ``(10**12,)`` costs
+    nothing to load but everything to check), and the tensors together at most
+    ``max_expanded`` bytes."""
     state = {}
+    total = 0
     for name, value in obj.items():
         if not isinstance(name, str):
             raise LandscapeError(f"{filename}: state_dict keys must be strings; got {name!r}")
@@ -434,6 +440,18 @@ def _as_state(obj: Mapping, filename: str) -> dict[str, torch.Tensor]:
             )
         if value.layout != torch.strided:
             raise LandscapeError(f"{filename}: tensor {name!r} is not dense; save dense tensors")
+        nbytes = value.numel() * value.element_size()
+        if nbytes > value.untyped_storage().nbytes():
+            raise LandscapeError(
+                f"{filename}: tensor {name!r} of shape {tuple(value.shape)} is a view larger "
+                "than its storage (a stride-0 expansion); save contiguous tensors"
+            )
+        total += nbytes
+        if total > max_expanded:
+            raise LandscapeError(
+                f"{filename}: the tensors hold more than {bounded.size_text(max_expanded)} in "
+                "all (views sharing storage count each time); save each tensor once"
+            )
         state[name] = value.detach()
     return state
 

@@ -263,3 +263,21 @@ def test_the_dashboard_upload_refuses_deep_architecture_text_in_one_line(tmp_pat
         accept_upload(store, "checkpoint", url, "w.safetensors", "[2, 8, 2]")
     assert _stored(tmp_path) == []
     assert len(accept_upload(store, "checkpoint", url, "w.safetensors", json.dumps(MLP))) == 64
+
+
+def test_a_stride_zero_view_larger_than_its_storage_is_refused():
+    """A (10^12,) view of one float costs nothing to load; checking it would allocate 4 TB."""
+    view = torch.zeros(1).expand(10**12)
+    with pytest.raises(LandscapeError, match=r"tensor 'w' of shape \(1000000000000,\) is a view "
+                                             "larger than its storage"):
+        load_checkpoint(_torch_bytes({"w": view}), "w.pt", arch=MLP)
+    shared = torch.zeros(2**18)  # 1 MiB, saved once, viewed 40 times: 40 MiB to check
+    with pytest.raises(LandscapeError, match="the tensors hold more than 8.5 MiB"):
+        load_checkpoint(_torch_bytes({f"w{i}": shared for i in range(40)}), "w.pt", arch=MLP,
+                        max_bytes=2**20 + 2**16)
+
+
+def _torch_bytes(obj: object) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
