@@ -137,8 +137,9 @@ class OnnxModule(nn.Module):
                 raise TooManyValues(f"node {index} ({node.op_type}) gives {_count(value):,} values "
                                     f"per sample, over the limit of {max_values:,}")
             env[node.output] = value
-        out = env[self._output_name]
-        assert out is not None
+        out = env.get(self._output_name)
+        if out is None:  # a crafted graph whose output no node produces (caught by read_onnx)
+            raise ValueError(f"the graph's output {self._output_name!r} is produced by no node")
         return as_tensor(out, x)
 
 

@@ -281,3 +281,18 @@ def _torch_bytes(obj: object) -> bytes:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return buffer.getvalue()
+
+
+def test_an_onnx_output_that_no_node_produces_is_one_line():
+    """Found by the fuzz test: the output named '' hit an assert."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["h"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 2])],
+        [helper.make_tensor_value_info("", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=10)
+    with pytest.raises(LandscapeError) as info:
+        load_checkpoint(model.SerializeToString(), "w.onnx")
+    assert "\n" not in str(info.value)
+    assert "the graph's output '' is produced by no node" in str(info.value)
