@@ -440,6 +440,9 @@ def _as_state(obj: Mapping, filename: str, max_expanded: int) -> dict[str, torch
             )
         if value.layout != torch.strided:
             raise LandscapeError(f"{filename}: tensor {name!r} is not dense; save dense tensors")
+        if value.device.type != "cpu":  # a meta tensor has a shape but no values
+            raise LandscapeError(f"{filename}: tensor {name!r} is on the {value.device.type} "
+                                 "device and holds no values; save tensors with their values")
         nbytes = value.numel() * value.element_size()
         if nbytes > value.untyped_storage().nbytes():
             raise LandscapeError(

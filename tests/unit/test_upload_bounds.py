@@ -296,3 +296,9 @@ def test_an_onnx_output_that_no_node_produces_is_one_line():
         load_checkpoint(model.SerializeToString(), "w.onnx")
     assert "\n" not in str(info.value)
     assert "the graph's output '' is produced by no node" in str(info.value)
+
+
+def test_a_meta_tensor_without_values_is_refused():
+    content = _torch_bytes({"w": torch.empty(10**12, device="meta")})
+    with pytest.raises(LandscapeError, match="'w' is on the meta device and holds no values"):
+        load_checkpoint(content, "w.pt", arch=MLP)
