@@ -302,3 +302,18 @@ def test_a_meta_tensor_without_values_is_refused():
     content = _torch_bytes({"w": torch.empty(10**12, device="meta")})
     with pytest.raises(LandscapeError, match="'w' is on the meta device and holds no values"):
         load_checkpoint(content, "w.pt", arch=MLP)
+
+
+def test_architecture_values_of_the_wrong_type_are_one_line():
+    """A .pt container's architecture dict may hold anything the safe unpickler builds: lists
+    where names belong (once a TypeError), a tuple nested 100,000 deep (once a RecursionError)."""
+    state = {k: v.contiguous() for k, v in build_network(MLP).state_dict().items()}
+    content = safetensors.torch.save(state)
+    deep: tuple = ()
+    for _ in range(100_000):
+        deep = (deep,)
+    for arch, message in [({**MLP, "act": []}, "'act' must be one of relu, .*; got a list"),
+                          ({"type": [[]]}, "'type' must be 'mlp' or 'cnn'; got a list"),
+                          ({**MLP, deep: 1}, "unknown key\\(s\\) a tuple;")]:
+        with pytest.raises(LandscapeError, match=message):
+            load_checkpoint(content, "w.safetensors", arch=arch)
