@@ -10,6 +10,7 @@ folder do not run, so ``app`` and ``landscapes`` come from the wheel (checked).
 
 import html.parser
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -55,9 +56,15 @@ def _get(url: str, timeout: float = 10) -> tuple[int, bytes]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
+    """`pip wheel .` of what the Dockerfile's build stage copies, in a clean copy (setuptools'
+    in-tree build/ folder could otherwise carry stale files into the wheel)."""
+    src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("wheel")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, src / name)
+    for name in ("landscapes", "app"):
+        shutil.copytree(REPO_ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                             "--quiet", "--wheel-dir", str(out), str(REPO_ROOT)],
+                             "--quiet", "--wheel-dir", str(out), str(src)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     (path,) = out.glob("funnelscope-*.whl")
