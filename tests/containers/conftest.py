@@ -18,11 +18,16 @@ import pytest
 
 from tests.containers import engine as engines
 
+# A cold run (no base image, no cached layers) spends its first test's set-up building: about
+# 2 min for a stand-in base and 3 min for the image on 2 cores, more on a busy machine.
+TIMEOUT_S = 1500
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/containers/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.containers)
+            item.add_marker(pytest.mark.timeout(TIMEOUT_S))
 
 
 @pytest.fixture(scope="session")

@@ -135,6 +135,9 @@ def make_python_standin(engine: Engine) -> None:
     if shutil.which("debootstrap") is None:
         raise EngineMissing(f"{BASE} cannot be pulled and debootstrap is missing to make a "
                             "stand-in (`make image` installs it)")
+    if os.geteuid() != 0:
+        raise EngineMissing(f"{BASE} cannot be pulled, and making a stand-in with debootstrap "
+                            "needs root: run as root, or pull the image once where a registry answers")
     rootfs = Path(tempfile.mkdtemp(prefix="rootfs-", dir=engine.workdir))
     try:
         subprocess.run(["debootstrap", "--variant=minbase",

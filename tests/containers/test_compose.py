@@ -94,6 +94,8 @@ def lab(engine, image) -> dict:
                "up_seconds": time.monotonic() - started}
     finally:
         down = run("down", "-v", timeout=300)
+        if engine.name == "podman":  # podman-compose 1.0 leaves the project's network behind
+            engine.run("network", "rm", f"{project}_default", check=False)
         assert down.returncode == 0, down.stdout[-2000:] + down.stderr[-2000:]
 
 
