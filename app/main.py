@@ -20,7 +20,7 @@ from landscapes.networks.store import UploadStore
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parent / "assets"  # package data (pyproject.toml): in the wheel too
 
 
 def create_app(config: Config | None = None) -> Dash:
