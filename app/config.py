@@ -66,13 +66,13 @@ class Config:
         """The flask-caching configuration for this setting."""
         if self.redis_url:
             return {
-                "CACHE_TYPE": "RedisCache",
+                "CACHE_TYPE": "app.viewcache.RedisCache",  # bytes only, no pickle
                 "CACHE_REDIS_URL": self.redis_url,
                 "CACHE_KEY_PREFIX": "funnelscope:",
                 "CACHE_DEFAULT_TIMEOUT": self.cache_timeout,
             }
         return {
-            "CACHE_TYPE": "FileSystemCache",
+            "CACHE_TYPE": "app.viewcache.FileSystemCache",
             "CACHE_DIR": str(Path(self.cache_dir) / "views"),
             "CACHE_DEFAULT_TIMEOUT": self.cache_timeout,
             "CACHE_THRESHOLD": self.cache_entries,
