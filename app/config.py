@@ -13,10 +13,10 @@ FUNNELSCOPE_LAB_TOKEN      a shared lab token: every request but /healthz and /r
                            (a link with ?token=..., then a cookie; app/access.py). Unset or
                            empty (default): open, for local use
 REDIS_URL                  e.g. redis://127.0.0.1:6379/0: cache in Redis (flask-caching
-                           RedisCache) and background jobs on Celery workers (Dash's
-                           CeleryManager). Unset: files under the cache directory and jobs in
-                           local processes (DiskcacheManager, forked by a job server:
-                           app/jobs.py).
+                           RedisCache, bytes only: app/viewcache.py) and background jobs on
+                           Celery workers (Dash's CeleryManager). Unset: files under the
+                           cache directory and jobs in local processes (DiskcacheManager,
+                           forked by a job server: app/jobs.py).
 
 Under the cache directory, ``views/`` holds cached results and ``store/`` the validated
 uploads and the trained example networks.
