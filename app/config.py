@@ -69,6 +69,8 @@ class Config:
                 "CACHE_TYPE": "app.viewcache.RedisCache",  # bytes only, no pickle
                 "CACHE_REDIS_URL": self.redis_url,
                 "CACHE_KEY_PREFIX": "funnelscope:",
+                # a Redis that stops answering fails a request in seconds, never hangs it
+                "CACHE_OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
                 "CACHE_DEFAULT_TIMEOUT": self.cache_timeout,
             }
         return {

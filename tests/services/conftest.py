@@ -2,8 +2,9 @@
 
 Each runs as a child process on a free port, with its own cache directory, and is stopped by
 its pid afterwards. A test that stops one restarts it before it ends, so every test passes alone
-(``pytest -k NAME``) and in any order, not only in the file's. ``make test`` installs Debian's redis-server; when it is missing these tests
-fail with a clear message (they are never skipped).
+(``pytest -k NAME``) and in any order, not only in the file's. ``make test`` installs Debian's
+redis-server; when it is missing these tests fail with a clear message (they are never
+skipped).
 """
 
 import json
