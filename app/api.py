@@ -45,7 +45,7 @@ from app.data import ViewStore
 from landscapes import views
 from landscapes.errors import LandscapeError
 from landscapes.io.npz import write_npz
-from landscapes.results import ViewResult, from_arrays
+from landscapes.results import ViewResult
 from landscapes.slices import Slice
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,7 @@ def _error(message: str, status: int) -> flask.Response:
 
 def _lookup(store: ViewStore, key: str) -> Slice | ViewResult | None:
     """The cached view with request key ``key``, or None."""
-    hit = store.cache.get(CACHE_PREFIX + key)
-    return None if hit is None else from_arrays(*hit)
+    return store.lookup(CACHE_PREFIX + key)
 
 
 def _format() -> str | None:

@@ -13,10 +13,10 @@ FUNNELSCOPE_LAB_TOKEN      a shared lab token: every request but /healthz and /r
                            (a link with ?token=..., then a cookie; app/access.py). Unset or
                            empty (default): open, for local use
 REDIS_URL                  e.g. redis://127.0.0.1:6379/0: cache in Redis (flask-caching
-                           RedisCache) and background jobs on Celery workers (Dash's
-                           CeleryManager). Unset: files under the cache directory and jobs in
-                           local processes (DiskcacheManager, forked by a job server:
-                           app/jobs.py).
+                           RedisCache, bytes only: app/viewcache.py) and background jobs on
+                           Celery workers (Dash's CeleryManager). Unset: files under the
+                           cache directory and jobs in local processes (DiskcacheManager,
+                           forked by a job server: app/jobs.py).
 
 Under the cache directory, ``views/`` holds cached results and ``store/`` the validated
 uploads and the trained example networks.
@@ -66,13 +66,15 @@ class Config:
         """The flask-caching configuration for this setting."""
         if self.redis_url:
             return {
-                "CACHE_TYPE": "RedisCache",
+                "CACHE_TYPE": "app.viewcache.RedisCache",  # bytes only, no pickle
                 "CACHE_REDIS_URL": self.redis_url,
                 "CACHE_KEY_PREFIX": "funnelscope:",
+                # a Redis that stops answering fails a request in seconds, never hangs it
+                "CACHE_OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
                 "CACHE_DEFAULT_TIMEOUT": self.cache_timeout,
             }
         return {
-            "CACHE_TYPE": "FileSystemCache",
+            "CACHE_TYPE": "app.viewcache.FileSystemCache",
             "CACHE_DIR": str(Path(self.cache_dir) / "views"),
             "CACHE_DEFAULT_TIMEOUT": self.cache_timeout,
             "CACHE_THRESHOLD": self.cache_entries,

@@ -3,13 +3,15 @@
 Every view is computed by :func:`landscapes.views.compute`, the registry's lookup
 (:mod:`landscapes.registry`): this module knows no view by name.
 
-The cache holds plain arrays and JSON metadata (never figures), keyed by
-:func:`landscapes.views.request_key` -- the sha256 of the canonical request and the library
-version -- so every worker, the CLI and the tests agree on what is the same request.
+The cache holds plain arrays and JSON metadata (never figures, never pickles: app/viewcache.py),
+keyed by :func:`landscapes.views.request_key` -- the sha256 of the canonical request and the
+library version -- so every worker, the CLI and the tests agree on what is the same request.
+Every entry carries its own key, checked on read.
 """
 
 import fcntl
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -18,15 +20,17 @@ from pathlib import Path
 import torch
 from flask_caching import Cache
 
+from app import viewcache
 from landscapes import views
 from landscapes.networks.store import UploadStore
 from landscapes.registry import Progress
-from landscapes.results import ViewResult, from_arrays
+from landscapes.results import ViewResult
 from landscapes.slices import Slice
 
 log = logging.getLogger(__name__)
 Lock = Callable[[str], AbstractContextManager]
-LOCK_TIMEOUT = 600  # seconds: a lock left by a killed job expires (Redis)
+LOCK_TTL = 10.0  # seconds a Redis lock outlives its holder: renewed while the holder lives
+LOCK_WAIT = 600.0  # seconds an identical request waits for the holder's result (Redis)
 
 
 def file_lock(directory: Path) -> Lock:
@@ -45,13 +49,51 @@ def file_lock(directory: Path) -> Lock:
     return lock
 
 
-def redis_lock(url: str) -> Lock:
-    """Locks by key across machines, in Redis (expire after LOCK_TIMEOUT if the holder dies)."""
+def redis_lock(url: str, ttl: float = LOCK_TTL, wait: float = LOCK_WAIT) -> Lock:
+    """Locks by key across machines, in Redis.
+
+    A lock lives ``ttl`` seconds and a thread of the holder renews it every ``ttl / 3`` seconds
+    for as long as the holder holds it: a holder that dies (``kill -9``, a lost machine) leaves
+    a lock that expires within ``ttl`` seconds, so the next identical request computes the view
+    instead of waiting for a result that never comes. A waiter gives up after ``wait`` seconds
+    (``redis.exceptions.LockError``: the view is then computed unlocked, see ViewStore).
+    """
     import redis
 
-    client = redis.Redis.from_url(url)
-    return lambda key: client.lock(f"funnelscope:lock:{key}", timeout=LOCK_TIMEOUT,
-                                   blocking_timeout=LOCK_TIMEOUT)
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+    @contextmanager
+    def lock(key: str) -> Iterator[None]:
+        # thread_local=False: the renewal thread extends the token the holder's thread took
+        held = client.lock(f"funnelscope:lock:{key}", timeout=ttl, blocking_timeout=wait,
+                           thread_local=False)
+        if not held.acquire():
+            raise redis.exceptions.LockError(f"waited {wait:g} s for the lock on {key}")
+        stop = threading.Event()
+        renewer = threading.Thread(target=_renew, args=(held, key, ttl, stop), daemon=True,
+                                   name=f"lock-renewal {key}")
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join()
+            try:
+                held.release()
+            except redis.exceptions.LockError:  # expired while a renewal failed: logged there
+                log.warning("the lock on %s had expired before it was released", key)
+
+    return lock
+
+
+def _renew(held, key: str, ttl: float, stop: threading.Event) -> None:
+    """Reset the lock's time to live to ``ttl`` every ``ttl / 3`` s until ``stop`` is set."""
+    while not stop.wait(ttl / 3):
+        try:
+            held.reacquire()
+        except Exception:  # Redis gone or the lock lost: the holder goes on; a duplicate
+            # computation of the same view is the worst that can follow
+            log.warning("could not renew the lock on %s", key, exc_info=True)
 
 
 @dataclass
@@ -68,15 +110,27 @@ class ViewStore:
     device: torch.device | None = None  # where network views are evaluated (None: the CPU)
 
     def cached(self, model_spec: dict, view_spec: dict) -> Slice | ViewResult | None:
-        """The cached view, or None (also when the cache cannot be reached: logged). A request
-        that names no view (LandscapeError from its key) raises: that is not the cache's fault."""
-        key = self.key(model_spec, view_spec)
+        """The cached view, or None (also when the cache cannot be reached, or its entry cannot
+        be served: logged). A request that names no view (LandscapeError from its key) raises:
+        that is not the cache's fault."""
+        return self.lookup(self.key(model_spec, view_spec))
+
+    def lookup(self, key: str) -> Slice | ViewResult | None:
+        """The entry under the cache key ``key``, or None: a missing entry, an unreachable cache
+        or a bad entry (unreadable, another request's, the wrong kind: logged; the next
+        computation of the view overwrites it). Entries are never unpickled (app/viewcache.py)."""
         try:
-            hit = self.cache.get(key)
+            data = self.cache.get(key)
         except Exception:  # e.g. Redis down: compute instead of failing the request
             log.warning("cache unreachable; computing without it", exc_info=True)
             return None
-        return None if hit is None else from_arrays(*hit)
+        if data is None:
+            return None
+        try:
+            return viewcache.decode(key, data)
+        except viewcache.BadEntry as exc:
+            log.warning("bad cache entry %s, treated as a miss: %s", key, exc)
+            return None
 
     @staticmethod
     def key(model_spec: dict, view_spec: dict) -> str:
@@ -86,20 +140,24 @@ class ViewStore:
             progress: Progress = None) -> Slice | ViewResult:
         """The view, from the cache or computed now (once: identical requests wait for it)."""
         key = self.key(model_spec, view_spec)
-        hit = self.cached(model_spec, view_spec)
+        hit = self.lookup(key)
         if hit is not None:
             return hit
         with self._locked(key):  # a concurrent identical request computes it while we wait
-            hit = self.cached(model_spec, view_spec)
+            hit = self.lookup(key)
             if hit is not None:
                 return hit
             result = views.compute(model_spec, view_spec, progress, store=self.uploads,
                                    device=self.device)
             self.computed += 1
             try:
-                self.cache.set(key, (result.to_arrays(), result.meta))
+                stored = self.cache.set(key, viewcache.encode(key, result))
             except Exception:
                 log.warning("cache unreachable; result not stored", exc_info=True)
+            else:
+                if stored is False:  # the file cache says why (full disk, read-only...)
+                    why = getattr(self.cache.cache, "last_error", None) or "set returned False"
+                    log.warning("result not stored in the cache: %s", why)
             return result
 
     def _locked(self, key: str) -> AbstractContextManager:

@@ -1,14 +1,20 @@
 """Health endpoints for load balancers, Docker and Compose.
 
-``GET /healthz``  liveness: the process answers. Always 200 with the library version and the
-                  cache backend (``{"status": "ok", "version": ..., "cache": "filesystem"}``).
+``GET /healthz``  liveness: the process answers. Always 200 with the library version, the
+                  cache backend and the failed readiness checks with their causes
+                  (``{"status": "ok", "version": ..., "cache": "filesystem", "problems": {}}``;
+                  e.g. ``"problems": {"views_dir": "the disk holding ... is full ..."}``), from
+                  the readiness checks of the last 10 s (run now if none): a full disk or a
+                  read-only cache directory is named, not restarted away.
 ``GET /readyz``   readiness: the cache really works. A probe key is set and read back through
                   the flask-caching object the dashboard uses, and the directories the app
-                  writes to (``views/`` and ``store/`` under the cache directory) accept a new
-                  file. 200 ``{"status": "ready", "checks": {...}}`` when every check says "ok";
+                  writes to (``views/``, ``store/`` and, without Redis, ``jobs/`` under the
+                  cache directory) accept a new file of a few KiB (a full disk fails it).
+                  200 ``{"status": "ready", "checks": {...}}`` when every check says "ok";
                   otherwise 503 with ``failed`` (the checks' names) and, in ``checks``, why each
                   one failed. A failing check never turns into a 500 or a traceback.
 
+Each failure names its cause (a full disk, a read-only file system, Redis not answering).
 The backend name comes from the flask-caching configuration (``CACHE_TYPE``), so another backend
 (Redis) reports itself without changes here.
 """
@@ -24,6 +30,7 @@ import flask
 from flask_caching import Cache
 
 import landscapes
+from app import viewcache
 from app.config import Config
 
 PROBE_TIMEOUT = 10  # seconds the readiness probe key may live if its delete is lost
@@ -44,11 +51,15 @@ def _reason(exc: BaseException) -> str:
 
 
 def check_cache(cache: Cache) -> str:
-    """Set, read back and delete a short-lived probe key; "ok" or why not."""
+    """Set, read back and delete a short-lived probe key; "ok" or why not (the file cache says
+    why its write failed: a full disk, a read-only file system...)."""
     key = f"funnelscope:readyz:{uuid.uuid4().hex}"
-    value = uuid.uuid4().hex
+    value = uuid.uuid4().hex.encode()  # the view cache stores bytes only (app/viewcache.py)
     try:
         if cache.set(key, value, timeout=PROBE_TIMEOUT) is False:
+            why = getattr(cache.cache, "last_error", None)
+            if why:
+                return f"cache entries cannot be written: {why}"
             return "the cache refused to store the probe key (set returned False)"
         got = cache.get(key)
         if got != value:
@@ -63,33 +74,47 @@ def check_cache(cache: Cache) -> str:
             pass
 
 
-def check_writable(directory: Path) -> str:
-    """A new file can be created (and removed) in ``directory``; "ok" or why not.
+def check_writable(directory: Path, size: int = 4096) -> str:
+    """A new file of ``size`` bytes can be written (and removed) in ``directory``; "ok" or
+    why not, naming the cause (a full disk, a read-only file system, permissions).
 
-    A real write, not ``os.access``: root passes ``os.access`` whatever the mode bits.
+    A real write, not ``os.access``: root passes ``os.access`` whatever the mode bits; and
+    some bytes, synced, not an empty file: a full disk still has room for a name.
     """
+    name = None
     try:
         if directory.exists() and not directory.is_dir():
             return f"{directory} is not writable (it is not a directory)"
         directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=directory, prefix=".readyz-")
-        os.close(fd)
-        os.unlink(name)
+        try:
+            os.write(fd, b"\0" * size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         return OK
     except Exception as exc:  # reported, not raised
-        return f"{directory} is not writable ({_reason(exc)})"
+        return viewcache.describe_os_error(exc, directory)
+    finally:
+        if name is not None:
+            Path(name).unlink(missing_ok=True)
 
 
-def readiness(config: Config, cache: Cache) -> dict[str, str]:
-    """Every readiness check by name: "ok", "skipped ..." or the reason it failed."""
+def readiness(config: Config, cache: Cache, jobs_dir: Path | None = None) -> dict[str, str]:
+    """Every readiness check by name: "ok", "skipped ..." or the reason it failed. Without
+    Redis, ``jobs_dir`` is the local job queue's directory (default: ``jobs/`` under the
+    cache directory; app/main.py moves it to a temporary directory when that is read-only)."""
     settings = config.flask_caching()
     checks = {"cache": check_cache(cache)}
     views_dir = settings.get("CACHE_DIR")
     if views_dir:
         checks["views_dir"] = check_writable(Path(views_dir))
     else:
-        checks["views_dir"] = f"skipped ({settings['CACHE_TYPE']} keeps no directory)"
+        name = str(settings["CACHE_TYPE"]).rsplit(".", 1)[-1]
+        checks["views_dir"] = f"skipped ({name} keeps no directory)"
     checks["store_dir"] = check_writable(Path(config.cache_dir) / "store")
+    if not config.redis_url:  # the local job manager's queue (panels are computed as jobs)
+        checks["jobs_dir"] = check_writable(jobs_dir or Path(config.cache_dir) / "jobs")
     if config.redis_url:
         checks["broker"] = check_redis(config.redis_url)
         if checks["broker"] == OK:
@@ -121,23 +146,33 @@ def check_redis(url: str) -> str:
         return f"Redis at {url} does not answer ({_reason(exc)})"
 
 
-def cached_readiness(config: Config, cache: Cache, seconds: float = 10.0
-                     ) -> Callable[[], dict[str, str]]:
+def cached_readiness(config: Config, cache: Cache, seconds: float = 10.0,
+                     jobs_dir: Path | None = None) -> Callable[[], dict[str, str]]:
     """``readiness`` at most once per ``seconds`` in this process (the page polls it)."""
     last: dict = {"at": -float("inf"), "checks": {}}
 
     def checks() -> dict[str, str]:
         now = time.monotonic()
         if now - last["at"] > seconds:
-            last.update(at=now, checks=readiness(config, cache))
+            last.update(at=now, checks=readiness(config, cache, jobs_dir))
         return last["checks"]
 
     return checks
 
 
-def register(server: flask.Flask, config: Config, cache: Cache) -> None:
-    """Add ``/healthz`` and ``/readyz`` to the dashboard's Flask server."""
+def failures(checks: dict[str, str]) -> dict[str, str]:
+    """The checks that failed (neither "ok" nor "skipped ..."), with their reasons."""
+    return {name: why for name, why in checks.items()
+            if why != OK and not why.startswith("skipped")}
+
+
+def register(server: flask.Flask, config: Config, cache: Cache,
+             recent: Callable[[], dict[str, str]] | None = None,
+             jobs_dir: Path | None = None) -> None:
+    """Add ``/healthz`` and ``/readyz`` to the dashboard's Flask server; ``/healthz`` reports
+    the problems ``recent()`` (default: :func:`cached_readiness`) finds."""
     backend = backend_name(config.flask_caching()["CACHE_TYPE"])
+    recent = recent or cached_readiness(config, cache, jobs_dir=jobs_dir)
 
     def respond(body: dict, status: int) -> flask.Response:
         response = flask.jsonify(body)
@@ -146,15 +181,19 @@ def register(server: flask.Flask, config: Config, cache: Cache) -> None:
         return response
 
     def healthz() -> flask.Response:
-        return respond({"status": "ok", "version": landscapes.__version__, "cache": backend}, 200)
+        try:
+            problems = failures(recent())
+        except Exception as exc:  # liveness answers whatever the checks do
+            problems = {"readiness": _reason(exc)}
+        return respond({"status": "ok", "version": landscapes.__version__, "cache": backend,
+                        "problems": problems}, 200)
 
     def readyz() -> flask.Response:
         try:
-            checks = readiness(config, cache)
+            checks = readiness(config, cache, jobs_dir)
         except Exception as exc:  # never a 500 from the readiness probe
             checks = {"readiness": _reason(exc)}
-        failed = [name for name, result in checks.items()
-                  if result != OK and not result.startswith("skipped")]
+        failed = list(failures(checks))
         if failed:
             return respond({"status": "unavailable", "failed": failed, "checks": checks}, 503)
         return respond({"status": "ready", "checks": checks}, 200)

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 import diskcache
@@ -48,6 +49,7 @@ def create_app(config: Config | None = None) -> Dash:
     if note:
         log.warning("FUNNELSCOPE_DEVICE=%s: %s", config.device, note)
     manager: BaseBackgroundCallbackManager
+    jobs_dir: Path | None = None  # the local job queue's directory (None: Celery in Redis)
     if config.redis_url:  # shared by every worker and machine
         from celery import Celery
 
@@ -57,7 +59,14 @@ def create_app(config: Config | None = None) -> Dash:
         store = ViewStore(cache, upload_store, redis_lock(config.redis_url), device=device)
         app.server.extensions["funnelscope_celery"] = celery_app
     else:  # one machine: files under the cache directory, jobs in local processes
-        manager = ForkServerDiskcacheManager(diskcache.Cache(str(Path(config.cache_dir) / "jobs")))
+        jobs_dir = Path(config.cache_dir) / "jobs"
+        try:
+            queue = diskcache.Cache(str(jobs_dir))
+        except Exception as exc:  # a read-only cache directory: jobs still need a queue
+            fallback = Path(tempfile.gettempdir()) / f"funnelscope-jobs-{os.getuid()}"
+            log.warning("the job queue cannot live in %s (%s): using %s", jobs_dir, exc, fallback)
+            jobs_dir, queue = fallback, diskcache.Cache(str(fallback))
+        manager = ForkServerDiskcacheManager(queue)
         store = ViewStore(cache, upload_store, file_lock(Path(config.cache_dir) / "locks"),
                           device=device)
     app.layout = layout.build()
@@ -66,8 +75,10 @@ def create_app(config: Config | None = None) -> Dash:
     downloads.register(app, store)
     camera.register(app)
     url.register(app)
-    status.register(app, readiness=health.cached_readiness(config, cache))
-    health.register(app.server, config, cache)  # /healthz, /readyz (app/health.py)
+    # the banner and /healthz share the checks, which test the job queue's real directory
+    recent = health.cached_readiness(config, cache, jobs_dir=jobs_dir)
+    status.register(app, readiness=recent)
+    health.register(app.server, config, cache, recent, jobs_dir)  # /healthz, /readyz
     access.register(app.server, config.lab_token)  # optional lab token (app/access.py)
     api.register(app.server, store)  # /api/view: cached views as JSON (app/api.py)
     app.server.extensions["funnelscope_store"] = store

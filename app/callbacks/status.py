@@ -13,18 +13,40 @@ log = logging.getLogger(__name__)
 
 
 def status_message(checks: dict[str, str]) -> str | None:
-    """What the banner says for these readiness checks (None when all is well)."""
+    """What the banner says for these readiness checks (None when all is well).
+
+    It names the real cause: Redis only where Redis serves the cache and the jobs (its
+    ``broker`` check is there); on a server without it, the cache directory's trouble (a full
+    disk, a read-only file system) with what it breaks.
+    """
     failed = {name: why for name, why in checks.items() if why != "ok" and not why.startswith("skipped")}
     if not failed:
         return None
-    if "broker" in failed or "cache" in failed:
+    redis = "broker" in checks  # present only when the cache and the jobs live in Redis
+    if "broker" in failed:
         return ("The cache and job queue (Redis) cannot be reached: new views cannot be computed "
                 "until it is back. Views already on screen stay. (" + "; ".join(failed.values())
                 + ")")
+    if redis and "cache" in failed:
+        return ("Redis answers but does not keep views (" + failed["cache"] + "): every view is "
+                "computed again on each request.")
     if "workers" in failed:
         return ("No background worker is running: views that are not cached yet cannot be "
                 "computed until one is back (a view being computed when a worker stopped will not "
                 "finish: change a control to ask again). Cached views still load.")
+    disk = [failed[name] for name in ("views_dir", "jobs_dir", "store_dir") if name in failed]
+    disk = disk or [failed[name] for name in ("cache",) if name in failed]
+    if disk:
+        broken = []
+        if "jobs_dir" in failed:
+            broken.append("panels cannot be computed (their jobs are queued there)")
+        if "views_dir" in failed or "cache" in failed:
+            broken.append("views are not kept (each is computed again)")
+        if "store_dir" in failed:
+            broken.append("uploads cannot be stored")
+        reasons = "; ".join(dict.fromkeys(disk))  # each cause once, in order
+        return f"The cache directory cannot be written: {reasons}. " + \
+            ", ".join(broken).capitalize() + "."
     return "The server is not ready: " + "; ".join(f"{k}: {v}" for k, v in failed.items())
 
 

@@ -9,7 +9,7 @@ import logging
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, html, no_update
 
-from app import ids
+from app import ids, viewcache
 from app.callbacks.panels import settings_inputs
 from app.controls import LOSS_FROM_CHECKPOINT
 from app.data import ViewStore
@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 SLOT_KEYS = {ids.UPLOAD_CHECKPOINT: "checkpoint", ids.UPLOAD_CHECKPOINT2: "checkpoint2",
              ids.UPLOAD_CHECKPOINT3: "checkpoint3", ids.UPLOAD_DATA: "data"}
 SLOTS = tuple(slot for slot, _ in UPLOAD_SLOTS)
+
+
+def not_stored(filename: str, exc: OSError) -> str:
+    """What the page says when a valid file cannot be stored: the server's cause, not the file."""
+    where = exc.filename or "the server's upload store"
+    return (f"{filename} was read but cannot be stored on the server: "
+            f"{viewcache.describe_os_error(exc, where)}")
 
 
 def status_id(slot: str) -> str:
@@ -110,6 +117,10 @@ def _register_open_export(app: Dash, store: ViewStore, side: str) -> None:
             return {"figure": figure, "status": html.Span(text, className="ok")}
         except LandscapeError as exc:
             return {"figure": no_update, "status": html.Span(str(exc), className="error")}
+        except OSError as exc:  # the server's fault (a full disk...), not the file's
+            log.exception("storing export %s failed", filename)
+            return {"figure": no_update, "status": html.Span(not_stored(filename, exc),
+                                                             className="error")}
         except Exception:  # a bad file never takes the worker down
             log.exception("opening export %s failed", filename)
             return {"figure": no_update,
@@ -141,6 +152,9 @@ def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:
                 statuses[slot] = html.Span(f"accepted: {filename}", className="ok")
             except LandscapeError as exc:
                 statuses[slot] = html.Span(str(exc), className="error")
+            except OSError as exc:  # the server's fault (a full disk...), not the upload's
+                log.exception("storing upload %s failed", filename)
+                statuses[slot] = html.Span(not_stored(filename, exc), className="error")
             except Exception:  # a bad upload never takes the worker down
                 log.exception("upload %s failed", filename)
                 statuses[slot] = html.Span(f"{filename}: could not be read", className="error")

@@ -4,6 +4,7 @@ Every file holds plain arrays plus ``meta``: a JSON string (model spec, seeds, c
 units, library version). Files are read with ``allow_pickle=False``: no code ever runs.
 """
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -26,6 +27,32 @@ def write_npz(path: str | Path, arrays: dict[str, np.ndarray], meta: dict) -> Pa
     except OSError as exc:
         raise LandscapeError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
+
+
+def to_npz_bytes(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
+    """The bytes :func:`write_npz` would write (for caches and HTTP answers: no file needed)."""
+    if "meta" in arrays:
+        raise ValueError("'meta' is reserved for the JSON metadata")
+    payload = {k: np.asarray(v) for k, v in arrays.items()}
+    if any(v.dtype.hasobject for v in payload.values()):
+        raise ValueError("object arrays would be pickled; the .npz contract holds plain arrays")
+    payload["meta"] = np.array(json.dumps(meta, sort_keys=True))
+    buffer = io.BytesIO()
+    np.savez(buffer, **payload)  # type: ignore[arg-type]  # numpy's stub
+    return buffer.getvalue()
+
+
+def from_npz_bytes(data: bytes) -> tuple[dict[str, np.ndarray], dict]:
+    """Arrays and metadata of :func:`to_npz_bytes` output (``allow_pickle=False``: no code runs)."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
+            arrays = {k: loaded[k] for k in loaded.files}
+        meta = json.loads(str(arrays.pop("meta")))
+    except KeyError:
+        raise LandscapeError("no 'meta' entry; not a Funnelscope export") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # a pickle, bad JSON...
+        raise LandscapeError(f"cannot read the bytes as an .npz export: {exc}") from None
+    return arrays, meta
 
 
 def read_npz(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:

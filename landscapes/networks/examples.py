@@ -25,6 +25,7 @@ shipped example (file ``NAME-vVERSION.safetensors``), seed K is cached as
 """
 
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ class Recipe:
     description: str
     stop_loss: float = float("inf")
 
+
+log = logging.getLogger(__name__)
 
 RECIPES = {
     "moons-mlp": Recipe(
@@ -187,6 +190,9 @@ def train(name: str, seed: int = 0) -> TrainedExample:
     )
 
 
+_UNSAVED: dict[Path, "TrainedExample"] = {}  # trained where the cache could not keep them
+
+
 def _cache_file(cache_dir: Path, name: str, seed: int = 0) -> Path:
     """Seed 0 (the shipped example) keeps its original file name; other seeds add ``-seedK``."""
     tag = "" if seed == 0 else f"-seed{seed}"
@@ -216,11 +222,22 @@ def save(example: TrainedExample, path: Path) -> Path:
 
 def load(name: str, cache_dir: Path, seed: int = 0) -> TrainedExample:
     """Example ``name`` trained from ``seed``: from ``cache_dir`` if trained before, else
-    trained now and cached."""
+    trained now and cached (kept in this process's memory when ``cache_dir`` cannot be written:
+    a read-only or full disk costs a training per process, never a failed view)."""
     recipe = recipe_of(name)
     path = _cache_file(cache_dir, name, seed)
     if not path.exists():
-        save(train(name, seed), path)
+        if path in _UNSAVED:
+            return _UNSAVED[path]
+        example = train(name, seed)
+        try:
+            save(example, path)
+        except Exception as exc:  # a full disk (safetensors' own error), a read-only cache
+            # (OSError): serve it from memory instead
+            log.warning("example %s (seed %d) trained but not saved to %s (%s): kept in memory "
+                        "by this process", name, seed, path, exc)
+            _UNSAVED[path] = example
+            return example
     tensors = load_file(str(path))
     init = {k.removeprefix("init."): v for k, v in tensors.items() if k.startswith("init.")}
     final = {k.removeprefix("final."): v for k, v in tensors.items() if k.startswith("final.")}

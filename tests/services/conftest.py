@@ -1,8 +1,10 @@
 """Real services on loopback for the deployment tests: redis-server, a Celery worker, gunicorn.
 
 Each runs as a child process on a free port, with its own cache directory, and is stopped by
-its pid afterwards. ``make test`` installs Debian's redis-server; when it is missing these tests
-fail with a clear message (they are never skipped).
+its pid afterwards. A test that stops one restarts it before it ends, so every test passes alone
+(``pytest -k NAME``) and in any order, not only in the file's. ``make test`` installs Debian's
+redis-server; when it is missing these tests fail with a clear message (they are never
+skipped).
 """
 
 import json
@@ -70,37 +72,58 @@ def http(url: str, body: dict | None = None, timeout: float = 120) -> tuple[int,
         return exc.code, json.loads(exc.read() or b"{}"), dict(exc.headers)
 
 
+@dataclass
+class RedisServer:
+    """A redis-server on a loopback port (no persistence); ``restart`` starts a new one on the
+    same port (a test that stops it restarts it, so the next test finds it running)."""
+
+    url: str
+    port: int
+    root: Path
+    service: Service | None = None
+
+    def start(self) -> None:
+        self.service = start(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--dir", str(self.root)],
+                             self.root / "redis.log", {})
+
+        def answers() -> bool:
+            import redis
+
+            try:
+                return bool(redis.Redis.from_url(self.url, socket_timeout=1).ping())
+            except redis.exceptions.ConnectionError:  # not listening yet (not an OSError)
+                return False
+
+        wait_until(answers, "redis-server", self.service, timeout=20)
+
+    def stop(self) -> None:
+        if self.service is not None:
+            self.service.stop()
+
+    def running(self) -> bool:
+        return self.service is not None and self.service.process.poll() is None
+
+
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory) -> Iterator[tuple[str, Service]]:
-    """A redis-server on a free loopback port (no persistence): its URL and the service."""
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    """A redis-server on a free loopback port, for this test module."""
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is missing: `make test` installs Debian's redis-server",
                     pytrace=False)
-    root = tmp_path_factory.mktemp("redis")
     port = devserver.free_port()
-    service = start(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                     "--appendonly", "no", "--dir", str(root)], root / "redis.log", {})
-    url = f"redis://127.0.0.1:{port}/0"
-
-    def answers() -> bool:
-        import redis
-
-        try:
-            return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
-        except redis.exceptions.ConnectionError:  # not listening yet (not an OSError)
-            return False
-
-    wait_until(answers, "redis-server", service, timeout=20)
+    server = RedisServer(f"redis://127.0.0.1:{port}/0", port, tmp_path_factory.mktemp("redis"))
+    server.start()
     try:
-        yield url, service
+        yield server
     finally:
-        service.stop()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
 def lab(redis_server, tmp_path_factory) -> Iterator[dict]:
     """gunicorn (2 workers) and a Celery worker sharing one Redis, as in docker-compose.yml."""
-    url, redis_service = redis_server
+    url = redis_server.url
     root = tmp_path_factory.mktemp("lab")
     port = devserver.free_port()
     env = {"REDIS_URL": url, "FUNNELSCOPE_CACHE_DIR": str(root / "cache"),
@@ -110,11 +133,11 @@ def lab(redis_server, tmp_path_factory) -> Iterator[dict]:
     worker = start(WORKER, root / "worker.log", env)
     base = f"http://127.0.0.1:{port}"
     services = {"url": base, "web": web, "worker": worker, "env": env, "root": root,
-                "redis": redis_service, "redis_url": url}
+                "redis": redis_server, "redis_url": url}
     try:
         wait_until(lambda: http(base + "/healthz", timeout=2)[0] == 200, "gunicorn", web)
         wait_until(lambda: "ready" in worker.tail(), "celery worker", worker)
         yield services
-    finally:  # tests may replace "web" (a restart): stop whatever runs now
+    finally:  # tests may replace "web" or "worker" (a restart): stop whatever runs now
         services["worker"].stop()
         services["web"].stop()

@@ -157,7 +157,7 @@ def test_config_from_environment(tmp_path):
     assert cfg.cache_dir == tmp_path and cfg.cache_timeout == 60
     assert cfg.cache_entries == Config().cache_entries  # unset: the default
     assert cfg.flask_caching() == {
-        "CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(tmp_path / "views"),
+        "CACHE_TYPE": "app.viewcache.FileSystemCache", "CACHE_DIR": str(tmp_path / "views"),
         "CACHE_DEFAULT_TIMEOUT": 60, "CACHE_THRESHOLD": cfg.cache_entries,
     }
 
@@ -328,9 +328,31 @@ def test_status_banner_names_what_is_down():
     assert "cannot be reached" in message and "ConnectionError" in message
     no_worker = ok | {"workers": "no background worker answers (start one: ...)"}
     assert status_message(no_worker).startswith("No background worker is running")
-    disk = {"cache": "ok", "store_dir": "/data is not writable (PermissionError)"}
-    assert status_message(disk) == (
-        "The server is not ready: store_dir: /data is not writable (PermissionError)")
+    oom = ok | {"cache": "ResponseError: OOM command not allowed when used memory > 'maxmemory'"}
+    assert status_message(oom).startswith("Redis answers but does not keep views (ResponseError: OOM")
+
+
+def test_status_banner_on_a_filesystem_cache_names_the_disk_not_redis():
+    ok = {"cache": "ok", "views_dir": "ok", "store_dir": "ok", "jobs_dir": "ok"}
+    full = "the disk holding /data/views is full (No space left on device)"
+    message = status_message(ok | {"cache": "cache entries cannot be written: " + full,
+                                   "views_dir": full})
+    assert message == ("The cache directory cannot be written: " + full + ". Views are not kept "
+                       "(each is computed again).")
+    read_only = {name: f"/data/{name[:-4]} is on a read-only file system"
+                 for name in ("views_dir", "store_dir", "jobs_dir")}
+    message = status_message(ok | {"cache": "cache entries cannot be written: ..."} | read_only)
+    assert "Redis" not in message
+    assert message == (
+        "The cache directory cannot be written: /data/views is on a read-only file system; "
+        "/data/jobs is on a read-only file system; /data/store is on a read-only file system. "
+        "Panels cannot be computed (their jobs are queued there), views are not kept (each is "
+        "computed again), uploads cannot be stored.")
+    assert status_message(ok | {"store_dir": "/data/store is not writable (permission denied)"}) \
+        == ("The cache directory cannot be written: /data/store is not writable (permission "
+            "denied). Uploads cannot be stored.")
+    assert status_message(ok | {"readiness": "RuntimeError: x"}) == (
+        "The server is not ready: readiness: RuntimeError: x")
 
 
 def test_scripts_are_registered_before_the_first_request(config):
