@@ -4,8 +4,10 @@
                   cache backend and the failed readiness checks with their causes
                   (``{"status": "ok", "version": ..., "cache": "filesystem", "problems": {}}``;
                   e.g. ``"problems": {"views_dir": "the disk holding ... is full ..."}``), from
-                  the readiness checks of the last 10 s (run now if none): a full disk or a
-                  read-only cache directory is named, not restarted away.
+                  the readiness checks of the last 10 s (refreshed in a thread when older;
+                  liveness waits at most 1 s for it, so a slow disk or an unreachable Redis
+                  never makes it slow): a full disk or a read-only cache directory is named, not
+                  restarted away.
 ``GET /readyz``   readiness: the cache really works. A probe key is set and read back through
                   the flask-caching object the dashboard uses, and the directories the app
                   writes to (``views/``, ``store/`` and, without Redis, ``jobs/`` under the
@@ -21,6 +23,7 @@ The backend name comes from the flask-caching configuration (``CACHE_TYPE``), so
 
 import os
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -146,15 +149,35 @@ def check_redis(url: str) -> str:
         return f"Redis at {url} does not answer ({_reason(exc)})"
 
 
-def cached_readiness(config: Config, cache: Cache, seconds: float = 10.0,
-                     jobs_dir: Path | None = None) -> Callable[[], dict[str, str]]:
-    """``readiness`` at most once per ``seconds`` in this process (the page polls it)."""
-    last: dict = {"at": -float("inf"), "checks": {}}
+LIVENESS_WAIT = 1.0  # seconds /healthz waits for a refresh of the checks before answering
 
-    def checks() -> dict[str, str]:
-        now = time.monotonic()
-        if now - last["at"] > seconds:
-            last.update(at=now, checks=readiness(config, cache, jobs_dir))
+
+def cached_readiness(config: Config, cache: Cache, seconds: float = 10.0,
+                     jobs_dir: Path | None = None) -> Callable[..., dict[str, str]]:
+    """``readiness`` at most once per ``seconds`` in this process (the page polls it).
+
+    The returned ``checks(wait=None)`` starts one refresh in a thread when the last result is
+    older than ``seconds`` and waits for it: without limit (``wait`` None), or at most ``wait``
+    seconds, then answers with the last complete result (``/healthz``: a slow disk or an
+    unreachable Redis never makes liveness slow)."""
+    last: dict = {"at": -float("inf"), "checks": {}}
+    guard = threading.Lock()
+    running: list[threading.Thread] = []
+
+    def refresh() -> None:
+        result = readiness(config, cache, jobs_dir)
+        with guard:
+            last.update(at=time.monotonic(), checks=result)
+            running.clear()
+
+    def checks(wait: float | None = None) -> dict[str, str]:
+        with guard:
+            if not running and time.monotonic() - last["at"] > seconds:
+                running.append(threading.Thread(target=refresh, name="readiness", daemon=True))
+                running[0].start()
+            worker = running[0] if running else None
+        if worker is not None:
+            worker.join(wait)
         return last["checks"]
 
     return checks
@@ -167,7 +190,7 @@ def failures(checks: dict[str, str]) -> dict[str, str]:
 
 
 def register(server: flask.Flask, config: Config, cache: Cache,
-             recent: Callable[[], dict[str, str]] | None = None,
+             recent: Callable[..., dict[str, str]] | None = None,
              jobs_dir: Path | None = None) -> None:
     """Add ``/healthz`` and ``/readyz`` to the dashboard's Flask server; ``/healthz`` reports
     the problems ``recent()`` (default: :func:`cached_readiness`) finds."""
@@ -182,7 +205,7 @@ def register(server: flask.Flask, config: Config, cache: Cache,
 
     def healthz() -> flask.Response:
         try:
-            problems = failures(recent())
+            problems = failures(recent(wait=LIVENESS_WAIT))
         except Exception as exc:  # liveness answers whatever the checks do
             problems = {"readiness": _reason(exc)}
         return respond({"status": "ok", "version": landscapes.__version__, "cache": backend,

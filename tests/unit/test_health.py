@@ -274,3 +274,16 @@ def test_stray_temporary_files_are_removed_at_start_up(tmp_path):
     create_app(Config(cache_dir=tmp_path / "cache"))
     assert not orphan.exists()
     assert in_flight.exists()  # younger than a minute: maybe another worker's write
+
+
+def test_healthz_stays_fast_while_the_checks_are_slow(config, monkeypatch):
+    """A readiness check that hangs (a stalled disk, Redis behind a dropped route) delays
+    liveness by at most LIVENESS_WAIT; the finished check is reported on a later call."""
+    app = create_app(config)
+    monkeypatch.setattr(health, "readiness", lambda *a: time.sleep(2.5) or {"views_dir": "stalled"})
+    client = app.server.test_client()
+    start = time.monotonic()
+    first = client.get("/healthz")
+    assert first.status_code == 200 and time.monotonic() - start < health.LIVENESS_WAIT + 0.5
+    time.sleep(2.0)
+    assert client.get("/healthz").get_json()["problems"] == {"views_dir": "stalled"}
