@@ -66,6 +66,7 @@ class ViewStore:
     lock: Lock
     computed: int = 0
     device: torch.device | None = None  # where network views are evaluated (None: the CPU)
+    budget: float | None = None  # seconds one computation may take (landscapes.budget)
 
     def cached(self, model_spec: dict, view_spec: dict) -> Slice | ViewResult | None:
         """The cached view, or None (also when the cache cannot be reached: logged). A request
@@ -94,7 +95,7 @@ class ViewStore:
             if hit is not None:
                 return hit
             result = views.compute(model_spec, view_spec, progress, store=self.uploads,
-                                   device=self.device)
+                                   device=self.device, budget=self.budget)
             self.computed += 1
             try:
                 self.cache.set(key, (result.to_arrays(), result.meta))

@@ -14,7 +14,7 @@ from landscapes.networks import examples
 from landscapes.networks.datasets import load_builtin
 from landscapes.registry import Progress
 from landscapes.results import BUFFER_PREFIX, ViewResult, base_meta
-from landscapes.viewspec import check_whole, fill_view
+from landscapes.viewspec import Interval, fill_view
 
 NETWORK_MINIMA_DEFAULTS = {"view": "minima", "seeds": 8}
 MAX_SEEDS = 16
@@ -22,10 +22,8 @@ MAX_SEEDS = 16
 
 def normalize_network_minima_view(view: dict) -> dict:
     """Canonical minima view for networks: ``{"view": "minima", "seeds": K}``, 1 <= K <= 16."""
-    check_whole(view, "seeds", "network minima")
-    out = fill_view({"view": "minima", **view}, {"minima": NETWORK_MINIMA_DEFAULTS}, {"seeds": int})
-    _check_seeds(out["seeds"])
-    return out
+    return fill_view({"view": "minima", **view}, {"minima": NETWORK_MINIMA_DEFAULTS},
+                     {"seeds": Interval(int, 1, MAX_SEEDS)})
 
 
 def _check_seeds(seeds: int) -> None:

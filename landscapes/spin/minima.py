@@ -26,7 +26,7 @@ from landscapes.spin import theory as pspin_theory
 from landscapes.spin.descent import Descents, descend, seeded_starts
 from landscapes.spin.models import SpinModel, model_meta
 from landscapes.spin.pspin import PSpinGlass
-from landscapes.viewspec import check_whole, fill_view
+from landscapes.viewspec import Interval, fill_view
 
 MINIMA_DEFAULTS = {"view": "minima", "starts": 64}
 MAX_STARTS = 512
@@ -49,13 +49,8 @@ def normalize_minima_view(view: dict) -> dict:
 
     Raises LandscapeError (unknown settings, a non-number, K out of range).
     """
-    check_whole(view, "starts", "minima")
-    out = fill_view({"view": "minima", **view}, {"minima": MINIMA_DEFAULTS}, {"starts": int})
-    if not 1 <= out["starts"] <= MAX_STARTS:
-        raise LandscapeError(
-            f"minima: starts must be between 1 and {MAX_STARTS}; got {out['starts']}"
-        )
-    return out
+    return fill_view({"view": "minima", **view}, {"minima": MINIMA_DEFAULTS},
+                     {"starts": Interval(int, 1, MAX_STARTS)})
 
 
 def _descend_in_batches(model: SpinModel, starts: np.ndarray, progress: Progress) -> list[Descents]:

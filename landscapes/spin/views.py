@@ -42,7 +42,7 @@ from landscapes.spin.models import (
     normalize_spec,
 )
 from landscapes.spin.polynomial_slices import sphere_values
-from landscapes.viewspec import fill_view
+from landscapes.viewspec import SEED, SEED_MAX, Interval, Options, Text, fill_view, show
 
 SLICE_DEFAULTS = {
     "view": "slice", "dims": 2, "steps": 51, "span": 1.0, "center": "minimum:0",
@@ -51,24 +51,39 @@ SLICE_DEFAULTS = {
 PATH_DEFAULTS = {"view": "path", "from": "native", "to": "minimum:0", "kind": "geodesic", "steps": 101}
 PATH_KINDS = ("linear", "geodesic")
 MAX_STEPS = {1: 100_001, 2: 401, 3: 81}
+MAX_INDEX = SEED_MAX  # K of random:K and minimum:K
+
+
+def _check_directions(directions: str) -> None:
+    if directions != "random":
+        _through_targets(directions)
+
+
+#: every parameter of the spin slice and path views, with its range (:mod:`landscapes.viewspec`)
+CONSTRAINTS = {
+    "dims": Options((1, 2, 3)),
+    "steps": Interval(int, 2, MAX_STEPS[1]),  # and at most MAX_STEPS[dims] for a slice
+    "span": Interval(float, 0, 100, low_open=True),
+    "direction_seed": SEED,
+    "center": Text("a point name", parse=lambda name: _parse_point(name)),
+    "from": Text("a point name", parse=lambda name: _parse_point(name)),
+    "to": Text("a point name", parse=lambda name: _parse_point(name)),
+    "directions": Text("random or through:P1[,P2[,P3]]", parse=_check_directions),
+    "kind": Options(PATH_KINDS),
+}
 
 
 def normalize_view(view: dict) -> dict:
     """Canonical view spec: defaults filled, values checked (raises LandscapeError)."""
-    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS},
-                    {"steps": int, "dims": int, "span": float, "direction_seed": int})
+    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS}, CONSTRAINTS)
     kind = out["view"]
     if kind == "slice":
-        if out["dims"] not in (1, 2, 3):
-            raise LandscapeError(f"slice: dims must be 1, 2 or 3; got {out['dims']}")
         limit = MAX_STEPS[out["dims"]]
         if not 2 <= out["steps"] <= limit:
             raise LandscapeError(
-                f"slice: steps must be between 2 and {limit} for dims={out['dims']}; "
+                f"slice: steps must be a whole number in [2, {limit}] for dims={out['dims']}; "
                 f"got {out['steps']}"
             )
-        symmetric_axis(out["span"], out["steps"])
-        _parse_point(out["center"])
         if out["directions"] != "random":
             targets = _through_targets(out["directions"])
             if len(targets) != out["dims"]:
@@ -76,13 +91,6 @@ def normalize_view(view: dict) -> dict:
                     f"slice: dims={out['dims']} needs {out['dims']} point(s) after 'through:'; "
                     f"got {len(targets)}"
                 )
-    else:
-        if out["kind"] not in PATH_KINDS:
-            raise LandscapeError(f"path: kind must be linear or geodesic; got {out['kind']!r}")
-        if not 2 <= out["steps"] <= MAX_STEPS[1]:
-            raise LandscapeError(f"path: steps must be between 2 and {MAX_STEPS[1]}")
-        _parse_point(out["from"])
-        _parse_point(out["to"])
     return out
 
 
@@ -90,11 +98,12 @@ def _parse_point(name: str) -> tuple[str, int]:
     kind, _, index = str(name).partition(":")
     if kind in ("native", "ground") and not index:
         return kind, 0
-    if kind in ("minimum", "random", "state") and index.isdigit():
+    if (kind in ("minimum", "random", "state") and index.isascii() and index.isdigit()
+            and len(index) <= 10 and int(index) <= MAX_INDEX):
         return kind, int(index)
     raise LandscapeError(
-        f"unknown point {name!r}; use native, ground, minimum:K, random:K (K = 0, 1, ...) or "
-        "state:I (Ising state number I)"
+        f"unknown point {show(name)}; use native, ground, minimum:K, random:K (K = 0 .. "
+        f"{MAX_INDEX}) or state:I (Ising state number I)"
     )
 
 
@@ -102,9 +111,11 @@ def _through_targets(directions: str) -> list[str]:
     prefix, _, rest = directions.partition(":")
     if prefix != "through" or not rest:
         raise LandscapeError(
-            f"unknown directions {directions!r}; use random or through:P1[,P2[,P3]]"
+            f"unknown directions {show(directions)}; use random or through:P1[,P2[,P3]]"
         )
     targets = rest.split(",")
+    if len(targets) > 3:
+        raise LandscapeError(f"directions: at most 3 points after 'through:'; got {len(targets)}")
     for t in targets:
         _parse_point(t)
     return targets
