@@ -112,7 +112,7 @@ def parse_body(data: bytes):
     except RecursionError:
         raise BadBody(f"the body is nested deeper than {MAX_DEPTH} levels") from None
     except json.JSONDecodeError as exc:
-        raise BadBody(f"the body is not JSON ({exc.msg} at line {exc.lineno} column "
+        raise BadBody(f"the body is not a JSON object ({exc.msg} at line {exc.lineno} column "
                       f"{exc.colno})") from None
     if _depth(body) > MAX_DEPTH:
         raise BadBody(f"the body is nested deeper than {MAX_DEPTH} levels")

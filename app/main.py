@@ -69,7 +69,8 @@ def create_app(config: Config | None = None) -> Dash:
     url.register(app)
     status.register(app, readiness=health.cached_readiness(config, cache))
     health.register(app.server, config, cache)  # /healthz, /readyz (app/health.py)
-    api.register(app.server, store, config.api_computations)  # /api/view: cached views as JSON (app/api.py)
+    # /api/view: cached views as JSON (app/api.py)
+    api.register(app.server, store, config.api_computations)
     app.server.extensions["funnelscope_store"] = store
     if isinstance(manager, ForkServerDiskcacheManager):  # now: every job is registered, and
         manager.start_job_server()  # the web server has not started its threads (app/jobs.py)

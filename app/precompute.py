@@ -66,8 +66,9 @@ def precompute(config: Config, pairs: list[tuple[dict, dict]],
                report: Callable[[int, dict, dict, str], None] | None = None) -> dict[str, int]:
     """Compute every view not cached yet; returns counts of computed, cached and failed views.
 
-    Every request's form (known keys, numbers) is checked before any work starts, so a typo
-    fails fast; a request with an out-of-range value fails on its own and is reported.
+    Every request's form (known keys, types, each number in its range) is checked before any
+    work starts, so a typo fails fast; a request that fails when computed (a p-spin with too
+    many couplings for its p) fails on its own and is reported.
     """
     for spec, view in pairs:
         views.request_key(spec, view)  # raises LandscapeError on a bad request

@@ -16,6 +16,7 @@ by dims, t_min < t_max) stay with the view that has them.
 """
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +59,7 @@ class Interval:
 
     def convert(self, value: Any) -> int | float | None:
         """The number ``value`` stands for, or None if it is none (or not finite)."""
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real | str):
             return None
         if isinstance(value, str):
             if len(value) > 40:
@@ -70,7 +71,10 @@ class Interval:
                     value = float(value)
                 except ValueError:
                     return None
-        if isinstance(value, float):
+        if isinstance(value, numbers.Integral):
+            value = int(value)
+        else:
+            value = float(value)
             if not math.isfinite(value):
                 return None
             if self.kind is int:
@@ -164,12 +168,13 @@ def describe(constraints: Mapping[str, Constraint]) -> dict[str, str]:
 
 
 def fill_view(view: dict, defaults: dict[str, dict],
-              constraints: Mapping[str, Constraint]) -> dict:
+              constraints: Mapping[str, Constraint], where: str | None = None) -> dict:
     """``view`` with its kind's defaults filled in, unknown keys refused and every declared
     parameter validated (:func:`validate`).
 
     ``defaults`` maps each view kind (``slice``, ``path``) to its full default spec;
-    ``constraints`` maps parameters to their :data:`Constraint`.
+    ``constraints`` maps parameters to their :data:`Constraint`; messages start with ``where``
+    (default: the view kind).
     """
     kind = view.get("view", "slice")
     if not isinstance(kind, str):
@@ -180,6 +185,6 @@ def fill_view(view: dict, defaults: dict[str, dict],
     unknown = set(view) - set(base)
     if unknown:
         names = ", ".join(sorted(str(k)[:SHOWN] for k in unknown))
-        raise LandscapeError(f"{kind}: unknown setting(s) {names}")
+        raise LandscapeError(f"{where or kind}: unknown setting(s) {names}")
     out = {**base, **{k: v for k, v in view.items() if v is not None}}
-    return validate(out, {k: c for k, c in constraints.items() if k in base}, kind)
+    return validate(out, {k: c for k, c in constraints.items() if k in base}, where or kind)

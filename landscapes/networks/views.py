@@ -303,7 +303,7 @@ def _check_directions(d: str) -> None:
 #: every parameter of the network slice and path views, with its range (:mod:`landscapes.viewspec`)
 CONSTRAINTS = {
     "dims": Options((1, 2)),
-    "steps": Interval(int, 2, 1001),  # a slice: at most 201; a path: at least 3
+    "steps": Interval(int, 2, 201),  # a slice's; a path's: PATH_STEPS
     "span": Interval(float, 0, 100, low_open=True),
     "direction_seed": SEED,
     "include_1d": Flag(),
@@ -313,24 +313,21 @@ CONSTRAINTS = {
     "kind": Options(NETWORK_PATH_KINDS),
     "bend_steps": Interval(int, 0, MAX_BEND_STEPS),
 }
+PATH_STEPS = Interval(int, 3, 1001)
 
 
 def normalize_view(view: dict) -> dict:
-    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS}, CONSTRAINTS)
-    kind = out["view"]
+    kind = view.get("view", "slice")
+    constraints = {**CONSTRAINTS, "steps": PATH_STEPS} if kind == "path" else CONSTRAINTS
+    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS}, constraints,
+                    f"network {kind}" if isinstance(kind, str) else None)
     if kind == "slice":
-        if not 2 <= out["steps"] <= 201:
-            raise LandscapeError(f"network slice: steps must be a whole number in [2, 201]; got "
-                                 f"{out['steps']}")
         d = out["directions"]
         if d.startswith("through:"):
             names = d.removeprefix("through:").split(",")
             out["directions"] = "through:" + ",".join(SPELLINGS.get(n, n) for n in names)
     else:
         out["from"], out["to"] = (SPELLINGS.get(out[end], out[end]) for end in ("from", "to"))
-        if not 3 <= out["steps"] <= 1001:
-            raise LandscapeError(f"network path: steps must be a whole number in [3, 1001]; got "
-                                 f"{out['steps']}")
     return out
 
 

@@ -18,7 +18,6 @@ restricted to the tangent space of ``|s|^2 = N`` -- the Riemannian Hessian
 import numpy as np
 import torch
 
-from landscapes.errors import LandscapeError
 from landscapes.registry import Progress
 from landscapes.results import ViewResult
 from landscapes.sphere import riemannian_hessian_eigenvalues

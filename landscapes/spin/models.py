@@ -85,6 +85,7 @@ def model_meta(model: SpinModel, unit: str = UNIT) -> dict:
 
 
 __all__ = [
-    "CONSTRAINTS", "FAMILIES", "UNIT", "IsingFunnel", "PSpinGlass", "SpinModel", "build_model", "model_meta",
+    "CONSTRAINTS", "FAMILIES", "UNIT", "IsingFunnel",
+    "PSpinGlass", "SpinModel", "build_model", "model_meta",
     "normalize_spec",
 ]

@@ -42,7 +42,16 @@ from landscapes.spin.models import (
     normalize_spec,
 )
 from landscapes.spin.polynomial_slices import sphere_values
-from landscapes.viewspec import SEED, SEED_MAX, Interval, Options, Text, fill_view, show
+from landscapes.viewspec import (
+    SEED,
+    SEED_MAX,
+    Interval,
+    Options,
+    Text,
+    fill_view,
+    show,
+    validate,
+)
 
 SLICE_DEFAULTS = {
     "view": "slice", "dims": 2, "steps": 51, "span": 1.0, "center": "minimum:0",
@@ -62,7 +71,7 @@ def _check_directions(directions: str) -> None:
 #: every parameter of the spin slice and path views, with its range (:mod:`landscapes.viewspec`)
 CONSTRAINTS = {
     "dims": Options((1, 2, 3)),
-    "steps": Interval(int, 2, MAX_STEPS[1]),  # and at most MAX_STEPS[dims] for a slice
+    "steps": Interval(int, 2, MAX_STEPS[1]),  # a slice: STEPS[dims]
     "span": Interval(float, 0, 100, low_open=True),
     "direction_seed": SEED,
     "center": Text("a point name", parse=lambda name: _parse_point(name)),
@@ -71,19 +80,18 @@ CONSTRAINTS = {
     "directions": Text("random or through:P1[,P2[,P3]]", parse=_check_directions),
     "kind": Options(PATH_KINDS),
 }
+STEPS = {dims: Interval(int, 2, limit) for dims, limit in MAX_STEPS.items()}  # a slice's steps
 
 
 def normalize_view(view: dict) -> dict:
     """Canonical view spec: defaults filled, values checked (raises LandscapeError)."""
-    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS}, CONSTRAINTS)
-    kind = out["view"]
+    kind = view.get("view", "slice")
+    constraints = dict(CONSTRAINTS)
+    if kind == "slice":  # steps by dims: dims first
+        dims = validate(view, {"dims": CONSTRAINTS["dims"]}, "slice").get("dims", 2)
+        constraints["steps"] = STEPS[dims]
+    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS}, constraints)
     if kind == "slice":
-        limit = MAX_STEPS[out["dims"]]
-        if not 2 <= out["steps"] <= limit:
-            raise LandscapeError(
-                f"slice: steps must be a whole number in [2, {limit}] for dims={out['dims']}; "
-                f"got {out['steps']}"
-            )
         if out["directions"] != "random":
             targets = _through_targets(out["directions"])
             if len(targets) != out["dims"]:

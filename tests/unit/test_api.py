@@ -75,7 +75,7 @@ def test_a_bad_request_is_a_400_with_the_library_message(client):
     assert "p must be one of" in response.get_json()["error"]
     response = post(client, SPEC, {"view": "slice", "steps": "many"})
     assert response.status_code == 400
-    assert "steps must be a number" in response.get_json()["error"]
+    assert "slice: steps must be a whole number in [2, 401]; got 'many'" == response.get_json()["error"]
 
 
 @pytest.mark.parametrize("data, needs", [
