@@ -68,55 +68,25 @@ from landscapes.errors import BudgetExceeded, Cancelled, LandscapeError
 from landscapes.io.npz import write_npz
 from landscapes.results import ViewResult, from_arrays
 from landscapes.slices import Slice
+from landscapes.viewspec import MAX_DEPTH, loads_strict
 
 log = logging.getLogger(__name__)
 
 CACHE_PREFIX = "view:"  # ViewStore.key(model, view) == CACHE_PREFIX + views.request_key(model, view)
 FORMATS = ("json", "npz")
 BAD_FORMAT = "unknown format; use ?format=json (the default) or ?format=npz"
-MAX_DEPTH = 16  # nesting of a request body's arrays and objects (a request needs 4)
 RETRY_AFTER = 5  # seconds a busy worker (503) asks the client to wait
 CLIENT_CLOSED = 499  # nobody reads it: the status logged for a request whose client has gone
 
 
-class BadBody(ValueError):
-    """A request body that is not strict JSON of a bounded depth."""
-
-
-def _refuse_constant(name: str) -> None:
-    raise BadBody(f"the body is not strict JSON: {name} is not a JSON number")
-
-
-def _depth(obj) -> int:
-    """The nesting depth of a parsed JSON value (iterative: no recursion limit)."""
-    deepest, stack = 0, [(obj, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            deepest = max(deepest, depth)
-            if depth <= MAX_DEPTH:
-                stack.extend((v, depth + 1) for v in (
-                    value.values() if isinstance(value, dict) else value))
-    return deepest
-
-
 def parse_body(data: bytes):
-    """The JSON value of a request body; BadBody with a one-line reason when it is not strict
-    JSON (``NaN``, ``Infinity``), not UTF-8, or nested deeper than :data:`MAX_DEPTH`."""
+    """The JSON value of a request body (:func:`landscapes.viewspec.loads_strict`: no ``NaN`` or
+    ``Infinity``, at most :data:`MAX_DEPTH` levels deep); LandscapeError otherwise."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadBody("the body is not UTF-8 text") from None
-    try:
-        body = json.loads(text, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise BadBody(f"the body is nested deeper than {MAX_DEPTH} levels") from None
-    except json.JSONDecodeError as exc:
-        raise BadBody(f"the body is not a JSON object ({exc.msg} at line {exc.lineno} column "
-                      f"{exc.colno})") from None
-    if _depth(body) > MAX_DEPTH:
-        raise BadBody(f"the body is nested deeper than {MAX_DEPTH} levels")
-    return body
+        raise LandscapeError("the body is not UTF-8 text") from None
+    return loads_strict(text, "the body", MAX_DEPTH)
 
 
 def client_gone(environ: dict) -> Callable[[], bool] | None:
@@ -227,7 +197,7 @@ def register(server: flask.Flask, store: ViewStore, computations: int = 2) -> No
             body = parse_body(flask.request.get_data(cache=False))
         except HTTPException as exc:  # e.g. 413: larger than MAX_CONTENT_LENGTH
             return _error(exc.description or exc.name, exc.code or 400)
-        except BadBody as exc:
+        except LandscapeError as exc:
             return _error(str(exc), 400)
         if not isinstance(body, dict):
             return _error('the body must be a JSON object: {"model": {...}, "view": {...}}', 400)

@@ -35,6 +35,7 @@ from landscapes.registry import Result
 if TYPE_CHECKING:
     import torch
 from landscapes.slices import Slice
+from landscapes.viewspec import loads_strict
 
 MODEL_OPTIONS = {  # CLI flag -> (spec key, type, families that take it)
     "n": ("n", int, ("ising", "pspin")),
@@ -289,10 +290,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def _json_object(text: str, flag: str, example: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LandscapeError(f"{flag} is not valid JSON: {exc}") from None
+    value = loads_strict(text, flag)
     if not isinstance(value, dict):
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise LandscapeError(f"{flag} must be a JSON object, e.g. {example}; got {shown!r}")

@@ -15,6 +15,7 @@ request can ask for (the compute budget of :mod:`landscapes.budget` bounds the r
 by dims, t_min < t_max) stay with the view that has them.
 """
 
+import json
 import math
 import numbers
 from collections.abc import Callable, Mapping
@@ -51,11 +52,13 @@ class Interval:
     low: float
     high: float
     low_open: bool = False
+    note: str = ""  # said after the range (where another parameter narrows it)
 
     def describe(self) -> str:
         what = "a whole number" if self.kind is int else "a number"
         left = "(" if self.low_open else "["
-        return f"{what} in {left}{_bound(self.low)}, {_bound(self.high)}]"
+        note = f" ({self.note})" if self.note else ""
+        return f"{what} in {left}{_bound(self.low)}, {_bound(self.high)}]{note}"
 
     def convert(self, value: Any) -> int | float | None:
         """The number ``value`` stands for, or None if it is none (or not finite)."""
@@ -165,6 +168,43 @@ def validate(values: Mapping[str, Any], constraints: Mapping[str, Constraint],
 def describe(constraints: Mapping[str, Constraint]) -> dict[str, str]:
     """Each parameter's allowed values in words (for the docs and the help)."""
     return {name: c.describe() for name, c in constraints.items()}
+
+
+MAX_DEPTH = 16  # nesting of a request's JSON arrays and objects (a request needs 4)
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(name)
+
+
+def _depth(obj: Any) -> int:
+    """The nesting depth of a parsed JSON value (iterative: no recursion limit)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                stack.extend((v, depth + 1) for v in (
+                    value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+def loads_strict(text: str, what: str, max_depth: int = MAX_DEPTH) -> Any:
+    """Strict JSON: ``json.loads`` refusing ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON)
+    and nesting deeper than ``max_depth``; LandscapeError naming ``what`` otherwise."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise LandscapeError(f"{what} is nested deeper than {max_depth} levels") from None
+    except json.JSONDecodeError as exc:
+        raise LandscapeError(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column "
+                             f"{exc.colno})") from None
+    except ValueError as exc:
+        raise LandscapeError(f"{what} is not strict JSON: {exc} is not a JSON number") from None
+    if _depth(value) > max_depth:
+        raise LandscapeError(f"{what} is nested deeper than {max_depth} levels")
+    return value
 
 
 def fill_view(view: dict, defaults: dict[str, dict],

@@ -36,6 +36,7 @@ from landscapes.networks.datasets import BUILTIN, Dataset, as_class_labels, load
 from landscapes.networks.landscape import MAX_PARAMETERS, NetworkLandscape
 from landscapes.networks.minima import (
     NETWORK_MINIMA_DEFAULTS,
+    SEEDS,
     network_minima,
     normalize_network_minima_view,
 )
@@ -314,6 +315,9 @@ CONSTRAINTS = {
     "bend_steps": Interval(int, 0, MAX_BEND_STEPS),
 }
 PATH_STEPS = Interval(int, 3, 1001)
+SLICE_CONSTRAINTS = {k: CONSTRAINTS[k] for k in SLICE_DEFAULTS if k != "view"}
+PATH_CONSTRAINTS = {**{k: CONSTRAINTS[k] for k in PATH_DEFAULTS if k != "view"},
+                    "steps": PATH_STEPS}
 
 
 def normalize_view(view: dict) -> dict:
@@ -672,14 +676,14 @@ def _compute_minima(spec: dict, view: dict, progress: Progress, context: Context
 
 RECORDS = (
     ViewKind("network", "slice", SLICE_DEFAULTS, normalize_view, _compute_slice,
-             result_kind="slice", normalize_model=normalize_spec,
+             result_kind="slice", normalize_model=normalize_spec, constraints=SLICE_CONSTRAINTS,
              description="a 1D/2D slice of the loss around the center checkpoint"),
     ViewKind("network", "path", PATH_DEFAULTS, normalize_view, _compute_path,
-             result_kind="path", normalize_model=normalize_spec,
+             result_kind="path", normalize_model=normalize_spec, constraints=PATH_CONSTRAINTS,
              description="the loss along a line or a trained Bezier curve between checkpoints"),
     ViewKind("network", "minima", NETWORK_MINIMA_DEFAULTS, normalize_network_minima_view,
              _compute_minima, result_kind="minima", normalize_model=normalize_spec,
-             canonical=_example_only,
+             canonical=_example_only, constraints={"seeds": SEEDS},
              description="an example network trained from several initialization seeds"),
 )
 for _record in RECORDS:

@@ -67,6 +67,11 @@ CONSTRAINTS = {
 }
 
 
+def constraints_of(view: str) -> dict:
+    """The constraints of one of these views' parameters."""
+    return {k: CONSTRAINTS[k] for k in DEFAULTS[view] if k != "view"}
+
+
 def normalize_view(view: dict) -> dict:
     """Canonical funnel, sweep, enumeration or free-energy view spec (defaults filled, values
     checked; LandscapeError otherwise)."""

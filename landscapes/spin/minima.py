@@ -29,6 +29,7 @@ from landscapes.viewspec import Interval, fill_view
 
 MINIMA_DEFAULTS = {"view": "minima", "starts": 64}
 MAX_STARTS = 512
+MINIMA_STARTS = Interval(int, 1, MAX_STARTS)
 # descents run in batches of this many starts: one step of a batch reads the couplings once for
 # all its moving points (converged points cost nothing), so large batches amortize best
 DESCENT_BATCH = 128
@@ -49,7 +50,7 @@ def normalize_minima_view(view: dict) -> dict:
     Raises LandscapeError (unknown settings, a non-number, K out of range).
     """
     return fill_view({"view": "minima", **view}, {"minima": MINIMA_DEFAULTS},
-                     {"starts": Interval(int, 1, MAX_STARTS)})
+                     {"starts": MINIMA_STARTS})
 
 
 def _descend_in_batches(model: SpinModel, starts: np.ndarray, progress: Progress) -> list[Descents]:

@@ -33,7 +33,12 @@ from landscapes.spin import funnel_views
 from landscapes.spin.descent import descend
 from landscapes.spin.enumeration import check_enumerable, enumerate_ising, spins_from_index
 from landscapes.spin.ising import IsingFunnel
-from landscapes.spin.minima import MINIMA_DEFAULTS, normalize_minima_view, spin_minima
+from landscapes.spin.minima import (
+    MINIMA_DEFAULTS,
+    MINIMA_STARTS,
+    normalize_minima_view,
+    spin_minima,
+)
 from landscapes.spin.models import (
     SpinModel,
     build_ising,
@@ -71,7 +76,7 @@ def _check_directions(directions: str) -> None:
 #: every parameter of the spin slice and path views, with its range (:mod:`landscapes.viewspec`)
 CONSTRAINTS = {
     "dims": Options((1, 2, 3)),
-    "steps": Interval(int, 2, MAX_STEPS[1]),  # a slice: STEPS[dims]
+    "steps": Interval(int, 2, MAX_STEPS[1]),  # a path's; a slice's: STEPS[dims]
     "span": Interval(float, 0, 100, low_open=True),
     "direction_seed": SEED,
     "center": Text("a point name", parse=lambda name: _parse_point(name)),
@@ -81,6 +86,12 @@ CONSTRAINTS = {
     "kind": Options(PATH_KINDS),
 }
 STEPS = {dims: Interval(int, 2, limit) for dims, limit in MAX_STEPS.items()}  # a slice's steps
+SLICE_CONSTRAINTS = {
+    **{k: CONSTRAINTS[k] for k in SLICE_DEFAULTS if k != "view"},
+    "steps": Interval(int, 2, MAX_STEPS[2], note=f"dims=2; dims=1: up to {MAX_STEPS[1]:,}, "
+                                                  f"dims=3: up to {MAX_STEPS[3]}"),
+}
+PATH_CONSTRAINTS = {k: CONSTRAINTS[k] for k in PATH_DEFAULTS if k != "view"}
 
 
 def normalize_view(view: dict) -> dict:
@@ -265,21 +276,24 @@ def _compute_enumeration(spec: dict, view: dict, progress: Progress,
 
 RECORDS = (
     ViewKind("spin", "slice", SLICE_DEFAULTS, normalize_view, _on_model(compute_slice),
-             result_kind="slice", normalize_model=normalize_spec,
+             result_kind="slice", normalize_model=normalize_spec, constraints=SLICE_CONSTRAINTS,
              description="a 1D/2D/3D slice of the energy on the sphere through a named point"),
     ViewKind("spin", "path", PATH_DEFAULTS, normalize_view, _on_model(compute_path),
-             result_kind="path", normalize_model=normalize_spec,
+             result_kind="path", normalize_model=normalize_spec, constraints=PATH_CONSTRAINTS,
              description="the energy along a linear or geodesic path between two named points"),
     ViewKind("spin", "minima", MINIMA_DEFAULTS, normalize_minima_view, _on_model(spin_minima),
              result_kind="minima", normalize_model=normalize_spec,
+             constraints={"starts": MINIMA_STARTS},
              description="the minima of seeded descents from random:0 .. random:K-1"),
     ViewKind("ising", "funnel", funnel_views.FUNNEL_DEFAULTS, funnel_views.normalize_view,
              _on_ising(funnel_views.compute_funnel), result_kind="funnel",
              normalize_model=normalize_spec, canonical=_enumerable,
+             constraints=funnel_views.constraints_of("funnel"),
              description="the exact funnel: E(Q), S(Q), the barrier tree and F(Q; T)"),
     ViewKind("ising", "sweep", funnel_views.SWEEP_DEFAULTS, funnel_views.normalize_view,
              _compute_sweep, result_kind="sweep", normalize_model=normalize_spec,
-             canonical=_sweep_request, description="how the funnel sharpens with N (exact)"),
+             canonical=_sweep_request, constraints=funnel_views.constraints_of("sweep"),
+             description="how the funnel sharpens with N (exact)"),
     ViewKind("ising", "enumeration", funnel_views.ENUMERATION_DEFAULTS,
              funnel_views.normalize_view, _compute_enumeration, result_kind="enumeration",
              normalize_model=normalize_spec, canonical=_enumerable,
@@ -287,6 +301,7 @@ RECORDS = (
     ViewKind("ising", "free_energy", funnel_views.FREE_ENERGY_DEFAULTS,
              funnel_views.normalize_view, _on_ising(funnel_views.compute_free_energy),
              result_kind="free energy", normalize_model=normalize_spec, canonical=_enumerable,
+             constraints=funnel_views.constraints_of("free_energy"),
              description="F(Q; T) over the native overlap at one temperature (exact, N <= 20)"),
 )
 for _record in RECORDS:

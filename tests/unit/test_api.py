@@ -79,7 +79,7 @@ def test_a_bad_request_is_a_400_with_the_library_message(client):
 
 
 @pytest.mark.parametrize("data, needs", [
-    (b"not json {", "JSON object"),
+    (b"not json {", "the body is not valid JSON (Expecting value at line 1 column 1)"),
     (b"[1, 2]", "JSON object"),
     (json.dumps({"model": SPEC}).encode(), "view"),
     (json.dumps({"model": "ising", "view": SLICE}).encode(), "model"),

@@ -160,7 +160,8 @@ def test_funnel_requests():
     with pytest.raises(LandscapeError, match=re.escape(
             "sweep: n_max must be a whole number in [2, 20]; got 24")):
         views.request_key(ISING, {"view": "sweep", "n_max": 24})
-    with pytest.raises(LandscapeError, match="funnel: reference must be one of native or ground; got .other."):
+    with pytest.raises(LandscapeError,
+                       match="funnel: reference must be one of native or ground; got .other."):
         views.request_key(ISING, {"view": "funnel", "reference": "other"})
 
 
