@@ -23,7 +23,7 @@ import torch
 import landscapes
 from landscapes import io as _io  # noqa: F401  (registers the result kinds)
 from landscapes import registry
-from landscapes.budget import budgeted
+from landscapes.budget import Budget, running
 from landscapes.errors import LandscapeError
 from landscapes.networks import views as _network_views  # noqa: F401  (registers its records)
 from landscapes.networks.store import UploadStore
@@ -92,8 +92,10 @@ def compute(model_spec: dict, view_spec: dict, progress: Progress = None,
     result (it is then ended with :class:`~landscapes.errors.Cancelled`; :mod:`landscapes.budget`).
     """
     record, spec, view = _resolve(model_spec, view_spec)
-    progress = budgeted(progress, budget, cancelled)
-    return record.compute(spec, view, progress, Context(store=store, device=device))
+    limit = None if budget is None and cancelled is None else Budget(budget, cancelled)
+    with running(limit):
+        return record.compute(spec, view, progress if limit is None else limit.wrap(progress),
+                              Context(store=store, device=device))
 
 
 __all__ = [

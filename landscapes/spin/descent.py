@@ -84,11 +84,14 @@ def sphere_descent(
         g[idx] = torch.where(accept[:, None], g_trial, ga)
         eta[idx] = torch.where(accept, bb, eta_a * 0.5)
         steps[idx] += 1
-        if progress and it % 100 == 0:
+        if progress and it % 10 == 0:  # often: the compute budget is checked here
             progress(s.shape[0] - idx.numel(), s.shape[0])
     converged = torch.linalg.vector_norm(g, dim=1) / n**0.5 <= tol
-    eigs = [riemannian_hessian_eigenvalues(model.hamiltonian, x, model.euclidean_hessian)[0]
-            for x in s]
+    eigs = []
+    for k, x in enumerate(s):
+        eigs.append(riemannian_hessian_eigenvalues(model.hamiltonian, x, model.euclidean_hessian)[0])
+        if progress and k % 16 == 15:
+            progress(int(converged.sum()), s.shape[0])
     if progress:
         progress(s.shape[0], s.shape[0])
     states = s.numpy()
