@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from landscapes import budget
 from landscapes.registry import Progress
 from landscapes.sphere import project_tangent, retract, riemannian_hessian_eigenvalues
 from landscapes.spin.models import IsingFunnel, SpinModel
@@ -84,8 +85,10 @@ def sphere_descent(
         g[idx] = torch.where(accept[:, None], g_trial, ga)
         eta[idx] = torch.where(accept, bb, eta_a * 0.5)
         steps[idx] += 1
-        if progress and it % 10 == 0:  # often: the compute budget is checked here
-            progress(s.shape[0] - idx.numel(), s.shape[0])
+        if it % 10 == 0:  # often: the compute budget is checked here
+            budget.check()  # also without progress: a named point's descent
+            if progress:
+                progress(s.shape[0] - idx.numel(), s.shape[0])
     converged = torch.linalg.vector_norm(g, dim=1) / n**0.5 <= tol
     eigs = []
     for k, x in enumerate(s):
@@ -123,6 +126,7 @@ def flip_descent(model: IsingFunnel, starts: np.ndarray, progress: Progress = No
         active = delta[rows, i] < 0
         if not active.any():
             break
+        budget.check()
         r, c = rows[active], i[active]
         s[r, c] *= -1.0
         field[r] += 2.0 * s[r, c][:, None] * k[c]
