@@ -63,7 +63,6 @@ from werkzeug.exceptions import HTTPException
 
 from app.data import ViewStore
 from landscapes import views
-from landscapes.budget import budgeted
 from landscapes.errors import BudgetExceeded, Cancelled, LandscapeError
 from landscapes.io.npz import write_npz
 from landscapes.results import ViewResult, from_arrays
@@ -217,8 +216,7 @@ def register(server: flask.Flask, store: ViewStore, computations: int = 2) -> No
                 response.headers["Retry-After"] = str(RETRY_AFTER)
                 return response
             try:
-                progress = budgeted(None, None, client_gone(flask.request.environ))
-                result = store.get(model, view, progress)
+                result = store.get(model, view, cancelled=client_gone(flask.request.environ))
             finally:
                 slots.release()
             return _answer(key, result, cached=False, fmt=fmt)

@@ -10,6 +10,7 @@ version -- so every worker, the CLI and the tests agree on what is the same requ
 
 import fcntl
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import torch
 from flask_caching import Cache
 
 from landscapes import views
+from landscapes.errors import BudgetExceeded
 from landscapes.networks.store import UploadStore
 from landscapes.registry import Progress
 from landscapes.results import ViewResult, from_arrays
@@ -83,9 +85,14 @@ class ViewStore:
     def key(model_spec: dict, view_spec: dict) -> str:
         return "view:" + views.request_key(model_spec, view_spec)
 
-    def get(self, model_spec: dict, view_spec: dict,
-            progress: Progress = None) -> Slice | ViewResult:
-        """The view, from the cache or computed now (once: identical requests wait for it)."""
+    def get(self, model_spec: dict, view_spec: dict, progress: Progress = None,
+            cancelled: Callable[[], bool] | None = None) -> Slice | ViewResult:
+        """The view, from the cache or computed now (once: identical requests wait for it).
+
+        The compute budget (``budget`` seconds) counts from this call, waiting for an identical
+        computation included; ``cancelled()`` true ends the computation (landscapes.budget).
+        """
+        started = time.monotonic()
         key = self.key(model_spec, view_spec)
         hit = self.cached(model_spec, view_spec)
         if hit is not None:
@@ -94,8 +101,14 @@ class ViewStore:
             hit = self.cached(model_spec, view_spec)
             if hit is not None:
                 return hit
+            left = None if self.budget is None else self.budget - (time.monotonic() - started)
+            if left is not None and left <= 0:
+                raise BudgetExceeded(
+                    f"the view ran past its compute budget of {self.budget:g} s waiting for an "
+                    "identical request's computation, which did not finish; ask for fewer steps, "
+                    "points or starts")
             result = views.compute(model_spec, view_spec, progress, store=self.uploads,
-                                   device=self.device, budget=self.budget)
+                                   device=self.device, budget=left, cancelled=cancelled)
             self.computed += 1
             try:
                 self.cache.set(key, (result.to_arrays(), result.meta))

@@ -55,6 +55,7 @@ from landscapes.slices import (
 from landscapes.viewspec import (
     SEED,
     SHOWN,
+    Constraint,
     Flag,
     Interval,
     Options,
@@ -170,7 +171,7 @@ def _data_name(name: str) -> None:
 
 
 #: the parameters of an uploaded network's spec (:mod:`landscapes.viewspec`)
-SPEC_CONSTRAINTS = {
+SPEC_CONSTRAINTS: dict[str, Constraint] = {
     **{name: Text("an upload key", parse=_upload_key)
        for name in ("checkpoint", "checkpoint2", "checkpoint3")},
     "data": Text("a data set name or upload:KEY", parse=_data_name),
@@ -302,7 +303,7 @@ def _check_directions(d: str) -> None:
 
 
 #: every parameter of the network slice and path views, with its range (:mod:`landscapes.viewspec`)
-CONSTRAINTS = {
+CONSTRAINTS: dict[str, Constraint] = {
     "dims": Options((1, 2)),
     "steps": Interval(int, 2, 201),  # a slice's; a path's: PATH_STEPS
     "span": Interval(float, 0, 100, low_open=True),

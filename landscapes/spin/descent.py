@@ -85,10 +85,9 @@ def sphere_descent(
         g[idx] = torch.where(accept[:, None], g_trial, ga)
         eta[idx] = torch.where(accept, bb, eta_a * 0.5)
         steps[idx] += 1
-        if it % 10 == 0:  # often: the compute budget is checked here
-            budget.check()  # also without progress: a named point's descent
-            if progress:
-                progress(s.shape[0] - idx.numel(), s.shape[0])
+        budget.check()  # every step, with or without progress (a named point's descent)
+        if progress and it % 100 == 0:
+            progress(s.shape[0] - idx.numel(), s.shape[0])
     converged = torch.linalg.vector_norm(g, dim=1) / n**0.5 <= tol
     eigs = []
     for k, x in enumerate(s):

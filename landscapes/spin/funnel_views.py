@@ -41,7 +41,7 @@ from landscapes.spin.funnel import (
     two_state_barrier,
 )
 from landscapes.spin.models import IsingFunnel, build_ising, model_meta
-from landscapes.viewspec import Interval, Options, fill_view
+from landscapes.viewspec import Constraint, Interval, Options, fill_view
 
 FUNNEL_DEFAULTS = {"view": "funnel", "reference": "native", "temperatures": 41, "t_min": 0.05,
                    "t_max": 10.0, "energy_bins": 50}
@@ -54,7 +54,7 @@ DEFAULTS: dict[str, dict] = {"funnel": FUNNEL_DEFAULTS, "sweep": SWEEP_DEFAULTS,
 MAX_SWEEP_SEEDS = 20
 MAX_TEMPERATURE = 1000.0
 #: every parameter of these views, with its range (:mod:`landscapes.viewspec`)
-CONSTRAINTS = {
+CONSTRAINTS: dict[str, Constraint] = {
     "reference": Options(REFERENCES),
     "temperatures": Interval(int, 2, 201),
     "t_min": Interval(float, 0, MAX_TEMPERATURE, low_open=True),
@@ -67,7 +67,7 @@ CONSTRAINTS = {
 }
 
 
-def constraints_of(view: str) -> dict:
+def constraints_of(view: str) -> dict[str, Constraint]:
     """The constraints of one of these views' parameters."""
     return {k: CONSTRAINTS[k] for k in DEFAULTS[view] if k != "view"}
 

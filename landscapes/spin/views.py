@@ -50,6 +50,7 @@ from landscapes.spin.polynomial_slices import sphere_values
 from landscapes.viewspec import (
     SEED,
     SEED_MAX,
+    Constraint,
     Interval,
     Options,
     Text,
@@ -74,7 +75,7 @@ def _check_directions(directions: str) -> None:
 
 
 #: every parameter of the spin slice and path views, with its range (:mod:`landscapes.viewspec`)
-CONSTRAINTS = {
+CONSTRAINTS: dict[str, Constraint] = {
     "dims": Options((1, 2, 3)),
     "steps": Interval(int, 2, MAX_STEPS[1]),  # a path's; a slice's: STEPS[dims]
     "span": Interval(float, 0, 100, low_open=True),
@@ -86,7 +87,7 @@ CONSTRAINTS = {
     "kind": Options(PATH_KINDS),
 }
 STEPS = {dims: Interval(int, 2, limit) for dims, limit in MAX_STEPS.items()}  # a slice's steps
-SLICE_CONSTRAINTS = {
+SLICE_CONSTRAINTS: dict[str, Constraint] = {
     **{k: CONSTRAINTS[k] for k in SLICE_DEFAULTS if k != "view"},
     "steps": Interval(int, 2, MAX_STEPS[2], note=f"dims=2; dims=1: up to {MAX_STEPS[1]:,}, "
                                                   f"dims=3: up to {MAX_STEPS[3]}"),

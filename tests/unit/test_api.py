@@ -91,7 +91,7 @@ def test_a_body_that_is_not_a_request_is_a_400(client, data, needs):
 
 
 def test_an_unexpected_failure_is_a_json_500_not_a_traceback(client, monkeypatch, caplog):
-    def broken(self, model_spec, view_spec, progress=None):
+    def broken(self, model_spec, view_spec, progress=None, cancelled=None):
         raise RuntimeError("disk on fire")
     monkeypatch.setattr(ViewStore, "get", broken)
     response = post(client, SPEC, SLICE)
@@ -129,7 +129,7 @@ def test_non_finite_values_become_null(client, monkeypatch):
     fake = views.compute(SPEC, SLICE)
     fake.values[0, 0], fake.values[1, 2], fake.values[2, 1] = np.nan, np.inf, -np.inf
     fake.meta = {**fake.meta, "center_energy": float("nan")}
-    monkeypatch.setattr(ViewStore, "get", lambda self, model_spec, view_spec, progress=None: fake)
+    monkeypatch.setattr(ViewStore, "get", lambda self, model_spec, view_spec, *_, **__: fake)
     response = post(client, SPEC, SLICE)
     assert response.status_code == 200
     text = response.get_data(as_text=True)

@@ -295,10 +295,10 @@ def test_a_busy_worker_answers_503_and_keeps_serving_health_and_the_cache(tmp_pa
     entered, release = threading.Event(), threading.Event()
     original = ViewStore.get
 
-    def slow(self, model_spec, view_spec, progress=None):
+    def slow(self, model_spec, view_spec, progress=None, cancelled=None):
         entered.set()
         release.wait(30)
-        return original(self, model_spec, view_spec, progress)
+        return original(self, model_spec, view_spec, progress, cancelled)
 
     monkeypatch.setattr(ViewStore, "get", slow)
     answers = {}
