@@ -350,3 +350,21 @@ def test_strict_json_is_shared_by_the_cli(capsys):
                                        "in [0, 4,294,967,295]; got inf\n")
     with pytest.raises(LandscapeError, match="nested deeper than 16 levels"):
         loads_strict("[" * 100_000 + "]" * 100_000, "--view")
+
+
+# --------------------------------------------------------------------------- the dashboard
+
+
+def test_a_panel_past_its_budget_shows_the_message_and_a_waiter_does_not_restart_it(store):
+    from app import ids
+    from app.callbacks.panels import panel_output
+    from tests.unit.panels import panel_controls
+
+    store.budget = 1e-9
+    out = panel_output(store, panel_controls(**{ids.VIEW: "sweep"}), {})
+    assert len(out.messages) == 1 and out.messages[0].startswith(
+        "the view ran past its compute budget of 1e-09 s")
+    store.budget = 0.0  # nothing left after waiting: refused before computing
+    with pytest.raises(BudgetExceeded, match="waiting for an identical request's computation"):
+        store.get(SPEC, SLICE)
+    assert store.computed == 0
