@@ -32,6 +32,8 @@ def read_plan(path: Path) -> list[tuple[dict, dict]]:
         plan = yaml.safe_load(Path(path).read_text())
     except OSError as exc:
         raise LandscapeError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise LandscapeError(f"{path} is nested too deeply to be a plan") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""

@@ -352,6 +352,15 @@ def test_strict_json_is_shared_by_the_cli(capsys):
         loads_strict("[" * 100_000 + "]" * 100_000, "--view")
 
 
+def test_a_plan_nested_too_deeply_is_one_line(tmp_path, capsys):
+    from app.cli import main
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("views: " + "[" * 5000 + "]" * 5000)
+    assert main(["precompute", str(plan), "--cache-dir", str(tmp_path / "c")]) == 2
+    assert capsys.readouterr().err == f"funnelscope: error: {plan} is nested too deeply to be a plan\n"
+
+
 # --------------------------------------------------------------------------- the dashboard
 
 
