@@ -377,3 +377,11 @@ def test_a_panel_past_its_budget_shows_the_message_and_a_waiter_does_not_restart
     with pytest.raises(BudgetExceeded, match="waiting for an identical request's computation"):
         store.get(SPEC, SLICE)
     assert store.computed == 0
+
+
+def test_a_body_over_the_size_limit_is_a_json_413(tmp_path):
+    client = create_app(Config(cache_dir=tmp_path / "c", max_upload_mb=0.001)).server.test_client()
+    body = b'{"model": {"model": "ising", "x": "' + b"x" * 10_000 + b'"}, "view": {}}'
+    response = client.post("/api/view", data=body, content_type="application/json")
+    assert response.status_code == 413 and response.is_json
+    assert response.get_json() == {"error": "The data value transmitted exceeds the capacity limit."}
