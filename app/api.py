@@ -98,11 +98,14 @@ def client_gone(environ: dict) -> Callable[[], bool] | None:
     sock = environ.get("gunicorn.socket")
     if not isinstance(sock, socket.socket):
         return None
+    poller = select.poll()  # not select.select: no limit on the descriptor's number
+    poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
 
     def gone() -> bool:
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            return bool(readable) and sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+            if not poller.poll(0):
+                return False
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
         except BlockingIOError:
             return False
         except OSError:  # reset or closed under us: gone
