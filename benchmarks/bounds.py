@@ -108,20 +108,26 @@ def main() -> None:
                   f"p95 {np.percentile(lat, 95):.1f} ms, max {lat.max():.1f} ms")
 
             # a client that leaves: fill both slots with clients that close after 1 s
+            closed: list[float] = []
+
+            def close(sock: socket.socket) -> None:
+                sock.close()
+                closed.append(time.monotonic())
+
             for _ in range(2):
                 sock = socket.create_connection(("127.0.0.1", port))
                 body = json.dumps(LONG).encode()
                 sock.sendall(b"POST /api/view HTTP/1.1\r\nHost: x\r\nContent-Type: "
                              b"application/json\r\nContent-Length: " + str(len(body)).encode()
                              + b"\r\n\r\n" + body)
-                threading.Timer(1.0, sock.close).start()
+                threading.Timer(1.0, close, (sock,)).start()
             time.sleep(0.3)
             assert not slot_free(port), "the two slots should be busy"
-            start = time.monotonic()
             while not slot_free(port):
                 time.sleep(0.1)
-            print(f"clients gone after 1 s: a slot was free again {time.monotonic() - start:.1f} s "
-                  f"after they left the busy check (budget {args.budget:g} s)")
+            freed = time.monotonic() - max(closed)
+            print(f"two clients gone after 1 s: a slot was free again {freed:.1f} s after the "
+                  f"last one closed (budget {args.budget:g} s)")
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(30)
