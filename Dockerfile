@@ -1,7 +1,20 @@
 # Funnelscope dashboard for a teaching lab: gunicorn serving app.wsgi:server on port 8050.
 #   docker compose up -d --build        (see docker-compose.yml and docs/teaching-lab.md)
+#   make image                          (builds this image and smoke-tests it: tests/containers/)
 # The CMD below is the command tests/unit/test_deploy.py starts and checks; the dependencies are
 # the exact pins in requirements/constraints.txt, made from the tested virtualenv.
+
+# --- build: the project's wheel (the same one `pip wheel .` makes anywhere) ---------------------
+FROM python:3.11-slim AS build
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY landscapes/ landscapes/
+COPY app/ app/
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
+# --- runtime: the pinned dependencies, then the wheel; no source tree ---------------------------
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -26,23 +39,19 @@ RUN pip install --no-cache-dir \
         --extra-index-url https://download.pytorch.org/whl/cpu \
         -r requirements/constraints.txt
 
-# The source. It is installed *editable*: app/main.py serves the repo-root `assets/` folder
-# next to `app/` (ASSETS = <app>/../assets), which a regular install would look for inside
-# site-packages, where it does not exist. Editable, `app` and `landscapes` are imported from
-# /app, assets are found at /app/assets, and the `landscapes` and `funnelscope` commands are on PATH.
-# --no-deps: everything was installed from the pins above; `pip check` proves they satisfy
-# pyproject.toml's requirements.
-COPY pyproject.toml README.md ./
-COPY landscapes/ landscapes/
-COPY app/ app/
-COPY assets/ assets/
-COPY gunicorn.conf.py ./
-RUN pip install --no-cache-dir --no-deps -e . \
+# The project: its wheel from the build stage, installed like any package (the dashboard's CSS
+# and JS are package data inside it: app/assets/). --no-deps: everything was installed from the
+# pins above; `pip check` proves they satisfy pyproject.toml's requirements. /app holds only
+# gunicorn's settings; `app` and `landscapes` are imported from site-packages.
+COPY --from=build /wheels/ /tmp/wheels/
+RUN pip install --no-cache-dir --no-deps /tmp/wheels/funnelscope-*.whl \
+    && rm -rf /tmp/wheels \
     && pip check \
-    && test -f /app/assets/style.css
+    && python -c "from app.main import ASSETS; assert (ASSETS / 'style.css').is_file(), ASSETS"
+COPY gunicorn.conf.py ./
 
 # Cached views (views/), validated uploads + trained examples (store/) and numba's compiled
-# kernels (numba/; /app is not writable for the runtime user) live on the volume.
+# kernels (numba/; site-packages is not writable for the runtime user) live on the volume.
 ENV FUNNELSCOPE_CACHE_DIR=/data/cache \
     NUMBA_CACHE_DIR=/data/cache/numba \
     FUNNELSCOPE_BIND=0.0.0.0:8050

@@ -14,6 +14,9 @@ FUNNELSCOPE_COMPUTE_SECONDS compute budget: seconds one view's computation may t
 FUNNELSCOPE_API_COMPUTATIONS views the HTTP API computes at once per worker process (default: 2;
                            more concurrent misses answer 503 with Retry-After, so request
                            threads stay free for /healthz and the page)
+FUNNELSCOPE_LAB_TOKEN      a shared lab token: every request but /healthz and /readyz needs it
+                           (a link with ?token=..., then a cookie; app/access.py). Unset or
+                           empty (default): open, for local use
 REDIS_URL                  e.g. redis://127.0.0.1:6379/0: cache in Redis (flask-caching
                            RedisCache) and background jobs on Celery workers (Dash's
                            CeleryManager). Unset: files under the cache directory and jobs in
@@ -26,7 +29,7 @@ uploads and the trained example networks.
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -43,6 +46,7 @@ class Config:
     redis_url: str | None = None
     compute_seconds: float = 300.0
     api_computations: int = 2
+    lab_token: str | None = field(default=None, repr=False)  # never in logs
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
@@ -61,6 +65,7 @@ class Config:
             compute_seconds=float(env.get("FUNNELSCOPE_COMPUTE_SECONDS", default.compute_seconds)),
             api_computations=int(env.get("FUNNELSCOPE_API_COMPUTATIONS",
                                          default.api_computations)),
+            lab_token=env.get("FUNNELSCOPE_LAB_TOKEN") or None,
         )
 
     @property

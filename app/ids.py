@@ -21,7 +21,7 @@ COPY_STATUS = "copy-status"  # "link copied"
 SCENARIOS = "scenarios"  # html.Details near the top: every preset, linked, with its explanation
 ACTIVE_SCENARIO = "active-scenario"  # above the panels: the preset the URL opens (hidden if none)
 HELP = "help"  # html.Details near the top: what each control does (app/help.py), folded
-# what the clientside callbacks (assets/funnelscope.js) need to know: graph ids, default camera
+# what the clientside callbacks (app/assets/funnelscope.js) need to know: graph ids, default camera
 CLIENTSIDE = "clientside-config"  # dcc.Store, constant data written by the layout
 
 MODEL = "model"

@@ -271,7 +271,7 @@ def active_scenario(preset: presets.Preset | None) -> tuple[list, dict]:
 
 
 def clientside_config() -> dict:
-    """What the clientside callbacks (``assets/funnelscope.js``) need to know: the 3D graphs by
+    """What the clientside callbacks (``app/assets/funnelscope.js``) need to know: the 3D graphs by
     side, the default camera, how long a URL's camera waits for a graph's first 3D scene (ms)
     and the id of Copy link's status line."""
     return {"graphs": {side: pid(side, ids.SURFACE) for side in ids.PANELS},

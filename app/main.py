@@ -10,7 +10,7 @@ from dash import CeleryManager, Dash
 from dash.background_callback.managers import BaseBackgroundCallbackManager
 from flask_caching import Cache
 
-from app import api, health, layout
+from app import access, api, health, layout
 from app.callbacks import camera, downloads, panels, status, uploads, url
 from app.config import Config
 from app.data import ViewStore, file_lock, redis_lock
@@ -20,7 +20,7 @@ from landscapes.networks.store import UploadStore
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parent / "assets"  # package data (pyproject.toml): in the wheel too
 
 
 def create_app(config: Config | None = None) -> Dash:
@@ -69,6 +69,7 @@ def create_app(config: Config | None = None) -> Dash:
     url.register(app)
     status.register(app, readiness=health.cached_readiness(config, cache))
     health.register(app.server, config, cache)  # /healthz, /readyz (app/health.py)
+    access.register(app.server, config.lab_token)  # optional lab token (app/access.py)
     # /api/view: cached views as JSON (app/api.py)
     api.register(app.server, store, config.api_computations)
     app.server.extensions["funnelscope_store"] = store

@@ -9,7 +9,6 @@ Bad arguments end with one ``landscapes: error: ...`` line and exit status 2.
 """
 
 import argparse
-import json
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ import landscapes
 from landscapes import registry, views
 from landscapes.errors import LandscapeError
 from landscapes.io import formats
+from landscapes.io.bounded import load_json
 from landscapes.io.npz import check_writable
 from landscapes.networks import examples, uploads
 from landscapes.networks.architectures import LOSSES
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     import torch
 from landscapes.slices import Slice
 from landscapes.viewspec import loads_strict
+
+#: the longest --model or --view JSON read
+MAX_SPEC_CHARS = 2**20
 
 MODEL_OPTIONS = {  # CLI flag -> (spec key, type, families that take it)
     "n": ("n", int, ("ising", "pspin")),
@@ -58,7 +61,14 @@ class OneLineParser(argparse.ArgumentParser):
 
 def run(args: argparse.Namespace, prog: str = "landscapes") -> int:
     """Run a parsed command (``args.func(args)``); its exit status: 0, 2 with one ``PROG: error:``
-    line for a LandscapeError, 130 when cancelled (Ctrl-C)."""
+    line for a LandscapeError, 130 when cancelled (Ctrl-C).
+
+    Text that the terminal's encoding cannot show (a file name that is not UTF-8) is printed
+    with backslash escapes rather than failing."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         args.func(args)
     except LandscapeError as exc:
@@ -190,12 +200,13 @@ def _network_request(args: argparse.Namespace, stack: ExitStack) -> tuple[dict, 
         if not getattr(args, flag) > 0:
             raise LandscapeError(f"--{flag.replace('_', '-')} must be positive; "
                                  f"got {getattr(args, flag)}")
-    arch = None
+    arch: dict | None = None
     if args.arch:
-        try:
-            arch = json.loads(args.arch)
-        except json.JSONDecodeError as exc:
-            raise LandscapeError(f"--arch is not valid JSON: {exc}") from None
+        parsed = load_json(args.arch, "--arch", uploads.MAX_ARCH_CHARS)
+        if not isinstance(parsed, dict):
+            raise LandscapeError('--arch must be a JSON object, e.g. {"type": "mlp", "sizes": '
+                                 f'[2, 64, 2]}}; got {type(parsed).__name__}')
+        arch = parsed
     store = UploadStore(Path(stack.enter_context(tempfile.TemporaryDirectory())),
                         int(args.max_file_mb * 2**20), args.max_samples, args.max_parameters)
     spec = {"model": "network", "loss": args.loss}
@@ -290,7 +301,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def _json_object(text: str, flag: str, example: str) -> dict:
-    value = loads_strict(text, flag)
+    value = loads_strict(text, flag, max_chars=MAX_SPEC_CHARS)
     if not isinstance(value, dict):
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise LandscapeError(f"{flag} must be a JSON object, e.g. {example}; got {shown!r}")

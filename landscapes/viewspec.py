@@ -190,9 +190,14 @@ def _depth(obj: Any) -> int:
     return deepest
 
 
-def loads_strict(text: str, what: str, max_depth: int = MAX_DEPTH) -> Any:
-    """Strict JSON: ``json.loads`` refusing ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON)
-    and nesting deeper than ``max_depth``; LandscapeError naming ``what`` otherwise."""
+def loads_strict(text: str, what: str, max_depth: int = MAX_DEPTH,
+                 max_chars: int | None = None) -> Any:
+    """Strict JSON: ``json.loads`` refusing ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON),
+    nesting deeper than ``max_depth`` and (if given) text longer than ``max_chars``;
+    LandscapeError naming ``what`` otherwise."""
+    if max_chars is not None and len(text) > max_chars:
+        raise LandscapeError(f"{what} is {len(text):,} characters, over the limit of "
+                             f"{max_chars:,}")
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:

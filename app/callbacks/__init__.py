@@ -10,5 +10,5 @@
 
 Signatures are dict-grouped (``inputs={"controls": {name: Input(...)}, ...}``): a callback
 reads its arguments by name, never by position. The JavaScript of the clientside callbacks is
-in ``assets/funnelscope.js``.
+in ``app/assets/funnelscope.js``.
 """

@@ -1,6 +1,6 @@
 """Camera: the two 3D surfaces turn together, and a URL's camera reaches both.
 
-Both are clientside (``cameraSync`` and ``applyCamera`` of ``assets/funnelscope.js``): the
+Both are clientside (``cameraSync`` and ``applyCamera`` of ``app/assets/funnelscope.js``): the
 graphs are turned in the browser, and the shared camera goes to the CAMERA store (from there
 into the URL, :mod:`app.callbacks.url`). The constants the script needs come from the
 ``clientside-config`` store (:func:`app.layout.clientside_config`). A slice drawn as a 2D
@@ -12,11 +12,11 @@ from dash import ClientsideFunction, Dash, Input, Output, State
 from app import ids
 from app.ids import pid
 
-NAMESPACE = "funnelscope"  # window.dash_clientside.funnelscope (assets/funnelscope.js)
+NAMESPACE = "funnelscope"  # window.dash_clientside.funnelscope (app/assets/funnelscope.js)
 
 
 def clientside(function_name: str) -> ClientsideFunction:
-    """A function of the page's script, ``assets/funnelscope.js``."""
+    """A function of the page's script, ``app/assets/funnelscope.js``."""
     return ClientsideFunction(namespace=NAMESPACE, function_name=function_name)
 
 

@@ -4,7 +4,6 @@ centre checkpoint shows its loss at the checkpoint (:func:`accepted_text`)."""
 
 import base64
 import binascii
-import json
 import logging
 
 import plotly.graph_objects as go
@@ -18,7 +17,9 @@ from app.ids import pid
 from app.layout import UPLOAD_SLOTS
 from landscapes.errors import LandscapeError
 from landscapes.io import formats
+from landscapes.io.bounded import load_json
 from landscapes.networks.store import UploadStore
+from landscapes.networks.uploads import MAX_ARCH_CHARS
 from landscapes.networks.views import center_summary, source_from_spec
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,10 @@ def accept_upload(uploads: UploadStore, kind: str, content_url: str, filename: s
     content = decode_upload(content_url)
     if kind == "data":
         return uploads.put_data(content, filename)
-    try:
-        arch = json.loads(arch_text) if arch_text else None
-    except json.JSONDecodeError as exc:
-        raise LandscapeError(f"the architecture is not valid JSON: {exc}") from None
+    arch = load_json(arch_text, "the architecture", MAX_ARCH_CHARS) if arch_text else None
+    if arch is not None and not isinstance(arch, dict):
+        raise LandscapeError('the architecture must be a JSON object such as {"type": "mlp", '
+                             f'"sizes": [2, 64, 64, 2], "act": "relu"}}; got {type(arch).__name__}')
     return uploads.put_checkpoint(content, filename, arch)
 
 

@@ -2,7 +2,7 @@
 
 One callback writes it as the controls change (``write_url``), one sets the controls when a URL
 is opened or the browser goes back or forward (``read_url``); clientside ones
-(``assets/funnelscope.js``) put it into the browser's history (a camera turn replaces the entry)
+(``app/assets/funnelscope.js``) put it into the browser's history (a camera turn replaces the entry)
 and copy the link. The settings travel grouped by side and control name: ``{side: {name:
 value}}`` for every control of :data:`app.controls.URL_NAMES`.
 """

@@ -16,11 +16,8 @@ it. Units are those of ``meta["unit"]``: spin-model energies per spin (H/N), net
 mean train loss; coefficients are in units of the directions (see :mod:`landscapes.slices`).
 """
 
-import io
-import json
 import re
 import tempfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
@@ -28,7 +25,7 @@ import numpy as np
 
 from landscapes import registry
 from landscapes.errors import LandscapeError
-from landscapes.io import csv, html, vtk
+from landscapes.io import bounded, csv, html, vtk
 from landscapes.io.csv import read_csv_meta, to_csv
 from landscapes.io.html import FIGURE_ID, META_ID, figure, read_html_meta, to_html
 from landscapes.io.npz import write_npz
@@ -182,16 +179,11 @@ def open_export(content: bytes, filename: str, max_bytes: int = MAX_EXPORT_BYTES
 
 
 def _export_arrays(content: bytes, name: str, max_expanded: int) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz``, its member names, count and sizes checked before reading."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            members = {info.filename: info.file_size for info in archive.infolist()}
-    except (zipfile.BadZipFile, ValueError, OSError):
-        raise LandscapeError(f"{name}: not an .npz file (corrupt, truncated or another "
-                             "format); open an export written by Funnelscope or write_npz") from None
-    if len(members) > MAX_EXPORT_ARRAYS:
-        raise LandscapeError(f"{name}: {len(members):,} arrays, over the limit of "
-                             f"{MAX_EXPORT_ARRAYS}")
+    """The arrays of an ``.npz``, its member names, count and sizes checked before reading
+    (:func:`landscapes.io.bounded.read_npz`)."""
+    members = bounded.zip_members(content, name, "not an .npz file (corrupt, truncated or another "
+                                  "format); open an export written by Funnelscope or write_npz",
+                                  MAX_EXPORT_ARRAYS)
     bad = [m for m in members if not m.endswith(".npy") or not _ARRAY_NAME.fullmatch(m[:-4])]
     if bad:
         raise LandscapeError(f"{name}: unexpected member {bad[0][:80]!r}; an .npz export holds "
@@ -199,19 +191,8 @@ def _export_arrays(content: bytes, name: str, max_expanded: int) -> dict[str, np
     if "meta.npy" not in members:
         raise LandscapeError(f"{name}: no 'meta' entry; not a Funnelscope export (its arrays "
                              "need the JSON meta that says what they are)")
-    expanded = sum(members.values())
-    if expanded > max_expanded:
-        raise LandscapeError(f"{name}: the arrays expand to {expanded:,} bytes, over the limit "
-                             f"of {max_expanded:,}")
-    try:
-        with np.load(io.BytesIO(content), allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except ValueError as exc:
-        reason = ("an object array (pickled Python objects); it was not loaded"
-                  if "allow_pickle" in str(exc) else str(exc)[:200])
-        raise LandscapeError(f"{name}: not a readable export: {reason}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise LandscapeError(f"{name}: not a readable export ({exc})") from None
+    arrays = bounded.read_npz(content, name, [m[:-4] for m in members], members, max_expanded,
+                              "open a smaller export")
     for key, array in arrays.items():
         if key != "meta" and array.dtype.kind not in "biuf":
             raise LandscapeError(f"{name}: array {key!r} has dtype {array.dtype}; an export's "
@@ -224,10 +205,7 @@ def _export_meta(raw: np.ndarray, name: str) -> dict:
     if raw.dtype.kind != "U" or raw.ndim != 0 or len(str(raw)) > MAX_META_CHARS:
         raise LandscapeError(f"{name}: 'meta' must be one JSON string of at most "
                              f"{MAX_META_CHARS:,} characters")
-    try:
-        meta = json.loads(str(raw))
-    except ValueError as exc:
-        raise LandscapeError(f"{name}: 'meta' is not valid JSON ({exc})") from None
+    meta = bounded.load_json(str(raw), f"{name}: 'meta'", MAX_META_CHARS)
     if not isinstance(meta, dict):
         raise LandscapeError(f"{name}: 'meta' must be a JSON object; got {type(meta).__name__}")
     return meta

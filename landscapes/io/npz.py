@@ -5,6 +5,7 @@ units, library version). Files are read with ``allow_pickle=False``: no code eve
 """
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ def read_npz(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise LandscapeError(f"cannot read {path} as an .npz export: {exc}") from None
     if "meta" not in arrays:
         raise LandscapeError(f"{path} has no 'meta' entry; not a Funnelscope export")

@@ -76,11 +76,20 @@ def _bool(arch: Mapping, key: str, default: bool) -> bool:
     return value
 
 
+def _shown(value: object) -> str:
+    """A value from an uploaded spec as an error message shows it: short scalars by repr,
+    anything else (a list, a dict nested 100,000 deep) by its type's name."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        text = repr(value)
+        return text if len(text) <= 80 else text[:77] + "..."
+    return f"a {type(value).__name__}"
+
+
 def _choice(arch: Mapping, key: str, options: Mapping | tuple, default: str) -> str:
     value = arch.get(key, default)
-    if value not in options:
+    if not isinstance(value, str) or value not in options:
         raise LandscapeError(
-            f"architecture: {key!r} must be one of {', '.join(options)}; got {value!r}"
+            f"architecture: {key!r} must be one of {', '.join(options)}; got {_shown(value)}"
         )
     return value
 
@@ -120,12 +129,13 @@ def normalize_arch(arch: Mapping) -> dict:
                 raise LandscapeError("architecture: too many pooled layers for the image size")
     else:
         raise LandscapeError(
-            f"architecture: 'type' must be 'mlp' or 'cnn'; got {kind!r}; {zoo_accepts()}"
+            f"architecture: 'type' must be 'mlp' or 'cnn'; got {_shown(kind)}; {zoo_accepts()}"
         )
     unknown = set(arch) - allowed
     if unknown:
+        names = [k if isinstance(k, str) and len(k) <= 80 else _shown(k) for k in unknown]
         raise LandscapeError(
-            f"architecture: unknown key(s) {', '.join(sorted(unknown))}; {zoo_accepts(kind)}"
+            f"architecture: unknown key(s) {', '.join(sorted(names))}; {zoo_accepts(kind)}"
         )
     return out
 

@@ -101,6 +101,8 @@ def load_builtin(name: str) -> Dataset:
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: the largest class label accepted (labels index the network's outputs: far fewer than this)
+MAX_LABEL = 2**31 - 1
 CONTENT_SPLIT = ("80/20 by a permutation seeded from the sha256 of X and y (float32 X, int64 "
                  "labels or float32 targets; docs/file-formats.md)")
 OWN_SPLIT = "the file's own X_train, y_train, X_test, y_test"
@@ -163,6 +165,11 @@ def _labels(key: str, y: np.ndarray) -> tuple[str, np.ndarray]:
             raise LandscapeError(
                 f"data: class labels must be >= 0; {key} holds {int(y.min())}. Renumber them "
                 "0..C-1, e.g. numpy.unique(y, return_inverse=True)[1]"
+            )
+        if len(y) and int(y.max()) > MAX_LABEL:
+            raise LandscapeError(
+                f"data: class labels must be 0..C-1 for C classes (at most {MAX_LABEL:,}); {key} "
+                f"holds {int(y.max())}. Renumber them, e.g. numpy.unique(y, return_inverse=True)[1]"
             )
         return "classification", y.astype(np.int64)
     return "regression", (y[:, None] if y.ndim == 1 else y).astype(np.float32)
@@ -246,7 +253,8 @@ def as_class_labels(data: Dataset) -> Dataset:
                 f"{y.shape[1]} columns (one-hot or several targets); save y.argmax(1) as "
                 "integers for one-hot labels, or choose loss mse"
             )
-        bad = np.flatnonzero((y[:, 0] != np.round(y[:, 0])) | (y[:, 0] < 0))
+        bad = np.flatnonzero((y[:, 0] != np.round(y[:, 0])) | (y[:, 0] < 0)
+                             | (y[:, 0] > MAX_LABEL))
         if len(bad):
             raise LandscapeError(
                 f"data: cross_entropy needs class indices 0, 1, 2, ...; {key}[{bad[0]}] is "

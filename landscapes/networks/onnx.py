@@ -81,6 +81,12 @@ _TYPED_FIELDS: dict[int, str] = {
 _FIX = "export with torch.onnx.export(model, (x,), 'net.onnx', dynamo=True, external_data=False)"
 
 
+
+def _type_name(elem_type: int) -> str:
+    """An ONNX element type's name (``FLOAT``), or its number when ONNX has no such type."""
+    values = onnx.TensorProto.DataType.values()
+    return onnx.TensorProto.DataType.Name(elem_type) if elem_type in values else str(elem_type)
+
 @dataclass(frozen=True)
 class Node:
     """One translated node: its kernel, the names it reads ('' for an absent optional input)
@@ -131,8 +137,9 @@ class OnnxModule(nn.Module):
                 raise TooManyValues(f"node {index} ({node.op_type}) gives {_count(value):,} values "
                                     f"per sample, over the limit of {max_values:,}")
             env[node.output] = value
-        out = env[self._output_name]
-        assert out is not None
+        out = env.get(self._output_name)
+        if out is None:  # a crafted graph whose output no node produces (caught by read_onnx)
+            raise ValueError(f"the graph's output {self._output_name!r} is produced by no node")
         return as_tensor(out, x)
 
 
@@ -311,7 +318,7 @@ def _graph_input(graph: onnx.GraphProto, name: str) -> tuple[str, tuple[int | No
     tensor_type = inputs[0].type.tensor_type
     if tensor_type.elem_type != onnx.TensorProto.FLOAT:
         raise LandscapeError(f"{name}: the input {inputs[0].name!r} has element type "
-                             f"{onnx.TensorProto.DataType.Name(tensor_type.elem_type)}; it must "
+                             f"{_type_name(tensor_type.elem_type)}; it must "
                              "be float32")
     dims = tensor_type.shape.dim
     if not tensor_type.HasField("shape") or not dims:
@@ -376,8 +383,7 @@ def _check_tensors(tensors: Sequence[onnx.TensorProto], max_parameters: int, nam
                 "external files are never read: export with external_data=False"
             )
         if tensor.data_type not in TENSOR_TYPES:
-            kind = onnx.TensorProto.DataType.Name(tensor.data_type) if tensor.data_type in \
-                onnx.TensorProto.DataType.values() else str(tensor.data_type)
+            kind = _type_name(tensor.data_type)
             raise LandscapeError(f"{name}: tensor {label} has element type {kind}; accepted: "
                                  f"{', '.join(onnx.TensorProto.DataType.Name(t) for t in TENSOR_TYPES)}")
         size = _declared_size(tensor, name)

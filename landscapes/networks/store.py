@@ -5,17 +5,24 @@ Only files that passed validation are written, and only in a normalized form (ch
 safetensors with their architecture and loss in the metadata; ONNX networks as the uploaded
 file, which is their architecture, under ``KEY.onnx``; data as plain ``.npz`` arrays): a refused
 upload never enters the store. Keys are sha256 hex digests, so the same upload from
-any worker lands on the same file; writes are atomic (temporary file, then rename).
+any worker lands on the same file; writes are atomic (temporary file, then rename), a failed
+write leaves no temporary file, and stale ones are removed when a store is opened. The same
+upload again checks the stored file and rewrites it when it is unreadable or differs (a
+corrupted store repairs itself by uploading the file again).
 """
 
 import hashlib
 import json
 import os
 import tempfile
+import time
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from landscapes.errors import LandscapeError
 from landscapes.io import formats
@@ -31,11 +38,64 @@ from landscapes.results import from_arrays
 KEY_LENGTH = 64
 
 
-def _atomic_target(path: Path) -> Path:
+#: temporary files of the store's writes are named ``.tmp-*``; one older than this is a
+#: leftover (a worker killed mid-write, a full disk) and is removed when a store is opened
+STALE_TEMP_SECONDS = 3600
+TEMP_PREFIX = ".tmp-"
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` to a private temporary file beside ``path``, then rename it to ``path``
+    (a concurrent reader sees the old file or the whole new one). On any failure the
+    temporary file is removed; an OSError (a full disk) is a LandscapeError."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=path.suffix)
     os.close(fd)
-    return Path(tmp)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        tmp.replace(path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise LandscapeError(f"the upload could not be stored ({exc.strerror or exc}); it "
+                                 "was accepted but not kept: try again later") from None
+        raise
+
+
+def prune_temporary(directory: Path, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Remove the store's temporary files in ``directory`` older than ``older_than`` seconds
+    (and the ``tmp*`` names of earlier versions); returns what was removed."""
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith((TEMP_PREFIX, "tmp")):
+            continue
+        try:
+            if now - entry.stat().st_mtime > older_than and entry.is_file():
+                entry.unlink()
+                removed.append(entry)
+        except OSError:
+            continue  # removed by another worker meanwhile, or not ours to remove
+    return removed
+
+
+def _stored_matches(check: Callable[[], bool]) -> bool:
+    """Whether a stored file still holds what it should; unreadable counts as no."""
+    try:
+        return check()
+    except Exception:  # noqa: BLE001 -- a corrupt stored file fails in any way: rewrite it
+        return False
+
+
+def _same_arrays(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(
+        np.asarray(a[k]).dtype == np.asarray(b[k]).dtype and np.array_equal(a[k], b[k])
+        for k in a)
 
 
 @dataclass(frozen=True)
@@ -47,6 +107,9 @@ class UploadStore:
     max_samples: int = MAX_SAMPLES
     max_parameters: int = MAX_PARAMETERS
     max_export_bytes: int = MAX_EXPORT_BYTES
+
+    def __post_init__(self) -> None:
+        prune_temporary(Path(self.root) / "uploads")
 
     @property
     def examples_dir(self) -> Path:
@@ -72,25 +135,29 @@ class UploadStore:
         digest = hashlib.sha256(content + json.dumps(ckpt.arch, sort_keys=True).encode())
         key = digest.hexdigest()
         path = self._path(key, ".safetensors")
-        if not path.exists():
-            tmp = _atomic_target(path)
-            uploads.save_checkpoint(tmp, ckpt.arch, ckpt.state, ckpt.loss,
-                                    {"filename": uploads.file_name(filename),
-                                     "sha256": uploads.content_hash(content)})
-            tmp.replace(path)
+        arch, state, loss = ckpt.arch, ckpt.state, ckpt.loss
+
+        def stored_is_whole() -> bool:
+            kept = uploads.load_checkpoint(path.read_bytes(), path.name, max_bytes=2**62,
+                                           max_parameters=self.max_parameters)
+            return (kept.arch == arch and kept.loss == loss and kept.state.keys() == state.keys()
+                    and all(torch.equal(kept.state[k], state[k]) for k in state))
+
+        if not (path.exists() and _stored_matches(stored_is_whole)):
+            meta = {"filename": uploads.file_name(filename), "sha256": uploads.content_hash(content)}
+            _write_atomically(path, lambda tmp: uploads.save_checkpoint(tmp, arch, state, loss, meta))
         return key
 
     def _put_onnx(self, content: bytes, key: str, filename: str) -> str:
         """An accepted ONNX upload, stored as uploaded under its sha256 (``KEY.onnx``), and the
         name it was first uploaded as beside it (``KEY.onnx.name``)."""
-        path = self._path(key, ".onnx")
-        if not path.exists():
-            name = _atomic_target(self._path(key, ".onnx.name"))
-            name.write_bytes(uploads.file_name(filename).encode("utf-8", "replace"))
-            name.replace(self._path(key, ".onnx.name"))
-            tmp = _atomic_target(path)
-            tmp.write_bytes(content)
-            tmp.replace(path)
+        path, name = self._path(key, ".onnx"), self._path(key, ".onnx.name")
+        if not (path.exists() and _stored_matches(
+                lambda: uploads.content_hash(path.read_bytes()) == key)):
+            if not name.exists():
+                _write_atomically(name, lambda tmp: tmp.write_bytes(
+                    uploads.file_name(filename).encode("utf-8", "replace")))
+            _write_atomically(path, lambda tmp: tmp.write_bytes(content))
         return key
 
     def checkpoint(self, key: str) -> uploads.Checkpoint:
@@ -112,25 +179,37 @@ class UploadStore:
         data = uploads.load_data(content, filename, self.max_bytes, self.max_samples)
         key = uploads.content_hash(content)
         path = self._path(key, ".npz")
-        if not path.exists():
-            tmp = _atomic_target(path)
+
+        def stored_is_whole() -> bool:
+            kept = self.data(key)
+            # the first upload's name is kept: only the content decides
+            return (kept.task, kept.split) == (data.task, data.split) and _same_arrays(
+                _split_arrays(kept), _split_arrays(data))
+
+        def write(tmp: Path) -> None:
             with tmp.open("wb") as fh:
-                np.savez(fh, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
-                         y_test=data.y_test, name=np.array(data.name), task=np.array(data.task),
-                         filename=np.array(uploads.file_name(filename)),
+                np.savez(fh, **_split_arrays(data), name=np.array(data.name),  # type: ignore[arg-type]
+                         task=np.array(data.task), filename=np.array(uploads.file_name(filename)),
                          split=np.array(data.split or ""))
-            tmp.replace(path)
+
+        if not (path.exists() and _stored_matches(stored_is_whole)):
+            _write_atomically(path, write)
         return key
 
     def data(self, key: str) -> Dataset:
         path = self._path(key, ".npz")
         if not path.exists():
             raise LandscapeError("that uploaded data file is no longer stored; upload it again")
-        with np.load(path, allow_pickle=False) as f:
-            name = str(f["filename"]) if "filename" in f.files else str(f["name"])
-            split = str(f["split"]) if "split" in f.files else None
-            return Dataset(str(f["name"]), f["x_train"], f["y_train"], f["x_test"], f["y_test"],
-                           str(f["task"]), {"name": name, "sha256": key}, split or None)
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                name = str(f["filename"]) if "filename" in f.files else str(f["name"])
+                split = str(f["split"]) if "split" in f.files else None
+                return Dataset(str(f["name"]), f["x_train"], f["y_train"], f["x_test"],
+                               f["y_test"], str(f["task"]), {"name": name, "sha256": key},
+                               split or None)
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+            raise LandscapeError("that uploaded data file is damaged in the store; upload it "
+                                 "again (the same file repairs it)") from None
 
     def put_export(self, content: bytes, filename: str) -> str:
         """Validate an ``.npz`` export (:func:`landscapes.io.formats.open_export`, at most
@@ -139,10 +218,15 @@ class UploadStore:
         result = formats.open_export(content, filename, self.max_export_bytes)
         key = uploads.content_hash(content)
         path = self._path(key, ".export.npz")
-        if not path.exists():
-            tmp = _atomic_target(path)
-            write_npz(tmp, result.to_arrays(), result.meta)
-            tmp.replace(path)
+        arrays = result.to_arrays()
+
+        def stored_is_whole() -> bool:
+            kept_arrays, kept_meta = read_npz(path)
+            return (kept_meta == json.loads(json.dumps(result.meta, sort_keys=True))
+                    and _same_arrays(kept_arrays, arrays))
+
+        if not (path.exists() and _stored_matches(stored_is_whole)):
+            _write_atomically(path, lambda tmp: write_npz(tmp, arrays, result.meta))
         return key
 
     def export(self, key: str) -> Result:
@@ -151,3 +235,8 @@ class UploadStore:
         if not path.exists():
             raise LandscapeError("that opened export is no longer stored; open it again")
         return from_arrays(*read_npz(path))
+
+
+def _split_arrays(data: Dataset) -> dict[str, np.ndarray]:
+    return {"x_train": data.x_train, "y_train": data.y_train, "x_test": data.x_test,
+            "y_test": data.y_test}

@@ -36,6 +36,7 @@ import safetensors.torch
 import torch
 
 from landscapes.errors import LandscapeError
+from landscapes.io import bounded
 from landscapes.networks.architectures import (
     LOSSES,
     ONNX_EXPORT,
@@ -57,8 +58,12 @@ from landscapes.networks.onnx import OnnxNetwork, read_onnx, sample_input, verif
 MAX_BYTES = 20 * 2**20
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".onnx")
 DATA_SUFFIXES = (".npz", ".safetensors")
-#: an ``.npz`` may expand to at most this many times the upload limit (guards against zip bombs)
-NPZ_EXPANSION = 8
+#: the arrays read from an ``.npz`` and the members of a ``.pt`` zip may expand to at most this
+#: many times the upload limit (declared sizes, checked before anything is decompressed)
+EXPANSION = 8
+NPZ_EXPANSION = EXPANSION
+#: architecture JSON (safetensors metadata, a .pt's entry) is at most this many characters
+MAX_ARCH_CHARS = 2**16
 
 _FIX = ("save the weights only, with torch.save(model.state_dict(), 'model.pt') or "
         "safetensors.torch.save_file(model.state_dict(), 'model.safetensors')")
@@ -99,24 +104,17 @@ def _stem(filename: str) -> str:
 
 
 def file_name(filename: str) -> str:
-    """The last part of an uploaded file's name: what meta records, never a local path."""
-    return PurePosixPath(filename.replace("\\", "/")).name or "upload"
-
-
-def _size(n: int) -> str:
-    """A byte count for people: '512 bytes', '3.5 KiB', '20.0 MiB'."""
-    if n < 2**10:
-        return f"{n:,} bytes"
-    if n < 2**20:
-        return f"{n / 2**10:.1f} KiB ({n:,} bytes)"
-    return f"{n / 2**20:.1f} MiB ({n:,} bytes)"
+    """The last part of an uploaded file's name: what meta records, never a local path; bytes
+    that are not UTF-8 (a file name from the command line) become U+FFFD."""
+    name = PurePosixPath(filename.replace("\\", "/")).name or "upload"
+    return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in name)
 
 
 def _check_size(content: bytes, filename: str, max_bytes: int) -> None:
     if len(content) > max_bytes:
         raise LandscapeError(
-            f"{filename}: the file is {_size(len(content))}, over the upload limit of "
-            f"{_size(max_bytes)}; upload a smaller file, "
+            f"{filename}: the file is {bounded.size_text(len(content))}, over the upload limit of "
+            f"{bounded.size_text(max_bytes)}; upload a smaller file, "
             "or raise the limit (FUNNELSCOPE_MAX_UPLOAD_MB in the dashboard, --max-file-mb in the "
             "command line, max_bytes in the library)"
         )
@@ -146,7 +144,8 @@ def load_checkpoint(content: bytes, filename: str, arch: dict | None = None,
     if suffix == ".safetensors":
         state, file_arch, loss, meta = _read_safetensors_checkpoint(content, filename, arch is None)
     elif suffix in (".pt", ".pth"):
-        state, file_arch, loss, meta = _read_torch_checkpoint(content, filename)
+        state, file_arch, loss, meta = _read_torch_checkpoint(
+            content, filename, max_bytes * EXPANSION)
     else:
         raise LandscapeError(
             f"{filename}: unsupported checkpoint type {suffix or '(no extension)'!r}; "
@@ -200,6 +199,7 @@ def _torchscript_refusal(filename: str) -> str:
 def _read_safetensors_checkpoint(content: bytes, filename: str, want_arch: bool
                                  ) -> tuple[dict, dict | None, str | None, dict]:
     """(state, architecture or None, loss or None, other metadata) of a safetensors file."""
+    _check_safetensors_header(content, filename, "not a valid safetensors file")
     try:
         state = safetensors.torch.load(content)
     except (safetensors.SafetensorError, ValueError, OverflowError) as exc:
@@ -213,6 +213,19 @@ def _read_safetensors_checkpoint(content: bytes, filename: str, want_arch: bool
     if raw_arch is not None and want_arch:
         arch = _parse_arch_json(raw_arch, filename)
     return state, arch, loss, meta
+
+
+def _check_safetensors_header(content: bytes, filename: str, refusal: str) -> None:
+    """The header's declared length fits in the file (safetensors then checks every tensor's
+    declared shape and offsets against the file's length before reading any)."""
+    declared = struct.unpack("<Q", content[:8])[0] if len(content) >= 8 else None
+    if declared is None or declared > len(content) - 8:
+        what = ("the file is shorter than a header" if declared is None else
+                f"the header declares {declared:,} bytes but the file has {len(content):,}")
+        raise LandscapeError(
+            f"{filename}: {refusal} ({what}); re-export it with "
+            "safetensors.torch.save_file"
+        )
 
 
 def _safetensors_metadata(content: bytes, filename: str) -> dict[str, str]:
@@ -229,12 +242,13 @@ def _safetensors_metadata(content: bytes, filename: str) -> dict[str, str]:
 
 
 def _parse_arch_json(raw: str, filename: str) -> dict:
+    """The architecture JSON of a checkpoint, bounded in length and nesting before parsing."""
     try:
-        arch = json.loads(raw)
-    except ValueError as exc:
+        arch = bounded.load_json(raw, f"{filename}: the 'architecture' metadata", MAX_ARCH_CHARS)
+    except LandscapeError as exc:
         raise LandscapeError(
-            f"{filename}: the 'architecture' metadata is not valid JSON ({exc}); it must be a "
-            f"JSON object such as {_ARCH_EXAMPLE}, or choose the architecture explicitly"
+            f"{exc}; it must be a JSON object such as {_ARCH_EXAMPLE}, or choose the "
+            "architecture explicitly"
         ) from None
     if not isinstance(arch, dict):
         raise LandscapeError(
@@ -244,16 +258,8 @@ def _parse_arch_json(raw: str, filename: str) -> dict:
     return arch
 
 
-def _zip_kind(content: bytes) -> str | None:
-    """'torchscript', 'pt2' or None for a zip archive, judged from member names only.
-
-    Only the zip's central directory is read: nothing is extracted or unpickled.
-    """
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            names = archive.namelist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        return None  # torch.load reports the corrupt archive
+def _zip_kind(names: list[str]) -> str | None:
+    """'torchscript', 'pt2' or None for a zip archive, judged from member names only."""
     inner = [n.split("/", 1)[1] if "/" in n else n for n in names]
     if any(n == "constants.pkl" or n.startswith("code/") for n in inner):
         return "torchscript"
@@ -262,15 +268,97 @@ def _zip_kind(content: bytes) -> str | None:
     return None
 
 
-def _read_torch_checkpoint(content: bytes, filename: str
+def _not_torch_zip(filename: str, why: str) -> LandscapeError:
+    return LandscapeError(
+        f"{filename}: not a readable torch checkpoint ({why}); it was not loaded. To fix it, {_FIX}"
+    )
+
+
+def _check_torch_zip(content: bytes, filename: str, max_expanded: int) -> None:
+    """Bound a ``torch.save`` zip archive before ``torch.load`` reads any of it.
+
+    From the central directory: at most ``MAX_ZIP_MEMBERS`` members, declared sizes together
+    at most ``max_expanded``, every member stored uncompressed as torch.save writes it (so a
+    member cannot expand beyond the file: a deflated member is a zip bomb's tool) with equal
+    declared and stored sizes. Then ``data.pkl`` is unpickled by torch's weights-only unpickler
+    onto ``meta`` storages (nothing is allocated), and every storage it declares must fit in
+    its record: torch would otherwise trust the declared size.
+    """
+    if content[:4] != b"PK\x03\x04":
+        raise _not_torch_zip(filename, "not a zip archive: torch.save has written zip "
+                             "archives since torch 1.6, older pickle files are refused")
+    members = bounded.zip_members(
+        content, filename, "not a readable torch checkpoint (corrupt or truncated zip archive); "
+        f"it was not loaded. To fix it, {_FIX}")
+    kind = _zip_kind(list(members))
+    if kind == "torchscript":
+        raise LandscapeError(_torchscript_refusal(filename))
+    if kind == "pt2":
+        raise LandscapeError(_export_refusal(filename))
+    bounded.check_expansion(list(members.values()), filename, max_expanded)
+    for info in members.values():
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise _not_torch_zip(filename, f"member {bounded.one_line(info.filename, 80)!r} is "
+                                 "compressed; torch.save stores its members uncompressed")
+        if info.compress_size != info.file_size:
+            raise _not_torch_zip(filename, f"member {bounded.one_line(info.filename, 80)!r} "
+                                 "declares another size than it stores")
+    pickles = [n for n in members if n.endswith("/data.pkl") and n.count("/") == 1]
+    if len(pickles) != 1:
+        raise _not_torch_zip(filename, "no data.pkl in the archive")
+    prefix = pickles[0].removesuffix("data.pkl")
+    declared = _declared_storages(content, pickles[0], filename)
+    for key, nbytes in declared.items():
+        record = members.get(f"{prefix}data/{key}")
+        if record is None or nbytes > record.file_size:
+            have = "missing" if record is None else f"{record.file_size:,} bytes"
+            raise _not_torch_zip(filename, f"storage {bounded.one_line(str(key), 40)!r} declares "
+                                 f"{nbytes:,} bytes but its record is {have}")
+
+
+def _declared_storages(content: bytes, pickle_name: str, filename: str) -> dict[str, int]:
+    """{storage key: declared bytes} of a torch zip's ``data.pkl``, unpickled by torch's
+    weights-only unpickler with every storage on the ``meta`` device (nothing allocated; the
+    tensors' views are checked against their storages' sizes by torch itself)."""
+    from torch import _weights_only_unpickler  # torch's own safe unpickler
+
+    declared: dict[str, int] = {}
+
+    def persistent_load(saved_id: object) -> object:
+        if not isinstance(saved_id, tuple) or len(saved_id) != 5 or saved_id[0] not in (
+                "storage", b"storage"):
+            raise pickle.UnpicklingError("unexpected persistent id")
+        _, storage_type, key, _, numel = saved_id
+        dtype = torch.uint8 if storage_type is torch.UntypedStorage else storage_type.dtype
+        if not isinstance(numel, int) or numel < 0 or not isinstance(dtype, torch.dtype):
+            raise pickle.UnpicklingError("unexpected storage")
+        nbytes = numel * torch._utils._element_size(dtype)
+        key = key.decode("ascii") if isinstance(key, bytes) else str(key)
+        declared[key] = max(declared.get(key, 0), nbytes)
+        return torch.storage.TypedStorage(wrap_storage=torch.UntypedStorage(nbytes, device="meta"),
+                                          dtype=dtype, _internal=True)
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            data = archive.read(pickle_name)
+        unpickler = _weights_only_unpickler.Unpickler(io.BytesIO(data), encoding="utf-8")
+        unpickler.persistent_load = persistent_load  # type: ignore[method-assign]
+        unpickler.load()
+    except pickle.UnpicklingError as exc:
+        raise LandscapeError(_unpickling_message(str(exc), filename)) from None
+    except RecursionError:
+        raise _not_torch_zip(filename, "data.pkl nests too deeply") from None
+    except Exception as exc:  # noqa: BLE001 -- any failure to parse the pickle is a refusal
+        raise _not_torch_zip(filename, bounded.one_line(f"{type(exc).__name__}: {exc}", 160)
+                             ) from None
+    return declared
+
+
+def _read_torch_checkpoint(content: bytes, filename: str, max_expanded: int
                            ) -> tuple[dict, dict | None, str | None, dict]:
-    """(state, architecture or None, loss or None, other metadata) of a torch.save file."""
-    if content[:4] == b"PK\x03\x04":
-        kind = _zip_kind(content)
-        if kind == "torchscript":
-            raise LandscapeError(_torchscript_refusal(filename))
-        if kind == "pt2":
-            raise LandscapeError(_export_refusal(filename))
+    """(state, architecture or None, loss or None, other metadata) of a torch.save file,
+    bounded (:func:`_check_torch_zip`) before torch reads it."""
+    _check_torch_zip(content, filename, max_expanded)
     try:
         # weights_only=True, always explicit: an environment variable can flip the default.
         obj = torch.load(io.BytesIO(content), map_location="cpu", weights_only=True)
@@ -285,7 +373,7 @@ def _read_torch_checkpoint(content: bytes, filename: str
             f"{text.split('. ')[0].splitlines()[0][:160] if text else type(exc).__name__}); it was "
             f"not loaded. To fix it, {_FIX}"
         ) from None
-    return _unpack_torch_object(obj, filename)
+    return _unpack_torch_object(obj, filename, max_expanded)
 
 
 def _unpickling_message(text: str, filename: str) -> str:
@@ -304,14 +392,15 @@ def _unpickling_message(text: str, filename: str) -> str:
     )
 
 
-def _unpack_torch_object(obj: object, filename: str) -> tuple[dict, dict | None, str | None, dict]:
+def _unpack_torch_object(obj: object, filename: str, max_expanded: int
+                         ) -> tuple[dict, dict | None, str | None, dict]:
     if not isinstance(obj, Mapping):
         raise LandscapeError(
             f"{filename}: the file holds a {type(obj).__name__}, not a state_dict; {_FIX}"
         )
     container = next((k for k in ("state_dict", "model_state_dict") if k in obj), None)
     if container is None:
-        return _as_state(obj, filename), None, None, {}
+        return _as_state(obj, filename, max_expanded), None, None, {}
     state = obj[container]
     if not isinstance(state, Mapping):
         raise LandscapeError(
@@ -330,12 +419,17 @@ def _unpack_torch_object(obj: object, filename: str) -> tuple[dict, dict | None,
         raise LandscapeError(f"{filename}: the 'loss' entry must be one of {', '.join(LOSSES)}")
     meta = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, str)
             and k not in ("architecture", "arch", "loss")}
-    return _as_state(state, filename), raw_arch, loss, meta
+    return _as_state(state, filename, max_expanded), raw_arch, loss, meta
 
 
-def _as_state(obj: Mapping, filename: str) -> dict[str, torch.Tensor]:
-    """A plain ``{name: tensor}`` dict, or a LandscapeError naming the first bad entry."""
+def _as_state(obj: Mapping, filename: str, max_expanded: int) -> dict[str, torch.Tensor]:
+    """A plain ``{name: tensor}`` dict, or a LandscapeError naming the first bad entry.
+
+    A tensor may not hold more values than its storage (a stride-0 view of ``(10**12,)`` costs
+    nothing to load but everything to check), and the tensors together at most
+    ``max_expanded`` bytes."""
     state = {}
+    total = 0
     for name, value in obj.items():
         if not isinstance(name, str):
             raise LandscapeError(f"{filename}: state_dict keys must be strings; got {name!r}")
@@ -346,6 +440,21 @@ def _as_state(obj: Mapping, filename: str) -> dict[str, torch.Tensor]:
             )
         if value.layout != torch.strided:
             raise LandscapeError(f"{filename}: tensor {name!r} is not dense; save dense tensors")
+        if value.device.type != "cpu":  # a meta tensor has a shape but no values
+            raise LandscapeError(f"{filename}: tensor {name!r} is on the {value.device.type} "
+                                 "device and holds no values; save tensors with their values")
+        nbytes = value.numel() * value.element_size()
+        if nbytes > value.untyped_storage().nbytes():
+            raise LandscapeError(
+                f"{filename}: tensor {name!r} of shape {tuple(value.shape)} is a view larger "
+                "than its storage (a stride-0 expansion); save contiguous tensors"
+            )
+        total += nbytes
+        if total > max_expanded:
+            raise LandscapeError(
+                f"{filename}: the tensors hold more than {bounded.size_text(max_expanded)} in "
+                "all (views sharing storage count each time); save each tensor once"
+            )
         state[name] = value.detach()
     return state
 
@@ -357,13 +466,24 @@ def _check_state(state: Mapping[str, torch.Tensor], arch: dict, filename: str) -
             raise LandscapeError(
                 f"{filename}: checkpoint tensor {name!r} contains NaN or infinite values"
             )
-        if not (tensor.is_floating_point() or tensor.dtype in (torch.int64, torch.int32)):
-            raise LandscapeError(
-                f"{filename}: checkpoint tensor {name!r} has dtype {tensor.dtype}; "
-                "weights must be floating point"
-            )
     with torch.device("meta"):  # shapes only: nothing is allocated however large arch is
         module = build_network(arch)
+    zoo = module.state_dict()
+    for name, tensor in state.items():
+        want = zoo.get(name)  # a name the zoo lacks: split_state names it below
+        floating = want is None or want.is_floating_point()
+        if want is None and tensor.dtype in (torch.int64, torch.int32):
+            continue
+        if floating and not tensor.is_floating_point():
+            raise LandscapeError(
+                f"{filename}: checkpoint tensor {name!r} has dtype {tensor.dtype}; weights must "
+                "be floating point (save model.float().state_dict())"
+            )
+        if not floating and tensor.dtype not in (torch.int64, torch.int32):
+            raise LandscapeError(
+                f"{filename}: checkpoint tensor {name!r} has dtype {tensor.dtype}; it counts "
+                "batches and must be an integer"
+            )
     try:
         split_state(module, state)
     except LandscapeError as exc:
@@ -499,7 +619,7 @@ def load_data(content: bytes, filename: str, max_bytes: int = MAX_BYTES,
     _check_size(content, filename, max_bytes)
     suffix = _suffix(filename)
     if suffix == ".npz":
-        arrays = _read_npz(content, filename, max_bytes * NPZ_EXPANSION)
+        arrays = _read_npz(content, filename, max_bytes * EXPANSION)
     elif suffix == ".safetensors":
         arrays = _read_safetensors_arrays(content, filename)
     else:
@@ -536,38 +656,25 @@ def _data_keys(found: list[str], filename: str) -> tuple[str, ...]:
 
 
 def _read_npz(content: bytes, filename: str, max_expanded: int) -> dict[str, np.ndarray]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            sizes = {info.filename: info.file_size for info in archive.infolist()}
-    except (zipfile.BadZipFile, ValueError, OSError):
-        raise LandscapeError(
-            f"{filename}: not a valid .npz file (corrupt or truncated); save it with "
-            "numpy.savez('data.npz', X=X, y=y)"
-        ) from None
-    found = [n.removesuffix(".npy") for n in sizes]
+    """The data arrays of an ``.npz``, bounded before reading (:func:`bounded.read_npz`)."""
+    members = bounded.zip_members(content, filename, "not a valid .npz file (corrupt or "
+                                  "truncated); save it with numpy.savez('data.npz', X=X, y=y)")
+    found = [n.removesuffix(".npy") for n in members]
     wanted = _data_keys(found, filename)
-    expanded = sum(sizes.get(k + ".npy", 0) for k in wanted)
-    if expanded > max_expanded:
-        raise LandscapeError(
-            f"{filename}: {', '.join(wanted)} expand to {_size(expanded)}, over the limit of "
-            f"{_size(max_expanded)}; subsample the data"
-        )
     try:
-        with np.load(io.BytesIO(content), allow_pickle=False) as npz:
-            return {k: npz[k] for k in wanted}
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "bject arrays" in str(exc):
-            raise LandscapeError(
-                f"{filename}: {' or '.join(wanted)} is an object array (pickled Python "
-                "objects); it was not loaded. Save plain numeric arrays, e.g. "
-                "numpy.savez('data.npz', X=X.astype('float32'), y=y.astype('int64'))"
-            ) from None
-        raise LandscapeError(f"{filename}: not a readable .npz file ({exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise LandscapeError(f"{filename}: not a readable .npz file ({exc})") from None
+        return bounded.read_npz(content, filename, wanted, members, max_expanded)
+    except LandscapeError as exc:
+        if "object array" not in str(exc):
+            raise
+        raise LandscapeError(
+            f"{filename}: {' or '.join(wanted)} is an object array (pickled Python "
+            "objects); it was not loaded. Save plain numeric arrays, e.g. "
+            "numpy.savez('data.npz', X=X.astype('float32'), y=y.astype('int64'))"
+        ) from None
 
 
 def _read_safetensors_arrays(content: bytes, filename: str) -> dict[str, np.ndarray]:
+    _check_safetensors_header(content, filename, "not a readable safetensors data file")
     try:
         arrays = safetensors.numpy.load(content)
     except (safetensors.SafetensorError, ValueError, TypeError, OverflowError) as exc:

@@ -1,12 +1,16 @@
 """The landscapes command line: files it writes, numbers in them, and its error lines."""
 
+import io
 import json
+import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 
 from landscapes.cli import main
@@ -301,3 +305,81 @@ def test_network_limits_are_options_of_the_command_line(tmp_path, capsys):
     arrays, meta = read_npz(out)
     assert meta["samples"]["train"] + meta["samples"]["test"] == 12_000
     assert arrays["values"].shape == (3, 3) and np.isfinite(arrays["values"]).all()
+
+
+def _npy_declaring(shape: tuple[int, ...]) -> bytes:
+    """An .npy header of int64 ``shape`` followed by only 40 values."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<i8", "fortran_order": False, "shape": shape})
+    return header.getvalue() + bytes(8 * 40)
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """Files each of which once ended in a traceback: name -> (extra arguments, message)."""
+    arch = {"type": "mlp", "sizes": [2, 8, 2], "act": "relu"}
+    torch.manual_seed(0)
+    state = {k: v.contiguous() for k, v in build_network(arch).state_dict().items()}
+    x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
+    np.savez(tmp_path / "u64.npz", X=x, y=np.full(40, 2**63 + 1, np.uint64))
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
+        buffer = io.BytesIO()
+        np.save(buffer, x)
+        archive.writestr("X.npy", buffer.getvalue())
+        archive.writestr("y.npy", _npy_declaring((10**10,)))
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "deep.safetensors").write_bytes(safetensors.torch.save(
+        state, metadata={"architecture": "[" * 100 + "]" * 100}))
+    (tmp_path / "deeper.safetensors").write_bytes(safetensors.torch.save(
+        state, metadata={"architecture": deep}))
+    (tmp_path / "int.safetensors").write_bytes(safetensors.torch.save(
+        {k: v.to(torch.int64) for k, v in state.items()}, metadata={"architecture": json.dumps(arch)}))
+    save_checkpoint(tmp_path / "net.safetensors", arch, state)
+    np.savez(tmp_path / "ok.npz", X=x, y=(x[:, 0] > 0).astype(np.int64))
+    ok = ["--checkpoint", str(tmp_path / "net.safetensors")]
+    data = ["--data", str(tmp_path / "ok.npz")]
+    return {
+        "uint64 labels": (ok + ["--data", str(tmp_path / "u64.npz")],
+                          "y holds 9223372036854775809. Renumber them"),
+        "npy header of (1e10,)": (ok + ["--data", str(tmp_path / "huge.npz")],
+                                  "'y' declares shape (10000000000,)"),
+        "deep architecture metadata": (
+            ["--checkpoint", str(tmp_path / "deeper.safetensors")] + data,
+            "the 'architecture' metadata is 200,000 characters, over the limit of 65,536"),
+        "nested architecture metadata": (
+            ["--checkpoint", str(tmp_path / "deep.safetensors")] + data,
+            "the 'architecture' metadata nests 100 levels deep"),
+        "deep --arch": (ok + data + ["--arch", "[" * 1000 + "]" * 1000],
+                        "--arch nests 1,000 levels deep, over the limit of 64"),
+        "integer weights": (["--checkpoint", str(tmp_path / "int.safetensors")] + data,
+                            "has dtype torch.int64; weights must be floating point"),
+    }
+
+
+def test_every_bad_upload_is_one_error_line(tmp_path, capsys):
+    out = tmp_path / "s.npz"
+    for case, (extra, message) in _bad_inputs(tmp_path).items():
+        code, _, err = run(["slice", "network", "--steps", "3", "--out", str(out), *extra],
+                           capsys)
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("landscapes: error:"), \
+            (case, err)
+        assert message in lines[0], (case, err)
+        assert not out.exists()
+
+
+def test_a_file_name_that_is_not_utf8_is_printed_escaped(tmp_path, monkeypatch):
+    """A strict UTF-8 terminal once raised UnicodeEncodeError on the error line itself."""
+    x = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
+    bad = tmp_path / os.fsdecode(b"d\xff.npz")
+    np.savez(str(bad), X=x, y=np.full(40, -1))
+    arch = {"type": "mlp", "sizes": [2, 8, 2], "act": "relu"}
+    save_checkpoint(tmp_path / "net.safetensors", arch, build_network(arch).state_dict())
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(raw, encoding="utf-8", errors="strict"))
+    code = main(["slice", "network", "--checkpoint", str(tmp_path / "net.safetensors"),
+                 "--data", str(bad), "--steps", "3", "--out", str(tmp_path / "s.npz")])
+    sys.stderr.flush()
+    err = raw.getvalue().decode()
+    assert code == 2 and err.count("\n") == 1, err
+    assert "d\\udcff.npz: data: class labels must be >= 0" in err

@@ -1,8 +1,9 @@
 """The deployment files: the Dockerfile lints clean, the image and Compose run the command tested
 here, the image installs the pinned runtime closure, and gunicorn really serves the dashboard.
 
-No Docker engine runs on the test machines: the image itself is not built here. What is checked
-is that every command, file and setting the image relies on is the one these tests exercise.
+These are fast and need no container engine: they check that every command, file and setting
+the image relies on is the one these tests exercise. tests/containers/ builds and runs the image
+and the Compose set-up themselves; tests/unit/test_package.py installs the wheel the image installs.
 """
 
 import importlib.util
@@ -152,11 +153,12 @@ def test_hadolint_flags_a_careless_dockerfile(tmp_path):
 def test_image_runs_the_tested_gunicorn_command():
     (cmd,) = instruction_args("CMD")
     assert json.loads(cmd) == GUNICORN_CMD
-    (base,) = instruction_args("FROM")
-    assert base == "python:3.11-slim"  # pyproject: requires-python >=3.11,<3.12
+    # two stages (the wheel is built in the first), one base: pyproject's requires-python
+    # >=3.11,<3.12
+    assert instruction_args("FROM") == ["python:3.11-slim AS build", "python:3.11-slim"]
     (user,) = instruction_args("USER")
     assert user.isdigit() and int(user) != 0  # numeric, non-root (runAsNonRoot can verify it)
-    assert instruction_args("WORKDIR") == ["/app"]
+    assert instruction_args("WORKDIR")[-1] == "/app"  # the runtime stage's (the build stage: /src)
     assert instruction_args("EXPOSE") == ["8050"]
     assert json.loads(instruction_args("VOLUME")[0]) == ["/data"]
     env = " ".join(instruction_args("ENV"))
@@ -175,17 +177,25 @@ def test_image_installs_the_pinned_constraints():
     assert len(deps) == 1, installs
     assert f"--extra-index-url {TORCH_CPU_INDEX}" in deps[0]  # CPU torch, never the CUDA build
     assert f"{CONSTRAINTS} {CONSTRAINTS}" in copies  # copied before it is installed
-    # the project itself on top, without resolving anything new; pip check proves the pins fit
+    # the project itself on top, as its wheel (no editable source tree), without resolving
+    # anything new; pip check proves the pins fit
     (project,) = [args for args in installs if args not in deps]
-    assert "--no-deps" in project and "-e ." in project and "pip check" in project
+    assert "--no-deps /tmp/wheels/funnelscope-*.whl" in project and "pip check" in project
+    assert "-e " not in project
+    (wheel,) = [args for args in instruction_args("RUN") if "pip wheel" in args]
+    assert "--no-deps --wheel-dir /wheels ." in wheel
+    assert "--from=build /wheels/ /tmp/wheels/" in instruction_args("COPY")
 
 
 def test_image_copies_what_the_app_needs():
-    copies = {source.rstrip("/") for args in instruction_args("COPY") for source in args.split()[:-1]}
-    assert {"landscapes", "app", "assets", "gunicorn.conf.py", "pyproject.toml", "README.md"} <= copies
-    # app/main.py serves <repo>/assets beside app/: the editable install keeps that layout in /app
+    copies = {source.rstrip("/") for args in instruction_args("COPY") if not args.startswith("--from")
+              for source in args.split()[:-1]}  # from the build context, not another stage
+    assert {"landscapes", "app", "gunicorn.conf.py", "pyproject.toml", "README.md"} <= copies
+    # app/main.py serves app/assets: package data, in the wheel the image installs
     from app.main import ASSETS
-    assert ASSETS == REPO_ROOT / "assets" and (ASSETS / "style.css").is_file()
+    assert ASSETS == REPO_ROOT / "app" / "assets" and (ASSETS / "style.css").is_file()
+    with open(REPO_ROOT / "pyproject.toml", "rb") as f:
+        assert "assets/*" in tomllib.load(f)["tool"]["setuptools"]["package-data"]["app"]
     # nothing the image copies is excluded from the build context
     lines = (REPO_ROOT / ".dockerignore").read_text().splitlines()
     ignored = [line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")]
@@ -317,7 +327,7 @@ def test_gunicorn_serves_the_dashboard(tmp_path):
         assert status == 200, body
         assert json.loads(body)["status"] == "ready"
         status, css = http_get(base + "/assets/style.css")
-        assert status == 200 and css == (REPO_ROOT / "assets" / "style.css").read_bytes()
+        assert status == 200 and css == (REPO_ROOT / "app" / "assets" / "style.css").read_bytes()
     finally:
         proc.terminate()  # SIGTERM to the master, by its pid: graceful shutdown of the workers
         try:

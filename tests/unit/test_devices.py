@@ -76,3 +76,23 @@ def test_dashboard_device_setting(tmp_path, caplog):
     if NO_GPU:
         create_app(Config(cache_dir=tmp_path, device="cuda"))
         assert "no CUDA GPU is available" in caplog.text
+
+
+@pytest.mark.skipif(NO_GPU, reason="needs a CUDA GPU (a session with the device machine)")
+def test_a_slice_computed_on_the_gpu_equals_the_cpu_slice():
+    """On a machine with a GPU: the zoo MLP (reference loop on the GPU) and a module outside the
+    zoo (vmap on the GPU) give the CPU's numbers to float32 rounding."""
+    from landscapes.networks.datasets import from_arrays
+    from tests.unit.test_module_landscape import _data, _trained_residual
+
+    view = {"steps": 9, "span": 1.0, "directions": "filter"}
+    zoo = network_views.NetworkSource(_landscape())
+    module = network_views.NetworkSource(NetworkLandscape.from_module(
+        _trained_residual(), from_arrays("toy", *_data()), "cross_entropy"))
+    for source, gpu_method in ((zoo, "loop"), (module, "vmap")):
+        on_gpu = network_views.on_device(source, torch.device("cuda"))
+        assert on_gpu.landscape.method == gpu_method
+        cpu = network_views.compute_slice(source, view)
+        gpu = network_views.compute_slice(on_gpu, view)
+        assert gpu.meta["evaluation"]["device"].startswith("cuda")
+        np.testing.assert_allclose(gpu.values, cpu.values, rtol=1e-4, atol=1e-5)

@@ -35,12 +35,14 @@ import json
 import os
 import re
 import shlex
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 from torch import nn
 
@@ -351,6 +353,51 @@ def _npz_bytes(**arrays) -> bytes:
     return buffer.getvalue()
 
 
+def _deflated_npz(x: np.ndarray, y: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, X=np.zeros((2000, 100)), y=np.zeros(2000, np.int64))
+    return buffer.getvalue()
+
+
+def _recompressed(content: bytes) -> bytes:
+    """A torch.save zip with its members deflated."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    return out.getvalue()
+
+
+def _short_record(content: bytes) -> bytes:
+    """A torch.save zip whose first storage record lost its last 4 bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info.filename, data[:-4] if info.filename.endswith("/data/0") else data)
+    return out.getvalue()
+
+
+def _lying_size(content: bytes) -> bytes:
+    """A torch.save zip whose central directory says its first member expands to 1 byte."""
+    data = bytearray(content)
+    struct.pack_into("<I", data, data.index(b"PK\x01\x02") + 24, 1)
+    return bytes(data)
+
+
+def _npz_header_lie(x: np.ndarray) -> bytes:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<i8", "fortran_order": False, "shape": (10**10,)})
+    out, array = io.BytesIO(), io.BytesIO()
+    np.save(array, x)
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("X.npy", array.getvalue())
+        archive.writestr("y.npy", header.getvalue() + bytes(8 * len(x)))
+    return out.getvalue()
+
+
 def _refusals() -> dict[str, str]:
     """Every refusal the table documents, produced for real: case -> message."""
     mlp = {"type": "mlp", "sizes": [2, 4, 2]}
@@ -405,6 +452,26 @@ def _refusals() -> dict[str, str]:
                                                          "m.pt", cnn),
         "bn order renamed": lambda: uploads.load_checkpoint(_torch_bytes(renamed), "m.pt", cnn),
         "float labels": lambda: _center_with_labels(np.linspace(0, 1, 20)),
+        "zip bomb": lambda: uploads.load_data(_deflated_npz(x, y), "d.npz", max_bytes=50_000),
+        "compressed pt": lambda: uploads.load_checkpoint(_recompressed(_torch_bytes(state)),
+                                                         "m.pt", mlp),
+        "old pickle": lambda: uploads.load_checkpoint(b"\x80\x02}q\x00.", "m.pt", mlp),
+        "storage record": lambda: uploads.load_checkpoint(_short_record(_torch_bytes(state)),
+                                                          "m.pt", mlp),
+        "lying size": lambda: uploads.load_checkpoint(_lying_size(_torch_bytes(state)), "m.pt",
+                                                      mlp),
+        "npy header": lambda: uploads.load_data(_npz_header_lie(x), "d.npz"),
+        "deep json": lambda: uploads.load_checkpoint(safetensors.torch.save(
+            {k: v.contiguous() for k, v in state.items()},
+            metadata={"architecture": "[" * 65 + "]" * 65}), "m.safetensors"),
+        "long json": lambda: uploads.load_checkpoint(safetensors.torch.save(
+            {k: v.contiguous() for k, v in state.items()},
+            metadata={"architecture": " " * 70_000}), "m.safetensors"),
+        "integer weights": lambda: uploads.load_checkpoint(
+            _torch_bytes({k: v.to(torch.int64) for k, v in state.items()}), "m.pt", mlp),
+        "negative labels": lambda: uploads.load_data(_npz_bytes(X=x, y=-y - 1), "d.npz"),
+        "huge labels": lambda: uploads.load_data(
+            _npz_bytes(X=x, y=np.full(20, 2**63 + 1, np.uint64)), "d.npz"),
     }
     messages = {}
     for case, attempt in cases.items():
