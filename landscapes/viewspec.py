@@ -96,7 +96,8 @@ class Interval:
 
 @dataclass(frozen=True)
 class Options:
-    """One of ``values`` (compared by equality; a number option also matches ``3.0``)."""
+    """One of ``values`` (compared by equality; a number option also matches ``3.0`` and
+    ``"3"``, as :class:`Interval` reads numbers)."""
 
     values: tuple
 
@@ -109,9 +110,10 @@ class Options:
         for option in self.values:
             if type(value) is type(option) and value == option:
                 return option
-            if (isinstance(option, int) and not isinstance(option, bool)
-                    and isinstance(value, float) and value == option):
-                return option
+            if isinstance(option, int) and not isinstance(option, bool):
+                number = Interval(int, option, option).convert(value)
+                if number is not None and number == option:
+                    return option
         raise LandscapeError(f"{where}: {name} must be {self.describe()}; got {show(value)}")
 
 

@@ -43,6 +43,7 @@ def exactly(message: str) -> str:
     (Interval(float, 0, 10, low_open=True), 2, 2.0),
     (Interval(float, 0, 10, low_open=True), "1e-3", 0.001),
     (Options((2, 3, 4)), 3.0, 3),
+    (Options((2, 3, 4)), "3", 3),
     (Options(("linear", "bezier")), "bezier", "bezier"),
     (Flag(), 1, True),
     (Flag(), False, False),
