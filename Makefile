@@ -84,6 +84,7 @@ bench: $(VENV)/.installed-test browser redis
 	$(BIN)/python benchmarks/skips.py
 	$(BIN)/python benchmarks/page_load.py
 	$(BIN)/python benchmarks/payload.py
+	$(BIN)/python benchmarks/bounds.py
 	$(BIN)/python benchmarks/load.py --setup all --users 10 --duration 15
 
 clean:

@@ -24,17 +24,37 @@ z[k])``); paths are 1D. ``values`` are rounded to float32, in the unit ``meta["u
 (couplings, test loss, ...) that only the ``.npz`` carries. Non-finite numbers (a diverged loss)
 become JSON ``null``: every answer is strict JSON.
 
-Errors are JSON too, never an HTML page: 400 ``{"error": MESSAGE}`` for a bad request (a body
-that is not a JSON object with ``model`` and ``view`` objects, or a
-:class:`~landscapes.errors.LandscapeError` from the library); 500 ``{"error": "internal error"}``
-for anything else (logged with its traceback).
+Errors are JSON too, never an HTML page or a traceback, each ``{"error": ONE_LINE}``:
+
+* 400 -- a bad request: a body that is not strict JSON (``NaN`` and ``Infinity`` are refused, and
+  so is nesting deeper than :data:`MAX_DEPTH`), not an object with ``model`` and ``view``
+  objects, or a :class:`~landscapes.errors.LandscapeError` from the library (an unknown model or
+  view, a parameter of the wrong type or out of its range: the message names the parameter,
+  its range and the value);
+* 404 -- an unknown path under ``/api/``, or a request key that is not cached;
+* 405 -- a method the path does not take (``Allow`` says which);
+* 413 -- a body larger than the server accepts;
+* 422 -- a valid request whose computation ran past the compute budget
+  (``FUNNELSCOPE_COMPUTE_SECONDS``, :class:`~landscapes.errors.BudgetExceeded`): nothing is
+  cached; ask for fewer steps, points or starts;
+* 503 -- this worker already computes its limit of views (``FUNNELSCOPE_API_COMPUTATIONS``);
+  ``Retry-After`` says when to try again. Cached views are served whatever the load;
+* 500 ``{"error": "internal error"}`` -- anything else (a bug: logged with its traceback).
+
+A computation whose client has closed the connection is stopped at its next progress report
+(:class:`~landscapes.errors.Cancelled`; under gunicorn, which hands the socket to the app), and
+every computation ends at its budget, so a request never holds a worker thread for longer.
 """
 
 import io
 import json
 import logging
 import math
+import select
+import socket
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import flask
@@ -43,16 +63,55 @@ from werkzeug.exceptions import HTTPException
 
 from app.data import ViewStore
 from landscapes import views
-from landscapes.errors import LandscapeError
+from landscapes.errors import BudgetExceeded, Cancelled, LandscapeError
 from landscapes.io.npz import write_npz
 from landscapes.results import ViewResult
 from landscapes.slices import Slice
+from landscapes.viewspec import MAX_DEPTH, loads_strict
 
 log = logging.getLogger(__name__)
 
 CACHE_PREFIX = "view:"  # ViewStore.key(model, view) == CACHE_PREFIX + views.request_key(model, view)
 FORMATS = ("json", "npz")
 BAD_FORMAT = "unknown format; use ?format=json (the default) or ?format=npz"
+RETRY_AFTER = 5  # seconds a busy worker (503) asks the client to wait
+CLIENT_CLOSED = 499  # nobody reads it: the status logged for a request whose client has gone
+
+
+def parse_body(data: bytes):
+    """The JSON value of a request body (:func:`landscapes.viewspec.loads_strict`: no ``NaN`` or
+    ``Infinity``, at most :data:`MAX_DEPTH` levels deep); LandscapeError otherwise."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LandscapeError("the body is not UTF-8 text") from None
+    return loads_strict(text, "the body", MAX_DEPTH)
+
+
+def client_gone(environ: dict) -> Callable[[], bool] | None:
+    """A check that the request's client has closed its connection, or None where the server
+    does not hand the socket to the app (gunicorn does: ``gunicorn.socket``).
+
+    The socket is readable and a peek reads nothing: the peer sent FIN. A pipelined next
+    request (data to read) is not a close.
+    """
+    sock = environ.get("gunicorn.socket")
+    if not isinstance(sock, socket.socket):
+        return None
+    poller = select.poll()  # not select.select: no limit on the descriptor's number
+    poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
+
+    def gone() -> bool:
+        try:
+            if not poller.poll(0):
+                return False
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:  # reset or closed under us: gone
+            return True
+
+    return gone
 
 
 def _finite(obj):
@@ -122,17 +181,25 @@ def _answer(key: str, result: Slice | ViewResult, cached: bool, fmt: str) -> fla
     })
 
 
-def register(server: flask.Flask, store: ViewStore) -> None:
-    """Add ``POST /api/view`` and ``GET /api/view/<key>`` to ``server``."""
+def register(server: flask.Flask, store: ViewStore, computations: int = 2) -> None:
+    """Add ``POST /api/view`` and ``GET /api/view/<key>`` to ``server``, and JSON 404/405 answers
+    for every other path and method under ``/api/``.
+
+    At most ``computations`` views are computed at once by this process's API (more concurrent
+    cache misses answer 503): the other request threads stay free for ``/healthz`` and the page.
+    """
+    slots = threading.BoundedSemaphore(max(1, computations))
 
     def post_view() -> flask.Response:
         fmt = _format()
         if fmt is None:
             return _error(BAD_FORMAT, 400)
         try:
-            body = flask.request.get_json(force=True, silent=True)
+            body = parse_body(flask.request.get_data(cache=False))
         except HTTPException as exc:  # e.g. 413: larger than MAX_CONTENT_LENGTH
             return _error(exc.description or exc.name, exc.code or 400)
+        except LandscapeError as exc:
+            return _error(str(exc), 400)
         if not isinstance(body, dict):
             return _error('the body must be a JSON object: {"model": {...}, "view": {...}}', 400)
         model, view = body.get("model"), body.get("view")
@@ -143,8 +210,23 @@ def register(server: flask.Flask, store: ViewStore) -> None:
         try:
             key = views.request_key(model, view)  # checks its form (keys, numbers) first
             hit = store.cached(model, view)
-            result = hit if hit is not None else store.get(model, view)
-            return _answer(key, result, cached=hit is not None, fmt=fmt)
+            if hit is not None:
+                return _answer(key, hit, cached=True, fmt=fmt)
+            if not slots.acquire(blocking=False):
+                response = _error(f"busy: this worker already computes {computations} view(s); "
+                                  f"retry in {RETRY_AFTER} s", 503)
+                response.headers["Retry-After"] = str(RETRY_AFTER)
+                return response
+            try:
+                result = store.get(model, view, cancelled=client_gone(flask.request.environ))
+            finally:
+                slots.release()
+            return _answer(key, result, cached=False, fmt=fmt)
+        except BudgetExceeded as exc:
+            return _error(str(exc), 422)
+        except Cancelled as exc:
+            log.info("POST /api/view: %s", exc)
+            return _error(str(exc), CLIENT_CLOSED)
         except LandscapeError as exc:
             return _error(str(exc), 400)
         except Exception:
@@ -164,5 +246,25 @@ def register(server: flask.Flask, store: ViewStore) -> None:
             log.exception("GET /api/view/%s failed", key)
             return _error("internal error", 500)
 
+    def not_allowed(allowed: str) -> Callable[..., flask.Response]:
+        def answer(**_) -> flask.Response:
+            response = _error(f"{flask.request.method} is not allowed here; use {allowed}", 405)
+            response.headers["Allow"] = allowed
+            return response
+        return answer
+
+    def not_found(**_) -> flask.Response:
+        return _error(f"no such API path {flask.request.path[:100]!r}; the API is POST "
+                      "/api/view and GET /api/view/KEY", 404)
+
+    other = ["GET", "PUT", "PATCH", "DELETE"]
+    every = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     server.add_url_rule("/api/view", "funnelscope_api_view", post_view, methods=["POST"])
+    server.add_url_rule("/api/view", "funnelscope_api_view_methods", not_allowed("POST"),
+                        methods=other)
     server.add_url_rule("/api/view/<key>", "funnelscope_api_view_by_key", get_view, methods=["GET"])
+    server.add_url_rule("/api/view/<key>", "funnelscope_api_view_by_key_methods",
+                        not_allowed("GET"), methods=["POST", "PUT", "PATCH", "DELETE"])
+    server.add_url_rule("/api", "funnelscope_api_root", not_found, methods=every)
+    server.add_url_rule("/api/", "funnelscope_api_root_slash", not_found, methods=every)
+    server.add_url_rule("/api/<path:rest>", "funnelscope_api_other", not_found, methods=every)

@@ -9,6 +9,11 @@ FUNNELSCOPE_MAX_SAMPLES    largest accepted data upload, in samples (default: 10
 FUNNELSCOPE_TORCH_THREADS  torch threads per worker process (default: 1; scale with workers)
 FUNNELSCOPE_DEVICE         cpu (default), cuda, cuda:K or auto: where network slices are
                            evaluated; a missing GPU falls back to the CPU with a log line
+FUNNELSCOPE_COMPUTE_SECONDS compute budget: seconds one view's computation may take before it
+                           is stopped (default: 300; the API answers 422, the panel says so)
+FUNNELSCOPE_API_COMPUTATIONS views the HTTP API computes at once per worker process (default: 2;
+                           more concurrent misses answer 503 with Retry-After, so request
+                           threads stay free for /healthz and the page)
 FUNNELSCOPE_LAB_TOKEN      a shared lab token: every request but /healthz and /readyz needs it
                            (a link with ?token=..., then a cookie; app/access.py). Unset or
                            empty (default): open, for local use
@@ -39,6 +44,8 @@ class Config:
     torch_threads: int = 1
     device: str = "cpu"
     redis_url: str | None = None
+    compute_seconds: float = 300.0
+    api_computations: int = 2
     lab_token: str | None = field(default=None, repr=False)  # never in logs
 
     @classmethod
@@ -55,6 +62,9 @@ class Config:
             torch_threads=int(env.get("FUNNELSCOPE_TORCH_THREADS", default.torch_threads)),
             device=env.get("FUNNELSCOPE_DEVICE", default.device),
             redis_url=env.get("REDIS_URL") or None,
+            compute_seconds=float(env.get("FUNNELSCOPE_COMPUTE_SECONDS", default.compute_seconds)),
+            api_computations=int(env.get("FUNNELSCOPE_API_COMPUTATIONS",
+                                         default.api_computations)),
             lab_token=env.get("FUNNELSCOPE_LAB_TOKEN") or None,
         )
 

@@ -28,6 +28,7 @@ from landscapes.networks import examples
 from landscapes.networks.architectures import LOSSES
 from landscapes.networks.datasets import BUILTIN
 from landscapes.plots import slices as figures
+from landscapes.viewspec import SEED_MAX
 
 Kind = Literal["slider", "radio", "dropdown", "checklist", "number", "text", "upload"]
 Role = Literal["model", "display", "upload"]
@@ -209,10 +210,10 @@ CONTROLS: tuple[Control, ...] = (
              "its title gives the barrier height.",
     ),
     Control(
-        ids.SEED, "number", "Seed", 0, bounds=(0, None, 1),
+        ids.SEED, "number", "Seed", 0, bounds=(0, SEED_MAX, 1),
         help="Draws the random numbers: for spin models the instance (couplings, native or "
              "planted state, random starts and directions), for networks the slice's random "
-             "directions. Type a whole number and press Enter.",
+             "directions. Type a whole number (0 to 4294967295) and press Enter.",
     ),
     Control(
         ids.SPAN, "slider", "Span", 1.0, side_defaults={"right": 1.5}, bounds=(0.25, 2, 0.25),

@@ -12,6 +12,7 @@ Every entry carries its own key, checked on read.
 import fcntl
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from flask_caching import Cache
 
 from app import viewcache
 from landscapes import views
+from landscapes.errors import BudgetExceeded
 from landscapes.networks.store import UploadStore
 from landscapes.registry import Progress
 from landscapes.results import ViewResult
@@ -108,6 +110,7 @@ class ViewStore:
     lock: Lock
     computed: int = 0
     device: torch.device | None = None  # where network views are evaluated (None: the CPU)
+    budget: float | None = None  # seconds one computation may take (landscapes.budget)
 
     def cached(self, model_spec: dict, view_spec: dict) -> Slice | ViewResult | None:
         """The cached view, or None (also when the cache cannot be reached, or its entry cannot
@@ -136,9 +139,14 @@ class ViewStore:
     def key(model_spec: dict, view_spec: dict) -> str:
         return "view:" + views.request_key(model_spec, view_spec)
 
-    def get(self, model_spec: dict, view_spec: dict,
-            progress: Progress = None) -> Slice | ViewResult:
-        """The view, from the cache or computed now (once: identical requests wait for it)."""
+    def get(self, model_spec: dict, view_spec: dict, progress: Progress = None,
+            cancelled: Callable[[], bool] | None = None) -> Slice | ViewResult:
+        """The view, from the cache or computed now (once: identical requests wait for it).
+
+        The compute budget (``budget`` seconds) counts from this call, waiting for an identical
+        computation included; ``cancelled()`` true ends the computation (landscapes.budget).
+        """
+        started = time.monotonic()
         key = self.key(model_spec, view_spec)
         hit = self.lookup(key)
         if hit is not None:
@@ -147,8 +155,14 @@ class ViewStore:
             hit = self.lookup(key)
             if hit is not None:
                 return hit
+            left = None if self.budget is None else self.budget - (time.monotonic() - started)
+            if left is not None and left <= 0:
+                raise BudgetExceeded(
+                    f"the view ran past its compute budget of {self.budget:g} s waiting for an "
+                    "identical request's computation, which did not finish; ask for fewer steps, "
+                    "points or starts")
             result = views.compute(model_spec, view_spec, progress, store=self.uploads,
-                                   device=self.device)
+                                   device=self.device, budget=left, cancelled=cancelled)
             self.computed += 1
             try:
                 stored = self.cache.set(key, viewcache.encode(key, result))

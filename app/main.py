@@ -56,7 +56,8 @@ def create_app(config: Config | None = None) -> Dash:
         celery_app = Celery("funnelscope", broker=config.redis_url, backend=config.redis_url)
         celery_app.conf.update(broker_connection_retry_on_startup=True, task_track_started=True)
         manager = CeleryManager(celery_app)
-        store = ViewStore(cache, upload_store, redis_lock(config.redis_url), device=device)
+        store = ViewStore(cache, upload_store, redis_lock(config.redis_url), device=device,
+                          budget=config.compute_seconds)
         app.server.extensions["funnelscope_celery"] = celery_app
     else:  # one machine: files under the cache directory, jobs in local processes
         jobs_dir = Path(config.cache_dir) / "jobs"
@@ -68,7 +69,7 @@ def create_app(config: Config | None = None) -> Dash:
             jobs_dir, queue = fallback, diskcache.Cache(str(fallback))
         manager = ForkServerDiskcacheManager(queue)
         store = ViewStore(cache, upload_store, file_lock(Path(config.cache_dir) / "locks"),
-                          device=device)
+                          device=device, budget=config.compute_seconds)
     app.layout = layout.build()
     panels.register(app, store, manager, config.torch_threads)  # app/callbacks/, by concern
     uploads.register(app, store)
@@ -80,7 +81,8 @@ def create_app(config: Config | None = None) -> Dash:
     status.register(app, readiness=recent)
     health.register(app.server, config, cache, recent, jobs_dir)  # /healthz, /readyz
     access.register(app.server, config.lab_token)  # optional lab token (app/access.py)
-    api.register(app.server, store)  # /api/view: cached views as JSON (app/api.py)
+    # /api/view: cached views as JSON (app/api.py)
+    api.register(app.server, store, config.api_computations)
     app.server.extensions["funnelscope_store"] = store
     if isinstance(manager, ForkServerDiskcacheManager):  # now: every job is registered, and
         manager.start_job_server()  # the web server has not started its threads (app/jobs.py)

@@ -32,6 +32,8 @@ def read_plan(path: Path) -> list[tuple[dict, dict]]:
         plan = yaml.safe_load(Path(path).read_text())
     except OSError as exc:
         raise LandscapeError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise LandscapeError(f"{path} is nested too deeply to be a plan") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
@@ -66,12 +68,14 @@ def precompute(config: Config, pairs: list[tuple[dict, dict]],
                report: Callable[[int, dict, dict, str], None] | None = None) -> dict[str, int]:
     """Compute every view not cached yet; returns counts of computed, cached and failed views.
 
-    Every request's form (known keys, numbers) is checked before any work starts, so a typo
-    fails fast; a request with an out-of-range value fails on its own and is reported.
+    Every request's form (known keys, types, each number in its range) is checked before any
+    work starts, so a typo fails fast; a request that fails when computed (a p-spin with too
+    many couplings for its p) fails on its own and is reported.
     """
     for spec, view in pairs:
         views.request_key(spec, view)  # raises LandscapeError on a bad request
     store = create_app(config).server.extensions["funnelscope_store"]
+    store.budget = None  # the operator's warm-up of expensive views: no web compute budget
     counts = {"computed": 0, "cached": 0, "failed": 0}
     for k, (spec, view) in enumerate(pairs):
         if store.cached(spec, view) is not None:

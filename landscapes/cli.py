@@ -35,6 +35,7 @@ from landscapes.registry import Result
 if TYPE_CHECKING:
     import torch
 from landscapes.slices import Slice
+from landscapes.viewspec import loads_strict
 
 #: the longest --model or --view JSON read
 MAX_SPEC_CHARS = 2**20
@@ -300,7 +301,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def _json_object(text: str, flag: str, example: str) -> dict:
-    value = load_json(text, flag, MAX_SPEC_CHARS)
+    value = loads_strict(text, flag, max_chars=MAX_SPEC_CHARS)
     if not isinstance(value, dict):
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise LandscapeError(f"{flag} must be a JSON object, e.g. {example}; got {shown!r}")

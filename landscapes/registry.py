@@ -62,6 +62,9 @@ class ViewKind:
     description: str = ""
     normalize_model: Callable[[dict], dict] | None = None
     canonical: Callable[[dict, dict], tuple[dict, dict]] | None = None
+    #: every view parameter's constraint (:mod:`landscapes.viewspec`: its type and range), as
+    #: ``normalize_view`` checks it: what the docs list and the help can say
+    constraints: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

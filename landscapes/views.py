@@ -16,12 +16,14 @@ minima; for Ising also funnel, sweep, enumeration, free_energy), the network vie
 
 import hashlib
 import json
+from collections.abc import Callable
 
 import torch
 
 import landscapes
 from landscapes import io as _io  # noqa: F401  (registers the result kinds)
 from landscapes import registry
+from landscapes.budget import Budget, running
 from landscapes.errors import LandscapeError
 from landscapes.networks import views as _network_views  # noqa: F401  (registers its records)
 from landscapes.networks.store import UploadStore
@@ -78,15 +80,22 @@ def request_key(model_spec: dict, view_spec: dict) -> str:
 
 def compute(model_spec: dict, view_spec: dict, progress: Progress = None,
             store: UploadStore | None = None,
-            device: torch.device | None = None) -> Slice | ViewResult:
+            device: torch.device | None = None, budget: float | None = None,
+            cancelled: Callable[[], bool] | None = None) -> Slice | ViewResult:
     """Compute the view a request names (the canonical entry point).
 
     ``progress(done, total)`` reports the view's own units of work; raising from it cancels.
     Networks need ``store`` (where uploads and the trained examples live); their slices and
     paths are evaluated on ``device`` (default the CPU; see :mod:`landscapes.networks.devices`).
+    ``budget``: seconds the computation may take (None: no limit) before it is ended with
+    :class:`~landscapes.errors.BudgetExceeded`; ``cancelled()``: true once nobody waits for the
+    result (it is then ended with :class:`~landscapes.errors.Cancelled`; :mod:`landscapes.budget`).
     """
     record, spec, view = _resolve(model_spec, view_spec)
-    return record.compute(spec, view, progress, Context(store=store, device=device))
+    limit = None if budget is None and cancelled is None else Budget(budget, cancelled)
+    with running(limit):
+        return record.compute(spec, view, progress if limit is None else limit.wrap(progress),
+                              Context(store=store, device=device))
 
 
 __all__ = [

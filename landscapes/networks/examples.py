@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from landscapes import budget
 from landscapes.errors import LandscapeError
 from landscapes.networks.architectures import ParameterLayout, build_network, split_state
 from landscapes.networks.datasets import Dataset, load_builtin
@@ -166,6 +167,7 @@ def train(name: str, seed: int = 0) -> TrainedExample:
     trajectory, history = [snapshot()], []
     final = init
     for step in range(recipe.steps):
+        budget.check()  # a first training inside a view counts against its compute budget
         net.train()
         opt.zero_grad()
         loss = criterion(net(x), y)

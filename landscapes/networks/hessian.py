@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from landscapes import budget
 from landscapes.errors import LandscapeError
 from landscapes.seeding import rng
 
@@ -134,6 +135,7 @@ def top_eigenpairs(hvp: Callable[[Tensor], Tensor], dim: int, k: int = 2, iterat
     betas: list[float] = []
     scale, restarts = 0.0, 0
     for j in range(steps):
+        budget.check()  # the Lanczos iterations count against the view's compute budget
         w, hvp_eps = _apply(hvp, q)
         eps = max(eps, hvp_eps)
         alpha = float(q @ w)

@@ -14,27 +14,24 @@ from landscapes.networks import examples
 from landscapes.networks.datasets import load_builtin
 from landscapes.registry import Progress
 from landscapes.results import BUFFER_PREFIX, ViewResult, base_meta
-from landscapes.viewspec import check_whole, fill_view
+from landscapes.viewspec import Interval, fill_view
 
 NETWORK_MINIMA_DEFAULTS = {"view": "minima", "seeds": 8}
 MAX_SEEDS = 16
+SEEDS = Interval(int, 1, MAX_SEEDS)
 
 
 def normalize_network_minima_view(view: dict) -> dict:
     """Canonical minima view for networks: ``{"view": "minima", "seeds": K}``, 1 <= K <= 16."""
-    check_whole(view, "seeds", "network minima")
-    out = fill_view({"view": "minima", **view}, {"minima": NETWORK_MINIMA_DEFAULTS}, {"seeds": int})
-    _check_seeds(out["seeds"])
-    return out
+    return fill_view({"view": "minima", **view}, {"minima": NETWORK_MINIMA_DEFAULTS},
+                     {"seeds": SEEDS}, "network minima")
 
 
 def _check_seeds(seeds: int) -> None:
-    if isinstance(seeds, bool) or not isinstance(seeds, int | np.integer):
-        raise LandscapeError(f"network minima: seeds must be a whole number; got {seeds!r}")
-    if not 1 <= seeds <= MAX_SEEDS:
-        raise LandscapeError(
-            f"network minima: seeds must be between 1 and {MAX_SEEDS}; got {seeds}"
-        )
+    if isinstance(seeds, float):  # a whole number, not 2.0
+        raise LandscapeError(f"network minima: seeds must be a whole number in [1, {MAX_SEEDS}]; "
+                             f"got {seeds!r}")
+    SEEDS.check("network minima", "seeds", seeds)
 
 def _diverged(ex: examples.TrainedExample, recipe: examples.Recipe) -> bool:
     """Training stopped before its last step (loss above the recipe's stop loss, or not finite)."""

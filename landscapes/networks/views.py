@@ -31,16 +31,17 @@ import torch
 from landscapes.directions import directions_through, filter_normalized, pca_directions
 from landscapes.errors import LandscapeError
 from landscapes.networks import examples
-from landscapes.networks.architectures import describe_arch, output_size, split_state
+from landscapes.networks.architectures import LOSSES, describe_arch, output_size, split_state
 from landscapes.networks.datasets import BUILTIN, Dataset, as_class_labels, load_builtin
 from landscapes.networks.landscape import MAX_PARAMETERS, NetworkLandscape
 from landscapes.networks.minima import (
     NETWORK_MINIMA_DEFAULTS,
+    SEEDS,
     network_minima,
     normalize_network_minima_view,
 )
 from landscapes.networks.onnx import verify
-from landscapes.networks.store import UploadStore
+from landscapes.networks.store import KEY_LENGTH, UploadStore
 from landscapes.networks.uploads import Checkpoint
 from landscapes.registry import Context, Progress, ViewKind, register_view
 from landscapes.results import BUFFER_PREFIX, ViewResult, base_meta
@@ -51,7 +52,18 @@ from landscapes.slices import (
     grid_coefficients,
     symmetric_axis,
 )
-from landscapes.viewspec import fill_view
+from landscapes.viewspec import (
+    SEED,
+    SHOWN,
+    Constraint,
+    Flag,
+    Interval,
+    Options,
+    Text,
+    fill_view,
+    show,
+    validate,
+)
 
 SLICE_DEFAULTS = {"view": "slice", "dims": 2, "steps": 51, "span": 1.0, "directions": "filter",
                   "direction_seed": 0, "include_1d": False}
@@ -123,20 +135,48 @@ def normalize_spec(spec: dict) -> dict:
     if "example" in spec:
         unknown = set(spec) - {"model", "example"}
         if unknown:
-            raise LandscapeError(f"network: an example takes no other settings ({', '.join(unknown)})")
-        if spec["example"] not in examples.RECIPES:
+            raise LandscapeError("network: an example takes no other settings "
+                                 f"({', '.join(sorted(str(k)[:SHOWN] for k in unknown))})")
+        example = spec["example"]
+        if not isinstance(example, str) or example not in examples.RECIPES:
             raise LandscapeError(
-                f"unknown example {spec['example']!r}; choose one of {', '.join(examples.RECIPES)}"
+                f"unknown example {show(example)}; choose one of {', '.join(examples.RECIPES)}"
             )
-        return {"model": "network", "example": spec["example"]}
+        return {"model": "network", "example": example}
     unknown = set(spec) - {"model", *SPEC_KEYS}
     if unknown:
-        raise LandscapeError(f"network: unknown setting(s) {', '.join(sorted(unknown))}")
+        raise LandscapeError("network: unknown setting(s) "
+                             f"{', '.join(sorted(str(k)[:SHOWN] for k in unknown))}")
     if not spec.get("checkpoint"):
         raise LandscapeError("network: choose an example or upload a checkpoint")
     if not spec.get("data"):
         raise LandscapeError("network: choose a dataset or upload a data file (X, y)")
-    return {"model": "network", **{k: spec.get(k) for k in SPEC_KEYS}}
+    out = {"model": "network", **{k: spec.get(k) for k in SPEC_KEYS}}
+    return validate({k: v for k, v in out.items() if v is not None}, SPEC_CONSTRAINTS,
+                    "network") | {k: v for k, v in out.items() if v is None}
+
+
+def _upload_key(key: str) -> None:
+    if len(key) != KEY_LENGTH or any(c not in "0123456789abcdef" for c in key):
+        raise LandscapeError(f"network: {show(key)} is not an upload key (64 hex digits, as "
+                             "the upload answered)")
+
+
+def _data_name(name: str) -> None:
+    if name.startswith("upload:"):
+        _upload_key(name.removeprefix("upload:"))
+    elif name not in BUILTIN:
+        raise LandscapeError(f"network: data must be one of {', '.join(BUILTIN)} or "
+                             f"upload:KEY; got {show(name)}")
+
+
+#: the parameters of an uploaded network's spec (:mod:`landscapes.viewspec`)
+SPEC_CONSTRAINTS: dict[str, Constraint] = {
+    **{name: Text("an upload key", parse=_upload_key)
+       for name in ("checkpoint", "checkpoint2", "checkpoint3")},
+    "data": Text("a data set name or upload:KEY", parse=_data_name),
+    "loss": Options(LOSSES),
+}
 
 
 def source_from_spec(spec: dict, store: UploadStore) -> NetworkSource:
@@ -253,31 +293,46 @@ def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data
                          center.arch if center.onnx is not None else None)
 
 
+MAX_BEND_STEPS = 2000  # Adam steps that train a Bezier path's bend
+
+
+def _check_directions(d: str) -> None:
+    if d not in ("filter", "pca", "hessian") and not d.startswith("through:"):
+        raise LandscapeError(f"unknown directions {show(d)}; use filter, pca, hessian or "
+                             "through:P1[,P2]")
+
+
+#: every parameter of the network slice and path views, with its range (:mod:`landscapes.viewspec`)
+CONSTRAINTS: dict[str, Constraint] = {
+    "dims": Options((1, 2)),
+    "steps": Interval(int, 2, 201),  # a slice's; a path's: PATH_STEPS
+    "span": Interval(float, 0, 100, low_open=True),
+    "direction_seed": SEED,
+    "include_1d": Flag(),
+    "directions": Text("filter, pca, hessian or through:P1[,P2]", parse=_check_directions),
+    "from": Text("a checkpoint name"),
+    "to": Text("a checkpoint name"),
+    "kind": Options(NETWORK_PATH_KINDS),
+    "bend_steps": Interval(int, 0, MAX_BEND_STEPS),
+}
+PATH_STEPS = Interval(int, 3, 1001)
+SLICE_CONSTRAINTS = {k: CONSTRAINTS[k] for k in SLICE_DEFAULTS if k != "view"}
+PATH_CONSTRAINTS = {**{k: CONSTRAINTS[k] for k in PATH_DEFAULTS if k != "view"},
+                    "steps": PATH_STEPS}
+
+
 def normalize_view(view: dict) -> dict:
-    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS},
-                    {"steps": int, "dims": int, "span": float, "direction_seed": int,
-                     "include_1d": bool, "bend_steps": int})
-    kind = out["view"]
+    kind = view.get("view", "slice")
+    constraints = {**CONSTRAINTS, "steps": PATH_STEPS} if kind == "path" else CONSTRAINTS
+    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS}, constraints,
+                    f"network {kind}" if isinstance(kind, str) else None)
     if kind == "slice":
-        if out["dims"] not in (1, 2):
-            raise LandscapeError(f"network slice: dims must be 1 or 2; got {out['dims']}")
-        if not 2 <= out["steps"] <= 201:
-            raise LandscapeError(f"network slice: steps must be between 2 and 201; got {out['steps']}")
-        symmetric_axis(out["span"], out["steps"])
         d = out["directions"]
-        if d not in ("filter", "pca", "hessian") and not str(d).startswith("through:"):
-            raise LandscapeError(
-                f"unknown directions {d!r}; use filter, pca, hessian or through:P1[,P2]"
-            )
-        if str(d).startswith("through:"):
+        if d.startswith("through:"):
             names = d.removeprefix("through:").split(",")
             out["directions"] = "through:" + ",".join(SPELLINGS.get(n, n) for n in names)
     else:
         out["from"], out["to"] = (SPELLINGS.get(out[end], out[end]) for end in ("from", "to"))
-        if out["kind"] not in NETWORK_PATH_KINDS:
-            raise LandscapeError(f"network path: kind must be linear or bezier; got {out['kind']!r}")
-        if not 3 <= out["steps"] <= 1001:
-            raise LandscapeError("network path: steps must be between 3 and 1001")
     return out
 
 
@@ -622,14 +677,14 @@ def _compute_minima(spec: dict, view: dict, progress: Progress, context: Context
 
 RECORDS = (
     ViewKind("network", "slice", SLICE_DEFAULTS, normalize_view, _compute_slice,
-             result_kind="slice", normalize_model=normalize_spec,
+             result_kind="slice", normalize_model=normalize_spec, constraints=SLICE_CONSTRAINTS,
              description="a 1D/2D slice of the loss around the center checkpoint"),
     ViewKind("network", "path", PATH_DEFAULTS, normalize_view, _compute_path,
-             result_kind="path", normalize_model=normalize_spec,
+             result_kind="path", normalize_model=normalize_spec, constraints=PATH_CONSTRAINTS,
              description="the loss along a line or a trained Bezier curve between checkpoints"),
     ViewKind("network", "minima", NETWORK_MINIMA_DEFAULTS, normalize_network_minima_view,
              _compute_minima, result_kind="minima", normalize_model=normalize_spec,
-             canonical=_example_only,
+             canonical=_example_only, constraints={"seeds": SEEDS},
              description="an example network trained from several initialization seeds"),
 )
 for _record in RECORDS:

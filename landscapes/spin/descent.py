@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from landscapes import budget
 from landscapes.registry import Progress
 from landscapes.sphere import project_tangent, retract, riemannian_hessian_eigenvalues
 from landscapes.spin.models import IsingFunnel, SpinModel
@@ -84,11 +85,15 @@ def sphere_descent(
         g[idx] = torch.where(accept[:, None], g_trial, ga)
         eta[idx] = torch.where(accept, bb, eta_a * 0.5)
         steps[idx] += 1
+        budget.check()  # every step, with or without progress (a named point's descent)
         if progress and it % 100 == 0:
             progress(s.shape[0] - idx.numel(), s.shape[0])
     converged = torch.linalg.vector_norm(g, dim=1) / n**0.5 <= tol
-    eigs = [riemannian_hessian_eigenvalues(model.hamiltonian, x, model.euclidean_hessian)[0]
-            for x in s]
+    eigs = []
+    for k, x in enumerate(s):
+        eigs.append(riemannian_hessian_eigenvalues(model.hamiltonian, x, model.euclidean_hessian)[0])
+        if progress and k % 16 == 15:
+            progress(int(converged.sum()), s.shape[0])
     if progress:
         progress(s.shape[0], s.shape[0])
     states = s.numpy()
@@ -120,6 +125,7 @@ def flip_descent(model: IsingFunnel, starts: np.ndarray, progress: Progress = No
         active = delta[rows, i] < 0
         if not active.any():
             break
+        budget.check()
         r, c = rows[active], i[active]
         s[r, c] *= -1.0
         field[r] += 2.0 * s[r, c][:, None] * k[c]

@@ -27,6 +27,7 @@ from landscapes.registry import Progress
 from landscapes.results import ViewResult, base_meta
 from landscapes.spin.barriers import BarrierTree, barrier_tree, fold_mirror, saddle_matrix
 from landscapes.spin.enumeration import (
+    MAX_ENUMERATION_SPINS,
     check_enumerable,
     enumerate_ising,
     overlaps_with,
@@ -40,7 +41,7 @@ from landscapes.spin.funnel import (
     two_state_barrier,
 )
 from landscapes.spin.models import IsingFunnel, build_ising, model_meta
-from landscapes.viewspec import fill_view
+from landscapes.viewspec import Constraint, Interval, Options, fill_view
 
 FUNNEL_DEFAULTS = {"view": "funnel", "reference": "native", "temperatures": 41, "t_min": 0.05,
                    "t_max": 10.0, "energy_bins": 50}
@@ -50,39 +51,35 @@ ENUMERATION_DEFAULTS = {"view": "enumeration"}
 FREE_ENERGY_DEFAULTS = {"view": "free_energy", "temperature": 1.0}
 DEFAULTS: dict[str, dict] = {"funnel": FUNNEL_DEFAULTS, "sweep": SWEEP_DEFAULTS,
             "enumeration": ENUMERATION_DEFAULTS, "free_energy": FREE_ENERGY_DEFAULTS}
-CASTS = {"temperatures": int, "t_min": float, "t_max": float, "energy_bins": int, "n_min": int,
-         "n_max": int, "seeds": int, "temperature": float}
 MAX_SWEEP_SEEDS = 20
+MAX_TEMPERATURE = 1000.0
+#: every parameter of these views, with its range (:mod:`landscapes.viewspec`)
+CONSTRAINTS: dict[str, Constraint] = {
+    "reference": Options(REFERENCES),
+    "temperatures": Interval(int, 2, 201),
+    "t_min": Interval(float, 0, MAX_TEMPERATURE, low_open=True),
+    "t_max": Interval(float, 0, MAX_TEMPERATURE, low_open=True),
+    "energy_bins": Interval(int, 2, 400),
+    "n_min": Interval(int, 2, MAX_ENUMERATION_SPINS),
+    "n_max": Interval(int, 2, MAX_ENUMERATION_SPINS),
+    "seeds": Interval(int, 1, MAX_SWEEP_SEEDS),
+    "temperature": Interval(float, 0, MAX_TEMPERATURE, low_open=True),
+}
+
+
+def constraints_of(view: str) -> dict[str, Constraint]:
+    """The constraints of one of these views' parameters."""
+    return {k: CONSTRAINTS[k] for k in DEFAULTS[view] if k != "view"}
 
 
 def normalize_view(view: dict) -> dict:
     """Canonical funnel, sweep, enumeration or free-energy view spec (defaults filled, values
     checked; LandscapeError otherwise)."""
-    out = fill_view(view, DEFAULTS, CASTS)
-    if out["view"] == "free_energy":
-        if not out["temperature"] > 0:  # also refuses NaN
-            raise LandscapeError(f"free_energy: temperature must be > 0; got {out['temperature']}")
-    elif out["view"] == "funnel":
-        if out["reference"] not in REFERENCES:
-            raise LandscapeError(f"funnel: reference must be native or ground; got "
-                                 f"{out['reference']!r}")
-        if not 2 <= out["temperatures"] <= 201:
-            raise LandscapeError(f"funnel: temperatures must be between 2 and 201; got "
-                                 f"{out['temperatures']}")
-        if not 0 < out["t_min"] < out["t_max"]:
-            raise LandscapeError(f"funnel: need 0 < t_min < t_max; got {out['t_min']}, "
-                                 f"{out['t_max']}")
-        if not 2 <= out["energy_bins"] <= 400:
-            raise LandscapeError(f"funnel: energy_bins must be between 2 and 400; got "
-                                 f"{out['energy_bins']}")
-    elif out["view"] == "sweep":
-        if not 2 <= out["n_min"] <= out["n_max"]:
-            raise LandscapeError(f"sweep: need 2 <= n_min <= n_max; got {out['n_min']}, "
-                                 f"{out['n_max']}")
-        check_enumerable(out["n_max"])
-        if not 1 <= out["seeds"] <= MAX_SWEEP_SEEDS:
-            raise LandscapeError(f"sweep: seeds must be between 1 and {MAX_SWEEP_SEEDS}; got "
-                                 f"{out['seeds']}")
+    out = fill_view(view, DEFAULTS, CONSTRAINTS)
+    if out["view"] == "funnel" and not out["t_min"] < out["t_max"]:
+        raise LandscapeError(f"funnel: need t_min < t_max; got {out['t_min']}, {out['t_max']}")
+    if out["view"] == "sweep" and not out["n_min"] <= out["n_max"]:
+        raise LandscapeError(f"sweep: need n_min <= n_max; got {out['n_min']}, {out['n_max']}")
     return out
 
 

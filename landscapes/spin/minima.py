@@ -18,7 +18,6 @@ restricted to the tangent space of ``|s|^2 = N`` -- the Riemannian Hessian
 import numpy as np
 import torch
 
-from landscapes.errors import LandscapeError
 from landscapes.registry import Progress
 from landscapes.results import ViewResult
 from landscapes.sphere import riemannian_hessian_eigenvalues
@@ -26,10 +25,11 @@ from landscapes.spin import theory as pspin_theory
 from landscapes.spin.descent import Descents, descend, seeded_starts
 from landscapes.spin.models import SpinModel, model_meta
 from landscapes.spin.pspin import PSpinGlass
-from landscapes.viewspec import check_whole, fill_view
+from landscapes.viewspec import Interval, fill_view
 
 MINIMA_DEFAULTS = {"view": "minima", "starts": 64}
 MAX_STARTS = 512
+MINIMA_STARTS = Interval(int, 1, MAX_STARTS)
 # descents run in batches of this many starts: one step of a batch reads the couplings once for
 # all its moving points (converged points cost nothing), so large batches amortize best
 DESCENT_BATCH = 128
@@ -49,13 +49,8 @@ def normalize_minima_view(view: dict) -> dict:
 
     Raises LandscapeError (unknown settings, a non-number, K out of range).
     """
-    check_whole(view, "starts", "minima")
-    out = fill_view({"view": "minima", **view}, {"minima": MINIMA_DEFAULTS}, {"starts": int})
-    if not 1 <= out["starts"] <= MAX_STARTS:
-        raise LandscapeError(
-            f"minima: starts must be between 1 and {MAX_STARTS}; got {out['starts']}"
-        )
-    return out
+    return fill_view({"view": "minima", **view}, {"minima": MINIMA_DEFAULTS},
+                     {"starts": MINIMA_STARTS})
 
 
 def _descend_in_batches(model: SpinModel, starts: np.ndarray, progress: Progress) -> list[Descents]:

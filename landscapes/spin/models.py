@@ -11,8 +11,9 @@ from functools import lru_cache
 
 from landscapes.errors import LandscapeError
 from landscapes.results import base_meta
-from landscapes.spin.ising import IsingFunnel
-from landscapes.spin.pspin import PSpinGlass
+from landscapes.spin.ising import MAX_SPINS, MIN_SPINS, IsingFunnel
+from landscapes.spin.pspin import MAX_COUPLINGS, ORDERS, PSpinGlass
+from landscapes.viewspec import SEED, SHOWN, Constraint, Interval, Options, show, validate
 
 SpinModel = IsingFunnel | PSpinGlass
 UNIT = "energy per spin"  # every spin energy is H/N (README.md, The models)
@@ -34,34 +35,35 @@ def build_ising(spec: dict) -> IsingFunnel:
     return model
 
 
+#: every parameter of each spin family, with its range (:mod:`landscapes.viewspec`); the p-spin's
+#: n is further limited by its couplings: n**p <= MAX_COUPLINGS (PSpinGlass.create)
+CONSTRAINTS: dict[str, dict[str, Constraint]] = {
+    "ising": {"n": Interval(int, MIN_SPINS, MAX_SPINS), "native_bias": Interval(float, 0, 100),
+              "seed": SEED},
+    "pspin": {"n": Interval(int, 2, math.isqrt(MAX_COUPLINGS)), "p": Options(ORDERS),
+              "planted": Interval(float, 0, 100), "planted_order": Interval(int, 1, 8),
+              "seed": SEED},
+}
+
+
 def normalize_spec(spec: dict) -> dict:
-    """The canonical form of a model spec: known keys only, defaults filled, numbers typed."""
+    """The canonical form of a model spec: known keys only, defaults filled, numbers typed and
+    in range (:data:`CONSTRAINTS`)."""
     name = spec.get("model")
-    if name not in FAMILIES:
-        raise LandscapeError(f"unknown model {name!r}; choose one of {', '.join(FAMILIES)}")
+    if not isinstance(name, str) or name not in FAMILIES:
+        raise LandscapeError(f"unknown model {show(name)}; choose one of {', '.join(FAMILIES)}")
     params = _parameters(FAMILIES[name])
     unknown = set(spec) - set(params) - {"model"}
     if unknown:
         raise LandscapeError(
-            f"{name}: unknown parameter(s) {', '.join(sorted(unknown))}; "
+            f"{name}: unknown parameter(s) {', '.join(sorted(str(k)[:SHOWN] for k in unknown))}; "
             f"allowed: {', '.join(params)}"
         )
     out: dict = {"model": name}
     for key, param in params.items():
-        value = spec.get(key, param.default)
-        if value is None:
-            value = param.default
-        kind = type(param.default)
-        try:
-            typed = kind(value)
-        except (TypeError, ValueError):
-            raise LandscapeError(f"{name}: {key} must be a number; got {value!r}") from None
-        if kind is int and typed != float(value):
-            raise LandscapeError(f"{name}: {key} must be a whole number; got {value!r}")
-        if kind is float and not math.isfinite(typed):
-            raise LandscapeError(f"{name}: {key} must be finite; got {value!r}")
-        out[key] = typed
-    return out
+        value = spec.get(key)
+        out[key] = param.default if value is None else value
+    return validate(out, CONSTRAINTS[name], name)
 
 
 def build_model(spec: dict) -> SpinModel:
@@ -83,6 +85,7 @@ def model_meta(model: SpinModel, unit: str = UNIT) -> dict:
 
 
 __all__ = [
-    "FAMILIES", "UNIT", "IsingFunnel", "PSpinGlass", "SpinModel", "build_model", "model_meta",
+    "CONSTRAINTS", "FAMILIES", "UNIT", "IsingFunnel",
+    "PSpinGlass", "SpinModel", "build_model", "model_meta",
     "normalize_spec",
 ]

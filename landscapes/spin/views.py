@@ -33,7 +33,12 @@ from landscapes.spin import funnel_views
 from landscapes.spin.descent import descend
 from landscapes.spin.enumeration import check_enumerable, enumerate_ising, spins_from_index
 from landscapes.spin.ising import IsingFunnel
-from landscapes.spin.minima import MINIMA_DEFAULTS, normalize_minima_view, spin_minima
+from landscapes.spin.minima import (
+    MINIMA_DEFAULTS,
+    MINIMA_STARTS,
+    normalize_minima_view,
+    spin_minima,
+)
 from landscapes.spin.models import (
     SpinModel,
     build_ising,
@@ -42,7 +47,17 @@ from landscapes.spin.models import (
     normalize_spec,
 )
 from landscapes.spin.polynomial_slices import sphere_values
-from landscapes.viewspec import fill_view
+from landscapes.viewspec import (
+    SEED,
+    SEED_MAX,
+    Constraint,
+    Interval,
+    Options,
+    Text,
+    fill_view,
+    show,
+    validate,
+)
 
 SLICE_DEFAULTS = {
     "view": "slice", "dims": 2, "steps": 51, "span": 1.0, "center": "minimum:0",
@@ -51,24 +66,44 @@ SLICE_DEFAULTS = {
 PATH_DEFAULTS = {"view": "path", "from": "native", "to": "minimum:0", "kind": "geodesic", "steps": 101}
 PATH_KINDS = ("linear", "geodesic")
 MAX_STEPS = {1: 100_001, 2: 401, 3: 81}
+MAX_INDEX = SEED_MAX  # K of random:K and minimum:K
+
+
+def _check_directions(directions: str) -> None:
+    if directions != "random":
+        _through_targets(directions)
+
+
+#: every parameter of the spin slice and path views, with its range (:mod:`landscapes.viewspec`)
+CONSTRAINTS: dict[str, Constraint] = {
+    "dims": Options((1, 2, 3)),
+    "steps": Interval(int, 2, MAX_STEPS[1]),  # a path's; a slice's: STEPS[dims]
+    "span": Interval(float, 0, 100, low_open=True),
+    "direction_seed": SEED,
+    "center": Text("a point name", parse=lambda name: _parse_point(name)),
+    "from": Text("a point name", parse=lambda name: _parse_point(name)),
+    "to": Text("a point name", parse=lambda name: _parse_point(name)),
+    "directions": Text("random or through:P1[,P2[,P3]]", parse=_check_directions),
+    "kind": Options(PATH_KINDS),
+}
+STEPS = {dims: Interval(int, 2, limit) for dims, limit in MAX_STEPS.items()}  # a slice's steps
+SLICE_CONSTRAINTS: dict[str, Constraint] = {
+    **{k: CONSTRAINTS[k] for k in SLICE_DEFAULTS if k != "view"},
+    "steps": Interval(int, 2, MAX_STEPS[2], note=f"dims=2; dims=1: up to {MAX_STEPS[1]:,}, "
+                                                  f"dims=3: up to {MAX_STEPS[3]}"),
+}
+PATH_CONSTRAINTS = {k: CONSTRAINTS[k] for k in PATH_DEFAULTS if k != "view"}
 
 
 def normalize_view(view: dict) -> dict:
     """Canonical view spec: defaults filled, values checked (raises LandscapeError)."""
-    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS},
-                    {"steps": int, "dims": int, "span": float, "direction_seed": int})
-    kind = out["view"]
+    kind = view.get("view", "slice")
+    constraints = dict(CONSTRAINTS)
+    if kind == "slice":  # steps by dims: dims first
+        dims = validate(view, {"dims": CONSTRAINTS["dims"]}, "slice").get("dims", 2)
+        constraints["steps"] = STEPS[dims]
+    out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS}, constraints)
     if kind == "slice":
-        if out["dims"] not in (1, 2, 3):
-            raise LandscapeError(f"slice: dims must be 1, 2 or 3; got {out['dims']}")
-        limit = MAX_STEPS[out["dims"]]
-        if not 2 <= out["steps"] <= limit:
-            raise LandscapeError(
-                f"slice: steps must be between 2 and {limit} for dims={out['dims']}; "
-                f"got {out['steps']}"
-            )
-        symmetric_axis(out["span"], out["steps"])
-        _parse_point(out["center"])
         if out["directions"] != "random":
             targets = _through_targets(out["directions"])
             if len(targets) != out["dims"]:
@@ -76,13 +111,6 @@ def normalize_view(view: dict) -> dict:
                     f"slice: dims={out['dims']} needs {out['dims']} point(s) after 'through:'; "
                     f"got {len(targets)}"
                 )
-    else:
-        if out["kind"] not in PATH_KINDS:
-            raise LandscapeError(f"path: kind must be linear or geodesic; got {out['kind']!r}")
-        if not 2 <= out["steps"] <= MAX_STEPS[1]:
-            raise LandscapeError(f"path: steps must be between 2 and {MAX_STEPS[1]}")
-        _parse_point(out["from"])
-        _parse_point(out["to"])
     return out
 
 
@@ -90,11 +118,12 @@ def _parse_point(name: str) -> tuple[str, int]:
     kind, _, index = str(name).partition(":")
     if kind in ("native", "ground") and not index:
         return kind, 0
-    if kind in ("minimum", "random", "state") and index.isdigit():
+    if (kind in ("minimum", "random", "state") and index.isascii() and index.isdigit()
+            and len(index) <= 10 and int(index) <= MAX_INDEX):
         return kind, int(index)
     raise LandscapeError(
-        f"unknown point {name!r}; use native, ground, minimum:K, random:K (K = 0, 1, ...) or "
-        "state:I (Ising state number I)"
+        f"unknown point {show(name)}; use native, ground, minimum:K, random:K (K = 0 .. "
+        f"{MAX_INDEX}) or state:I (Ising state number I)"
     )
 
 
@@ -102,9 +131,11 @@ def _through_targets(directions: str) -> list[str]:
     prefix, _, rest = directions.partition(":")
     if prefix != "through" or not rest:
         raise LandscapeError(
-            f"unknown directions {directions!r}; use random or through:P1[,P2[,P3]]"
+            f"unknown directions {show(directions)}; use random or through:P1[,P2[,P3]]"
         )
     targets = rest.split(",")
+    if len(targets) > 3:
+        raise LandscapeError(f"directions: at most 3 points after 'through:'; got {len(targets)}")
     for t in targets:
         _parse_point(t)
     return targets
@@ -246,21 +277,24 @@ def _compute_enumeration(spec: dict, view: dict, progress: Progress,
 
 RECORDS = (
     ViewKind("spin", "slice", SLICE_DEFAULTS, normalize_view, _on_model(compute_slice),
-             result_kind="slice", normalize_model=normalize_spec,
+             result_kind="slice", normalize_model=normalize_spec, constraints=SLICE_CONSTRAINTS,
              description="a 1D/2D/3D slice of the energy on the sphere through a named point"),
     ViewKind("spin", "path", PATH_DEFAULTS, normalize_view, _on_model(compute_path),
-             result_kind="path", normalize_model=normalize_spec,
+             result_kind="path", normalize_model=normalize_spec, constraints=PATH_CONSTRAINTS,
              description="the energy along a linear or geodesic path between two named points"),
     ViewKind("spin", "minima", MINIMA_DEFAULTS, normalize_minima_view, _on_model(spin_minima),
              result_kind="minima", normalize_model=normalize_spec,
+             constraints={"starts": MINIMA_STARTS},
              description="the minima of seeded descents from random:0 .. random:K-1"),
     ViewKind("ising", "funnel", funnel_views.FUNNEL_DEFAULTS, funnel_views.normalize_view,
              _on_ising(funnel_views.compute_funnel), result_kind="funnel",
              normalize_model=normalize_spec, canonical=_enumerable,
+             constraints=funnel_views.constraints_of("funnel"),
              description="the exact funnel: E(Q), S(Q), the barrier tree and F(Q; T)"),
     ViewKind("ising", "sweep", funnel_views.SWEEP_DEFAULTS, funnel_views.normalize_view,
              _compute_sweep, result_kind="sweep", normalize_model=normalize_spec,
-             canonical=_sweep_request, description="how the funnel sharpens with N (exact)"),
+             canonical=_sweep_request, constraints=funnel_views.constraints_of("sweep"),
+             description="how the funnel sharpens with N (exact)"),
     ViewKind("ising", "enumeration", funnel_views.ENUMERATION_DEFAULTS,
              funnel_views.normalize_view, _compute_enumeration, result_kind="enumeration",
              normalize_model=normalize_spec, canonical=_enumerable,
@@ -268,6 +302,7 @@ RECORDS = (
     ViewKind("ising", "free_energy", funnel_views.FREE_ENERGY_DEFAULTS,
              funnel_views.normalize_view, _on_ising(funnel_views.compute_free_energy),
              result_kind="free energy", normalize_model=normalize_spec, canonical=_enumerable,
+             constraints=funnel_views.constraints_of("free_energy"),
              description="F(Q; T) over the native overlap at one temperature (exact, N <= 20)"),
 )
 for _record in RECORDS:

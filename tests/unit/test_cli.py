@@ -105,14 +105,15 @@ def test_cli_minima_are_the_library_result(tmp_path, capsys):
     [
         (["enumerate", "ising", "--n", "22"], "exact enumeration needs n <= 20"),
         (["slice", "spinglass"], "unknown model 'spinglass'"),
-        (["slice", "pspin", "--p", "7"], "p must be one of (2, 3, 4)"),
+        (["slice", "pspin", "--p", "7"], "p must be one of 2, 3 or 4; got 7"),
         (["slice", "ising", "--p", "3"], "--p does not apply to ising"),
         (["slice", "pspin", "--n", "128", "--p", "4"], "use n <= 66 for p=4"),
         (["path", "ising", "--from", "top"], "unknown point 'top'"),
         (["enumerate", "pspin"], "for ising only"),
-        (["minima", "ising", "--starts", "0"], "minima: starts must be between 1 and 512; got 0"),
-        (["sweep", "ising", "--seeds", "0"], "sweep: seeds must be between 1 and 20; got 0"),
-        (["sweep", "ising", "--n-max", "21"], "exact enumeration needs n <= 20"),
+        (["minima", "ising", "--starts", "0"],
+         "minima: starts must be a whole number in [1, 512]; got 0"),
+        (["sweep", "ising", "--seeds", "0"], "sweep: seeds must be a whole number in [1, 20]; got 0"),
+        (["sweep", "ising", "--n-max", "21"], "sweep: n_max must be a whole number in [2, 20]; got 21"),
         (["sweep", "pspin"], "sweep views are computed for ising only; got 'pspin'"),
         (["slice", "ising", "--dims", "5"], "invalid choice"),
     ],
@@ -140,7 +141,7 @@ def test_console_script_is_installed(tmp_path):
         capture_output=True, text=True, check=False,
     )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
-    assert "n must be between 2 and 24" in done.stderr
+    assert "ising: n must be a whole number in [2, 24]; got 99" in done.stderr
 
 
 def test_enumerate_writes_the_barrier_tree_and_q_histogram(tmp_path, capsys):
@@ -169,7 +170,7 @@ def test_funnel_refuses_what_it_cannot_compute(tmp_path, capsys):
     assert code == 2 and "ising only" in err
     code, _, err = run(["funnel", "ising", "--temperature", "0", "--out", str(tmp_path / "f.npz")],
                        capsys)
-    assert code == 2 and "free_energy: temperature must be > 0; got 0.0" in err
+    assert code == 2 and "free_energy: temperature must be a number in (0, 1000]; got 0.0" in err
 
 
 def test_sweep_writes_the_table_it_prints(tmp_path, capsys):

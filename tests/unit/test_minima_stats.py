@@ -184,10 +184,10 @@ def test_bad_minima_views_are_refused_with_clear_messages():
     assert normalize_minima_view({}) == {"view": "minima", "starts": 64}
     assert normalize_minima_view({"view": "minima", "starts": "8"})["starts"] == 8
     cases = {
-        0: f"minima: starts must be between 1 and {MAX_STARTS}; got 0",
-        513: "minima: starts must be between 1 and 512; got 513",
-        2.5: "minima: starts must be a whole number; got 2.5",
-        "many": "minima: starts must be a number; got 'many'",
+        0: f"minima: starts must be a whole number in [1, {MAX_STARTS}]; got 0",
+        513: "minima: starts must be a whole number in [1, 512]; got 513",
+        2.5: "minima: starts must be a whole number in [1, 512]; got 2.5",
+        "many": "minima: starts must be a whole number in [1, 512]; got 'many'",
     }
     for starts, message in cases.items():
         with pytest.raises(LandscapeError, match=exactly(message)):
@@ -317,13 +317,13 @@ def test_bad_network_requests_are_refused_with_clear_messages(tmp_path):
     with pytest.raises(LandscapeError, match=exactly(f"unknown example 'nope'; choose one of {known}")):
         network_minima("nope", 2, tmp_path)
     for seeds in (0, 100, MAX_SEEDS + 1):
-        message = f"network minima: seeds must be between 1 and 16; got {seeds}"
+        message = f"network minima: seeds must be a whole number in [1, 16]; got {seeds}"
         with pytest.raises(LandscapeError, match=exactly(message)):
             network_minima("moons-mlp", seeds, tmp_path)
         with pytest.raises(LandscapeError, match=exactly(message)):
             normalize_network_minima_view({"seeds": seeds})
-    with pytest.raises(LandscapeError, match=exactly("network minima: seeds must be a whole number; "
-                                                     "got 2.5")):
+    with pytest.raises(LandscapeError, match=exactly("network minima: seeds must be a whole number "
+                                                     "in [1, 16]; got 2.5")):
         network_minima("moons-mlp", 2.5, tmp_path)
     assert normalize_network_minima_view({}) == {"view": "minima", "seeds": 8}
     assert not any(tmp_path.iterdir())  # nothing was trained

@@ -55,12 +55,22 @@ def test_bad_plans_fail_with_one_clear_line(tmp_path, capsys, text, message):
     assert len(err) == 1 and message in err[0]
 
 
-def test_out_of_range_views_are_reported_and_fail_the_run(tmp_path, capsys):
+def test_out_of_range_values_fail_the_plan_before_any_work(tmp_path, capsys):
     plan = tmp_path / "plan.yaml"
-    plan.write_text("views: [{model: {model: ising, n: 99}, view: {}}]")
+    plan.write_text("views: [{model: {model: ising, n: 12}, view: {}}, "
+                    "{model: {model: ising, n: 99}, view: {}}]")
     assert main(["precompute", str(plan), "--cache-dir", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
-    assert "n must be between 2 and 24" in err and "1 view(s) failed" in err
+    assert err == "funnelscope: error: ising: n must be a whole number in [2, 24]; got 99\n"
+    assert not (tmp_path / "c" / "views").exists()  # the first view was not computed either
+
+
+def test_views_that_fail_when_computed_are_reported_and_fail_the_run(tmp_path, capsys):
+    plan = tmp_path / "plan.yaml"  # each number is in its range; together they are too many
+    plan.write_text("views: [{model: {model: pspin, n: 128, p: 4}, view: {}}]")
+    assert main(["precompute", str(plan), "--cache-dir", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "use n <= 66 for p=4" in err and "1 view(s) failed" in err
 
 
 def test_serve_runs_the_dashboard_with_its_options(monkeypatch):

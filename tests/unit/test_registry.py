@@ -22,7 +22,7 @@ from landscapes.io.npz import read_npz
 from landscapes.registry import Context, ResultKind, ViewKind
 from landscapes.results import ViewResult, base_meta
 from landscapes.spin.models import build_model, normalize_spec
-from landscapes.viewspec import fill_view
+from landscapes.viewspec import Interval, fill_view
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = {"model": "ising", "n": 10, "native_bias": 1.0, "seed": 3}
@@ -44,10 +44,7 @@ def exactly(message: str) -> str:
 
 
 def _normalize_toy(view: dict) -> dict:
-    out = fill_view(view, {"toy": {"view": "toy", "count": 4}}, {"count": int})
-    if not 1 <= out["count"] <= 50:
-        raise LandscapeError(f"toy: count must be between 1 and 50; got {out['count']}")
-    return out
+    return fill_view(view, {"toy": {"view": "toy", "count": 4}}, {"count": Interval(int, 1, 50)})
 
 
 def _compute_toy(spec: dict, view: dict, progress, context: Context) -> ViewResult:
@@ -196,7 +193,8 @@ def test_toy_view_is_computed_by_the_library(toy):
     np.testing.assert_allclose(result.arrays["energy"], independent_toy(SPEC, 6), rtol=1e-12)
     assert result.meta["view"] == TOY and result.meta["model"] == normalize_spec(SPEC)
     assert views.canonical_request(SPEC, {"view": "toy"})[1] == {"view": "toy", "count": 4}
-    with pytest.raises(LandscapeError, match=exactly("toy: count must be between 1 and 50; got 0")):
+    with pytest.raises(LandscapeError, match=exactly(
+            "toy: count must be a whole number in [1, 50]; got 0")):
         views.request_key(SPEC, {"view": "toy", "count": 0})
     with pytest.raises(LandscapeError, match=exactly("toy views are computed for ising only; "
                                                      "got 'pspin'")):
@@ -230,7 +228,7 @@ def test_toy_view_is_served_by_the_cli(toy, tmp_path, capsys):
         (["--model", "{bad", "--view", "{}"], "--model is not valid JSON"),
         (["--model", "[1]", "--view", "{}"], "--model must be a JSON object"),
         (["--model", json.dumps(SPEC), "--view", '{"view": "toy", "count": 99}'],
-         "toy: count must be between 1 and 50; got 99"),
+         "toy: count must be a whole number in [1, 50]; got 99"),
         (["--model", json.dumps(SPEC), "--view", '{"view": "toyy"}'], "unknown view 'toyy'"),
     ]:
         code, _, err = _cli(["view", *argv, "--out", str(tmp_path / "x.npz")], capsys)
@@ -251,7 +249,7 @@ def test_toy_view_is_served_by_the_api(toy, client):
     assert again["cached"] is True and again["arrays"] == body["arrays"]
     bad = client.post("/api/view", json={"model": SPEC, "view": {"view": "toy", "count": 0}})
     assert bad.status_code == 400
-    assert bad.get_json() == {"error": "toy: count must be between 1 and 50; got 0"}
+    assert bad.get_json() == {"error": "toy: count must be a whole number in [1, 50]; got 0"}
 
 
 @pytest.mark.parametrize("fmt", ["csv", "vtk", "html", "npz"])

@@ -150,7 +150,7 @@ def test_plot_type_and_contour_levels_travel_in_the_url():
     ("l.native-bias=nan", "a number"),
     ("l.span=inf", "a number"),
     ("r.pspin-n=20", "in steps of 8"),
-    ("l.seed=-1", "a whole number >= 0"),
+    ("l.seed=-1", "a whole number from 0 to 4294967295"),
     ("l.seed=1e3", "a whole number"),
     ("l.seed=99999999999999999999", "a whole number"),
     ("r.p=5", "one of 2, 3, 4"),
