@@ -41,6 +41,7 @@ import flask
 import numpy as np
 from werkzeug.exceptions import HTTPException
 
+from app import fairness
 from app.data import ViewStore
 from landscapes import views
 from landscapes.errors import LandscapeError
@@ -123,8 +124,10 @@ def _answer(key: str, result: Slice | ViewResult, cached: bool, fmt: str) -> fla
     })
 
 
-def register(server: flask.Flask, store: ViewStore) -> None:
-    """Add ``POST /api/view`` and ``GET /api/view/<key>`` to ``server``."""
+def register(server: flask.Flask, store: ViewStore, slots: fairness.Slots | None = None) -> None:
+    """Add ``POST /api/view`` and ``GET /api/view/<key>`` to ``server``; a view not cached is
+    computed in a slot of the caller's fair share (``slots``: per address; None: no limit)."""
+    slots = slots or fairness.Unlimited()
 
     def post_view() -> flask.Response:
         fmt = _format()
@@ -144,10 +147,20 @@ def register(server: flask.Flask, store: ViewStore) -> None:
         try:
             key = views.request_key(model, view)  # checks its form (keys, numbers) first
             hit = store.cached(model, view)
-            result = hit if hit is not None else store.get(model, view)
+            result = hit
+            if hit is None:  # computed: in a slot of this address's fair share (app/fairness.py)
+                client = fairness.api_client(flask.request.remote_addr,
+                                             flask.request.headers.get("X-Forwarded-For"))
+                with slots.slot(client, max_waiting=slots.limit):
+                    result = store.get(model, view)
             return _answer(key, result, cached=hit is not None, fmt=fmt)
         except LandscapeError as exc:
             return _error(str(exc), 400)
+        except fairness.Busy as exc:  # a request thread is not a queue: come back shortly
+            response = _error(f"too many views computing for this client ({exc.ahead} waiting "
+                              "ahead of this one); retry shortly", 429)
+            response.headers["Retry-After"] = "1"
+            return response
         except Exception:
             log.exception("POST /api/view failed for model=%r view=%r", model, view)
             return _error("internal error", 500)

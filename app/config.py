@@ -9,6 +9,10 @@ FUNNELSCOPE_MAX_SAMPLES    largest accepted data upload, in samples (default: 10
 FUNNELSCOPE_TORCH_THREADS  torch threads per worker process (default: 1; scale with workers)
 FUNNELSCOPE_DEVICE         cpu (default), cuda, cuda:K or auto: where network slices are
                            evaluated; a missing GPU falls back to the CPU with a log line
+FUNNELSCOPE_JOBS_PER_CLIENT  running view computations per client (default: 2; 0 = no limit):
+                           a browser session (dashboard jobs) or an address (POST /api/view);
+                           the rest wait in arrival order, the panel showing "queued: N ahead"
+                           (app/fairness.py)
 FUNNELSCOPE_LAB_TOKEN      a shared lab token: every request but /healthz and /readyz needs it
                            (a link with ?token=..., then a cookie; app/access.py). Unset or
                            empty (default): open, for local use
@@ -38,6 +42,7 @@ class Config:
     max_samples: int = 10_000
     torch_threads: int = 1
     device: str = "cpu"
+    jobs_per_client: int = 2
     redis_url: str | None = None
     lab_token: str | None = field(default=None, repr=False)  # never in logs
 
@@ -54,6 +59,7 @@ class Config:
             max_samples=int(env.get("FUNNELSCOPE_MAX_SAMPLES", default.max_samples)),
             torch_threads=int(env.get("FUNNELSCOPE_TORCH_THREADS", default.torch_threads)),
             device=env.get("FUNNELSCOPE_DEVICE", default.device),
+            jobs_per_client=int(env.get("FUNNELSCOPE_JOBS_PER_CLIENT", default.jobs_per_client)),
             redis_url=env.get("REDIS_URL") or None,
             lab_token=env.get("FUNNELSCOPE_LAB_TOKEN") or None,
         )
