@@ -1,0 +1,50 @@
+"""Fair job slots per client across processes in Redis (app/fairness.py: RedisSlots), against a
+real redis-server on loopback: the same checks as the one-machine files in
+tests/unit/test_fairness.py."""
+
+import time
+
+from app import fairness
+from tests.unit.test_fairness import (
+    Job,
+    check_arrival_order,
+    check_killed_holder_frees_its_slot,
+    check_one_running_per_client,
+)
+
+
+def test_redis_second_job_of_a_client_waits_another_client_runs(redis_server):
+    url, _ = redis_server
+    check_one_running_per_client(fairness.RedisSlots(url, limit=1))
+
+
+def test_redis_queue_runs_in_arrival_order(redis_server):
+    url, _ = redis_server
+    check_arrival_order(fairness.RedisSlots(url, limit=1))
+
+
+def test_redis_a_killed_holder_frees_its_slot_within_seconds(redis_server):
+    """Its heartbeat key expires (HEARTBEAT_TTL, 3 s); the waiter drops the stale ticket."""
+    url, _ = redis_server
+    check_killed_holder_frees_its_slot(f"fairness.RedisSlots({url!r}, 1)",
+                                       fairness.HEARTBEAT_TTL + 1.5)
+
+
+def test_redis_tickets_go_when_their_jobs_end(redis_server):
+    url, _ = redis_server
+    slots = fairness.RedisSlots(url, limit=1)
+    job = Job(slots, "student-z")
+    assert job.entered.wait(5)
+    queue = fairness.PREFIX + "queue:" + fairness.client_key("student-z")
+    assert slots.client.zcard(queue) == 1
+    job.finish()
+    assert slots.client.zcard(queue) == 0
+    assert slots.client.keys(fairness.PREFIX + "alive:*") == []
+
+
+def test_redis_unreachable_runs_without_waiting():
+    slots = fairness.RedisSlots("redis://127.0.0.1:1/0", limit=1)
+    started = time.monotonic()
+    with slots.slot("student-a", lambda ahead: None), slots.slot("student-a"):
+        pass  # both "run": a lab whose Redis is down still computes
+    assert time.monotonic() - started < 10
