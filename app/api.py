@@ -147,12 +147,13 @@ def register(server: flask.Flask, store: ViewStore, slots: fairness.Slots | None
         try:
             key = views.request_key(model, view)  # checks its form (keys, numbers) first
             hit = store.cached(model, view)
-            result = hit
             if hit is None:  # computed: in a slot of this address's fair share (app/fairness.py)
                 client = fairness.api_client(flask.request.remote_addr,
                                              flask.request.headers.get("X-Forwarded-For"))
                 with slots.slot(client, max_waiting=slots.limit):
                     result = store.get(model, view)
+            else:
+                result = hit
             return _answer(key, result, cached=hit is not None, fmt=fmt)
         except LandscapeError as exc:
             return _error(str(exc), 400)

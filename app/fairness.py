@@ -188,7 +188,8 @@ class RedisSlots:
     def __init__(self, url: str, limit: int, ttl: float = HEARTBEAT_TTL) -> None:
         import redis
 
-        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
+                                           decode_responses=True)
         self.limit = limit
         self.ttl = ttl
 
@@ -229,7 +230,10 @@ class RedisSlots:
             stop.set()
             beat.join()
             with contextlib.suppress(redis.RedisError):
-                self.client.pipeline().zrem(queue, ticket).delete(alive(ticket)).execute()
+                pipe = self.client.pipeline()
+                pipe.zrem(queue, ticket)
+                pipe.delete(alive(ticket))
+                pipe.execute()
 
     def _beat(self, queue: str, alive: str, ticket: str, score: int) -> None:
         pipe = self.client.pipeline()
@@ -259,7 +263,7 @@ class RedisSlots:
             if mine is None:  # Redis restarted empty: back in line, in the same place
                 self._beat(queue, alive(ticket), ticket, score)
                 mine = score
-            older = [t.decode() for t in self.client.zrangebyscore(queue, "-inf", f"({mine}")]
+            older = [str(t) for t in self.client.zrangebyscore(queue, "-inf", f"({mine}")]
             if not older:
                 return 0
             pipe = self.client.pipeline()
