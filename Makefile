@@ -65,6 +65,7 @@ bench: $(VENV)/.installed-test browser redis
 	$(BIN)/python benchmarks/page_load.py
 	$(BIN)/python benchmarks/payload.py
 	$(BIN)/python benchmarks/load.py --setup all --users 10 --duration 15
+	$(BIN)/python benchmarks/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
