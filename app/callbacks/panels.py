@@ -13,7 +13,8 @@ name, as :data:`app.MODEL_NAMES`) and ``display`` (the drawing options, by name)
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import torch
@@ -145,6 +146,20 @@ def queued_label(ahead: int) -> str:
     return f"queued: {ahead} ahead"
 
 
+def job_slot(slots: fairness.Slots, client: str | None,
+             set_progress: Callable[[tuple[str, str, str]], None]) -> AbstractContextManager:
+    """A running slot of browser session ``client``; while it waits, the progress row says
+    "queued: N ahead", and it clears once the job runs."""
+
+    @contextmanager
+    def held() -> Iterator[None]:
+        with slots.slot(client, lambda ahead: set_progress(("0", "1", queued_label(ahead)))):
+            set_progress(("0", "1", ""))
+            yield
+
+    return held()
+
+
 def _table(rows: list[dict] | None) -> html.Table | None:
     if not rows:
         return None
@@ -197,8 +212,7 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
         set_progress(("0", "1", ""))  # the bar keeps the last job's value otherwise
         options = display_of(display)
         try:
-            with slots.slot(client, lambda ahead: set_progress(("0", "1", queued_label(ahead)))):
-                set_progress(("0", "1", ""))
+            with job_slot(slots, client, set_progress):
                 out = panel_output(store, controls, uploaded,
                                    lambda done, total: set_progress((str(done), str(total), "")),
                                    options,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app import fairness
-from app.callbacks.panels import queued_label
+from app.callbacks.panels import job_slot, queued_label
 from app.config import Config
 from app.main import create_app
 
@@ -233,3 +233,31 @@ def test_the_page_keeps_a_session_client_id_and_jobs_receive_it(tmp_path):
     assert "'id': 'left-progress-label'" in text  # where "queued: N ahead" shows
     script = (ROOT / "assets" / "funnelscope.js").read_text()
     assert "clientId: function" in script and "crypto.getRandomValues" in script
+
+
+def test_a_queued_panel_job_shows_its_place_then_clears_it(tmp_path):
+    """The panel job's progress row: "queued: 1 ahead" while the session's other job runs,
+    empty once this one runs; another session's job is never queued."""
+    slots = fairness.FileSlots(tmp_path, limit=1)
+    first = Job(slots, "tab-1")
+    assert first.entered.wait(5)
+    shown: list[tuple[str, str, str]] = []
+    running = threading.Event()
+
+    def job() -> None:
+        with job_slot(slots, "tab-1", shown.append):
+            running.set()
+
+    waiting = threading.Thread(target=job, daemon=True)
+    waiting.start()
+    time.sleep(0.4)
+    assert shown == [("0", "1", "queued: 1 ahead")] and not running.is_set()
+    first.finish()
+    waiting.join(5)
+    assert running.is_set() and shown[-1] == ("0", "1", "")
+    other: list[tuple[str, str, str]] = []
+    second = Job(slots, "tab-1")
+    assert second.entered.wait(5)
+    with job_slot(slots, "tab-2", other.append):
+        assert other == [("0", "1", "")]
+    second.finish()
