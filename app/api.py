@@ -24,10 +24,15 @@ z[k])``); paths are 1D. ``values`` are rounded to float32, in the unit ``meta["u
 (couplings, test loss, ...) that only the ``.npz`` carries. Non-finite numbers (a diverged loss)
 become JSON ``null``: every answer is strict JSON.
 
+A view not in the cache is computed in a slot of the caller's fair share
+(:mod:`app.fairness`: ``FUNNELSCOPE_JOBS_PER_CLIENT`` per address): a caller with that many
+views computing gets 429 with ``Retry-After: 1`` at once -- a request thread waiting in a queue
+would be a thread the other students lack.
+
 Errors are JSON too, never an HTML page: 400 ``{"error": MESSAGE}`` for a bad request (a body
 that is not a JSON object with ``model`` and ``view`` objects, or a
-:class:`~landscapes.errors.LandscapeError` from the library); 500 ``{"error": "internal error"}``
-for anything else (logged with its traceback).
+:class:`~landscapes.errors.LandscapeError` from the library); 429 beyond the fair share; 500
+``{"error": "internal error"}`` for anything else (logged with its traceback).
 """
 
 import io
@@ -150,16 +155,16 @@ def register(server: flask.Flask, store: ViewStore, slots: fairness.Slots | None
             if hit is None:  # computed: in a slot of this address's fair share (app/fairness.py)
                 client = fairness.api_client(flask.request.remote_addr,
                                              flask.request.headers.get("X-Forwarded-For"))
-                with slots.slot(client, max_waiting=slots.limit):
+                with slots.slot(client, max_waiting=0):
                     result = store.get(model, view)
             else:
                 result = hit
             return _answer(key, result, cached=hit is not None, fmt=fmt)
         except LandscapeError as exc:
             return _error(str(exc), 400)
-        except fairness.Busy as exc:  # a request thread is not a queue: come back shortly
-            response = _error(f"too many views computing for this client ({exc.ahead} waiting "
-                              "ahead of this one); retry shortly", 429)
+        except fairness.Busy:  # a request thread is not a queue: come back shortly
+            response = _error(f"this client already has {slots.limit} view(s) computing; "
+                              "retry shortly", 429)
             response.headers["Retry-After"] = "1"
             return response
         except Exception:

@@ -11,8 +11,8 @@ FUNNELSCOPE_DEVICE         cpu (default), cuda, cuda:K or auto: where network sl
                            evaluated; a missing GPU falls back to the CPU with a log line
 FUNNELSCOPE_JOBS_PER_CLIENT  running view computations per client (default: 2; 0 = no limit):
                            a browser session (dashboard jobs) or an address (POST /api/view);
-                           the rest wait in arrival order, the panel showing "queued: N ahead"
-                           (app/fairness.py)
+                           further panel jobs wait in arrival order, the panel showing
+                           "queued: N ahead"; further API requests get 429 (app/fairness.py)
 FUNNELSCOPE_LAB_TOKEN      a shared lab token: every request but /healthz and /readyz needs it
                            (a link with ?token=..., then a cookie; app/access.py). Unset or
                            empty (default): open, for local use

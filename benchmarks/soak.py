@@ -8,15 +8,17 @@ default views; then runs ``--clients`` students (default 20), each an address of
 ask ``POST /api/view`` for cached views (the default panels, a few others) with a short think
 time, and now and then a small new view. The minute is cut in phases:
 
-1. ``unloaded`` (first quarter): everyone behaves; its p95 is the baseline;
-2. ``flood`` (second quarter): student 0 floods new, never-cached p-spin slices from
+1. ``unloaded`` (first fifth): everyone behaves; its p95 is the baseline;
+2. ``flood`` (second fifth): student 0 floods new, never-cached p-spin slices from
    ``--flood-threads`` threads (honouring the 429's ``Retry-After``); the others' p95 against
    the baseline, with the target of at most 2x (the fair share per client:
    ``FUNNELSCOPE_JOBS_PER_CLIENT``, ``--jobs-per-client``);
-3. ``chaos`` (second half): ``kill -9`` of one gunicorn worker (gunicorn starts another: it
+3. ``chaos`` (from two fifths on): ``kill -9`` of one gunicorn worker (gunicorn starts another: it
    computes ``/api/view``) and of one Celery worker (restarted here, as a supervisor would:
-   the workers run the panels' jobs), then a restart of redis-server on the same port. Recovery
-   is when Redis answers, ``/readyz`` is 200 and the restarted worker is ready.
+   the workers run the panels' jobs), 5 s later a restart of redis-server on the same port.
+   Recovery is when Redis answers, ``/readyz`` is 200, gunicorn has its workers again and the
+   restarted Celery worker is ready; the run goes on at least 10 s after it (up to 30 s past
+   ``--duration``).
 
 Prints requests, errors by cause, p50/p95 per phase, hung requests (over 10 s; target 0 among
 those sent after recovery), wrong results (a sample of answers compared with
@@ -65,6 +67,8 @@ from app.precompute import default_views
 from landscapes import views
 
 HUNG = 10.0  # seconds: a request slower than this is hung
+AFTER = 10.0  # seconds of load kept after recovery (the run goes on past --duration if need be)
+GRACE = 30.0  # seconds past --duration that a run waits for recovery at most
 PHASES = ("unloaded", "flood", "chaos", "recovered")
 
 
@@ -101,11 +105,14 @@ def post(base: str, client: int, model: dict, view: dict,
 
 
 class Clock:
-    """The phase of the run by elapsed time; ``recovered_at`` is set once recovery is seen."""
+    """The phase of the run by elapsed time: unloaded for the first fifth, flood for the second,
+    chaos from then on until recovery (``recovered_at``, set when seen). The run lasts
+    ``duration`` seconds, longer if need be to have AFTER seconds after recovery (GRACE at most)."""
 
     def __init__(self, duration: float) -> None:
         self.start = time.monotonic()
         self.duration = duration
+        self.chaos_at = duration * 2 / 5
         self.recovered_at: float | None = None
 
     def elapsed(self) -> float:
@@ -113,14 +120,19 @@ class Clock:
 
     def phase(self) -> str:
         t = self.elapsed()
-        if t < self.duration / 4:
+        if t < self.duration / 5:
             return "unloaded"
-        if t < self.duration / 2:
+        if t < self.chaos_at:
             return "flood"
         return "chaos" if self.recovered_at is None else "recovered"
 
+    def end(self) -> float:
+        if self.recovered_at is None:
+            return self.duration + GRACE
+        return min(max(self.duration, self.recovered_at + AFTER), self.duration + GRACE)
+
     def running(self) -> bool:
-        return self.elapsed() < self.duration
+        return self.elapsed() < self.end()
 
 
 def student(k: int, base: str, clock: Clock, views_: list[tuple[dict, dict]], args, out: list) -> None:
@@ -183,7 +195,7 @@ def chaos(base: str, clock: Clock, args, web: Service, workers: list[Service], r
           services: list[Service], events: list[str]) -> None:
     """At half time: kill -9 a gunicorn worker and a Celery worker (restarted here); then
     restart Redis on its port; then wait for recovery."""
-    while clock.running() and clock.elapsed() < args.duration / 2:
+    while clock.running() and clock.elapsed() < clock.chaos_at:
         time.sleep(0.1)
     victims = _children(web.process.pid)
     if victims:
@@ -193,13 +205,14 @@ def chaos(base: str, clock: Clock, args, web: Service, workers: list[Service], r
     dead = workers[0]
     os.kill(dead.process.pid, signal.SIGKILL)
     dead.process.wait()
+    services.remove(dead)
     events.append(f"{clock.elapsed():5.1f} s  kill -9 Celery worker {dead.name} "
                   f"{dead.process.pid} (runs panel jobs)")
     fresh = start_worker("soak1", redis["root"], redis["env"])
     services.append(fresh)
     workers[0] = fresh
     events.append(f"{clock.elapsed():5.1f} s  restarted {fresh.name} as pid {fresh.process.pid}")
-    time.sleep(args.duration / 12)
+    time.sleep(5)
     server: Service = redis["service"]
     services.remove(server)
     devserver.stop(server.process)
@@ -266,12 +279,13 @@ def report(samples: list[Sample], clock: Clock, args, events: list[str]) -> None
                  else "".join(f"{v:9.1f}" for v in figures[phase]))  # type: ignore[union-attr]
         print(f"{phase:<11}{len(got):>9}{sum(s.status != 200 for s in got):>8}{cells}")
     ok = sum(s.status == 200 for s in flood)
+    share = (f"{args.jobs_per_client} computing at once" if args.jobs_per_client > 0
+             else "no limit")
     print(f"flooder    {len(flood):>9} new p-spin slices asked: {ok} computed, "
-          f"{sum(s.status == 429 for s in flood)} refused with 429 (its fair share: "
-          f"{args.jobs_per_client} running + {args.jobs_per_client} waiting)")
+          f"{sum(s.status == 429 for s in flood)} refused with 429 (its fair share: {share})")
     errors = Counter(f"{s.phase}: {s.error or f'HTTP {s.status}'}" for s in samples
                      if s.status != 200 and not (s.client == 0 and s.status == 429))
-    print(f"\nrequests: {len(samples)} in {args.duration:g} s; errors (the flooder's 429s apart): "
+    print(f"\nrequests: {len(samples)} in {clock.end():.0f} s; errors (the flooder's 429s apart): "
           f"{sum(errors.values())}")
     for cause, n in errors.most_common():
         print(f"  {n} x {cause}")
@@ -286,6 +300,9 @@ def report(samples: list[Sample], clock: Clock, args, events: list[str]) -> None
              if clock.recovered_at is not None else [])
     print(f"hung requests (> {HUNG:.0f} s): {len(hung)} in all, {len(after)} sent after "
           f"recovery (target 0)")
+    for s in hung[:5]:
+        print(f"  sent at {s.started - clock.start:5.1f} s ({s.phase}), {s.seconds:.1f} s: "
+              f"{s.error or f'HTTP {s.status}'}")
 
 
 def main() -> None:
@@ -365,7 +382,7 @@ def run(root: Path, args, services: list[Service]) -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(max(0.0, args.duration - clock.elapsed()) + args.timeout + 5)
+        t.join(max(0.0, clock.end() - clock.elapsed()) + args.timeout + 5)
     if any(t.is_alive() for t in threads):
         print("warning: some clients still wait on a request; reported without them")
     time.sleep(2)  # the new gunicorn worker settles before its memory is read
