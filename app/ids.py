@@ -22,8 +22,8 @@ SCENARIOS = "scenarios"  # html.Details near the top: every preset, linked, with
 ACTIVE_SCENARIO = "active-scenario"  # above the panels: the preset the URL opens (hidden if none)
 HELP = "help"  # html.Details near the top: what each control does (app/help.py), folded
 # what the clientside callbacks (assets/funnelscope.js) need to know: graph ids, default camera
-CLIENT_ID = "client-id"  # this browser session's id, for fair job slots (app/fairness.py)
 CLIENTSIDE = "clientside-config"  # dcc.Store, constant data written by the layout
+CLIENT_ID = "client-id"  # this browser session's id, for fair job slots (app/fairness.py)
 
 MODEL = "model"
 VIEW = "view"  # slice (any model), funnel / sweep (Ising: exact), minima (URL alias: view-kind)
