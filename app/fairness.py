@@ -260,8 +260,9 @@ class RedisSlots:
 
         try:
             mine = self.client.zscore(queue, ticket)
-            if mine is None:  # Redis restarted empty: back in line, in the same place
-                self._beat(queue, alive(ticket), ticket, score)
+            if mine is None:  # Redis restarted empty: back in line, in the same place, once
+                self._beat(queue, alive(ticket), ticket, score)  # the older tickets' holders
+                time.sleep(2 * HEARTBEAT_EVERY)  # have put theirs back too
                 mine = score
             older = [str(t) for t in self.client.zrangebyscore(queue, "-inf", f"({mine}")]
             if not older:

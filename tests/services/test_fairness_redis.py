@@ -48,3 +48,41 @@ def test_redis_unreachable_runs_without_waiting():
     with slots.slot("student-a", lambda ahead: None), slots.slot("student-a"):
         pass  # both "run": a lab whose Redis is down still computes
     assert time.monotonic() - started < 10
+
+
+def test_redis_restart_keeps_the_queue(redis_server, tmp_path):
+    """Redis restarted empty on the same port while a job runs and another of its client waits:
+    the heartbeats put both tickets back in their places, so the waiter still waits for the
+    first job rather than running beside it."""
+    import redis as redis_client
+
+    from app import devserver
+    from tests.services.conftest import start, wait_until
+
+    url, service = redis_server
+    slots = fairness.RedisSlots(url, limit=1)
+    first = Job(slots, "student-r")
+    assert first.entered.wait(5)
+    second = Job(slots, "student-r")
+    time.sleep(0.5)
+    assert second.waits == [1]
+    command = service.process.args
+    devserver.stop(service.process)
+    again = start(list(command), tmp_path / "redis-again.log", {})
+    try:
+        def answers() -> bool:
+            try:
+                return bool(redis_client.Redis.from_url(url, socket_timeout=1).ping())
+            except redis_client.exceptions.ConnectionError:  # not listening yet
+                return False
+
+        wait_until(answers, "redis-server again", again, timeout=20)
+        time.sleep(3 * fairness.HEARTBEAT_EVERY + 2 * fairness.HEARTBEAT_EVERY)
+        assert not second.entered.is_set(), "the waiter ran beside the running job"
+        queue = fairness.PREFIX + "queue:" + fairness.client_key("student-r")
+        assert slots.client.zcard(queue) == 2
+        first.finish()
+        assert second.entered.wait(5)
+        second.finish()
+    finally:
+        again.stop()
