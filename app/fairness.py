@@ -16,8 +16,9 @@ Two implementations of the same rules, both across processes:
   a sorted set of tickets per client, scored by arrival time, and a short-lived
   heartbeat key per ticket that a thread of its holder refreshes. A killed holder's heartbeat
   expires within :data:`HEARTBEAT_TTL` seconds, and the next look at the queue drops its ticket.
-  The heartbeat also puts a ticket back if Redis restarted empty. Redis unreachable: the job
-  runs without waiting (logged), as the view cache and locks degrade.
+  The heartbeat also puts a ticket back if Redis restarted empty. Redis unreachable: a waiter
+  keeps its place for :data:`UNREACHABLE_WAIT` seconds (a restart), then runs without waiting
+  (logged), as the view cache and locks degrade; a job that finds Redis down as it starts runs.
 - :class:`FileSlots` (one machine, no Redis): a ticket file per job under
   ``<cache dir>/fair/<client>/``, held with ``flock`` by its live holder from before it is
   visible (created under a temporary name, renamed once locked). A ticket whose lock can be
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_TTL = 3.0  # seconds a Redis ticket lives after its holder's last heartbeat
 HEARTBEAT_EVERY = 0.5  # seconds between heartbeats
 POLL = 0.1  # seconds between looks at the queue while waiting
+UNREACHABLE_WAIT = 10.0  # seconds a waiter keeps its place while Redis is unreachable (a restart)
 PREFIX = "funnelscope:fair:"
 
 OnWait = Callable[[int], None]
@@ -222,9 +224,24 @@ class RedisSlots:
                                 args=(stop, queue, alive(ticket), ticket, score),
                                 name="fair-slot-heartbeat", daemon=True)
         beat.start()
+        down_since: float | None = None
+        last = self.limit  # where it waits while Redis cannot say
+
+        def position() -> int | None:
+            nonlocal down_since, last
+            got = self._position(queue, alive, ticket, score)
+            if got is not None:
+                down_since, last = None, got
+                return got
+            down_since = down_since or time.monotonic()
+            if time.monotonic() - down_since < UNREACHABLE_WAIT:
+                return last
+            log.warning("fair slots: Redis unreachable for %.0f s; running without waiting",
+                        UNREACHABLE_WAIT)
+            return None
+
         try:
-            _wait(lambda: self._position(queue, alive, ticket, score), self.limit, on_wait,
-                  max_waiting)
+            _wait(position, self.limit, on_wait, max_waiting)
             yield
         finally:
             stop.set()
@@ -254,8 +271,7 @@ class RedisSlots:
 
     def _position(self, queue: str, alive: Callable[[str], str], ticket: str,
                   score: int) -> int | None:
-        """Live tickets older than ``ticket``; stale ones are dropped. None: Redis unreachable
-        (the job runs rather than wait on a service that is down)."""
+        """Live tickets older than ``ticket``; stale ones are dropped. None: Redis unreachable."""
         import redis
 
         try:
@@ -276,7 +292,6 @@ class RedisSlots:
                 self.client.zrem(queue, *dead)
             return len(older) - len(dead)
         except redis.RedisError:
-            log.warning("fair slots: Redis unreachable; running without waiting", exc_info=True)
             return None
 
 
