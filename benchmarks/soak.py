@@ -285,7 +285,9 @@ def report(samples: list[Sample], clock: Clock, args, events: list[str]) -> None
     print(f"flooder    {len(flood):>9} new p-spin slices asked: {ok} computed, "
           f"{sum(s.status == 429 for s in flood)} refused with 429 (its fair share: {share})")
     errors = Counter(f"{s.phase}: {s.error or f'HTTP {s.status}'}"
-                     + (" (student 0, the flooder, from its own loop)" if s.client == 0 else "")
+                     + (" (the flooding threads)" if s.flood
+                        else " (student 0's own loop: the flooding address)" if s.client == 0
+                        else "")
                      for s in samples if s.status != 200 and not (s.flood and s.status == 429))
     print(f"\nrequests: {len(samples)} in {clock.end():.0f} s; errors (the flooding threads' "
           f"429s apart): {sum(errors.values())}")
