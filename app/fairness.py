@@ -309,11 +309,12 @@ def register(app) -> None:
     """The page makes its session's client id once (``clientId`` in assets/funnelscope.js); the
     store keeps it in the browser's session storage, so a reload keeps it and a new tab (or
     another browser) gets its own."""
-    from dash import ClientsideFunction, Input, Output, State
+    from dash import Input, Output, State
 
     from app import ids
+    from app.callbacks.camera import clientside
 
-    app.clientside_callback(ClientsideFunction(namespace="funnelscope", function_name="clientId"),
+    app.clientside_callback(clientside("clientId"),
                             Output(ids.CLIENT_ID, "data"),
                             Input(ids.CLIENT_ID, "modified_timestamp"),
                             State(ids.CLIENT_ID, "data"))
