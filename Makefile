@@ -86,6 +86,7 @@ bench: $(VENV)/.installed-test browser redis
 	$(BIN)/python benchmarks/payload.py
 	$(BIN)/python benchmarks/bounds.py
 	$(BIN)/python benchmarks/load.py --setup all --users 10 --duration 15
+	$(BIN)/python benchmarks/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -34,6 +34,9 @@ Errors are JSON too, never an HTML page or a traceback, each ``{"error": ONE_LIN
 * 404 -- an unknown path under ``/api/``, or a request key that is not cached;
 * 405 -- a method the path does not take (``Allow`` says which);
 * 413 -- a body larger than the server accepts;
+* 429 -- the caller (an address) already has its fair share of views computing
+  (``FUNNELSCOPE_JOBS_PER_CLIENT``, :mod:`app.fairness`); ``Retry-After: 1``. A request thread
+  waiting in a queue would be a thread the other students lack, so the API does not queue;
 * 422 -- a valid request whose computation ran past the compute budget
   (``FUNNELSCOPE_COMPUTE_SECONDS``, :class:`~landscapes.errors.BudgetExceeded`): nothing is
   cached; ask for fewer steps, points or starts;
@@ -61,6 +64,7 @@ import flask
 import numpy as np
 from werkzeug.exceptions import HTTPException
 
+from app import fairness
 from app.data import ViewStore
 from landscapes import views
 from landscapes.errors import BudgetExceeded, Cancelled, LandscapeError
@@ -181,14 +185,18 @@ def _answer(key: str, result: Slice | ViewResult, cached: bool, fmt: str) -> fla
     })
 
 
-def register(server: flask.Flask, store: ViewStore, computations: int = 2) -> None:
+def register(server: flask.Flask, store: ViewStore, computations: int = 2,
+             slots: fairness.Slots | None = None) -> None:
     """Add ``POST /api/view`` and ``GET /api/view/<key>`` to ``server``, and JSON 404/405 answers
     for every other path and method under ``/api/``.
 
-    At most ``computations`` views are computed at once by this process's API (more concurrent
-    cache misses answer 503): the other request threads stay free for ``/healthz`` and the page.
+    A view not cached is computed in a slot of the caller's fair share (``slots``: per address;
+    None: no limit), and at most ``computations`` views are computed at once by this process's
+    API (more concurrent cache misses answer 503): the other request threads stay free for
+    ``/healthz`` and the page.
     """
-    slots = threading.BoundedSemaphore(max(1, computations))
+    fair = slots or fairness.Unlimited()
+    slots_here = threading.BoundedSemaphore(max(1, computations))
 
     def post_view() -> flask.Response:
         fmt = _format()
@@ -212,15 +220,18 @@ def register(server: flask.Flask, store: ViewStore, computations: int = 2) -> No
             hit = store.cached(model, view)
             if hit is not None:
                 return _answer(key, hit, cached=True, fmt=fmt)
-            if not slots.acquire(blocking=False):
-                response = _error(f"busy: this worker already computes {computations} view(s); "
-                                  f"retry in {RETRY_AFTER} s", 503)
-                response.headers["Retry-After"] = str(RETRY_AFTER)
-                return response
-            try:
-                result = store.get(model, view, cancelled=client_gone(flask.request.environ))
-            finally:
-                slots.release()
+            client = fairness.api_client(flask.request.remote_addr,
+                                         flask.request.headers.get("X-Forwarded-For"))
+            with fair.slot(client, max_waiting=0):  # this address's fair share (app/fairness.py)
+                if not slots_here.acquire(blocking=False):
+                    response = _error(f"busy: this worker already computes {computations} "
+                                      f"view(s); retry in {RETRY_AFTER} s", 503)
+                    response.headers["Retry-After"] = str(RETRY_AFTER)
+                    return response
+                try:
+                    result = store.get(model, view, cancelled=client_gone(flask.request.environ))
+                finally:
+                    slots_here.release()
             return _answer(key, result, cached=False, fmt=fmt)
         except BudgetExceeded as exc:
             return _error(str(exc), 422)
@@ -229,6 +240,11 @@ def register(server: flask.Flask, store: ViewStore, computations: int = 2) -> No
             return _error(str(exc), CLIENT_CLOSED)
         except LandscapeError as exc:
             return _error(str(exc), 400)
+        except fairness.Busy:  # a request thread is not a queue: come back shortly
+            response = _error(f"this client already has {fair.limit} view(s) computing; "
+                              "retry shortly", 429)
+            response.headers["Retry-After"] = "1"
+            return response
         except Exception:
             log.exception("POST /api/view failed for model=%r view=%r", model, view)
             return _error("internal error", 500)

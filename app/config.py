@@ -14,6 +14,10 @@ FUNNELSCOPE_COMPUTE_SECONDS compute budget: seconds one view's computation may t
 FUNNELSCOPE_API_COMPUTATIONS views the HTTP API computes at once per worker process (default: 2;
                            more concurrent misses answer 503 with Retry-After, so request
                            threads stay free for /healthz and the page)
+FUNNELSCOPE_JOBS_PER_CLIENT  running view computations per client (default: 2; 0 = no limit):
+                           a browser session (dashboard jobs) or an address (POST /api/view);
+                           further panel jobs wait in arrival order, the panel showing
+                           "queued: N ahead"; further API requests get 429 (app/fairness.py)
 FUNNELSCOPE_LAB_TOKEN      a shared lab token: every request but /healthz and /readyz needs it
                            (a link with ?token=..., then a cookie; app/access.py). Unset or
                            empty (default): open, for local use
@@ -43,6 +47,7 @@ class Config:
     max_samples: int = 10_000
     torch_threads: int = 1
     device: str = "cpu"
+    jobs_per_client: int = 2
     redis_url: str | None = None
     compute_seconds: float = 300.0
     api_computations: int = 2
@@ -61,6 +66,7 @@ class Config:
             max_samples=int(env.get("FUNNELSCOPE_MAX_SAMPLES", default.max_samples)),
             torch_threads=int(env.get("FUNNELSCOPE_TORCH_THREADS", default.torch_threads)),
             device=env.get("FUNNELSCOPE_DEVICE", default.device),
+            jobs_per_client=int(env.get("FUNNELSCOPE_JOBS_PER_CLIENT", default.jobs_per_client)),
             redis_url=env.get("REDIS_URL") or None,
             compute_seconds=float(env.get("FUNNELSCOPE_COMPUTE_SECONDS", default.compute_seconds)),
             api_computations=int(env.get("FUNNELSCOPE_API_COMPUTATIONS",

@@ -23,6 +23,7 @@ ACTIVE_SCENARIO = "active-scenario"  # above the panels: the preset the URL open
 HELP = "help"  # html.Details near the top: what each control does (app/help.py), folded
 # what the clientside callbacks (app/assets/funnelscope.js) need to know: graph ids, default camera
 CLIENTSIDE = "clientside-config"  # dcc.Store, constant data written by the layout
+CLIENT_ID = "client-id"  # this browser session's id, for fair job slots (app/fairness.py)
 
 MODEL = "model"
 VIEW = "view"  # slice (any model), funnel / sweep (Ising: exact), minima (URL alias: view-kind)
@@ -59,6 +60,7 @@ NET_DIRECTIONS = "net-directions"
 NET_PATH_KIND = "net-path-kind"
 PROGRESS_ROW = "progress-row"
 PROGRESS = "progress"
+PROGRESS_LABEL = "progress-label"  # "queued: N ahead" while a job waits for its slot
 CANCEL = "cancel"
 SURFACE = "surface"
 PATH = "path"

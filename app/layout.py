@@ -150,6 +150,7 @@ def panel(side: str) -> html.Section:
             html.Div(id=pid(side, ids.MESSAGE), className="message", role="alert"),
             html.Div(
                 [html.Progress(id=pid(side, ids.PROGRESS), value="0", max="1"),
+                 html.Span(id=pid(side, ids.PROGRESS_LABEL), className="progress-label"),
                  html.Button("Cancel", id=pid(side, ids.CANCEL), className="cancel")],
                 id=pid(side, ids.PROGRESS_ROW), className="progress-row", style=HIDDEN,
             ),
@@ -305,7 +306,8 @@ def build() -> html.Div:
     # a new query is a new history entry, and the page is not reloaded
     url = [dcc.Location(id=ids.URL, refresh=False), dcc.Store(id=ids.URL_TARGET),
            dcc.Store(id=ids.URL_APPLIED), dcc.Store(id=ids.CAMERA),
-           dcc.Store(id=ids.CLIENTSIDE, data=clientside_config())]
+           dcc.Store(id=ids.CLIENTSIDE, data=clientside_config()),
+           dcc.Store(id=ids.CLIENT_ID, storage_type="session")]  # filled by the page (fairness)
     status = [
         html.Div(id=ids.STATUS_BANNER, className="status-banner", role="alert", style=HIDDEN),
         dcc.Interval(id=ids.STATUS_POLL, interval=STATUS_POLL_MS),

@@ -11,7 +11,7 @@ from dash import CeleryManager, Dash
 from dash.background_callback.managers import BaseBackgroundCallbackManager
 from flask_caching import Cache
 
-from app import access, api, health, layout
+from app import access, api, fairness, health, layout
 from app.callbacks import camera, downloads, panels, status, uploads, url
 from app.config import Config
 from app.data import ViewStore, file_lock, redis_lock
@@ -71,7 +71,9 @@ def create_app(config: Config | None = None) -> Dash:
         store = ViewStore(cache, upload_store, file_lock(Path(config.cache_dir) / "locks"),
                           device=device, budget=config.compute_seconds)
     app.layout = layout.build()
-    panels.register(app, store, manager, config.torch_threads)  # app/callbacks/, by concern
+    slots = fairness.slots(config.jobs_per_client, config.redis_url, Path(config.cache_dir))
+    panels.register(app, store, manager, config.torch_threads, slots)  # app/callbacks/, by concern
+    fairness.register(app)  # the page's client id, for fair job slots (app/fairness.py)
     uploads.register(app, store)
     downloads.register(app, store)
     camera.register(app)
@@ -81,8 +83,8 @@ def create_app(config: Config | None = None) -> Dash:
     status.register(app, readiness=recent)
     health.register(app.server, config, cache, recent, jobs_dir)  # /healthz, /readyz
     access.register(app.server, config.lab_token)  # optional lab token (app/access.py)
-    # /api/view: cached views as JSON (app/api.py)
-    api.register(app.server, store, config.api_computations)
+    # /api/view: cached views as JSON (app/api.py), in fair slots per address
+    api.register(app.server, store, config.api_computations, slots)
     app.server.extensions["funnelscope_store"] = store
     if isinstance(manager, ForkServerDiskcacheManager):  # now: every job is registered, and
         manager.start_job_server()  # the web server has not started its threads (app/jobs.py)

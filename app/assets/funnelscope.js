@@ -201,6 +201,15 @@
         }
         return copyText(url);
       },
+
+      // This browser session's id (app/fairness.py: a fair share of the job slots per client):
+      // kept in sessionStorage by the store; made once, from crypto.getRandomValues (served
+      // over plain http on a lab network, crypto.randomUUID is missing: not a secure context).
+      clientId: function (timestamp, current) {
+        if (current) { return window.dash_clientside.no_update; }
+        const bytes = crypto.getRandomValues(new Uint8Array(16));
+        return Array.from(bytes, b => b.toString(16).padStart(2, "0")).join("");
+      },
     },
   });
 })();

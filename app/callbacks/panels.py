@@ -13,13 +13,14 @@ name, as :data:`app.MODEL_NAMES`) and ``display`` (the drawing options, by name)
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import torch
 from dash import Dash, Input, Output, State, ctx, html, no_update, set_props
 
-from app import ids, panel_views
+from app import fairness, ids, panel_views
 from app.controls import AREAS, DISPLAY_NAMES, LOSS_FROM_CHECKPOINT, MODEL_NAMES, VISIBILITY_NAMES
 from app.data import ViewStore
 from app.ids import pid
@@ -140,6 +141,25 @@ def with_option(options: list[dict], value: str) -> list[dict]:
     return [*options, {"label": label, "value": value}]
 
 
+def queued_label(ahead: int) -> str:
+    """The progress row's text while a job waits for its client's slot (app/fairness.py)."""
+    return f"queued: {ahead} ahead"
+
+
+def job_slot(slots: fairness.Slots, client: str | None,
+             set_progress: Callable[[tuple[str, str, str]], None]) -> AbstractContextManager:
+    """A running slot of browser session ``client``; while it waits, the progress row says
+    "queued: N ahead", and it clears once the job runs."""
+
+    @contextmanager
+    def held() -> Iterator[None]:
+        with slots.slot(client, lambda ahead: set_progress(("0", "1", queued_label(ahead)))):
+            set_progress(("0", "1", ""))
+            yield
+
+    return held()
+
+
 def _table(rows: list[dict] | None) -> html.Table | None:
     if not rows:
         return None
@@ -148,16 +168,19 @@ def _table(rows: list[dict] | None) -> html.Table | None:
     return html.Table([head, body])
 
 
-def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1) -> None:
-    """Register every panel's view callbacks; the views run as background jobs of ``manager``."""
+def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1,
+             slots: fairness.Slots | None = None) -> None:
+    """Register every panel's view callbacks; the views run as background jobs of ``manager``,
+    each in a slot of its browser session's fair share (``slots``; None: no limit)."""
     for side in ids.PANELS:
-        _register_job(app, store, side, manager, torch_threads)
+        _register_job(app, store, side, manager, torch_threads, slots or fairness.Unlimited())
         _register_redraws(app, store, side)
         _register_visibility(app, side)
         _register_funnel_extras(app, side)
 
 
-def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads: int) -> None:
+def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads: int,
+                  slots: fairness.Slots) -> None:
     @app.callback(
         output={
             "surface": Output(pid(side, ids.SURFACE), "figure"),
@@ -172,24 +195,28 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
         },
         inputs={"controls": settings_inputs(side, MODEL_NAMES),
                 "uploaded": Input(pid(side, ids.UPLOADED), "data")},
-        state={"display": settings_inputs(side, DISPLAY_NAMES, State)},
+        state={"display": settings_inputs(side, DISPLAY_NAMES, State),
+               "client": State(ids.CLIENT_ID, "data")},  # fair slots per browser session
         background=True,
         manager=manager,
         interval=250,
         progress=[Output(pid(side, ids.PROGRESS), "value"),
-                  Output(pid(side, ids.PROGRESS), "max")],
+                  Output(pid(side, ids.PROGRESS), "max"),
+                  Output(pid(side, ids.PROGRESS_LABEL), "children")],
         running=[(Output(pid(side, ids.PROGRESS_ROW), "style"), SHOWN, HIDDEN)],
         cancel=[Input(pid(side, ids.CANCEL), "n_clicks")],
         prevent_initial_call=True,  # the URL reader starts it once the page's URL is applied
     )
-    def update(set_progress, controls, uploaded, display):
+    def update(set_progress, controls, uploaded, display, client=None):
         torch.set_num_threads(torch_threads)  # at job start: forked jobs, OpenMP (architecture.md)
-        set_progress(("0", "1"))  # the bar keeps the last job's value otherwise
+        set_progress(("0", "1", ""))  # the bar keeps the last job's value otherwise
         options = display_of(display)
         try:
-            out = panel_output(store, controls, uploaded,
-                               lambda done, total: set_progress((str(done), str(total))), options,
-                               lambda fig: set_props(pid(side, ids.SURFACE), {"figure": fig}))
+            with job_slot(slots, client, set_progress):
+                out = panel_output(store, controls, uploaded,
+                                   lambda done, total: set_progress((str(done), str(total), "")),
+                                   options,
+                                   lambda fig: set_props(pid(side, ids.SURFACE), {"figure": fig}))
         except Exception:  # never a traceback in the page; the log has it
             log.exception("panel %s failed for %s", side, controls)
             text = "internal error while computing this view (see the server log)"
