@@ -141,11 +141,16 @@ class FileSlots:
             yield
             return
         folder = self.directory / client_key(client)
-        folder.mkdir(parents=True, exist_ok=True)
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex}.ticket"  # arrival order by name
         ticket = folder / name
         temporary = folder / (name + ".new")
-        fh = open(temporary, "w")  # noqa: SIM115 -- held (and locked) for the whole slot
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fh = open(temporary, "w")  # noqa: SIM115 -- held (and locked) for the whole slot
+        except OSError as exc:  # a full or read-only cache directory: run, unthrottled
+            log.warning("no fair slot (ticket files in %s: %s); running without one", folder, exc)
+            yield
+            return
         try:
             fcntl.flock(fh, fcntl.LOCK_EX)  # before the ticket is visible: never seen unlocked
             os.rename(temporary, ticket)
@@ -306,7 +311,7 @@ def slots(limit: int, redis_url: str | None, cache_dir: Path) -> Slots:
 
 
 def register(app) -> None:
-    """The page makes its session's client id once (``clientId`` in assets/funnelscope.js); the
+    """The page makes its session's client id once (``clientId`` in app/assets/funnelscope.js); the
     store keeps it in the browser's session storage, so a reload keeps it and a new tab (or
     another browser) gets its own."""
     from dash import Input, Output, State

@@ -228,7 +228,7 @@ def test_the_page_keeps_a_session_client_id_and_jobs_receive_it(tmp_path):
     jobs = [c for c in callbacks if c.get("background") and "left-surface.figure" in c["output"]]
     assert len(jobs) == 1 and {"id": "client-id", "property": "data"} in jobs[0]["state"]
     assert "'id': 'left-progress-label'" in text  # where "queued: N ahead" shows
-    script = (ROOT / "assets" / "funnelscope.js").read_text()
+    script = (ROOT / "app" / "assets" / "funnelscope.js").read_text()
     assert "clientId: function" in script and "crypto.getRandomValues" in script
 
 
@@ -258,3 +258,13 @@ def test_a_queued_panel_job_shows_its_place_then_clears_it(tmp_path):
     with job_slot(slots, "tab-2", other.append):
         assert other == [("0", "1", "")]
     second.finish()
+
+
+def test_an_unwritable_ticket_directory_runs_the_job_unthrottled(tmp_path, caplog):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the ticket folder should be")
+    slots = fairness.FileSlots(blocker / "fair", limit=1)
+    ran = []
+    with slots.slot("student"):
+        ran.append(True)
+    assert ran == [True] and "running without one" in caplog.text
