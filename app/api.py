@@ -16,6 +16,10 @@
 ``GET /api/view/KEY``  the cached view with that request key (same JSON, or ``?format=npz``);
                     404 ``{"error": "not cached"}`` when it is not in the cache (nothing is
                     computed).
+``POST /api/goodbye``  body ``{"client": ID}`` (the page's browser-session id: 8-64 hex digits),
+                    sent by the page with ``navigator.sendBeacon`` when it is closed: that
+                    session's running panel jobs stop at their next progress report
+                    (:meth:`app.data.ViewStore.page_closed`). 204; 400 for another body.
 
 Conventions follow the export contract (docs/file-formats.md): ``axes`` lists the coefficients along x, y
 (and z); ``values[i][j]`` is at ``(x[j], y[i])`` (3D: ``values[k][i][j]`` at ``(x[j], y[i],
@@ -53,6 +57,7 @@ import io
 import json
 import logging
 import math
+import re
 import select
 import socket
 import tempfile
@@ -79,6 +84,8 @@ CACHE_PREFIX = "view:"  # ViewStore.key(model, view) == CACHE_PREFIX + views.req
 FORMATS = ("json", "npz")
 BAD_FORMAT = "unknown format; use ?format=json (the default) or ?format=npz"
 RETRY_AFTER = 5  # seconds a busy worker (503) asks the client to wait
+CLIENT_ID = re.compile(r"[0-9a-f]{8,64}")  # a page's browser-session id (app/fairness.py)
+GOODBYE_BYTES = 256  # the largest goodbye body read
 CLIENT_CLOSED = 499  # nobody reads it: the status logged for a request whose client has gone
 
 
@@ -273,8 +280,29 @@ def register(server: flask.Flask, store: ViewStore, computations: int = 2,
         return _error(f"no such API path {flask.request.path[:100]!r}; the API is POST "
                       "/api/view and GET /api/view/KEY", 404)
 
+    def post_goodbye() -> flask.Response:
+        raw = flask.request.stream.read(GOODBYE_BYTES + 1)  # never more than that is read
+        body = None
+        if len(raw) <= GOODBYE_BYTES:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+        client = body.get("client") if isinstance(body, dict) else None
+        if not isinstance(client, str) or not CLIENT_ID.fullmatch(client):
+            return _error('expected {"client": ID} with the page\'s session id (8-64 hex digits)',
+                          400)
+        try:
+            store.say_goodbye(client)
+        except Exception:  # the cache is down: the jobs run to their end, as before
+            log.warning("could not record a closed page", exc_info=True)
+        return flask.Response(status=204)
+
     other = ["GET", "PUT", "PATCH", "DELETE"]
     every = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    server.add_url_rule("/api/goodbye", "funnelscope_api_goodbye", post_goodbye, methods=["POST"])
+    server.add_url_rule("/api/goodbye", "funnelscope_api_goodbye_methods", not_allowed("POST"),
+                        methods=other)
     server.add_url_rule("/api/view", "funnelscope_api_view", post_view, methods=["POST"])
     server.add_url_rule("/api/view", "funnelscope_api_view_methods", not_allowed("POST"),
                         methods=other)

@@ -10,11 +10,13 @@ Every entry carries its own key, checked on read.
 """
 
 import fcntl
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +100,15 @@ def _renew(held, key: str, ttl: float, stop: threading.Event) -> None:
             log.warning("could not renew the lock on %s", key, exc_info=True)
 
 
+GOODBYE_SECONDS = 3600  # how long a closed page's goodbye is kept (longer than any job)
+_CANCELLED: ContextVar[Callable[[], bool] | None] = ContextVar("funnelscope_cancelled",
+                                                               default=None)
+
+
+def _goodbye_key(client: str) -> str:
+    return "goodbye:" + hashlib.sha256(client.encode()).hexdigest()[:24]
+
+
 @dataclass
 class ViewStore:
     """Results by request, through ``cache``; ``computed`` counts misses in this process.
@@ -144,8 +155,10 @@ class ViewStore:
         """The view, from the cache or computed now (once: identical requests wait for it).
 
         The compute budget (``budget`` seconds) counts from this call, waiting for an identical
-        computation included; ``cancelled()`` true ends the computation (landscapes.budget).
+        computation included; ``cancelled()`` true ends the computation (landscapes.budget). A
+        call inside :meth:`cancelled_when` uses that check when it names none.
         """
+        cancelled = cancelled or _CANCELLED.get()
         started = time.monotonic()
         key = self.key(model_spec, view_spec)
         hit = self.lookup(key)
@@ -173,6 +186,32 @@ class ViewStore:
                     why = getattr(self.cache.cache, "last_error", None) or "set returned False"
                     log.warning("result not stored in the cache: %s", why)
             return result
+
+    @contextmanager
+    def cancelled_when(self, check: Callable[[], bool]) -> Iterator[None]:
+        """Every computation :meth:`get` starts in this block (this thread or task) ends once
+        ``check()`` is true (a panel job whose page was closed: :meth:`page_closed`)."""
+        token = _CANCELLED.set(check)
+        try:
+            yield
+        finally:
+            _CANCELLED.reset(token)
+
+    def say_goodbye(self, client: str) -> None:
+        """Record that the page of the browser session ``client`` was closed now: its panel
+        jobs started before stop (:meth:`page_closed`). Kept for :data:`GOODBYE_SECONDS`."""
+        self.cache.set(_goodbye_key(client), time.time_ns(), timeout=GOODBYE_SECONDS)
+
+    def page_closed(self, client: str | None, started_ns: int) -> bool:
+        """Whether the page of ``client`` was closed after ``started_ns`` (``time.time_ns()``
+        when a job started; a cache that cannot answer says no)."""
+        if not client:
+            return False
+        try:
+            closed = self.cache.get(_goodbye_key(client))
+        except Exception:  # the cache is down: keep computing
+            return False
+        return isinstance(closed, int) and closed >= started_ns
 
     def _locked(self, key: str) -> AbstractContextManager:
         try:

@@ -205,10 +205,22 @@
       // This browser session's id (app/fairness.py: a fair share of the job slots per client):
       // kept in sessionStorage by the store; made once, from crypto.getRandomValues (served
       // over plain http on a lab network, crypto.randomUUID is missing: not a secure context).
+      // The page's browser-session id (fair job slots, app/fairness.py). When the page is
+      // closed for good (pagehide, not kept in the back-forward cache) it says goodbye with the
+      // id, and the server stops that session's running panel jobs (POST /api/goodbye).
       clientId: function (timestamp, current) {
-        if (current) { return window.dash_clientside.no_update; }
-        const bytes = crypto.getRandomValues(new Uint8Array(16));
-        return Array.from(bytes, b => b.toString(16).padStart(2, "0")).join("");
+        const id = current || Array.from(crypto.getRandomValues(new Uint8Array(16)),
+                                         b => b.toString(16).padStart(2, "0")).join("");
+        fs.clientId = id;
+        if (!fs.goodbyeWatched) {
+          fs.goodbyeWatched = true;
+          window.addEventListener("pagehide", event => {
+            if (event.persisted || !fs.clientId || !navigator.sendBeacon) { return; }
+            navigator.sendBeacon("/api/goodbye", new Blob([JSON.stringify({client: fs.clientId})],
+                                                          {type: "application/json"}));
+          });
+        }
+        return current ? window.dash_clientside.no_update : id;
       },
     },
   });

@@ -13,6 +13,7 @@ name, as :data:`app.MODEL_NAMES`) and ``display`` (the drawing options, by name)
 """
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -211,8 +212,10 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
         torch.set_num_threads(torch_threads)  # at job start: forked jobs, OpenMP (architecture.md)
         set_progress(("0", "1", ""))  # the bar keeps the last job's value otherwise
         options = display_of(display)
+        started = time.time_ns()  # a page closed after this (POST /api/goodbye) stops the job
         try:
-            with job_slot(slots, client, set_progress):
+            with job_slot(slots, client, set_progress), \
+                    store.cancelled_when(lambda: store.page_closed(client, started)):
                 out = panel_output(store, controls, uploaded,
                                    lambda done, total: set_progress((str(done), str(total), "")),
                                    options,
