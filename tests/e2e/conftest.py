@@ -22,14 +22,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of the dashboard, served from a subprocess with an empty cache of its own."""
+def dashboard_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """(base URL, request log) of the dashboard, served from a subprocess with an empty cache
+    of its own."""
     root = tmp_path_factory.mktemp("dashboard")
     url, process = devserver.start_in_subprocess(root / "cache", log=root / "server.log")
     try:
-        yield url
+        yield url, root / "server.log"
     finally:
         devserver.stop(process)
+
+
+@pytest.fixture(scope="session")
+def server_url(dashboard_server: tuple[str, Path]) -> str:
+    """Base URL of the dashboard (:func:`dashboard_server`)."""
+    return dashboard_server[0]
 
 
 FIRST_LOAD_MS = 120_000  # the first load computes both default views (51 x 51) in the server

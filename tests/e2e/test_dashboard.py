@@ -1,5 +1,6 @@
 """The dashboard in a real browser: first load, switching a model, camera sync, error messages."""
 
+import re
 import time
 
 import pytest
@@ -182,3 +183,24 @@ def test_minima_and_sweep_views(dashboard: Page, browser_errors: list[str]) -> N
     expect(dashboard.locator("#left-path")).to_be_hidden()
     expect(dashboard.locator("#left-message")).to_have_text("")
     assert browser_errors == []
+
+
+def test_closing_the_page_says_goodbye_for_its_jobs(dashboard: Page, dashboard_server) -> None:
+    """Leaving the page sends its session id to POST /api/goodbye (sendBeacon on pagehide), so
+    the server stops the panel jobs the page left running. (Playwright does not report beacons
+    as requests: the server's request log shows it.)"""
+    log = dashboard_server[1]
+    client = dashboard.evaluate("() => window.__funnelscope.clientId")
+    assert isinstance(client, str) and len(client) == 32
+    assert dashboard.evaluate("() => JSON.parse(sessionStorage.getItem('client-id'))") == client
+    answered = re.compile(r"POST /api/goodbye HTTP/1\.1\S*\" 204")  # the log may be coloured
+
+    def goodbyes() -> int:
+        return len(answered.findall(log.read_text()))
+
+    before = goodbyes()
+    dashboard.goto("about:blank")
+    deadline = time.monotonic() + 10
+    while goodbyes() == before:
+        assert time.monotonic() < deadline, "no goodbye reached the server"
+        time.sleep(0.2)
