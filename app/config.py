@@ -19,8 +19,8 @@ FUNNELSCOPE_JOBS_PER_CLIENT  running view computations per client (default: 2; 0
                            further panel jobs wait in arrival order, the panel showing
                            "queued: N ahead"; further API requests get 429 (app/fairness.py)
 FUNNELSCOPE_LAB_TOKEN      a shared lab token: every request but /healthz and /readyz needs it
-                           (a link with ?token=..., then a cookie; app/access.py). Unset or
-                           empty (default): open, for local use
+                           (a link with ?token=..., then a cookie; app/access.py). Unset,
+                           empty or "off" (default): open, for local use
 REDIS_URL                  e.g. redis://127.0.0.1:6379/0: cache in Redis (flask-caching
                            RedisCache, bytes only: app/viewcache.py) and background jobs on
                            Celery workers (Dash's CeleryManager). Unset: files under the
@@ -71,7 +71,7 @@ class Config:
             compute_seconds=float(env.get("FUNNELSCOPE_COMPUTE_SECONDS", default.compute_seconds)),
             api_computations=int(env.get("FUNNELSCOPE_API_COMPUTATIONS",
                                          default.api_computations)),
-            lab_token=env.get("FUNNELSCOPE_LAB_TOKEN") or None,
+            lab_token=_lab_token(env.get("FUNNELSCOPE_LAB_TOKEN")),
         )
 
     @property
@@ -95,3 +95,10 @@ class Config:
             "CACHE_DEFAULT_TIMEOUT": self.cache_timeout,
             "CACHE_THRESHOLD": self.cache_entries,
         }
+
+
+def _lab_token(value: str | None) -> str | None:
+    """The lab token, or None for unset, empty or ``off`` (the compose file's default: a
+    compose implementation may not substitute an empty default)."""
+    value = (value or "").strip()
+    return None if value.lower() in ("", "off") else value

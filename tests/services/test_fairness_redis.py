@@ -14,24 +14,24 @@ from tests.unit.test_fairness import (
 
 
 def test_redis_second_job_of_a_client_waits_another_client_runs(redis_server):
-    url, _ = redis_server
+    url = redis_server.url
     check_one_running_per_client(fairness.RedisSlots(url, limit=1))
 
 
 def test_redis_queue_runs_in_arrival_order(redis_server):
-    url, _ = redis_server
+    url = redis_server.url
     check_arrival_order(fairness.RedisSlots(url, limit=1))
 
 
 def test_redis_a_killed_holder_frees_its_slot_within_seconds(redis_server):
     """Its heartbeat key expires (HEARTBEAT_TTL, 3 s); the waiter drops the stale ticket."""
-    url, _ = redis_server
+    url = redis_server.url
     check_killed_holder_frees_its_slot(f"fairness.RedisSlots({url!r}, 1)",
                                        fairness.HEARTBEAT_TTL + 1.5)
 
 
 def test_redis_tickets_go_when_their_jobs_end(redis_server):
-    url, _ = redis_server
+    url = redis_server.url
     slots = fairness.RedisSlots(url, limit=1)
     job = Job(slots, "student-z")
     assert job.entered.wait(5)
@@ -54,29 +54,16 @@ def test_redis_restart_keeps_the_queue(redis_server, tmp_path):
     """Redis restarted empty on the same port while a job runs and another of its client waits:
     the heartbeats put both tickets back in their places, so the waiter still waits for the
     first job rather than running beside it."""
-    import redis as redis_client
-
-    from app import devserver
-    from tests.services.conftest import start, wait_until
-
-    url, service = redis_server
+    url = redis_server.url
     slots = fairness.RedisSlots(url, limit=1)
     first = Job(slots, "student-r")
     assert first.entered.wait(5)
     second = Job(slots, "student-r")
     time.sleep(0.5)
     assert second.waits == [1]
-    command = service.process.args
-    devserver.stop(service.process)
-    again = start(list(command), tmp_path / "redis-again.log", {})
+    redis_server.stop()
+    redis_server.start()  # empty, on the same port (no persistence)
     try:
-        def answers() -> bool:
-            try:
-                return bool(redis_client.Redis.from_url(url, socket_timeout=1).ping())
-            except redis_client.exceptions.ConnectionError:  # not listening yet
-                return False
-
-        wait_until(answers, "redis-server again", again, timeout=20)
         time.sleep(3 * fairness.HEARTBEAT_EVERY + 2 * fairness.HEARTBEAT_EVERY)
         assert not second.entered.is_set(), "the waiter ran beside the running job"
         queue = fairness.PREFIX + "queue:" + fairness.client_key("student-r")
@@ -85,4 +72,5 @@ def test_redis_restart_keeps_the_queue(redis_server, tmp_path):
         assert second.entered.wait(5)
         second.finish()
     finally:
-        again.stop()
+        if not redis_server.running():
+            redis_server.start()

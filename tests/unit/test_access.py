@@ -84,5 +84,7 @@ def test_off_by_default_and_the_token_never_in_the_config_repr(client):
     assert client.get("/").status_code == 200
     assert Config.from_env({}).lab_token is None
     assert Config.from_env({"FUNNELSCOPE_LAB_TOKEN": ""}).lab_token is None
+    assert Config.from_env({"FUNNELSCOPE_LAB_TOKEN": "off"}).lab_token is None  # compose default
+    assert Config.from_env({"FUNNELSCOPE_LAB_TOKEN": " OFF "}).lab_token is None
     config = Config.from_env({"FUNNELSCOPE_LAB_TOKEN": TOKEN})
     assert config.lab_token == TOKEN and TOKEN not in repr(config)
