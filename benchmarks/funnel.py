@@ -4,7 +4,7 @@ sharpens with the native bias (ground-state basin share, number of minima; n = 1
 
 Run: ``.venv/bin/python benchmarks/funnel.py`` (or ``make bench``). Times are the best of
 ``--repeat`` interleaved runs (enumeration, then tree, then again): the machines are shared, so
-the ratio measured in the same run is the figure to compare (issue 5's target: enumeration plus
+the ratio measured in the same run is the figure to compare (the target: enumeration plus
 tree within 2x the enumeration alone at n = 20).
 """
 

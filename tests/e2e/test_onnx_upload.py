@@ -1,4 +1,4 @@
-"""An uploaded ONNX network in a real browser (issue 15): a residual MLP exported to ONNX three
+"""An uploaded ONNX network in a real browser: a residual MLP exported to ONNX three
 times (other weights, the same graph) with its data file; the panel says why the built-in data
 do not fit it, draws its surface and the path between the first two checkpoints, asks for a
 third checkpoint for a PCA plane, then draws the PCA plane of all three."""

@@ -1,4 +1,4 @@
-"""Every view of an uploaded ONNX network (issue 15): filter, PCA of the uploaded checkpoints,
+"""Every view of an uploaded ONNX network: filter, PCA of the uploaded checkpoints,
 Hessian and through-checkpoint slices, linear and Bezier paths, each against plain torch on the
 module that was exported (three exports of one residual MLP with different weights)."""
 

@@ -1,4 +1,4 @@
-"""Opening any ``.npz`` export (issue 15, item 3): validated, stored by content, drawn."""
+"""Opening any ``.npz`` export: validated, stored by content, drawn."""
 
 import io
 import json

@@ -1,4 +1,4 @@
-"""What goes on the wire: float32 typed arrays in figures, compressed responses (issue 6 item 5).
+"""What goes on the wire: float32 typed arrays in figures, compressed responses.
 
 benchmarks/payload.py prints the same sizes and also times a real background callback.
 """
@@ -19,7 +19,7 @@ from landscapes.plots import slices as figures
 
 SPEC = {"model": "ising", "n": 16, "native_bias": 2}
 BIG = {"view": "slice", "steps": 101}
-TARGET_BYTES = 80_000  # issue 6: a 101x101 surface update stays under 80 KB on the wire
+TARGET_BYTES = 80_000  # the target: a 101x101 surface update stays under 80 KB on the wire
 GZIP = {"Accept-Encoding": "gzip"}
 
 

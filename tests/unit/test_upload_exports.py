@@ -1,4 +1,4 @@
-"""Reproducible uploads (issue 15, item 4): splits pinned by content, exports that recompute
+"""Reproducible uploads: splits pinned by content, exports that recompute
 from the file alone, and meta that names uploaded files by name and sha256, never by path.
 
 The expected numbers here are written out (the split's permutation prefix was computed once
