@@ -283,6 +283,13 @@ class NetworkLandscape:
             self._tensors["both"] = (torch.cat([xa, xb]).to(torch.float32), ya, yb)
         return self._tensors["both"]
 
+    def _ranges(self, split: str | None, samples: int) -> list[tuple[int, int]]:
+        """The sample ranges the metrics are taken over: train then test of both splits'
+        ``samples`` (``split`` None), or all of one split's."""
+        if split is None:
+            return [(0, len(self.data.y_train)), (len(self.data.y_train), samples)]
+        return [(0, samples)]
+
     def _loop(self, pts: torch.Tensor, buffers: dict) -> np.ndarray:
         """The reference: one forward pass per point over train and test samples together (eval
         mode: the batch's composition does not change any output)."""
@@ -312,8 +319,7 @@ class NetworkLandscape:
         x = x.to(self.device)
         buffers = {k: v.to(self.device) for k, v in buffers.items()}
         n = len(x)
-        splits = [(0, len(self.data.y_train)), (len(self.data.y_train), n)] if split is None \
-            else [(0, n)]
+        splits = self._ranges(split, n)
         classify = self.data.task == "classification"
 
         def forward(flat: torch.Tensor) -> torch.Tensor:
@@ -336,8 +342,7 @@ class NetworkLandscape:
         x, targets = self._samples(split)
         x = x.to(self.device)
         n = len(x)
-        splits = [(0, len(self.data.y_train)), (len(self.data.y_train), n)] if split is None \
-            else [(0, n)]
+        splits = self._ranges(split, n)
         classify = self.data.task == "classification"
         module = self._scratch()
         params: list[torch.Tensor] = [module.get_parameter(name) for name in self.layout.names]
@@ -367,8 +372,7 @@ class NetworkLandscape:
         assert program is not None
         _, targets = self._samples(split)
         total = program.samples
-        splits = [(0, len(self.data.y_train)), (len(self.data.y_train), total)] if split is None \
-            else [(0, total)]
+        splits = self._ranges(split, total)
         classify = self.data.task == "classification"
         if program.binary:
             key = f"binary:{split}"
