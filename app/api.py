@@ -42,8 +42,9 @@ Errors are JSON too, never an HTML page or a traceback, each ``{"error": ONE_LIN
   (``FUNNELSCOPE_JOBS_PER_CLIENT``, :mod:`app.fairness`); ``Retry-After: 1``. A request thread
   waiting in a queue would be a thread the other students lack, so the API does not queue;
 * 422 -- a valid request whose computation ran past the compute budget
-  (``FUNNELSCOPE_COMPUTE_SECONDS``, :class:`~landscapes.errors.BudgetExceeded`): nothing is
-  cached; ask for fewer steps, points or starts;
+  (``FUNNELSCOPE_COMPUTE_SECONDS``) or its memory budget (``FUNNELSCOPE_COMPUTE_MEMORY_MB``;
+  :class:`~landscapes.errors.BudgetExceeded`): nothing is cached; ask for fewer steps, points
+  or starts;
 * 503 -- this worker already computes its limit of views (``FUNNELSCOPE_API_COMPUTATIONS``);
   ``Retry-After`` says when to try again. Cached views are served whatever the load;
 * 500 ``{"error": "internal error"}`` -- anything else (a bug: logged with its traceback).

@@ -11,6 +11,9 @@ FUNNELSCOPE_DEVICE         cpu (default), cuda, cuda:K or auto: where network sl
                            evaluated; a missing GPU falls back to the CPU with a log line
 FUNNELSCOPE_COMPUTE_SECONDS compute budget: seconds one view's computation may take before it
                            is stopped (default: 300; the API answers 422, the panel says so)
+FUNNELSCOPE_COMPUTE_MEMORY_MB memory budget: MB by which one view's computation may grow the
+                           process (resident set, Linux) before it is stopped (default: 2048;
+                           0 = no limit; the API answers 422, the panel says so)
 FUNNELSCOPE_API_COMPUTATIONS views the HTTP API computes at once per worker process (default: 2;
                            more concurrent misses answer 503 with Retry-After, so request
                            threads stay free for /healthz and the page)
@@ -50,6 +53,7 @@ class Config:
     jobs_per_client: int = 2
     redis_url: str | None = None
     compute_seconds: float = 300.0
+    compute_memory_mb: float = 2048.0
     api_computations: int = 2
     lab_token: str | None = field(default=None, repr=False)  # never in logs
 
@@ -69,10 +73,17 @@ class Config:
             jobs_per_client=int(env.get("FUNNELSCOPE_JOBS_PER_CLIENT", default.jobs_per_client)),
             redis_url=env.get("REDIS_URL") or None,
             compute_seconds=float(env.get("FUNNELSCOPE_COMPUTE_SECONDS", default.compute_seconds)),
+            compute_memory_mb=float(env.get("FUNNELSCOPE_COMPUTE_MEMORY_MB",
+                                            default.compute_memory_mb)),
             api_computations=int(env.get("FUNNELSCOPE_API_COMPUTATIONS",
                                          default.api_computations)),
             lab_token=_lab_token(env.get("FUNNELSCOPE_LAB_TOKEN")),
         )
+
+    @property
+    def compute_memory_bytes(self) -> int | None:
+        """The memory budget in bytes (None: no limit)."""
+        return int(self.compute_memory_mb * 2**20) if self.compute_memory_mb > 0 else None
 
     @property
     def max_upload_bytes(self) -> int:

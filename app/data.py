@@ -122,6 +122,7 @@ class ViewStore:
     computed: int = 0
     device: torch.device | None = None  # where network views are evaluated (None: the CPU)
     budget: float | None = None  # seconds one computation may take (landscapes.budget)
+    memory: int | None = None  # bytes one computation may grow the process by (landscapes.budget)
 
     def cached(self, model_spec: dict, view_spec: dict) -> Slice | ViewResult | None:
         """The cached view, or None (also when the cache cannot be reached, or its entry cannot
@@ -155,8 +156,9 @@ class ViewStore:
         """The view, from the cache or computed now (once: identical requests wait for it).
 
         The compute budget (``budget`` seconds) counts from this call, waiting for an identical
-        computation included; ``cancelled()`` true ends the computation (landscapes.budget). A
-        call inside :meth:`cancelled_when` uses that check when it names none.
+        computation included; the memory budget (``memory`` bytes) from the computation's start;
+        ``cancelled()`` true ends the computation (landscapes.budget). A call inside
+        :meth:`cancelled_when` uses that check when it names none.
         """
         cancelled = cancelled or _CANCELLED.get()
         started = time.monotonic()
@@ -175,7 +177,8 @@ class ViewStore:
                     "identical request's computation, which did not finish; ask for fewer steps, "
                     "points or starts")
             result = views.compute(model_spec, view_spec, progress, store=self.uploads,
-                                   device=self.device, budget=left, cancelled=cancelled)
+                                   device=self.device, budget=left, cancelled=cancelled,
+                                   memory=self.memory)
             self.computed += 1
             try:
                 stored = self.cache.set(key, viewcache.encode(key, result))

@@ -57,7 +57,7 @@ def create_app(config: Config | None = None) -> Dash:
         celery_app.conf.update(broker_connection_retry_on_startup=True, task_track_started=True)
         manager = CeleryManager(celery_app)
         store = ViewStore(cache, upload_store, redis_lock(config.redis_url), device=device,
-                          budget=config.compute_seconds)
+                          budget=config.compute_seconds, memory=config.compute_memory_bytes)
         app.server.extensions["funnelscope_celery"] = celery_app
     else:  # one machine: files under the cache directory, jobs in local processes
         jobs_dir = Path(config.cache_dir) / "jobs"
@@ -69,7 +69,8 @@ def create_app(config: Config | None = None) -> Dash:
             jobs_dir, queue = fallback, diskcache.Cache(str(fallback))
         manager = ForkServerDiskcacheManager(queue)
         store = ViewStore(cache, upload_store, file_lock(Path(config.cache_dir) / "locks"),
-                          device=device, budget=config.compute_seconds)
+                          device=device, budget=config.compute_seconds,
+                          memory=config.compute_memory_bytes)
     app.layout = layout.build()
     slots = fairness.slots(config.jobs_per_client, config.redis_url, Path(config.cache_dir))
     panels.register(app, store, manager, config.torch_threads, slots)  # app/callbacks/, by concern

@@ -81,18 +81,21 @@ def request_key(model_spec: dict, view_spec: dict) -> str:
 def compute(model_spec: dict, view_spec: dict, progress: Progress = None,
             store: UploadStore | None = None,
             device: torch.device | None = None, budget: float | None = None,
-            cancelled: Callable[[], bool] | None = None) -> Slice | ViewResult:
+            cancelled: Callable[[], bool] | None = None,
+            memory: int | None = None) -> Slice | ViewResult:
     """Compute the view a request names (the canonical entry point).
 
     ``progress(done, total)`` reports the view's own units of work; raising from it cancels.
     Networks need ``store`` (where uploads and the trained examples live); their slices and
     paths are evaluated on ``device`` (default the CPU; see :mod:`landscapes.networks.devices`).
-    ``budget``: seconds the computation may take (None: no limit) before it is ended with
+    ``budget``: seconds the computation may take (None: no limit) and ``memory``: bytes the
+    process may grow by while it runs (None: no limit) before it is ended with
     :class:`~landscapes.errors.BudgetExceeded`; ``cancelled()``: true once nobody waits for the
     result (it is then ended with :class:`~landscapes.errors.Cancelled`; :mod:`landscapes.budget`).
     """
     record, spec, view = _resolve(model_spec, view_spec)
-    limit = None if budget is None and cancelled is None else Budget(budget, cancelled)
+    limited = budget is not None or cancelled is not None or memory is not None
+    limit = Budget(budget, cancelled, memory=memory) if limited else None
     with running(limit):
         return record.compute(spec, view, progress if limit is None else limit.wrap(progress),
                               Context(store=store, device=device))

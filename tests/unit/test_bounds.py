@@ -199,6 +199,46 @@ def test_a_long_view_stops_soon_after_its_budget():
     budget.check()  # outside a computation there is nothing to enforce
 
 
+def test_a_view_that_outgrows_its_memory_allowance_is_stopped():
+    now, rss = [0.0], [500 * 2**20]
+    limit = budget.Budget(None, clock=lambda: now[0], memory=100 * 2**20, rss=lambda: rss[0])
+    rss[0] += 100 * 2**20  # exactly the allowance: allowed
+    now[0] += budget.CANCEL_CHECK_SECONDS
+    limit.check(1, 4)
+    rss[0] += 2**20
+    limit.check(2, 4)  # measured at most every CANCEL_CHECK_SECONDS
+    now[0] += budget.CANCEL_CHECK_SECONDS
+    with pytest.raises(BudgetExceeded, match=exactly(
+            "the view grew the server's memory by 101 MB, past its memory budget of 100 MB (3 of "
+            "4 units of work done), and was stopped; ask for fewer points, samples or starts")):
+        limit.check(3, 4)
+    unmeasurable = budget.Budget(None, clock=lambda: now[0], memory=1, rss=lambda: None)
+    now[0] += 10
+    unmeasurable.check(1, 1)  # where the memory cannot be read it is not enforced
+
+
+def test_resident_bytes_follow_an_allocation():
+    if budget.resident_bytes() is None:
+        pytest.skip("the resident set size is not readable here (not Linux)")
+    before = budget.resident_bytes()
+    block = np.ones(64 * 2**20 // 8)  # 64 MB, every page written
+    grown = budget.resident_bytes() - before
+    assert 60 * 2**20 < grown < 80 * 2**20, grown / 2**20
+    del block
+
+
+def test_a_real_view_past_its_memory_budget_is_stopped():
+    """A p-spin with 271^3 couplings (160 MB in float64) in a 32 MB allowance: stopped before its
+    slice is done (unbounded it computes, in about 4 s)."""
+    reports: list[tuple[int, int]] = []
+    with pytest.raises(BudgetExceeded, match=r"^the view grew the server's memory by \d+ MB, past "
+                                             r"its memory budget of 32 MB"):
+        views.compute({"model": "pspin", "n": 271, "p": 3, "seed": 11}, {"view": "slice"},
+                      progress=lambda done, total: reports.append((done, total)),
+                      memory=32 * 2**20)
+    assert all(done < total for done, total in reports), reports[-1:]
+
+
 def test_budget_check_enforces_the_running_computation():
     with budget.running(budget.Budget(-1.0)), pytest.raises(BudgetExceeded):
         budget.check()
@@ -287,6 +327,23 @@ def test_a_view_past_its_budget_is_422_and_not_cached(client, store):
     assert store.cached(SPEC, SLICE) is None
     store.budget = None
     assert post(client, SPEC, SLICE).status_code == 200  # without the budget it computes
+
+
+def test_a_view_past_its_memory_budget_is_422_and_not_cached(client, store):
+    spec = {"model": "pspin", "n": 271, "p": 3, "seed": 12}
+    store.memory = 32 * 2**20
+    response = post(client, spec, SLICE)
+    assert response.status_code == 422
+    assert "past its memory budget of 32 MB" in response.get_json()["error"]
+    assert store.cached(spec, SLICE) is None
+
+
+def test_the_memory_budget_is_configured_in_megabytes(tmp_path):
+    assert Config.from_env({}).compute_memory_bytes == 2048 * 2**20
+    assert Config.from_env({"FUNNELSCOPE_COMPUTE_MEMORY_MB": "64"}).compute_memory_bytes == 64 * 2**20
+    assert Config.from_env({"FUNNELSCOPE_COMPUTE_MEMORY_MB": "0"}).compute_memory_bytes is None
+    app = create_app(Config(cache_dir=tmp_path / "cache", compute_memory_mb=64))
+    assert app.server.extensions["funnelscope_store"].memory == 64 * 2**20
 
 
 def test_a_busy_worker_answers_503_and_keeps_serving_health_and_the_cache(tmp_path, monkeypatch):
