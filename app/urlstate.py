@@ -98,10 +98,18 @@ def _text(spec: dict, value) -> str:
     return str(value)
 
 
+def _items(value) -> list[str] | None:
+    """A checklist's value as sorted strings (empty: []); None for a value no checklist has."""
+    if isinstance(value, list | tuple):
+        return sorted(map(str, value))
+    return None if value else []
+
+
 def same(a, b) -> bool:
     """Whether two control values are the same setting (2 == 2.0; float noise of sliders)."""
     if isinstance(a, list) or isinstance(b, list):
-        return sorted(map(str, a or [])) == sorted(map(str, b or []))
+        items = _items(a)
+        return items is not None and items == _items(b)
     numbers = (int, float)
     if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool | str):
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
@@ -263,7 +271,7 @@ def decode(search: str | None) -> tuple[Panels, Cameras | None, list[str]]:
     """
     panels = {side: defaults(side) for side in ids.PANELS}
     notes: list[str] = []
-    query = (search or "").lstrip("?")
+    query = search.lstrip("?") if isinstance(search, str) else ""  # not text: no query
     if len(query) > MAX_SEARCH:
         return panels, None, [f"the link's settings are too long ({len(query)} characters, "
                               f"at most {MAX_SEARCH}): the defaults are shown"]

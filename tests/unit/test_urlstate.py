@@ -199,6 +199,21 @@ def test_hand_edited_urls_never_raise(search):
     assert all(isinstance(note, str) and len(note) < 400 for note in notes)
 
 
+@pytest.mark.parametrize("search", [5, ["?l.model=pspin"], {"search": "?"}, 1e308, True])
+def test_a_search_that_is_not_text_is_no_query(search):
+    """Only a hand-made request sends one (it made the URL callbacks fail with a 500)."""
+    assert decode(search) == decode("")
+
+
+def test_a_checklist_value_compares_with_anything():
+    """The URL reader compares the link's checklist values with the page's, which a hand-made
+    request sets to anything (an int made the reader fail with a 500)."""
+    assert urlstate.same(["log"], ["log"]) and urlstate.same([], None) and urlstate.same((), [])
+    for other in (5, 1.5, "log", {"log": 1}, True):
+        assert not urlstate.same(["log"], other) and not urlstate.same(other, ["log"])
+    assert urlstate.same([], 0) and not urlstate.same([], 5)
+
+
 def test_a_too_long_query_shows_the_defaults():
     panels, cameras, notes = decode("?l.model=pspin&" + "x=1&" * 2000)
     assert_same_panels(panels, defaults()) and cameras is None
