@@ -82,15 +82,18 @@ def _copy(value):
 
 def _number(value: float) -> str:
     """Shortest readable form: 2.0 -> "2", 0.30000000000000004 -> "0.3"."""
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond any float (no control has one)
+        return str(value)
     if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     return f"{value:.10g}"
 
 
 def _text(spec: dict, value) -> str:
-    if spec["kind"] == "multi":
-        return ",".join(str(v) for v in value or [])
+    if spec["kind"] == "multi" and isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int | float):
@@ -112,7 +115,10 @@ def same(a, b) -> bool:
         return items is not None and items == _items(b)
     numbers = (int, float)
     if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool | str):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+        try:
+            return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+        except OverflowError:  # an int beyond any float: no control's value
+            return False
     return a == b
 
 
@@ -244,7 +250,8 @@ def encode(panels: Panels, cameras: Cameras | None = None) -> str:
             if value is None or same(value, specs[name]["default"]):
                 continue
             pairs.append((f"{prefix}.{name}", _text(specs[name], value)))
-        uploaded = values.get(ids.UPLOADED) or {}
+        uploaded = values.get(ids.UPLOADED)
+        uploaded = uploaded if isinstance(uploaded, dict) else {}  # else not the store's keys
         for key, url_name in UPLOAD_KEYS.items():
             if uploaded.get(key):
                 pairs.append((f"{prefix}.{url_name}", str(uploaded[key])))

@@ -184,6 +184,10 @@ def bodies(draw: st.DrawFn, callbacks: list[dict], layout: dict) -> dict:
         return sent
 
     inputs, state = items(dep["inputs"]), items(dep["state"])
+    search = next((s for s in state if (s["id"], s["property"]) == ("url", "search")), None)
+    applied = next((s for s in state if s["id"] == "url-applied"), None)
+    if search is not None and applied is not None and draw(st.booleans()):
+        applied["value"] = search.get("value")  # the query the page shows: the writer writes
     changed = [f"{i['id']}.{i['property']}" for i in inputs]
     changed = draw(st.lists(st.sampled_from(changed), min_size=1, max_size=2, unique=True))
     if draw(st.integers(0, 9)) == 0:

@@ -265,6 +265,25 @@ def test_uploads_travel_as_their_keys():
     assert decode("?r.upload-data=" + KEY.upper())[0]["right"][ids.UPLOADED] == {"data": KEY}
 
 
+@pytest.mark.parametrize("changes", [
+    {ids.LOG_SCALE: 3}, {ids.LOG_SCALE: 1e308}, {ids.UPLOADED: 2}, {ids.UPLOADED: [592, -1]},
+    {ids.SEED: 10**400}, {ids.MODEL: {"a": [1]}},
+])
+def test_settings_no_control_has_are_written_without_raising(changes):
+    """The URL writer encodes what the controls hold, which a hand-made request sets to anything
+    (a checklist's int, an uploads store that is no dict made it fail with a 500); reading the
+    link back leaves such a value out with a note."""
+    panels = defaults()
+    panels["left"] |= changes
+    search = encode(panels)
+    if ids.UPLOADED in changes:  # no keys of uploads: none in the link
+        assert search == "" and urlstate.target(panels, None, "") is None
+        return
+    assert search.startswith("?") and urlstate.target(panels, None, "") == {
+        "search": search, "replace": False}
+    assert len(decode(search)[2]) == 1  # one note: the value left out
+
+
 def test_the_url_target_adds_an_entry_for_a_setting_and_replaces_it_for_a_turn():
     panels = defaults()
     assert urlstate.target(panels, None, "") is None
