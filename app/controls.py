@@ -342,8 +342,11 @@ class Area:
     when: tuple[str, Any] | None = None  # (control name, value)
 
     def shown(self, settings: Mapping[str, Any]) -> bool:
-        """Whether the area shows for ``settings`` (control values by name)."""
-        return (settings.get(ids.MODEL) in self.families and settings.get(ids.VIEW) in self.views
+        """Whether the area shows for ``settings`` (control values by name); a family or view
+        that is not a string (only a hand-made request sends one) shows nothing."""
+        model, view = settings.get(ids.MODEL), settings.get(ids.VIEW)
+        return (isinstance(model, str) and model in self.families
+                and isinstance(view, str) and view in self.views
                 and (self.when is None or settings.get(self.when[0]) == self.when[1]))
 
 

@@ -12,7 +12,7 @@ from dash.background_callback.managers import BaseBackgroundCallbackManager
 from flask_caching import Cache
 
 from app import access, api, fairness, health, layout
-from app.callbacks import camera, downloads, panels, status, uploads, url
+from app.callbacks import camera, downloads, panels, register_request_check, status, uploads, url
 from app.config import Config
 from app.data import ViewStore, file_lock, redis_lock
 from app.jobs import ForkServerDiskcacheManager
@@ -84,6 +84,7 @@ def create_app(config: Config | None = None) -> Dash:
     status.register(app, readiness=recent)
     health.register(app.server, config, cache, recent, jobs_dir)  # /healthz, /readyz
     access.register(app.server, config.lab_token)  # optional lab token (app/access.py)
+    register_request_check(app)  # a malformed callback request: 400, one line
     # /api/view: cached views as JSON (app/api.py), in fair slots per address
     api.register(app.server, store, config.api_computations, slots)
     app.server.extensions["funnelscope_store"] = store

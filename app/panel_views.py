@@ -14,6 +14,7 @@ Every function returns a :class:`PanelOutput`; results come through the :class:`
 kind's figure (:func:`main_figure`): the same figure the HTML export embeds.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -159,8 +160,10 @@ PREVIEW_STEPS = 13  # the coarse grid a slice shows at once, before the requeste
 
 
 def _coarse_request(slice_request: dict) -> dict | None:
-    """The 13x13 version of a slice request (None if the request is no finer)."""
-    if slice_request.get("steps", 0) <= PREVIEW_STEPS:
+    """The 13x13 version of a slice request (None if the request is no finer, or its steps are
+    not a number: the full request then says why)."""
+    steps = slice_request.get("steps", 0)
+    if isinstance(steps, bool) or not isinstance(steps, int | float) or steps <= PREVIEW_STEPS:
         return None
     return {**slice_request, "steps": PREVIEW_STEPS}
 
@@ -183,9 +186,11 @@ def coarse_preview(store: ViewStore, spec: dict, slice_request: dict,
     memoized in the job's process, so the coarse grid costs about 13^2/steps^2 of the slice.
     """
     coarse_request = _coarse_request(slice_request)
-    if coarse_request is None or store.cached(spec, slice_request) is not None:
+    if coarse_request is None:
         return None
     try:
+        if store.cached(spec, slice_request) is not None:
+            return None
         coarse = store.get(spec, coarse_request)
     except LandscapeError:
         return None
@@ -221,6 +226,9 @@ def _path_figure(store: ViewStore, spec: dict, path_requests: list[dict],
     return figures.path_figure(paths) if paths else figures.message_figure(hint)
 
 
+FUNNEL_DATA_KEYS = {"q", "temperatures", "free_energy", "barrier", "folding_temperature", "n"}
+
+
 def funnel_data(arrays: dict, meta: dict) -> dict:
     """F(Q; T) on the temperature grid, as plain JSON for the temperature slider's callback."""
     return {
@@ -234,14 +242,50 @@ def funnel_data(arrays: dict, meta: dict) -> dict:
     }
 
 
+def _real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _reals(values: object, length: int | None = None, gaps: bool = False) -> bool:
+    """Whether ``values`` is a list of numbers (None too where ``gaps``), of ``length`` if given."""
+    return isinstance(values, list) and (length is None or len(values) == length) and all(
+        _real(v) or (gaps and v is None) for v in values)
+
+
+def is_funnel_data(data: object) -> bool:
+    """Whether ``data`` has the form of :func:`funnel_data` (the funnel-data store holds what a
+    job wrote, or, from a hand-made request, anything)."""
+    if not isinstance(data, dict) or not FUNNEL_DATA_KEYS <= data.keys() \
+            or not _reals(data["temperatures"]) or not data["temperatures"] \
+            or not _reals(data["q"]):
+        return False
+    count, width = len(data["temperatures"]), len(data["q"])
+    free = data.get("free_energy")
+    return (isinstance(free, list) and len(free) == count
+            and all(_reals(row, width, gaps=True) for row in free)
+            and _reals(data["barrier"], count, gaps=True)
+            and (data["folding_temperature"] is None or _real(data["folding_temperature"]))
+            and (data["n"] is None or whole_number(data["n"]) is not None))
+
+
+def whole_number(value: object) -> int | None:
+    """``value`` as an int if it is a whole number (the temperature slider's index), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return None
+    return int(value)
+
+
 def free_energy_at(data: dict | None, index: int | None) -> go.Figure:
     """F(Q; T) at grid point ``index`` of a panel's :func:`funnel_data` (T_f's point if None)."""
-    if not data:
+    if not is_funnel_data(data):
         return figures.message_figure("F(Q; T) appears with the funnel view")
+    assert data is not None
     temps = np.asarray(data["temperatures"], dtype=np.float64)
     if index is None:
         index = default_temperature_index(temps, data["folding_temperature"])
-    index = int(np.clip(index, 0, temps.size - 1))
+    index = min(max(index, 0), temps.size - 1)
     free = np.array([np.inf if f is None else f for f in data["free_energy"][index]])
     return funnel_figures.free_energy_figure(
         np.asarray(data["q"]), free, float(temps[index]), data["folding_temperature"],
@@ -374,4 +418,5 @@ PANEL_VIEWS: dict[str, PanelView] = {
 
 def panel_view(view: str) -> PanelView:
     """The entry of the View control's value ``view`` (the slice view for an unknown one)."""
-    return PANEL_VIEWS.get(view, PANEL_VIEWS["slice"])
+    return PANEL_VIEWS.get(view, PANEL_VIEWS["slice"]) if isinstance(view, str) \
+        else PANEL_VIEWS["slice"]

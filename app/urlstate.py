@@ -82,15 +82,18 @@ def _copy(value):
 
 def _number(value: float) -> str:
     """Shortest readable form: 2.0 -> "2", 0.30000000000000004 -> "0.3"."""
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond any float (no control has one)
+        return str(value)
     if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     return f"{value:.10g}"
 
 
 def _text(spec: dict, value) -> str:
-    if spec["kind"] == "multi":
-        return ",".join(str(v) for v in value or [])
+    if spec["kind"] == "multi" and isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int | float):
@@ -98,13 +101,24 @@ def _text(spec: dict, value) -> str:
     return str(value)
 
 
+def _items(value) -> list[str] | None:
+    """A checklist's value as sorted strings (empty: []); None for a value no checklist has."""
+    if isinstance(value, list | tuple):
+        return sorted(map(str, value))
+    return None if value else []
+
+
 def same(a, b) -> bool:
     """Whether two control values are the same setting (2 == 2.0; float noise of sliders)."""
     if isinstance(a, list) or isinstance(b, list):
-        return sorted(map(str, a or [])) == sorted(map(str, b or []))
+        items = _items(a)
+        return items is not None and items == _items(b)
     numbers = (int, float)
     if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool | str):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+        try:
+            return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+        except OverflowError:  # an int beyond any float: no control's value
+            return False
     return a == b
 
 
@@ -236,7 +250,8 @@ def encode(panels: Panels, cameras: Cameras | None = None) -> str:
             if value is None or same(value, specs[name]["default"]):
                 continue
             pairs.append((f"{prefix}.{name}", _text(specs[name], value)))
-        uploaded = values.get(ids.UPLOADED) or {}
+        uploaded = values.get(ids.UPLOADED)
+        uploaded = uploaded if isinstance(uploaded, dict) else {}  # else not the store's keys
         for key, url_name in UPLOAD_KEYS.items():
             if uploaded.get(key):
                 pairs.append((f"{prefix}.{url_name}", str(uploaded[key])))
@@ -263,7 +278,7 @@ def decode(search: str | None) -> tuple[Panels, Cameras | None, list[str]]:
     """
     panels = {side: defaults(side) for side in ids.PANELS}
     notes: list[str] = []
-    query = (search or "").lstrip("?")
+    query = search.lstrip("?") if isinstance(search, str) else ""  # not text: no query
     if len(query) > MAX_SEARCH:
         return panels, None, [f"the link's settings are too long ({len(query)} characters, "
                               f"at most {MAX_SEARCH}): the defaults are shown"]

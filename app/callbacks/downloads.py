@@ -5,7 +5,7 @@ import logging
 
 from dash import Dash, Input, Output, State, ctx, dcc, no_update
 
-from app import ids, panel_views
+from app import ids, panel_views, urlstate
 from app.callbacks.panels import display_of, panel_requests, settings_inputs
 from app.controls import DISPLAY_NAMES, MODEL_NAMES
 from app.data import ViewStore
@@ -89,6 +89,7 @@ def _register_downloads(app: Dash, store: ViewStore, side: str) -> None:
         fmt = buttons.get(ctx.triggered_id)
         if fmt is None:
             return {"data": no_update, "status": no_update}
+        camera = urlstate.normalize_camera(camera)  # None: not a camera (a hand-made request)
         try:
             options = {**display_of(display), "camera": camera} if camera else display_of(display)
             data, status = download_file(store, controls, uploaded, fmt, options)

@@ -27,6 +27,7 @@ from app.data import ViewStore
 from app.ids import pid
 from app.layout import HIDDEN, SHOWN, area_styles
 from app.panel_views import model_spec, requests
+from app.urlstate import MAX_STATE
 from landscapes.errors import LandscapeError
 from landscapes.plots import funnel as funnel_figures
 from landscapes.plots import slices as figures
@@ -85,11 +86,24 @@ def display_options(colorscale: str | None, log: list | None, clip: float | None
         count = figures.CONTOUR_LEVELS if levels is None else int(round(float(levels)))
     except (TypeError, ValueError, OverflowError):
         count = figures.CONTOUR_LEVELS
-    return {"colorscale": colorscale or figures.COLORSCALE, "log": "log" in (log or []),
-            "clip": float(clip) if clip else None,
+    return {"colorscale": colorscale if colorscale in figures.COLORSCALES else figures.COLORSCALE,
+            "log": isinstance(log, list | tuple) and "log" in log,
+            "clip": _percentile(clip),
             "kind": kind if kind in figures.PLOT_KINDS else figures.PLOT_KINDS[0],
             "levels": min(max(count, lo), hi),
             "weight_decay": float(weight_decay) if weight_decay in figures.WEIGHT_DECAYS else 0.0}
+
+
+def _percentile(clip: object) -> float | None:
+    """The clip control's percentile: a number in (0, 100]; anything else (0, none, not a
+    number, as only a hand-made request sends) clips nothing."""
+    if isinstance(clip, bool) or not isinstance(clip, int | float | str):
+        return None
+    try:
+        value = float(clip)
+    except (ValueError, OverflowError):
+        return None
+    return value if 0 < value <= 100 else None
 
 
 def display_of(values: dict) -> dict:
@@ -126,17 +140,23 @@ def panel_output(store: ViewStore, controls: dict, uploaded: dict | None,
 
 
 def clicked_state(click: dict | None) -> str | None:
-    """``state:I`` for a click on a barrier-tree leaf (its customdata is [state, share])."""
-    points = (click or {}).get("points") or []
-    data = points[0].get("customdata") if points else None
-    if not data:
+    """``state:I`` for a click on a barrier-tree leaf (its customdata is [state, share]); None
+    for a click elsewhere, or click data no graph sends."""
+    points = click.get("points") if isinstance(click, dict) else None
+    point = points[0] if isinstance(points, list) and points else None
+    data = point.get("customdata") if isinstance(point, dict) else None
+    state = data[0] if isinstance(data, list) and data else None
+    if isinstance(state, bool) or not isinstance(state, int | float) \
+            or not 0 <= state < MAX_STATE or state != int(state):
         return None
-    return f"state:{int(data[0])}"
+    return f"state:{int(state)}"
 
 
-def with_option(options: list[dict], value: str) -> list[dict]:
-    """Dropdown ``options`` with an entry for a barrier-tree state (added once)."""
-    if any(o["value"] == value for o in options):
+def with_option(options: list[dict] | None, value: str) -> list[dict]:
+    """Dropdown ``options`` with an entry for a barrier-tree state (added once); options that
+    are not a list of options are the empty list."""
+    options = [o for o in options if isinstance(o, dict)] if isinstance(options, list) else []
+    if any(o.get("value") == value for o in options):
         return options
     label = f"barrier-tree minimum ({value.replace(':', ' ')})"
     return [*options, {"label": label, "value": value}]
@@ -210,6 +230,7 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
     )
     def update(set_progress, controls, uploaded, display, client=None):
         torch.set_num_threads(torch_threads)  # at job start: forked jobs, OpenMP (architecture.md)
+        client = client if isinstance(client, str) else None  # the page's id is a string
         set_progress(("0", "1", ""))  # the bar keeps the last job's value otherwise
         options = display_of(display)
         started = time.time_ns()  # a page closed after this (POST /api/goodbye) stops the job
@@ -293,12 +314,14 @@ def _register_funnel_extras(app: Dash, side: str) -> None:
                 "data": Input(pid(side, ids.FUNNEL_DATA), "data")},
     )
     def show_free_energy(index, data):
-        if not data:
+        if not panel_views.is_funnel_data(data):  # none yet (or, hand-made, not a funnel's)
             return {"figure": panel_views.free_energy_at(None, None), "max": 1, "marks": None,
                     "index": 0}
         temps = data["temperatures"]
-        if ctx.triggered_id == pid(side, ids.FUNNEL_DATA):  # a new funnel: start at T_f
+        index = panel_views.whole_number(index)
+        if index is None or ctx.triggered_id == pid(side, ids.FUNNEL_DATA):  # a new funnel: T_f
             index = panel_views.default_temperature_index(temps, data["folding_temperature"])
+        index = min(max(index, 0), len(temps) - 1)
         marks = funnel_figures.temperature_marks(temps, data["folding_temperature"])
         return {"figure": panel_views.free_energy_at(data, index), "max": len(temps) - 1,
                 "marks": {str(k): v for k, v in marks.items()}, "index": index}

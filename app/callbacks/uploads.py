@@ -3,7 +3,6 @@ UPLOADED store then holds their keys, which the panel's view reads. The line und
 centre checkpoint shows its loss at the checkpoint (:func:`accepted_text`)."""
 
 import base64
-import binascii
 import logging
 
 import plotly.graph_objects as go
@@ -44,10 +43,19 @@ def status_id(slot: str) -> str:
 
 def decode_upload(contents: str) -> bytes:
     """The bytes of a dcc.Upload ``contents`` data URL."""
+    if not isinstance(contents, str):  # a hand-made request's
+        raise LandscapeError("the upload could not be decoded; try the file again")
     try:
         return base64.b64decode(contents.split(",", 1)[1], validate=True)
-    except (IndexError, binascii.Error):
+    except (IndexError, ValueError):  # binascii.Error, and text that is not ASCII
         raise LandscapeError("the upload could not be decoded; try the file again") from None
+
+
+def file_name(filename: object) -> str:
+    """A dcc.Upload's ``filename``, which the page always sends as text."""
+    if not isinstance(filename, str):  # a hand-made request's
+        raise LandscapeError("the upload has no file name; try the file again")
+    return filename
 
 
 def accept_upload(uploads: UploadStore, kind: str, content_url: str, filename: str,
@@ -58,6 +66,10 @@ def accept_upload(uploads: UploadStore, kind: str, content_url: str, filename: s
     Raises LandscapeError with a message for the panel; nothing invalid is stored.
     """
     content = decode_upload(content_url)
+    filename = file_name(filename)
+    if arch_text is not None and not isinstance(arch_text, str):
+        raise LandscapeError("the architecture must be JSON text, such as "
+                             '{"type": "mlp", "sizes": [2, 64, 64, 2], "act": "relu"}')
     if kind == "data":
         return uploads.put_data(content, filename)
     arch = load_json(arch_text, "the architecture", MAX_ARCH_CHARS) if arch_text else None
@@ -89,7 +101,8 @@ def open_export(uploads: UploadStore, content_url: str, filename: str
     """Validate and store an opened ``.npz`` export (by content hash); returns its figure (as
     the panel draws its kind) and the line under the drop zone, ``opened: NAME (what it is)``.
     Raises LandscapeError with the reason a file is refused; nothing refused is stored."""
-    key = uploads.put_export(decode_upload(content_url), filename)
+    content = decode_upload(content_url)
+    key = uploads.put_export(content, file_name(filename))
     result = uploads.export(key)
     return formats.figure(result), f"opened: {filename} ({formats.describe(result.meta)})"
 

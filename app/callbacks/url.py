@@ -10,6 +10,7 @@ value}}`` for every control of :data:`app.controls.URL_NAMES`.
 from typing import Any
 
 from dash import Dash, Input, Output, State, html, no_update
+from dash.exceptions import PreventUpdate
 
 from app import ids, urlstate
 from app.callbacks.camera import clientside
@@ -126,6 +127,8 @@ def _register_reader(app: Dash) -> None:
         this starts both panels' views, with the URL's settings: the panel jobs have no initial
         call of their own (they would compute the default views first, then the link's).
         """
+        if not isinstance(search, str | None):  # the page's URL is text: a hand-made request
+            raise PreventUpdate
         search = search or ""
         out = unchanged(outputs)
         out["notes"] = url_notes([])

@@ -197,6 +197,32 @@ def test_uploads_are_validated_before_they_are_stored(config, tmp_path):
     assert sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir()) == stored
 
 
+@pytest.mark.parametrize("contents, filename, arch, words", [
+    (5, "x.npz", None, "could not be decoded"),
+    (["data:;base64,AA=="], "x.npz", None, "could not be decoded"),
+    ("data:;base64,é", "x.npz", None, "could not be decoded"),  # not ASCII: was a ValueError
+    ("data:;base64,AA==", None, None, "has no file name"),
+    ("data:;base64,AA==", {"a": 1}, None, "has no file name"),
+    ("data:;base64,AA==", "w.pt", ["{"], "architecture must be JSON text"),
+    ("data:;base64,AA==", "w.pt", 5, "architecture must be JSON text"),
+])
+def test_upload_fields_no_page_sends_are_refused_with_a_reason(config, contents, filename, arch,
+                                                                words):
+    """What only a hand-made request sends as an upload (the panel showed "could not be read"
+    and logged a traceback) is refused with the reason; nothing is stored."""
+    from landscapes.errors import LandscapeError
+
+    uploads = create_app(config).server.extensions["funnelscope_store"].uploads
+    kind = "data" if filename == "x.npz" else "checkpoint"
+    with pytest.raises(LandscapeError, match=words):
+        accept_upload(uploads, kind, contents, filename, arch)
+    if arch is None:
+        with pytest.raises(LandscapeError, match=words):
+            open_export(uploads, contents, filename)
+    folder = config.cache_dir / "store" / "uploads"
+    assert not folder.exists() or not any(folder.iterdir())
+
+
 def test_an_accepted_checkpoint_shows_its_loss_next_to_its_name(config, tmp_path):
     import io
 
@@ -417,6 +443,25 @@ def test_tree_click_makes_the_minimum_the_paths_end():
     assert once[-1]["value"] == "state:721" and with_option(once, "state:721") == once
 
 
+@pytest.mark.parametrize("click", [
+    5, "funnel", [], {"points": 3}, {"points": [7]}, {"points": [{"customdata": 372377}]},
+    {"points": [{"customdata": "through:"}]}, {"points": [{"customdata": {"a": 0}}]},
+    {"points": [{"customdata": [-1]}]}, {"points": [{"customdata": [1e308]}]},
+    {"points": [{"customdata": [float("nan")]}]}, {"points": [{"customdata": [True]}]},
+    {"points": [{"customdata": ["7"]}]}, {"points": [{"customdata": [2.5]}]},
+])
+def test_click_data_no_graph_sends_is_no_click(click):
+    """A hand-made request's click data, which made the callback fail with a 500, is ignored."""
+    assert clicked_state(click) is None
+    assert clicked_state({"points": [{"customdata": [721.0, 0.25]}]}) == "state:721"
+
+
+def test_path_options_that_are_not_a_list_of_options_are_none():
+    for options in (None, 5, "x", [3, None, "native"]):
+        assert with_option(options, "state:1") == [
+            {"label": "barrier-tree minimum (state 1)", "value": "state:1"}]
+
+
 def test_sweep_and_minima_panels(config):
     store = create_app(config).server.extensions["funnelscope_store"]
     sweep = panel_output(store, _controls(**{ids.VIEW: "sweep"}), {})
@@ -477,6 +522,20 @@ def test_slice_preview_is_coarse_first_then_the_cached_grid(config):
     assert panel_views.slice_preview(store, too_big, request) is None  # the full job reports it
 
 
+def test_the_coarse_grid_of_settings_that_name_no_view_is_none(config):
+    """The job's preview of a slice the store refuses (an unknown model, steps that are not a
+    number) is None, as its docstring says, and the panel shows the refusal: before, the cache
+    lookup raised and the panel read "internal error"."""
+    store = create_app(config).server.extensions["funnelscope_store"]
+    request = {"view": "slice", "steps": 21, "span": 1.0}
+    assert panel_views.coarse_preview(store, {"model": "isin", "n": 10}, request) is None
+    for steps in (None, [21], "21", True):
+        assert panel_views.coarse_preview(store, SPEC, {**request, "steps": steps}) is None
+    shown = []
+    out = panel_output(store, panel_controls(**{ids.MODEL: "isin"}), None, preview=shown.append)
+    assert out.messages == ["unknown model 'isin'; choose ising, network or pspin"] and not shown
+
+
 def test_the_job_sends_the_coarse_grid_before_the_requested_one(config):
     store = create_app(config).server.extensions["funnelscope_store"]
     spec = {"model": "ising", "n": 12, "native_bias": 2.0, "seed": 3}
@@ -533,6 +592,19 @@ def test_display_values_log_and_gaps():
         "colorscale": "Viridis", "log": False, "clip": None, "kind": "surface", "levels": 20,
         "weight_decay": 0.0}
     assert display_options(None, [], 0, weight_decay=0.5)["weight_decay"] == 0.0
+
+
+@pytest.mark.parametrize("colorscale, log, clip", [
+    (["Magma"], 5, [99]), ({"a": 1}, "log", {"a": 1}), ("Jet", {"log": 1}, "\x00" * 9),
+    (5, None, float("nan")), (None, True, 1e308), (None, [], -5), (None, [], "99x"), (None, [], True),
+])
+def test_display_options_of_a_hand_made_request_fall_back_to_the_defaults(colorscale, log, clip):
+    """Values no display control sends (they made the redraw, preview, job and download callbacks
+    fail) draw with the default colours, no log scale and no clipping."""
+    options = display_options(colorscale, log, clip)
+    assert options["colorscale"] == "Viridis" and options["clip"] is None
+    assert options["log"] is (log == ["log"])
+    assert display_options("Magma", ("log",), "95")["clip"] == 95.0
     # a cleared or out-of-range number input, an unknown plot type: the nearest valid drawing
     assert display_options(None, [], 0, "pie", None)["kind"] == "surface"
     assert display_options(None, [], 0, "heatmap", None)["levels"] == 20

@@ -149,6 +149,14 @@ def test_each_control_shows_exactly_for_its_families_and_views(page, family, vie
             assert (not hidden) == c.applies(family, view), (side, c.name, hidden)
 
 
+@pytest.mark.parametrize("junk", [["ising"], {"model": "ising"}, 5, None, ""])
+def test_a_family_or_view_that_is_not_a_string_shows_no_area(junk):
+    """Only a hand-made request sends one; an unhashable one made the visibility callback fail
+    with a 500."""
+    for settings in ({ids.MODEL: junk, ids.VIEW: "slice"}, {ids.MODEL: "ising", ids.VIEW: junk}):
+        assert all(style == layout.HIDDEN for style in layout.area_styles(settings).values())
+
+
 def test_the_help_explains_each_control_in_the_schemas_words():
     entries = {e.label: e for e in control_help.ENTRIES}
     for c in CONTROLS:

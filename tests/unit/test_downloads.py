@@ -247,28 +247,43 @@ def test_a_format_the_view_has_no_file_for_says_so(store):
     np.testing.assert_array_equal(read_table(text)["energies"], result.arrays["energies"])
 
 
-def test_the_download_callback_answers_through_dash(cached_slice, tmp_path):
-    """The registered callback, called as the browser does (POST /_dash-update-component)."""
-    store, panel, result = cached_slice
+def _download_through_dash(tmp_path, panel: dict, fmt: str, camera: object = None) -> dict:
+    """The registered callback's answer to a click on Download ``fmt``, called as the browser
+    does (POST /_dash-update-component)."""
     app = create_app(Config(cache_dir=tmp_path / "cache"))  # the store's cache directory
     side = "left"
     outputs = [{"id": ids.pid(side, ids.DOWNLOAD), "property": "data"},
                {"id": ids.pid(side, ids.DOWNLOAD_STATUS), "property": "children"}]
     inputs = [{"id": ids.pid(side, name), "property": "n_clicks",
-               "value": 1 if fmt == "csv" else 0} for fmt, name in ids.DOWNLOAD_BUTTONS.items()]
+               "value": 1 if button == fmt else 0} for button, name in ids.DOWNLOAD_BUTTONS.items()]
     state = [{"id": ids.pid(side, name), "property": "value", "value": panel[name]}
              for name in MODEL_NAMES]
     state += [{"id": ids.pid(side, name), "property": "value", "value": value}
               for name, value in defaults(side).items() if name in DISPLAY_NAMES]
     state.append({"id": ids.pid(side, ids.UPLOADED), "property": "data", "value": {}})
-    state.append({"id": ids.CAMERA, "property": "data", "value": None})
+    state.append({"id": ids.CAMERA, "property": "data", "value": camera})
     output = next(key for key in app.callback_map if f"..{outputs[0]['id']}.data..." in key)
     body = {"output": output, "outputs": outputs, "inputs": inputs, "state": state,
-            "changedPropIds": [f"{ids.pid(side, ids.DOWNLOAD_BUTTONS['csv'])}.n_clicks"]}
+            "changedPropIds": [f"{ids.pid(side, ids.DOWNLOAD_BUTTONS[fmt])}.n_clicks"]}
     response = app.server.test_client().post("/_dash-update-component", json=body)
     assert response.status_code == 200, response.data[:500]
-    answer = response.get_json()["response"]
-    data = answer[ids.pid(side, ids.DOWNLOAD)]["data"]
+    return response.get_json()["response"]
+
+
+def test_the_download_callback_answers_through_dash(cached_slice, tmp_path):
+    store, panel, result = cached_slice
+    answer = _download_through_dash(tmp_path, panel, "csv")
+    data = answer[ids.pid("left", ids.DOWNLOAD)]["data"]
     text = base64.b64decode(data["content"]).decode()
     assert data["filename"].endswith(".csv") and formats.read_csv_meta(text) == result.meta
-    assert answer[ids.pid(side, ids.DOWNLOAD_STATUS)]["children"] == ""
+    assert answer[ids.pid("left", ids.DOWNLOAD_STATUS)]["children"] == ""
+
+
+@pytest.mark.parametrize("camera", [5, "x", [1], {"eye": "x"}, {"eye": {"x": 1e308, "y": "a"}}])
+def test_a_camera_no_page_has_leaves_the_html_file_at_the_default_view(cached_slice, tmp_path,
+                                                                        camera):
+    """Only a hand-made request sends one: it failed the HTML file ("could not be written")."""
+    store, panel, result = cached_slice
+    answer = _download_through_dash(tmp_path, panel, "html", camera)
+    assert answer[ids.pid("left", ids.DOWNLOAD)]["data"]["filename"].endswith(".html")
+    assert answer[ids.pid("left", ids.DOWNLOAD_STATUS)]["children"] == ""

@@ -199,6 +199,21 @@ def test_hand_edited_urls_never_raise(search):
     assert all(isinstance(note, str) and len(note) < 400 for note in notes)
 
 
+@pytest.mark.parametrize("search", [5, ["?l.model=pspin"], {"search": "?"}, 1e308, True])
+def test_a_search_that_is_not_text_is_no_query(search):
+    """Only a hand-made request sends one (it made the URL callbacks fail with a 500)."""
+    assert decode(search) == decode("")
+
+
+def test_a_checklist_value_compares_with_anything():
+    """The URL reader compares the link's checklist values with the page's, which a hand-made
+    request sets to anything (an int made the reader fail with a 500)."""
+    assert urlstate.same(["log"], ["log"]) and urlstate.same([], None) and urlstate.same((), [])
+    for other in (5, 1.5, "log", {"log": 1}, True):
+        assert not urlstate.same(["log"], other) and not urlstate.same(other, ["log"])
+    assert urlstate.same([], 0) and not urlstate.same([], 5)
+
+
 def test_a_too_long_query_shows_the_defaults():
     panels, cameras, notes = decode("?l.model=pspin&" + "x=1&" * 2000)
     assert_same_panels(panels, defaults()) and cameras is None
@@ -248,6 +263,25 @@ def test_uploads_travel_as_their_keys():
     back, _, notes = decode(search)
     assert notes == [] and back["left"][ids.UPLOADED] == panels["left"][ids.UPLOADED]
     assert decode("?r.upload-data=" + KEY.upper())[0]["right"][ids.UPLOADED] == {"data": KEY}
+
+
+@pytest.mark.parametrize("changes", [
+    {ids.LOG_SCALE: 3}, {ids.LOG_SCALE: 1e308}, {ids.UPLOADED: 2}, {ids.UPLOADED: [592, -1]},
+    {ids.SEED: 10**400}, {ids.MODEL: {"a": [1]}},
+])
+def test_settings_no_control_has_are_written_without_raising(changes):
+    """The URL writer encodes what the controls hold, which a hand-made request sets to anything
+    (a checklist's int, an uploads store that is no dict made it fail with a 500); reading the
+    link back leaves such a value out with a note."""
+    panels = defaults()
+    panels["left"] |= changes
+    search = encode(panels)
+    if ids.UPLOADED in changes:  # no keys of uploads: none in the link
+        assert search == "" and urlstate.target(panels, None, "") is None
+        return
+    assert search.startswith("?") and urlstate.target(panels, None, "") == {
+        "search": search, "replace": False}
+    assert len(decode(search)[2]) == 1  # one note: the value left out
 
 
 def test_the_url_target_adds_an_entry_for_a_setting_and_replaces_it_for_a_turn():
