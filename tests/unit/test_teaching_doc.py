@@ -416,43 +416,45 @@ def _slice(store, key: str, side: str):
 
 @pytest.mark.slow
 def test_exercise_6_skip_connections(store, prose):
+    """The claims of the scenario and the exercise, against slices computed here. Their figures
+    differ between machines (CPUs round differently; 60 training steps amplify it: the plain
+    network's train loss moves by a quarter when its data moves by 1e-7), so the text states the
+    contrast and rough sizes, and the test checks those, not one machine's digits."""
     preset = presets.by_key("skip-connections")
     residual, plain = (_slice(store, "skip-connections", side) for side in ids.PANELS)
     rough = [Roughness.of(result.values) for result in (residual, plain)]
+    bowl = [1 - r.nonconvex for r in rough]
     low = [nonconvex_fraction(result.values, math.log(10)) for result in (residual, plain)]
     assert [r.meta["architecture"]["skip"] for r in (residual, plain)] == [True, False]
     assert residual.values.shape == plain.values.shape == (21, 21)
-    assert rough[0].minima == 1 < rough[1].minima  # "has 1 ... without them it has 3"
-    assert rough[1].nonconvex > 1.5 * rough[0].nonconvex and low[1] > 1.5 * low[0]  # "twice"
+    assert rough[0].minima == 1 < rough[1].minima  # "1 grid local minimum ... more minima"
+    assert 0.65 <= bowl[0] <= 0.85 and 0.4 <= bowl[1] <= 0.6  # "about three quarters", "half"
+    assert rough[1].nonconvex > 1.5 * rough[0].nonconvex and low[1] > low[0]
     assert min(residual.values.max(), plain.values.max()) > 100  # "to hundreds of nats"
     losses = [r.meta["center_energy"] for r in (residual, plain)]
+    assert losses[0] <= 0.25 and 0.7 <= losses[1] <= 1.3  # "0.01 to 0.23", "about 1"
     recipe = examples.RECIPES["digits-resnet"]
     assert (recipe.steps, recipe.lr, recipe.optimizer) == (60, 0.01, "adam")
     assert recipe.arch["blocks"] == 8 and recipe.arch["channels"] == 8  # 1 + 2 x 8 = 17 convs
-    trained = (f"the same steps take the network with skips to a train loss of "
-               f"{_sig(losses[0], 2)}", f"the one without only to {_sig(losses[1], 2)}")
     assert _missing(re.sub(r"\s+", " ", preset.explanation), [
-        *trained, f"with skips the slice has {rough[0].minima} grid local minimum",
-        f"at {1 - rough[0].nonconvex:.0%} of its points; without them it has "
-        f"{rough[1].minima} minima and is a bowl at only {1 - rough[1].nonconvex:.0%}",
+        "with skips the slice has 1 grid local minimum",
+        "at about three quarters of its points; without them it has more minima and is a bowl at "
+        "only about half", "the same steps take the network with skips to a far lower train loss",
+        "60 training steps",
     ]) == []
     assert _missing(prose, [
-        *trained, f"With skips the slice has {rough[0].minima} grid local minimum",
-        f"without them it has {rough[1].minima}.",
-        f"not positive definite at {rough[0].nonconvex:.0%} of the grid with skips against "
-        f"{rough[1].nonconvex:.0%} without; counting only the low region (loss below ln 10, a "
-        f"guess), {low[0]:.0%} against {low[1]:.0%}",
-        f"({_sig(losses[1], 2)} against {_sig(losses[0], 2)})",
+        "With skips the slice has 1 grid local minimum", "without them it has more",
+        "at about a quarter of the grid with skips against about half without",
+        "the plain network's share is still the larger", "to a far lower train loss",
+        "60 Adam steps", "The contrast is what holds",
         f"dimensions ({residual.center.size:,} parameters here)",
     ]) == []
     # question 3: another plane (Seed 1)
     other = [store.get(r.meta["model"], {**r.meta["view"], "direction_seed": 1})
              for r in (residual, plain)]
     seed1 = [Roughness.of(r.values) for r in other]
-    assert seed1[0].nonconvex < seed1[1].nonconvex
+    assert seed1[0].minima == seed1[1].minima == 1 and seed1[0].nonconvex < seed1[1].nonconvex
     assert _missing(prose, [
-        f"with seed 1 both slices have {seed1[0].minima} grid local minimum" if
-        seed1[0].minima == seed1[1].minima == 1 else "(seed 1: a different count)",
-        f"(not positive definite at {seed1[1].nonconvex:.0%} of the grid against "
-        f"{seed1[0].nonconvex:.0%})",
+        "with seed 1 both slices have 1 grid local minimum, while the plain one stays the less "
+        "convex",
     ]) == []
