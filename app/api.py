@@ -54,6 +54,7 @@ A computation whose client has closed the connection is stopped at its next prog
 every computation ends at its budget, so a request never holds a worker thread for longer.
 """
 
+import contextvars
 import io
 import json
 import logging
@@ -194,17 +195,19 @@ def _answer(key: str, result: Slice | ViewResult, cached: bool, fmt: str) -> fla
 
 
 def register(server: flask.Flask, store: ViewStore, computations: int = 2,
-             slots: fairness.Slots | None = None) -> None:
+             slots: fairness.Slots | None = None, nice: int = 0) -> None:
     """Add ``POST /api/view`` and ``GET /api/view/<key>`` to ``server``, and JSON 404/405 answers
     for every other path and method under ``/api/``.
 
     A view not cached is computed in a slot of the caller's fair share (``slots``: per address;
     None: no limit), and at most ``computations`` views are computed at once by this process's
     API (more concurrent cache misses answer 503): the other request threads stay free for
-    ``/healthz`` and the page.
+    ``/healthz`` and the page. The views are computed by a pool of ``computations`` threads at
+    nice value ``nice`` (:func:`app.fairness.compute_pool`), the request thread waiting.
     """
     fair = slots or fairness.Unlimited()
     slots_here = threading.BoundedSemaphore(max(1, computations))
+    pool = fairness.compute_pool(computations, nice)
 
     def post_view() -> flask.Response:
         fmt = _format()
@@ -237,7 +240,9 @@ def register(server: flask.Flask, store: ViewStore, computations: int = 2,
                     response.headers["Retry-After"] = str(RETRY_AFTER)
                     return response
                 try:
-                    result = store.get(model, view, cancelled=client_gone(flask.request.environ))
+                    gone = client_gone(flask.request.environ)  # this request's context goes
+                    result = pool.submit(contextvars.copy_context().run, store.get, model, view,
+                                         cancelled=gone).result()  # along (Flask's app context)
                 finally:
                     slots_here.release()
             return _answer(key, result, cached=False, fmt=fmt)

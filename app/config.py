@@ -14,6 +14,9 @@ FUNNELSCOPE_COMPUTE_SECONDS compute budget: seconds one view's computation may t
 FUNNELSCOPE_COMPUTE_MEMORY_MB memory budget: MB by which one view's computation may grow the
                            process (resident set, Linux) before it is stopped (default: 2048;
                            0 = no limit; the API answers 422, the panel says so)
+FUNNELSCOPE_COMPUTE_NICE   the nice value (0-19) of the threads and processes that compute views
+                           (default: 10; 0 = as the request threads): pages, cached views and
+                           /healthz get the CPU first (app/fairness.py)
 FUNNELSCOPE_API_COMPUTATIONS views the HTTP API computes at once per worker process (default: 2;
                            more concurrent misses answer 503 with Retry-After, so request
                            threads stay free for /healthz and the page)
@@ -54,6 +57,7 @@ class Config:
     redis_url: str | None = None
     compute_seconds: float = 300.0
     compute_memory_mb: float = 2048.0
+    compute_nice: int = 10
     api_computations: int = 2
     lab_token: str | None = field(default=None, repr=False)  # never in logs
 
@@ -75,6 +79,7 @@ class Config:
             compute_seconds=float(env.get("FUNNELSCOPE_COMPUTE_SECONDS", default.compute_seconds)),
             compute_memory_mb=float(env.get("FUNNELSCOPE_COMPUTE_MEMORY_MB",
                                             default.compute_memory_mb)),
+            compute_nice=int(env.get("FUNNELSCOPE_COMPUTE_NICE", default.compute_nice)),
             api_computations=int(env.get("FUNNELSCOPE_API_COMPUTATIONS",
                                          default.api_computations)),
             lab_token=_lab_token(env.get("FUNNELSCOPE_LAB_TOKEN")),

@@ -27,6 +27,12 @@ Two implementations of the same rules, both across processes:
 A job that leaves normally (done, failed, or cancelled by an exception) removes its ticket; a
 killed one (Cancel kills the job's process; ``kill -9``) leaves a ticket that is stale within
 seconds (Redis) or at once (files).
+
+Serving comes before computing: every thread that computes views -- the API's compute threads
+(:func:`compute_pool`), a panel job's process or Celery worker -- runs at the nice value
+``FUNNELSCOPE_COMPUTE_NICE`` (:func:`lower_priority`; Linux keeps a nice value per thread), so the
+request threads that send pages, cached views and ``/healthz`` get the CPU first, whatever one
+student computes.
 """
 
 import contextlib
@@ -38,6 +44,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -58,6 +65,28 @@ class Busy(Exception):
     def __init__(self, ahead: int) -> None:
         super().__init__(f"{ahead} of this client's jobs are ahead of this one")
         self.ahead = ahead
+
+
+def lower_priority(nice: int) -> None:
+    """Run the calling thread at nice value ``nice`` (0-19; higher: less CPU when others want
+    it) unless it already runs at that or lower priority. Linux keeps a nice value per thread;
+    where the thread's cannot be set, nothing changes. A thread never gets its priority back (an
+    unprivileged process may not raise it), so only threads that compute call this."""
+    if nice <= 0:
+        return
+    try:
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, min(nice, 19))
+    except (AttributeError, OSError) as exc:  # not Linux, or not permitted
+        log.debug("could not lower the priority of a computing thread: %s", exc)
+
+
+def compute_pool(size: int, nice: int) -> ThreadPoolExecutor:
+    """``size`` threads at nice value ``nice`` (:func:`lower_priority`) that compute views for the
+    request threads, which wait for them at their own priority."""
+    return ThreadPoolExecutor(max_workers=max(1, size), thread_name_prefix="compute",
+                              initializer=lower_priority, initargs=(nice,))
 
 
 def client_key(client: str) -> str:

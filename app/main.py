@@ -73,7 +73,8 @@ def create_app(config: Config | None = None) -> Dash:
                           memory=config.compute_memory_bytes)
     app.layout = layout.build()
     slots = fairness.slots(config.jobs_per_client, config.redis_url, Path(config.cache_dir))
-    panels.register(app, store, manager, config.torch_threads, slots)  # app/callbacks/, by concern
+    panels.register(app, store, manager, config.torch_threads, slots,  # app/callbacks/, by concern
+                    config.compute_nice)
     fairness.register(app)  # the page's client id, for fair job slots (app/fairness.py)
     uploads.register(app, store)
     downloads.register(app, store)
@@ -86,7 +87,7 @@ def create_app(config: Config | None = None) -> Dash:
     access.register(app.server, config.lab_token)  # optional lab token (app/access.py)
     register_request_check(app)  # a malformed callback request: 400, one line
     # /api/view: cached views as JSON (app/api.py), in fair slots per address
-    api.register(app.server, store, config.api_computations, slots)
+    api.register(app.server, store, config.api_computations, slots, config.compute_nice)
     app.server.extensions["funnelscope_store"] = store
     if isinstance(manager, ForkServerDiskcacheManager):  # now: every job is registered, and
         manager.start_job_server()  # the web server has not started its threads (app/jobs.py)

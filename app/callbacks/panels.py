@@ -190,18 +190,20 @@ def _table(rows: list[dict] | None) -> html.Table | None:
 
 
 def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1,
-             slots: fairness.Slots | None = None) -> None:
+             slots: fairness.Slots | None = None, nice: int = 0) -> None:
     """Register every panel's view callbacks; the views run as background jobs of ``manager``,
-    each in a slot of its browser session's fair share (``slots``; None: no limit)."""
+    each in a slot of its browser session's fair share (``slots``; None: no limit), at nice
+    value ``nice`` (:func:`app.fairness.lower_priority`)."""
     for side in ids.PANELS:
-        _register_job(app, store, side, manager, torch_threads, slots or fairness.Unlimited())
+        _register_job(app, store, side, manager, torch_threads, slots or fairness.Unlimited(),
+                      nice)
         _register_redraws(app, store, side)
         _register_visibility(app, side)
         _register_funnel_extras(app, side)
 
 
 def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads: int,
-                  slots: fairness.Slots) -> None:
+                  slots: fairness.Slots, nice: int) -> None:
     @app.callback(
         output={
             "surface": Output(pid(side, ids.SURFACE), "figure"),
@@ -230,6 +232,7 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
     )
     def update(set_progress, controls, uploaded, display, client=None):
         torch.set_num_threads(torch_threads)  # at job start: forked jobs, OpenMP (architecture.md)
+        fairness.lower_priority(nice)  # a job process or Celery worker: serving comes first
         client = client if isinstance(client, str) else None  # the page's id is a string
         set_progress(("0", "1", ""))  # the bar keeps the last job's value otherwise
         options = display_of(display)

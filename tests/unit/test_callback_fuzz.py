@@ -17,13 +17,15 @@ The panel job is a background callback: the first request starts a job and answe
 handles, and the page then polls with them until the result is there. A job is a fork of the
 job server (app/jobs.py), which would make the fuzz slow and asynchronous, so here the
 manager's ``call_job_fn`` runs Dash's own job function (its cache writes, progress and
-``set_props`` included) synchronously in the test process; the poll that follows answers with
-the job's outputs, which are checked like any other answer. The job's code is the one the
-forked process runs; only the fork is left out (test_jobs.py covers that).
+``set_props`` included) in a thread of the test process that the request waits for; the poll
+that follows answers with the job's outputs, which are checked like any other answer. The job's
+code is the one the forked process runs; only the fork is left out (test_jobs.py covers that).
 """
 
 import base64
 import json
+import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from app import create_app, presets
 from app.callbacks.panels import panel_output
 from app.config import Config
 from app.controls import MODEL_NAMES, defaults
+from app.data import ViewStore
 from app.jobs import ForkServerDiskcacheManager
 
 EXAMPLES = 1000  # generated requests per run
@@ -226,9 +229,13 @@ def _uploads(store_root: Path) -> list[str]:
 
 
 def _synchronous(manager: ForkServerDiskcacheManager) -> None:
-    """Jobs of ``manager`` run in the calling thread (Dash's job function, without the fork)."""
+    """Jobs of ``manager`` run at once, each in a thread of its own that the call waits for
+    (Dash's job function, without the fork; a job lowers its own thread's priority)."""
     def call_job_fn(key, job_fn, args, context):
-        job_fn(key, manager._make_progress_key(key), args, dict(context))
+        job = threading.Thread(target=job_fn,
+                               args=(key, manager._make_progress_key(key), args, dict(context)))
+        job.start()
+        job.join()
         return NO_PID
 
     manager.stop_job_server()
@@ -388,3 +395,20 @@ def test_a_panel_job_with_junk_display_options_and_client_id_shows_its_view(serv
     answer = response.get_json()["response"]
     assert "internal error" not in json.dumps(answer["left-message"])
     assert answer["left-drawn"]["data"]["clip"] is None
+
+
+def test_a_panel_job_computes_at_the_compute_nice_value(served, monkeypatch):
+    """Serving comes first: the job's view is computed at FUNNELSCOPE_COMPUTE_NICE (default 10),
+    the request threads keep their priority."""
+    seen: list[int] = []
+    original = ViewStore.get
+
+    def recording(self, *args, **kwargs):
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ViewStore, "get", recording)
+    values = {"left-model.value": "ising", "left-view.value": "slice", "left-steps.value": 9}
+    response = _call(served, "left-surface.figure...left-path", values, "left-model.value")
+    assert response.status_code == 200 and seen and set(seen) == {Config().compute_nice}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < Config().compute_nice

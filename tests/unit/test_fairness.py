@@ -268,3 +268,63 @@ def test_an_unwritable_ticket_directory_runs_the_job_unthrottled(tmp_path, caplo
     with slots.slot("student"):
         ran.append(True)
     assert ran == [True] and "running without one" in caplog.text
+
+
+# --------------------------------------------------------------------------- serving first
+
+
+def _nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def _in_thread(work):
+    out: list = []
+    thread = threading.Thread(target=lambda: out.append(work()))
+    thread.start()
+    thread.join(10)
+    return out[0]
+
+
+def test_a_computing_thread_runs_at_the_compute_nice_value_and_others_keep_theirs():
+    base = _nice()
+    assert base < 10, "the tests run at nice 10 or above: nothing to lower"
+
+    def lowered_twice() -> tuple[int, int, int]:
+        fairness.lower_priority(10)
+        first = _nice()
+        fairness.lower_priority(5)  # never back up
+        return first, _nice(), os.getpriority(os.PRIO_PROCESS, os.getpid())
+
+    assert _in_thread(lowered_twice) == (10, 10, base)  # the thread's, not the process's
+    assert _nice() == base
+    assert _in_thread(lambda: (fairness.lower_priority(0), _nice())[1]) == base  # 0: unchanged
+    pool = fairness.compute_pool(2, 12)
+    try:
+        assert {pool.submit(_nice).result() for _ in range(4)} == {12}
+    finally:
+        pool.shutdown()
+    assert Config.from_env({}).compute_nice == 10
+    assert Config.from_env({"FUNNELSCOPE_COMPUTE_NICE": "0"}).compute_nice == 0
+
+
+def test_api_views_are_computed_at_the_compute_nice_value_and_cached(tmp_path, monkeypatch):
+    """The request thread answers at its own priority; the view is computed by a pool thread at
+    FUNNELSCOPE_COMPUTE_NICE, inside the request's app context (the result is cached)."""
+    from app.data import ViewStore
+
+    seen: list[tuple[int, str]] = []
+    original = ViewStore.get
+
+    def recording(self, *args, **kwargs):
+        seen.append((_nice(), threading.current_thread().name))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ViewStore, "get", recording)
+    app = create_app(Config(cache_dir=tmp_path / "cache", compute_nice=13))
+    client = app.server.test_client()
+    first = client.post("/api/view", json={"model": SPIN, "view": SMALL})
+    assert first.status_code == 200 and first.get_json()["cached"] is False
+    assert len(seen) == 1 and seen[0][0] == 13 and seen[0][1].startswith("compute")
+    again = client.post("/api/view", json={"model": SPIN, "view": SMALL})
+    assert again.status_code == 200 and again.get_json()["cached"] is True
+    assert _nice() < 13
