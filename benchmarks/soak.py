@@ -12,7 +12,8 @@ time, and now and then a small new view. The minute is cut in phases:
 2. ``flood`` (second fifth): student 0 floods new, never-cached p-spin slices from
    ``--flood-threads`` threads (honouring the 429's ``Retry-After``); the others' p95 against
    the baseline, with the target of at most 2x (the fair share per client:
-   ``FUNNELSCOPE_JOBS_PER_CLIENT``, ``--jobs-per-client``);
+   ``FUNNELSCOPE_JOBS_PER_CLIENT``, ``--jobs-per-client``; computations at the nice value
+   ``FUNNELSCOPE_COMPUTE_NICE``, ``--compute-nice``: 0 to compare without it);
 3. ``chaos`` (from two fifths on): ``kill -9`` of one gunicorn worker (gunicorn starts another: it
    computes ``/api/view``) and of one Celery worker (restarted here, as a supervisor would:
    the workers run the panels' jobs), 5 s later a restart of redis-server on the same port.
@@ -26,7 +27,7 @@ those sent after recovery), wrong results (a sample of answers compared with
 Celery workers before and after.
 
 Usage: python benchmarks/soak.py [--clients 20] [--duration 60] [--workers 2]
-                                 [--jobs-per-client 2] [--flood-threads 6]
+                                 [--jobs-per-client 2] [--flood-threads 6] [--compute-nice 10]
 
 Client and server share the machine's cores: compare ratios within one run.
 """
@@ -314,6 +315,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20, help="simulated students")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--compute-nice", type=int, default=10,
+                        help="FUNNELSCOPE_COMPUTE_NICE: the computing threads' nice value")
     parser.add_argument("--jobs-per-client", type=int, default=2,
                         help="FUNNELSCOPE_JOBS_PER_CLIENT for the server")
     parser.add_argument("--flood-threads", type=int, default=6,
@@ -344,7 +347,8 @@ def run(root: Path, args, services: list[Service]) -> None:
     port = devserver.free_port()
     url = f"redis://{devserver.HOST}:{port}/0"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "FUNNELSCOPE_CACHE_DIR": str(root / "cache"),
-           "REDIS_URL": url, "FUNNELSCOPE_JOBS_PER_CLIENT": str(args.jobs_per_client)}
+           "REDIS_URL": url, "FUNNELSCOPE_JOBS_PER_CLIENT": str(args.jobs_per_client),
+           "FUNNELSCOPE_COMPUTE_NICE": str(args.compute_nice)}
     command = [str(REDIS_SERVER), "--port", str(port), "--bind", devserver.HOST, "--save", "",
                "--appendonly", "no", "--dir", str(root / "redis")]
     server = launch("redis-server", command, root / "redis.log", env)
@@ -370,7 +374,8 @@ def run(root: Path, args, services: list[Service]) -> None:
     post(base, 999, {"model": "pspin", "n": 128, "p": 3, "seed": 1}, {"view": "slice", "steps": 51}, 300)
     print(f"soak: {args.clients} students for {args.duration:g} s; gunicorn {args.workers} workers "
           f"(pid {web.process.pid}), 2 Celery workers, redis-server on port {port}; "
-          f"FUNNELSCOPE_JOBS_PER_CLIENT={args.jobs_per_client}; {len(cached)} warm views; "
+          f"FUNNELSCOPE_JOBS_PER_CLIENT={args.jobs_per_client}, "
+          f"FUNNELSCOPE_COMPUTE_NICE={args.compute_nice}; {len(cached)} warm views; "
           f"ready in {time.monotonic() - started:.0f} s")
     before = memory(web, workers)
     samples: list[Sample] = []
