@@ -4,10 +4,11 @@ The fingerprints in ``tests/fixtures/pinned_exports.json`` were written before t
 reorganised into ``spin/``, ``networks/`` and ``io/`` packages around the view registry; this
 test recomputes each export through the public entry points (the library's ``views.compute``
 and the ``landscapes`` command) and compares every array (name, shape, dtype, and its values
-through sums and sampled entries, to 1e-9 relative; 1e-5 for the float32 networks) and the
-whole meta (bar the library version). A change here is a change of the export contract:
-regenerate only on purpose, with ``FUNNELSCOPE_REPIN=1 pytest
-tests/unit/test_pinned_exports.py``, and say so in the docs.
+through sums and sampled entries, to 1e-9 relative, and absolute near zero; looser where another
+CPU rounds differently and an iteration amplifies it: :data:`RTOL`) and the whole meta (bar the
+library version). A change here is a change of the export contract: regenerate only on
+purpose, with ``FUNNELSCOPE_REPIN=1 pytest tests/unit/test_pinned_exports.py``, and say so in
+the docs.
 """
 
 import json
@@ -50,6 +51,11 @@ NETWORK_REQUESTS = {
     "moons-mlp-path": ({"model": "network", "example": "moons-mlp"},
                        {"view": "path", "from": "init", "to": "centre", "steps": 5}),
 }
+#: relative tolerances looser than 1e-9, with the differences seen between two x86-64 CPUs (one
+#: with AVX-512 and AMX) on the same pinned packages: the descent to a p-spin minimum ends
+#: 2.4e-7 apart (entries of the direction between two minima that are ~2e-7 differ by 2e-8);
+#: the example network's 300 float32 SGD steps end 1.5e-4 apart
+RTOL = {"pspin-slice-through": 1e-6, "moons-mlp-slice": 1e-3, "moons-mlp-path": 1e-3}
 CLI_COMMANDS = {
     "cli-enumerate": ["enumerate", "ising", "--n", "8", "--native-bias", "1"],
     "cli-funnel": ["funnel", "ising", "--n", "8", "--native-bias", "2", "--temperature", "0.5"],
@@ -100,7 +106,7 @@ def _close(a, b, path: str, rtol: float = 1e-9) -> None:
         for k, (x, y) in enumerate(zip(a, b, strict=True)):
             _close(x, y, f"{path}[{k}]", rtol)
     elif isinstance(a, float) and isinstance(b, int | float):
-        assert np.isclose(a, b, rtol=rtol, atol=rtol * 1e-3), f"{path}: {a!r} != {b!r}"
+        assert np.isclose(a, b, rtol=rtol, atol=rtol), f"{path}: {a!r} != {b!r}"
     else:
         assert a == b, f"{path}: {a!r} != {b!r}"
 
@@ -130,15 +136,14 @@ def _check(name: str, got: dict, pinned: dict, rtol: float = 1e-9) -> None:
 @pytest.mark.parametrize("name", list(SPIN_REQUESTS))
 def test_spin_exports_are_pinned(name, pinned, tmp_path):
     spec, view = SPIN_REQUESTS[name]
-    _check(name, _library_export(spec, view, tmp_path), pinned)
+    _check(name, _library_export(spec, view, tmp_path), pinned, RTOL.get(name, 1e-9))
 
 
 @pytest.mark.parametrize("name", list(NETWORK_REQUESTS))
 def test_example_network_exports_are_pinned(name, pinned, tmp_path, network_store,
                                             one_torch_thread):
     spec, view = NETWORK_REQUESTS[name]
-    # float32 training and evaluation: another CPU may round the last digits differently
-    _check(name, _library_export(spec, view, tmp_path, network_store), pinned, rtol=1e-5)
+    _check(name, _library_export(spec, view, tmp_path, network_store), pinned, RTOL[name])
 
 
 @pytest.mark.parametrize("name", list(CLI_COMMANDS))
