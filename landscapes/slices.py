@@ -71,7 +71,7 @@ class Slice:
         return arrays
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict) -> "Slice":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict) -> Slice:
         axes = [arrays[name] for name in AXIS_NAMES if name in arrays]
         core = {*AXIS_NAMES, "values", "center", "directions"}
         extras = {k: v for k, v in arrays.items() if k not in core}

@@ -12,7 +12,6 @@ reported per spin (H/N). Continuous views use the spherical relaxation: the same
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,7 +40,7 @@ class IsingFunnel:
     discrete = True
 
     @classmethod
-    def create(cls, n: int = 16, native_bias: float = 0.0, seed: int = 0) -> "IsingFunnel":
+    def create(cls, n: int = 16, native_bias: float = 0.0, seed: int = 0) -> IsingFunnel:
         if not MIN_SPINS <= n <= MAX_SPINS:
             raise LandscapeError(f"ising: n must be between {MIN_SPINS} and {MAX_SPINS}; got {n}")
         if not np.isfinite(native_bias) or native_bias < 0:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import cached_property
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,7 +47,7 @@ class PSpinGlass:
     @classmethod
     def create(
         cls, n: int = 64, p: int = 3, planted: float = 0.0, planted_order: int = 2, seed: int = 0
-    ) -> "PSpinGlass":
+    ) -> PSpinGlass:
         import torch
 
         from landscapes.sphere import retract
