@@ -98,9 +98,9 @@ _RESULTS: dict[str, ResultKind] = {}
 FAMILY_GROUPS = {"spin": ("ising", "pspin")}  # a record of family "spin" serves both
 #: the module that registers each model family's view kinds, imported on its first lookup
 FAMILY_MODULES = {
+    "network": "landscapes.networks.views",
     "ising": "landscapes.spin.views",
     "pspin": "landscapes.spin.views",
-    "network": "landscapes.networks.views",
 }
 
 
@@ -135,9 +135,13 @@ def unregister_result(kind: str) -> None:
 
 
 def families() -> list[str]:
-    """Every model family with at least one view, in registration order (imports them all)."""
+    """Every model family with at least one view (imports them all): the families of
+    :data:`FAMILY_MODULES` in its order (whichever was imported first), then any other in
+    registration order."""
     _load()
-    return list(dict.fromkeys(family for family, _ in _VIEWS))
+    registered = dict.fromkeys(family for family, _ in _VIEWS)
+    return ([family for family in FAMILY_MODULES if family in registered]
+            + [family for family in registered if family not in FAMILY_MODULES])
 
 
 def views_of(family: str) -> list[str]:
