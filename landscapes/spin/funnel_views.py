@@ -15,14 +15,11 @@ for a glass, whose "native" state is just a random one, this is the folding pict
 Bryngelson and Wolynes); temperatures in units of H
 (k_B = 1); free energies per spin (see :mod:`landscapes.spin.funnel`). Minima and the barrier tree
 are *mirror-folded*: a minimum s and its mirror -s (same energy, overlap -Q) are one entry,
-listed by the member with Q >= 0, and ``basin_share`` counts both basins. The barrier tree's
-compiled kernels (numba) are imported by the views that build a tree, not by the free energy.
+listed by the member with Q >= 0, and ``basin_share`` counts both basins. Small trees are built in
+numpy and larger ones by numba's compiled passes, imported then (:func:`barrier_tree`).
 """
 
-from __future__ import annotations
-
 import dataclasses
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,10 +41,14 @@ from landscapes.spin.funnel import (
     two_state_barrier,
 )
 from landscapes.spin.models import IsingFunnel, build_ising, model_meta
+from landscapes.spin.tree import (
+    SMALL_TREE_SPINS,
+    BarrierTree,
+    fold_mirror,
+    saddle_matrix,
+    small_barrier_tree,
+)
 from landscapes.viewspec import Constraint, Interval, Options, fill_view
-
-if TYPE_CHECKING:
-    from landscapes.spin.barriers import BarrierTree
 
 FUNNEL_DEFAULTS = {"view": "funnel", "reference": "native", "temperatures": 41, "t_min": 0.05,
                    "t_max": 10.0, "energy_bins": 50}
@@ -97,10 +98,19 @@ def temperature_grid(t_min: float, t_max: float, count: int, folding: float | No
     return grid
 
 
+def barrier_tree(energies: np.ndarray, n: int) -> BarrierTree:
+    """The barrier tree of all 2^N energies: in numpy up to :data:`SMALL_TREE_SPINS` spins, else
+    by the compiled passes of :mod:`landscapes.spin.barriers` (numba, imported here: it takes
+    longer to start than a small tree takes to build). The same tree either way."""
+    if n <= SMALL_TREE_SPINS:
+        return small_barrier_tree(energies, n)
+    from landscapes.spin import barriers
+
+    return barriers.barrier_tree(energies, n)
+
+
 def folded_tree(energies: np.ndarray, overlaps: np.ndarray, n: int) -> BarrierTree:
     """The mirror-folded barrier tree, each class listed by its member with Q >= 0."""
-    from landscapes.spin.barriers import barrier_tree, fold_mirror
-
     tree = fold_mirror(barrier_tree(energies, n))
     mask = 2**n - 1
     minima = np.where(overlaps[tree.minima] >= 0, tree.minima, mask ^ tree.minima)
@@ -112,8 +122,6 @@ def largest_barrier_into_ground(tree: BarrierTree) -> float:
 
     0 when the ground state is the only minimum (a perfect funnel).
     """
-    from landscapes.spin.barriers import saddle_matrix
-
     if tree.minima.size < 2:
         return 0.0
     saddles = saddle_matrix(tree)[0, 1:]
@@ -213,8 +221,6 @@ def compute_sweep(spec: dict, view: dict, progress: Progress = None) -> ViewResu
 def compute_enumeration(model: IsingFunnel, progress: Progress = None) -> ViewResult:
     """All 2^N states of ``model``: energies and native overlaps by state index, the (unfolded)
     barrier tree of single-flip minima and the histogram over the native overlap Q."""
-    from landscapes.spin.barriers import barrier_tree
-
     check_enumerable(model.n)
     result = enumerate_ising(model, progress)
     tree = barrier_tree(result.energies, model.n)
