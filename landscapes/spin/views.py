@@ -18,8 +18,9 @@ views of :mod:`landscapes.spin.funnel_views`: ``funnel``, ``sweep``, ``enumerati
 ``free_energy``. Energies are per spin, H/N (``unit`` = ``"energy per spin"``).
 
 Importing this module loads neither torch nor numba nor scipy.optimize: the computations that
-need them import them when they run (slices, paths and minima: torch; the exact views: numba's
-barrier tree and scipy's root finder), so ``landscapes enumerate`` never loads torch.
+need them import them when they run (slices, paths and minima: torch; the exact views: the
+compiled barrier tree above 16 spins, numba, and scipy's root finder), so ``landscapes
+enumerate`` never loads torch.
 """
 
 from functools import lru_cache
