@@ -358,17 +358,17 @@ class RegisteredViewsHelp(argparse.HelpFormatter):
 
 
 def cmd_examples(args: argparse.Namespace) -> None:
-    from landscapes.networks import examples, uploads
-
     if not args.export:
-        for name, recipe in examples.RECIPES.items():
+        for name, recipe in RECIPES.items():
             print(f"{name:15s} {recipe.description} (data: {recipe.data}, loss: {recipe.loss})")
         return
+    from landscapes.networks import examples, uploads
+
     folder = Path(args.export)
     if not folder.is_dir():
         raise LandscapeError(f"cannot export to {folder}: not a directory")
-    for name in tqdm(list(examples.RECIPES), desc="examples", file=sys.stderr, disable=None):
-        if examples.module_based(examples.RECIPES[name].arch):
+    for name in tqdm(list(RECIPES), desc="examples", file=sys.stderr, disable=None):
+        if examples.module_based(RECIPES[name].arch):
             print(f"skipped {name}: not a zoo architecture, so not an uploadable checkpoint "
                   f"(its slices: landscapes slice network --example {name})", file=sys.stderr)
             continue

@@ -61,6 +61,7 @@ CASES = {  # name: (arguments, {out} and {missing} standing for files; imported;
                     {"numba", "scipy.optimize", "onnx", "landscapes.networks.views"}),
     "slice pspin": (["slice", "pspin", "--n", "8", "--steps", "5", "--out", "{out}"], {"torch"},
                     {"numba", "scipy.optimize", "onnx", "landscapes.networks.views"}),
+    "examples": (["examples"], set(), {"torch", "numba", "landscapes.networks.views"}),
     # a network command loads torch and the family, but not the ONNX reader for a safetensors file
     "network": (["slice", "network", "--checkpoint", "{missing}", "--data", "moons",
                  "--out", "{out}"], {"torch"}, {"onnx"}),
