@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from app import ids
 from landscapes.networks import examples
-from landscapes.networks.architectures import LOSSES
+from landscapes.networks.catalog import LOSSES
 from landscapes.networks.datasets import BUILTIN
 from landscapes.plots import slices as figures
 from landscapes.viewspec import SEED_MAX

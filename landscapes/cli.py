@@ -6,7 +6,12 @@ JSON`` serves any registered view from the plain request data. ``--format`` (or 
 ``--out``) also writes CSV, legacy VTK or standalone HTML (:mod:`landscapes.io.formats`). Every
 command prints where it wrote; long work shows a tqdm progress bar (Ctrl-C cancels).
 Bad arguments end with one ``landscapes: error: ...`` line and exit status 2.
+
+The network family (torch) is imported by the commands that read a network, when they run:
+``--help`` and the spin commands never load it (``tests/unit/test_cli_imports.py``).
 """
+
+from __future__ import annotations
 
 import argparse
 import sys
@@ -24,18 +29,16 @@ from landscapes.errors import LandscapeError
 from landscapes.io import formats
 from landscapes.io.bounded import load_json
 from landscapes.io.npz import check_writable
-from landscapes.networks import examples, uploads
-from landscapes.networks.architectures import LOSSES
+from landscapes.networks.catalog import LOSSES, MAX_BYTES, MAX_PARAMETERS, RECIPES
 from landscapes.networks.datasets import BUILTIN, MAX_SAMPLES
-from landscapes.networks.devices import resolve_device
-from landscapes.networks.landscape import MAX_PARAMETERS
-from landscapes.networks.store import UploadStore
 from landscapes.registry import Result
+from landscapes.slices import Slice
+from landscapes.viewspec import loads_strict
 
 if TYPE_CHECKING:
     import torch
-from landscapes.slices import Slice
-from landscapes.viewspec import loads_strict
+
+    from landscapes.networks.store import UploadStore
 
 #: the longest --model or --view JSON read
 MAX_SPEC_CHARS = 2**20
@@ -82,7 +85,7 @@ def run(args: argparse.Namespace, prog: str = "landscapes") -> int:
 
 def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("networks")
-    g.add_argument("--example", choices=list(examples.RECIPES), help="a shipped example network")
+    g.add_argument("--example", choices=list(RECIPES), help="a shipped example network")
     g.add_argument("--checkpoint",
                    help=".safetensors or .pt weights, or an .onnx network (the slice center)")
     g.add_argument("--checkpoint2", help="a second checkpoint (path end; plane through points)")
@@ -91,7 +94,7 @@ def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--data", help=f"built-in dataset ({', '.join(BUILTIN)}) or .npz/.safetensors")
     g.add_argument("--loss", choices=LOSSES, help="default: from the checkpoint, else by data")
     g.add_argument("--include-1d", action="store_true", help="filter directions: keep biases")
-    g.add_argument("--max-file-mb", type=float, default=uploads.MAX_BYTES / 2**20,
+    g.add_argument("--max-file-mb", type=float, default=MAX_BYTES / 2**20,
                    help="largest checkpoint or data file read, in MB (default: %(default)g)")
     g.add_argument("--max-samples", type=int, default=MAX_SAMPLES,
                    help="largest data file, in samples (default: %(default)s)")
@@ -150,7 +153,7 @@ def _add_output_arguments(parser: argparse.ArgumentParser, help_out: str | None 
 
 
 def _write_view(args: argparse.Namespace, spec: dict, view: dict, store: UploadStore | None = None,
-                device: "torch.device | None" = None) -> tuple[Result, Path]:
+                device: torch.device | None = None) -> tuple[Result, Path]:
     """Compute the request through :func:`views.compute` and write it to ``--out``.
 
     The request, the output format (against the view's result kind) and the output path are
@@ -190,6 +193,9 @@ def _network_request(args: argparse.Namespace, stack: ExitStack) -> tuple[dict, 
     """The network spec the CLI options name and the store it reads: an example (trained into
     ``--cache-dir``), or checkpoint files plus data, validated into a temporary upload store
     with the command's limits (exactly as the dashboard validates uploads)."""
+    from landscapes.networks import uploads
+    from landscapes.networks.store import UploadStore
+
     if args.example:
         if args.checkpoint:
             raise LandscapeError("give either --example or --checkpoint, not both")
@@ -221,10 +227,18 @@ def _network_request(args: argparse.Namespace, stack: ExitStack) -> tuple[dict, 
     return spec, store
 
 
-def _write_network_view(args: argparse.Namespace, view: dict) -> None:
+def _device(args: argparse.Namespace) -> torch.device:
+    """The torch device ``--device`` names (a note on stderr when a missing GPU falls back)."""
+    from landscapes.networks.devices import resolve_device
+
     device, note = resolve_device(args.device)
     if note:
         print(f"landscapes: note: {note}", file=sys.stderr)
+    return device
+
+
+def _write_network_view(args: argparse.Namespace, view: dict) -> None:
+    device = _device(args)
     with ExitStack() as stack:
         spec, store = _network_request(args, stack)
         result, out = _write_view(args, spec, view, store, device)
@@ -313,10 +327,12 @@ def cmd_view(args: argparse.Namespace) -> None:
     examples from ``--cache-dir``, as the dashboard does)."""
     spec = _json_object(args.model_spec, "--model", '{"model": "ising", "n": 8}')
     view = _json_object(args.view_spec, "--view", '{"view": "slice"}')
-    device, note = resolve_device(args.device)
-    if note:
-        print(f"landscapes: note: {note}", file=sys.stderr)
-    result, out = _write_view(args, spec, view, UploadStore(Path(args.cache_dir)), device)
+    store, device = None, None
+    if spec.get("model") == "network":  # the family that reads uploads and runs on a device
+        from landscapes.networks.store import UploadStore
+
+        store, device = UploadStore(Path(args.cache_dir)), _device(args)
+    result, out = _write_view(args, spec, view, store, device)
     if isinstance(result, Slice):
         print(f"wrote {_grid_summary(result.meta['kind'], result)} to {out}")
         return
@@ -330,16 +346,29 @@ def _registered_views() -> str:
                      for family in sorted(registry.families()))
 
 
+class RegisteredViewsHelp(argparse.HelpFormatter):
+    """``landscapes view --help``: names the registered views after ``--view``'s help, looked up
+    when the help is shown (listing them imports every family, torch's included)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if action.dest != "view_spec" or text is None:
+            return text
+        return f"{text}; registered: {_registered_views()}".replace("%", "%%")
+
+
 def cmd_examples(args: argparse.Namespace) -> None:
     if not args.export:
-        for name, recipe in examples.RECIPES.items():
+        for name, recipe in RECIPES.items():
             print(f"{name:15s} {recipe.description} (data: {recipe.data}, loss: {recipe.loss})")
         return
+    from landscapes.networks import examples, uploads
+
     folder = Path(args.export)
     if not folder.is_dir():
         raise LandscapeError(f"cannot export to {folder}: not a directory")
-    for name in tqdm(list(examples.RECIPES), desc="examples", file=sys.stderr, disable=None):
-        if examples.module_based(examples.RECIPES[name].arch):
+    for name in tqdm(list(RECIPES), desc="examples", file=sys.stderr, disable=None):
+        if examples.module_based(RECIPES[name].arch):
             print(f"skipped {name}: not a zoo architecture, so not an uploadable checkpoint "
                   f"(its slices: landscapes slice network --example {name})", file=sys.stderr)
             continue
@@ -411,12 +440,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_arguments(p)
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("view", help="any registered view, from JSON model and view specs")
+    p = sub.add_parser("view", help="any registered view, from JSON model and view specs",
+                       formatter_class=RegisteredViewsHelp)
     p.add_argument("--model", dest="model_spec", required=True,
                    help='model spec, e.g. \'{"model": "ising", "n": 8}\'')
     p.add_argument("--view", dest="view_spec", required=True,
-                   help='view spec, e.g. \'{"view": "slice", "steps": 21}\'; registered: '
-                        + _registered_views())
+                   help='view spec, e.g. \'{"view": "slice", "steps": 21}\'')
     p.add_argument("--device", default="cpu", help="networks: cpu (default), cuda, cuda:K or auto")
     p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "funnelscope"),
                    help="networks: where uploads and the trained examples are stored")

@@ -16,9 +16,13 @@ Two kinds of record:
 
 Records are plain frozen dataclasses of functions over plain data (dicts, numpy arrays,
 :class:`~landscapes.slices.Slice` and :class:`~landscapes.results.ViewResult`); this module
-imports none of the families, so they can all import it (no import circles).
+imports none of the families, so they can all import it (no import circles). It knows each
+family's module by name (:data:`FAMILY_MODULES`) and imports it on the first lookup of that
+family, so a spin command never loads the network family (torch) and ``landscapes --help``
+loads neither.
 """
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +96,19 @@ class ResultKind:
 _VIEWS: dict[tuple[str, str], ViewKind] = {}
 _RESULTS: dict[str, ResultKind] = {}
 FAMILY_GROUPS = {"spin": ("ising", "pspin")}  # a record of family "spin" serves both
+#: the module that registers each model family's view kinds, imported on its first lookup
+FAMILY_MODULES = {
+    "network": "landscapes.networks.views",
+    "ising": "landscapes.spin.views",
+    "pspin": "landscapes.spin.views",
+}
+
+
+def _load(family: str | None = None) -> None:
+    """Import the module of ``family`` (None: of every family), which registers its views."""
+    names = FAMILY_MODULES if family is None else [family] if family in FAMILY_MODULES else []
+    for name in names:
+        importlib.import_module(FAMILY_MODULES[name])
 
 
 def register_view(record: ViewKind) -> ViewKind:
@@ -118,21 +135,28 @@ def unregister_result(kind: str) -> None:
 
 
 def families() -> list[str]:
-    """Every model family with at least one view, in registration order."""
-    return list(dict.fromkeys(family for family, _ in _VIEWS))
+    """Every model family with at least one view (imports them all): the families of
+    :data:`FAMILY_MODULES` in its order (whichever was imported first), then any other in
+    registration order."""
+    _load()
+    registered = dict.fromkeys(family for family, _ in _VIEWS)
+    return ([family for family in FAMILY_MODULES if family in registered]
+            + [family for family in registered if family not in FAMILY_MODULES])
 
 
 def views_of(family: str) -> list[str]:
     """The views registered for ``family``, in registration order."""
+    _load(family)
     return [view for fam, view in _VIEWS if fam == family]
 
 
 def view_kind(family: str, view: str) -> ViewKind:
     """The record of ``view`` for ``family``; LandscapeError naming the choices otherwise."""
+    _load(family)
     record = _VIEWS.get((family, view))
     if record is not None:
         return record
-    known = families()
+    known = families()  # the error names every family's views: load them all
     if family not in known:
         raise LandscapeError(f"unknown model {family!r}; choose {_or(sorted(known))}")
     offered = [v for fam, v in _VIEWS if fam == family]
@@ -160,7 +184,7 @@ def _or(names: list[str]) -> str:
 
 
 __all__ = [
-    "Context", "Progress", "Result", "ResultKind", "ViewKind", "families", "register_result",
-    "register_view", "result_kind", "result_kinds", "unregister_result", "unregister_view",
-    "view_kind", "views_of",
+    "FAMILY_MODULES", "Context", "Progress", "Result", "ResultKind", "ViewKind", "families",
+    "register_result", "register_view", "result_kind", "result_kinds", "unregister_result",
+    "unregister_view", "view_kind", "views_of",
 ]

@@ -6,18 +6,23 @@ the *last* axis along ``d1``: ``values[i, j]`` is at ``(x[j], y[i])`` (Plotly's 
 and ``values[k, i, j]`` at ``(x[j], y[i], z[k])``.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from landscapes.errors import LandscapeError
 from landscapes.registry import Progress
-from landscapes.sphere import retract
+
+if TYPE_CHECKING:
+    import torch
 
 AXIS_NAMES = ("x", "y", "z")
-EnergyFn = Callable[[torch.Tensor], torch.Tensor | np.ndarray]  # points (B, D) -> values (B, ...)
+# points (B, D) -> values (B, ...); torch is imported where a grid is evaluated, not here
+EnergyFn = Callable[["torch.Tensor"], "torch.Tensor | np.ndarray"]
 MAX_POINTS = 2_000_000
 
 
@@ -52,6 +57,10 @@ class Slice:
             coefs = grid_coefficients(self.axes)
         pts = self.center + coefs @ self.directions
         if self.geometry == "sphere":
+            import torch
+
+            from landscapes.sphere import retract
+
             pts = retract(torch.as_tensor(pts)).numpy()
         return pts
 
@@ -62,7 +71,7 @@ class Slice:
         return arrays
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict) -> "Slice":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict) -> Slice:
         axes = [arrays[name] for name in AXIS_NAMES if name in arrays]
         core = {*AXIS_NAMES, "values", "center", "directions"}
         extras = {k: v for k, v in arrays.items() if k not in core}
@@ -115,6 +124,10 @@ def evaluate_points(
     progress: Progress = None,
 ) -> np.ndarray:
     """``energy`` at ``center + coefs @ directions`` (retracted on the sphere), chunk by chunk."""
+    import torch
+
+    from landscapes.sphere import retract
+
     total = len(coefs)
     c = torch.as_tensor(np.asarray(center, dtype=np.float64))
     d = torch.as_tensor(np.asarray(directions, dtype=np.float64))

@@ -9,24 +9,25 @@ A request is plain data -- a model spec and a view spec, e.g.::
 Which views each model family has, their defaults, validation and computation are the records
 of :mod:`landscapes.registry`: the spin views in :mod:`landscapes.spin.views` (slice, path,
 minima; for Ising also funnel, sweep, enumeration, free_energy), the network views in
-:mod:`landscapes.networks.views` (slice, path, minima). This module only looks them up:
+:mod:`landscapes.networks.views` (slice, path, minima), each family's module imported on its
+first lookup (so a spin request never loads torch's network machinery). This module only
+looks them up:
 :func:`canonical_request` normalizes a request by its record, :func:`request_key` hashes it and
 :func:`compute` runs it. A view spec without ``view`` is a ``slice``.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 from collections.abc import Callable
-
-import torch
+from typing import TYPE_CHECKING
 
 import landscapes
 from landscapes import io as _io  # noqa: F401  (registers the result kinds)
 from landscapes import registry
 from landscapes.budget import Budget, running
 from landscapes.errors import LandscapeError
-from landscapes.networks import views as _network_views  # noqa: F401  (registers its records)
-from landscapes.networks.store import UploadStore
 from landscapes.registry import Context, Progress, ViewKind
 from landscapes.results import ViewResult
 from landscapes.slices import Slice
@@ -38,6 +39,11 @@ from landscapes.spin.views import (
     normalize_view,
     resolve_point,
 )
+
+if TYPE_CHECKING:
+    import torch
+
+    from landscapes.networks.store import UploadStore
 
 # part of every request key: bumped when the canonical request or a result changes form
 # (2: the registry; minima carry their start states, network paths spell "center")

@@ -23,7 +23,6 @@ from landscapes.errors import LandscapeError
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "softplus": nn.Softplus,
                "gelu": nn.GELU, "elu": nn.ELU}
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d, "none": None}
-LOSSES = ("cross_entropy", "mse")
 MAX_WIDTH = 4096
 MAX_LAYERS = 16
 #: the keys each zoo type accepts (and nothing else)

@@ -38,58 +38,15 @@ from safetensors.torch import load_file, save_file
 from landscapes import budget
 from landscapes.errors import LandscapeError
 from landscapes.networks.architectures import ParameterLayout, build_network, split_state
+from landscapes.networks.catalog import RECIPES, RESNET_TYPE, Recipe
 from landscapes.networks.datasets import Dataset, load_builtin
 from landscapes.networks.landscape import NetworkLandscape
-from landscapes.networks.resnet import RESNET_TYPE, build_resnet
+from landscapes.networks.resnet import build_resnet
 
 VERSION = 2  # bump when training changes: cached files of other versions are ignored
 
 
-@dataclass(frozen=True)
-class Recipe:
-    arch: dict
-    data: str
-    loss: str
-    optimizer: str
-    lr: float
-    steps: int
-    record_every: int
-    description: str
-    stop_loss: float = float("inf")
-
-
 log = logging.getLogger(__name__)
-
-RECIPES = {
-    "moons-mlp": Recipe(
-        {"type": "mlp", "sizes": [2, 64, 64, 2], "act": "relu"}, "moons", "cross_entropy",
-        "sgd", 1.0, 300, 10, "MLP 2-64-64-2 on two moons: init, final and its trajectory",
-    ),
-    "multiply-gate": Recipe(
-        {"type": "mlp", "sizes": [2, 4, 1], "act": "softplus"}, "multiply", "mse",
-        "adam", 0.05, 1500, 50, "Lin & Tegmark multiplication gate: 4 softplus neurons learn x*y",
-    ),
-    "digits-cnn": Recipe(
-        {"type": "cnn", "in_channels": 1, "image_size": 8, "channels": [8, 16], "kernel": 3,
-         "pool": "max", "batchnorm": True, "classes": 10, "act": "relu"},
-        "digits", "cross_entropy", "adam", 0.01, 150, 10,
-        "small CNN with BatchNorm on scikit-learn digits",
-    ),
-    "exploding-mlp": Recipe(
-        {"type": "mlp", "sizes": [2, 64, 64, 2], "act": "relu"}, "moons", "cross_entropy",
-        "sgd", 12.0, 60, 1, "the moons MLP with learning rate 12: the loss explodes",
-        stop_loss=1e6,
-    ),
-    **{name: Recipe(
-        {"type": RESNET_TYPE, "in_channels": 1, "image_size": 8, "channels": 8, "blocks": 8,
-         "skip": skip, "batchnorm": True, "classes": 10},
-        "digits", "cross_entropy", "adam", 0.01, 60, 10,
-        f"deep CNN (stem + 8 blocks of 2 convs: 17 convs, 8 channels, BatchNorm) on the "
-        f"digits, {words}",
-    ) for name, skip, words in (("digits-resnet", True, "with identity skips"),
-                                ("digits-plainnet", False, "the same without its skips"))},
-}
-
 
 @dataclass(frozen=True)
 class TrainedExample:

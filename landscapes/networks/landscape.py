@@ -29,7 +29,6 @@ from torch import nn
 
 from landscapes.errors import LandscapeError
 from landscapes.networks.architectures import (
-    LOSSES,
     ParameterLayout,
     build_network,
     input_shape,
@@ -39,10 +38,10 @@ from landscapes.networks.architectures import (
     split_state,
     zoo_arch_of,
 )
+from landscapes.networks.catalog import LOSSES, MAX_PARAMETERS
 from landscapes.networks.datasets import Dataset
 from landscapes.networks.gemm import GemmProgram, TooLarge, binary_scores, buffers_equal, scores
 
-MAX_PARAMETERS = 2_000_000
 # points per vmap call: about VMAP_ROWS sample rows (points x samples), at most VMAP_POINTS points.
 # Measured (1 thread, width-64 MLP and residual MLP, time per point by chunk 1..64): iris
 # (150 samples) fastest at 32-64 points (3-4x chunk 4); moons (1500) about equal at 4-16 (4-5

@@ -29,7 +29,8 @@ import torch
 from torch import nn
 
 from landscapes.errors import LandscapeError
-from landscapes.networks.architectures import LOSSES, split_state
+from landscapes.networks.architectures import split_state
+from landscapes.networks.catalog import LOSSES
 from landscapes.networks.datasets import MAX_SAMPLES, Dataset, from_arrays, from_train_test
 from landscapes.networks.devices import resolve_device
 from landscapes.networks.landscape import MAX_PARAMETERS, NetworkLandscape, float32_state

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from landscapes.errors import LandscapeError
+from landscapes.networks.catalog import RESNET_TYPE
 
-RESNET_TYPE = "resnet"
 RESNET_KEYS = ("type", "in_channels", "image_size", "channels", "blocks", "skip", "batchnorm",
                "classes")
 MAX_BLOCKS = 32

@@ -15,8 +15,11 @@ What is accepted (docs/file-formats.md, "Uploads"):
 Refused before anything is parsed: ``torch.export`` ``.pt2`` archives and TorchScript files
 (loading those can run code). Nothing here ever unpickles without ``weights_only=True``,
 imports user code or executes anything: the server builds the network from its own zoo of
-architectures and only takes the weights from the file.
+architectures and only takes the weights from the file. The ONNX reader (and the onnx package,
+slow to load) is imported when an ``.onnx`` file is read.
 """
+
+from __future__ import annotations
 
 import hashlib
 import io
@@ -28,6 +31,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 import safetensors
@@ -38,13 +42,13 @@ import torch
 from landscapes.errors import LandscapeError
 from landscapes.io import bounded
 from landscapes.networks.architectures import (
-    LOSSES,
     ONNX_EXPORT,
     build_network,
     normalize_arch,
     split_state,
     zoo_accepts,
 )
+from landscapes.networks.catalog import LOSSES, MAX_BYTES
 from landscapes.networks.datasets import (
     MAX_SAMPLES,
     SPLIT_KEYS,
@@ -53,9 +57,10 @@ from landscapes.networks.datasets import (
     from_split,
 )
 from landscapes.networks.landscape import MAX_PARAMETERS
-from landscapes.networks.onnx import OnnxNetwork, read_onnx, sample_input, verify
 
-MAX_BYTES = 20 * 2**20
+if TYPE_CHECKING:
+    from landscapes.networks.onnx import OnnxNetwork
+
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".onnx")
 DATA_SUFFIXES = (".npz", ".safetensors")
 #: the arrays read from an ``.npz`` and the members of a ``.pt`` zip may expand to at most this
@@ -173,6 +178,8 @@ def _read_onnx_checkpoint(content: bytes, filename: str, max_bytes: int,
     """An ONNX upload: checked and translated, then compared with onnxruntime on standard normal
     inputs of its declared shape (the comparison on the uploaded data is
     :func:`landscapes.networks.onnx.verify`, once the data is known)."""
+    from landscapes.networks.onnx import read_onnx, sample_input, verify
+
     net = read_onnx(content, filename, max_bytes, max_parameters)
     verify(net, sample_input(net))
     state = {name: tensor.detach().clone() for name, tensor in net.module.state_dict().items()}

@@ -31,7 +31,8 @@ import torch
 from landscapes.directions import directions_through, filter_normalized, pca_directions
 from landscapes.errors import LandscapeError
 from landscapes.networks import examples
-from landscapes.networks.architectures import LOSSES, describe_arch, output_size, split_state
+from landscapes.networks.architectures import describe_arch, output_size, split_state
+from landscapes.networks.catalog import LOSSES
 from landscapes.networks.datasets import BUILTIN, Dataset, as_class_labels, load_builtin
 from landscapes.networks.landscape import MAX_PARAMETERS, NetworkLandscape
 from landscapes.networks.minima import (
@@ -40,7 +41,6 @@ from landscapes.networks.minima import (
     network_minima,
     normalize_network_minima_view,
 )
-from landscapes.networks.onnx import verify
 from landscapes.networks.store import KEY_LENGTH, UploadStore
 from landscapes.networks.uploads import Checkpoint
 from landscapes.registry import Context, Progress, ViewKind, register_view
@@ -266,6 +266,8 @@ def checkpoint_source(center: Checkpoint, others: Mapping[str, Checkpoint], data
     labels are cast to class labels (:func:`landscapes.networks.datasets.as_class_labels`)."""
     assert center.arch is not None  # a loaded checkpoint always has its architecture
     if center.onnx is not None:  # any graph: checked on the data, then the generic engine
+        from landscapes.networks.onnx import verify  # (the onnx package is slow to load)
+
         verify(center.onnx, data.x_train[:VERIFY_SAMPLES])
         outputs = int(center.onnx.module(torch.as_tensor(data.x_train[:1])).shape[-1])
     else:

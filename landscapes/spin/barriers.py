@@ -45,16 +45,26 @@ every state of a block is the block's other half (low bits) or the partner block
 access and blocks vectorization: the loops index slices from 0.)
 
 :func:`fold_mirror` gives the tree of mirror classes: each minimum and its mirror are one leaf.
+The tree's record, its merges (Kruskal), the saddle matrix, the mirror folding and the same tree
+for small landscapes in plain numpy (no compiled passes: numba takes longer to start than that
+tree takes to build) live in :mod:`landscapes.spin.tree`; they are imported here too.
 """
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from functools import cached_property
 
 import numba
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
+
+from landscapes.spin.tree import (
+    BarrierTree,
+    check_energies,
+    escape_barriers,
+    fold_mirror,
+    kruskal,
+    saddle_matrix,
+)
 
 MIN_CHUNK = 2**16  # states per thread below which one thread does it all (n <= 17: one)
 BLOCK = 1024  # states per block of the compiled passes (their work arrays stay in L1)
@@ -65,47 +75,6 @@ SADDLE_QUANTILE = 0.15
 MIRRORED = np.int32(1 << 30)  # flag of a folded descent pointer: the mirror of a visited state
 STATE_BITS = np.int32((1 << 30) - 1)
 DENSE_PAIR_LIMIT = 4_000_000  # basin pairs m*m kept in a dense table; above it, sort edges
-
-
-@dataclass(frozen=True)
-class BarrierTree:
-    """The barrier tree of one landscape.
-
-    ``minima`` (M,) state indices, ascending energy (ties by index); ``minimum_energies`` (M,)
-    per spin; ``basin_share`` (M,) fraction of all states in each basin (sums to 1); ``merges``
-    (M-1, 3) float rows ``(saddle_energy, a, b)`` in ascending saddle energy (see module
-    docstring); ``ground`` the state index of the lowest minimum (``minima[0]``; its mirror is
-    degenerate); :attr:`basin_of` (2^N,) the position in ``minima`` each state's steepest
-    descent reaches, built when first asked for from ``half_basins`` -- the basins of the states
-    visited (all of them, or the lower half: spin N-1 down) -- and ``mirror`` (the position of
-    each minimum's mirror; None when every state was visited).
-    """
-
-    n: int
-    minima: np.ndarray
-    minimum_energies: np.ndarray
-    basin_share: np.ndarray
-    merges: np.ndarray
-    ground: int
-    half_basins: np.ndarray = field(repr=False)
-    mirror: np.ndarray | None = field(default=None, repr=False)
-
-    @cached_property
-    def basin_of(self) -> np.ndarray:
-        """(2^N,) basin position of every state (a state past the visited half is the mirror of
-        state ``2^N - 1 - x``, in the mirror basin)."""
-        if self.mirror is None:
-            return self.half_basins
-        return np.concatenate([self.half_basins, self.mirror[self.half_basins[::-1]]])
-
-
-def _check(energies: np.ndarray, n: int) -> np.ndarray:
-    if not 0 <= n <= 30:  # state indices (and a fold flag) fit in int32
-        raise ValueError(f"n must be between 0 and 30; got {n}")
-    e = np.asarray(energies, dtype=np.float64)
-    if e.shape != (2**n,):
-        raise ValueError(f"energies must have shape (2^{n},) = ({2**n},); got {e.shape}")
-    return e
 
 
 @numba.njit(cache=True, nogil=True)
@@ -414,7 +383,7 @@ def descent_targets(energies: np.ndarray, n: int, threads: int | None = None) ->
     The target is the lowest neighbour if it is strictly lower than the state; among equally low
     neighbours the lowest flipped-bit index wins.
     """
-    e = _check(energies, n)
+    e = check_energies(energies, n)
     out = np.empty(e.size, np.int32)
     with _Passes(threads or default_threads()) as passes:
         block = _block(e.size)
@@ -461,31 +430,6 @@ def _basin_edges(e: np.ndarray, basin: np.ndarray, mirror: np.ndarray, n: int,
     return keys[first], weights[first]
 
 
-def _kruskal(pairs: np.ndarray, weights: np.ndarray, m: int) -> np.ndarray:
-    """Merge rows (saddle, a, b) of the basin graph, a < b the lowest minima of the two sides."""
-    order = np.lexsort((pairs, weights))
-    parent = list(range(m))  # the root of a component is its lowest minimum (smallest position)
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    rows: list[tuple[float, int, int]] = []
-    for k in order:
-        a, b = divmod(int(pairs[k]), m)
-        ra, rb = find(a), find(b)
-        if ra == rb:
-            continue
-        lo, hi = min(ra, rb), max(ra, rb)
-        parent[hi] = lo
-        rows.append((float(weights[k]), lo, hi))
-        if len(rows) == m - 1:
-            break
-    return np.array(rows, dtype=np.float64).reshape(-1, 3)
-
-
 def barrier_tree(energies: np.ndarray, n: int, threads: int | None = None) -> BarrierTree:
     """Minima, basins and merge (disconnectivity) tree of all 2^N energies per spin.
 
@@ -494,7 +438,7 @@ def barrier_tree(energies: np.ndarray, n: int, threads: int | None = None) -> Ba
     (cached on disk by numba). The passes over states run in ``threads`` threads (default:
     :func:`default_threads`); the result does not depend on it.
     """
-    e = _check(energies, n)
+    e = check_energies(energies, n)
     size, mask = e.size, e.size - 1
     with _Passes(threads or default_threads()) as passes:
         reached, symmetric = _descend(e, n, passes)
@@ -511,85 +455,14 @@ def barrier_tree(energies: np.ndarray, n: int, threads: int | None = None) -> Ba
         if symmetric:  # upper-half states in basin a are mirrors of lower-half states in mirror[a]
             counts = counts + counts[mirror]
         ceiling = float(np.quantile(e[::max(1, size // 2**12)], SADDLE_QUANTILE))
-        merges = _kruskal(*_basin_edges(e, basin, mirror, n, m, passes, ceiling), m)
+        merges = kruskal(*_basin_edges(e, basin, mirror, n, m, passes, ceiling), m)
         if merges.shape[0] < m - 1 or (m > 1 and merges[-1, 0] > ceiling):  # guessed too low
-            merges = _kruskal(*_basin_edges(e, basin, mirror, n, m, passes), m)
+            merges = kruskal(*_basin_edges(e, basin, mirror, n, m, passes), m)
     return BarrierTree(n, minima, e[minima], counts / size, merges, int(minima[0]), basin,
                        mirror if symmetric else None)
 
 
-def saddle_matrix(tree: BarrierTree) -> np.ndarray:
-    """(M, M) lowest saddle energy per spin between every pair of minima (diagonal: own energy).
-
-    The minimax path energy between two minima is the energy of the merge that first puts them
-    in one component (an ultrametric); +inf for minima never joined.
-    """
-    m = tree.minima.size
-    out = np.full((m, m), np.inf)
-    np.fill_diagonal(out, tree.minimum_energies)
-    members = {i: [i] for i in range(m)}
-    for saddle, a, b in tree.merges:
-        ga, gb = members.pop(int(a)), members.pop(int(b))
-        out[np.ix_(ga, gb)] = saddle
-        out[np.ix_(gb, ga)] = saddle
-        members[int(min(a, b))] = ga + gb
-    return out
-
-
-def escape_barriers(tree: BarrierTree) -> np.ndarray:
-    """(M,) per minimum: saddle energy to reach any lower minimum minus its own energy (per spin).
-
-    The lowest minimum gets +inf (nothing lower to reach). For a merge row ``(saddle, a, b)`` with
-    ``a < b`` the component led by ``b`` escapes into the lower one, so ``b``'s barrier is
-    ``saddle - E_b``.
-    """
-    out = np.full(tree.minima.size, np.inf)
-    for saddle, _, b in tree.merges:
-        out[int(b)] = saddle - tree.minimum_energies[int(b)]
-    return out
-
-
-def fold_mirror(tree: BarrierTree) -> BarrierTree:
-    """The tree of mirror classes {s, -s} of a mirror-symmetric landscape (E(s) = E(-s)).
-
-    Each minimum and its mirror become one leaf: ``minima`` holds the member listed first in
-    ``tree.minima`` (equal energies: the lower state index), ``basin_share`` the two basins
-    together, ``basin_of`` the class position of every state. Merges are the images of the full
-    tree's merges (union-find over classes, in the same order), so a class joins its mirror at no
-    merge and there are (classes - 1) merges. Raises ValueError if the minima do not come in
-    mirror pairs of equal energy.
-    """
-    mask = 2**tree.n - 1
-    position = {int(x): k for k, x in enumerate(tree.minima)}
-    try:
-        mirror = np.array([position[mask ^ int(x)] for x in tree.minima], dtype=np.int64)
-    except KeyError:
-        raise ValueError("the minima do not come in mirror pairs: not a mirror-symmetric landscape") \
-            from None
-    if not np.array_equal(tree.minimum_energies, tree.minimum_energies[mirror]):
-        raise ValueError("mirror minima have different energies: not a mirror-symmetric landscape")
-    keep = np.flatnonzero(np.arange(mirror.size) <= mirror)  # the first member of each class
-    cls = np.empty(mirror.size, dtype=np.int64)
-    cls[keep] = np.arange(keep.size)
-    cls[mirror[keep]] = np.arange(keep.size)
-    parent = list(range(keep.size))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    rows = []
-    for saddle, a, b in tree.merges:
-        ra, rb = find(int(cls[int(a)])), find(int(cls[int(b)]))
-        if ra != rb:
-            lo, hi = min(ra, rb), max(ra, rb)
-            parent[hi] = lo
-            rows.append((saddle, lo, hi))
-    share = np.bincount(cls, weights=tree.basin_share, minlength=keep.size)
-    merges = np.array(rows, dtype=np.float64).reshape(-1, 3)
-    # a state's class is its basin's: the upper half mirrors the lower half into the same classes
-    mirror_classes = None if tree.mirror is None else np.arange(keep.size)
-    return BarrierTree(tree.n, tree.minima[keep], tree.minimum_energies[keep], share, merges,
-                       int(tree.minima[keep[0]]), cls[tree.half_basins], mirror_classes)
+__all__ = [
+    "BarrierTree", "barrier_tree", "default_threads", "descent_targets", "escape_barriers",
+    "fold_mirror", "saddle_matrix",
+]

@@ -18,7 +18,6 @@ Conventions
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
 
 @dataclass(frozen=True)
@@ -238,6 +237,8 @@ def folding_temperature(
     crossing = np.flatnonzero((gaps[:-1] < 0) & (gaps[1:] >= 0))
     if crossing.size == 0:
         return None
+    from scipy.optimize import brentq  # only to refine a crossing (scipy.optimize is slow to load)
+
     lo, hi = np.log(ts[crossing[0]]), np.log(ts[crossing[0] + 1])
     root = brentq(lambda x: ensemble.gap(float(np.exp(x)), q_native, q_unfold), lo, hi,
                   xtol=tol, rtol=4 * np.finfo(float).eps)

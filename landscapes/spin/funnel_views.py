@@ -15,7 +15,8 @@ for a glass, whose "native" state is just a random one, this is the folding pict
 Bryngelson and Wolynes); temperatures in units of H
 (k_B = 1); free energies per spin (see :mod:`landscapes.spin.funnel`). Minima and the barrier tree
 are *mirror-folded*: a minimum s and its mirror -s (same energy, overlap -Q) are one entry,
-listed by the member with Q >= 0, and ``basin_share`` counts both basins.
+listed by the member with Q >= 0, and ``basin_share`` counts both basins. Small trees are built in
+numpy and larger ones by numba's compiled passes, imported then (:func:`barrier_tree`).
 """
 
 import dataclasses
@@ -25,7 +26,6 @@ import numpy as np
 from landscapes.errors import LandscapeError
 from landscapes.registry import Progress
 from landscapes.results import ViewResult, base_meta
-from landscapes.spin.barriers import BarrierTree, barrier_tree, fold_mirror, saddle_matrix
 from landscapes.spin.enumeration import (
     MAX_ENUMERATION_SPINS,
     check_enumerable,
@@ -41,6 +41,13 @@ from landscapes.spin.funnel import (
     two_state_barrier,
 )
 from landscapes.spin.models import IsingFunnel, build_ising, model_meta
+from landscapes.spin.tree import (
+    SMALL_TREE_SPINS,
+    BarrierTree,
+    fold_mirror,
+    saddle_matrix,
+    small_barrier_tree,
+)
 from landscapes.viewspec import Constraint, Interval, Options, fill_view
 
 FUNNEL_DEFAULTS = {"view": "funnel", "reference": "native", "temperatures": 41, "t_min": 0.05,
@@ -89,6 +96,17 @@ def temperature_grid(t_min: float, t_max: float, count: int, folding: float | No
     if folding is not None and t_min < folding < t_max:
         grid = np.unique(np.append(grid, folding))
     return grid
+
+
+def barrier_tree(energies: np.ndarray, n: int) -> BarrierTree:
+    """The barrier tree of all 2^N energies: in numpy up to :data:`SMALL_TREE_SPINS` spins, else
+    by the compiled passes of :mod:`landscapes.spin.barriers` (numba, imported here: it takes
+    longer to start than a small tree takes to build). The same tree either way."""
+    if n <= SMALL_TREE_SPINS:
+        return small_barrier_tree(energies, n)
+    from landscapes.spin import barriers
+
+    return barriers.barrier_tree(energies, n)
 
 
 def folded_tree(energies: np.ndarray, overlaps: np.ndarray, n: int) -> BarrierTree:

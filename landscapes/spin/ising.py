@@ -9,13 +9,18 @@ reported per spin (H/N). Continuous views use the spherical relaxation: the same
 ``|s|^2 = N``. The native overlap is ``Q = xi.s / N``.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from landscapes.errors import LandscapeError
 from landscapes.seeding import rng
+
+if TYPE_CHECKING:
+    import torch
 
 MIN_SPINS = 2
 MAX_SPINS = 24
@@ -35,7 +40,7 @@ class IsingFunnel:
     discrete = True
 
     @classmethod
-    def create(cls, n: int = 16, native_bias: float = 0.0, seed: int = 0) -> "IsingFunnel":
+    def create(cls, n: int = 16, native_bias: float = 0.0, seed: int = 0) -> IsingFunnel:
         if not MIN_SPINS <= n <= MAX_SPINS:
             raise LandscapeError(f"ising: n must be between {MIN_SPINS} and {MAX_SPINS}; got {n}")
         if not np.isfinite(native_bias) or native_bias < 0:
@@ -53,6 +58,8 @@ class IsingFunnel:
 
     def hamiltonian(self, s: torch.Tensor) -> torch.Tensor:
         """Total energy H (not per spin) of a batch of states (B, N), on or off the sphere."""
+        import torch
+
         k = torch.as_tensor(self.couplings, dtype=s.dtype, device=s.device)
         return -0.5 * ((s @ k) * s).sum(-1)
 
@@ -62,11 +69,15 @@ class IsingFunnel:
 
     def energy_gradient(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Total energies H (B,) and their Euclidean gradients -K s (B, N) of a batch (B, N)."""
+        import torch
+
         field = s @ torch.as_tensor(self.couplings, dtype=s.dtype, device=s.device)
         return -0.5 * (field * s).sum(-1), -field
 
     def euclidean_hessian(self, s: torch.Tensor) -> torch.Tensor:
         """Hessian (N, N) of H at one point: -K (the same everywhere)."""
+        import torch
+
         return -torch.as_tensor(self.couplings, dtype=s.dtype, device=s.device)
 
     def overlap(self, s: np.ndarray) -> np.ndarray:

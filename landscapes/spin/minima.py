@@ -13,19 +13,25 @@ restricted to the tangent space of ``|s|^2 = N`` -- the Riemannian Hessian
 ``P (hess H - (s.grad H / N) I) P`` of :mod:`landscapes.sphere`, in units of H per unit
 ``|ds|^2`` -- exactly the quantity whose large-N law :mod:`landscapes.spin.theory` states
 (semicircle of radius ``2 sqrt(p(p-1))`` centred at ``-p e``).
+
+The descents run on torch, imported when they run: the view's defaults and checks do not load it.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from landscapes.registry import Progress
 from landscapes.results import ViewResult
-from landscapes.sphere import riemannian_hessian_eigenvalues
 from landscapes.spin import theory as pspin_theory
-from landscapes.spin.descent import Descents, descend, seeded_starts
 from landscapes.spin.models import SpinModel, model_meta
 from landscapes.spin.pspin import PSpinGlass
 from landscapes.viewspec import Interval, fill_view
+
+if TYPE_CHECKING:
+    from landscapes.spin.descent import Descents
 
 MINIMA_DEFAULTS = {"view": "minima", "starts": 64}
 MAX_STARTS = 512
@@ -54,6 +60,8 @@ def normalize_minima_view(view: dict) -> dict:
 
 
 def _descend_in_batches(model: SpinModel, starts: np.ndarray, progress: Progress) -> list[Descents]:
+    from landscapes.spin.descent import descend
+
     total = len(starts)
     parts = []
     for lo in range(0, total, DESCENT_BATCH):
@@ -74,6 +82,8 @@ def _semicircle(model: SpinModel, state: np.ndarray) -> dict:
     ``energy`` is the energy per spin that gives this center in
     :func:`landscapes.spin.theory.semicircle_density` (``-center / p``).
     """
+    import torch
+
     assert isinstance(model, PSpinGlass)  # the semicircle is the p-spin glass's
     s = torch.as_tensor(state)[None]
     e_glass = float(model.glass_hamiltonian(s)[0]) / model.n
@@ -103,6 +113,11 @@ def spin_minima(model: SpinModel, view: dict, progress: Progress = None) -> View
     ``native``. ``progress(done, total)`` counts finished descents; an exception raised from
     it cancels the computation.
     """
+    import torch
+
+    from landscapes.sphere import riemannian_hessian_eigenvalues
+    from landscapes.spin.descent import seeded_starts
+
     view = normalize_minima_view(view)
     k = view["starts"]
     if progress:

@@ -9,16 +9,20 @@ For the glass part ``E[H(s)^2] = N`` at any fixed ``s`` on the sphere. Energies 
 spin (H/N).
 """
 
+from __future__ import annotations
+
 import itertools
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from landscapes.errors import LandscapeError
 from landscapes.seeding import rng
-from landscapes.sphere import retract
+
+if TYPE_CHECKING:
+    import torch
 
 ORDERS = (2, 3, 4)
 MAX_COUPLINGS = 20_000_000  # entries of the N^p tensor (160 MB in float64)
@@ -43,7 +47,11 @@ class PSpinGlass:
     @classmethod
     def create(
         cls, n: int = 64, p: int = 3, planted: float = 0.0, planted_order: int = 2, seed: int = 0
-    ) -> "PSpinGlass":
+    ) -> PSpinGlass:
+        import torch
+
+        from landscapes.sphere import retract
+
         if p not in ORDERS:
             raise LandscapeError(f"pspin: p must be one of {ORDERS}; got {p}")
         if n < 2:
@@ -76,6 +84,8 @@ class PSpinGlass:
 
     def glass_hamiltonian(self, s: torch.Tensor) -> torch.Tensor:
         """The glass part N^{-(p-1)/2} J.s^p of a batch (B, N), evaluated in memory-bounded chunks."""
+        import torch
+
         n, p = self.n, self.p
         j = torch.as_tensor(self.couplings, dtype=s.dtype, device=s.device).reshape(-1, n)
         chunk = max(1, CHUNK_ELEMENTS // n ** (p - 1))
@@ -89,6 +99,8 @@ class PSpinGlass:
 
     def hamiltonian(self, s: torch.Tensor) -> torch.Tensor:
         """Total energy H (not per spin) of a batch (B, N)."""
+        import torch
+
         h = self.glass_hamiltonian(s)
         if self.planted > 0:
             v = torch.as_tensor(self.native, dtype=s.dtype, device=s.device)
@@ -113,6 +125,8 @@ class PSpinGlass:
     def energy_gradient(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Total energies H (B,) and Euclidean gradients (B, N) of a batch (B, N), in one pass
         over the symmetrized couplings (memory-bounded chunks; no autograd)."""
+        import torch
+
         n, p = self.n, self.p
         j = torch.as_tensor(self.symmetric_couplings, dtype=s.dtype, device=s.device).reshape(n, -1)
         chunk = max(1, CHUNK_ELEMENTS // n ** (p - 1))
@@ -135,6 +149,8 @@ class PSpinGlass:
 
     def euclidean_hessian(self, s: torch.Tensor) -> torch.Tensor:
         """Hessian (N, N) of the total energy H at one point s (N,)."""
+        import torch
+
         n, p = self.n, self.p
         t = torch.as_tensor(self.symmetric_couplings, dtype=s.dtype, device=s.device)
         for _ in range(p - 2):
@@ -152,6 +168,10 @@ class PSpinGlass:
 
     def random_state(self, index: int) -> np.ndarray:
         """Uniform random point number ``index`` on the sphere |s|^2 = N."""
+        import torch
+
+        from landscapes.sphere import retract
+
         g = torch.as_tensor(rng(self.seed, "start", index).standard_normal(self.n))
         return retract(g).numpy()
 

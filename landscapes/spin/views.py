@@ -16,21 +16,23 @@ Registered here (:mod:`landscapes.registry`): ``slice``, ``path`` and ``minima``
 (:mod:`landscapes.spin.minima`) for both spin families, and for the Ising model alone the exact
 views of :mod:`landscapes.spin.funnel_views`: ``funnel``, ``sweep``, ``enumeration`` and
 ``free_energy``. Energies are per spin, H/N (``unit`` = ``"energy per spin"``).
+
+Importing this module loads neither torch nor numba nor scipy.optimize: the computations that
+need them import them when they run (slices, paths and minima: torch; the exact views: the
+compiled barrier tree above 16 spins, numba, and scipy's root finder), so ``landscapes
+enumerate`` never loads torch.
 """
 
 from functools import lru_cache
 
 import numpy as np
-import torch
 
 from landscapes.directions import directions_through, random_directions
 from landscapes.errors import LandscapeError
 from landscapes.registry import Context, Progress, ViewKind, register_view
 from landscapes.results import ViewResult
 from landscapes.slices import Slice, evaluate_grid, symmetric_axis
-from landscapes.sphere import geodesic_chord_parameters
 from landscapes.spin import funnel_views
-from landscapes.spin.descent import descend
 from landscapes.spin.enumeration import check_enumerable, enumerate_ising, spins_from_index
 from landscapes.spin.ising import IsingFunnel
 from landscapes.spin.minima import (
@@ -164,12 +166,16 @@ def resolve_point(model: SpinModel, name: str) -> np.ndarray:
 @lru_cache(maxsize=256)
 def _minimum(spec_items: tuple, index: int) -> np.ndarray:
     """The descent from start ``index`` (memoized by spec: a slice and its paths share it)."""
+    from landscapes.spin.descent import descend
+
     model = build_model(dict(spec_items))
     return descend(model, model.random_state(index)[None, :]).states[0]
 
 
 def compute_slice(model: SpinModel, view: dict, progress: Progress = None) -> Slice:
     """A 1D/2D/3D slice of ``model`` on the sphere (view spec already normalized)."""
+    import torch
+
     center = resolve_point(model, view["center"])
     dims = view["dims"]
     point_energies: list[float] = []
@@ -210,6 +216,10 @@ def compute_path(model: SpinModel, view: dict, progress: Progress = None) -> Sli
     ``x`` chosen so the points are evenly spaced in angle). ``arc`` holds the fraction of the
     great-circle angle (geodesic) or t itself (linear), for plotting.
     """
+    import torch
+
+    from landscapes.sphere import geodesic_chord_parameters
+
     start, end = resolve_point(model, view["from"]), resolve_point(model, view["to"])
     direction = directions_through(start, [end])
     arc = np.linspace(0.0, 1.0, view["steps"])

@@ -27,6 +27,7 @@ from landscapes.spin.theory import (
     semicircle_density,
     threshold_energy,
 )
+from landscapes.spin.tree import SMALL_TREE_SPINS, small_barrier_tree
 
 # ---------------------------------------------------------------- independent references
 
@@ -193,6 +194,31 @@ def test_barrier_tree_with_ties_in_any_block_size(monkeypatch, block, symmetric)
     for a in range(0, tree.minima.size, 7):
         ref = bottleneck_from(e, n, int(tree.minima[a]))[tree.minima]
         np.testing.assert_array_equal(saddles[a], ref)
+
+
+@pytest.mark.parametrize("kind", ["ising", "ties", "mirror ties", "normal"])
+def test_the_numpy_tree_of_a_small_landscape_is_the_compiled_one(kind):
+    """small_barrier_tree (numpy, what the views use up to SMALL_TREE_SPINS spins) and the
+    compiled passes give the same minima, basins, shares and merges, ties included."""
+    rng = np.random.default_rng(len(kind))
+    for n in (0, 1, 2, 5, 9, 12):
+        if kind == "ising":
+            e = enumerate_ising(IsingFunnel.create(max(n, 2), float(rng.uniform(0, 3)), n)).energies
+            n = max(n, 2)
+        elif kind == "normal":
+            e = rng.normal(size=2**n)
+        else:
+            levels = rng.integers(0, 3, 2**n).astype(np.float64)
+            e = levels + levels[::-1] if kind == "mirror ties" else levels
+        small, compiled = small_barrier_tree(e, n), barrier_tree(e, n)
+        for name in ("minima", "minimum_energies", "basin_share", "merges", "basin_of"):
+            np.testing.assert_array_equal(getattr(small, name), getattr(compiled, name), name)
+        assert small.ground == compiled.ground
+    n = SMALL_TREE_SPINS  # the largest: the enumeration of landscapes enumerate ising --n 16
+    e = enumerate_ising(IsingFunnel.create(n, 1.0, 3)).energies
+    small, compiled = small_barrier_tree(e, n), barrier_tree(e, n)
+    assert np.array_equal(small.merges, compiled.merges)
+    assert np.array_equal(small.basin_of, compiled.basin_of)
 
 
 @pytest.mark.parametrize("symmetric", [True, False])

@@ -1,0 +1,79 @@
+"""A command line that starts at once: each ``landscapes`` command, run in a fresh process,
+imports only the heavy packages it uses.
+
+torch (and the network family) loads for the commands that need it: network commands and the
+spin descents behind slices, paths and minima. ``--help`` and the exact Ising views
+(enumeration, funnel, sweep, free energy) never load it; numba loads for a barrier tree of more
+than 16 spins (smaller ones are built in numpy), scipy's root finder for a folding temperature.
+Each case checks both ways, so a test that stopped seeing the imports would fail too.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("torch", "numba", "scipy.optimize", "onnx", "landscapes.networks.views")
+# run the command as the console script does, then report which heavy modules it imported
+SCRIPT = f"""
+import json, sys
+from landscapes.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps([code, [m for m in {HEAVY!r} if m in sys.modules]]))
+"""
+
+
+def loaded(args: list[str]) -> tuple[int, set[str]]:
+    """(exit status, the heavy modules imported) of ``landscapes ARGS`` in a fresh process."""
+    done = subprocess.run([sys.executable, "-c", SCRIPT, *args], cwd=ROOT, capture_output=True,
+                          text=True, check=False, timeout=600)
+    assert done.stdout, done.stderr
+    code, modules = json.loads(done.stdout.splitlines()[-1])
+    return code, set(modules)
+
+
+ISING = json.dumps({"model": "ising", "n": 8})
+CASES = {  # name: (arguments, {out} and {missing} standing for files; imported; not imported)
+    "help": (["--help"], set(), set(HEAVY)),
+    "view help": (["view", "--help"], {"torch", "landscapes.networks.views"}, set()),
+    "enumerate": (["enumerate", "ising", "--n", "16", "--out", "{out}"], set(),
+                  {"torch", "numba", "scipy.optimize", "onnx", "landscapes.networks.views"}),
+    "enumerate 17": (["enumerate", "ising", "--n", "17", "--out", "{out}"], {"numba"},
+                     {"torch", "scipy.optimize", "onnx", "landscapes.networks.views"}),
+    "funnel": (["funnel", "ising", "--n", "10", "--native-bias", "2", "--out", "{out}"],
+               {"scipy.optimize"}, {"torch", "numba", "onnx", "landscapes.networks.views"}),
+    "sweep": (["sweep", "ising", "--n-min", "6", "--n-max", "7", "--seeds", "1", "--out", "{out}"],
+              set(), {"torch", "numba", "onnx", "landscapes.networks.views"}),
+    "view free energy": (["view", "--model", ISING, "--view", '{"view": "free_energy"}',
+                          "--out", "{out}"],
+                         set(), {"torch", "numba", "onnx", "landscapes.networks.views"}),
+    "view enumeration": (["view", "--model", ISING, "--view", '{"view": "enumeration"}',
+                          "--out", "{out}"],
+                         set(), {"torch", "numba", "scipy.optimize", "landscapes.networks.views"}),
+    # the spin descents (the slice's centre minimum:0) run on torch; the network family stays out
+    "slice ising": (["slice", "ising", "--n", "8", "--steps", "5", "--out", "{out}"], {"torch"},
+                    {"numba", "scipy.optimize", "onnx", "landscapes.networks.views"}),
+    "slice pspin": (["slice", "pspin", "--n", "8", "--steps", "5", "--out", "{out}"], {"torch"},
+                    {"numba", "scipy.optimize", "onnx", "landscapes.networks.views"}),
+    "examples": (["examples"], set(), {"torch", "numba", "landscapes.networks.views"}),
+    # a network command loads torch and the family, but not the ONNX reader for a safetensors file
+    "network": (["slice", "network", "--checkpoint", "{missing}", "--data", "moons",
+                 "--out", "{out}"], {"torch"}, {"onnx"}),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_command_imports_what_it_uses(name, tmp_path):
+    args, wanted, unwanted = CASES[name]
+    places = {"{out}": str(tmp_path / "out.npz"), "{missing}": str(tmp_path / "x.safetensors")}
+    args = [places.get(a, a) for a in args]
+    code, modules = loaded(args)
+    assert code == (2 if name == "network" else 0), (name, modules)
+    assert wanted <= modules, f"{name}: expected {sorted(wanted - modules)} to be imported"
+    assert not unwanted & modules, f"{name}: imported {sorted(unwanted & modules)}"
