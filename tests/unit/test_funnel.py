@@ -198,8 +198,9 @@ def test_barrier_tree_with_ties_in_any_block_size(monkeypatch, block, symmetric)
 
 @pytest.mark.parametrize("kind", ["ising", "ties", "mirror ties", "normal"])
 def test_the_numpy_tree_of_a_small_landscape_is_the_compiled_one(kind):
-    """small_barrier_tree (numpy, what the views use up to SMALL_TREE_SPINS spins) and the
-    compiled passes give the same minima, basins, shares and merges, ties included."""
+    """small_barrier_tree (numpy, what the views use up to SMALL_TREE_SPINS spins in a process
+    without numba: the command line) and the compiled passes give the same minima, basins,
+    shares and merges, ties included."""
     rng = np.random.default_rng(len(kind))
     for n in (0, 1, 2, 5, 9, 12):
         if kind == "ising":
