@@ -78,6 +78,7 @@ docs-images: $(VENV)/.installed-test browser
 
 bench: $(VENV)/.installed-test browser redis
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[bench]'
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/spin.py
 	$(BIN)/python benchmarks/funnel.py
 	$(BIN)/python benchmarks/networks.py
