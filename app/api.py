@@ -75,10 +75,11 @@ from app import fairness
 from app.data import ViewStore
 from landscapes import views
 from landscapes.errors import BudgetExceeded, Cancelled, LandscapeError
+from landscapes.io.bounded import load_json
 from landscapes.io.npz import write_npz
 from landscapes.results import ViewResult
 from landscapes.slices import Slice
-from landscapes.viewspec import MAX_DEPTH, loads_strict
+from landscapes.viewspec import MAX_DEPTH
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +93,13 @@ CLIENT_CLOSED = 499  # nobody reads it: the status logged for a request whose cl
 
 
 def parse_body(data: bytes):
-    """The JSON value of a request body (:func:`landscapes.viewspec.loads_strict`: no ``NaN`` or
+    """The JSON value of a request body (:func:`landscapes.io.bounded.load_json`: no ``NaN`` or
     ``Infinity``, at most :data:`MAX_DEPTH` levels deep); LandscapeError otherwise."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise LandscapeError("the body is not UTF-8 text") from None
-    return loads_strict(text, "the body", MAX_DEPTH)
+    return load_json(text, "the body", max_depth=MAX_DEPTH)
 
 
 def client_gone(environ: dict) -> Callable[[], bool] | None:

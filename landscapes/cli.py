@@ -33,7 +33,7 @@ from landscapes.networks.catalog import LOSSES, MAX_BYTES, MAX_PARAMETERS, RECIP
 from landscapes.networks.datasets import BUILTIN, MAX_SAMPLES
 from landscapes.registry import Result
 from landscapes.slices import Slice
-from landscapes.viewspec import loads_strict
+from landscapes.viewspec import MAX_DEPTH
 
 if TYPE_CHECKING:
     import torch
@@ -315,7 +315,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def _json_object(text: str, flag: str, example: str) -> dict:
-    value = loads_strict(text, flag, max_chars=MAX_SPEC_CHARS)
+    value = load_json(text, flag, MAX_SPEC_CHARS, MAX_DEPTH)
     if not isinstance(value, dict):
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise LandscapeError(f"{flag} must be a JSON object, e.g. {example}; got {shown!r}")

@@ -15,7 +15,6 @@ request can ask for (the compute budget of :mod:`landscapes.budget` bounds the r
 by dims, t_min < t_max) stay with the view that has them.
 """
 
-import json
 import math
 import numbers
 from collections.abc import Callable, Mapping
@@ -172,46 +171,9 @@ def describe(constraints: Mapping[str, Constraint]) -> dict[str, str]:
     return {name: c.describe() for name, c in constraints.items()}
 
 
-MAX_DEPTH = 16  # nesting of a request's JSON arrays and objects (a request needs 4)
-
-
-def _refuse_constant(name: str) -> None:
-    raise ValueError(name)
-
-
-def _depth(obj: Any) -> int:
-    """The nesting depth of a parsed JSON value (iterative: no recursion limit)."""
-    deepest, stack = 0, [(obj, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            deepest = max(deepest, depth)
-            if depth <= MAX_DEPTH:
-                stack.extend((v, depth + 1) for v in (
-                    value.values() if isinstance(value, dict) else value))
-    return deepest
-
-
-def loads_strict(text: str, what: str, max_depth: int = MAX_DEPTH,
-                 max_chars: int | None = None) -> Any:
-    """Strict JSON: ``json.loads`` refusing ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON),
-    nesting deeper than ``max_depth`` and (if given) text longer than ``max_chars``;
-    LandscapeError naming ``what`` otherwise."""
-    if max_chars is not None and len(text) > max_chars:
-        raise LandscapeError(f"{what} is {len(text):,} characters, over the limit of "
-                             f"{max_chars:,}")
-    try:
-        value = json.loads(text, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise LandscapeError(f"{what} is nested deeper than {max_depth} levels") from None
-    except json.JSONDecodeError as exc:
-        raise LandscapeError(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column "
-                             f"{exc.colno})") from None
-    except ValueError as exc:
-        raise LandscapeError(f"{what} is not strict JSON: {exc} is not a JSON number") from None
-    if _depth(value) > max_depth:
-        raise LandscapeError(f"{what} is nested deeper than {max_depth} levels")
-    return value
+#: nesting of a request's JSON arrays and objects (a request needs 4; read by
+#: :func:`landscapes.io.bounded.load_json`)
+MAX_DEPTH = 16
 
 
 def fill_view(view: dict, defaults: dict[str, dict],

@@ -13,7 +13,7 @@ import json
 import math
 import zipfile
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -126,39 +126,43 @@ def one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def json_depth(text: str) -> int:
-    """The deepest nesting of ``[`` and ``{`` in JSON ``text`` (outside strings), found without
-    recursion."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
+def _refuse_constant(name: str) -> None:
+    raise ValueError(name)
+
+
+def _depth(value: Any, limit: int) -> int:
+    """The nesting depth of a parsed JSON value, counted up to ``limit + 1`` (iteratively: no
+    recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
             deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
+            if depth <= limit:
+                stack.extend((v, depth + 1) for v in (
+                    item.values() if isinstance(item, dict) else item))
     return deepest
 
 
-def load_json(text: str, what: str, max_chars: int, max_depth: int = MAX_JSON_DEPTH) -> object:
-    """``json.loads(text)`` after bounding its length and nesting depth: a LandscapeError names
-    ``what`` (e.g. "the 'architecture' metadata") and the bound, or the JSON error."""
-    if len(text) > max_chars:
+def load_json(text: str, what: str, max_chars: int | None = None,
+              max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Strict, bounded JSON: ``json.loads`` refusing ``NaN``, ``Infinity`` and ``-Infinity`` (not
+    JSON), text longer than ``max_chars`` (None: no bound) and nesting deeper than ``max_depth``;
+    otherwise a LandscapeError naming ``what`` (e.g. "the 'architecture' metadata") and the bound
+    or the JSON error. Deep nesting cannot exhaust the stack: the parser stops at Python's
+    recursion limit, and the depth of what it parsed is counted without recursion."""
+    if max_chars is not None and len(text) > max_chars:
         raise LandscapeError(f"{what} is {len(text):,} characters, over the limit of "
                              f"{max_chars:,}")
-    depth = json_depth(text)
-    if depth > max_depth:
-        raise LandscapeError(f"{what} nests {depth:,} levels deep, over the limit of {max_depth}")
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise LandscapeError(f"{what} is not valid JSON ({one_line(str(exc))})") from None
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise LandscapeError(f"{what} nests deeper than {max_depth} levels") from None
+    except json.JSONDecodeError as exc:
+        raise LandscapeError(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column "
+                             f"{exc.colno})") from None
+    except ValueError as exc:
+        raise LandscapeError(f"{what} is not strict JSON: {exc} is not a JSON number") from None
+    if _depth(value, max_depth) > max_depth:
+        raise LandscapeError(f"{what} nests deeper than {max_depth} levels")
+    return value

@@ -18,9 +18,10 @@ from app.config import Config
 from app.data import ViewStore
 from landscapes import budget, registry, views
 from landscapes.errors import BudgetExceeded, Cancelled, LandscapeError
+from landscapes.io.bounded import load_json
 from landscapes.networks.views import SPEC_CONSTRAINTS
 from landscapes.spin.models import CONSTRAINTS, FAMILIES
-from landscapes.viewspec import Flag, Interval, Options, Text, loads_strict
+from landscapes.viewspec import MAX_DEPTH, Flag, Interval, Options, Text
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 1}
@@ -283,9 +284,9 @@ def post(client, model, view):
     ('{"model": {"model": "network", "example": "moons-mlp"}, "view": {"view": "path", '
      '"kind": "bezier", "bend_steps": 1000000000}}',
      "network path: bend_steps must be a whole number in [0, 2000]; got 1000000000"),
-    ("[" * 5000 + "]" * 5000, "the body is nested deeper than 16 levels"),
+    ("[" * 5000 + "]" * 5000, "the body nests deeper than 16 levels"),
     ('{"model": {"model": "ising"}, "view": {"x": ' + "[" * 20 + "]" * 20 + "}}",
-     "the body is nested deeper than 16 levels"),
+     "the body nests deeper than 16 levels"),
     (b"\xff\xfe{}", "the body is not UTF-8 text"),
 ])
 def test_the_issues_bad_requests_are_400_with_one_line(client, store, body, message):
@@ -409,8 +410,8 @@ def test_strict_json_is_shared_by_the_cli(capsys):
                  "--out", "x.npz"]) == 2
     assert capsys.readouterr().err == ("landscapes: error: ising: seed must be a whole number "
                                        "in [0, 4,294,967,295]; got inf\n")
-    with pytest.raises(LandscapeError, match="nested deeper than 16 levels"):
-        loads_strict("[" * 100_000 + "]" * 100_000, "--view")
+    with pytest.raises(LandscapeError, match="nests deeper than 16 levels"):
+        load_json("[" * 100_000 + "]" * 100_000, "--view", max_depth=MAX_DEPTH)
 
 
 def test_a_plan_nested_too_deeply_is_one_line(tmp_path, capsys):

@@ -196,13 +196,20 @@ def test_deep_architecture_metadata_is_refused_before_parsing():
         load_checkpoint(content, "deep.safetensors")
     nested = "[" * 1000 + "]" * 1000
     content = safetensors.torch.save(state, metadata={"architecture": nested})
-    with pytest.raises(LandscapeError, match="nests 1,000 levels deep, over the limit of 64"):
+    with pytest.raises(LandscapeError, match="nests deeper than 64 levels"):
         load_checkpoint(content, "deep.safetensors")
 
 
-def test_json_depth_ignores_brackets_in_strings():
-    assert bounded.json_depth('{"a": "[[[[\\"[[", "b": [[1]]}') == 3
-    assert bounded.load_json('{"a": "[[["}', "x", 100) == {"a": "[[["}
+def test_json_is_strict_and_bounded_and_brackets_in_strings_do_not_nest():
+    assert bounded.load_json('{"a": "[[[[\\"[[", "b": [[1]]}', "x", 100, 3) == {
+        "a": '[[[[\"[[', "b": [[1]]}
+    with pytest.raises(LandscapeError, match="^x nests deeper than 2 levels$"):
+        bounded.load_json('{"b": [[1]]}', "x", 100, 2)
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        with pytest.raises(LandscapeError, match=f"^x is not strict JSON: {constant} is not a "):
+            bounded.load_json(f'{{"lr": {constant}}}', "x")
+    with pytest.raises(LandscapeError, match="^x is 101 characters, over the limit of 100$"):
+        bounded.load_json(" " * 101, "x", 100)
 
 
 def test_integer_weights_are_refused_with_the_tensor_and_dtype():
@@ -256,8 +263,7 @@ def test_the_dashboard_upload_refuses_deep_architecture_text_in_one_line(tmp_pat
     url = "data:application/octet-stream;base64," + base64.b64encode(
         safetensors.torch.save(state)).decode()
     store = UploadStore(tmp_path)
-    with pytest.raises(LandscapeError, match="the architecture nests 1,000 levels deep, over "
-                                             "the limit of 64"):
+    with pytest.raises(LandscapeError, match="the architecture nests deeper than 64 levels"):
         accept_upload(store, "checkpoint", url, "w.safetensors", "[" * 1000 + "]" * 1000)
     with pytest.raises(LandscapeError, match="the architecture must be a JSON object"):
         accept_upload(store, "checkpoint", url, "w.safetensors", "[2, 8, 2]")
