@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from landscapes import cli
 from landscapes.cli import main
 from landscapes.errors import LandscapeError
 from landscapes.io import formats
@@ -118,7 +119,8 @@ def test_the_cli_slices_the_example(root, cache, tmp_path, capsys):
 
 
 def test_examples_export_skips_a_module_based_example(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(examples, "RECIPES", {name: examples.RECIPES[name] for name in PAIR})
+    # the command's list of examples (networks/catalog.py, as the CLI imported it): the pair only
+    monkeypatch.setattr(cli, "RECIPES", {name: examples.RECIPES[name] for name in PAIR})
     code = main(["examples", "--export", str(tmp_path), "--cache-dir", str(tmp_path / "cache")])
     assert code in (0, None) and list(tmp_path.glob("*.safetensors")) == []
     err = capsys.readouterr().err
