@@ -1,22 +1,15 @@
-"""Compiled (numba) layers that a GEMM would waste time on, for :mod:`landscapes.networks.gemm`.
+"""A compiled (numba) pass that GEMMs would waste time on, for :mod:`landscapes.networks.gemm`.
 
-An MLP's first layer usually has a handful of inputs (two for the moons): as a GEMM with K = 3 it
-writes its (features, samples) block at a fraction of the machine's rate, and the activation then
-reads and writes the block again. Its last layer has one row (two-class outputs as z1 - z0) or a
-few: a matrix-vector product reading the whole block of the layer before, just after the
-activation pass wrote it. Here each is one pass: ``act(b + W @ x)`` for a small K, written once;
-and ``b + W @ act(h)``, the activation applied on the fly, nothing written but the outputs.
-(Measured on the moons MLP, 1500 samples: 33 -> 12 us and 21 -> 11 us per point.)
 A CNN's first convolution at points on a plane is a combination of a few basis outputs: that
-combination, the pooling and the activation are one pass too (:func:`pooled_combination`).
+combination, the pooling and the activation are one pass here (:func:`pooled_combination`),
+where torch would write and re-read the block once per step. Only CNNs load this module (numba
+and the scipy it pulls in cost about a second of start-up); an MLP's layers are batched GEMMs.
 
-Blocks are float32 (features, samples) arrays, weights ``[b | W]`` (rows, 1 + inputs) as in
-:class:`landscapes.networks.gemm.GemmProgram`; sums run over the inputs in order, in float32 (equal
-to the GEMM to float32 rounding). Activations keep NaN (a diverged network stays NaN, as in
-torch). Kernels are compiled per (inputs, activation) the first time they are asked for, and
-cached on disk by numba: their closures hold only numbers and flags, which numba's cache keys
-on (a closure over a compiled function missed the cache in every new process, 0.2-0.6 s each,
-and added a cache entry each time).
+Sums run in float32, equal to torch's to float32 rounding. Activations keep NaN (a diverged
+network stays NaN, as in torch). Kernels are compiled per (rank, positions, activation) the
+first time they are asked for, and cached on disk by numba: their closures hold only numbers
+and flags, which numba's cache keys on (a closure over a compiled function missed the cache in
+every new process, 0.2-0.6 s each, and added a cache entry each time).
 """
 
 from collections.abc import Callable
@@ -27,7 +20,6 @@ import numpy as np
 
 ACTIVATIONS = ("identity", "relu")  # tanh and sigmoid as scalar libm calls: 100x slower than
 # torch's vectorized ones, measured; those networks keep the GEMM and torch's activation
-MAX_INPUTS = 8  # a first layer with at most this many inputs is one fused pass
 MAX_RANK = 4  # pooled_combination takes up to this many basis outputs (a 3-D slice: 4)
 ZERO = np.float32(0.0)
 
@@ -50,48 +42,6 @@ def _act(v, relu):  # noqa: ANN001, ANN202  # pragma: no cover - compiled
 def _larger(a, b):  # noqa: ANN001, ANN202  # pragma: no cover - compiled
     """max(a, b) that keeps NaN, as torch.maximum."""
     return b if (b > a or b != b) else a
-
-
-@cache
-def first_layer(inputs: int, activation: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
-    """``kernel(weights, x, out)``: out = act(b + W @ x), weights (M, 1 + inputs), x (inputs, N),
-    out (M, N) float32; ``inputs`` is fixed at compile time (the loop over it unrolls)."""
-    if not 1 <= inputs <= MAX_INPUTS:
-        raise ValueError(f"a fused first layer takes 1 to {MAX_INPUTS} inputs; got {inputs}")
-    relu = _relu_flag(activation)
-
-    @numba.njit(cache=True, nogil=True)
-    def kernel(weights, x, out):  # noqa: ANN001, ANN202  # pragma: no cover - compiled
-        for m in range(weights.shape[0]):
-            row = out[m]
-            for j in range(x.shape[1]):
-                acc = weights[m, 0]
-                for k in range(inputs):
-                    acc += weights[m, k + 1] * x[k, j]
-                row[j] = _act(acc, relu)
-
-    return kernel
-
-
-@cache
-def last_layer(activation: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
-    """``kernel(weights, h, out)``: out = b + W @ act(h), weights (C, 1 + K), h (K, N) the layer
-    before's outputs without its activation, out (C, N) float32 (may be a strided view)."""
-    relu = _relu_flag(activation)
-
-    @numba.njit(cache=True, nogil=True)
-    def kernel(weights, h, out):  # noqa: ANN001, ANN202  # pragma: no cover - compiled
-        for c in range(weights.shape[0]):
-            row = out[c]
-            for j in range(h.shape[1]):
-                row[j] = weights[c, 0]
-            for k in range(weights.shape[1] - 1):
-                w = weights[c, k + 1]
-                hk = h[k]
-                for j in range(h.shape[1]):
-                    row[j] += w * _act(hk[j], relu)
-
-    return kernel
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -1,9 +1,10 @@
 """Fast evaluation of a network at many points: each point as a few GEMMs (the ``gemm`` method).
 
 Used by :class:`landscapes.networks.landscape.NetworkLandscape` for the zoo's MLPs and CNNs: per
-point only GEMMs over (features, samples) blocks that stay in cache, and a few elementwise
-passes; BatchNorm (eval mode, buffers explicit) is folded into the convolutions; 2x2 pooling is
-a max/mean over pooling-window slabs; the first convolution's inputs are prepared once from the
+point only GEMMs over (features, samples) blocks that stay in cache (an MLP's batched over a tile
+of points, one call per layer), and a few elementwise passes; BatchNorm (eval mode, buffers
+explicit) is folded into the convolutions; 2x2 pooling is a max/mean over pooling-window slabs;
+the first convolution's inputs are prepared once from the
 data and its weights stacked for several points at a time. Results equal the reference forward
 pass (``loop``) to float32 rounding (tests/unit/test_network_eval.py). Units as in
 :mod:`landscapes.networks.landscape`.
@@ -12,19 +13,19 @@ pass (``loop``) to float32 rounding (tests/unit/test_network_eval.py). Units as 
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import torch
 from torch import nn
 
-from landscapes.networks import fused
 from landscapes.networks.architectures import ParameterLayout
 
 GROUP = 64  # points evaluated together (their weights and outputs are held at once)
 GROUP_FLOATS = 1 << 22  # ... and at most this many outputs (points x outputs x samples): 16 MB
 WEIGHT_FLOATS = 1 << 24  # ... and weight matrices (points x index entries): 64 MB
 CHUNK_FLOATS = 1 << 18  # a per-point working block of one data chunk: 1 MB, stays in L2
+TILE_FLOATS = 1 << 19  # an MLP layer's block for a tile of points on one chunk: 2 MB
 STACK_FLOATS = 1 << 17  # a slab of the first convolution for a stack of points: 512 KB
 COLUMN_FLOATS = 1 << 24  # the first convolution's im2col columns, built once: 64 MB
 MAX_INDEX = 1 << 22  # weight-assembly index entries per point; above this, use the loop
@@ -163,9 +164,9 @@ class GemmProgram:
     Monotone activations are applied after pooling (they commute with max), others before.
     When the points of a call lie on a line, a plane or a 3-D slice, the first convolution is
     linear in them: its outputs at a few basis points (one GEMM per slab for all the points), and
-    per point one compiled pass combines, pools and activates them (:meth:`_first_basis`).
-    A ReLU MLP's first layer (at most 8 inputs) and last layer are compiled passes instead of
-    thin GEMMs with an activation pass beside them (:mod:`landscapes.networks.fused`).
+    per point one compiled pass combines, pools and activates them (:meth:`_first_basis`,
+    :mod:`landscapes.networks.fused`: numba, loaded only for CNNs). An MLP runs a tile of points
+    per call instead: each layer one batched GEMM over the tile (:meth:`_mlp`).
     Workspaces are kept between calls (fresh large buffers cost page faults), under a lock.
     """
 
@@ -200,26 +201,14 @@ class GemmProgram:
         self.spans = [(a, min(a + self.chunk, n)) for a in range(0, n, self.chunk)]
         if self.kind == "cnn":
             self._first_slabs()
-        self._fuse()
+        # an MLP runs a tile of points at a time, each layer one batched GEMM over the tile
+        self.tile = max(1, TILE_FLOATS // ((max(lay.rows for lay in self.layers) + 1) * self.chunk))
         entries = sum(lay.index.numel() for lay in self.layers)
         self.group = max(1, min(GROUP, GROUP_FLOATS // (self.outputs * n), WEIGHT_FLOATS // entries))
         self._lock = threading.Lock()
         self._space: dict = {}
 
     # ---- building
-
-    def _fuse(self) -> None:
-        """Pick the compiled first and last layers (:mod:`landscapes.networks.fused`) of an MLP
-        with hidden layers and a fused activation: ``first`` when the first layer has few
-        inputs, ``last`` (the layer before it then leaves its activation to it) always."""
-        self.first = self.last = None
-        if self.kind != "mlp" or len(self.layers) < 2 or self.act_name not in fused.ACTIVATIONS:
-            return
-        self.last = fused.last_layer(self.act_name)
-        inputs = self.layers[0].index.shape[2] - 1
-        if inputs <= fused.MAX_INPUTS:  # with one hidden layer, the last layer activates it
-            self.first = fused.first_layer(inputs, "identity" if len(self.layers) == 2
-                                           else self.act_name)
 
     def _weight(self, name: str, co, ci, ky, kx):
         _, c_in, k, _ = self.shapes[name]
@@ -354,16 +343,21 @@ class GemmProgram:
         if not self._space:
             g, m = self.group, self.chunk
             space: dict = {"mats": [torch.empty(g, *lay.index.shape) for lay in self.layers]}
-            space["blocks"] = [torch.zeros(lay.rows + 2, m) for lay in self.layers[:-1]]
+            if self.kind == "mlp":
+                space["tiles"] = [torch.empty(self.tile * (lay.rows + 1) * m)
+                                  for lay in self.layers[:-1]]
             if self.binary:
                 space["diff"] = torch.empty(g, 1, self.layers[-1].index.shape[2])
-            for block in space["blocks"]:
-                block[1] = 1.0
             space["work"] = [None if lay.gather is None else
                              (torch.empty(lay.gather.numel() * m),
                               torch.empty(lay.index[..., 0].numel() * m))
                              for lay in self.layers]
             if self.kind == "cnn":
+                from landscapes.networks import fused  # numba: only CNNs load it
+
+                space["blocks"] = [torch.zeros(lay.rows + 2, m) for lay in self.layers[:-1]]
+                for block in space["blocks"]:
+                    block[1] = 1.0
                 space["src"] = torch.zeros(g, self.dim + 1)
                 first = self.layers[0]
                 space["stacked"] = torch.zeros(self.stack, first.rows + 2, m)
@@ -426,10 +420,8 @@ class GemmProgram:
         last_mats = full[-1][:, 0]
         if self.binary:  # (B, 1, K): [b1 - b0 | w1 - w0]
             last_mats = torch.sub(last_mats[:, 1:], last_mats[:, :1], out=space["diff"][: len(flat)])
-        if self.kind == "mlp":  # the hot loop: layer after layer, point after point
-            weights = [m[:, 0] for m in full[:-1]] + [last_mats]
-            for a, b in self.spans:
-                self._mlp(weights, [blk[:, : b - a] for blk in space["blocks"]], a, b, out)
+        if self.kind == "mlp":
+            self._mlp([m[:, 0] for m in full[:-1]] + [last_mats], space, out)
             return out
         mats: list[Sequence[torch.Tensor]] = [m.unbind(0) for m in full[:-1]]
         mats = [m if lay.gather is not None else [t[0] for t in m]
@@ -466,33 +458,29 @@ class GemmProgram:
                     torch.mm(mats[-1][p], last, out=end)
         return out
 
-    def _mlp(self, weights: list[torch.Tensor], blocks: list[torch.Tensor], a: int, b: int,
-             out: torch.Tensor) -> None:
-        """The MLP at B points on samples a..b into ``out`` (B, C, N): per point a GEMM and the
-        activation per hidden layer, or the compiled first and last layers (:meth:`_fuse`).
-        ``weights`` per layer: the points' weight matrices (B, M, K)."""
+    def _mlp(self, weights: list[torch.Tensor], space: dict, out: torch.Tensor) -> None:
+        """The MLP at B points into ``out`` (B, C, N): per chunk of samples and tile of points,
+        each layer one batched GEMM ``[b | W] @ [1; h]`` over the tile's points, then the
+        activation in place. ``weights`` per layer: the points' weight matrices (B, M, K).
+
+        A tile's blocks (points, 1 + features, samples; row 0 the ones) are sized to stay in
+        cache (TILE_FLOATS); each GEMM spreads the tile's points over torch's threads, so one
+        call does the work a per-point loop did in ``tile`` calls.
+        """
         hidden = len(self.layers) - 1
-        sources = [self.x[1:, a:b]] + [blk[1:] for blk in blocks]  # the ones row, then features
-        targets = [blk[2:] for blk in blocks]
-        compiled = {0: self.first, hidden: self.last}
-        per_point: list[Any] = [w.numpy() if compiled.get(li) is not None else w.unbind(0)
-                     for li, w in enumerate(weights)]
-        if self.first is not None:
-            x, into = self.x[2:, a:b].numpy(), targets[0].numpy()
-        if self.last is not None:
-            h, ends = targets[-1].numpy(), out.numpy()[..., a:b]
-        for p in range(len(out)):
-            for li in range(hidden):
-                if li == 0 and self.first is not None:
-                    self.first(per_point[0][p], x, into)
-                elif li == hidden - 1 and self.last is not None:
-                    torch.mm(per_point[li][p], sources[li], out=targets[li])  # the last activates
-                else:
-                    self.act(torch.mm(per_point[li][p], sources[li], out=targets[li]))
-            if self.last is not None:
-                self.last(per_point[-1][p], h, ends[p])
-            else:
-                torch.mm(per_point[-1][p], sources[-1], out=out[p, :, a:b])
+        for a, b in self.spans:
+            w = b - a
+            x = self.x[1:, a:b]  # the ones row, then the inputs
+            for t0 in range(0, len(out), self.tile):
+                t1 = min(t0 + self.tile, len(out))
+                source = x.expand(t1 - t0, *x.shape)
+                for li in range(hidden):
+                    rows = self.layers[li].rows + 1
+                    block = space["tiles"][li][: (t1 - t0) * rows * w].view(t1 - t0, rows, w)
+                    block[:, 0].fill_(1.0)
+                    self.act(torch.bmm(weights[li][t0:t1], source, out=block[:, 1:]))
+                    source = block
+                torch.bmm(weights[-1][t0:t1], source, out=out[t0:t1, :, a:b])
 
     def _stacked_first(self, space: dict, mats: torch.Tensor, ci: int, w: int) -> None:
         """The first convolution for a stack of points: one GEMM per pooling slab."""
@@ -541,6 +529,8 @@ class GemmProgram:
         lay = self.layers[0]
         if self.kind != "cnn" or (lay.act_first and lay.q > 1):
             return None
+        from landscapes.networks import fused  # numba: only CNNs load it
+
         b, c, kk = len(flat), lay.channels, lay.index.shape[2]
         a = flat[:, lay.index.view(-1)].double().view(b, c, kk)
         scale, shift = torch.ones(b, c, dtype=torch.float64), torch.zeros(b, c)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "numba", "scipy.optimize", "onnx", "landscapes.networks.views")
+HEAVY = ("torch", "numba", "scipy", "scipy.optimize", "onnx", "landscapes.networks.views")
 # run the command as the console script does, then report which heavy modules it imported
 SCRIPT = f"""
 import json, sys
@@ -77,3 +77,25 @@ def test_a_command_imports_what_it_uses(name, tmp_path):
     assert code == (2 if name == "network" else 0), (name, modules)
     assert wanted <= modules, f"{name}: expected {sorted(wanted - modules)} to be imported"
     assert not unwanted & modules, f"{name}: imported {sorted(unwanted & modules)}"
+
+
+def test_an_mlp_slice_loads_torch_and_nothing_it_does_not_use(tmp_path):
+    """An uploaded MLP's slice, end to end: torch, but neither numba nor scipy (an MLP is
+    evaluated by batched torch GEMMs; numba is for the CNNs' compiled pass) nor the ONNX reader."""
+    import numpy as np
+    import torch
+
+    from landscapes.networks.architectures import build_network
+    from landscapes.networks.uploads import save_checkpoint
+
+    arch = {"type": "mlp", "sizes": [2, 16, 16, 2], "act": "relu"}
+    torch.manual_seed(0)
+    model = save_checkpoint(tmp_path / "mlp.safetensors", arch, build_network(arch).state_dict())
+    x = np.random.default_rng(0).normal(size=(60, 2)).astype(np.float32)
+    np.savez(tmp_path / "data.npz", X=x, y=(x[:, 0] > 0).astype(np.int64))
+    code, modules = loaded(["slice", "network", "--checkpoint", str(model), "--data",
+                            str(tmp_path / "data.npz"), "--steps", "5",
+                            "--out", str(tmp_path / "out.npz")])
+    assert code == 0
+    assert {"torch", "landscapes.networks.views"} <= modules
+    assert not {"numba", "scipy", "onnx"} & modules, modules  # not even scipy's core

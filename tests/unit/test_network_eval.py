@@ -77,49 +77,48 @@ MLPS = [
     ({"type": "mlp", "sizes": [2, 16, 8, 2], "act": "relu"}, "moons"),
     ({"type": "mlp", "sizes": [2, 2]}, "moons"),  # no hidden layer
     ({"type": "mlp", "sizes": [4, 12, 3], "act": "tanh"}, "iris"),  # three classes
-    # the compiled first and last layers (landscapes/networks/fused.py): three classes, 4 inputs
-    ({"type": "mlp", "sizes": [4, 12, 12, 3], "act": "relu"}, "iris"),
+    ({"type": "mlp", "sizes": [4, 12, 12, 3], "act": "relu"}, "iris"),  # three classes, 4 inputs
     ({"type": "mlp", "sizes": [2, 8, 8, 8, 2], "act": "relu"}, "moons"),  # a middle GEMM too
 ]
 
 
-def test_relu_mlps_use_the_compiled_first_and_last_layers():
-    """Which MLPs take the fused kernels; the others keep GEMMs (checked by the loop above)."""
-    def program(arch, data):
-        land = NetworkLandscape.create(arch, _state(arch, 1), load_builtin(data), "cross_entropy")
-        return land.program(None)
-
-    two = program({"type": "mlp", "sizes": [2, 8, 8, 2], "act": "relu"}, "moons")
-    assert two.first is fused.first_layer(2, "relu") and two.last is fused.last_layer("relu")
-    one = program({"type": "mlp", "sizes": [2, 8, 2], "act": "relu"}, "moons")
-    assert one.first is fused.first_layer(2, "identity")  # the last layer applies the relu
-    for arch in ({"type": "mlp", "sizes": [2, 8, 2], "act": "tanh"}, {"type": "mlp", "sizes": [2, 2]}):
-        assert program(arch, "moons").first is None and program(arch, "moons").last is None
-
-
-@pytest.mark.parametrize("activation", ["relu", "identity"])
-def test_fused_kernels_equal_torch(activation):
-    g = torch.Generator().manual_seed(0)
-    act = torch.relu if activation == "relu" else (lambda t: t)
-    for inputs in (1, 3, fused.MAX_INPUTS):
-        w, x = torch.randn(5, inputs + 1, generator=g), torch.randn(inputs, 37, generator=g)
-        x[0, 3] = float("nan")  # a diverged input stays NaN through relu
-        out = torch.empty(5, 37)
-        fused.first_layer(inputs, activation)(w.numpy(), x.numpy(), out.numpy())
-        torch.testing.assert_close(out, act(w[:, :1] + w[:, 1:] @ x), equal_nan=True)
-        assert out[:, 3].isnan().all() and not out[:, 4].isnan().any()
-    w, h = torch.randn(3, 9, generator=g), torch.randn(8, 50, generator=g)
-    wide = torch.zeros(3, 80)
-    fused.last_layer(activation)(w.numpy(), h.numpy(), wide[:, 10:60].numpy())  # a strided view
-    torch.testing.assert_close(wide[:, 10:60], w[:, :1] + w[:, 1:] @ act(h))
-    assert not wide[:, :10].any() and not wide[:, 60:].any()
+_NO_NUMBA = """
+import sys
+import numpy as np
+from landscapes.networks.architectures import build_network
+from landscapes.networks.datasets import from_arrays
+from landscapes.networks.landscape import NetworkLandscape
+arch = {"type": "mlp", "sizes": [2, 16, 16, 2], "act": "relu"}
+x = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+land = NetworkLandscape.create(arch, build_network(arch).state_dict(),
+                               from_arrays("blobs", x, (x[:, 0] > 0).astype(np.int64)),
+                               "cross_entropy")
+values = land.evaluate_splits(land.center[None].repeat(3, 1) * 0.9)
+print(land.method, values.shape, "numba" in sys.modules, "scipy" in sys.modules)
+"""
 
 
-def test_fused_kernels_refuse_what_they_do_not_compile():
-    with pytest.raises(ValueError, match="1 to 8 inputs; got 9"):
-        fused.first_layer(9, "relu")
-    with pytest.raises(ValueError, match="no fused kernel for activation 'tanh'"):
-        fused.last_layer("tanh")
+def test_an_mlp_is_evaluated_without_loading_numba():
+    """An MLP's GEMM path is torch alone: numba (and the scipy it loads), ~1 s of start-up, are
+    left to the CNNs that need them."""
+    out = subprocess.run([sys.executable, "-c", _NO_NUMBA], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["gemm", "(3,", "4)", "False", "False"]
+
+
+def test_mlp_tiles_and_chunks(monkeypatch):
+    """Points in several tiles (the last one partial) and samples in several chunks, for every
+    layer count: the same values as the reference loop."""
+    monkeypatch.setattr(gemm_module, "TILE_FLOATS", 8000)  # 8000 // ((16 + 1) * chunk) points
+    monkeypatch.setattr(gemm_module, "CHUNK_FLOATS", 2048)  # many data chunks
+    for sizes in ([2, 16, 2], [2, 16, 16, 2], [2, 16, 8, 16, 3]):
+        arch = {"type": "mlp", "sizes": sizes, "act": "relu"}
+        data = load_builtin("moons")
+        land = NetworkLandscape.create(arch, _state(arch, 4), data, "cross_entropy")
+        program = land.program()
+        assert len(program.spans) > 3
+        assert 1 <= program.tile < 11 and 11 % program.tile
+        _agree(land, _points(land, count=11))
 
 
 @pytest.mark.parametrize(("arch", "data"), MLPS, ids=lambda v: str(v))
@@ -236,8 +235,6 @@ import numpy as np
 from landscapes.networks import fused
 f = np.float32
 kernels = [
-    (fused.first_layer(2, "relu"), (np.ones((4, 3), f), np.ones((2, 5), f), np.ones((4, 5), f))),
-    (fused.last_layer("identity"), (np.ones((2, 3), f), np.ones((2, 5), f), np.ones((2, 5), f))),
     (fused.pooled_combination(3, 4, "relu"), (np.ones((4, 3, 2, 2, 5), f), np.ones((1, 2, 3), f),
                                              np.ones((1, 2), f), np.zeros((1, 6, 5), f), 2, 0)),
 ]
@@ -248,12 +245,12 @@ print([(sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values())) fo
 
 
 def test_compiled_kernels_come_from_numba_s_disk_cache_in_a_new_process(tmp_path):
-    """A new process (a gunicorn worker, a forked job) loads the kernels instead of compiling
-    them again (0.2-0.6 s each) and adding a cache entry every time."""
+    """A new process (a gunicorn worker, a forked job) loads the kernel instead of compiling
+    it again (0.2-0.6 s) and adding a cache entry every time."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     runs = [subprocess.run([sys.executable, "-c", _CACHED], env=env, capture_output=True,
                            text=True, check=True).stdout.strip() for _ in range(2)]
-    assert runs == ["[(0, 1), (0, 1), (0, 1)]", "[(1, 0), (1, 0), (1, 0)]"]
+    assert runs == ["[(0, 1)]", "[(1, 0)]"]
 
 
 def test_batchnorm_with_explicit_interpolated_buffers():
