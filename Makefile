@@ -82,6 +82,9 @@ bench: $(VENV)/.installed-test browser redis
 	$(BIN)/python benchmarks/spin.py
 	$(BIN)/python benchmarks/funnel.py
 	$(BIN)/python benchmarks/networks.py
+	$(BIN)/python benchmarks/networks.py --threads 0 --steps 101 --models moons-mlp,digits-cnn \
+		--no-loss-landscapes
+	$(BIN)/python benchmarks/whole_process.py
 	$(BIN)/python benchmarks/skips.py
 	$(BIN)/python benchmarks/page_load.py
 	$(BIN)/python benchmarks/payload.py

@@ -20,10 +20,12 @@ trained example (``compute_slice``: train and test loss and accuracy at every po
   against ``loss_landscapes.random_plane`` on the same module, on its work (the train loss
   only; target: faster) and our whole slice (train and test, 4 metrics).
 
-Run: ``.venv/bin/python benchmarks/networks.py [--steps 51] [--threads 1]`` (or ``make bench``).
-With one torch thread (``--threads 1``, as the app runs) times are the process's CPU seconds,
-with more they are wall seconds; the matmul rate is timed the same way. Our slice is the best of
-``--repeat`` runs (the machine may be shared); the matmul rate is the best of the runs around it.
+Run: ``.venv/bin/python benchmarks/networks.py [--steps 51] [--threads 1]`` (or ``make bench``,
+which also runs ``--threads 0 --steps 101`` on the zoo's two: torch's default thread count, as
+the command line runs). With one torch thread (``--threads 1``, as the app runs) times are the
+process's CPU seconds, with more they are wall seconds; the matmul rate is timed the same way.
+Our slice is the best of ``--repeat`` runs (the machine may be shared); the matmul rate is the
+best of the runs around it.
 """
 
 import argparse
@@ -283,8 +285,9 @@ def measure_loss_landscapes(name: str, cache: Path, steps: int) -> dict:
 
 
 def child(args: argparse.Namespace) -> None:
-    torch.set_num_threads(args.threads)
-    if args.threads > 1:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if torch.get_num_threads() > 1:
         CLOCK["clock"] = time.perf_counter
     cache = Path(args.cache)
     if args.tool == "ours" and args.model in GENERIC:
@@ -313,7 +316,8 @@ def run_child(tool: str, name: str, cache: str, args: argparse.Namespace,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=51)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (the app uses 1)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (the app uses 1; 0: torch's default, as the CLI)")
     parser.add_argument("--repeat", type=int, default=3, help="slice runs (the best is kept)")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--no-loss-landscapes", action="store_true")
@@ -331,8 +335,9 @@ def main() -> None:
     except ImportError:
         have_ll = False
         print("loss-landscapes is not installed (pip install '.[bench]'): no comparison")
-    print(f"torch {torch.__version__}, {args.threads} thread(s); grid {args.steps}x{args.steps};"
-          f" {'CPU' if args.threads == 1 else 'wall'} seconds; our slice: best of {args.repeat}")
+    threads = args.threads or torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} thread(s); grid {args.steps}x{args.steps};"
+          f" {'CPU' if threads == 1 else 'wall'} seconds; our slice: best of {args.repeat}")
     with tempfile.TemporaryDirectory() as cache:
         for name in (n for n in args.models.split(",") if n not in GENERIC):
             start = time.perf_counter()
