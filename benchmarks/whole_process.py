@@ -55,6 +55,9 @@ def make_case(folder: Path) -> None:
     save_checkpoint(folder / "moons-mlp.safetensors", ARCH, module.state_dict(),
                     loss="cross_entropy")
     np.savez(folder / "moons1000.npz", X=x, y=y)
+    with torch.no_grad():  # the trained network's loss over all 1,000 points, to check ours by
+        loss = torch.nn.functional.cross_entropy(module(xt), yt).item()
+    (folder / "centre.json").write_text(json.dumps(loss))
 
 
 def timed(command: list[str]) -> tuple[float, float]:
@@ -100,20 +103,20 @@ def main() -> None:
                 wall, peak = timed(command)
                 walls[name].append(wall)
                 peaks[name].append(peak)
-        c = args.steps // 2  # both grids' middle point is the trained network
+        c = args.steps // 2  # our grid's middle point is the trained network
         with np.load(folder / "ours.npz") as ours:
             grid = ours["values"].shape
             train, test = len(ours["y_train"]), len(ours["y_test"])
             ours_centre = (train * ours["values"][c, c] + test * ours["test_loss"][c, c]) / (
                 train + test)
-        peer = np.load(folder / "peer.npy")
-        peer_grid, peer_centre = peer.shape, peer[c, c]
+        peer_grid = np.load(folder / "peer.npy").shape
+        centre = json.loads((folder / "centre.json").read_text())
     median = {name: statistics.median(v) for name, v in walls.items()}
     peak = {name: statistics.median(v) for name, v in peaks.items()}
     print(f"{args.steps}x{args.steps} moons MLP slice, whole processes, median of {args.rounds} "
           f"alternating runs ({os.cpu_count()} cores); grids: ours {grid}, peer {peer_grid}; "
-          f"loss at the centre over all 1,000 points: ours {ours_centre:.6f}, peer "
-          f"{peer_centre:.6f}")
+          f"loss at the centre over all 1,000 points: ours {ours_centre:.6f}, torch "
+          f"{centre:.6f}")
     print(f"{'command':44s} {'wall s':>7s} {'- bare s':>9s} {'peak MiB':>9s}")
     labels = {"bare": "python -c 'import torch'", "ours": "landscapes slice network",
               "peer": "loss_landscapes.random_plane script"}
