@@ -11,7 +11,7 @@ pass (``loop``) to float32 rounding (tests/unit/test_network_eval.py). Units as 
 """
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -25,7 +25,8 @@ GROUP = 64  # points evaluated together (their weights and outputs are held at o
 GROUP_FLOATS = 1 << 22  # ... and at most this many outputs (points x outputs x samples): 16 MB
 WEIGHT_FLOATS = 1 << 24  # ... and weight matrices (points x index entries): 64 MB
 CHUNK_FLOATS = 1 << 18  # a per-point working block of one data chunk: 1 MB, stays in L2
-TILE_FLOATS = 1 << 19  # an MLP layer's block for a tile of points on one chunk: 2 MB
+STACK_CHUNK_FLOATS = 1 << 20  # a CNN's working blocks for a stack of points on one chunk: 4 MB
+TILE_FLOATS = 1 << 20  # an MLP layer's block for a tile of points on one chunk: 4 MB
 STACK_FLOATS = 1 << 17  # a slab of the first convolution for a stack of points: 512 KB
 COLUMN_FLOATS = 1 << 24  # the first convolution's im2col columns, built once: 64 MB
 MAX_INDEX = 1 << 22  # weight-assembly index entries per point; above this, use the loop
@@ -160,13 +161,17 @@ class GemmProgram:
     position in the 2x2 pooling window; its weights are stacked for several points, so one GEMM
     per slab serves them all, and max-pooling is an elementwise max of the slabs. Later
     convolutions gather, for each pooling window, the input rows its receptive field covers and
-    multiply by a per-window block matrix (a batched GEMM whose rows are (position, channel)).
+    multiply by a per-window block matrix (a batched GEMM whose rows are (position, channel)),
+    for the whole stack of points in one call (batched over (point, window)), as is the last
+    layer; the stack's blocks of one data chunk are sized together (STACK_CHUNK_FLOATS).
     Monotone activations are applied after pooling (they commute with max), others before.
     When the points of a call lie on a line, a plane or a 3-D slice, the first convolution is
     linear in them: its outputs at a few basis points (one GEMM per slab for all the points), and
     per point one compiled pass combines, pools and activates them (:meth:`_first_basis`,
     :mod:`landscapes.networks.fused`: numba, loaded only for CNNs). An MLP runs a tile of points
-    per call instead: each layer one batched GEMM over the tile (:meth:`_mlp`).
+    per call: each layer one batched GEMM over the tile (:meth:`_mlp`). Fewer, larger calls are
+    what lets torch's threads share the work (a per-point GEMM of this size gains nothing from a
+    second thread, measured).
     Workspaces are kept between calls (fresh large buffers cost page faults), under a lock.
     """
 
@@ -196,13 +201,14 @@ class GemmProgram:
         self.binary = binary and self.layers[-1].rows == 2
         self.outputs = 1 if self.binary else self.layers[-1].rows
         widest = max(per_sample, *(lay.rows + 2 for lay in self.layers))
-        count = -(-n // max(16, CHUNK_FLOATS // widest))
+        budget = CHUNK_FLOATS if self.kind == "mlp" else STACK_CHUNK_FLOATS // self.stack
+        count = -(-n // max(16, budget // widest))
         self.chunk = -(-n // count)  # balanced chunks
         self.spans = [(a, min(a + self.chunk, n)) for a in range(0, n, self.chunk)]
         if self.kind == "cnn":
             self._first_slabs()
         # an MLP runs a tile of points at a time, each layer one batched GEMM over the tile
-        self.tile = max(1, TILE_FLOATS // ((max(lay.rows for lay in self.layers) + 1) * self.chunk))
+        self.tile = max(1, TILE_FLOATS // (max(lay.rows for lay in self.layers) * self.chunk))
         entries = sum(lay.index.numel() for lay in self.layers)
         self.group = max(1, min(GROUP, GROUP_FLOATS // (self.outputs * n), WEIGHT_FLOATS // entries))
         self._lock = threading.Lock()
@@ -343,21 +349,25 @@ class GemmProgram:
         if not self._space:
             g, m = self.group, self.chunk
             space: dict = {"mats": [torch.empty(g, *lay.index.shape) for lay in self.layers]}
-            if self.kind == "mlp":
-                space["tiles"] = [torch.empty(self.tile * (lay.rows + 1) * m)
-                                  for lay in self.layers[:-1]]
+            if self.kind == "mlp":  # two tiles in turn for the hidden layers, one for the last
+                widest = max(lay.rows for lay in self.layers[:-1]) if len(self.layers) > 1 else 0
+                space["tiles"] = [torch.empty(self.tile * widest * m),
+                                  torch.empty(self.tile * widest * m),
+                                  torch.empty(self.tile * self.layers[-1].rows * m)]
             if self.binary:
                 space["diff"] = torch.empty(g, 1, self.layers[-1].index.shape[2])
             space["work"] = [None if lay.gather is None else
-                             (torch.empty(lay.gather.numel() * m),
-                              torch.empty(lay.index[..., 0].numel() * m))
+                             (torch.empty(self.stack * lay.gather.numel() * m),
+                              torch.empty(self.stack * lay.index[..., 0].numel() * m))
                              for lay in self.layers]
             if self.kind == "cnn":
                 from landscapes.networks import fused  # numba: only CNNs load it
 
-                space["blocks"] = [torch.zeros(lay.rows + 2, m) for lay in self.layers[:-1]]
-                for block in space["blocks"]:
-                    block[1] = 1.0
+                # per layer, a stack of points' (zeros, ones, features) blocks
+                space["blocks"] = [None] + [torch.zeros(self.stack, lay.rows + 2, m)
+                                            for lay in self.layers[1:-1]]
+                for block in space["blocks"][1:]:
+                    block[:, 1] = 1.0
                 space["src"] = torch.zeros(g, self.dim + 1)
                 first = self.layers[0]
                 space["stacked"] = torch.zeros(self.stack, first.rows + 2, m)
@@ -423,19 +433,10 @@ class GemmProgram:
         if self.kind == "mlp":
             self._mlp([m[:, 0] for m in full[:-1]] + [last_mats], space, out)
             return out
-        mats: list[Sequence[torch.Tensor]] = [m.unbind(0) for m in full[:-1]]
-        mats = [m if lay.gather is not None else [t[0] for t in m]
-                for lay, m in zip(self.layers, mats, strict=False)] + [last_mats.unbind(0)]
-        outs = out.unbind(0)  # a CNN: the first convolution for a stack of points at once
-        middle = range(1, len(self.layers) - 1)
-        act = self.act
-        stack = self.stack
+        stack = self.stack  # a CNN: each layer for a stack of points at once
         basis = self._first_basis(flat, buffers)
         for ci, (a, b) in enumerate(self.spans):
             w = b - a
-            blocks = [blk[:, :w] for blk in space["blocks"]]
-            dense_in = [blk[1:] for blk in blocks]
-            features = [blk[2:] for blk in blocks]
             outputs = self._basis_outputs(basis, space, ci) if basis else []
             for start in range(0, len(flat), stack):
                 group = range(start, min(start + stack, len(flat)))
@@ -443,44 +444,48 @@ class GemmProgram:
                     self._combined_first(basis, outputs, space, group, w)
                 else:
                     self._stacked_first(space, full[0][start : group.stop], ci, w)
-                inputs = [space["stacked"][p - start, :, :w] for p in group]
-                # the last layer reads the last middle layer's block, or the input block
-                last_in = [dense_in[-1]] * len(group) if middle else [blk[1:] for blk in inputs]
-                ends = [outs[p] if w == self.samples else outs[p][:, a:b] for p in group]
-                for p, block, end, last in zip(group, inputs, ends, last_in, strict=True):
-                    for li in middle:
-                        lay = self.layers[li]
-                        if lay.gather is None:
-                            act(torch.mm(mats[li][p], block[1:], out=features[li]))
-                        else:
-                            self._window(lay, mats[li][p], block, space["work"][li], features[li], w)
-                        block = blocks[li]
-                    torch.mm(mats[-1][p], last, out=end)
+                block = space["stacked"][: len(group), :, :w]
+                for li in range(1, len(self.layers) - 1):
+                    into = space["blocks"][li][: len(group), :, :w]
+                    self._window(self.layers[li], full[li][start : group.stop], block,
+                                 space["work"][li], into[:, 2:], w)
+                    block = into
+                torch.bmm(last_mats[start : group.stop], block[:, 1:],
+                          out=out[start : group.stop, :, a:b])
         return out
 
     def _mlp(self, weights: list[torch.Tensor], space: dict, out: torch.Tensor) -> None:
         """The MLP at B points into ``out`` (B, C, N): per chunk of samples and tile of points,
-        each layer one batched GEMM ``[b | W] @ [1; h]`` over the tile's points, then the
-        activation in place. ``weights`` per layer: the points' weight matrices (B, M, K).
+        each layer one GEMM over the tile's points, then the activation in place. ``weights``
+        per layer: the points' weight matrices ``[b | W]`` (B, M, K).
 
-        A tile's blocks (points, 1 + features, samples; row 0 the ones) are sized to stay in
-        cache (TILE_FLOATS); each GEMM spreads the tile's points over torch's threads, so one
-        call does the work a per-point loop did in ``tile`` calls.
+        Each layer is a batched ``b + W @ h`` (baddbmm; the first layer's input is the data,
+        shared by the tile's points). Blocks (points, features, samples) are contiguous -- a
+        strided output keeps torch's batched GEMM on one thread -- and sized to stay in cache
+        (TILE_FLOATS); each call spreads the tile's points over torch's threads, so one call
+        does the work a per-point loop did in ``tile`` calls.
         """
         hidden = len(self.layers) - 1
         for a, b in self.spans:
             w = b - a
-            x = self.x[1:, a:b]  # the ones row, then the inputs
+            x = self.x[2:, a:b]  # the inputs (features, samples)
             for t0 in range(0, len(out), self.tile):
                 t1 = min(t0 + self.tile, len(out))
-                source = x.expand(t1 - t0, *x.shape)
-                for li in range(hidden):
-                    rows = self.layers[li].rows + 1
-                    block = space["tiles"][li][: (t1 - t0) * rows * w].view(t1 - t0, rows, w)
-                    block[:, 0].fill_(1.0)
-                    self.act(torch.bmm(weights[li][t0:t1], source, out=block[:, 1:]))
-                    source = block
-                torch.bmm(weights[-1][t0:t1], source, out=out[t0:t1, :, a:b])
+                h = x.expand(t1 - t0, *x.shape)
+                for li, layer in enumerate(weights):
+                    mats = layer[t0:t1]
+                    rows = mats.shape[1]
+                    if li == hidden and w == self.samples:
+                        dst = out[t0:t1]  # contiguous: the last layer writes the outputs
+                    else:
+                        buf = space["tiles"][2 if li == hidden else li % 2]
+                        dst = buf[: (t1 - t0) * rows * w].view(t1 - t0, rows, w)
+                    torch.baddbmm(mats[:, :, :1], mats[:, :, 1:], h, out=dst)
+                    if li < hidden:
+                        self.act(dst)
+                    h = dst
+                if w != self.samples:
+                    out[t0:t1, :, a:b] = h
 
     def _stacked_first(self, space: dict, mats: torch.Tensor, ci: int, w: int) -> None:
         """The first convolution for a stack of points: one GEMM per pooling slab."""
@@ -587,21 +592,24 @@ class GemmProgram:
 
     def _window(self, lay: _Layer, mats: torch.Tensor, block: torch.Tensor, work: tuple,
                 dst: torch.Tensor, w: int) -> None:
-        """A later convolution: gather each window's input rows, batched GEMM, pool."""
-        g, rows, kk = lay.index.shape
+        """A later convolution for S points: gather each window's input rows from ``block``
+        (S, rows, w), one batched GEMM over (point, window) with ``mats`` (S, G, M, K), pool
+        into ``dst`` (S, G * C, w)."""
+        s, (g, rows, kk) = len(mats), lay.index.shape
         assert lay.gather is not None  # a later convolution always gathers its windows
-        cols = torch.index_select(block, 0, lay.gather, out=work[0][: g * kk * w].view(g * kk, w))
-        res = work[1][: g * rows * w].view(g, rows, w)
-        torch.bmm(mats, cols.view(g, kk, w), out=res)
-        res = res.view(g, lay.q, lay.channels, w)
-        dst = dst.view(g, lay.channels, w)
+        cols = torch.index_select(block, 1, lay.gather,
+                                  out=work[0][: s * g * kk * w].view(s, g * kk, w))
+        res = work[1][: s * g * rows * w].view(s * g, rows, w)
+        torch.bmm(mats.view(s * g, rows, kk), cols.view(s * g, kk, w), out=res)
+        res = res.view(s, g, lay.q, lay.channels, w)
+        dst = dst.view(s, g, lay.channels, w)
         if lay.act_first:
             self.act(res)
         if lay.q == 1:
-            dst.copy_(res[:, 0])
+            dst.copy_(res[:, :, 0])
         elif lay.pool == "max":
-            torch.amax(res, 1, out=dst)
+            torch.amax(res, 2, out=dst)
         else:
-            torch.mean(res, 1, out=dst)
+            torch.mean(res, 2, out=dst)
         if not lay.act_first:
             self.act(dst)

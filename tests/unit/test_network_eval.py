@@ -319,7 +319,8 @@ def test_huge_logits_stay_finite_and_match():
 
 
 def test_chunks_stacks_and_groups(monkeypatch):
-    monkeypatch.setattr(gemm_module, "CHUNK_FLOATS", 4096)  # many data chunks
+    monkeypatch.setattr(gemm_module, "CHUNK_FLOATS", 4096)  # many data chunks (MLP)
+    monkeypatch.setattr(gemm_module, "STACK_CHUNK_FLOATS", 4096 * 16)  # ... and CNN
     monkeypatch.setattr(gemm_module, "STACK_FLOATS", 4096)  # many first-layer slabs
     monkeypatch.setattr(gemm_module, "GROUP", 5)  # several groups, a partial last stack
     arch = {"type": "cnn", "channels": [4, 6], "batchnorm": True}
