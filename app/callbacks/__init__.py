@@ -14,13 +14,16 @@ in ``app/assets/funnelscope.js``.
 
 :func:`register_request_check` answers a callback request of a shape the page never sends (an
 unknown output, an input too few, ...) with a 400 and one line, before Dash, which would
-answer it with a 500; the callbacks themselves judge the values.
+answer it with a 500; the callbacks themselves judge the values. A script path Dash does not
+serve (``/_dash-component-suites/...``, which Dash answers with a 500 and a traceback listing
+every file it has) is a 404 with one line.
 """
 
 from typing import Any
 
 import flask
 from dash import Dash
+from dash.exceptions import DependencyException
 
 UPDATE_PATH = "_dash-update-component"  # where the page sends every callback request
 
@@ -83,3 +86,7 @@ def register_request_check(app: Dash) -> None:
         if problem is None:
             return None
         return flask.jsonify(error=problem), 400
+
+    @app.server.errorhandler(DependencyException)
+    def _unknown_script(_: DependencyException):
+        return f"no such file: {flask.request.path[:200]}\n", 404, {"Content-Type": "text/plain"}

@@ -412,3 +412,19 @@ def test_a_panel_job_computes_at_the_compute_nice_value(served, monkeypatch):
     response = _call(served, "left-surface.figure...left-path", values, "left-model.value")
     assert response.status_code == 200 and seen and set(seen) == {Config().compute_nice}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < Config().compute_nice
+
+
+@pytest.mark.parametrize("path", ["/_dash-component-suites/dash/dcc/nothing.js",
+                                  "/_dash-component-suites/nope/x.js",
+                                  "/_dash-component-suites/dash/" + "a/" * 500 + "x.js"])
+def test_a_script_dash_does_not_serve_is_a_404_in_one_line(served, path):
+    """Dash answered an unknown component-suite path with a 500 (and logged a traceback listing
+    every file it serves); a script it does serve still comes."""
+    client = served[0]
+    response = client.get(path)
+    assert response.status_code == 404
+    text = response.get_data(as_text=True)
+    assert text.startswith("no such file: /_dash-component-suites/") and text.count("\n") == 1
+    assert len(text) < 250
+    served_script = client.get("/_dash-component-suites/plotly/package_data/plotly.min.js")
+    assert served_script.status_code == 200 and b"plotly.js" in served_script.data[:200]
