@@ -4,10 +4,9 @@ Used by :class:`landscapes.networks.landscape.NetworkLandscape` for the zoo's ML
 point only GEMMs over (features, samples) blocks that stay in cache (an MLP's batched over a tile
 of points, one call per layer), and a few elementwise passes; BatchNorm (eval mode, buffers
 explicit) is folded into the convolutions; 2x2 pooling is a max/mean over pooling-window slabs;
-the first convolution's inputs are prepared once from the
-data and its weights stacked for several points at a time. Results equal the reference forward
-pass (``loop``) to float32 rounding (tests/unit/test_network_eval.py). Units as in
-:mod:`landscapes.networks.landscape`.
+the first convolution's inputs are prepared once from the data and its weights stacked for
+several points at a time. Results equal the reference forward pass (``loop``) to float32
+rounding (tests/unit/test_network_eval.py). Units as in :mod:`landscapes.networks.landscape`.
 """
 
 import threading
