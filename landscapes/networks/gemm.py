@@ -200,6 +200,8 @@ class GemmProgram:
         self.binary = binary and self.layers[-1].rows == 2
         self.outputs = 1 if self.binary else self.layers[-1].rows
         widest = max(per_sample, *(lay.rows + 2 for lay in self.layers))
+        if self.kind == "cnn":  # a stack's blocks of a chunk (16 samples at least) stay bounded
+            self.stack = max(1, min(self.stack, STACK_CHUNK_FLOATS // (16 * widest)))
         budget = CHUNK_FLOATS if self.kind == "mlp" else STACK_CHUNK_FLOATS // self.stack
         count = -(-n // max(16, budget // widest))
         self.chunk = -(-n // count)  # balanced chunks

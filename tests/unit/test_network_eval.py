@@ -320,7 +320,7 @@ def test_huge_logits_stay_finite_and_match():
 
 def test_chunks_stacks_and_groups(monkeypatch):
     monkeypatch.setattr(gemm_module, "CHUNK_FLOATS", 4096)  # many data chunks (MLP)
-    monkeypatch.setattr(gemm_module, "STACK_CHUNK_FLOATS", 4096 * 16)  # ... and CNN
+    monkeypatch.setattr(gemm_module, "STACK_CHUNK_FLOATS", 4096 * 32)  # ... and CNN
     monkeypatch.setattr(gemm_module, "STACK_FLOATS", 4096)  # many first-layer slabs
     monkeypatch.setattr(gemm_module, "GROUP", 5)  # several groups, a partial last stack
     arch = {"type": "cnn", "channels": [4, 6], "batchnorm": True}
@@ -336,6 +336,19 @@ def test_chunks_stacks_and_groups(monkeypatch):
     land = NetworkLandscape.create(mlp, _state(mlp, 9), load_builtin("moons"), "cross_entropy")
     assert len(land.program().spans) > 3
     _agree(land, _points(land, count=11))
+
+
+def test_a_wide_cnn_stacks_fewer_points_so_its_buffers_stay_bounded(monkeypatch):
+    """The stack's working blocks of one chunk (16 samples at least) fit STACK_CHUNK_FLOATS:
+    a CNN whose later layers are wide stacks fewer points, and its values are unchanged."""
+    monkeypatch.setattr(gemm_module, "STACK_CHUNK_FLOATS", 16 * 300 * 3)  # ~3 points of 300
+    arch = {"type": "cnn", "channels": [4, 6], "batchnorm": True}
+    land = NetworkLandscape.create(arch, _state(arch, 5), load_builtin("digits"), "cross_entropy")
+    program = land.program()
+    widest = max(program.layers[1].gather.numel(), program.layers[1].index[..., 0].numel())
+    assert 1 <= program.stack < 16 and program.stack * 16 * widest <= 16 * 300 * 3
+    _agree(land, _slice_points(land, 2, 4))
+    _agree(land, _points(land, count=7))
 
 
 def test_too_large_a_cnn_falls_back_to_the_loop(monkeypatch):
