@@ -6,6 +6,7 @@ the tests fail (they are never skipped). Every test here is marked ``e2e``.
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from playwright.sync_api import Page
@@ -48,3 +49,16 @@ def dashboard(page: Page, server_url: str) -> Page:
     page.goto(server_url)
     page.wait_for_function(devserver.SURFACES_DRAWN, timeout=FIRST_LOAD_MS)
     return page
+
+
+def query(page: Page) -> dict[str, str]:
+    """The page's URL query, by key."""
+    return dict(parse_qsl(urlsplit(page.url).query))
+
+
+def wait_query(page: Page, key: str, value: str, timeout_ms: int = FIRST_LOAD_MS) -> None:
+    """Wait until the page's URL says ``key=value``: the URL writer is a callback of its own,
+    so the URL follows a redraw a moment later, not with it."""
+    page.wait_for_function(
+        "([k, v]) => new URLSearchParams(window.location.search).get(k) === v", arg=[key, value],
+        timeout=timeout_ms)

@@ -8,13 +8,13 @@ import json
 import re
 import time
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
 from landscapes.io import formats
+from tests.e2e.conftest import query, wait_query
 from tests.unit.reference import parse_vtk
 
 UPDATE_MS = 60_000
@@ -164,8 +164,8 @@ def test_plot_type_redraws_without_recomputing(dashboard: Page, browser_errors: 
     size = dashboard.evaluate(f"() => {graph}.data[0].contours.size")
     assert size == pytest.approx(float(z.max() - z.min()) / 9, rel=1e-5)
     assert not dashboard.evaluate("() => window.__progressShown"), "a background job ran"
-    query = dict(parse_qsl(urlsplit(dashboard.url).query))  # a copied link keeps the drawing
-    assert query.get("l.plot-kind") == "contour" and query.get("l.contour-levels") == "8"
+    wait_query(dashboard, "l.contour-levels", "8", UPDATE_MS)  # a copied link keeps the drawing
+    assert query(dashboard).get("l.plot-kind") == "contour"
     assert browser_errors == []
 
 

@@ -11,13 +11,13 @@
   and Enter opens the file chooser.
 """
 
-from urllib.parse import parse_qsl, urlsplit
 
 from playwright.sync_api import Page, expect
 
 from app import help as control_help
 from app import ids, layout, presets
 from app.ids import pid
+from tests.e2e.conftest import query, wait_query
 
 UPDATE_MS = 120_000  # a view computed after the page opens
 MAX_TABS = 250  # more Tab stops than the page has: the walk ends back on the page's body
@@ -95,16 +95,6 @@ def tab_through(page: Page, controls: list[str]) -> list[dict]:
             return stops
         stops.append(stop)
     raise AssertionError(f"Tab never came back to the page's body: {stops[-5:]}")
-
-
-def query(page: Page) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(page.url).query))
-
-
-def wait_query(page: Page, key: str, value: str) -> None:
-    page.wait_for_function(
-        "([k, v]) => new URLSearchParams(window.location.search).get(k) === v", arg=[key, value],
-        timeout=UPDATE_MS)
 
 
 def wait_focused_option(page: Page, text: str) -> None:

@@ -2,13 +2,14 @@
 opened in a new page shows the same panels; back and forward bring earlier settings back."""
 
 import time
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Error, Page, expect
 from plotly.colors import sequential
 
 from app import devserver
+from tests.e2e.conftest import query
 
 UPDATE_MS = 120_000  # a recompute after a control changes (a new page: its first views too)
 GRAPH = "document.querySelector('#{id} .js-plotly-plot')"
@@ -31,10 +32,6 @@ def wait_title(page: Page, side: str, text: str, absent: str | None = None) -> N
     extra = f" && !{t}.includes({absent!r})" if absent else ""
     page.wait_for_function(f"() => {t}.includes({text!r}) && !{t}.includes('preview'){extra}",
                            timeout=UPDATE_MS)
-
-
-def query(page: Page) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(page.url).query))
 
 
 def wait_query(page: Page, part: str, present: bool = True) -> None:
