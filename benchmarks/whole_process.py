@@ -62,12 +62,14 @@ def make_case(folder: Path) -> None:
 
 def timed(command: list[str]) -> tuple[float, float]:
     """Wall seconds and peak resident MiB of ``command`` as a whole process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    err = process.stderr.read().decode() if process.stderr else ""
+    with tempfile.TemporaryFile() as stderr:  # not a pipe: a child filling it would block
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stderr.seek(0)
+        err = stderr.read().decode(errors="replace")
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)}: exit {process.returncode}\n{err[-2000:]}")
     return seconds, usage.ru_maxrss / 1024  # Linux: KiB
