@@ -102,9 +102,9 @@ def main() -> None:
         peaks: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.rounds):
             for name, command in commands.items():
-                wall, peak = timed(command)
+                wall, rss = timed(command)
                 walls[name].append(wall)
-                peaks[name].append(peak)
+                peaks[name].append(rss)
         c = args.steps // 2  # our grid's middle point is the trained network
         with np.load(folder / "ours.npz") as ours:
             grid = ours["values"].shape
