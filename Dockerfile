@@ -11,6 +11,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY landscapes/ landscapes/
+# app/assets/ carries plotly-partial.min.js when make has built it (plotlyjs/; `make image`
+# does); an image built without it serves the page with Dash's full plotly.js.
 COPY app/ app/
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 

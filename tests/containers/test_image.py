@@ -99,7 +99,8 @@ def test_the_container_serves_the_page_and_its_assets(served):
     assert status == 200 and json.loads(body)["cache"] == "filesystem"
     status, page = http(served["url"] + "/")
     assert status == 200 and b"Funnelscope" in page
-    for name in ("style.css", "funnelscope.js", "upload-labels.js"):
+    # plotly-partial.min.js: built by make (plotlyjs/) before the image, carried in app/assets/
+    for name in ("style.css", "funnelscope.js", "upload-labels.js", "plotly-partial.min.js"):
         assert f"/assets/{name}".encode() in page
         status, body = http(served["url"] + f"/assets/{name}")
         assert status == 200 and body == (engines.REPO_ROOT / "app" / "assets" / name).read_bytes()

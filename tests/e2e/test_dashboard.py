@@ -5,6 +5,7 @@ import time
 
 import pytest
 from playwright.sync_api import Page, expect
+from plotly.offline import get_plotlyjs_version
 
 UPDATE_MS = 60_000  # a recompute after a control changes
 
@@ -47,6 +48,12 @@ def test_first_load_shows_both_panels(dashboard: Page, browser_errors: list[str]
     assert "p-spin glass" in right["title"]
     assert left["webgl"] and right["webgl"], "a surface has no WebGL scene (nothing was drawn)"
     assert left["z"] != right["z"]
+    # plotly.js is the partial bundle (app/assets/), parsed before Dash starts: Dash never
+    # fetches its full one
+    scripts = dashboard.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)")
+    assert any("/assets/plotly-partial.min.js" in name for name in scripts)
+    assert not any("plotly.min.js" in name for name in scripts)
+    assert dashboard.evaluate("() => Plotly.version") == get_plotlyjs_version()
     for side in ("left", "right"):
         dashboard.wait_for_function(
             f"() => {GRAPH.format(id=side + '-path')}?.data?.length === 2", timeout=UPDATE_MS
