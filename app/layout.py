@@ -11,7 +11,7 @@ from typing import Any
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from app import controls, ids, presets, urlstate
+from app import controls, ids, panel_views, presets, urlstate
 from app import help as control_help
 from app.ids import pid
 
@@ -157,6 +157,7 @@ def panel(side: str) -> html.Section:
             dcc.Loading(dcc.Graph(id=pid(side, ids.SURFACE), className="surface",
                                   config=graph_config(side, ids.SURFACE)), type="circle"),
             dcc.Store(id=pid(side, ids.DRAWN)),
+            dcc.Store(id=pid(side, ids.START)),
             download_row(side),
             dcc.Loading(dcc.Graph(id=pid(side, ids.PATH), className="path",
                                   config=graph_config(side, ids.PATH),
@@ -184,6 +185,7 @@ def _funnel_extras(side: str) -> html.Div:
                            marks=None, updatemode="drag", allow_direct_input=False),
             ], className="field temperature"),
             dcc.Graph(id=pid(side, ids.FREE_ENERGY), className="free-energy",
+                      figure=panel_views.free_energy_at(None, None),
                       config=graph_config(side, ids.FREE_ENERGY)),
             dcc.Store(id=pid(side, ids.FUNNEL_DATA)),
         ],
@@ -305,7 +307,7 @@ def build() -> html.Div:
     # the URL's query holds every panel setting and the camera (app/urlstate.py); refresh=False:
     # a new query is a new history entry, and the page is not reloaded
     url = [dcc.Location(id=ids.URL, refresh=False), dcc.Store(id=ids.URL_TARGET),
-           dcc.Store(id=ids.URL_APPLIED), dcc.Store(id=ids.CAMERA),
+           dcc.Store(id=ids.URL_APPLIED), dcc.Store(id=ids.URL_READ), dcc.Store(id=ids.CAMERA),
            dcc.Store(id=ids.CLIENTSIDE, data=clientside_config()),
            dcc.Store(id=ids.CLIENT_ID, storage_type="session")]  # filled by the page (fairness)
     status = [

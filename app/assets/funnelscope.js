@@ -189,6 +189,26 @@
         return [next, loc.origin + loc.pathname + next + loc.hash, next];
       },
 
+      // The page's URL changed: opened, back or forward, or written by pushUrl. Opened without
+      // a query, the page starts both panels' default views at once (their START stores are
+      // inputs of the panels' jobs and previews), in its first wave of callbacks, and the query
+      // "" is applied. Any other query not applied yet goes to the server's URL reader (the
+      // URL_READ store; app/callbacks/url.py), which sets the controls and so starts the
+      // panels with the query's settings. The server's reader has no other input: were it
+      // called on every page open, Dash would hold the panels' jobs until it answered (it
+      // might change their inputs), a round trip later.
+      urlChanged: function (search, applied, config) {
+        const dc = window.dash_clientside;
+        fs.init(config);
+        const text = search || "";
+        const none = fs.sides.map(() => dc.no_update);
+        if ((applied === null || applied === undefined) && text.replace(/^[?]/, "") === "") {
+          return [...fs.sides.map(() => 1), text, dc.no_update];
+        }
+        if (text === applied) { return [...none, dc.no_update, dc.no_update]; }
+        return [...none, dc.no_update, {search: text, at: Date.now()}];
+      },
+
       // Copy link: the page's URL to the clipboard; the status line clears after 6 seconds.
       copyLink: function (clicks, config) {
         const dc = window.dash_clientside;

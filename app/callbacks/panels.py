@@ -217,7 +217,8 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
             "drawn": Output(pid(side, ids.DRAWN), "data"),  # the options the slice was drawn with
         },
         inputs={"controls": settings_inputs(side, MODEL_NAMES),
-                "uploaded": Input(pid(side, ids.UPLOADED), "data")},
+                "uploaded": Input(pid(side, ids.UPLOADED), "data"),
+                "start": Input(pid(side, ids.START), "data")},  # the page opened: first view
         state={"display": settings_inputs(side, DISPLAY_NAMES, State),
                "client": State(ids.CLIENT_ID, "data")},  # fair slots per browser session
         background=True,
@@ -228,9 +229,9 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
                   Output(pid(side, ids.PROGRESS_LABEL), "children")],
         running=[(Output(pid(side, ids.PROGRESS_ROW), "style"), SHOWN, HIDDEN)],
         cancel=[Input(pid(side, ids.CANCEL), "n_clicks")],
-        prevent_initial_call=True,  # the URL reader starts it once the page's URL is applied
+        prevent_initial_call=True,  # started by the page or the URL reader (app/callbacks/url.py)
     )
-    def update(set_progress, controls, uploaded, display, client=None):
+    def update(set_progress, controls, uploaded, start, display, client=None):
         torch.set_num_threads(torch_threads)  # at job start: forked jobs, OpenMP (architecture.md)
         fairness.lower_priority(nice)  # a job process or Celery worker: serving comes first
         client = client if isinstance(client, str) else None  # the page's id is a string
@@ -263,11 +264,12 @@ def _register_redraws(app: Dash, store: ViewStore, side: str) -> None:
     @app.callback(
         output=surface,
         inputs={"controls": settings_inputs(side, MODEL_NAMES),
-                "uploaded": Input(pid(side, ids.UPLOADED), "data")},
+                "uploaded": Input(pid(side, ids.UPLOADED), "data"),
+                "start": Input(pid(side, ids.START), "data")},
         state={"display": settings_inputs(side, DISPLAY_NAMES, State)},
-        prevent_initial_call=True,  # as the job: after the URL reader
+        prevent_initial_call=True,  # as the job
     )
-    def preview(controls, uploaded, display):
+    def preview(controls, uploaded, start, display):
         """A coarse slice at once (the background job above refines it); the camera stays."""
         if controls[ids.VIEW] != "slice":
             return no_update
@@ -301,6 +303,7 @@ def _register_visibility(app: Dash, side: str) -> None:
     @app.callback(
         output={area.id: Output(pid(side, area.id), "style") for area in AREAS},
         inputs={"settings": settings_inputs(side, VISIBILITY_NAMES)},
+        prevent_initial_call=True,  # the layout shows the defaults' areas (app/layout.py)
     )
     def show_areas(settings):
         """Each area shows exactly for the families and views of its controls."""
@@ -315,6 +318,7 @@ def _register_funnel_extras(app: Dash, side: str) -> None:
                 "index": Output(pid(side, ids.TEMPERATURE), "value")},
         inputs={"index": Input(pid(side, ids.TEMPERATURE), "value"),
                 "data": Input(pid(side, ids.FUNNEL_DATA), "data")},
+        prevent_initial_call=True,  # the layout holds the figure without data (app/layout.py)
     )
     def show_free_energy(index, data):
         if not panel_views.is_funnel_data(data):  # none yet (or, hand-made, not a funnel's)

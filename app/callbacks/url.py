@@ -56,9 +56,16 @@ def upload_statuses(keys: dict | None) -> dict[str, Any]:
 
 
 def register(app: Dash) -> None:
-    """The URL writer and reader, the history push and Copy link."""
+    """The URL writer and reader (the page's ``urlChanged`` hands the reader what to read and
+    starts the panels of a page opened without a query), the history push and Copy link."""
     _register_writer(app)
     _register_reader(app)
+    app.clientside_callback(clientside("urlChanged"),
+                            *[Output(pid(side, ids.START), "data") for side in ids.PANELS],
+                            Output(ids.URL_APPLIED, "data", allow_duplicate=True),
+                            Output(ids.URL_READ, "data"),
+                            Input(ids.URL, "search"), State(ids.URL_APPLIED, "data"),
+                            State(ids.CLIENTSIDE, "data"), prevent_initial_call="initial_duplicate")
     app.clientside_callback(clientside("copyLink"), Output(ids.COPY_STATUS, "children"),
                             Input(ids.COPY_LINK, "n_clicks"), State(ids.CLIENTSIDE, "data"),
                             prevent_initial_call=True)
@@ -111,25 +118,27 @@ def _register_reader(app: Dash) -> None:
 
     @app.callback(
         output=outputs,
-        inputs={"search": Input(ids.URL, "search")},
+        inputs={"read": Input(ids.URL_READ, "data")},
         state={"values": by_side(lambda side: settings_inputs(side, URL_NAMES, State)),
                "uploaded": by_side(lambda side: State(pid(side, ids.UPLOADED), "data")),
                "path_options": by_side(lambda side: State(pid(side, ids.PATH_TO), "options")),
                "camera": State(ids.CAMERA, "data"),
                "applied": State(ids.URL_APPLIED, "data")},
-        prevent_initial_call="initial_duplicate",
+        prevent_initial_call=True,
     )
-    def read_url(search, values, uploaded, path_options, camera, applied):
-        """The URL (opened, or back / forward) -> the settings that differ from the screen's.
+    def read_url(read, values, uploaded, path_options, camera, applied):
+        """The URL's query (opened, or back / forward) -> the settings that differ from the
+        screen's. ``read`` is ``{"search": query, "at": ms}`` from the page's ``urlChanged``,
+        which sends only queries not applied yet, and none for a page opened without one.
 
         A query the page wrote itself (marked applied) is left alone: the controls may have
         moved on since, and must not be set back. When the page opens (nothing applied yet)
         this starts both panels' views, with the URL's settings: the panel jobs have no initial
         call of their own (they would compute the default views first, then the link's).
         """
-        if not isinstance(search, str | None):  # the page's URL is text: a hand-made request
+        search = read.get("search") if isinstance(read, dict) else None
+        if not isinstance(search, str):  # the page's URL is text: a hand-made request
             raise PreventUpdate
-        search = search or ""
         out = unchanged(outputs)
         out["notes"] = url_notes([])
         if search == applied:

@@ -197,3 +197,30 @@ def test_a_hand_edited_link_shows_what_it_ignored(
         "() => document.querySelector('#left-surface .js-plotly-plot').data[0].colorscale[0][1]")
     assert first_colour == sequential.Cividis[0]
     assert browser_errors == []
+
+
+def test_a_page_without_a_query_starts_its_panels_in_its_first_round_trip(
+    page: Page, server_url: str, browser_errors: list[str]
+) -> None:
+    """Opened without a query, the page starts both default views itself (``urlChanged``),
+    without asking the server's URL reader first: Dash would hold the panels' jobs until the
+    reader answered, a round trip later. Each panel's job starts once, with the defaults."""
+    requests: list[tuple[str, dict]] = []
+
+    def record(request) -> None:  # noqa: ANN001 -- a Playwright request
+        if "_dash-update-component" in request.url and "cacheKey=" not in request.url:
+            body = request.post_data_json or {}
+            requests.append((body.get("output", ""), {i["id"]: i.get("value")
+                                                      for i in body.get("inputs", [])
+                                                      if isinstance(i, dict)}))
+
+    page.on("request", record)
+    page.goto(server_url)
+    page.wait_for_function(devserver.SURFACES_DRAWN, timeout=UPDATE_MS)
+    assert not any("url-notes.children" in output for output, _ in requests)  # no reader
+    jobs = [inputs for output, inputs in requests
+            if "-surface.figure" in output and "-drawn.data" in output]
+    assert sorted(job[f"{side}-model"] for job in jobs for side in ("left", "right")
+                  if f"{side}-model" in job) == ["ising", "pspin"]
+    assert urlsplit(page.url).query == ""
+    assert browser_errors == []

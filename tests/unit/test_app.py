@@ -140,9 +140,10 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
     other = create_app(config)
     # per panel: compute, preview, redraw, show controls, F(Q; T) slider, tree click, uploads,
     # an opened export, downloads, cancel note; the camera sync and the URL camera, the URL
-    # writer, its push, the URL reader, copy link, the active guided scenario, the status, the
-    # session's client id (fair job slots) -- and no leak
-    assert len(app.callback_map) == len(other.callback_map) == 27
+    # writer, its push, the page's URL watch (it starts the panels), the URL reader, copy link,
+    # the active guided scenario, the status, the session's client id (fair job slots) -- and
+    # no leak
+    assert len(app.callback_map) == len(other.callback_map) == 28
 
 
 def test_first_page_and_layout_are_served(config):
@@ -774,7 +775,8 @@ def test_clientside_callbacks_call_functions_of_the_page_script():
                  if c.get("clientside_function")]
     assert {f["namespace"] for f in functions} == {camera.NAMESPACE}
     called = {f["function_name"] for f in functions}
-    assert called == defined == {"cameraSync", "applyCamera", "pushUrl", "copyLink", "clientId"}
+    assert called == defined == {"cameraSync", "applyCamera", "pushUrl", "copyLink", "clientId",
+                                 "urlChanged"}
     assert f"{camera.NAMESPACE}: {{" in script and "%(" not in script
     store = next(c for c in components(layout.build()) if getattr(c, "id", None) == ids.CLIENTSIDE)
     assert store.data["graphs"] == {side: ids.pid(side, ids.SURFACE) for side in ids.PANELS}
