@@ -157,7 +157,7 @@ def panel(side: str) -> html.Section:
             dcc.Loading(dcc.Graph(id=pid(side, ids.SURFACE), className="surface",
                                   config=graph_config(side, ids.SURFACE)), type="circle"),
             dcc.Store(id=pid(side, ids.DRAWN)),
-            dcc.Store(id=pid(side, ids.START)),
+            dcc.Store(id=pid(side, ids.JOB_SURFACE)),
             download_row(side),
             dcc.Loading(dcc.Graph(id=pid(side, ids.PATH), className="path",
                                   config=graph_config(side, ids.PATH),
@@ -307,7 +307,8 @@ def build() -> html.Div:
     # the URL's query holds every panel setting and the camera (app/urlstate.py); refresh=False:
     # a new query is a new history entry, and the page is not reloaded
     url = [dcc.Location(id=ids.URL, refresh=False), dcc.Store(id=ids.URL_TARGET),
-           dcc.Store(id=ids.URL_APPLIED), dcc.Store(id=ids.URL_READ), dcc.Store(id=ids.CAMERA),
+           dcc.Store(id=ids.URL_APPLIED), dcc.Store(id=ids.URL_READ), dcc.Store(id=ids.START),
+           dcc.Store(id=ids.CAMERA),
            dcc.Store(id=ids.CLIENTSIDE, data=clientside_config()),
            dcc.Store(id=ids.CLIENT_ID, storage_type="session")]  # filled by the page (fairness)
     status = [

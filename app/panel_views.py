@@ -14,6 +14,7 @@ Every function returns a :class:`PanelOutput`; results come through the :class:`
 kind's figure (:func:`main_figure`): the same figure the HTML export embeds.
 """
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,8 +110,21 @@ def _as(kind: type[T], result: object) -> T:
 
 def main_figure(result, display: dict | None = None) -> go.Figure:
     """The figure of ``result`` (a Slice or ViewResult) drawn with ``display``: its result kind's
-    :attr:`~landscapes.registry.ResultKind.figure`, as in the HTML export."""
-    return formats.figure(result, display)
+    :attr:`~landscapes.registry.ResultKind.figure`, as in the HTML export, with a
+    ``layout.datarevision`` that is a digest of the whole figure (:func:`with_digest`)."""
+    return with_digest(formats.figure(result, display))
+
+
+def with_digest(fig: go.Figure) -> go.Figure:
+    """``fig`` with ``layout.datarevision`` set to a digest of everything else in it.
+
+    Equal digests mean equal figures: the page then skips drawing a job's surface that its
+    graph shows already (``showSurface`` in app/assets/funnelscope.js). Plotly.react reads
+    datarevision too, as "the data arrays changed" when it changes -- which any change does.
+    """
+    fig.layout.datarevision = None
+    fig.layout.datarevision = hashlib.sha256(fig.to_json().encode()).hexdigest()[:24]
+    return fig
 
 
 def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict],

@@ -190,23 +190,32 @@
       },
 
       // The page's URL changed: opened, back or forward, or written by pushUrl. Opened without
-      // a query, the page starts both panels' default views at once (their START stores are
-      // inputs of the panels' jobs and previews), in its first wave of callbacks, and the query
-      // "" is applied. Any other query not applied yet goes to the server's URL reader (the
+      // a query, the page starts both panels' default views at once (the START store is an
+      // input of the panels' jobs and of both panels' first previews), in its first wave of
+      // callbacks, and the query "" is applied. Any other query not applied yet goes to the server's URL reader (the
       // URL_READ store; app/callbacks/url.py), which sets the controls and so starts the
       // panels with the query's settings. The server's reader has no other input: were it
       // called on every page open, Dash would hold the panels' jobs until it answered (it
       // might change their inputs), a round trip later.
-      urlChanged: function (search, applied, config) {
+      urlChanged: function (search, applied) {
         const dc = window.dash_clientside;
-        fs.init(config);
         const text = search || "";
-        const none = fs.sides.map(() => dc.no_update);
         if ((applied === null || applied === undefined) && text.replace(/^[?]/, "") === "") {
-          return [...fs.sides.map(() => 1), text, dc.no_update];
+          return [1, text, dc.no_update];
         }
-        if (text === applied) { return [...none, dc.no_update, dc.no_update]; }
-        return [...none, dc.no_update, {search: text, at: Date.now()}];
+        if (text === applied) { return [dc.no_update, dc.no_update, dc.no_update]; }
+        return [dc.no_update, dc.no_update, {search: text, at: Date.now()}];
+      },
+
+      // A panel's job ends with its surface (its JOB_SURFACE store), drawn unless the graph
+      // shows that very figure already -- the same layout.datarevision, a digest of the whole
+      // figure (app/panel_views.py: main_figure) -- as it does when the preview drew it from
+      // the cache: Plotly would rebuild every trace of the same surface, 0.15-0.8 s of the
+      // page's main thread in software WebGL.
+      showSurface: function (figure, shown) {
+        const rev = f => (f && f.layout && f.layout.datarevision) || null;
+        const same = rev(figure) !== null && rev(figure) === rev(shown);
+        return same ? window.dash_clientside.no_update : figure;
       },
 
       // Copy link: the page's URL to the clipboard; the status line clears after 6 seconds.

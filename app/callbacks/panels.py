@@ -22,6 +22,7 @@ import torch
 from dash import Dash, Input, Output, State, ctx, html, no_update, set_props
 
 from app import fairness, ids, panel_views
+from app.callbacks.camera import clientside
 from app.controls import AREAS, DISPLAY_NAMES, LOSS_FROM_CHECKPOINT, MODEL_NAMES, VISIBILITY_NAMES
 from app.data import ViewStore
 from app.ids import pid
@@ -194,6 +195,7 @@ def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1,
     """Register every panel's view callbacks; the views run as background jobs of ``manager``,
     each in a slot of its browser session's fair share (``slots``; None: no limit), at nice
     value ``nice`` (:func:`app.fairness.lower_priority`)."""
+    _register_opening_previews(app, store)
     for side in ids.PANELS:
         _register_job(app, store, side, manager, torch_threads, slots or fairness.Unlimited(),
                       nice)
@@ -206,7 +208,7 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
                   slots: fairness.Slots, nice: int) -> None:
     @app.callback(
         output={
-            "surface": Output(pid(side, ids.SURFACE), "figure"),
+            "surface": Output(pid(side, ids.JOB_SURFACE), "data"),  # drawn if new (showSurface)
             "path": Output(pid(side, ids.PATH), "figure"),
             "message": Output(pid(side, ids.MESSAGE), "children"),
             "tree": Output(pid(side, ids.TREE), "figure"),
@@ -218,7 +220,7 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
         },
         inputs={"controls": settings_inputs(side, MODEL_NAMES),
                 "uploaded": Input(pid(side, ids.UPLOADED), "data"),
-                "start": Input(pid(side, ids.START), "data")},  # the page opened: first view
+                "start": Input(ids.START, "data")},  # the page opened: its first views
         state={"display": settings_inputs(side, DISPLAY_NAMES, State),
                "client": State(ids.CLIENT_ID, "data")},  # fair slots per browser session
         background=True,
@@ -260,28 +262,20 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
 
 def _register_redraws(app: Dash, store: ViewStore, side: str) -> None:
     surface = Output(pid(side, ids.SURFACE), "figure", allow_duplicate=True)
+    app.clientside_callback(clientside("showSurface"), surface,
+                            Input(pid(side, ids.JOB_SURFACE), "data"),
+                            State(pid(side, ids.SURFACE), "figure"), prevent_initial_call=True)
 
     @app.callback(
         output=surface,
         inputs={"controls": settings_inputs(side, MODEL_NAMES),
-                "uploaded": Input(pid(side, ids.UPLOADED), "data"),
-                "start": Input(pid(side, ids.START), "data")},
+                "uploaded": Input(pid(side, ids.UPLOADED), "data")},
         state={"display": settings_inputs(side, DISPLAY_NAMES, State)},
         prevent_initial_call=True,  # as the job
     )
-    def preview(controls, uploaded, start, display):
+    def preview(controls, uploaded, display):
         """A coarse slice at once (the background job above refines it); the camera stays."""
-        if controls[ids.VIEW] != "slice":
-            return no_update
-        try:
-            spec, slice_request = slice_request_of(controls, uploaded)
-            fig = panel_views.slice_preview(store, spec, slice_request, display_of(display))
-        except LandscapeError:  # the full computation reports it in the panel
-            return no_update
-        except Exception:  # the full computation reports errors; a preview just stays away
-            log.exception("preview %s failed for %s", side, controls)
-            return no_update
-        return no_update if fig is None else fig
+        return cached_preview(store, side, controls, uploaded, display)
 
     @app.callback(
         output=surface,
@@ -297,6 +291,43 @@ def _register_redraws(app: Dash, store: ViewStore, side: str) -> None:
         job_end = ctx.triggered_id == pid(side, ids.DRAWN)
         fig = redrawn(store, controls, uploaded, display_of(display), drawn if job_end else None)
         return no_update if fig is None else fig
+
+
+def cached_preview(store: ViewStore, side: str, controls: dict, uploaded: dict | None,
+                   display: dict) -> Any:
+    """Panel ``side``'s slice from the cache (the requested grid, else its 13x13 version), or
+    no_update: nothing cached, not a slice view, or an error (the panel's job reports it)."""
+    if controls[ids.VIEW] != "slice":
+        return no_update
+    try:
+        spec, slice_request = slice_request_of(controls, uploaded)
+        fig = panel_views.slice_preview(store, spec, slice_request, display_of(display))
+    except LandscapeError:  # the full computation reports it in the panel
+        return no_update
+    except Exception:  # the full computation reports errors; a preview just stays away
+        log.exception("preview %s failed for %s", side, controls)
+        return no_update
+    return no_update if fig is None else fig
+
+
+def _register_opening_previews(app: Dash, store: ViewStore) -> None:
+    @app.callback(
+        output={side: Output(pid(side, ids.SURFACE), "figure", allow_duplicate=True)
+                for side in ids.PANELS},
+        inputs={"start": Input(ids.START, "data")},
+        state={"controls": {side: settings_inputs(side, MODEL_NAMES, State) for side in ids.PANELS},
+               "uploaded": {side: State(pid(side, ids.UPLOADED), "data") for side in ids.PANELS},
+               "display": {side: settings_inputs(side, DISPLAY_NAMES, State)
+                           for side in ids.PANELS}},
+        prevent_initial_call=True,  # the page starts it when it opens (app/callbacks/url.py)
+    )
+    def opening_previews(start, controls, uploaded, display):
+        """Both panels' cached slices in one answer, when the page opens: the page then draws
+        both surfaces in one go. Drawn one answer at a time, the second could wait behind the
+        first surface's picking read-back, which in software WebGL blocks the page's main
+        thread until the first surface is rasterized (about a second here)."""
+        return {side: cached_preview(store, side, controls[side], uploaded[side], display[side])
+                for side in ids.PANELS}
 
 
 def _register_visibility(app: Dash, side: str) -> None:

@@ -60,12 +60,11 @@ def register(app: Dash) -> None:
     starts the panels of a page opened without a query), the history push and Copy link."""
     _register_writer(app)
     _register_reader(app)
-    app.clientside_callback(clientside("urlChanged"),
-                            *[Output(pid(side, ids.START), "data") for side in ids.PANELS],
+    app.clientside_callback(clientside("urlChanged"), Output(ids.START, "data"),
                             Output(ids.URL_APPLIED, "data", allow_duplicate=True),
                             Output(ids.URL_READ, "data"),
                             Input(ids.URL, "search"), State(ids.URL_APPLIED, "data"),
-                            State(ids.CLIENTSIDE, "data"), prevent_initial_call="initial_duplicate")
+                            prevent_initial_call="initial_duplicate")
     app.clientside_callback(clientside("copyLink"), Output(ids.COPY_STATUS, "children"),
                             Input(ids.COPY_LINK, "n_clicks"), State(ids.CLIENTSIDE, "data"),
                             prevent_initial_call=True)

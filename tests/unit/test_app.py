@@ -23,6 +23,8 @@ from app.config import Config
 from app.controls import MODEL_NAMES
 from landscapes import views
 from landscapes.plots import slices as figures
+from tests.unit import clientside
+from tests.unit.clientside import needs_node
 from tests.unit.panels import panel_controls
 
 SPEC = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 1}
@@ -138,12 +140,14 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
         for name in (*MODEL_NAMES, ids.SURFACE, ids.PATH, ids.MESSAGE):
             assert ids.pid(side, name) in layout_ids
     other = create_app(config)
-    # per panel: compute, preview, redraw, show controls, F(Q; T) slider, tree click, uploads,
+    # per panel: compute, its surface shown if new, preview, redraw, show controls, F(Q; T)
+    # slider, tree click, uploads,
     # an opened export, downloads, cancel note; the camera sync and the URL camera, the URL
-    # writer, its push, the page's URL watch (it starts the panels), the URL reader, copy link,
+    # writer, its push, the page's URL watch (it starts the panels), both panels' first
+    # previews, the URL reader, copy link,
     # the active guided scenario, the status, the session's client id (fair job slots) -- and
     # no leak
-    assert len(app.callback_map) == len(other.callback_map) == 28
+    assert len(app.callback_map) == len(other.callback_map) == 31
 
 
 def test_first_page_and_layout_are_served(config):
@@ -776,8 +780,33 @@ def test_clientside_callbacks_call_functions_of_the_page_script():
     assert {f["namespace"] for f in functions} == {camera.NAMESPACE}
     called = {f["function_name"] for f in functions}
     assert called == defined == {"cameraSync", "applyCamera", "pushUrl", "copyLink", "clientId",
-                                 "urlChanged"}
+                                 "urlChanged", "showSurface"}
     assert f"{camera.NAMESPACE}: {{" in script and "%(" not in script
     store = next(c for c in components(layout.build()) if getattr(c, "id", None) == ids.CLIENTSIDE)
     assert store.data["graphs"] == {side: ids.pid(side, ids.SURFACE) for side in ids.PANELS}
     assert store.data["copyStatus"] == ids.COPY_STATUS and store.data["pendingMs"] > 0
+
+
+def test_a_main_figure_carries_a_digest_of_itself():
+    """Equal results drawn alike give equal ``datarevision`` digests; any change of data or
+    drawing gives another (the page skips redrawing a surface whose digest it shows)."""
+    a, b = views.compute(SPEC, SLICE), views.compute(SPEC, SLICE)
+    other = views.compute({**SPEC, "seed": 2}, SLICE)
+    digest = panel_views.main_figure(a).layout.datarevision
+    assert isinstance(digest, str) and len(digest) == 24
+    assert panel_views.main_figure(b).layout.datarevision == digest
+    assert panel_views.main_figure(other).layout.datarevision != digest
+    assert panel_views.main_figure(a, {"colorscale": "Cividis"}).layout.datarevision != digest
+    assert panel_views.main_figure(a, {"kind": "contour"}).layout.datarevision != digest
+
+
+@needs_node
+def test_a_job_surface_is_drawn_unless_the_graph_shows_it_already():
+    """``showSurface`` (app/assets/funnelscope.js): the job's figure, or no_update (None) when
+    the graph's figure has the same digest; figures without one are always drawn."""
+    fig = {"data": [], "layout": {"datarevision": "abc"}}
+    plain = {"data": [], "layout": {}}
+    out = clientside.call("showSurface", [
+        [fig, {"layout": {"datarevision": "abc"}}], [fig, {"layout": {"datarevision": "xyz"}}],
+        [fig, None], [plain, plain], [plain, fig]])
+    assert out == [None, fig, fig, plain, plain]

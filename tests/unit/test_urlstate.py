@@ -1,9 +1,6 @@
 """Both panels' settings and the camera as a URL query string (app/urlstate.py), no browser."""
 
-import json
 import random
-import shutil
-import subprocess
 from urllib.parse import parse_qsl
 
 import pytest
@@ -12,6 +9,8 @@ from app import controls, ids, urlstate
 from app.callbacks.url import url_notes, url_panels
 from app.controls import DISPLAY_NAMES, MODEL_NAMES, URL_NAMES
 from app.urlstate import decode, encode
+from tests.unit import clientside
+from tests.unit.clientside import needs_node
 
 SIDES = ids.PANELS
 CAMERA = {"eye": {"x": 2.0, "y": 0.3, "z": 0.8}, "up": {"x": 0.0, "y": 0.0, "z": 1.0},
@@ -330,36 +329,23 @@ def test_url_callback_helpers():
     assert url_notes(["a", "b"])[1] == "a; b"
 
 
-NODE = shutil.which("node")
-NO = None  # what stands for dash_clientside.no_update below
 
-
-@pytest.mark.skipif(NODE is None, reason="needs Node.js (make test installs it)")
+@needs_node
 def test_the_page_starts_the_panels_of_a_bare_url_and_hands_every_other_query_to_the_reader():
-    """``urlChanged`` (app/assets/funnelscope.js, run in Node.js): [START left, START right,
-    URL_APPLIED, URL_READ] for (search, applied) -- opened without a query, both panels start at
-    once and "" is applied; a query not applied yet (opened, back, forward) goes to the server's
-    reader, including the way back to no query; a query the page wrote itself goes nowhere."""
-    from app.layout import clientside_config
-    from app.main import ASSETS
-
-    cases = [("", None), ("?", None), ("?l.model=pspin", None), ("?cam=1,2,3", None),
-             ("?l.seed=2", "?l.seed=2"), ("?r.seed=3", "?l.seed=2"), ("", "?l.seed=2"),
-             ("", ""), (None, None)]
-    program = ("globalThis.window = {dash_clientside: {no_update: null}};\n"
-               + (ASSETS / "funnelscope.js").read_text() + "\n"
-               "const changed = window.dash_clientside.funnelscope.urlChanged;\n"
-               f"const config = {json.dumps(clientside_config())};\n"
-               f"const out = {json.dumps(cases)}.map(([s, a]) => changed(s, a, config));\n"
-               "console.log(JSON.stringify(out));")
-    run = subprocess.run([NODE, "-e", program], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr
-    out = json.loads(run.stdout)
-    for read in (o[3] for o in out if o[3] is not None):
+    """``urlChanged`` (app/assets/funnelscope.js): [START, URL_APPLIED, URL_READ] for (search,
+    applied) -- opened without a query, both panels start at once and "" is applied; a query
+    not applied yet (opened, back, forward) goes to the server's reader, the way back to no
+    query included; a query the page wrote itself goes nowhere."""
+    cases = [["", None], ["?", None], ["?l.model=pspin", None], ["?cam=1,2,3", None],
+             ["?l.seed=2", "?l.seed=2"], ["?r.seed=3", "?l.seed=2"], ["", "?l.seed=2"],
+             ["", ""], [None, None]]
+    out = clientside.call("urlChanged", cases)
+    for read in (o[2] for o in out if o[2] is not None):
         assert isinstance(read.pop("at"), int | float)  # each read is new, even of one query
+    no = None  # no_update
     assert out == [
-        [1, 1, "", NO], [1, 1, "?", NO],
-        [NO, NO, NO, {"search": "?l.model=pspin"}], [NO, NO, NO, {"search": "?cam=1,2,3"}],
-        [NO, NO, NO, NO], [NO, NO, NO, {"search": "?r.seed=3"}], [NO, NO, NO, {"search": ""}],
-        [NO, NO, NO, NO], [1, 1, "", NO],
+        [1, "", no], [1, "?", no],
+        [no, no, {"search": "?l.model=pspin"}], [no, no, {"search": "?cam=1,2,3"}],
+        [no, no, no], [no, no, {"search": "?r.seed=3"}], [no, no, {"search": ""}],
+        [no, no, no], [1, "", no],
     ]
