@@ -135,7 +135,7 @@ def test_a_panel_view_is_computed_on_the_worker(lab):
     end_id = _end_id(page)
     status, body = http(lab["url"] + "/_dash-dependencies")
     assert status == 200
-    surface = f"{ids.pid(side, ids.SURFACE)}.figure"
+    surface = f"{ids.pid(side, ids.JOB_SURFACE)}.data"  # the job's surface (drawn if new)
     (job,) = [c for c in json.loads(body) if surface in _outputs(c)]
     controls = {**defaults(side), **panel_controls()}  # a small Ising slice, 21x21
     values = {ids.pid(side, name): value for name, value in controls.items()}
@@ -166,7 +166,7 @@ def test_a_panel_view_is_computed_on_the_worker(lab):
             break
         assert time.monotonic() < deadline, lab["logs"]("worker")[-3000:]
         time.sleep(0.5)
-    figure = answer["response"][ids.pid(side, ids.SURFACE)]["figure"]
+    figure = answer["response"][ids.pid(side, ids.JOB_SURFACE)]["data"]
     z = next(trace["z"] for trace in figure["data"] if "z" in trace)
     # the 21x21 slice of the controls (plotly sends arrays as nested lists or typed arrays)
     shape = [int(n) for n in z["shape"].split(",")] if isinstance(z, dict) else [len(z), len(z[0])]
