@@ -225,7 +225,7 @@ def test_the_page_keeps_a_session_client_id_and_jobs_receive_it(tmp_path):
     callbacks = app.server.test_client().get("/_dash-dependencies").get_json()
     fills = [c for c in callbacks if c["output"] == "client-id.data"]
     assert len(fills) == 1 and fills[0]["clientside_function"]["function_name"] == "clientId"
-    jobs = [c for c in callbacks if c.get("background") and "left-surface.figure" in c["output"]]
+    jobs = [c for c in callbacks if c.get("background") and "left-drawn.data" in c["output"]]
     assert len(jobs) == 1 and {"id": "client-id", "property": "data"} in jobs[0]["state"]
     assert "'id': 'left-progress-label'" in text  # where "queued: N ahead" shows
     script = (ROOT / "app" / "assets" / "funnelscope.js").read_text()
