@@ -192,11 +192,11 @@
       // The page's URL changed: opened, back or forward, or written by pushUrl. Opened without
       // a query, the page starts both panels' default views at once (the START store is an
       // input of the panels' jobs and of both panels' first previews), in its first wave of
-      // callbacks, and the query "" is applied. Any other query not applied yet goes to the server's URL reader (the
-      // URL_READ store; app/callbacks/url.py), which sets the controls and so starts the
-      // panels with the query's settings. The server's reader has no other input: were it
-      // called on every page open, Dash would hold the panels' jobs until it answered (it
-      // might change their inputs), a round trip later.
+      // callbacks, and the query "" is applied. Any other query not applied yet goes to the
+      // server's URL reader (the URL_READ store; app/callbacks/url.py), which sets the controls
+      // and so starts the panels with the query's settings. The server's reader has no other
+      // input: were it called on every page open, Dash would hold the panels' jobs until it
+      // answered (it might change their inputs), a round trip later.
       urlChanged: function (search, applied) {
         const dc = window.dash_clientside;
         const text = search || "";

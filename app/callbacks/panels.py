@@ -3,8 +3,8 @@
 Per panel: one background job (for a slice it first sends the coarse 13x13 grid with
 ``set_props``; its final surface is drawn only if new: ``showSurface``), a quick preview of
 what the cache already holds of a slice before the job reports (for both panels in one answer
-when the page opens), a redraw of the cached slice when a display control moves (nothing recomputed), the
-visibility of the panel's areas (:func:`app.controls.visible`), F(Q; T) redrawn as the
+when the page opens), a redraw of the cached slice when a display control moves (nothing
+recomputed), the visibility of the panel's areas (:func:`app.controls.visible`), F(Q; T) redrawn as the
 temperature slider moves (from data the funnel view left in a dcc.Store), and a clicked
 barrier-tree minimum made the path's end.
 
