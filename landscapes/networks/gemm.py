@@ -562,7 +562,8 @@ class GemmProgram:
         coef = (scale[:, :, None] * u[:, None, :rank]).to(torch.float32).numpy()
         act = "relu" if self.act_name == "relu" else "identity"
         return _Basis(matrices, coef, shift.to(torch.float32).contiguous().numpy(),
-                      fused.pooled_combination(rank, lay.q, act))
+                      fused.pooled_combination(rank, lay.q, act,
+                                               fused.threads(torch.get_num_threads())))
 
     def _basis_outputs(self, basis: _Basis, space: dict, ci: int) -> list[tuple]:
         """The basis points' first-convolution outputs on chunk ``ci``, per slab of its samples:

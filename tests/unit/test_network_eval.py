@@ -178,6 +178,38 @@ def test_cnns_on_lines_planes_and_3d_slices(k):
     assert _rank(land, _points(land, count=6)) is None  # scattered points
 
 
+def test_a_cnn_gives_the_same_bits_on_one_thread_and_two(monkeypatch):
+    """The first convolution's compiled pass runs serial on one torch thread and parallel on
+    two (:func:`fused.threads`): the same bits either way, so a view does not depend on the
+    process that computed it."""
+    arch, _ = CNNS[0]
+    land = NetworkLandscape.create(arch, _state(arch, 3), load_builtin("digits"), "cross_entropy")
+    pts = _slice_points(land, 2, 6)
+    assert _rank(land, pts) == 3
+    threads = torch.get_num_threads()
+    calls = []
+    real = fused.threads
+
+    def parallel(n: int) -> bool:
+        calls.append(("parallel", n))
+        return real(n)
+
+    def serial(n: int) -> bool:
+        calls.append(("serial", n))
+        return False
+
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.setattr(fused, "threads", parallel)
+        two = land.evaluate_splits(pts)
+        monkeypatch.setattr(fused, "threads", serial)
+        one = land.evaluate_splits(pts)
+    finally:
+        torch.set_num_threads(threads)
+    assert calls[0] == ("parallel", 2) and real(2) and calls[-1] == ("serial", 2)  # both ran
+    assert np.array_equal(one, two)
+
+
 def test_the_basis_path_with_negative_batchnorm_scales_and_its_edges():
     """A negative BatchNorm scale turns the pooling max into a min of the unscaled outputs: the
     scale must be in the combination. One point is rank 1; a point a little off the plane, or a
@@ -203,8 +235,10 @@ def test_the_basis_path_with_negative_batchnorm_scales_and_its_edges():
     assert np.isnan(land.evaluate_splits(bad[:3])[2, :2]).all()
 
 
-def test_pooled_combination_kernel_equals_numpy():
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_pooled_combination_kernel_equals_numpy(parallel):
     g = np.random.default_rng(0)
+    assert fused.threads(2) or not parallel  # this machine's numba has a thread-safe layer
     for rank in range(1, fused.MAX_RANK + 1):
         for positions in (1, 4):
             for activation in ("relu", "identity"):
@@ -213,7 +247,8 @@ def test_pooled_combination_kernel_equals_numpy():
                 coef = g.normal(size=(5, 3, rank)).astype(np.float32)
                 shift = g.normal(size=(5, 3)).astype(np.float32)
                 out = np.full((5, 2 + 12 + 3, 60), 7.0, np.float32)
-                fused.pooled_combination(rank, positions, activation)(z, coef, shift, out, 2, 10)
+                kernel = fused.pooled_combination(rank, positions, activation, parallel)
+                kernel(z, coef, shift, out, 2, 10)
                 want = (np.einsum("qrcwn,pcr->pqcwn", z.astype(np.float64), coef)
                         + shift[:, None, :, None, None]).max(1)
                 if activation == "relu":
@@ -234,10 +269,11 @@ _CACHED = """
 import numpy as np
 from landscapes.networks import fused
 f = np.float32
-kernels = [
-    (fused.pooled_combination(3, 4, "relu"), (np.ones((4, 3, 2, 2, 5), f), np.ones((1, 2, 3), f),
-                                             np.ones((1, 2), f), np.zeros((1, 6, 5), f), 2, 0)),
-]
+args = (np.ones((4, 3, 2, 2, 5), f), np.ones((1, 2, 3), f), np.ones((1, 2), f),
+        np.zeros((1, 6, 5), f), 2, 0)
+kernels = [(fused.pooled_combination(3, 4, "relu"), args)]
+if fused.threads(2):  # the parallel build: a cache entry of its own
+    kernels.append((fused.pooled_combination(3, 4, "relu", True), args))
 for kernel, args in kernels:
     kernel(*args)
 print([(sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values())) for k, _ in kernels])
@@ -246,11 +282,38 @@ print([(sum(k.stats.cache_hits.values()), sum(k.stats.cache_misses.values())) fo
 
 def test_compiled_kernels_come_from_numba_s_disk_cache_in_a_new_process(tmp_path):
     """A new process (a gunicorn worker, a forked job) loads the kernel instead of compiling
-    it again (0.2-0.6 s) and adding a cache entry every time."""
+    it again (0.2-0.6 s) and adding a cache entry every time; the serial and the parallel
+    build each have their own entry (one shared entry would serve the first build asked for)."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     runs = [subprocess.run([sys.executable, "-c", _CACHED], env=env, capture_output=True,
                            text=True, check=True).stdout.strip() for _ in range(2)]
-    assert runs == ["[(0, 1)]", "[(1, 0)]"]
+    assert runs == ["[(0, 1), (0, 1)]", "[(1, 0), (1, 0)]"]
+
+
+_FORKED = """
+import os
+import numpy as np
+from landscapes.networks import fused
+f = np.float32
+z, coef, shift = np.ones((4, 1, 2, 2, 5), f), np.ones((3, 2, 1), f), np.zeros((3, 2), f)
+out = np.zeros((3, 6, 5), f)
+assert fused.threads(2)
+fused.pooled_combination(1, 4, "relu", True)(z, coef, shift, out, 2, 0)
+pid = os.fork()
+if pid == 0:  # GNU OpenMP's threads had started in the parent: the child computes serially
+    out[:] = 0
+    fused.pooled_combination(1, 4, "relu", fused.threads(2))(z, coef, shift, out, 2, 0)
+    os._exit(0 if not fused.threads(2) and (out[:, 2:] == 1).all() else 3)
+print(os.waitpid(pid, 0)[1], (out[:, 2:] == 1).all())
+"""
+
+
+def test_a_fork_after_the_threads_started_computes_serially():
+    """numba terminates a child that enters a GNU OpenMP parallel region its parent had
+    started: such a child gets the serial build, with the same values."""
+    got = subprocess.run([sys.executable, "-c", _FORKED], capture_output=True, text=True,
+                         check=True)
+    assert got.stdout.split() == ["0", "True"], got.stderr
 
 
 def test_batchnorm_with_explicit_interpolated_buffers():
