@@ -370,6 +370,7 @@ class GemmProgram:
                 for block in space["blocks"][1:]:
                     block[:, 1] = 1.0
                 space["src"] = torch.zeros(g, self.dim + 1)
+                space["last"] = torch.empty(self.stack * self.outputs * m)
                 first = self.layers[0]
                 space["stacked"] = torch.zeros(self.stack, first.rows + 2, m)
                 space["stacked"][:, 1] = 1.0
@@ -451,8 +452,13 @@ class GemmProgram:
                     self._window(self.layers[li], full[li][start : group.stop], block,
                                  space["work"][li], into[:, 2:], w)
                     block = into
-                torch.bmm(last_mats[start : group.stop], block[:, 1:],
-                          out=out[start : group.stop, :, a:b])
+                dst = out[start : group.stop, :, a:b]
+                if w == self.samples:
+                    torch.bmm(last_mats[start : group.stop], block[:, 1:], out=dst)
+                else:  # into a contiguous block: a strided output changes the GEMM's bits with
+                    # the thread count (its matrices split over threads, measured)
+                    res = space["last"][: dst.numel()].view(dst.shape)
+                    dst.copy_(torch.bmm(last_mats[start : group.stop], block[:, 1:], out=res))
         return out
 
     def _mlp(self, weights: list[torch.Tensor], space: dict, out: torch.Tensor) -> None:
