@@ -14,7 +14,10 @@ int64 class labels (classification) or float32 targets of shape (samples, output
 """
 
 import hashlib
+import os
+import zipfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -66,8 +69,43 @@ def _spirals(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, label
 
 
-def load_builtin(name: str) -> Dataset:
-    """A built-in dataset by name (deterministic: the same arrays on every machine and run)."""
+def load_builtin(name: str, cache_dir: Path | None = None) -> Dataset:
+    """A built-in dataset by name (deterministic: the same arrays on every machine and run).
+
+    With ``cache_dir`` (the trained examples' folder), the arrays are read from
+    ``dataset-NAME.npz`` there, written the first time: scikit-learn, which makes or loads
+    them, takes 1.3 s to import, a third of a small slice's command (measured). A file that
+    cannot be read is made again."""
+    path = None if cache_dir is None else Path(cache_dir) / f"dataset-{name}.npz"
+    if path is not None and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return Dataset(name, f["x_train"], f["y_train"], f["x_test"], f["y_test"],
+                               str(f["task"]))
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            pass  # made again below
+    data = _make_builtin(name)
+    if path is not None:
+        _save_dataset(data, path)
+    return data
+
+
+def _save_dataset(data: Dataset, path: Path) -> None:
+    """Write ``data``'s arrays to ``path`` (a temporary file, then renamed); a folder that
+    cannot be written leaves the data in memory only."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as out:
+            np.savez(out, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
+                     y_test=data.y_test, task=np.array(data.task))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _make_builtin(name: str) -> Dataset:
+    """A built-in dataset, made (scikit-learn's generators, seeded) or loaded (its files)."""
     from sklearn import datasets as sk  # imported lazily: only network views need it
 
     if name in ("moons", "circles"):

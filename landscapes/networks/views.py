@@ -104,7 +104,7 @@ def example_source(name: str, cache_dir: Path) -> NetworkSource:
     module-based example (:func:`examples.module_based`) is evaluated by the generic engine and
     names its own architecture in meta."""
     ex = examples.load(name, cache_dir)
-    land = examples.landscape(ex.arch, ex.final, load_builtin(ex.data), ex.loss)
+    land = examples.landscape(ex.arch, ex.final, load_builtin(ex.data, cache_dir), ex.loss)
     init, buffers = examples.flat_point(land, ex.init)
     return NetworkSource(
         land,
@@ -187,7 +187,7 @@ def source_from_spec(spec: dict, store: UploadStore) -> NetworkSource:
     if str(data_name).startswith("upload:"):
         data = store.data(data_name.removeprefix("upload:"))
     else:
-        data = load_builtin(data_name)
+        data = load_builtin(data_name, store.examples_dir)
     center = store.checkpoint(spec["checkpoint"])
     others = {
         name: store.checkpoint(spec[name]) for name in ("checkpoint2", "checkpoint3") if spec[name]

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("torch", "numba", "scipy", "scipy.optimize", "onnx", "landscapes.networks.views")
+HEAVY = ("torch", "numba", "scipy", "scipy.optimize", "onnx", "landscapes.networks.views",
+         "sklearn")
 # run the command as the console script does, then report which heavy modules it imported
 SCRIPT = f"""
 import json, sys
@@ -99,3 +100,23 @@ def test_an_mlp_slice_loads_torch_and_nothing_it_does_not_use(tmp_path):
     assert code == 0
     assert {"torch", "landscapes.networks.views"} <= modules
     assert not {"numba", "scipy", "onnx"} & modules, modules  # not even scipy's core
+
+
+def test_an_example_s_dataset_is_made_once_then_read_without_scikit_learn(tmp_path):
+    """scikit-learn (1.3 s to import) makes a built-in dataset the first time; the example's
+    cache then holds its arrays, and the next command reads them: the same file, no sklearn."""
+    import numpy as np
+
+    outs = [tmp_path / "first.npz", tmp_path / "second.npz"]
+    runs = [loaded(["slice", "network", "--example", "moons-mlp", "--cache-dir",
+                    str(tmp_path / "cache"), "--steps", "5", "--out", str(out)]) for out in outs]
+    assert runs[0][0] == runs[1][0] == 0
+    assert "sklearn" in runs[0][1] and "sklearn" not in runs[1][1], runs
+    first, second = np.load(outs[0]), np.load(outs[1])
+    assert first.files == second.files
+    assert all(np.array_equal(first[k], second[k]) for k in first.files)
+    (tmp_path / "cache" / "examples" / "dataset-moons.npz").write_bytes(b"not a zip")
+    assert "sklearn" in loaded(["slice", "network", "--example", "moons-mlp", "--cache-dir",
+                                str(tmp_path / "cache"), "--steps", "5", "--out",
+                                str(outs[1])])[1]  # an unreadable file is made again
+    assert np.array_equal(np.load(outs[1])["values"], first["values"])
