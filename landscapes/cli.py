@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NoReturn
 from tqdm import tqdm
 
 import landscapes
-from landscapes import registry, views
+from landscapes import chunks, registry, views
 from landscapes.errors import LandscapeError
 from landscapes.io import formats
 from landscapes.io.bounded import load_json
@@ -152,6 +152,12 @@ def _add_output_arguments(parser: argparse.ArgumentParser, help_out: str | None 
                              "(standalone figure); default: from the suffix of --out, else npz")
 
 
+def _add_jobs_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="processes that share the view's points: 1 (default) this one "
+                             "alone, 0 one per core; pays off for grids that take seconds")
+
+
 def _write_view(args: argparse.Namespace, spec: dict, view: dict, store: UploadStore | None = None,
                 device: torch.device | None = None) -> tuple[Result, Path]:
     """Compute the request through :func:`views.compute` and write it to ``--out``.
@@ -164,7 +170,7 @@ def _write_view(args: argparse.Namespace, spec: dict, view: dict, store: UploadS
     fmt = formats.format_from_path(args.out, args.format)
     formats.check_format(kind, fmt)
     out = check_writable(args.out)
-    with _progress_bar(view["view"]) as progress:
+    with chunks.processes(getattr(args, "jobs", 1)), _progress_bar(view["view"]) as progress:
         result = views.compute(spec, view, progress, store=store, device=device)
     formats.write(result, out, fmt)
     return result, out
@@ -396,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random or through:P1[,P2[,P3]]; networks: filter, pca, hessian, points")
     p.add_argument("--direction-seed", type=int, default=0)
     _add_output_arguments(p, "output file (.npz, .csv, .vtk or .html)")
+    _add_jobs_argument(p)
     p.set_defaults(func=cmd_slice)
 
     p = sub.add_parser("path", help="energy (or loss) along a path between two named points")
@@ -407,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="spin models: linear or geodesic; networks: linear or bezier")
     p.add_argument("--steps", type=int, default=101)
     _add_output_arguments(p)
+    _add_jobs_argument(p)
     p.set_defaults(func=cmd_path)
 
     p = sub.add_parser("minima", help="minima from K seeded descents")
@@ -450,6 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "funnelscope"),
                    help="networks: where uploads and the trained examples are stored")
     _add_output_arguments(p, "output file (.npz, .csv, .vtk or .html)")
+    _add_jobs_argument(p)
     p.set_defaults(func=cmd_view)
     return parser
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from landscapes.chunks import map_blocks
 from landscapes.errors import LandscapeError
 from landscapes.registry import Progress
 
@@ -24,6 +25,7 @@ AXIS_NAMES = ("x", "y", "z")
 # points (B, D) -> values (B, ...); torch is imported where a grid is evaluated, not here
 EnergyFn = Callable[["torch.Tensor"], "torch.Tensor | np.ndarray"]
 MAX_POINTS = 2_000_000
+BLOCK = 4096  # points a block of :func:`evaluate_points` (one batch of the energy; a chunk's unit)
 
 
 @dataclass
@@ -93,7 +95,7 @@ def evaluate_grid(
     directions: np.ndarray,
     axes: list[np.ndarray],
     geometry: str,
-    chunk: int = 4096,
+    chunk: int | None = None,
     progress: Progress = None,
 ) -> np.ndarray:
     """Values of ``energy`` on the grid, shape (len(z), len(y), len(x)) for the axes given.
@@ -120,31 +122,26 @@ def evaluate_points(
     directions: np.ndarray,
     coefs: np.ndarray,
     geometry: str,
-    chunk: int = 4096,
+    chunk: int | None = None,
     progress: Progress = None,
 ) -> np.ndarray:
-    """``energy`` at ``center + coefs @ directions`` (retracted on the sphere), chunk by chunk."""
+    """``energy`` at ``center + coefs @ directions`` (retracted on the sphere), chunk by chunk
+    (on several processes inside :func:`landscapes.chunks.processes`)."""
     import torch
 
     from landscapes.sphere import retract
 
-    total = len(coefs)
     c = torch.as_tensor(np.asarray(center, dtype=np.float64))
     d = torch.as_tensor(np.asarray(directions, dtype=np.float64))
-    out: np.ndarray | None = None
-    for start in range(0, total, chunk):
-        pts = c + torch.as_tensor(coefs[start : start + chunk], dtype=torch.float64) @ d
+
+    def block(start: int, stop: int) -> np.ndarray:
+        pts = c + torch.as_tensor(coefs[start:stop], dtype=torch.float64) @ d
         if geometry == "sphere":
             pts = retract(pts)
         with torch.no_grad():
-            vals = np.asarray(energy(pts))
-        if out is None:
-            out = np.empty((total, *vals.shape[1:]))
-        out[start : start + chunk] = vals
-        if progress:
-            progress(min(start + chunk, total), total)
-    assert out is not None
-    return out
+            return np.asarray(energy(pts), dtype=np.float64)
+
+    return map_blocks(block, len(coefs), chunk or BLOCK, progress)
 
 
 def symmetric_axis(span: float, steps: int) -> np.ndarray:

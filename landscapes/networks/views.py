@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from landscapes.chunks import map_blocks
 from landscapes.directions import directions_through, filter_normalized, pca_directions
 from landscapes.errors import LandscapeError
 from landscapes.networks import examples
@@ -348,7 +349,8 @@ def _grid(land: NetworkLandscape, center: np.ndarray, directions: np.ndarray,
           axes: list[np.ndarray], progress: Progress = None) -> np.ndarray:
     """Metrics (ny, nx, K) on the Euclidean grid: as :func:`slices.evaluate_grid`, with the
     points ``center + coefs @ directions`` formed in float64 (elementwise: a GEMM with K = 2 is
-    slow) in reused buffers, then rounded to the network's float32."""
+    slow) in reused buffers, then rounded to the network's float32; CHUNK points a block (on
+    several processes inside :func:`landscapes.chunks.processes`)."""
     coefs = torch.as_tensor(grid_coefficients(axes))
     total = len(coefs)
     if total > MAX_POINTS:
@@ -357,16 +359,15 @@ def _grid(land: NetworkLandscape, center: np.ndarray, directions: np.ndarray,
     d = torch.as_tensor(np.asarray(directions, dtype=np.float64))
     wide = torch.empty(min(CHUNK, total), len(c), dtype=torch.float64)
     narrow = torch.empty(wide.shape, dtype=torch.float32)
-    rows = []
-    for start in range(0, total, CHUNK):
-        part = coefs[start : start + CHUNK]
+
+    def block(start: int, stop: int) -> np.ndarray:
+        part = coefs[start:stop]
         pts = torch.addcmul(c, part[:, :1], d[0], out=wide[: len(part)])
         for k in range(1, len(d)):
             pts.addcmul_(part[:, k : k + 1], d[k])
-        rows.append(land.evaluate_splits(narrow[: len(part)].copy_(pts)))
-        if progress:
-            progress(min(start + CHUNK, total), total)
-    values = np.concatenate(rows)
+        return land.evaluate_splits(narrow[: len(part)].copy_(pts))
+
+    values = map_blocks(block, total, CHUNK, progress)
     return values.reshape(*(len(a) for a in axes[::-1]), values.shape[1])
 
 

@@ -1,0 +1,106 @@
+"""One view on several processes: the digits-CNN slice as a whole ``landscapes slice`` process
+with ``--jobs 1`` and ``--jobs 2``, and what an extra process costs.
+
+Cases (the example trained once into a temporary cache; filter-normalized plane, train + test
+loss and accuracy at every point; median of ``--rounds`` alternating runs, one run for 201x201):
+
+* 21x21, 81x81 and 201x201: ``--jobs 1`` with torch's default threads (two here: the command
+  as a user runs it), ``--jobs 1`` with one torch thread (``OMP_NUM_THREADS=1``: one worker of
+  a lab, which runs one thread per worker), and ``--jobs 2`` (two forked workers, one thread
+  each); speed-ups against both one-process figures. The 21x21 row is the overhead check: two
+  processes must not make a small view slower by more than 10%.
+* an extra worker: forked from this warm process (torch imported) against a fresh one started
+  by ``spawn`` that imports the library: seconds until each answers its first task.
+
+Usage: ``.venv/bin/python benchmarks/scale.py [--rounds 3] [--sizes 21,81,201]``. Compare
+figures within one run: this machine's speed swings for minutes at a time.
+"""
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from whole_process import timed  # noqa: E402  # (wall seconds, peak MiB) of a whole process
+
+SCRIPT = Path(sys.executable).parent / "landscapes"
+SETUPS = {"jobs 1, default threads": ("1", None), "jobs 1, one thread": ("1", "1"),
+          "jobs 2": ("2", None)}
+
+
+def run_slice(cache: Path, steps: int, jobs: str, threads: str | None) -> tuple[float, float]:
+    out = cache / f"s{steps}-{jobs}-{threads}.npz"
+    command = [str(SCRIPT), "slice", "network", "--example", "digits-cnn", "--cache-dir",
+               str(cache), "--steps", str(steps), "--jobs", jobs, "--out", str(out)]
+    env_threads = os.environ.get("OMP_NUM_THREADS")
+    try:
+        if threads:
+            os.environ["OMP_NUM_THREADS"] = threads
+        return timed(command)
+    finally:
+        if env_threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = env_threads
+
+
+def _answer(_: int) -> int:
+    return os.getpid()
+
+
+def _import_library() -> None:
+    import torch  # noqa: F401
+
+    import landscapes.networks.views  # noqa: F401
+
+
+def worker_start(method: str) -> float:
+    """Seconds from creating a one-process pool (``fork`` or ``spawn``) to its first answer."""
+    start = time.perf_counter()
+    context = multiprocessing.get_context(method)
+    init = _import_library if method == "spawn" else None
+    with context.Pool(1, initializer=init) as pool:
+        pool.map(_answer, [0])
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sizes", default="21,81,201")
+    args = parser.parse_args()
+    import torch  # noqa: F401  # a warm process for the fork figure
+
+    import landscapes.networks.views  # noqa: F401
+
+    print(f"extra worker, until its first answer: forked from this warm process "
+          f"{min(worker_start('fork') for _ in range(3)):.3f} s; spawned and importing the "
+          f"library {min(worker_start('spawn') for _ in range(2)):.2f} s")
+    with tempfile.TemporaryDirectory() as folder:
+        cache = Path(folder)
+        run_slice(cache, 3, "1", None)  # trains the example into the cache
+        for steps in (int(s) for s in args.sizes.split(",")):
+            rounds = 1 if steps > 100 else args.rounds
+            runs: dict[str, list[tuple[float, float]]] = {name: [] for name in SETUPS}
+            for _ in range(rounds):
+                for name, (jobs, threads) in SETUPS.items():
+                    runs[name].append(run_slice(cache, steps, jobs, threads))
+            wall = {name: statistics.median(r[0] for r in v) for name, v in runs.items()}
+            peak = {name: max(r[1] for r in v) for name, v in runs.items()}
+            print(f"digits CNN {steps}x{steps} slice, whole process, median of {rounds}:")
+            for name in SETUPS:
+                print(f"  {name:24s} {wall[name]:7.2f} s  peak {peak[name]:5.0f} MiB (the parent)")
+            two = wall["jobs 2"]
+            print(f"  speed-up of jobs 2: {wall['jobs 1, one thread'] / two:.2f}x against one "
+                  f"process on one thread, {wall['jobs 1, default threads'] / two:.2f}x against "
+                  "one process on torch's default threads")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Work made of independent blocks of points, on this process or on several.
+
+A view whose work is a set of independent points (a slice's grid) evaluates it block by block:
+``evaluate(start, stop)`` gives the values of items ``start..stop``. The blocks are the same
+whatever process runs them, and each block's values depend on nothing else, so the result is
+bit for bit the one process's. :func:`map_blocks` runs the blocks in order on this process or,
+inside ``with processes(N)``, on N worker processes, a chunk of consecutive blocks at a time,
+and puts the values back together in order.
+
+Workers are forked from this process, not started afresh: a fork starts from the process as it
+is (torch imported, the model built, the directions drawn) in milliseconds, where a new process
+pays a torch start-up (~2 s, ~250 MiB; :mod:`benchmarks.scale` prints both). Each worker gives
+torch ``cores // N`` threads (at least one), so that workers x threads <= cores; setting the
+thread count in the child is also what keeps a fork after torch's OpenMP from hanging.
+
+Errors raised by a block reach the caller as they are; a ``progress`` callback that raises (a
+cancel, the compute budget) stops the pool's processes at once.
+"""
+
+import contextlib
+import contextvars
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from landscapes.errors import LandscapeError
+from landscapes.registry import Progress
+
+Evaluate = Callable[[int, int], np.ndarray]  # (start, stop) -> values of items start..stop
+CHUNKS_PER_JOB = 4  # chunks per worker: later chunks even out a slower worker; each is a round trip
+MIN_BLOCKS = 16  # blocks per worker below which a view stays on this process: a digits-CNN
+# slice of 21x21 or 41x41 (7, 27 blocks) was 7-10% slower on two forked workers than on one
+# process with two torch threads, one of 81x81 (103 blocks) 1.6x faster (benchmarks/scale.py)
+_JOBS: contextvars.ContextVar[int] = contextvars.ContextVar("landscapes_jobs", default=1)
+_TASK: dict = {}  # the work the forked workers run, set before the fork
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def processes(jobs: int) -> Iterator[int]:
+    """Run :func:`map_blocks` inside on ``jobs`` processes (0: one per core, 1: this one
+    alone); yields the number of processes."""
+    if jobs < 0:
+        raise LandscapeError(f"jobs must be 0 (one process per core) or more; got {jobs}")
+    count = cores() if jobs == 0 else jobs
+    token = _JOBS.set(count)
+    try:
+        yield count
+    finally:
+        _JOBS.reset(token)
+
+
+def jobs() -> int:
+    """The processes :func:`map_blocks` uses here (1 outside :func:`processes`)."""
+    return _JOBS.get()
+
+
+def chunk_bounds(total: int, block: int, chunks: int) -> list[tuple[int, int]]:
+    """``chunks`` (at most one per block) runs of whole consecutive blocks covering ``total``
+    items, their block counts as equal as they can be."""
+    blocks = -(-total // block)
+    chunks = max(1, min(chunks, blocks))
+    edges = [block * (blocks * k // chunks) for k in range(chunks)] + [total]
+    return [(a, min(b, total)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def map_blocks(evaluate: Evaluate, total: int, block: int, progress: Progress = None) -> np.ndarray:
+    """The values of items ``0..total``, ``block`` at a time, concatenated along the first axis;
+    ``progress(done, total)`` after every block (every chunk, on several processes)."""
+    workers = min(_JOBS.get(), (-(-total // block) - 1) // MIN_BLOCKS)
+    if workers > 1 and hasattr(os, "fork"):
+        return _pooled(evaluate, total, block, workers, progress)
+    parts = []
+    for start in range(0, total, block):
+        parts.append(evaluate(start, min(start + block, total)))
+        if progress:
+            progress(min(start + block, total), total)
+    return np.concatenate(parts)
+
+
+def _pooled(evaluate: Evaluate, total: int, block: int, workers: int,
+            progress: Progress) -> np.ndarray:
+    """The first block here (its compiled kernels and caches then come warm into every fork),
+    the rest in chunks on ``workers`` forked processes."""
+    import multiprocessing  # only here: the command line starts without it
+
+    first = evaluate(0, min(block, total))
+    if progress:
+        progress(len(first), total)
+    bounds = chunk_bounds(total - len(first), block, workers * CHUNKS_PER_JOB)
+    bounds = [(a + len(first), b + len(first)) for a, b in bounds]
+    _TASK.update(evaluate=evaluate, block=block)
+    pool = multiprocessing.get_context("fork").Pool(
+        workers, initializer=_start_worker, initargs=(max(1, cores() // workers),))
+    parts: list[np.ndarray | None] = [None] * len(bounds)
+    done = len(first)
+    try:
+        for index, values in pool.imap_unordered(_run_chunk, list(enumerate(bounds))):
+            parts[index] = values
+            done += len(values)
+            if progress:
+                progress(done, total)
+        pool.close()
+    except BaseException:
+        pool.terminate()  # a cancel, a budget or a failed block: no chunk goes on running
+        raise
+    finally:
+        pool.join()
+        _TASK.clear()
+    return np.concatenate([first, *parts])
+
+
+def _start_worker(threads: int) -> None:
+    """A forked worker: torch's threads set (the fork rule), Ctrl-C left to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def _run_chunk(item: tuple[int, tuple[int, int]]) -> tuple[int, np.ndarray]:
+    index, (start, stop) = item
+    evaluate, block = _TASK["evaluate"], _TASK["block"]
+    return index, np.concatenate([evaluate(a, min(a + block, stop))
+                                  for a in range(start, stop, block)])

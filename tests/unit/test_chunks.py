@@ -1,0 +1,199 @@
+"""A view's points in chunks on several processes: the same bits as one process, its errors,
+its cancel, and the command line's ``--jobs``."""
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from landscapes import chunks, slices, views
+from landscapes.errors import LandscapeError
+from landscapes.networks import views as network_views
+from landscapes.networks.architectures import build_network
+from landscapes.networks.store import UploadStore
+from landscapes.networks.uploads import save_checkpoint
+
+
+def _values(start: int, stop: int) -> np.ndarray:
+    """Items start..stop: (i, i^2 / 7, the pid that computed it), 10 ms a block (so that every
+    worker gets some)."""
+    time.sleep(0.01)
+    i = np.arange(start, stop, dtype=np.float64)
+    return np.stack([i, i * i / 7.0, np.full_like(i, os.getpid())], 1)
+
+
+def test_chunk_bounds_are_runs_of_whole_blocks():
+    for total, block, count in ((100, 7, 8), (64, 64, 3), (5, 10, 4), (1000, 64, 8), (129, 64, 9)):
+        bounds = chunks.chunk_bounds(total, block, count)
+        assert bounds[0][0] == 0 and bounds[-1][1] == total
+        assert all(b == c for (_, b), (c, _) in zip(bounds, bounds[1:], strict=False))
+        assert all(a % block == 0 for a, _ in bounds)
+        blocks = [-(-(b - a) // block) for a, b in bounds]
+        assert len(bounds) == min(count, -(-total // block)) and max(blocks) - min(blocks) <= 1
+
+
+@pytest.fixture(autouse=True)
+def _small_views_too(monkeypatch):
+    """Chunk views of a few blocks too (the library keeps them on one process)."""
+    monkeypatch.setattr(chunks, "MIN_BLOCKS", 1)
+
+
+def test_several_processes_give_one_process_s_values_in_order():
+    seen = []
+    one = chunks.map_blocks(_values, 1000, 64)
+    with chunks.processes(2) as count:
+        assert count == 2 and chunks.jobs() == 2
+        two = chunks.map_blocks(_values, 1000, 64, lambda done, total: seen.append((done, total)))
+    assert chunks.jobs() == 1
+    np.testing.assert_array_equal(two[:, :2], one[:, :2])
+    # the first block here (its kernels then come warm into the forks), the rest on two others
+    assert set(two[:64, 2]) == {os.getpid()}
+    pids = set(two[64:, 2].astype(int))
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (1000, 1000)
+    assert len(seen) == 1 + len(chunks.chunk_bounds(1000 - 64, 64, 2 * chunks.CHUNKS_PER_JOB))
+    assert not multiprocessing.active_children()
+
+
+def test_one_block_or_one_job_stays_in_this_process(monkeypatch):
+    with chunks.processes(2):
+        assert set(chunks.map_blocks(_values, 50, 64)[:, 2]) == {os.getpid()}
+        monkeypatch.setattr(chunks, "MIN_BLOCKS", 16)  # 33 blocks: the first, then 16 each
+        assert len(set(chunks.map_blocks(_values, 64 * 32, 64)[:, 2])) == 1
+        assert len(set(chunks.map_blocks(_values, 64 * 33, 64)[:, 2])) == 3
+    with chunks.processes(0) as count:
+        assert count == chunks.cores()
+    with pytest.raises(LandscapeError, match=r"jobs must be 0 \(one process per core\) or more; "
+                                             "got -1"):
+        with chunks.processes(-1):
+            pass
+
+
+def _fails_at_300(start: int, stop: int) -> np.ndarray:
+    if start <= 300 < stop:
+        raise LandscapeError("item 300 cannot be computed")
+    return _values(start, stop)
+
+
+def test_a_failed_block_raises_its_own_error_in_the_caller():
+    with chunks.processes(2), pytest.raises(LandscapeError, match="^item 300 cannot be computed$"):
+        chunks.map_blocks(_fails_at_300, 1000, 64)
+    assert not multiprocessing.active_children()
+
+
+class Cancelled(Exception):
+    pass
+
+
+def test_a_cancel_stops_every_worker(tmp_path):
+    """A progress callback that raises (Cancel, the compute budget) ends the pool's processes:
+    the chunks still running are not finished."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def slow(start: int, stop: int) -> np.ndarray:
+        (marks / f"{os.getpid()}-{start}").touch()
+        time.sleep(0.2)
+        return _values(start, stop)
+
+    def cancel(done: int, total: int) -> None:
+        if done > 64:  # a chunk came back from the pool (the first block runs here)
+            raise Cancelled
+
+    with chunks.processes(2), pytest.raises(Cancelled):
+        chunks.map_blocks(slow, 64 * 40, 64, cancel)
+    assert not multiprocessing.active_children()
+    pids = {int(p.name.split("-")[0]) for p in marks.iterdir()} - {os.getpid()}
+    assert len(pids) == 2
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert len(list(marks.iterdir())) < 40  # not every block ran
+
+
+# ---------------------------------------------------------------- views, chunked and not
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> UploadStore:
+    return UploadStore(tmp_path_factory.mktemp("chunk-store"))
+
+
+def _upload(store: UploadStore, arch: dict, tmp: Path) -> str:
+    import torch
+
+    torch.manual_seed(3)
+    path = save_checkpoint(tmp / f"{arch['type']}.safetensors", arch, build_network(arch).state_dict())
+    return store.put_checkpoint(path.read_bytes(), path.name, None)
+
+
+def _same(one, two) -> None:
+    """Bit for bit: the values, every extra array, the axes and the meta."""
+    np.testing.assert_array_equal(two.values, one.values)
+    assert one.extras.keys() == two.extras.keys()
+    for name in one.extras:
+        np.testing.assert_array_equal(two.extras[name], one.extras[name])
+    for a, b in zip(one.axes, two.axes, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert json.dumps(one.meta, sort_keys=True) == json.dumps(two.meta, sort_keys=True)
+
+
+NETWORKS = {
+    "mlp": ({"type": "mlp", "sizes": [2, 16, 16, 2], "act": "relu"}, "moons"),
+    "cnn": ({"type": "cnn", "channels": [4, 8], "batchnorm": True}, "digits"),
+}
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+@pytest.mark.parametrize("kind", NETWORKS)
+def test_a_network_slice_on_two_processes_is_the_one_process_slice(store, tmp_path, kind, dims):
+    arch, data = NETWORKS[kind]
+    spec = {"model": "network", "checkpoint": _upload(store, arch, tmp_path), "data": data}
+    view = {"view": "slice", "dims": dims, "steps": 21 if dims == 2 else 201, "span": 0.8}
+    one = views.compute(spec, view, store=store)
+    blocks = -(-one.values.size // network_views.CHUNK)
+    assert blocks >= 4  # several chunks: more than the processes
+    with chunks.processes(2):
+        two = views.compute(spec, view, store=store)
+    _same(one, two)
+
+
+@pytest.mark.parametrize("path", ["linear", "geodesic"])
+def test_a_spin_path_on_two_processes_is_the_one_process_path(monkeypatch, path):
+    monkeypatch.setattr(slices, "BLOCK", 16)  # 201 points: 13 blocks
+    spec = {"model": "pspin", "n": 40, "p": 3, "seed": 2}
+    view = {"view": "path", "from": "random:1", "to": "minimum:0", "kind": path, "steps": 201}
+    one = views.compute(spec, view)
+    with chunks.processes(2):
+        two = views.compute(spec, view)
+    _same(one, two)
+
+
+def test_the_command_line_s_jobs_write_the_same_file(store, tmp_path):
+    """``--jobs 2`` as a whole process on a grid large enough to be shared (35 blocks): the
+    file of ``--jobs 1`` bit for bit in its arrays and meta; a negative count is one error
+    line."""
+    arch, _ = NETWORKS["cnn"]
+    model = save_checkpoint(tmp_path / "c.safetensors", arch, build_network(arch).state_dict())
+    script = Path(sys.executable).parent / "landscapes"
+    outs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}.npz"
+        subprocess.run([str(script), "slice", "network", "--checkpoint", str(model), "--data",
+                        "digits", "--steps", "47", "--jobs", jobs, "--out", str(out)],
+                       check=True, capture_output=True)
+        outs.append(np.load(out))
+    assert outs[0].files == outs[1].files
+    for name in outs[0].files:
+        np.testing.assert_array_equal(outs[1][name], outs[0][name])
+    bad = subprocess.run([str(script), "slice", "ising", "--jobs", "-2", "--out",
+                          str(tmp_path / "x.npz")], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert bad.stderr == ("landscapes: error: jobs must be 0 (one process per core) or more; "
+                          "got -2\n")
