@@ -9,6 +9,9 @@ loss and accuracy at every point; median of ``--rounds`` alternating runs, one r
   a lab, which runs one thread per worker), and ``--jobs 2`` (two forked workers, one thread
   each); speed-ups against both one-process figures. The 21x21 row is the overhead check: two
   processes must not make a small view slower by more than 10%.
+* the network minima of the digits CNN from 8 seeds (``landscapes view ... minima``), each
+  run in an empty cache (all 8 trained, on one torch thread each, as examples always train):
+  ``--jobs 1`` and ``--jobs 2``;
 * an extra worker: forked from this warm process (torch imported) against a fresh one started
   by ``spawn`` that imports the library: seconds until each answers its first task.
 
@@ -50,6 +53,15 @@ def run_slice(cache: Path, steps: int, jobs: str, threads: str | None) -> tuple[
             os.environ["OMP_NUM_THREADS"] = env_threads
 
 
+def run_minima(folder: Path, jobs: str, seeds: int) -> tuple[float, float]:
+    """The digits CNN's minima from ``seeds`` seeds in a new, empty cache."""
+    cache = Path(tempfile.mkdtemp(dir=folder))
+    model = '{"model": "network", "example": "digits-cnn"}'
+    view = f'{{"view": "minima", "seeds": {seeds}}}'
+    return timed([str(SCRIPT), "view", "--model", model, "--view", view, "--cache-dir",
+                  str(cache), "--jobs", jobs, "--out", str(cache / "minima.npz")])
+
+
 def _answer(_: int) -> int:
     return os.getpid()
 
@@ -74,6 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", default="21,81,201")
+    parser.add_argument("--seeds", type=int, default=8, help="network minima seeds (0: skip)")
     args = parser.parse_args()
     import torch  # noqa: F401  # a warm process for the fork figure
 
@@ -100,6 +113,13 @@ def main() -> None:
             print(f"  speed-up of jobs 2: {wall['jobs 1, one thread'] / two:.2f}x against one "
                   f"process on one thread, {wall['jobs 1, default threads'] / two:.2f}x against "
                   "one process on torch's default threads")
+        if args.seeds:
+            minima = {jobs: run_minima(cache, jobs, args.seeds) for jobs in ("1", "2")}
+            print(f"digits CNN minima from {args.seeds} seeds, each trained (empty cache), whole "
+                  "process, one run:")
+            for jobs, (wall_s, peak_mib) in minima.items():
+                print(f"  jobs {jobs}  {wall_s:7.2f} s  peak {peak_mib:5.0f} MiB (the parent)")
+            print(f"  speed-up of jobs 2: {minima['1'][0] / minima['2'][0]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -23,13 +23,13 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from landscapes.errors import LandscapeError
 from landscapes.registry import Progress
 
-Evaluate = Callable[[int, int], np.ndarray]  # (start, stop) -> values of items start..stop
 CHUNKS_PER_JOB = 4  # chunks per worker: later chunks even out a slower worker; each is a round trip
 MIN_BLOCKS = 16  # blocks per worker below which a view stays on this process: a digits-CNN
 # slice of 21x21 or 41x41 (7, 27 blocks) was 7-10% slower on two forked workers than on one
@@ -72,40 +72,50 @@ def chunk_bounds(total: int, block: int, chunks: int) -> list[tuple[int, int]]:
     return [(a, min(b, total)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
-def map_blocks(evaluate: Evaluate, total: int, block: int, progress: Progress = None) -> np.ndarray:
-    """The values of items ``0..total``, ``block`` at a time, concatenated along the first axis;
-    ``progress(done, total)`` after every block (every chunk, on several processes)."""
-    workers = min(_JOBS.get(), (-(-total // block) - 1) // MIN_BLOCKS)
+def map_blocks(evaluate: Callable[[int, int], Any], total: int, block: int,
+               progress: Progress = None, *, min_blocks: int | None = None,
+               chunks: int | None = None,
+               combine: Callable[[list], Any] = np.concatenate) -> Any:
+    """The values of items ``0..total``, ``block`` at a time, put together by ``combine`` (the
+    blocks' values in order; by default concatenated along the first axis); ``progress(done,
+    total)`` after every block (every chunk, on several processes). On several processes only
+    with at least ``min_blocks`` blocks a worker (default MIN_BLOCKS; 1 for blocks of seconds),
+    in ``chunks`` chunks (default CHUNKS_PER_JOB a worker; one a block for blocks of unequal
+    cost, handed out largest first by the caller's order)."""
+    per_worker = MIN_BLOCKS if min_blocks is None else min_blocks
+    workers = min(_JOBS.get(), (-(-total // block) - 1) // per_worker)
     if workers > 1 and hasattr(os, "fork"):
-        return _pooled(evaluate, total, block, workers, progress)
+        count = workers * CHUNKS_PER_JOB if chunks is None else chunks
+        return combine(_pooled(evaluate, total, block, workers, count, progress))
     parts = []
     for start in range(0, total, block):
         parts.append(evaluate(start, min(start + block, total)))
         if progress:
             progress(min(start + block, total), total)
-    return np.concatenate(parts)
+    return combine(parts)
 
 
-def _pooled(evaluate: Evaluate, total: int, block: int, workers: int,
-            progress: Progress) -> np.ndarray:
-    """The first block here (its compiled kernels and caches then come warm into every fork),
-    the rest in chunks on ``workers`` forked processes."""
+def _pooled(evaluate: Callable[[int, int], Any], total: int, block: int, workers: int,
+            count: int, progress: Progress) -> list:
+    """Every block's values in order: the first block here (its compiled kernels and caches
+    then come warm into every fork), the rest in chunks on ``workers`` forked processes."""
     import multiprocessing  # only here: the command line starts without it
 
-    first = evaluate(0, min(block, total))
+    head = min(block, total)
+    first = evaluate(0, head)
     if progress:
-        progress(len(first), total)
-    bounds = chunk_bounds(total - len(first), block, workers * CHUNKS_PER_JOB)
-    bounds = [(a + len(first), b + len(first)) for a, b in bounds]
+        progress(head, total)
+    bounds = [(a + head, b + head)
+              for a, b in chunk_bounds(total - head, block, count)]
     _TASK.update(evaluate=evaluate, block=block)
     pool = multiprocessing.get_context("fork").Pool(
         workers, initializer=_start_worker, initargs=(max(1, cores() // workers),))
-    parts: list[np.ndarray | None] = [None] * len(bounds)
-    done = len(first)
+    parts: list[list | None] = [None] * len(bounds)
+    done = head
     try:
         for index, values in pool.imap_unordered(_run_chunk, list(enumerate(bounds))):
             parts[index] = values
-            done += len(values)
+            done += bounds[index][1] - bounds[index][0]
             if progress:
                 progress(done, total)
         pool.close()
@@ -115,7 +125,7 @@ def _pooled(evaluate: Evaluate, total: int, block: int, workers: int,
     finally:
         pool.join()
         _TASK.clear()
-    return np.concatenate([first, *parts])
+    return [first, *(values for chunk in parts for values in chunk or [])]
 
 
 def _start_worker(threads: int) -> None:
@@ -125,8 +135,8 @@ def _start_worker(threads: int) -> None:
         sys.modules["torch"].set_num_threads(threads)
 
 
-def _run_chunk(item: tuple[int, tuple[int, int]]) -> tuple[int, np.ndarray]:
+def _run_chunk(item: tuple[int, tuple[int, int]]) -> tuple[int, list]:
+    """A chunk's blocks' values, in order."""
     index, (start, stop) = item
     evaluate, block = _TASK["evaluate"], _TASK["block"]
-    return index, np.concatenate([evaluate(a, min(a + block, stop))
-                                  for a in range(start, stop, block)])
+    return index, [evaluate(a, min(a + block, stop)) for a in range(start, stop, block)]

@@ -446,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-max", type=int, default=20)
     p.add_argument("--seeds", type=int, default=4, help="seeds SEED .. SEED+K-1 per size")
     _add_output_arguments(p)
+    _add_jobs_argument(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("view", help="any registered view, from JSON model and view specs",

@@ -24,10 +24,12 @@ shipped example (file ``NAME-vVERSION.safetensors``), seed K is cached as
 ``NAME-seedK-vVERSION.safetensors``.
 """
 
+import contextlib
 import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,10 +100,30 @@ def flat_point(land: NetworkLandscape, state: dict[str, torch.Tensor]
     return land.layout.flatten(params), buffers
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Torch on one thread inside (restored after): the digits CNN's gradients differ in their
+    last bits between one thread and two (measured), and a trained example must be the same
+    whichever process trains it -- the command line (two threads), a dashboard worker (one) or a
+    worker sharing a view (:mod:`landscapes.chunks`)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def train(name: str, seed: int = 0) -> TrainedExample:
-    """Train example ``name`` from initialization ``seed`` (full batch: the same result on every
-    run). ``seed`` seeds torch's default initialization of the network; seed 0 is the shipped
-    example. Torch's global random state is restored afterwards."""
+    """Train example ``name`` from initialization ``seed`` (full batch, on one torch thread:
+    the same result on every run, in any process). ``seed`` seeds torch's default initialization
+    of the network; seed 0 is the shipped example. Torch's global random state is restored
+    afterwards."""
+    with _one_thread():
+        return _train(name, seed)
+
+
+def _train(name: str, seed: int) -> TrainedExample:
     recipe = recipe_of(name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from landscapes.chunks import map_blocks
 from landscapes.errors import LandscapeError
 from landscapes.networks import examples
 from landscapes.networks.datasets import load_builtin
@@ -56,26 +57,31 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
     recipe = examples.recipe_of(source_name)
     _check_seeds(seeds)
     seeds = int(seeds)
-    data = load_builtin(recipe.data)
+    data = load_builtin(recipe.data, cache_dir)
     classification = data.task == "classification"
-    rows, finals, travel, diverged, statistics = [], [], [], [], []
-    land = None
+
+    def trained(first: int, stop: int) -> list[tuple]:
+        """Per seed: its metrics, final and init flat vectors' distance, divergence, buffers."""
+        out = []
+        for seed in range(first, stop):
+            ex = examples.load(source_name, cache_dir, seed)
+            land = examples.landscape(ex.arch, ex.final, data, ex.loss)
+            metrics = land.evaluate_splits(land.center[None])[0]
+            final = land.center.double().numpy()
+            init = land.layout.flatten({k: ex.init[k] for k in land.layout.names}).double().numpy()
+            out.append((metrics if classification else np.r_[metrics, np.nan, np.nan], final,
+                        float(np.linalg.norm(final - init)), _diverged(ex, recipe),
+                        land.buffers))
+        return out
+
     if progress:
         progress(0, seeds)
-    for seed in range(seeds):
-        ex = examples.load(source_name, cache_dir, seed)
-        land = examples.landscape(ex.arch, ex.final, data, ex.loss)
-        metrics = land.evaluate_splits(land.center[None])[0]
-        rows.append(metrics if classification else np.r_[metrics, np.nan, np.nan])
-        final = land.center.double().numpy()
-        init = land.layout.flatten({k: ex.init[k] for k in land.layout.names}).double().numpy()
-        finals.append(final)
-        statistics.append(land.buffers)
-        travel.append(float(np.linalg.norm(final - init)))
-        diverged.append(_diverged(ex, recipe))
-        if progress:
-            progress(seed + 1, seeds)
-    assert land is not None
+    # a seed is seconds of training (when not cached): a worker pays for one seed
+    per_seed = map_blocks(trained, seeds, 1, progress, min_blocks=1,
+                          combine=lambda parts: [row for part in parts for row in part])
+    rows, finals, travel, diverged, statistics = (list(column) for column in zip(*per_seed, strict=True))
+    ex = examples.load(source_name, cache_dir, 0)  # cached now: the architecture for meta
+    land = examples.landscape(ex.arch, ex.final, data, ex.loss)
     metrics = np.array(rows)
     flat = np.stack(finals)
     distances = np.linalg.norm(flat[:, None, :] - flat[None, :, :], axis=-1)  # K <= 16: exact

@@ -24,6 +24,7 @@ import sys
 
 import numpy as np
 
+from landscapes.chunks import map_blocks
 from landscapes.errors import LandscapeError
 from landscapes.registry import Progress
 from landscapes.results import ViewResult, base_meta
@@ -188,23 +189,33 @@ def compute_sweep(spec: dict, view: dict, progress: Progress = None) -> ViewResu
     sizes = np.arange(view["n_min"], view["n_max"] + 1)
     seeds = spec.get("seed", 0) + np.arange(view["seeds"])
     shape = (sizes.size, seeds.size)
-    share, count = np.zeros(shape), np.zeros(shape, dtype=np.int64)
-    barrier, folding = np.zeros(shape), np.full(shape, np.nan)
-    work = (2.0 ** sizes)[:, None] * np.ones(shape)
-    done, total = 0.0, float(work.sum())
-    for i, n in enumerate(sizes):
-        for k, seed in enumerate(seeds):
-            model = build_ising({**spec, "n": int(n), "seed": int(seed)})
-            result = enumerate_ising(model)
-            tree = folded_tree(result.energies, result.overlaps, int(n))
-            share[i, k] = tree.basin_share[0]
-            count[i, k] = tree.minima.size
-            barrier[i, k] = largest_barrier_into_ground(tree)
+    pairs = [(int(n), int(seed)) for n in sizes for seed in seeds]
+    # the smallest pair first (computed here before any fork), then the largest first: a
+    # pair costs ~2^N, so each worker takes the next largest when it is free
+    order = [0, *sorted(range(1, len(pairs)), key=lambda k: -pairs[k][0])]
+    work = np.array([2.0 ** pairs[k][0] for k in order])
+    done = np.concatenate([[0.0], np.cumsum(work)])
+
+    def measured(start: int, stop: int) -> np.ndarray:
+        """(share, minima, barrier, T_f) of pairs order[start:stop]."""
+        rows = []
+        for k in order[start:stop]:
+            n, seed = pairs[k]
+            result = enumerate_ising(build_ising({**spec, "n": n, "seed": seed}))
+            tree = folded_tree(result.energies, result.overlaps, n)
             tf = folding_temperature(OverlapEnsemble.of(result.energies, result.overlaps))
-            folding[i, k] = np.nan if tf is None else tf
-            done += work[i, k]
-            if progress:  # weighted by 2^N: the largest sizes are nearly all of the work
-                progress(int(1000 * done / total), 1000)
+            rows.append((tree.basin_share[0], tree.minima.size, largest_barrier_into_ground(tree),
+                         np.nan if tf is None else tf))
+        return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+    def report(finished: int, _: int) -> None:  # weighted by 2^N: the largest sizes are
+        if progress:  # nearly all of the work
+            progress(int(1000 * done[finished] / done[-1]), 1000)
+
+    rows = np.empty((len(pairs), 4))
+    rows[order] = map_blocks(measured, len(pairs), 1, report, min_blocks=1, chunks=len(pairs))
+    share, barrier, folding = (rows[:, c].reshape(shape) for c in (0, 2, 3))
+    count = rows[:, 1].astype(np.int64).reshape(shape)
     arrays = {"sizes": sizes, "seeds": seeds, "ground_basin_share": share, "minima_count": count,
               "largest_barrier": barrier, "folding_temperature": folding}
     family = {k: v for k, v in spec.items() if k not in ("n", "seed")}

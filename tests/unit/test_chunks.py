@@ -197,3 +197,55 @@ def test_the_command_line_s_jobs_write_the_same_file(store, tmp_path):
     assert bad.returncode == 2
     assert bad.stderr == ("landscapes: error: jobs must be 0 (one process per core) or more; "
                           "got -2\n")
+
+
+def test_a_size_sweep_on_two_processes_is_the_one_process_sweep():
+    """(N, seed) pairs, the largest first on whichever worker is free: the same arrays."""
+    spec = {"model": "ising", "n": 8, "seed": 1}
+    view = {"view": "sweep", "n_min": 6, "n_max": 11, "seeds": 3}
+    one = views.compute(spec, view)
+    seen = []
+    with chunks.processes(2):
+        two = views.compute(spec, view, lambda done, total: seen.append(done))
+    assert one.arrays.keys() == two.arrays.keys()
+    for name in one.arrays:
+        np.testing.assert_array_equal(two.arrays[name], one.arrays[name])
+    assert json.dumps(one.meta, sort_keys=True) == json.dumps(two.meta, sort_keys=True)
+    assert seen[-1] == 1000 and seen == sorted(seen)
+
+
+def test_network_minima_on_two_processes_are_the_one_process_minima(tmp_path):
+    """Seeds trained on forked workers (one torch thread) and here (the test's threads): the
+    same arrays and meta, the cache of each run in a folder of the same name."""
+    results = []
+    for run, jobs in (("one", 1), ("two", 2)):
+        store = UploadStore(tmp_path / run)
+        with chunks.processes(jobs):
+            results.append(views.compute({"model": "network", "example": "moons-mlp"},
+                                         {"view": "minima", "seeds": 3}, store=store))
+        assert len(list(store.examples_dir.glob("moons-mlp*.safetensors"))) == 3
+    one, two = results
+    assert one.arrays.keys() == two.arrays.keys()
+    for name in one.arrays:
+        np.testing.assert_array_equal(two.arrays[name], one.arrays[name])
+    assert json.dumps(one.meta, sort_keys=True) == json.dumps(two.meta, sort_keys=True)
+
+
+def test_an_example_trains_to_the_same_bits_on_any_thread_count():
+    """The digits CNN's gradients differ between one torch thread and two: examples train on
+    one, so the command line, a dashboard worker and a forked worker cache the same network."""
+    import torch
+
+    from landscapes.networks import examples
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        two = examples.train("digits-cnn", seed=1)
+        assert torch.get_num_threads() == 2  # restored
+        torch.set_num_threads(1)
+        one = examples.train("digits-cnn", seed=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(one.final[k], two.final[k]) for k in one.final)
+    np.testing.assert_array_equal(one.trajectory, two.trajectory)

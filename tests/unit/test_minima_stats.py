@@ -257,8 +257,8 @@ def test_losses_match_a_plain_forward_pass(moons, moons_cache):
 def test_seeds_are_cached_and_a_second_call_gives_the_same_numbers(moons, moons_cache):
     names = sorted(p.name for p in moons_cache.iterdir())
     v = examples.VERSION
-    assert names == [f"moons-mlp-seed1-v{v}.safetensors", f"moons-mlp-seed2-v{v}.safetensors",
-                     f"moons-mlp-v{v}.safetensors"]
+    assert names == ["dataset-moons.npz", f"moons-mlp-seed1-v{v}.safetensors",
+                     f"moons-mlp-seed2-v{v}.safetensors", f"moons-mlp-v{v}.safetensors"]
     again = network_minima("moons-mlp", 3, moons_cache)
     for key, value in moons.arrays.items():
         assert np.array_equal(value, again.arrays[key]), key
