@@ -74,19 +74,21 @@ def chunk_bounds(total: int, block: int, chunks: int) -> list[tuple[int, int]]:
 
 def map_blocks(evaluate: Callable[[int, int], Any], total: int, block: int,
                progress: Progress = None, *, min_blocks: int | None = None,
-               chunks: int | None = None,
+               chunks: int | None = None, warm_first: bool = True,
                combine: Callable[[list], Any] = np.concatenate) -> Any:
     """The values of items ``0..total``, ``block`` at a time, put together by ``combine`` (the
     blocks' values in order; by default concatenated along the first axis); ``progress(done,
     total)`` after every block (every chunk, on several processes). On several processes only
     with at least ``min_blocks`` blocks a worker (default MIN_BLOCKS; 1 for blocks of seconds),
     in ``chunks`` chunks (default CHUNKS_PER_JOB a worker; one a block for blocks of unequal
-    cost, handed out largest first by the caller's order)."""
+    cost, handed out largest first by the caller's order); ``warm_first``: the first block here
+    before the fork (compiled kernels and caches come warm into the workers), or all on them
+    (blocks of seconds that share no warm-up: a seed's training)."""
     per_worker = MIN_BLOCKS if min_blocks is None else min_blocks
-    workers = min(_JOBS.get(), (-(-total // block) - 1) // per_worker)
+    workers = min(_JOBS.get(), (-(-total // block) - warm_first) // per_worker)
     if workers > 1 and hasattr(os, "fork"):
         count = workers * CHUNKS_PER_JOB if chunks is None else chunks
-        return combine(_pooled(evaluate, total, block, workers, count, progress))
+        return combine(_pooled(evaluate, total, block, workers, count, warm_first, progress))
     parts = []
     for start in range(0, total, block):
         parts.append(evaluate(start, min(start + block, total)))
@@ -96,14 +98,15 @@ def map_blocks(evaluate: Callable[[int, int], Any], total: int, block: int,
 
 
 def _pooled(evaluate: Callable[[int, int], Any], total: int, block: int, workers: int,
-            count: int, progress: Progress) -> list:
-    """Every block's values in order: the first block here (its compiled kernels and caches
-    then come warm into every fork), the rest in chunks on ``workers`` forked processes."""
+            count: int, warm_first: bool, progress: Progress) -> list:
+    """Every block's values in order: the first block here if ``warm_first`` (its compiled
+    kernels and caches then come warm into every fork), the rest in chunks on ``workers``
+    forked processes."""
     import multiprocessing  # only here: the command line starts without it
 
-    head = min(block, total)
-    first = evaluate(0, head)
-    if progress:
+    head = min(block, total) if warm_first else 0
+    first = [evaluate(0, head)] if warm_first else []
+    if progress and head:
         progress(head, total)
     bounds = [(a + head, b + head)
               for a, b in chunk_bounds(total - head, block, count)]
@@ -125,7 +128,7 @@ def _pooled(evaluate: Callable[[int, int], Any], total: int, block: int, workers
     finally:
         pool.join()
         _TASK.clear()
-    return [first, *(values for chunk in parts for values in chunk or [])]
+    return [*first, *(values for chunk in parts for values in chunk or [])]
 
 
 def _start_worker(threads: int) -> None:

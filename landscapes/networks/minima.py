@@ -77,7 +77,8 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
     if progress:
         progress(0, seeds)
     # a seed is seconds of training (when not cached): a worker pays for one seed
-    per_seed = map_blocks(trained, seeds, 1, progress, min_blocks=1,
+    per_seed = map_blocks(trained, seeds, 1, progress, min_blocks=1, chunks=seeds,
+                          warm_first=False,
                           combine=lambda parts: [row for part in parts for row in part])
     rows, finals, travel, diverged, statistics = (list(column) for column in zip(*per_seed, strict=True))
     ex = examples.load(source_name, cache_dir, 0)  # cached now: the architecture for meta

@@ -61,6 +61,17 @@ def test_several_processes_give_one_process_s_values_in_order():
     assert not multiprocessing.active_children()
 
 
+def test_blocks_of_seconds_all_go_to_the_workers():
+    """``warm_first=False`` (a seed's training shares no warm-up): no block runs here, one
+    chunk a block; ``combine`` gets every block's values in order."""
+    with chunks.processes(2):
+        parts = chunks.map_blocks(_values, 6, 1, min_blocks=1, chunks=6, warm_first=False,
+                                  combine=list)
+    assert [int(p[0, 0]) for p in parts] == list(range(6))
+    pids = {int(p[0, 2]) for p in parts}
+    assert len(pids) == 2 and os.getpid() not in pids
+
+
 def test_one_block_or_one_job_stays_in_this_process(monkeypatch):
     with chunks.processes(2):
         assert set(chunks.map_blocks(_values, 50, 64)[:, 2]) == {os.getpid()}
