@@ -1,6 +1,7 @@
 """Work made of independent blocks of points, on this process or on several.
 
-A view whose work is a set of independent points (a slice's grid) evaluates it block by block:
+A view whose work is a set of independent items (a slice's grid points, the size sweep's (N,
+seed) pairs, the network minima's seeds) evaluates it block by block:
 ``evaluate(start, stop)`` gives the values of items ``start..stop``. The blocks are the same
 whatever process runs them, and each block's values depend on nothing else, so the result is
 bit for bit the one process's. :func:`map_blocks` runs the blocks in order on this process or,
@@ -13,8 +14,10 @@ pays a torch start-up (~2 s, ~250 MiB; :mod:`benchmarks.scale` prints both). Eac
 torch ``cores // N`` threads (at least one), so that workers x threads <= cores; setting the
 thread count in the child is also what keeps a fork after torch's OpenMP from hanging.
 
-Errors raised by a block reach the caller as they are; a ``progress`` callback that raises (a
-cancel, the compute budget) stops the pool's processes at once.
+Errors raised by a block reach the caller as they are; a worker that dies (killed, out of
+memory) ends the view with a LandscapeError that says so, never a wait; a ``progress`` callback
+that raises (a cancel, the compute budget) kills the workers at once. Use it from a process's
+one computing thread (the command line, a dashboard job): a fork copies only the forking thread.
 """
 
 import contextlib
@@ -102,7 +105,9 @@ def _pooled(evaluate: Callable[[int, int], Any], total: int, block: int, workers
     """Every block's values in order: the first block here if ``warm_first`` (its compiled
     kernels and caches then come warm into every fork), the rest in chunks on ``workers``
     forked processes."""
-    import multiprocessing  # only here: the command line starts without it
+    import multiprocessing  # only here: the command line starts without them
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     head = min(block, total) if warm_first else 0
     first = [evaluate(0, head)] if warm_first else []
@@ -111,29 +116,38 @@ def _pooled(evaluate: Callable[[int, int], Any], total: int, block: int, workers
     bounds = [(a + head, b + head)
               for a, b in chunk_bounds(total - head, block, count)]
     _TASK.update(evaluate=evaluate, block=block)
-    pool = multiprocessing.get_context("fork").Pool(
-        workers, initializer=_start_worker, initargs=(max(1, cores() // workers),))
+    executor = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"),
+                                   initializer=_start_worker,
+                                   initargs=(max(1, cores() // workers),))
     parts: list[list | None] = [None] * len(bounds)
     done = head
     try:
-        for index, values in pool.imap_unordered(_run_chunk, list(enumerate(bounds))):
+        pending = [executor.submit(_run_chunk, item) for item in enumerate(bounds)]
+        for future in as_completed(pending):
+            index, values = future.result()
             parts[index] = values
             done += bounds[index][1] - bounds[index][0]
             if progress:
                 progress(done, total)
-        pool.close()
-    except BaseException:
-        pool.terminate()  # a cancel, a budget or a failed block: no chunk goes on running
-        raise
+    except BrokenProcessPool:
+        raise LandscapeError("a worker process ended while computing this view (killed, or out "
+                             "of memory); the view was not finished") from None
     finally:
-        pool.join()
+        # a cancel, a budget or a failed block: no chunk goes on running (the executor itself
+        # would let running chunks finish; its processes are only reachable here)
+        for process in list(getattr(executor, "_processes", {}).values()):
+            if process.is_alive():
+                process.kill()
+        executor.shutdown(wait=True, cancel_futures=True)
         _TASK.clear()
     return [*first, *(values for chunk in parts for values in chunk or [])]
 
 
 def _start_worker(threads: int) -> None:
-    """A forked worker: torch's threads set (the fork rule), Ctrl-C left to the parent."""
+    """A forked worker: torch's threads set (the fork rule), Ctrl-C left to the parent, and
+    its own blocks on this process alone (no pool inside a pool)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _JOBS.set(1)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
 

@@ -4,6 +4,7 @@ its cancel, and the command line's ``--jobs``."""
 import json
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -95,6 +96,20 @@ def _fails_at_300(start: int, stop: int) -> np.ndarray:
 def test_a_failed_block_raises_its_own_error_in_the_caller():
     with chunks.processes(2), pytest.raises(LandscapeError, match="^item 300 cannot be computed$"):
         chunks.map_blocks(_fails_at_300, 1000, 64)
+    assert not multiprocessing.active_children()
+
+
+def _dies_at_300(start: int, stop: int) -> np.ndarray:
+    if start <= 300 < stop:
+        os.kill(os.getpid(), signal.SIGKILL)  # the OOM killer, kill -9
+    return _values(start, stop)
+
+
+def test_a_worker_that_dies_ends_the_view_with_a_message_not_a_wait():
+    with chunks.processes(2), pytest.raises(LandscapeError, match=(
+            "^a worker process ended while computing this view \\(killed, or out of memory\\); "
+            "the view was not finished$")):
+        chunks.map_blocks(_dies_at_300, 1000, 64)
     assert not multiprocessing.active_children()
 
 
