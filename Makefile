@@ -104,6 +104,7 @@ bench: $(VENV)/.installed-test node $(PLOTLY_JS) browser redis
 	$(BIN)/python benchmarks/networks.py --threads 0 --steps 101 --models moons-mlp,digits-cnn \
 		--no-loss-landscapes
 	$(BIN)/python benchmarks/whole_process.py
+	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/skips.py
 	$(BIN)/python benchmarks/page_load.py
 	$(BIN)/python benchmarks/payload.py

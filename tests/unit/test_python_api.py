@@ -47,7 +47,7 @@ def _train_loss(module: nn.Module, doc: dict) -> float:
 
 
 def test_the_doc_has_its_blocks():
-    assert len(_blocks()) == 3
+    assert len(_blocks()) == 4
 
 
 def test_the_slice_centre_is_the_module_s_own_loss(doc):
