@@ -9,6 +9,7 @@ several points at a time. Results equal the reference forward pass (``loop``) to
 rounding (tests/unit/test_network_eval.py). Units as in :mod:`landscapes.networks.landscape`.
 """
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,27 @@ STACK_ROWS = 64  # stack points in the first convolution until its GEMM has this
 SLAB_CLASSES = 16  # up to this many outputs, reduce over classes slab by slab
 RANK_TOLERANCE = 1e-6  # a point's first-layer weights from basis matrices: error / channel size
 MONOTONE = ("relu", "tanh", "sigmoid", "softplus", "elu")  # commute with max-pooling
+
+
+class _OneThread:
+    """Torch on one thread inside (restored after); see :func:`_whole`."""
+
+    def __enter__(self) -> None:
+        self.threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.threads)
+
+
+def _whole(batch: int) -> contextlib.AbstractContextManager:
+    """One torch thread for a GEMM of ``batch`` matrices fewer than torch's threads (a no-op
+    otherwise): MKL splits such a GEMM's sums over its threads, so it sums in another order on
+    one thread than on two (measured: a single point's last layer), where a batch of at least
+    as many matrices as threads gives each matrix to one thread whole. Results then have the
+    same bits on any thread count -- on a worker sharing a view, the dashboard's one thread, the
+    command line's two. Costs 0.2 us a call."""
+    return _OneThread() if batch < torch.get_num_threads() else contextlib.nullcontext()
 
 
 class TooLarge(Exception):
@@ -453,12 +475,13 @@ class GemmProgram:
                                  space["work"][li], into[:, 2:], w)
                     block = into
                 dst = out[start : group.stop, :, a:b]
-                if w == self.samples:
-                    torch.bmm(last_mats[start : group.stop], block[:, 1:], out=dst)
-                else:  # into a contiguous block: a strided output changes the GEMM's bits with
-                    # the thread count (its matrices split over threads, measured)
-                    res = space["last"][: dst.numel()].view(dst.shape)
-                    dst.copy_(torch.bmm(last_mats[start : group.stop], block[:, 1:], out=res))
+                with _whole(len(group)):
+                    if w == self.samples:
+                        torch.bmm(last_mats[start : group.stop], block[:, 1:], out=dst)
+                    else:  # into a contiguous block: a strided output changes the GEMM's bits
+                        # with the thread count (its matrices split over threads, measured)
+                        res = space["last"][: dst.numel()].view(dst.shape)
+                        dst.copy_(torch.bmm(last_mats[start : group.stop], block[:, 1:], out=res))
         return out
 
     def _mlp(self, weights: list[torch.Tensor], space: dict, out: torch.Tensor) -> None:
@@ -487,7 +510,8 @@ class GemmProgram:
                     else:
                         buf = space["tiles"][2 if li == hidden else li % 2]
                         dst = buf[: (t1 - t0) * rows * w].view(t1 - t0, rows, w)
-                    torch.baddbmm(mats[:, :, :1], mats[:, :, 1:], h, out=dst)
+                    with _whole(t1 - t0):
+                        torch.baddbmm(mats[:, :, :1], mats[:, :, 1:], h, out=dst)
                     if li < hidden:
                         self.act(dst)
                     h = dst
@@ -508,11 +532,13 @@ class GemmProgram:
             tmp = tmp_buf[:n_el].view(s * lay.channels, wins * width)
             dst = space["stacked"][:s, 2:, a:b].view(s, lay.channels, wins, width)
             shape = (s, lay.channels, wins, width)
-            torch.mm(wst, cols[0], out=acc)
+            with _whole(1):
+                torch.mm(wst, cols[0], out=acc)
             if lay.act_first:
                 self.act(acc)
             for q in range(1, lay.q):
-                torch.mm(wst, cols[q], out=tmp)
+                with _whole(1):
+                    torch.mm(wst, cols[q], out=tmp)
                 if lay.act_first:
                     self.act(tmp)
                 target = dst if q == lay.q - 1 else acc.view(shape)
@@ -555,7 +581,8 @@ class GemmProgram:
             shift = flat[:, beta : beta + c]
         if not (torch.isfinite(a).all() and torch.isfinite(scale).all()):
             return None
-        u, sv, vt = torch.linalg.svd(a.view(b, c * kk), full_matrices=False)
+        with _whole(1):  # LAPACK's threads would change the basis's last bits
+            u, sv, vt = torch.linalg.svd(a.view(b, c * kk), full_matrices=False)
         size = a.norm(dim=2).amax(0)  # (C,)
         allowed = RANK_TOLERANCE * torch.maximum(size, 1e-9 * size.max())
         for rank in range(1, min(fused.MAX_RANK, len(sv)) + 1):
@@ -581,8 +608,8 @@ class GemmProgram:
         for a, b, cols in self.slabs[ci]:
             size = q * rank * c * wins * (b - a)
             z = space["basis"][at : at + size].view(q, rank * c, wins * (b - a))
-            for k in range(q):
-                torch.mm(basis.matrices, cols[k], out=z[k])
+            with _whole(q):  # one matrix a pooling position: each whole on one thread
+                torch.bmm(basis.matrices.expand(q, *basis.matrices.shape), cols, out=z)
             outputs.append((a, b, z.view(q, rank, c, wins, b - a).numpy()))
             at += size
         return outputs
@@ -608,7 +635,8 @@ class GemmProgram:
         cols = torch.index_select(block, 1, lay.gather,
                                   out=work[0][: s * g * kk * w].view(s, g * kk, w))
         res = work[1][: s * g * rows * w].view(s * g, rows, w)
-        torch.bmm(mats.view(s * g, rows, kk), cols.view(s * g, kk, w), out=res)
+        with _whole(s * g):
+            torch.bmm(mats.view(s * g, rows, kk), cols.view(s * g, kk, w), out=res)
         res = res.view(s, g, lay.q, lay.channels, w)
         dst = dst.view(s, g, lay.channels, w)
         if lay.act_first:

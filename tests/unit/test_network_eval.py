@@ -214,6 +214,30 @@ def test_a_cnn_gives_the_same_bits_on_one_thread_and_two(monkeypatch):
     assert np.array_equal(serial_two, two) and np.array_equal(one, two)
 
 
+@pytest.mark.parametrize("arch", [a for a, images in CNNS if images is None]
+                         + [{"type": "mlp", "sizes": [2, 16, 16, 2], "act": "relu"}],
+                         ids=lambda a: f"{a['type']}-{a.get('channels', a.get('sizes'))}"
+                                       f"-{a.get('act', 'relu')}-{a.get('pool', 'max')}")
+def test_every_zoo_network_gives_the_same_bits_on_one_thread_and_two(arch):
+    """Scattered points one at a time (a path's evaluations), a plane's points in a group with
+    a last stack of one point, and scattered points in a group: the same bits on one torch
+    thread and two (GEMMs of fewer matrices than threads run whole on one: gemm._whole)."""
+    data = load_builtin("digits" if arch["type"] == "cnn" else "moons")
+    land = NetworkLandscape.create(arch, _state(arch, 3), data, "cross_entropy")
+    cases = [_points(land, count=1, seed=s) for s in range(6)]
+    cases += [_slice_points(land, 2, 7)[:57], _points(land, count=41, seed=9)]
+    threads = torch.get_num_threads()
+    try:
+        got = {}
+        for t in (2, 1):
+            torch.set_num_threads(t)
+            got[t] = [land.evaluate_splits(pts) for pts in cases]
+    finally:
+        torch.set_num_threads(threads)
+    for one, two in zip(got[1], got[2], strict=True):
+        assert np.array_equal(one, two)
+
+
 def test_the_basis_path_with_negative_batchnorm_scales_and_its_edges():
     """A negative BatchNorm scale turns the pooling max into a min of the unscaled outputs: the
     scale must be in the combination. One point is rank 1; a point a little off the plane, or a
