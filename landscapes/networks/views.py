@@ -73,6 +73,7 @@ PATH_DEFAULTS = {"view": "path", "from": "init", "to": "center", "kind": "linear
 NETWORK_PATH_KINDS = ("linear", "bezier")
 LINEAR_RANGE = (-0.5, 1.5)  # Goodfellow et al. 2015
 CHUNK = 64
+PATH_BLOCK = 8  # path points a block (each its own evaluation: BatchNorm statistics vary)
 CENTER = "center"  # the name of the center checkpoint among a source's points
 SPELLINGS = {"centre": CENTER}  # accepted in input, stored in the canonical spelling
 
@@ -550,14 +551,16 @@ def _interpolated_buffers(a: Mapping, b: Mapping, alpha: float) -> dict[str, tor
 def _along(land: NetworkLandscape, start: np.ndarray, directions: np.ndarray, coefs: np.ndarray,
            ts: np.ndarray, buffers: tuple[Mapping, Mapping], progress: Progress = None
            ) -> np.ndarray:
-    """Metrics at ``start + coefs[k] @ directions`` with BatchNorm statistics at fraction ts[k]."""
-    rows = []
-    for k, (coef, frac) in enumerate(zip(coefs, ts, strict=True)):  # buffers vary: one at a time
-        fn = _metrics(land, _interpolated_buffers(*buffers, float(frac)))
-        rows.append(evaluate_points(fn, start, directions, coef[None, :], "euclidean")[0])
-        if progress:
-            progress(k + 1, len(coefs))
-    return np.array(rows)
+    """Metrics at ``start + coefs[k] @ directions`` with BatchNorm statistics at fraction ts[k];
+    PATH_BLOCK points a block (on several processes inside :func:`landscapes.chunks.processes`)."""
+    def block(first: int, stop: int) -> np.ndarray:
+        rows = []
+        for coef, frac in zip(coefs[first:stop], ts[first:stop], strict=True):  # buffers vary:
+            fn = _metrics(land, _interpolated_buffers(*buffers, float(frac)))  # one at a time
+            rows.append(evaluate_points(fn, start, directions, coef[None, :], "euclidean")[0])
+        return np.array(rows).reshape(stop - first, -1)
+
+    return map_blocks(block, len(coefs), PATH_BLOCK, progress)
 
 
 def _barrier(fractions: np.ndarray, losses: np.ndarray) -> float:

@@ -190,6 +190,28 @@ def test_a_network_slice_on_two_processes_is_the_one_process_slice(store, tmp_pa
     _same(one, two)
 
 
+@pytest.mark.parametrize(("kind", "path"), [("mlp", "linear"), ("cnn", "linear"),
+                                          ("mlp", "bezier")])
+def test_a_network_path_on_two_processes_is_the_one_process_path(store, tmp_path, kind, path):
+    """Each point with its own interpolated BatchNorm statistics, PATH_BLOCK points a block."""
+    import torch
+
+    arch, data = NETWORKS[kind]
+    ends = []
+    for seed in (3, 4):
+        torch.manual_seed(seed)
+        module = save_checkpoint(tmp_path / f"{seed}.safetensors", arch,
+                                 build_network(arch).state_dict())
+        ends.append(store.put_checkpoint(module.read_bytes(), module.name, None))
+    spec = {"model": "network", "checkpoint": ends[0], "checkpoint2": ends[1], "data": data}
+    view = {"view": "path", "from": "center", "to": "checkpoint2", "kind": path, "steps": 61}
+    one = views.compute(spec, view, store=store)
+    assert len(one.values) >= 2 * network_views.PATH_BLOCK + 1  # blocks for both workers
+    with chunks.processes(2):
+        two = views.compute(spec, view, store=store)
+    _same(one, two)
+
+
 @pytest.mark.parametrize("path", ["linear", "geodesic"])
 def test_a_spin_path_on_two_processes_is_the_one_process_path(monkeypatch, path):
     monkeypatch.setattr(slices, "BLOCK", 16)  # 201 points: 13 blocks
