@@ -13,8 +13,8 @@ int64 class labels (classification) or float32 targets of shape (samples, output
 * ``regression`` -- scikit-learn's bundled diabetes set, standardised features and target.
 """
 
+import contextlib
 import hashlib
-import os
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from landscapes.errors import LandscapeError
+from landscapes.io.atomic import write_atomically
 from landscapes.seeding import rng
 
 BUILTIN = ("moons", "circles", "spirals", "digits", "iris", "multiply", "regression")
@@ -91,17 +92,15 @@ def load_builtin(name: str, cache_dir: Path | None = None) -> Dataset:
 
 
 def _save_dataset(data: Dataset, path: Path) -> None:
-    """Write ``data``'s arrays to ``path`` (a temporary file, then renamed); a folder that
+    """Write ``data``'s arrays to ``path`` whole (:func:`write_atomically`); a folder that
     cannot be written leaves the data in memory only."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as out:
             np.savez(out, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test,
                      y_test=data.y_test, task=np.array(data.task))
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+
+    with contextlib.suppress(OSError):
+        write_atomically(path, write)
 
 
 def _make_builtin(name: str) -> Dataset:

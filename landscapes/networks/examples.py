@@ -24,12 +24,8 @@ shipped example (file ``NAME-vVERSION.safetensors``), seed K is cached as
 ``NAME-seedK-vVERSION.safetensors``.
 """
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,9 +35,11 @@ from safetensors.torch import load_file, save_file
 
 from landscapes import budget
 from landscapes.errors import LandscapeError
+from landscapes.io.atomic import write_atomically
 from landscapes.networks.architectures import ParameterLayout, build_network, split_state
 from landscapes.networks.catalog import RECIPES, RESNET_TYPE, Recipe
 from landscapes.networks.datasets import Dataset, load_builtin
+from landscapes.networks.gemm import OneThread
 from landscapes.networks.landscape import NetworkLandscape
 from landscapes.networks.resnet import build_resnet
 
@@ -100,26 +98,15 @@ def flat_point(land: NetworkLandscape, state: dict[str, torch.Tensor]
     return land.layout.flatten(params), buffers
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Torch on one thread inside (restored after): the digits CNN's gradients differ in their
-    last bits between one thread and two (measured), and a trained example must be the same
-    whichever process trains it -- the command line (two threads), a dashboard worker (one) or a
-    worker sharing a view (:mod:`landscapes.chunks`)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def train(name: str, seed: int = 0) -> TrainedExample:
     """Train example ``name`` from initialization ``seed`` (full batch, on one torch thread:
     the same result on every run, in any process). ``seed`` seeds torch's default initialization
     of the network; seed 0 is the shipped example. Torch's global random state is restored
     afterwards."""
-    with _one_thread():
+    # the digits CNN's gradients differ in their last bits between one thread and two
+    # (measured): the CLI (two), a dashboard worker (one) and a worker sharing a view
+    # (landscapes.chunks) must train the same example
+    with OneThread():
         return _train(name, seed)
 
 
@@ -188,17 +175,8 @@ def save(example: TrainedExample, path: Path) -> Path:
     meta = {"architecture": json.dumps(example.arch), "loss": example.loss, "data": example.data,
             "description": example.description, "example": example.name,
             "seed": str(example.seed)}
-    path.parent.mkdir(parents=True, exist_ok=True)
     # a private temporary name: two workers training the same example never share one
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        Path(tmp).replace(path)  # atomic: a concurrent reader never sees half a file
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
 def load(name: str, cache_dir: Path, seed: int = 0) -> TrainedExample:

@@ -52,15 +52,18 @@ def _safe_layer() -> bool:
     """Whether numba's threading layer will be thread-safe: TBB or OpenMP loads (as numba picks
     them, in its order) under the layer configured (``NUMBA_THREADING_LAYER``)."""
     if _POOL["safe"] is None:
-        loads = []
-        for name in SAFE_LAYERS.get(str(_CONFIG.THREADING_LAYER), ()):
-            try:
-                importlib.import_module(f"numba.np.ufunc.{name}pool")
-                loads.append(name)
-            except ImportError:  # its library (libgomp, libtbb) is missing
-                continue
-        _POOL["safe"] = bool(loads)
+        _POOL["safe"] = any(_loads(name)
+                            for name in SAFE_LAYERS.get(str(_CONFIG.THREADING_LAYER), ()))
     return bool(_POOL["safe"])
+
+
+def _loads(layer: str) -> bool:
+    """Whether numba's ``layer`` pool loads (its library, libgomp or libtbb, is there)."""
+    try:
+        importlib.import_module(f"numba.np.ufunc.{layer}pool")
+    except ImportError:
+        return False
+    return True
 
 
 def threads(count: int) -> bool:

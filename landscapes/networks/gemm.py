@@ -36,8 +36,9 @@ RANK_TOLERANCE = 1e-6  # a point's first-layer weights from basis matrices: erro
 MONOTONE = ("relu", "tanh", "sigmoid", "softplus", "elu")  # commute with max-pooling
 
 
-class _OneThread:
-    """Torch on one thread inside (restored after); see :func:`_whole`."""
+class OneThread:
+    """Torch on one thread inside (restored after): for work whose last bits must not depend
+    on the process's thread count (:func:`_whole`; examples' training)."""
 
     def __enter__(self) -> None:
         self.threads = torch.get_num_threads()
@@ -54,7 +55,7 @@ def _whole(batch: int) -> contextlib.AbstractContextManager:
     as many matrices as threads gives each matrix to one thread whole. Results then have the
     same bits on any thread count -- on a worker sharing a view, the dashboard's one thread, the
     command line's two. Costs 0.2 us a call."""
-    return _OneThread() if batch < torch.get_num_threads() else contextlib.nullcontext()
+    return OneThread() if batch < torch.get_num_threads() else contextlib.nullcontext()
 
 
 class TooLarge(Exception):

@@ -13,8 +13,6 @@ corrupted store repairs itself by uploading the file again).
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -26,6 +24,7 @@ import torch
 
 from landscapes.errors import LandscapeError
 from landscapes.io import formats
+from landscapes.io.atomic import write_atomically
 from landscapes.io.formats import MAX_EXPORT_BYTES
 from landscapes.io.npz import read_npz, write_npz
 from landscapes.networks import uploads
@@ -49,18 +48,11 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     (a concurrent reader sees the old file or the whole new one). On any failure the
     temporary file is removed; an OSError (a full disk) is a LandscapeError."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=path.suffix)
-    os.close(fd)
-    tmp = Path(name)
     try:
-        write(tmp)
-        tmp.replace(path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise LandscapeError(f"the upload could not be stored ({exc.strerror or exc}); it "
-                                 "was accepted but not kept: try again later") from None
-        raise
+        write_atomically(path, write, TEMP_PREFIX, path.suffix)
+    except OSError as exc:
+        raise LandscapeError(f"the upload could not be stored ({exc.strerror or exc}); it "
+                             "was accepted but not kept: try again later") from None
 
 
 def prune_temporary(directory: Path, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
