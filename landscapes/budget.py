@@ -18,7 +18,8 @@ Views report at least every few hundred milliseconds of work (a chunk of grid po
 descent steps, 20 Bezier training steps), so a view overruns its budget by at most that much.
 
 Memory is measured where it can be: the resident set size of this process (Linux
-``/proc/self/statm``; elsewhere it is not measured), read at most every
+``/proc/self/statm``; elsewhere it is not measured) plus what the chunk workers it forked
+(:mod:`landscapes.chunks`) have written since the fork, read at most every
 :data:`CANCEL_CHECK_SECONDS`. It is the process's, not the view's: views computing in the same
 process at the same time (request threads) count against each other's allowance, which is why the
 allowance is generous and Celery workers compute one view per process. It catches a view that keeps
@@ -32,6 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from landscapes.chunks import worker_pids
 from landscapes.errors import BudgetExceeded, Cancelled
 from landscapes.registry import Progress
 
@@ -40,13 +42,28 @@ _STATM = "/proc/self/statm"
 
 
 def resident_bytes() -> int | None:
-    """This process's resident set size in bytes, or None where it cannot be read."""
+    """This process's resident set size in bytes, plus the memory its forked chunk workers
+    have made their own (:func:`private_bytes`), or None where it cannot be read."""
     try:
         with open(_STATM, "rb") as statm:
             pages = int(statm.read().split()[1])
     except (OSError, ValueError, IndexError):
         return None
-    return pages * os.sysconf("SC_PAGE_SIZE")
+    return pages * os.sysconf("SC_PAGE_SIZE") + sum(private_bytes(p) for p in worker_pids())
+
+
+def private_bytes(pid: int) -> int:
+    """The resident memory process ``pid`` shares with no other process, in bytes (Linux
+    ``smaps_rollup``; 0 where it cannot be read): what a forked worker has written since the
+    fork, as the pages it shares with its parent are counted in the parent already."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            lines = rollup.read().splitlines()
+    except OSError:
+        return 0
+    kib = sum(int(line.split()[1]) for line in lines
+              if line.startswith((b"Private_Clean:", b"Private_Dirty:")))
+    return kib * 1024
 
 
 def _mb(n: int) -> str:
@@ -136,4 +153,5 @@ def check() -> None:
         budget.check()
 
 
-__all__ = ["CANCEL_CHECK_SECONDS", "Budget", "budgeted", "check", "resident_bytes", "running"]
+__all__ = ["CANCEL_CHECK_SECONDS", "Budget", "budgeted", "check", "private_bytes", "resident_bytes",
+           "running"]

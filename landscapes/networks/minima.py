@@ -71,7 +71,7 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
             init = land.layout.flatten({k: ex.init[k] for k in land.layout.names}).double().numpy()
             out.append((metrics if classification else np.r_[metrics, np.nan, np.nan], final,
                         float(np.linalg.norm(final - init)), _diverged(ex, recipe),
-                        land.buffers))
+                        {name: b.numpy() for name, b in land.buffers.items()}))
         return out
 
     if progress:
@@ -96,7 +96,7 @@ def network_minima(source_name: str, seeds: int, cache_dir: Path,
         "init_distance": np.array(travel),
         "distances": distances,
         "parameters": flat.astype(np.float32),
-        **{BUFFER_PREFIX + name: np.stack([b[name].numpy() for b in statistics])
+        **{BUFFER_PREFIX + name: np.stack([b[name] for b in statistics])
            for name in statistics[0]},
     }
     meta = {

@@ -58,8 +58,111 @@ def test_several_processes_give_one_process_s_values_in_order():
     pids = set(two[64:, 2].astype(int))
     assert len(pids) == 2 and os.getpid() not in pids
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (1000, 1000)
-    assert len(seen) == 1 + len(chunks.chunk_bounds(1000 - 64, 64, 2 * chunks.CHUNKS_PER_JOB))
+    assert seen[0] == (64, 1000)  # the first block, here
     assert not multiprocessing.active_children()
+
+
+def test_progress_counts_the_workers_blocks_as_they_finish(monkeypatch):
+    """Reports come block by block from the workers (not a chunk at a time), at least every
+    POLL_SECONDS while they compute."""
+    seen = []
+
+    def slow(start: int, stop: int) -> np.ndarray:
+        time.sleep(0.15)
+        return _values(start, stop)
+
+    with chunks.processes(2):  # the first block here, then two chunks of five blocks
+        chunks.map_blocks(slow, 11, 1, lambda done, total: seen.append(done), chunks=2)
+    assert seen[-1] == 11 and seen == sorted(seen)
+    assert set(seen) - {1, 6, 11}, f"only whole chunks were reported: {seen}"
+    assert len(seen) >= 0.75 / chunks.POLL_SECONDS
+
+
+def test_the_memory_budget_counts_what_the_workers_allocate():
+    """A worker's own pages (written since the fork) count against the view's memory budget;
+    the pages it still shares with this process are counted here once."""
+    from landscapes import budget
+    from landscapes.errors import BudgetExceeded
+
+    def hungry(start: int, stop: int) -> np.ndarray:
+        ballast = np.ones(2**27 // 8)  # 128 MiB, written: the worker's own
+        time.sleep(0.6)
+        return _values(start, stop) + ballast[0] - 1
+
+    report = budget.budgeted(None, None, memory=200 * 2**20)
+    with chunks.processes(2), pytest.raises(BudgetExceeded, match="past its memory budget of 200 MB"):
+        chunks.map_blocks(hungry, 8, 1, report, chunks=2)
+    assert not multiprocessing.active_children()
+    assert chunks.worker_pids() == []
+    assert budget.private_bytes(os.getpid()) > 0 and budget.private_bytes(2**22 + 1) == 0
+
+
+def test_packed_values_come_back_equal_and_no_pickle_is_read():
+    values = [np.arange(6.0).reshape(2, 3), (np.array([1.5, np.nan]), 2.25, True, None, "x"),
+              {"running_mean": np.ones(3, np.float32), "n": 4}, np.float64(7.0)]
+    back = chunks.unpack(chunks.pack(values))
+    np.testing.assert_array_equal(back[0], values[0])
+    assert isinstance(back[1], tuple) and back[1][1:] == (2.25, True, None, "x")
+    np.testing.assert_array_equal(back[1][0], values[1][0])
+    assert back[2]["running_mean"].dtype == np.float32 and back[2]["n"] == 4
+    assert back[3] == 7.0
+    with pytest.raises(TypeError, match="a block's values cannot hold a set"):
+        chunks.pack([{1, 2}])
+    import pickle
+
+    with pytest.raises(LandscapeError, match="cannot read the bytes as an .npz export"):
+        chunks.unpack(pickle.dumps(values))
+
+
+class _Spread:
+    """Sends chunks to nobody: runs them here, last chunk first, through pack and unpack."""
+
+    def __init__(self, workers: int) -> None:
+        self.count, self.calls = workers, []
+
+    def workers(self) -> int:
+        return self.count
+
+    def run(self, call, bounds, evaluate, block, total, progress):
+        self.calls.append((call, len(bounds)))
+        parts = [None] * len(bounds)
+        for i in reversed(range(len(bounds))):
+            parts[i] = chunks.unpack(chunks.pack(chunks.run_chunk(evaluate, block, *bounds[i])))
+        return parts
+
+
+def test_a_spread_s_chunks_come_back_in_order_and_calls_are_counted():
+    one = chunks.map_blocks(_values, 1000, 64)[:, :2]
+    where = _Spread(3)
+    with chunks.spread(where):
+        two = chunks.map_blocks(_values, 1000, 64)[:, :2]
+        small = chunks.map_blocks(_values, 10, 64)  # one block: here
+        three = chunks.map_blocks(_values, 1000, 64)[:, :2]
+    np.testing.assert_array_equal(two, one)
+    np.testing.assert_array_equal(three, one)
+    assert set(small[:, 2]) == {os.getpid()}
+    assert where.calls == [(0, 3 * chunks.CHUNKS_PER_JOB), (2, 3 * chunks.CHUNKS_PER_JOB)]
+
+
+class _Helper:
+    call = 1
+
+    def __init__(self) -> None:
+        self.served = []
+
+    def serve(self, evaluate, block):
+        self.served.append(chunks.run_chunk(evaluate, block, 128, 256))
+
+
+def test_a_helper_computes_up_to_its_call_and_hands_that_call_s_blocks_over():
+    helper = _Helper()
+    with chunks.helping(helper), pytest.raises(chunks.Helped):
+        before = chunks.map_blocks(_values, 300, 64)  # call 0: whole, here
+        chunks.map_blocks(_values, 1000, 64)
+        pytest.fail("the computation went on past the helped call")
+    np.testing.assert_array_equal(before[:, :2], chunks.map_blocks(_values, 300, 64)[:, :2])
+    assert [len(part) for part in helper.served[0]] == [64, 64]
+    assert not isinstance(chunks.Helped(), Exception)
 
 
 def test_blocks_of_seconds_all_go_to_the_workers():
