@@ -71,17 +71,19 @@ def request_problem(callback_map: dict[str, Any], body: object) -> str | None:
 
 def register_request_check(app: Dash) -> None:
     """Answer a callback request of a shape the page never sends with 400 and a one-line JSON
-    ``{"error": ...}`` before Dash sees it; a body that is not JSON is Flask's 400 or 415."""
+    ``{"error": ...}`` before Dash sees it: a body that is not JSON (or not sent as JSON, or
+    JSON ``null``) included."""
     path = app.config.routes_pathname_prefix + UPDATE_PATH
 
     @app.server.before_request
     def _check_callback_request():
         request = flask.request
-        if request.path != path or request.method != "POST" or not request.is_json:
+        if request.path != path or request.method != "POST":
             return None
-        body = request.get_json(silent=True)
-        if body is None:  # not JSON: Dash's own get_json answers 400
-            return None
+        body = request.get_json(silent=True) if request.is_json else None
+        if body is None:
+            return flask.jsonify(error="a callback request is a JSON object sent as "
+                                       "application/json"), 400
         problem = request_problem(app.callback_map, body)
         if problem is None:
             return None

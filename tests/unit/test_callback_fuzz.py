@@ -351,6 +351,11 @@ def test_a_request_of_another_shape_is_a_400_with_its_reason(served):
     ]:
         response = client.post("/_dash-update-component", json=body)
         assert response.status_code == 400 and words in response.get_json()["error"]
+    for data, kind in [(None, None), ("null", "application/json"), ("{1", "application/json"),
+                       ('{"output": "x"}', "text/plain")]:  # no body, null, not JSON, not sent as JSON
+        response = client.post("/_dash-update-component", data=data, content_type=kind)
+        assert response.status_code == 400 and response.get_json() == {
+            "error": "a callback request is a JSON object sent as application/json"}
     free = next(d for d in callbacks if d["output"].startswith("..left-free-energy"))
     body = {"output": free["output"], "outputs": _outputs(free["output"]),
             "inputs": [{"id": "left-temperature", "property": "value"}], "state": []}
