@@ -7,6 +7,11 @@ FUNNELSCOPE_MAX_UPLOAD_MB  largest accepted upload in MB (default: 20)
 FUNNELSCOPE_MAX_PARAMETERS largest accepted network, in parameters (default: 2,000,000)
 FUNNELSCOPE_MAX_SAMPLES    largest accepted data upload, in samples (default: 10,000)
 FUNNELSCOPE_TORCH_THREADS  torch threads per worker process (default: 1; scale with workers)
+FUNNELSCOPE_VIEW_PROCESSES processes one view's independent blocks may be computed on (default:
+                           0, automatic): without Redis, a panel job forks this many
+                           (automatic: cores // torch threads); with REDIS_URL, up to this many
+                           Celery workers help (automatic: 8; idle ones join, busy ones skip;
+                           app/spread.py). 1: every view on one process
 FUNNELSCOPE_DEVICE         cpu (default), cuda, cuda:K or auto: where network slices are
                            evaluated; a missing GPU falls back to the CPU with a log line
 FUNNELSCOPE_COMPUTE_SECONDS compute budget: seconds one view's computation may take before it
@@ -42,6 +47,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from landscapes.chunks import cores
+
+CELERY_HELPERS = 7  # helpers a view sends by default: with the computing worker, 8 processes
+
 
 @dataclass(frozen=True)
 class Config:
@@ -52,6 +61,7 @@ class Config:
     max_parameters: int = 2_000_000
     max_samples: int = 10_000
     torch_threads: int = 1
+    view_processes: int = 0
     device: str = "cpu"
     jobs_per_client: int = 2
     redis_url: str | None = None
@@ -73,6 +83,7 @@ class Config:
             max_parameters=int(env.get("FUNNELSCOPE_MAX_PARAMETERS", default.max_parameters)),
             max_samples=int(env.get("FUNNELSCOPE_MAX_SAMPLES", default.max_samples)),
             torch_threads=int(env.get("FUNNELSCOPE_TORCH_THREADS", default.torch_threads)),
+            view_processes=int(env.get("FUNNELSCOPE_VIEW_PROCESSES", default.view_processes)),
             device=env.get("FUNNELSCOPE_DEVICE", default.device),
             jobs_per_client=int(env.get("FUNNELSCOPE_JOBS_PER_CLIENT", default.jobs_per_client)),
             redis_url=env.get("REDIS_URL") or None,
@@ -89,6 +100,16 @@ class Config:
     def compute_memory_bytes(self) -> int | None:
         """The memory budget in bytes (None: no limit)."""
         return int(self.compute_memory_mb * 2**20) if self.compute_memory_mb > 0 else None
+
+    @property
+    def processes_per_view(self) -> int:
+        """Processes one view's blocks may be computed on (FUNNELSCOPE_VIEW_PROCESSES, with
+        its automatic value resolved): Celery workers with Redis, forked processes without."""
+        if self.view_processes > 0:
+            return self.view_processes
+        if self.redis_url:
+            return CELERY_HELPERS + 1
+        return max(1, cores() // max(1, self.torch_threads))
 
     @property
     def max_upload_bytes(self) -> int:

@@ -24,7 +24,7 @@ import torch
 from flask_caching import Cache
 
 from app import viewcache
-from landscapes import views
+from landscapes import chunks, views
 from landscapes.errors import BudgetExceeded
 from landscapes.networks.store import UploadStore
 from landscapes.registry import Progress
@@ -123,6 +123,8 @@ class ViewStore:
     device: torch.device | None = None  # where network views are evaluated (None: the CPU)
     budget: float | None = None  # seconds one computation may take (landscapes.budget)
     memory: int | None = None  # bytes one computation may grow the process by (landscapes.budget)
+    # where a computation's chunks may go besides this process (app/spread.py; None: nowhere)
+    spread: Callable[[dict, dict], chunks.Spread] | None = None
 
     def cached(self, model_spec: dict, view_spec: dict) -> Slice | ViewResult | None:
         """The cached view, or None (also when the cache cannot be reached, or its entry cannot
@@ -176,9 +178,12 @@ class ViewStore:
                     f"the view ran past its compute budget of {self.budget:g} s waiting for an "
                     "identical request's computation, which did not finish; ask for fewer steps, "
                     "points or starts")
-            result = views.compute(model_spec, view_spec, progress, store=self.uploads,
-                                   device=self.device, budget=left, cancelled=cancelled,
-                                   memory=self.memory)
+            spread = nullcontext() if self.spread is None else \
+                chunks.spread(self.spread(model_spec, view_spec))
+            with spread:
+                result = views.compute(model_spec, view_spec, progress, store=self.uploads,
+                                       device=self.device, budget=left, cancelled=cancelled,
+                                       memory=self.memory)
             self.computed += 1
             try:
                 stored = self.cache.set(key, viewcache.encode(key, result))
@@ -189,6 +194,12 @@ class ViewStore:
                     why = getattr(self.cache.cache, "last_error", None) or "set returned False"
                     log.warning("result not stored in the cache: %s", why)
             return result
+
+    def compute_uncached(self, model_spec: dict, view_spec: dict) -> Slice | ViewResult:
+        """The view computed here, under the store's budgets, without the cache or its lock (a
+        helper computing chunks of a view another process computes: app/spread.py)."""
+        return views.compute(model_spec, view_spec, None, store=self.uploads, device=self.device,
+                             budget=self.budget, memory=self.memory)
 
     @contextmanager
     def cancelled_when(self, check: Callable[[], bool]) -> Iterator[None]:

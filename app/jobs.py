@@ -30,7 +30,7 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 
 import psutil
-from dash import DiskcacheManager
+from dash import CeleryManager, DiskcacheManager
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,10 @@ class ForkServerDiskcacheManager(DiskcacheManager):
             except psutil.NoSuchProcess:
                 pass
 
+    def cancelled(self) -> bool:
+        """Whether this job was cancelled: never seen from inside, as a cancel kills it."""
+        return False
+
     def call_job_fn(self, key, job_fn, args, context):
         names = [name for name, fn in self.func_registry.items() if fn is job_fn]
         if self.job_server is not None and names:
@@ -168,3 +172,43 @@ class ForkServerDiskcacheManager(DiskcacheManager):
         else:
             log.warning("no job server; forking this job from the web process")
         return super().call_job_fn(key, job_fn, args, context)
+
+
+CANCEL_PREFIX = "funnelscope:cancel:"  # + a Celery job's id: its panel asked to cancel it
+CANCEL_SECONDS = 3600  # how long a cancel mark is kept (longer than any job)
+
+
+class CancellingCeleryManager(CeleryManager):
+    """Dash's ``CeleryManager`` whose cancel reaches a job that is running.
+
+    Dash cancels a Celery job by revoking its task with ``terminate=True``, which the worker's
+    solo pool cannot do to the task it is running (and cannot even hear while it runs). So
+    :meth:`terminate_job` also leaves a mark in Redis, and a running job asks :meth:`cancelled`
+    at its progress reports (``app/callbacks/panels.py``): the job then stops, and with it every
+    chunk of its view on other workers (``app/spread.py``).
+    """
+
+    def __init__(self, celery_app, client) -> None:
+        super().__init__(celery_app)
+        self.client = client
+
+    def terminate_job(self, job) -> None:
+        if job is None:
+            return
+        try:
+            self.client.set(CANCEL_PREFIX + str(job), 1, ex=CANCEL_SECONDS)
+        except Exception:  # Redis down: the revoke below is all there is
+            log.warning("could not mark job %s cancelled", job, exc_info=True)
+        super().terminate_job(job)
+
+    def cancelled(self) -> bool:
+        """Inside a job: whether its panel cancelled it (False where Redis cannot answer)."""
+        from celery import current_task
+
+        job = getattr(getattr(current_task, "request", None), "id", None)
+        if not job:
+            return False
+        try:
+            return bool(self.client.exists(CANCEL_PREFIX + str(job)))
+        except Exception:
+            return False

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import diskcache
 import torch
-from dash import CeleryManager, Dash
+from dash import Dash
 from dash.background_callback.managers import BaseBackgroundCallbackManager
 from flask_caching import Cache
 
-from app import access, api, fairness, health, layout
+from app import access, api, fairness, health, layout, spread
 from app.callbacks import camera, downloads, panels, register_request_check, status, uploads, url
 from app.config import Config
 from app.data import ViewStore, file_lock, redis_lock
-from app.jobs import ForkServerDiskcacheManager
+from app.jobs import CancellingCeleryManager, ForkServerDiskcacheManager
 from landscapes.networks.devices import resolve_device
 from landscapes.networks.store import UploadStore
 
@@ -51,13 +51,20 @@ def create_app(config: Config | None = None) -> Dash:
     manager: BaseBackgroundCallbackManager
     jobs_dir: Path | None = None  # the local job queue's directory (None: Celery in Redis)
     if config.redis_url:  # shared by every worker and machine
+        import redis
         from celery import Celery
 
         celery_app = Celery("funnelscope", broker=config.redis_url, backend=config.redis_url)
-        celery_app.conf.update(broker_connection_retry_on_startup=True, task_track_started=True)
-        manager = CeleryManager(celery_app)
+        # a worker busy with a view reserves no more than one further task, so the helpers of
+        # its view's chunks go to the workers that are free (app/spread.py)
+        celery_app.conf.update(broker_connection_retry_on_startup=True, task_track_started=True,
+                               worker_prefetch_multiplier=1)
+        client = redis.Redis.from_url(config.redis_url, socket_connect_timeout=2,
+                                      socket_timeout=5)
+        manager = CancellingCeleryManager(celery_app, client)
         store = ViewStore(cache, upload_store, redis_lock(config.redis_url), device=device,
                           budget=config.compute_seconds, memory=config.compute_memory_bytes)
+        spread.register(celery_app, client, store, config.processes_per_view, config.compute_nice)
         app.server.extensions["funnelscope_celery"] = celery_app
     else:  # one machine: files under the cache directory, jobs in local processes
         jobs_dir = Path(config.cache_dir) / "jobs"
@@ -73,8 +80,9 @@ def create_app(config: Config | None = None) -> Dash:
                           memory=config.compute_memory_bytes)
     app.layout = layout.build()
     slots = fairness.slots(config.jobs_per_client, config.redis_url, Path(config.cache_dir))
+    forked = 1 if config.redis_url else config.processes_per_view  # processes a job forks
     panels.register(app, store, manager, config.torch_threads, slots,  # app/callbacks/, by concern
-                    config.compute_nice)
+                    config.compute_nice, forked)
     fairness.register(app)  # the page's client id, for fair job slots (app/fairness.py)
     uploads.register(app, store)
     downloads.register(app, store)

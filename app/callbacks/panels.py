@@ -30,6 +30,7 @@ from app.ids import pid
 from app.layout import HIDDEN, SHOWN, area_styles
 from app.panel_views import model_spec, requests
 from app.urlstate import MAX_STATE
+from landscapes import chunks
 from landscapes.errors import LandscapeError
 from landscapes.plots import funnel as funnel_figures
 from landscapes.plots import slices as figures
@@ -192,21 +193,24 @@ def _table(rows: list[dict] | None) -> html.Table | None:
 
 
 def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1,
-             slots: fairness.Slots | None = None, nice: int = 0) -> None:
+             slots: fairness.Slots | None = None, nice: int = 0, processes: int = 1) -> None:
     """Register every panel's view callbacks; the views run as background jobs of ``manager``,
     each in a slot of its browser session's fair share (``slots``; None: no limit), at nice
-    value ``nice`` (:func:`app.fairness.lower_priority`)."""
+    value ``nice`` (:func:`app.fairness.lower_priority`), a view's blocks on up to
+    ``processes`` processes forked by the job (:mod:`landscapes.chunks`)."""
     _register_opening_previews(app, store)
     for side in ids.PANELS:
         _register_job(app, store, side, manager, torch_threads, slots or fairness.Unlimited(),
-                      nice)
+                      nice, processes)
         _register_redraws(app, store, side)
         _register_visibility(app, side)
         _register_funnel_extras(app, side)
 
 
 def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads: int,
-                  slots: fairness.Slots, nice: int) -> None:
+                  slots: fairness.Slots, nice: int, processes: int) -> None:
+    job_cancelled = getattr(manager, "cancelled", lambda: False)  # Celery: Cancel, as it runs
+
     @app.callback(
         output={
             "surface": Output(pid(side, ids.JOB_SURFACE), "data"),  # drawn if new (showSurface)
@@ -242,8 +246,9 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
         options = display_of(display)
         started = time.time_ns()  # a page closed after this (POST /api/goodbye) stops the job
         try:
-            with job_slot(slots, client, set_progress), \
-                    store.cancelled_when(lambda: store.page_closed(client, started)):
+            with job_slot(slots, client, set_progress), chunks.processes(processes), \
+                    store.cancelled_when(lambda: job_cancelled()
+                                         or store.page_closed(client, started)):
                 out = panel_output(store, controls, uploaded,
                                    lambda done, total: set_progress((str(done), str(total), "")),
                                    options,

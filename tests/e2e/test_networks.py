@@ -1,12 +1,16 @@
 """Networks in a real browser: an example's surface, an uploaded checkpoint (and its centre loss),
 a refused upload, an opened .npz export."""
 
+import contextlib
 import pickle
+import time
 from pathlib import Path
 
+import psutil
 import torch
 from playwright.sync_api import Page, expect
 
+from landscapes import chunks
 from landscapes.networks.architectures import build_network
 from landscapes.networks.uploads import save_checkpoint
 
@@ -153,4 +157,40 @@ def test_a_slice_shows_its_coarse_grid_first(dashboard: Page, browser_errors: li
     z = dashboard.evaluate(
         "() => document.querySelector('#left-surface .js-plotly-plot')._fullData[0].z.length")
     assert z == 51
+    assert browser_errors == []
+
+
+def _pool_workers(server: psutil.Process) -> list[psutil.Process]:
+    """Processes forked by a panel job's process (server -> job server -> job -> worker)."""
+    found = []
+    for process in server.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess, AttributeError):
+            if process.parent().parent().parent().pid == server.pid:
+                found.append(process)
+    return found
+
+
+def test_a_large_slice_computes_on_every_core(dashboard: Page, dashboard_server,
+                                             browser_errors: list[str]) -> None:
+    """A 51x51 digits-CNN slice (41 blocks of 64 points) is computed by its panel job on
+    processes it forks, one per core (cores // torch threads); they end with the job."""
+    port = int(dashboard_server[0].rsplit(":", 1)[1])
+    server = next(p for p in psutil.Process().children()
+                  if any(f"port={port}" in part for part in p.cmdline()))
+    dashboard.locator("#left-seed").fill("12")  # directions no other test draws: not cached
+    dashboard.locator("#left-steps").get_by_label("51", exact=True).check()
+    dashboard.locator("#left-model").get_by_label("Network").check()
+    _wait_title(dashboard, "left", "network: moons-mlp")
+    dashboard.locator("#left-net-source").click()
+    dashboard.get_by_text("example: digits-cnn", exact=True).click()
+    seen: set[int] = set()
+    deadline = time.monotonic() + UPDATE_MS / 1000
+    title = f"({TITLE.format(side='left')})()"
+    done = f"() => {title}.includes('digits-cnn') && !{title}.includes('preview')"
+    while not dashboard.evaluate(done) and time.monotonic() < deadline:
+        seen.update(p.pid for p in _pool_workers(server))
+        time.sleep(0.05)
+    _wait_title(dashboard, "left", "network: digits-cnn")
+    assert len(seen) == chunks.cores(), f"forked workers seen: {seen}"
+    assert _pool_workers(server) == []
     assert browser_errors == []

@@ -1,0 +1,277 @@
+"""One view's chunks on every Celery worker that listens (with REDIS_URL).
+
+A view computing in a Celery job (or an API request) that has enough independent blocks
+(:func:`landscapes.chunks.map_blocks`) puts its chunks in a work list in Redis and sends
+*helper* tasks to the workers; the computing process and every helper that starts take chunks
+from the list until it is empty, so a view never waits for a worker that is busy elsewhere (the
+computing process would take every chunk itself) and every free worker joins in, on any host
+that listens to the same Redis. A helper computes the same view (the same request, so the same
+model and directions) as far as the chunked call, then takes chunks instead of computing them
+all; its chunk values go back through Redis packed as ``.npz`` (never a pickle:
+:func:`landscapes.chunks.pack`). The chunks are whole runs of the view's own blocks, so the
+result is the one process's bit for bit.
+
+- **Progress** counts the blocks every process has finished (one counter in Redis).
+- **Lost workers**: a helper holds a lease on the chunk it computes, renewed every second by a
+  thread; a helper that dies (``kill -9``, out of memory, a lost host) stops renewing it, and
+  after :data:`LEASE_SECONDS` its chunk goes back on the list, once. Lost a second time, the
+  view fails with one line saying so.
+- **Cancel** (the panel's button, a closed page, the compute budget): the computing process
+  stops at its next progress report and, leaving, deletes the view's keys, its own lease
+  included; each helper stops at its next block once that lease is gone. A computing process
+  that dies stops renewing its lease, which expires after :data:`LEASE_SECONDS`.
+- **Identical requests** compute once: the view store's lock is taken by the computing process
+  only; helpers neither read nor write the view cache.
+
+Keys live under ``funnelscope:chunks:<id>:`` and expire within :data:`KEYS_SECONDS` whatever
+happens.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from landscapes import chunks
+from landscapes.errors import BudgetExceeded, Cancelled, LandscapeError
+from landscapes.registry import Progress
+
+log = logging.getLogger(__name__)
+
+PREFIX = "funnelscope:chunks:"
+TASK = "funnelscope.help_with_view"
+LEASE_SECONDS = 5.0  # a claimed chunk (and a computing view) is given up this long after its
+# process stopped renewing it (every RENEW_SECONDS)
+RENEW_SECONDS = 1.0
+RETRIES = 1  # times a lost chunk goes back on the list before the view fails
+WAIT_SECONDS = 0.1  # the computing process's poll for chunks the helpers still compute
+KEYS_SECONDS = 3600  # every key of a view's chunks expires within this
+
+# pop a chunk's index and take its lease in one step: a chunk is never off the list unleased
+_CLAIM = """
+local index = redis.call('LPOP', KEYS[1])
+if index then redis.call('SET', KEYS[2] .. index, ARGV[1], 'PX', ARGV[2]) end
+return index
+"""
+
+
+class Keys:
+    """The Redis keys of one spread call."""
+
+    def __init__(self, job: str) -> None:
+        base = PREFIX + job + ":"
+        self.todo, self.bounds, self.results = base + "todo", base + "bounds", base + "results"
+        self.attempts, self.done, self.error = base + "attempts", base + "done", base + "error"
+        self.alive, self.lease = base + "alive", base + "lease:"
+
+    def all(self) -> list[str]:
+        return [self.todo, self.bounds, self.results, self.attempts, self.done, self.error,
+                self.alive]
+
+
+@contextmanager
+def renewing(client: Any, key: str, value: str = "1") -> Iterator[None]:
+    """Hold ``key`` (set now) alive: renewed to LEASE_SECONDS every RENEW_SECONDS by a thread
+    until the block ends (then deleted); a process that dies lets it expire."""
+    ttl = int(LEASE_SECONDS * 1000)
+    client.set(key, value, px=ttl)
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(RENEW_SECONDS):
+            try:
+                client.pexpire(key, ttl)
+            except Exception:  # Redis gone: the view fails where it next asks Redis
+                log.warning("could not renew %s", key, exc_info=True)
+
+    thread = threading.Thread(target=renew, daemon=True, name=f"renew {key}")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        try:
+            client.delete(key)
+        except Exception:
+            log.warning("could not delete %s", key, exc_info=True)
+
+
+class RedisSpread:
+    """Spreads :func:`landscapes.chunks.map_blocks` calls of the view ``request`` (model spec,
+    view spec) over up to ``workers`` processes: this one and the helpers ``send(job, call,
+    model_spec, view_spec)`` starts (a Celery task each)."""
+
+    def __init__(self, client: Any, send: Callable[[str, int, dict, dict], None], workers: int,
+                 request: tuple[dict, dict]) -> None:
+        self.client, self.send, self.count, self.request = client, send, workers, request
+        self.claim = client.register_script(_CLAIM)
+
+    def workers(self) -> int:
+        return self.count
+
+    def run(self, call: int, bounds: list[tuple[int, int]], evaluate: chunks.Evaluate,
+            block: int, total: int, progress: Progress) -> list[list]:
+        job = uuid.uuid4().hex
+        keys, client = Keys(job), self.client
+        with client.pipeline() as pipe:
+            pipe.rpush(keys.todo, *range(len(bounds)))
+            pipe.hset(keys.bounds, mapping={i: f"{a}:{b}" for i, (a, b) in enumerate(bounds)})
+            pipe.set(keys.done, 0)
+            for key in keys.all():
+                pipe.expire(key, KEYS_SECONDS)
+            pipe.execute()
+        try:
+            with renewing(client, keys.alive):
+                for _ in range(min(self.count, len(bounds)) - 1):
+                    self.send(job, call, *self.request)
+                self._work(keys, bounds, evaluate, block, total, progress)
+            values = client.hgetall(keys.results)
+            return [chunks.unpack(values[str(i).encode()]) for i in range(len(bounds))]
+        finally:  # done, failed or cancelled: the helpers stop at their next block
+            client.delete(*keys.all())
+
+    def _work(self, keys: Keys, bounds: list[tuple[int, int]], evaluate: chunks.Evaluate,
+              block: int, total: int, progress: Progress) -> None:
+        """Take chunks until none is left, then wait for the helpers' chunks, putting lost
+        ones back on the list; progress all along."""
+        client = self.client
+
+        def report(items: int = 0) -> None:
+            done = client.incrby(keys.done, items) if items else int(client.get(keys.done) or 0)
+            if progress:  # a lost chunk's blocks count again when it is computed again
+                progress(min(done, total), total)
+
+        while True:
+            index = self.claim(keys=[keys.todo, keys.lease], args=["parent", 1000 * KEYS_SECONDS])
+            if index is not None:
+                a, b = bounds[int(index)]
+                try:
+                    values = chunks.run_chunk(evaluate, block, a, b, report)
+                    client.hset(keys.results, int(index), chunks.pack(values))
+                finally:
+                    client.delete(keys.lease + index.decode())
+                continue
+            failure = client.get(keys.error)
+            if failure is not None:
+                raise _error(failure.decode())
+            finished = client.hkeys(keys.results)
+            if len(finished) == len(bounds):
+                return
+            self._requeue_lost(keys, len(bounds), {int(i) for i in finished})
+            report()
+            time.sleep(WAIT_SECONDS)
+
+    def _requeue_lost(self, keys: Keys, count: int, finished: set[int]) -> None:
+        """Chunks neither finished, nor on the list, nor leased: their helper died. Back on
+        the list once; the second time the view fails."""
+        client = self.client
+        queued = {int(i) for i in client.lrange(keys.todo, 0, -1)}
+        for index in set(range(count)) - finished - queued:
+            if client.exists(keys.lease + str(index)) or client.hexists(keys.results, index):
+                continue
+            if client.hincrby(keys.attempts, index, 1) > RETRIES:
+                raise LandscapeError(
+                    "two worker processes were lost computing the same part of this view "
+                    "(killed, or out of memory); the view was not finished")
+            log.warning("a worker was lost computing chunk %d of a view: computing it again",
+                        index)
+            client.rpush(keys.todo, index)
+
+
+class RedisHelper:
+    """A helper's side of :class:`RedisSpread`: chunks of the call ``call`` of view ``job``."""
+
+    def __init__(self, client: Any, job: str, call: int) -> None:
+        self.client, self.keys, self.call = client, Keys(job), call
+        self.claim = client.register_script(_CLAIM)
+        self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # a lease's holder
+
+    def wanted(self) -> bool:
+        """Whether the view still runs and has chunks left (else a helper need not start)."""
+        return not self.stopped() and bool(self.client.llen(self.keys.todo))
+
+    def stopped(self) -> bool:
+        """Whether the computing process has finished, failed, stopped or died."""
+        return not self.client.exists(self.keys.alive)
+
+    def serve(self, evaluate: chunks.Evaluate, block: int) -> None:
+        keys, client = self.keys, self.client
+
+        def done(items: int) -> None:
+            # with an expiry: the view may have ended (and its keys gone) since the check
+            client.pipeline().incrby(keys.done, items).expire(keys.done, KEYS_SECONDS).execute()
+            if self.stopped():
+                raise chunks.Helped
+
+        while not self.stopped():
+            index = self.claim(keys=[keys.todo, keys.lease],
+                               args=[self.me, int(LEASE_SECONDS * 1000)])
+            if index is None:
+                return
+            name = index.decode()
+            a, b = (int(x) for x in client.hget(keys.bounds, name).split(b":"))
+            with renewing(client, keys.lease + name, self.me):
+                try:
+                    values = chunks.run_chunk(evaluate, block, a, b, done)
+                except (chunks.Helped, Cancelled, BudgetExceeded):
+                    raise
+                except LandscapeError as exc:  # the view's own error: the computing process says it
+                    client.set(keys.error, f"LandscapeError:{exc}", ex=KEYS_SECONDS)
+                    raise
+                except Exception as exc:
+                    client.set(keys.error, f"internal:{type(exc).__name__}: {exc}",
+                               ex=KEYS_SECONDS)
+                    raise
+                client.pipeline().hset(keys.results, name, chunks.pack(values)) \
+                    .expire(keys.results, KEYS_SECONDS).execute()
+
+
+def _error(text: str) -> Exception:
+    kind, _, message = text.partition(":")
+    return LandscapeError(message) if kind == "LandscapeError" else RuntimeError(message)
+
+
+def help_with_view(client: Any, job: str, call: int, model_spec: dict, view_spec: dict,
+                   compute: Callable[..., Any]) -> str:
+    """A helper task's work: compute the view with ``compute(model_spec, view_spec)`` as far as
+    its chunked call, then chunks of it until none is left. Returns what it did, for the log."""
+    helper = RedisHelper(client, job, call)
+    if not helper.wanted():
+        return "nothing left to help with"
+    with chunks.helping(helper):
+        try:
+            compute(model_spec, view_spec)
+        except chunks.Helped:
+            return "helped"
+        except LandscapeError as exc:  # cancelled, past its budget, or the view's own error
+            return f"stopped: {exc}"
+    return "the view had no chunked call (computed whole, not used)"
+
+
+def register(celery_app: Any, client: Any, store: Any, workers: int, nice: int) -> None:
+    """Spread the chunks of ``store``'s computations over up to ``workers`` processes (this one
+    and Celery workers; 1: none), and register the helper task the workers run (at nice value
+    ``nice``, as the views: app/fairness.py)."""
+    from app import fairness
+
+    @celery_app.task(name=TASK, ignore_result=True)
+    def help_with(job: str, call: int, model_spec: dict, view_spec: dict) -> str:
+        fairness.lower_priority(nice)
+        return help_with_view(client, job, call, model_spec, view_spec, store.compute_uncached)
+
+    def send(job: str, call: int, model_spec: dict, view_spec: dict) -> None:
+        celery_app.send_task(TASK, args=[job, call, model_spec, view_spec])
+
+    if workers > 1:
+        store.spread = lambda model_spec, view_spec: RedisSpread(client, send, workers,
+                                                                 (model_spec, view_spec))
+
+
+__all__ = ["LEASE_SECONDS", "RETRIES", "TASK", "RedisHelper", "RedisSpread", "help_with_view",
+           "register"]
