@@ -50,6 +50,7 @@ LEASE_SECONDS = 5.0  # a claimed chunk (and a computing view) is given up this l
 RENEW_SECONDS = 1.0
 RETRIES = 1  # times a lost chunk goes back on the list before the view fails
 WAIT_SECONDS = 0.1  # the computing process's poll for chunks the helpers still compute
+CHECK_SECONDS = 0.5  # while it waits, progress (and so the budget and cancel checks) this often
 KEYS_SECONDS = 3600  # every key of a view's chunks expires within this
 
 # pop a chunk's index and take its lease in one step: a chunk is never off the list unleased
@@ -128,10 +129,15 @@ class RedisSpread:
             pipe.execute()
         try:
             with renewing(client, keys.alive):
-                for _ in range(min(self.count, len(bounds)) - 1):
-                    self.send(job, call, *self.request)
+                try:
+                    for _ in range(min(self.count, len(bounds)) - 1):
+                        self.send(job, call, *self.request)
+                except Exception:  # no broker: this process computes every chunk itself
+                    log.warning("could not ask the workers for help with a view", exc_info=True)
                 self._work(keys, bounds, evaluate, block, total, progress)
             values = client.hgetall(keys.results)
+            log.info("chunks of a view: %d on up to %d processes, the largest %d bytes",
+                     len(bounds), self.count, max(len(v) for v in values.values()))
             return [chunks.unpack(values[str(i).encode()]) for i in range(len(bounds))]
         finally:  # done, failed or cancelled: the helpers stop at their next block
             client.delete(*keys.all())
@@ -141,10 +147,13 @@ class RedisSpread:
         """Take chunks until none is left, then wait for the helpers' chunks, putting lost
         ones back on the list; progress all along."""
         client = self.client
+        last = [-1, 0.0]  # the count last reported, and when
 
         def report(items: int = 0) -> None:
             done = client.incrby(keys.done, items) if items else int(client.get(keys.done) or 0)
-            if progress:  # a lost chunk's blocks count again when it is computed again
+            now = time.monotonic()
+            if progress and (done != last[0] or now - last[1] > CHECK_SECONDS):
+                last[:] = done, now  # a lost chunk's blocks count again when computed again
                 progress(min(done, total), total)
 
         while True:

@@ -97,6 +97,7 @@ CNN = {"model": "network", "example": "digits-cnn"}
 def celery_lab(cache: Path, sizes: list[int], seeds: int) -> None:
     """The slices and minima on 1 and 2 Celery workers (a redis-server of its own)."""
     from celery import Celery
+    from redis import Redis
 
     from app import devserver
 
@@ -112,6 +113,7 @@ def celery_lab(cache: Path, sizes: list[int], seeds: int) -> None:
            "PYTHONPATH": str(HERE), "FUNNELSCOPE_COMPUTE_NICE": "0",
            "FUNNELSCOPE_COMPUTE_SECONDS": "3600"}
     client = Celery("benchmark", broker=url, backend=url)
+    store = Redis.from_url(url)
     workers: list[subprocess.Popen] = []
 
     def start_worker() -> None:
@@ -145,6 +147,8 @@ def celery_lab(cache: Path, sizes: list[int], seeds: int) -> None:
             if seeds:
                 for trained in (cache / "lab").rglob("digits-cnn*.safetensors"):
                     trained.unlink()  # all 8 trained again, as in the command-line runs
+                for entry in store.scan_iter("funnelscope:view:*"):  # and no cached minima
+                    store.delete(entry)
                 figures.setdefault(f"minima from {seeds} seeds", {})[count] = run(
                     {"view": "minima", "seeds": seeds})
     finally:

@@ -45,6 +45,8 @@ CHUNKS_PER_JOB = 4  # chunks per worker: later chunks even out a slower worker; 
 MIN_BLOCKS = 16  # blocks per worker below which a view stays on this process: a digits-CNN
 # slice of 21x21 or 41x41 (7, 27 blocks) was 7-10% slower on two forked workers than on one
 # process with two torch threads, one of 81x81 (103 blocks) 1.6x faster (benchmarks/scale.py)
+MAX_CHUNK_BLOCKS = 64  # blocks a chunk sent elsewhere holds at most: its values stay small (a
+# network slice's chunk at most 64 x 64 points x 4 metrics x 8 bytes = 128 KiB)
 POLL_SECONDS = 0.25  # the longest wait between two progress reports while workers compute
 Evaluate = Callable[[int, int], Any]
 _JOBS: contextvars.ContextVar[int] = contextvars.ContextVar("landscapes_jobs", default=1)
@@ -192,7 +194,8 @@ def map_blocks(evaluate: Evaluate, total: int, block: int, progress: Progress = 
         if role.spread is not None:
             workers = min(role.spread.workers(), blocks // per_worker)
             if workers > 1:
-                bounds = chunk_bounds(total, block, chunks or workers * CHUNKS_PER_JOB)
+                count = max(chunks or workers * CHUNKS_PER_JOB, -(-blocks // MAX_CHUNK_BLOCKS))
+                bounds = chunk_bounds(total, block, count)
                 parts = role.spread.run(call, bounds, evaluate, block, total, progress)
                 return combine([values for chunk in parts for values in chunk])
     workers = min(_JOBS.get(), (blocks - warm_first) // per_worker)

@@ -11,13 +11,14 @@ import numpy as np
 import psutil
 import pytest
 import redis
+from playwright.sync_api import expect
 
-from app import spread
+from app import devserver, spread
 from app.config import Config
 from app.main import create_app
 from landscapes import chunks, views
 from landscapes.errors import Cancelled, LandscapeError
-from tests.services.conftest import WORKER, Service, start, wait_until
+from tests.services.conftest import GUNICORN, WORKER, Service, http, start, wait_until
 
 CNN = {"model": "network", "example": "digits-cnn"}
 SLICE = {"view": "slice", "steps": 81, "span": 1.0}
@@ -37,7 +38,7 @@ def workers(redis_server, tmp_path_factory) -> Iterator[dict]:
            "workers": [_worker(env, root, name) for name in ("one", "two")]}
     try:
         for worker in lab["workers"]:
-            wait_until(lambda w=worker: "ready" in w.tail(), "celery worker", worker)
+            wait_until(lambda w=worker: _ready(w), "celery worker", worker)
         yield lab
     finally:
         for worker in lab["workers"]:
@@ -47,6 +48,12 @@ def workers(redis_server, tmp_path_factory) -> Iterator[dict]:
 def _worker(env: dict, root, name: str) -> Service:
     return start([*WORKER, "-n", f"{name}-{time.time_ns()}@%h"],
                  root / f"worker-{name}-{time.time_ns()}.log", env)
+
+
+def _ready(worker: Service) -> bool:
+    """The worker has said it is ready (anywhere in its log: queued helper tasks that come
+    late, each a line or two, may follow at once)."""
+    return worker.log.exists() and "ready" in worker.log.read_text(errors="replace")
 
 
 def _leases(client) -> dict[str, str]:
@@ -82,13 +89,17 @@ def test_a_view_on_two_workers_is_the_one_process_view_and_survives_a_killed_wor
 
     killer = threading.Thread(target=kill_a_helper)
     killer.start()
-    with caplog.at_level(logging.WARNING, logger="app.spread"):
+    with caplog.at_level(logging.INFO, logger="app.spread"):
         result = store.get(CNN, SLICE, lambda done, total: seen.append((done, total)))
     killer.join()
     workers["workers"][0] = _worker(workers["env"], workers["root"], "one-again")
     assert killed, "the first worker never held a chunk"
     lost = [r for r in caplog.records if "a worker was lost computing chunk" in r.getMessage()]
     assert len(lost) == 1
+    sizes = [r.args for r in caplog.records if r.getMessage().startswith("chunks of a view")]
+    # 103 blocks of 64 points: 6 of the 8 workers' share (16 blocks each), 4 chunks each
+    assert len(sizes) == 1 and sizes[0][:2] == (chunks.CHUNKS_PER_JOB * 6, 8)
+    assert sizes[0][2] < 16 * 2**10  # 5 blocks x 64 points x 4 metrics x 8 bytes, in .npz
     survivor = workers["workers"][1]
     wait_until(lambda: _helped(survivor) >= 1, "the second worker's helper", survivor)
     one = views.compute(CNN, SLICE, store=store.uploads)
@@ -99,7 +110,7 @@ def test_a_view_on_two_workers_is_the_one_process_view_and_survives_a_killed_wor
     # progress counted blocks finished anywhere, up to the whole grid
     assert seen[-1] == (81 * 81, 81 * 81) and len({d for d, _ in seen}) > 20
     assert not list(client.scan_iter(spread.PREFIX + "*"))  # nothing left behind
-    wait_until(lambda: "ready" in workers["workers"][0].tail(), "celery worker restart",
+    wait_until(lambda: _ready(workers["workers"][0]), "celery worker restart",
                workers["workers"][0])
 
 
@@ -116,7 +127,7 @@ def test_a_cancel_stops_every_chunk_on_every_worker(workers):
     store.get(CNN, dict(SLICE, steps=13))
     pids = [w.process.pid for w in workers["workers"]]
     for worker in workers["workers"]:
-        wait_until(lambda w=worker: "ready" in w.tail(), "celery worker", worker)
+        wait_until(lambda w=worker: _ready(w), "celery worker", worker)
 
     def helpers_hold_chunks() -> bool:
         return sum(h != "parent" for h in _leases(client).values()) >= 2
@@ -128,6 +139,51 @@ def test_a_cancel_stops_every_chunk_on_every_worker(workers):
     assert all(used < 0.2 for used in _busy(pids, 1.5)), "a worker kept computing"
     assert not _leases(client)
     assert store.cached(CNN, view) is None
+
+
+@pytest.fixture(scope="module")
+def web(workers) -> Iterator[str]:
+    """gunicorn on the workers' Redis and cache: the dashboard whose panel jobs they run."""
+    port = devserver.free_port()
+    env = {**workers["env"], "FUNNELSCOPE_BIND": f"127.0.0.1:{port}", "FUNNELSCOPE_WORKERS": "1"}
+    server = start(GUNICORN, workers["root"] / "web.log", env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http(url + "/healthz", timeout=2)[0] == 200, "gunicorn", server)
+        yield url
+    finally:
+        server.stop()
+
+
+def test_cancel_in_the_page_stops_the_view_on_every_worker(workers, web, page, browser_errors):
+    """The panel's Cancel reaches the job running on one worker (the solo pool cannot terminate
+    it: app/jobs.py) and, through it, the helper computing chunks on the other."""
+    client = workers["client"]
+    workers["store"].get(CNN, dict(SLICE, steps=13))  # the example trained
+    for worker in workers["workers"]:
+        wait_until(lambda w=worker: _ready(w), "celery worker", worker)
+    page.goto(web)
+    page.wait_for_function(devserver.SURFACES_DRAWN, timeout=180_000)
+    page.locator("#left-seed").fill("23")  # directions no other test draws
+    page.locator("#left-model").get_by_label("Network").check()
+    page.locator("#left-net-source").click()
+    page.get_by_text("example: digits-cnn", exact=True).click()  # 51 x 51, on both workers
+
+    def both_compute() -> bool:
+        holders = list(_leases(client).values())
+        return "parent" in holders and any(h != "parent" for h in holders)
+
+    deadline = time.monotonic() + 180
+    while not both_compute():
+        assert time.monotonic() < deadline, "the view never ran on both workers"
+        time.sleep(0.02)
+    page.locator("#left-cancel").click()
+    expect(page.locator("#left-progress-row")).to_be_hidden(timeout=30_000)
+    time.sleep(1.0)
+    pids = [w.process.pid for w in workers["workers"]]
+    assert all(used < 0.2 for used in _busy(pids, 1.5)), "a worker kept computing"
+    assert not _leases(client)
+    assert browser_errors == []
 
 
 class _Stalled:

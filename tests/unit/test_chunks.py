@@ -114,6 +114,10 @@ def test_packed_values_come_back_equal_and_no_pickle_is_read():
         chunks.unpack(pickle.dumps(values))
 
 
+def _squares(start: int, stop: int) -> np.ndarray:
+    return np.arange(start, stop, dtype=np.float64) ** 2
+
+
 class _Spread:
     """Sends chunks to nobody: runs them here, last chunk first, through pack and unpack."""
 
@@ -142,6 +146,10 @@ def test_a_spread_s_chunks_come_back_in_order_and_calls_are_counted():
     np.testing.assert_array_equal(three, one)
     assert set(small[:, 2]) == {os.getpid()}
     assert where.calls == [(0, 3 * chunks.CHUNKS_PER_JOB), (2, 3 * chunks.CHUNKS_PER_JOB)]
+    with chunks.spread(where):  # a large view: chunks of at most MAX_CHUNK_BLOCKS blocks
+        np.testing.assert_array_equal(chunks.map_blocks(_squares, 100_000, 64), _squares(0, 100_000))
+    blocks = -(-100_000 // 64)
+    assert where.calls[-1] == (0, -(-blocks // chunks.MAX_CHUNK_BLOCKS))
 
 
 class _Helper:
