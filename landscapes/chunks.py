@@ -146,6 +146,24 @@ def helping(helper: Helper) -> Iterator[None]:
         _ROLE.reset(token)
 
 
+class OneThread:
+    """Torch on one thread inside (restored after), for work whose last bits must not depend on
+    the process's thread count: a chunk computed on a worker with one thread must give the bits
+    of the same chunk on a process with two (MKL and LAPACK split a small matrix's sums over
+    their threads)."""
+
+    def __enter__(self) -> None:
+        import torch
+
+        self.threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        torch.set_num_threads(self.threads)
+
+
 def worker_pids() -> list[int]:
     """The pids of the forked workers computing blocks now (their memory counts against the
     view's budget: :mod:`landscapes.budget`)."""

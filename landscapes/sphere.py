@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import torch
 
+from landscapes.chunks import OneThread
+
 
 def retract(s: torch.Tensor) -> torch.Tensor:
     """Radial projection onto the sphere: ``sqrt(N) s / |s|`` (row-wise)."""
@@ -46,17 +48,18 @@ def riemannian_hessian_eigenvalues(
     def h_single(x: torch.Tensor) -> torch.Tensor:
         return hamiltonian(x[None, :])[0]
 
-    grad = torch.func.grad(h_single)(s)
-    if euclidean_hessian is not None:
-        hess = euclidean_hessian(s)
-    else:
-        # reverse-over-reverse: torch.func.hessian's forward-mode AD fails when two threads of
-        # one process use it at once (gunicorn threads, the dev server)
-        hess = torch.func.jacrev(torch.func.jacrev(h_single))(s)
-    radial = torch.dot(s, grad) / s.shape[0]
-    basis = tangent_basis(s)
-    shifted = hess - radial * torch.eye(s.shape[0], dtype=s.dtype, device=s.device)
-    return torch.linalg.eigvalsh(basis.T @ shifted @ basis)
+    with OneThread():  # the same bits on any thread count (chunked views: landscapes.chunks)
+        grad = torch.func.grad(h_single)(s)
+        if euclidean_hessian is not None:
+            hess = euclidean_hessian(s)
+        else:
+            # reverse-over-reverse: torch.func.hessian's forward-mode AD fails when two threads
+            # of one process use it at once (gunicorn threads, the dev server)
+            hess = torch.func.jacrev(torch.func.jacrev(h_single))(s)
+        radial = torch.dot(s, grad) / s.shape[0]
+        basis = tangent_basis(s)
+        shifted = hess - radial * torch.eye(s.shape[0], dtype=s.dtype, device=s.device)
+        return torch.linalg.eigvalsh(basis.T @ shifted @ basis)
 
 
 def geodesic_chord_parameters(a: torch.Tensor, b: torch.Tensor, arc: torch.Tensor) -> torch.Tensor:

@@ -34,12 +34,12 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from landscapes import budget
+from landscapes.chunks import OneThread
 from landscapes.errors import LandscapeError
 from landscapes.io.atomic import write_atomically
 from landscapes.networks.architectures import ParameterLayout, build_network, split_state
 from landscapes.networks.catalog import RECIPES, RESNET_TYPE, Recipe
 from landscapes.networks.datasets import Dataset, load_builtin
-from landscapes.networks.gemm import OneThread
 from landscapes.networks.landscape import NetworkLandscape
 from landscapes.networks.resnet import build_resnet
 

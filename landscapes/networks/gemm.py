@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from landscapes.chunks import OneThread
 from landscapes.networks.architectures import ParameterLayout
 
 GROUP = 64  # points evaluated together (their weights and outputs are held at once)
@@ -34,18 +35,6 @@ STACK_ROWS = 64  # stack points in the first convolution until its GEMM has this
 SLAB_CLASSES = 16  # up to this many outputs, reduce over classes slab by slab
 RANK_TOLERANCE = 1e-6  # a point's first-layer weights from basis matrices: error / channel size
 MONOTONE = ("relu", "tanh", "sigmoid", "softplus", "elu")  # commute with max-pooling
-
-
-class OneThread:
-    """Torch on one thread inside (restored after): for work whose last bits must not depend
-    on the process's thread count (:func:`_whole`; examples' training)."""
-
-    def __enter__(self) -> None:
-        self.threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self.threads)
 
 
 def _whole(batch: int) -> contextlib.AbstractContextManager:

@@ -19,10 +19,13 @@ The descents run on torch, imported when they run: the view's defaults and check
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from landscapes.chunks import map_blocks
 from landscapes.registry import Progress
 from landscapes.results import ViewResult
 from landscapes.spin import theory as pspin_theory
@@ -60,17 +63,25 @@ def normalize_minima_view(view: dict) -> dict:
 
 
 def _descend_in_batches(model: SpinModel, starts: np.ndarray, progress: Progress) -> list[Descents]:
-    from landscapes.spin.descent import descend
+    """The descents from ``starts``, DESCENT_BATCH at a time (the batches on several processes
+    inside :func:`landscapes.chunks.processes`: each batch's descents are the same wherever
+    they run). Progress counts descents on this process, whole batches from workers."""
+    from landscapes.spin.descent import Descents, descend
 
     total = len(starts)
-    parts = []
-    for lo in range(0, total, DESCENT_BATCH):
+    home = os.getpid()
+
+    def batch(lo: int, hi: int) -> dict:
         report = None
-        if progress is not None:
-            def report(done: int, _: int, lo: int = lo) -> None:
+        if progress is not None and os.getpid() == home:  # not from a forked worker
+            def report(done: int, _: int) -> None:
                 progress(lo + done, total)
-        parts.append(descend(model, starts[lo:lo + DESCENT_BATCH], report))
-    return parts
+        return dataclasses.asdict(descend(model, starts[lo:hi], report))
+
+    # a batch is a second or more and shares no warm-up: every batch on the workers
+    parts = map_blocks(batch, total, DESCENT_BATCH, progress, min_blocks=1, warm_first=False,
+                       combine=list)
+    return [Descents(**part) for part in parts]
 
 
 def _semicircle(model: SpinModel, state: np.ndarray) -> dict:

@@ -373,6 +373,33 @@ def test_a_size_sweep_on_two_processes_is_the_one_process_sweep():
     assert seen[-1] == 1000 and seen == sorted(seen)
 
 
+@pytest.mark.parametrize("spec", [{"model": "pspin", "n": 48, "p": 3, "seed": 2},
+                                  {"model": "pspin", "n": 24, "p": 4, "planted": 0.5},
+                                  {"model": "ising", "n": 14, "native_bias": 1.0}])
+def test_spin_minima_on_two_processes_are_the_one_process_minima(spec):
+    """Batches of descents on forked workers (one torch thread each) and here (two): the same
+    minima, Hessian eigenvalues and spectrum, bit for bit."""
+    import torch
+
+    from landscapes.spin.minima import DESCENT_BATCH
+
+    view = {"view": "minima", "starts": 3 * DESCENT_BATCH + 5}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        one = views.compute(spec, view)
+        seen = []
+        with chunks.processes(2):
+            two = views.compute(spec, view, lambda done, total: seen.append(done))
+    finally:
+        torch.set_num_threads(threads)
+    assert one.arrays.keys() == two.arrays.keys()
+    for name in one.arrays:
+        np.testing.assert_array_equal(two.arrays[name], one.arrays[name], err_msg=name)
+    assert json.dumps(one.meta, sort_keys=True) == json.dumps(two.meta, sort_keys=True)
+    assert seen[-1] == view["starts"] and seen == sorted(seen)
+
+
 def test_network_minima_on_two_processes_are_the_one_process_minima(tmp_path):
     """Seeds trained on forked workers (one torch thread) and here (the test's threads): the
     same arrays and meta, the cache of each run in a folder of the same name."""
@@ -408,3 +435,4 @@ def test_an_example_trains_to_the_same_bits_on_any_thread_count():
         torch.set_num_threads(threads)
     assert all(torch.equal(one.final[k], two.final[k]) for k in one.final)
     np.testing.assert_array_equal(one.trajectory, two.trajectory)
+
