@@ -10,8 +10,9 @@ FUNNELSCOPE_TORCH_THREADS  torch threads per worker process (default: 1; scale w
 FUNNELSCOPE_VIEW_PROCESSES processes one view's independent blocks may be computed on (default:
                            0, automatic): without Redis, a panel job forks this many
                            (automatic: cores // torch threads); with REDIS_URL, up to this many
-                           Celery workers help (automatic: 8; idle ones join, busy ones skip;
-                           app/spread.py). 1: every view on one process
+                           processes, the computing one and Celery workers that help
+                           (automatic: 8; idle ones join, busy ones skip; app/spread.py).
+                           1: every view on one process
 FUNNELSCOPE_DEVICE         cpu (default), cuda, cuda:K or auto: where network slices are
                            evaluated; a missing GPU falls back to the CPU with a log line
 FUNNELSCOPE_COMPUTE_SECONDS compute budget: seconds one view's computation may take before it

@@ -195,11 +195,12 @@ class ViewStore:
                     log.warning("result not stored in the cache: %s", why)
             return result
 
-    def compute_uncached(self, model_spec: dict, view_spec: dict) -> Slice | ViewResult:
+    def compute_uncached(self, model_spec: dict, view_spec: dict,
+                         cancelled: Callable[[], bool] | None = None) -> Slice | ViewResult:
         """The view computed here, under the store's budgets, without the cache or its lock (a
         helper computing chunks of a view another process computes: app/spread.py)."""
         return views.compute(model_spec, view_spec, None, store=self.uploads, device=self.device,
-                             budget=self.budget, memory=self.memory)
+                             budget=self.budget, cancelled=cancelled, memory=self.memory)
 
     @contextmanager
     def cancelled_when(self, check: Callable[[], bool]) -> Iterator[None]:

@@ -15,7 +15,9 @@ result is the one process's bit for bit.
 - **Lost workers**: a helper holds a lease on the chunk it computes, renewed every second by a
   thread; a helper that dies (``kill -9``, out of memory, a lost host) stops renewing it, and
   after :data:`LEASE_SECONDS` its chunk goes back on the list, once. Lost a second time, the
-  view fails with one line saying so.
+  view fails with one line saying so. A helper's own failure (Redis timing out, memory, a bug)
+  drops its lease at once, the same way; only the view's own error (a LandscapeError, the same
+  the computing process would meet) fails the view, with its message.
 - **Cancel** (the panel's button, a closed page, the compute budget): the computing process
   stops at its next progress report and, leaving, deletes the view's keys, its own lease
   included; each helper stops at its next block once that lease is gone. A computing process
@@ -37,7 +39,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from landscapes import chunks
+from landscapes import budget, chunks
 from landscapes.errors import BudgetExceeded, Cancelled, LandscapeError
 from landscapes.registry import Progress
 
@@ -59,6 +61,13 @@ local index = redis.call('LPOP', KEYS[1])
 if index then redis.call('SET', KEYS[2] .. index, ARGV[1], 'PX', ARGV[2]) end
 return index
 """
+# renew (ARGV[2] ms) or, without ARGV[2], delete a lease only while ARGV[1] holds it: a holder
+# that stalled past its lease must not extend or free the next holder's
+_RENEW = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return redis.call('DEL', KEYS[1])
+"""
 
 
 class Keys:
@@ -68,25 +77,28 @@ class Keys:
         base = PREFIX + job + ":"
         self.todo, self.bounds, self.results = base + "todo", base + "bounds", base + "results"
         self.attempts, self.done, self.error = base + "attempts", base + "done", base + "error"
-        self.alive, self.lease = base + "alive", base + "lease:"
+        self.alive, self.lease, self.shape = base + "alive", base + "lease:", base + "shape"
 
     def all(self) -> list[str]:
         return [self.todo, self.bounds, self.results, self.attempts, self.done, self.error,
-                self.alive]
+                self.alive, self.shape]
 
 
 @contextmanager
-def renewing(client: Any, key: str, value: str = "1") -> Iterator[None]:
-    """Hold ``key`` (set now) alive: renewed to LEASE_SECONDS every RENEW_SECONDS by a thread
-    until the block ends (then deleted); a process that dies lets it expire."""
+def renewing(client: Any, key: str, value: str = "1", taken: bool = False) -> Iterator[None]:
+    """Hold ``key`` with ``value`` (set now, or already ``taken``): renewed to LEASE_SECONDS
+    every RENEW_SECONDS by a thread until the block ends, then deleted -- both only while it
+    still holds ``value``; a process that dies lets it expire."""
     ttl = int(LEASE_SECONDS * 1000)
-    client.set(key, value, px=ttl)
+    if not taken:
+        client.set(key, value, px=ttl)
+    held = client.register_script(_RENEW)
     stop = threading.Event()
 
     def renew() -> None:
         while not stop.wait(RENEW_SECONDS):
             try:
-                client.pexpire(key, ttl)
+                held(keys=[key], args=[value, ttl])
             except Exception:  # Redis gone: the view fails where it next asks Redis
                 log.warning("could not renew %s", key, exc_info=True)
 
@@ -98,7 +110,7 @@ def renewing(client: Any, key: str, value: str = "1") -> Iterator[None]:
         stop.set()
         thread.join()
         try:
-            client.delete(key)
+            held(keys=[key], args=[value])
         except Exception:
             log.warning("could not delete %s", key, exc_info=True)
 
@@ -124,6 +136,7 @@ class RedisSpread:
             pipe.rpush(keys.todo, *range(len(bounds)))
             pipe.hset(keys.bounds, mapping={i: f"{a}:{b}" for i, (a, b) in enumerate(bounds)})
             pipe.set(keys.done, 0)
+            pipe.set(keys.shape, f"{total}:{block}")  # a helper checks it computes the same
             for key in keys.all():
                 pipe.expire(key, KEYS_SECONDS)
             pipe.execute()
@@ -162,18 +175,22 @@ class RedisSpread:
                 a, b = bounds[int(index)]
                 try:
                     values = chunks.run_chunk(evaluate, block, a, b, report)
-                    client.hset(keys.results, int(index), chunks.pack(values))
+                    client.pipeline().hset(keys.results, int(index), chunks.pack(values)) \
+                        .expire(keys.results, KEYS_SECONDS).execute()
                 finally:
                     client.delete(keys.lease + index.decode())
                 continue
             failure = client.get(keys.error)
             if failure is not None:
-                raise _error(failure.decode())
+                raise LandscapeError(failure.decode())
             finished = client.hkeys(keys.results)
             if len(finished) == len(bounds):
+                if progress:  # the last chunks may have ended between two reports
+                    progress(total, total)
                 return
             self._requeue_lost(keys, len(bounds), {int(i) for i in finished})
             report()
+            budget.check()  # also where no progress is reported (a Bezier path's points)
             time.sleep(WAIT_SECONDS)
 
     def _requeue_lost(self, keys: Keys, count: int, finished: set[int]) -> None:
@@ -184,13 +201,15 @@ class RedisSpread:
         for index in set(range(count)) - finished - queued:
             if client.exists(keys.lease + str(index)) or client.hexists(keys.results, index):
                 continue
-            if client.hincrby(keys.attempts, index, 1) > RETRIES:
+            attempts, _ = client.pipeline().hincrby(keys.attempts, index, 1) \
+                .expire(keys.attempts, KEYS_SECONDS).execute()
+            if attempts > RETRIES:
                 raise LandscapeError(
                     "two worker processes were lost computing the same part of this view "
                     "(killed, or out of memory); the view was not finished")
             log.warning("a worker was lost computing chunk %d of a view: computing it again",
                         index)
-            client.rpush(keys.todo, index)
+            client.pipeline().rpush(keys.todo, index).expire(keys.todo, KEYS_SECONDS).execute()
 
 
 class RedisHelper:
@@ -209,8 +228,14 @@ class RedisHelper:
         """Whether the computing process has finished, failed, stopped or died."""
         return not self.client.exists(self.keys.alive)
 
-    def serve(self, evaluate: chunks.Evaluate, block: int) -> None:
+    def serve(self, evaluate: chunks.Evaluate, total: int, block: int) -> None:
         keys, client = self.keys, self.client
+        shape = client.get(keys.shape)
+        if shape is not None and shape.decode() != f"{total}:{block}":
+            log.warning("not helping with view chunks of %s items, %s a block: this process's "
+                        "call has %d, %d (another version of the code?)",
+                        *shape.decode().split(":"), total, block)
+            return
 
         def done(items: int) -> None:
             # with an expiry: the view may have ended (and its keys gone) since the check
@@ -224,38 +249,36 @@ class RedisHelper:
             if index is None:
                 return
             name = index.decode()
-            a, b = (int(x) for x in client.hget(keys.bounds, name).split(b":"))
-            with renewing(client, keys.lease + name, self.me):
+            with renewing(client, keys.lease + name, self.me, taken=True):
+                bounds = client.hget(keys.bounds, name)
+                if bounds is None:  # the view ended since the claim
+                    raise chunks.Helped
+                a, b = (int(x) for x in bounds.split(b":"))
                 try:
                     values = chunks.run_chunk(evaluate, block, a, b, done)
                 except (chunks.Helped, Cancelled, BudgetExceeded):
                     raise
                 except LandscapeError as exc:  # the view's own error: the computing process says it
-                    client.set(keys.error, f"LandscapeError:{exc}", ex=KEYS_SECONDS)
+                    client.set(keys.error, str(exc), ex=KEYS_SECONDS)
                     raise
-                except Exception as exc:
-                    client.set(keys.error, f"internal:{type(exc).__name__}: {exc}",
-                               ex=KEYS_SECONDS)
-                    raise
+                # anything else (Redis, memory, a bug) drops the lease: the chunk is computed
+                # again elsewhere, and a bug then fails there with its own traceback
                 client.pipeline().hset(keys.results, name, chunks.pack(values)) \
                     .expire(keys.results, KEYS_SECONDS).execute()
 
 
-def _error(text: str) -> Exception:
-    kind, _, message = text.partition(":")
-    return LandscapeError(message) if kind == "LandscapeError" else RuntimeError(message)
-
-
 def help_with_view(client: Any, job: str, call: int, model_spec: dict, view_spec: dict,
                    compute: Callable[..., Any]) -> str:
-    """A helper task's work: compute the view with ``compute(model_spec, view_spec)`` as far as
-    its chunked call, then chunks of it until none is left. Returns what it did, for the log."""
+    """A helper task's work: compute the view with ``compute(model_spec, view_spec,
+    cancelled)`` as far as its chunked call, then chunks of it until none is left; the set-up
+    before that call (the model, its directions) stops too once the view has ended. Returns
+    what it did, for the log."""
     helper = RedisHelper(client, job, call)
     if not helper.wanted():
         return "nothing left to help with"
     with chunks.helping(helper):
         try:
-            compute(model_spec, view_spec)
+            compute(model_spec, view_spec, helper.stopped)
         except chunks.Helped:
             return "helped"
         except LandscapeError as exc:  # cancelled, past its budget, or the view's own error

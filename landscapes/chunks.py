@@ -71,8 +71,9 @@ class Helper(Protocol):
 
     call: int  # which call it helps with (counted from 0, as the Spread counts them)
 
-    def serve(self, evaluate: Evaluate, block: int) -> None:
-        """Compute chunks of that call until none is left, then raise :class:`Helped`."""
+    def serve(self, evaluate: Evaluate, total: int, block: int) -> None:
+        """Compute chunks of that call (``total`` items, ``block`` a block, as the helped
+        process's call has: else it is not the same computation) until none is left."""
 
 
 class Helped(BaseException):
@@ -207,7 +208,7 @@ def map_blocks(evaluate: Evaluate, total: int, block: int, progress: Progress = 
     if role is not None:
         call = role.next_call()
         if role.helper is not None and call == role.helper.call:
-            role.helper.serve(evaluate, block)
+            role.helper.serve(evaluate, total, block)
             raise Helped
         if role.spread is not None:
             workers = min(role.spread.workers(), blocks // per_worker)

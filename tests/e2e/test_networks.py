@@ -173,7 +173,8 @@ def _pool_workers(server: psutil.Process) -> list[psutil.Process]:
 def test_a_large_slice_computes_on_every_core(dashboard: Page, dashboard_server,
                                              browser_errors: list[str]) -> None:
     """A 51x51 digits-CNN slice (41 blocks of 64 points) is computed by its panel job on
-    processes it forks, one per core (cores // torch threads); they end with the job."""
+    processes it forks (cores // torch threads, as far as 16 blocks each go); they end with
+    the job."""
     port = int(dashboard_server[0].rsplit(":", 1)[1])
     server = next(p for p in psutil.Process().children()
                   if any(f"port={port}" in part for part in p.cmdline()))
@@ -191,6 +192,7 @@ def test_a_large_slice_computes_on_every_core(dashboard: Page, dashboard_server,
         seen.update(p.pid for p in _pool_workers(server))
         time.sleep(0.05)
     _wait_title(dashboard, "left", "network: digits-cnn")
-    assert len(seen) == chunks.cores(), f"forked workers seen: {seen}"
+    cores = chunks.cores()  # 41 blocks: two workers at most (16 blocks each), none on one core
+    assert len(seen) == (min(cores, 2) if cores > 1 else 0), f"forked workers seen: {seen}"
     assert _pool_workers(server) == []
     assert browser_errors == []

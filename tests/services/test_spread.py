@@ -2,6 +2,7 @@
 solo-pool workers: the same bits as one process, a worker killed mid-view, a cancel that stops
 every chunk, and the bookkeeping of lost chunks."""
 
+import contextlib
 import logging
 import threading
 import time
@@ -54,6 +55,13 @@ def _ready(worker: Service) -> bool:
     """The worker has said it is ready (anywhere in its log: queued helper tasks that come
     late, each a line or two, may follow at once)."""
     return worker.log.exists() and "ready" in worker.log.read_text(errors="replace")
+
+
+def _nothing_left(client) -> None:
+    """No view's keys are left but a late helper's progress count, which expires."""
+    left = [k.decode() for k in client.scan_iter(spread.PREFIX + "*")]
+    assert all(k.endswith(":done") and 0 < client.ttl(k) <= spread.KEYS_SECONDS
+               for k in left), left
 
 
 def _leases(client) -> dict[str, str]:
@@ -109,7 +117,7 @@ def test_a_view_on_two_workers_is_the_one_process_view_and_survives_a_killed_wor
     assert result.meta == one.meta
     # progress counted blocks finished anywhere, up to the whole grid
     assert seen[-1] == (81 * 81, 81 * 81) and len({d for d, _ in seen}) > 20
-    assert not list(client.scan_iter(spread.PREFIX + "*"))  # nothing left behind
+    _nothing_left(client)
     wait_until(lambda: _ready(workers["workers"][0]), "celery worker restart",
                workers["workers"][0])
 
@@ -234,6 +242,34 @@ def test_a_helper_that_comes_late_does_nothing(redis_server):
     done = spread.help_with_view(client, "no-such-job", 0, {}, {},
                                  lambda *a: computed.append(a))
     assert done == "nothing left to help with" and computed == []
+
+
+def test_a_helper_s_crash_has_its_chunk_computed_again(redis_server, monkeypatch, caplog):
+    """Anything but the view's own error (Redis timing out, memory, a bug) drops the helper's
+    lease: its chunk is computed again, as a lost one is."""
+    client = redis.Redis.from_url(redis_server.url)
+    monkeypatch.setattr(chunks, "MIN_BLOCKS", 1)
+
+    def crashes(start: int, stop: int) -> np.ndarray:
+        if threading.current_thread() is not threading.main_thread():
+            raise MemoryError("no memory in the helper")
+        return _blocks(start, stop)
+
+    def send(job: str, call: int, model_spec: dict, view_spec: dict) -> None:
+        def compute(*_: object) -> None:
+            chunks.map_blocks(crashes, 400, 10)
+
+        def helper() -> None:
+            with contextlib.suppress(MemoryError):
+                spread.help_with_view(client, job, call, {}, {}, compute)
+        threading.Thread(target=helper, daemon=True).start()
+
+    with caplog.at_level(logging.WARNING, logger="app.spread"), \
+            chunks.spread(spread.RedisSpread(client, send, 2, ({}, {}))):
+        values = chunks.map_blocks(crashes, 400, 10)
+    np.testing.assert_array_equal(values, np.arange(400.0) ** 2)
+    assert sum("a worker was lost" in r.getMessage() for r in caplog.records) == 1
+    _nothing_left(client)
 
 
 def test_a_view_s_own_error_in_a_helper_s_chunk_is_the_view_s_error(redis_server, monkeypatch):

@@ -158,8 +158,8 @@ class _Helper:
     def __init__(self) -> None:
         self.served = []
 
-    def serve(self, evaluate, block):
-        self.served.append(chunks.run_chunk(evaluate, block, 128, 256))
+    def serve(self, evaluate, total, block):
+        self.served.append((total, chunks.run_chunk(evaluate, block, 128, 256)))
 
 
 def test_a_helper_computes_up_to_its_call_and_hands_that_call_s_blocks_over():
@@ -169,7 +169,8 @@ def test_a_helper_computes_up_to_its_call_and_hands_that_call_s_blocks_over():
         chunks.map_blocks(_values, 1000, 64)
         pytest.fail("the computation went on past the helped call")
     np.testing.assert_array_equal(before[:, :2], chunks.map_blocks(_values, 300, 64)[:, :2])
-    assert [len(part) for part in helper.served[0]] == [64, 64]
+    assert helper.served[0][0] == 1000
+    assert [len(part) for part in helper.served[0][1]] == [64, 64]
     assert not isinstance(chunks.Helped(), Exception)
 
 
