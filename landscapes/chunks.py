@@ -41,7 +41,10 @@ import numpy as np
 from landscapes.errors import LandscapeError
 from landscapes.registry import Progress
 
-CHUNKS_PER_JOB = 4  # chunks per worker: later chunks even out a slower worker; each is a round trip
+CHUNKS_PER_JOB = 4  # chunks per worker sent elsewhere (Redis round trips, a lease each):
+# later chunks even out a slower worker
+FORK_CHUNKS_PER_JOB = 16  # chunks per forked worker: a pipe round trip each, so smaller chunks
+# even out the end better (an 81x81 digits-CNN slice on two: 4.94 s -> 4.62 s, best of 6)
 MIN_BLOCKS = 16  # blocks per worker below which a view stays on this process: a digits-CNN
 # slice of 21x21 or 41x41 (7, 27 blocks) was 7-10% slower on two forked workers than on one
 # process with two torch threads, one of 81x81 (103 blocks) 1.6x faster (benchmarks/scale.py)
@@ -197,11 +200,12 @@ def map_blocks(evaluate: Evaluate, total: int, block: int, progress: Progress = 
     """The values of items ``0..total``, ``block`` at a time, put together by ``combine`` (the
     blocks' values in order; by default concatenated along the first axis); ``progress(done,
     total)`` after every block. Elsewhere only with at least ``min_blocks`` blocks a worker
-    (default MIN_BLOCKS; 1 for blocks of seconds), in ``chunks`` chunks (default CHUNKS_PER_JOB
-    a worker; one a block for blocks of unequal cost, handed out largest first by the caller's
-    order); ``warm_first``: on forked workers, the first block here before the fork (compiled
-    kernels and caches come warm into the workers), or all on them (blocks of seconds that
-    share no warm-up: a seed's training)."""
+    (default MIN_BLOCKS; 1 for blocks of seconds), in ``chunks`` chunks (default
+    FORK_CHUNKS_PER_JOB a forked worker, CHUNKS_PER_JOB a worker elsewhere; one a block for
+    blocks of unequal cost, handed out largest first by the caller's order); ``warm_first``:
+    on forked workers, the first block here before the fork (compiled kernels and caches come
+    warm into the workers), or all on them (blocks of seconds that share no warm-up: a seed's
+    training)."""
     per_worker = MIN_BLOCKS if min_blocks is None else min_blocks
     blocks = -(-total // block)
     role = _ROLE.get()
@@ -219,7 +223,7 @@ def map_blocks(evaluate: Evaluate, total: int, block: int, progress: Progress = 
                 return combine([values for chunk in parts for values in chunk])
     workers = min(_JOBS.get(), (blocks - warm_first) // per_worker)
     if workers > 1 and hasattr(os, "fork"):
-        count = workers * CHUNKS_PER_JOB if chunks is None else chunks
+        count = workers * FORK_CHUNKS_PER_JOB if chunks is None else chunks
         return combine(_pooled(evaluate, total, block, workers, count, warm_first, progress))
     finished = [0]
 
