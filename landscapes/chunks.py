@@ -33,7 +33,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -91,11 +91,11 @@ class _Role:
 
     spread: Spread | None = None
     helper: Helper | None = None
-    calls: list[int] = field(default_factory=lambda: [0])
+    calls: int = 0
 
     def next_call(self) -> int:
-        self.calls[0] += 1
-        return self.calls[0] - 1
+        self.calls += 1
+        return self.calls - 1
 
 
 _ROLE: contextvars.ContextVar[_Role | None] = contextvars.ContextVar("landscapes_role",

@@ -209,7 +209,6 @@ def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1,
 
 def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads: int,
                   slots: fairness.Slots, nice: int, processes: int) -> None:
-    job_cancelled = getattr(manager, "cancelled", lambda: False)  # Celery: Cancel, as it runs
 
     @app.callback(
         output={
@@ -247,7 +246,7 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
         started = time.time_ns()  # a page closed after this (POST /api/goodbye) stops the job
         try:
             with job_slot(slots, client, set_progress), chunks.processes(processes), \
-                    store.cancelled_when(lambda: job_cancelled()
+                    store.cancelled_when(lambda: manager.cancelled()  # Celery: Cancel
                                          or store.page_closed(client, started)):
                 out = panel_output(store, controls, uploaded,
                                    lambda done, total: set_progress((str(done), str(total), "")),
