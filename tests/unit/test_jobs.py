@@ -1,5 +1,6 @@
 """Background jobs fork from a job server, never from a threaded web process (app/jobs.py)."""
 
+import contextlib
 import importlib
 import sys
 import threading
@@ -49,7 +50,7 @@ def results(manager: DiskcacheManager, started: dict[str, int], wait: float = WA
     for key, pid in started.items():
         result = manager.get_result(key, None)
         out[key] = None if result is manager.UNDEFINED else result
-        if psutil.pid_exists(pid):
+        with contextlib.suppress(psutil.NoSuchProcess):  # it may end between look and kill
             psutil.Process(pid).kill()
     return out
 
