@@ -118,7 +118,7 @@ def _page_labels() -> set[str]:
 
 def test_bold_names_are_labels_on_the_page(text):
     bold = {re.sub(r"\s+", " ", b) for b in re.findall(r"\*\*([^*]+)\*\*", text)} - set(PARTS)
-    assert {"Copy link", "Guided scenarios", "Weight decay (networks)"} <= bold
+    assert {"Copy link", "Guided scenarios", "Weight decay"} <= bold
     assert sorted(bold - _page_labels()) == []
 
 
@@ -415,6 +415,7 @@ def _slice(store, key: str, side: str):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # trains two 17-convolution networks: 298 s on a slow 2-core machine
 def test_exercise_6_skip_connections(store, prose):
     """The claims of the scenario and the exercise, against slices computed here. Their figures
     differ between machines (CPUs round differently; 60 training steps amplify it: the plain
@@ -453,8 +454,9 @@ def test_exercise_6_skip_connections(store, prose):
     other = [store.get(r.meta["model"], {**r.meta["view"], "direction_seed": 1})
              for r in (residual, plain)]
     seed1 = [Roughness.of(r.values) for r in other]
-    assert seed1[0].minima == seed1[1].minima == 1 and seed1[0].nonconvex < seed1[1].nonconvex
+    assert seed1[0].minima == 1 <= seed1[1].minima <= 3  # 1 or 3: machines round apart
+    assert seed1[0].nonconvex < seed1[1].nonconvex
     assert _missing(prose, [
-        "with seed 1 both slices have 1 grid local minimum, while the plain one stays the less "
-        "convex",
+        "with seed 1 the slice with skips still has 1 grid local minimum, while the plain one has "
+        "1 to 3", "and stays the less convex",
     ]) == []
