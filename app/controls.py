@@ -30,7 +30,8 @@ from landscapes.networks.datasets import BUILTIN
 from landscapes.plots import slices as figures
 from landscapes.viewspec import SEED_MAX
 
-Kind = Literal["slider", "radio", "dropdown", "checklist", "number", "textarea", "upload"]
+Kind = Literal["slider", "radio", "dropdown", "checklist", "number", "text", "textarea",
+               "upload"]
 Role = Literal["model", "display", "upload"]
 
 FAMILIES = frozenset({"ising", "pspin", "network"})
@@ -121,7 +122,7 @@ CONTROLS: tuple[Control, ...] = (
     Control(
         ids.OPEN_EXPORT, "upload", "Open an export (.npz)", None, role="upload", in_url=False,
         hint="a slice, path, funnel, sweep or minima export from the command line, a Python "
-             "session or another machine: shown in this panel until it draws another view",
+             "session or another machine: shown in this panel until a control changes",
         help="Shows an .npz export (from Download, the landscapes command or write_npz, e.g. "
              "a big slice computed on a GPU machine) in this panel. It is checked first (size, "
              "numeric arrays read without pickles, its meta and kind) and stored under its "
@@ -379,9 +380,8 @@ BOXES = {ids.VIEW_SETTINGS: (ids.SLICE_CONTROLS, ids.FUNNEL_CONTROLS, ids.SPIN_P
 # areas not derived from their controls: graphs, and the upload group (shown for "my upload")
 VIEW_AREAS = (
     Area(ids.UPLOAD_GROUP, ((frozenset({"network"}), VIEWS),), when=(ids.NET_SOURCE, UPLOAD)),
-    # the exact views of the Ising model (another model's refusal leaves no stale funnel)
-    Area(ids.FUNNEL_EXTRAS, ((frozenset({"ising"}), frozenset({"funnel"})),)),
-    Area(ids.SWEEP_TABLE, ((frozenset({"ising"}), frozenset({"sweep"})),)),
+    Area(ids.FUNNEL_EXTRAS, ((FAMILIES, frozenset({"funnel"})),)),
+    Area(ids.SWEEP_TABLE, ((FAMILIES, frozenset({"sweep"})),)),
     Area(ids.PATH, ((FAMILIES, VIEWS - {"sweep"}),)),  # the path graph: every view but the sweep
 )
 AREAS: tuple[Area, ...] = (

@@ -66,6 +66,8 @@ def control(side: str, name: str) -> Component:
         lo, hi, step = c.range()
         return dcc.Input(id=cid, type="number", min=lo, max=hi, step=step, value=value,
                          debounce=True)
+    if c.kind == "text":
+        return dcc.Input(id=cid, type="text", debounce=True, placeholder=c.placeholder)
     if c.kind == "textarea":  # read when it loses focus (n_blur): no request per keystroke
         return dcc.Textarea(id=cid, placeholder=c.placeholder, rows=3, spellCheck=False,
                             className="textarea")
@@ -156,10 +158,9 @@ def panel(side: str) -> html.Section:
         ],
         className="graphs",
     )
-    named: dict[str, Any] = {"aria-label": f"Settings of the {side} panel"}  # both say Settings
     drawer = html.Details(
         [
-            html.Summary("Settings", className="drawer-summary", **named),
+            html.Summary("Settings", className="drawer-summary"),
             html.Div([
                 _box("Model", [
                     group(side, ids.ISING_CONTROLS, fields(side, ids.ISING_CONTROLS)),
@@ -244,8 +245,8 @@ ACTIVE_SCENARIO_HINT = ("Change any control to explore from here; Back returns t
 def scenarios() -> html.Details:
     """Guided scenarios: every preset of :data:`app.presets.PRESETS`, its title a link to its URL
     and its explanation beside it; folded at first (the surfaces come first), folded again once
-    a scenario is chosen (its explanation is then above the panels: ``app/assets/scenarios.js``);
-    the summary opens and folds it.
+    a scenario is chosen (its explanation is then above the panels: ``foldScenarios`` in
+    ``app/assets/funnelscope.js``); the summary opens and folds it.
 
     The links are ``dcc.Link``: a click puts the preset's query into the page's URL without a
     reload, and the URL reader sets both panels as it does for Back and Forward (a new history
@@ -307,9 +308,10 @@ def build() -> html.Div:
             html.H1("Funnelscope"),
             html.P(
                 "Energy landscapes side by side: spin funnels, spin glasses and the loss surfaces "
-                "of small networks. Rotate either surface: the other follows. Each surface is a "
-                "2D slice through a point (on the sphere |s|^2 = N for spin models); the curve "
-                "below it is the energy or loss along a path between two states."
+                "of small networks. Rotate either surface: the other follows.",
+                title="Each surface is a 2D slice through a point (on the sphere |s|^2 = N for "
+                      "spin models); the curve below it is the energy or loss along a path "
+                      "between two states.",
             ),
             html.Div(
                 [

@@ -91,8 +91,7 @@ def _register_downloads(app: Dash, store: ViewStore, side: str) -> None:
             return {"data": no_update, "status": no_update}
         camera = urlstate.normalize_camera(camera)  # None: not a camera (a hand-made request)
         try:
-            options = display_of(display, controls)
-            options = {**options, "camera": camera} if camera else options
+            options = {**display_of(display), "camera": camera} if camera else display_of(display)
             data, status = download_file(store, controls, uploaded, fmt, options)
         except Exception:  # never a traceback in the page; the log has it
             log.exception("download %s of panel %s failed for %s", fmt, side, controls)

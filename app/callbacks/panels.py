@@ -24,14 +24,7 @@ from dash import Dash, Input, Output, State, ctx, html, no_update, set_props
 
 from app import fairness, ids, panel_views
 from app.callbacks.camera import clientside
-from app.controls import (
-    AREAS,
-    BY_NAME,
-    DISPLAY_NAMES,
-    LOSS_FROM_CHECKPOINT,
-    MODEL_NAMES,
-    VISIBILITY_NAMES,
-)
+from app.controls import AREAS, DISPLAY_NAMES, LOSS_FROM_CHECKPOINT, MODEL_NAMES, VISIBILITY_NAMES
 from app.data import ViewStore
 from app.ids import pid
 from app.layout import HIDDEN, SHOWN, area_styles
@@ -116,15 +109,8 @@ def _percentile(clip: object) -> float | None:
     return value if 0 < value <= 100 else None
 
 
-def display_of(values: dict, controls: dict | None = None) -> dict:
-    """The drawing options of the display controls' values by name (DISPLAY_NAMES). With the
-    panel's ``controls`` (by name), an option that does not apply to its model and view (a
-    control the page hides, such as weight decay for a spin model, whose value a link or an
-    earlier network may have left) takes its default."""
-    family, view = (controls or {}).get(ids.MODEL), (controls or {}).get(ids.VIEW)
-    if isinstance(family, str) and isinstance(view, str):
-        values = {name: value if name not in BY_NAME or BY_NAME[name].applies(family, view)
-                  else BY_NAME[name].default for name, value in values.items()}
+def display_of(values: dict) -> dict:
+    """The drawing options of the display controls' values by name (DISPLAY_NAMES)."""
     return display_options(values.get(ids.COLORSCALE), values.get(ids.LOG_SCALE),
                            values.get(ids.CLIP), values.get(ids.PLOT_KIND),
                            values.get(ids.CONTOUR_LEVELS), values.get(ids.WEIGHT_DECAY))
@@ -256,7 +242,7 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
         fairness.lower_priority(nice)  # a job process or Celery worker: serving comes first
         client = client if isinstance(client, str) else None  # the page's id is a string
         set_progress(("0", "1", ""))  # the bar keeps the last job's value otherwise
-        options = display_of(display, controls)
+        options = display_of(display)
         started = time.time_ns()  # a page closed after this (POST /api/goodbye) stops the job
         try:
             with job_slot(slots, client, set_progress), chunks.processes(processes), \
@@ -314,8 +300,7 @@ def _register_redraws(app: Dash, store: ViewStore, side: str) -> None:
         """Display options redraw the cached slice: nothing is computed again. Also when a job
         ends: options changed while it ran (nothing was cached to redraw then) apply now."""
         job_end = ctx.triggered_id == pid(side, ids.DRAWN)
-        fig = redrawn(store, controls, uploaded, display_of(display, controls),
-                      drawn if job_end else None)
+        fig = redrawn(store, controls, uploaded, display_of(display), drawn if job_end else None)
         return no_update if fig is None else fig
 
 
@@ -327,7 +312,7 @@ def cached_preview(store: ViewStore, side: str, controls: dict, uploaded: dict |
         return no_update
     try:
         spec, slice_request = slice_request_of(controls, uploaded)
-        fig = panel_views.slice_preview(store, spec, slice_request, display_of(display, controls))
+        fig = panel_views.slice_preview(store, spec, slice_request, display_of(display))
     except LandscapeError:  # the full computation reports it in the panel
         return no_update
     except Exception:  # the full computation reports errors; a preview just stays away

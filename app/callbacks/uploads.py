@@ -157,15 +157,12 @@ def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:
                 "data": Input(pid(side, ids.NET_DATA), "value"),
                 "loss": Input(pid(side, ids.NET_LOSS), "value")},
         state={"filenames": settings_inputs(side, SLOTS, State, "filename"),
-               "arch_text": State(pid(side, ids.ARCH), "value"),
-               "current": State(pid(side, ids.UPLOADED), "data")},
+               "arch_text": State(pid(side, ids.ARCH), "value")},
         prevent_initial_call=True,
     )
-    def validate(contents, arch_typed, data, loss, filenames, arch_text, current=None):
+    def validate(contents, arch_typed, data, loss, filenames, arch_text):
         """Each drop zone's file checked and stored; an invalid Architecture is refused under
-        its field (and only a .pt file, which needs it, is refused for want of it). The keys
-        change only when the accepted uploads do: leaving the Architecture field unchanged (a
-        blur) does not start the panel's view again."""
+        its field (and only a .pt file, which needs it, is refused for want of it)."""
         keys, statuses = {}, {ids.ARCH: ""}
         try:
             architecture(arch_text)
@@ -193,4 +190,4 @@ def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:
             filename = filenames[ids.UPLOAD_CHECKPOINT]
             text = accepted_text(store.uploads, filename, keys, data, loss)
             statuses[ids.UPLOAD_CHECKPOINT] = html.Span(text, className="ok")
-        return {"keys": no_update if keys == current else keys, "statuses": statuses}
+        return {"keys": keys, "statuses": statuses}

@@ -21,8 +21,7 @@ from tests.e2e.conftest import query, wait_query
 
 UPDATE_MS = 120_000  # a view computed after the page opens
 MAX_TABS = 250  # more Tab stops than the page has: the walk ends back on the page's body
-INTERACTIVE = ("RadioItems", "Dropdown", "Slider", "Input", "Textarea", "Upload", "Checklist",
-               "Button")
+INTERACTIVE = ("RadioItems", "Dropdown", "Slider", "Input", "Upload", "Checklist", "Button")
 # what the default page shows in the left panel (the Ising funnel, slice view): at least these
 DEFAULT_LEFT = (ids.MODEL, ids.VIEW, ids.ISING_N, ids.NATIVE_BIAS, ids.SEED, ids.SPAN,
                 ids.STEPS, ids.PLOT_KIND, ids.COLORSCALE, ids.LOG_SCALE, ids.CLIP,

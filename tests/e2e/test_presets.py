@@ -92,7 +92,7 @@ def test_a_preset_link_opens_both_panels_and_explains_them(
     expect(banner).to_be_visible(timeout=UPDATE_MS)
     expect(banner).to_contain_text(f"Scenario: {preset.title}")
     expect(banner).to_contain_text(preset.explanation)
-    expect(page.locator(f"#{ids.SCENARIOS}")).not_to_have_attribute(  # folded: the note explains
+    expect(page.locator(f"#{ids.SCENARIOS}")).not_to_have_attribute(  # folded away
         "open", "", timeout=UPDATE_MS)
     for side in ids.PANELS:
         view, text = EXPECTED[preset.key][side]

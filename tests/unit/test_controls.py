@@ -20,8 +20,8 @@ from app.ids import pid
 from tests.unit.panels import components
 
 KINDS = {"slider": dcc.Slider, "radio": dcc.RadioItems, "dropdown": dcc.Dropdown,
-         "checklist": dcc.Checklist, "number": dcc.Input, "textarea": dcc.Textarea,
-         "upload": dcc.Upload}
+         "checklist": dcc.Checklist, "number": dcc.Input, "text": dcc.Input,
+         "textarea": dcc.Textarea, "upload": dcc.Upload}
 VALUE_COMPONENTS = (dcc.Slider, dcc.RadioItems, dcc.Dropdown, dcc.Checklist, dcc.Input,
                     dcc.Textarea)
 
@@ -58,7 +58,7 @@ def test_every_control_is_on_the_page_as_the_schema_says(page, side):
     for c in CONTROLS:
         component = found[pid(side, c.name)]
         assert isinstance(component, KINDS[c.kind]), c.name
-        if c.kind not in ("textarea", "upload"):  # a drop zone holds a file, not a value
+        if c.kind not in ("text", "textarea", "upload"):  # a drop zone holds a file
             assert component.value == c.default_for(side), c.name
         if c.options:
             assert list(component.options) == list(c.options), c.name

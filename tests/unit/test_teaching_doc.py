@@ -164,7 +164,7 @@ def _panel(store, key: str, side: str) -> panel_views.PanelOutput:
     """What panel ``side`` of preset ``key`` shows (as the page computes it)."""
     panel = presets.by_key(key).panels()[side]
     controls = {name: panel[name] for name in MODEL_NAMES}
-    display = display_of(panel, controls)
+    display = display_of(panel)
     return panel_output(store, controls, {}, display=display)
 
 
