@@ -15,7 +15,7 @@
 from playwright.sync_api import Page, expect
 
 from app import help as control_help
-from app import ids, layout
+from app import ids, layout, presets
 from app.ids import pid
 from tests.e2e.conftest import query, wait_query
 
@@ -25,7 +25,7 @@ INTERACTIVE = ("RadioItems", "Dropdown", "Slider", "Input", "Upload", "Checklist
 # what the default page shows in the left panel (the Ising funnel, slice view): at least these
 DEFAULT_LEFT = (ids.MODEL, ids.VIEW, ids.ISING_N, ids.NATIVE_BIAS, ids.SEED, ids.SPAN,
                 ids.STEPS, ids.PLOT_KIND, ids.COLORSCALE, ids.LOG_SCALE, ids.CLIP,
-                ids.CONTOUR_LEVELS, ids.CENTER, ids.DIRECTIONS, ids.PATH_FROM,
+                ids.CONTOUR_LEVELS, ids.WEIGHT_DECAY, ids.CENTER, ids.DIRECTIONS, ids.PATH_FROM,
                 ids.PATH_TO, *ids.DOWNLOAD_BUTTONS.values())
 
 # The focused element's ring as drawn: on the element itself, or, for a (nearly) transparent
@@ -114,7 +114,8 @@ def test_tab_reaches_every_control_with_a_visible_focus(
     # Cancel shows only while a view computes (the default page may still refine its slices)
     cancel = pid("left", ids.CANCEL)
     controls = [c for c in visible(page, left_controls()) if c != cancel]
-    page_controls = [ids.COPY_LINK, ids.SCENARIOS, ids.HELP]  # the guides are folded
+    page_controls = [ids.COPY_LINK, ids.HELP,
+                     *(ids.scenario_link(p.key) for p in presets.PRESETS)]
     stops = tab_through(page, controls + page_controls)
 
     reached = {stop["control"] for stop in stops}

@@ -109,8 +109,6 @@ def test_clicking_a_scenario_link_applies_it_and_back_returns(
 ) -> None:
     page.goto(server_url + "/")
     scenarios = page.locator(f"#{ids.SCENARIOS}")
-    expect(scenarios).not_to_have_attribute("open", "")  # folded: the surfaces first
-    scenarios.locator("summary").click()
     expect(scenarios).to_have_attribute("open", "", timeout=UPDATE_MS)
     for preset in presets.PRESETS:  # every preset listed: its title links to its URL
         link = page.locator(f"#{ids.scenario_link(preset.key)}")
