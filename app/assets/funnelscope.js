@@ -207,27 +207,15 @@
         return [dc.no_update, dc.no_update, {search: text, at: Date.now()}];
       },
 
-      // A control that recomputes changed: the last view's message goes at once (the new
-      // view's job says its own when it ends), so no message stands beside a view it is not
-      // about -- the size sweep's refusal used to stay while the next model computed.
-      clearMessage: function () {
-        return "";
-      },
-
       // A panel's job ends with its surface (its JOB_SURFACE store), drawn unless the graph
       // shows that very figure already -- the same layout.datarevision, a digest of the whole
       // figure (app/panel_views.py: main_figure) -- as it does when the preview drew it from
       // the cache: Plotly would rebuild every trace of the same surface, 0.15-0.8 s of the
-      // page's main thread in software WebGL. A job that could not compute its view ends with
-      // a message figure (no traces): it takes the place of nothing drawn or of another
-      // message, never of a drawn view, which stays until a new view replaces it (the message
-      // is above the graphs too).
+      // page's main thread in software WebGL.
       showSurface: function (figure, shown) {
         const rev = f => (f && f.layout && f.layout.datarevision) || null;
-        const traces = f => !!(f && Array.isArray(f.data) && f.data.length);
         const same = rev(figure) !== null && rev(figure) === rev(shown);
-        const hides = !traces(figure) && traces(shown);
-        return same || hides ? window.dash_clientside.no_update : figure;
+        return same ? window.dash_clientside.no_update : figure;
       },
 
       // Copy link: the page's URL to the clipboard; the status line clears after 6 seconds.
@@ -266,4 +254,3 @@
     },
   });
 })();
-

@@ -254,12 +254,10 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
                                    lambda fig: set_props(pid(side, ids.SURFACE), {"figure": fig}))
         except Exception:  # never a traceback in the page; the log has it
             log.exception("panel %s failed for %s", side, controls)
-            out = panel_views.refused("internal error while computing this view (see the "
-                                      "server log)")
-        # a view that could not be computed sends its message figure, which the page draws
-        # only where no view is drawn: the last surface stays (showSurface)
-        surface = out.surface or figures.message_figure(out.messages[0] if out.messages else "")
-        return {"surface": surface, "path": out.path,
+            text = "internal error while computing this view (see the server log)"
+            out = panel_views.PanelOutput(figures.message_figure(text),
+                                          figures.message_figure(text), [text])
+        return {"surface": out.surface, "path": out.path,
                 "message": [html.P(m) for m in out.messages],
                 "tree": out.tree if out.tree is not None else no_update,
                 "diagram": out.diagram if out.diagram is not None else no_update,
@@ -268,10 +266,6 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
 
 
 def _register_redraws(app: Dash, store: ViewStore, side: str) -> None:
-    app.clientside_callback(clientside("clearMessage"),
-                            Output(pid(side, ids.MESSAGE), "children", allow_duplicate=True),
-                            [Input(pid(side, name), "value") for name in MODEL_NAMES],
-                            Input(pid(side, ids.UPLOADED), "data"), prevent_initial_call=True)
     surface = Output(pid(side, ids.SURFACE), "figure", allow_duplicate=True)
     app.clientside_callback(clientside("showSurface"), surface,
                             Input(pid(side, ids.JOB_SURFACE), "data"),
