@@ -118,7 +118,7 @@ def _page_labels() -> set[str]:
 
 def test_bold_names_are_labels_on_the_page(text):
     bold = {re.sub(r"\s+", " ", b) for b in re.findall(r"\*\*([^*]+)\*\*", text)} - set(PARTS)
-    assert {"Copy link", "Guided scenarios", "Weight decay"} <= bold
+    assert {"Copy link", "Guided scenarios", "Weight decay (networks)"} <= bold
     assert sorted(bold - _page_labels()) == []
 
 
