@@ -30,7 +30,7 @@ from landscapes.networks.datasets import BUILTIN
 from landscapes.plots import slices as figures
 from landscapes.viewspec import SEED_MAX
 
-Kind = Literal["slider", "radio", "dropdown", "checklist", "number", "text", "upload"]
+Kind = Literal["slider", "radio", "dropdown", "checklist", "number", "textarea", "upload"]
 Role = Literal["model", "display", "upload"]
 
 FAMILIES = frozenset({"ising", "pspin", "network"})
@@ -109,7 +109,7 @@ CONTROLS: tuple[Control, ...] = (
              "small network. Energies of spin models are per spin (H/N).",
     ),
     Control(
-        ids.VIEW, "radio", "View", "slice", inline=False, aliases=("view-kind",),
+        ids.VIEW, "radio", "View", "slice", aliases=("view-kind",),
         options=_labelled((("slice and path", "slice"), ("funnel (Ising, exact)", "funnel"),
                            ("size sweep (Ising)", "sweep"), ("minima statistics", "minima"))),
         hint="funnel and sweep enumerate all 2^N Ising states; minima: many seeded descents "
@@ -121,7 +121,7 @@ CONTROLS: tuple[Control, ...] = (
     Control(
         ids.OPEN_EXPORT, "upload", "Open an export (.npz)", None, role="upload", in_url=False,
         hint="a slice, path, funnel, sweep or minima export from the command line, a Python "
-             "session or another machine: shown in this panel until a control changes",
+             "session or another machine: shown in this panel until it draws another view",
         help="Shows an .npz export (from Download, the landscapes command or write_npz, e.g. "
              "a big slice computed on a GPU machine) in this panel. It is checked first (size, "
              "numeric arrays read without pickles, its meta and kind) and stored under its "
@@ -129,7 +129,8 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         ids.ISING_N, "slider", "Spins N", 16, bounds=(4, 20, 1), marks=(4, 8, 12, 16, 20),
-        families=frozenset({"ising"}), area=ids.ISING_CONTROLS, help=SPINS_N_HELP,
+        families=frozenset({"ising"}), views=VIEWS - {"sweep"},  # the sweep sets N itself
+        area=ids.ISING_CONTROLS, help=SPINS_N_HELP,
     ),
     Control(
         ids.NATIVE_BIAS, "slider", "Native bias J0", 2.0, side_defaults={"right": 0.0},
@@ -165,7 +166,7 @@ CONTROLS: tuple[Control, ...] = (
              "upload: your own checkpoint in the drop zones below.",
     ),
     Control(
-        ids.ARCH, "text", "Architecture (for .pt files)", None, role="upload", in_url=False,
+        ids.ARCH, "textarea", "Architecture (for .pt files)", None, role="upload", in_url=False,
         placeholder='{"type": "mlp", "sizes": [2, 64, 64, 2], "act": "relu"}',
         families=frozenset({"network"}), area=ids.UPLOAD_GROUP,
         help="The network's architecture as JSON, e.g. {\"type\": \"mlp\", \"sizes\": [2, 64, "
@@ -234,14 +235,14 @@ CONTROLS: tuple[Control, ...] = (
         ids.PLOT_KIND, "radio", "Plot type", figures.PLOT_KINDS[0], role="display",
         options=_labelled((("3D surface", "surface"), ("contour", "contour"),
                            ("heatmap", "heatmap"))),
-        views=SLICE, area=ids.SLICE_CONTROLS,
+        views=SLICE, area=ids.DISPLAY_CONTROLS,
         help="Draws the slice as a rotatable 3D surface (with contour lines on its floor), a "
              "filled contour map or a heatmap, with axes a and b along the two directions. "
              "Redraws only: nothing is computed again.",
     ),
     Control(
         ids.COLORSCALE, "dropdown", "Colour scale", figures.COLORSCALE, role="display",
-        options=tuple(figures.COLORSCALES), views=SLICE, area=ids.SLICE_CONTROLS,
+        options=tuple(figures.COLORSCALES), views=SLICE, area=ids.DISPLAY_CONTROLS,
         hint="perceptually uniform; Cividis is safe for colour-blind readers",
         help="The slice's colours: perceptually uniform scales; Cividis is safe for "
              "colour-blind readers.",
@@ -249,35 +250,35 @@ CONTROLS: tuple[Control, ...] = (
     Control(
         ids.LOG_SCALE, "checklist", "log scale (log10 of the values)", (), role="display",
         options=({"label": " log scale (log10 of the values)", "value": "log"},),
-        views=SLICE, area=ids.SLICE_CONTROLS,
+        views=SLICE, area=ids.DISPLAY_CONTROLS,
         help="Draws log10 of the values; it needs all values positive (a loss, not an "
              "energy), otherwise the title notes it and the values stay linear.",
     ),
     Control(
         ids.CLIP, "radio", "Clip extreme values", 0, role="display",
         options=_labelled((("no", 0), ("99th pct", 99), ("95th pct", 95))),
-        views=SLICE, area=ids.SLICE_CONTROLS,
+        views=SLICE, area=ids.DISPLAY_CONTROLS,
         help="Caps values above the 99th or 95th percentile so that a few huge values do not "
              "flatten the rest; the title says how many were clipped.",
     ),
     Control(
         ids.CONTOUR_LEVELS, "number", "Contour levels", figures.CONTOUR_LEVELS, role="display",
-        bounds=(*figures.LEVELS_RANGE, 1), views=SLICE, area=ids.SLICE_CONTROLS,
+        bounds=(*figures.LEVELS_RANGE, 1), views=SLICE, area=ids.DISPLAY_CONTROLS,
         hint="plot type, colours, log, clip and levels only redraw: the slice is not computed "
              "again",
         help="The number of contour lines (5 to 60), on the surface's floor and in the "
              "contour map.",
     ),
     Control(
-        ids.WEIGHT_DECAY, "radio", "Weight decay (networks)", 0.0, role="display",
+        ids.WEIGHT_DECAY, "radio", "Weight decay", 0.0, role="display",
         options=tuple({"label": f"{v:g}" if v else "none", "value": v}
                       for v in figures.WEIGHT_DECAYS),
-        views=SLICE, area=ids.SLICE_CONTROLS,
+        families=frozenset({"network"}), views=SLICE, area=ids.DISPLAY_CONTROLS,
         hint="adds lambda |theta|^2 to the loss surface, exactly and without recomputing: "
              "regularization reshapes the landscape as temperature does the spin model's free "
              "energy",
         help="Adds lambda |theta|^2 to a network's loss surface, exactly and without "
-             "recomputing the slice; spin models get nothing added (the title says so).",
+             "recomputing the slice (networks only: a spin model's slice has no weights).",
     ),
     Control(
         ids.REFERENCE, "radio", "Overlap with", "native",
@@ -330,43 +331,64 @@ def defaults(side: str) -> dict[str, Any]:
 
 # --- which parts of a panel show, for its family and view --------------------------------------
 
+FIELD = "-field"  # the id suffix of the box that holds a control with its label and hint
+
+
+def field_id(name: str) -> str:
+    """The name (id suffix) of the box holding control ``name``, its label and hint: shown
+    exactly where the control applies (:meth:`Control.applies`)."""
+    return name + FIELD
+
 
 @dataclass(frozen=True)
 class Area:
-    """A part of a panel shown only for some families and views (and, with ``when``, only while
-    a control has a value): a group of controls, or a graph area of a view."""
+    """A part of a panel shown only for some families and views: a control's box, a group of
+    controls (shown where any of its controls applies), or a graph area of a view (with
+    ``when``, only while a control has a value).
+
+    ``scopes`` holds (families, views) pairs: the area shows for a family and a view that one
+    of them names.
+    """
 
     id: str
-    families: frozenset[str] = FAMILIES
-    views: frozenset[str] = VIEWS
+    scopes: tuple[tuple[frozenset[str], frozenset[str]], ...] = ((FAMILIES, VIEWS),)
     when: tuple[str, Any] | None = None  # (control name, value)
 
     def shown(self, settings: Mapping[str, Any]) -> bool:
         """Whether the area shows for ``settings`` (control values by name); a family or view
         that is not a string (only a hand-made request sends one) shows nothing."""
         model, view = settings.get(ids.MODEL), settings.get(ids.VIEW)
-        return (isinstance(model, str) and model in self.families
-                and isinstance(view, str) and view in self.views
+        return (isinstance(model, str) and isinstance(view, str)
+                and any(model in families and view in views for families, views in self.scopes)
                 and (self.when is None or settings.get(self.when[0]) == self.when[1]))
 
 
-def _control_area(area_id: str) -> Area:
-    """A group of controls shows for the families and views of its controls (which agree:
-    tests/unit/test_controls.py)."""
-    first = next(c for c in CONTROLS if c.area == area_id)
-    return Area(area_id, first.families, first.views)
+def _control_area(area_id: str, groups: tuple[str, ...] | None = None) -> Area:
+    """A group of controls (or a box of such ``groups``) shows where any of its controls
+    applies."""
+    groups = groups or (area_id,)
+    scopes = dict.fromkeys((c.families, c.views) for c in CONTROLS if c.area in groups)
+    return Area(area_id, tuple(scopes))
+
+
+# the boxes of a panel's drawer that hold only groups which may all be hidden
+BOXES = {ids.VIEW_SETTINGS: (ids.SLICE_CONTROLS, ids.FUNNEL_CONTROLS, ids.SPIN_PLANE_CONTROLS,
+                             ids.SPIN_VIEW_CONTROLS)}
 
 
 # areas not derived from their controls: graphs, and the upload group (shown for "my upload")
 VIEW_AREAS = (
-    Area(ids.UPLOAD_GROUP, frozenset({"network"}), when=(ids.NET_SOURCE, UPLOAD)),
-    Area(ids.FUNNEL_EXTRAS, views=frozenset({"funnel"})),
-    Area(ids.SWEEP_TABLE, views=frozenset({"sweep"})),
-    Area(ids.PATH, views=VIEWS - {"sweep"}),  # the path graph: every view but the sweep
+    Area(ids.UPLOAD_GROUP, ((frozenset({"network"}), VIEWS),), when=(ids.NET_SOURCE, UPLOAD)),
+    # the exact views of the Ising model (another model's refusal leaves no stale funnel)
+    Area(ids.FUNNEL_EXTRAS, ((frozenset({"ising"}), frozenset({"funnel"})),)),
+    Area(ids.SWEEP_TABLE, ((frozenset({"ising"}), frozenset({"sweep"})),)),
+    Area(ids.PATH, ((FAMILIES, VIEWS - {"sweep"}),)),  # the path graph: every view but the sweep
 )
 AREAS: tuple[Area, ...] = (
+    *(Area(field_id(c.name), ((c.families, c.views),)) for c in CONTROLS),
     *(_control_area(a) for a in dict.fromkeys(c.area for c in CONTROLS)
       if a is not None and a not in {v.id for v in VIEW_AREAS}),
+    *(_control_area(box, groups) for box, groups in BOXES.items()),
     *VIEW_AREAS,
 )
 # the controls the visibility depends on

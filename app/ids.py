@@ -79,7 +79,10 @@ FREE_ENERGY = "free-energy"
 TEMPERATURE = "temperature"  # slider over the index of the funnel view's temperature grid
 FUNNEL_DATA = "funnel-data"  # F(Q; T) on the grid, for the slider (dcc.Store)
 SWEEP_TABLE = "sweep-table"
-# drawing options of a slice (in SLICE_CONTROLS): they change the figure, never recompute
+DRAWER = "drawer"  # the panel's settings under its graphs (html.Details: folds)
+VIEW_SETTINGS = "view-settings"  # the drawer's box of the view's settings (hidden when empty)
+# drawing options of a slice (in DISPLAY_CONTROLS): they change the figure, never recompute
+DISPLAY_CONTROLS = "display-controls"
 COLORSCALE = "colorscale"
 LOG_SCALE = "log-scale"
 CLIP = "clip"

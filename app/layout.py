@@ -66,8 +66,9 @@ def control(side: str, name: str) -> Component:
         lo, hi, step = c.range()
         return dcc.Input(id=cid, type="number", min=lo, max=hi, step=step, value=value,
                          debounce=True)
-    if c.kind == "text":
-        return dcc.Input(id=cid, type="text", debounce=True, placeholder=c.placeholder)
+    if c.kind == "textarea":  # read when it loses focus (n_blur): no request per keystroke
+        return dcc.Textarea(id=cid, placeholder=c.placeholder, rows=3, spellCheck=False,
+                            className="textarea")
     if c.kind == "upload":
         return dcc.Upload(id=cid, children=html.Div([c.label, ": drop or ",
                                                      html.A("choose a file")]),
@@ -76,20 +77,23 @@ def control(side: str, name: str) -> Component:
 
 
 def field(side: str, name: str) -> Component:
-    """Control ``name`` with its label and hint (a check box is its own label)."""
+    """Control ``name`` with its label, hint and status line (a check box is its own label),
+    in a box shown exactly where the control applies (``controls.field_id``)."""
     c = controls.BY_NAME[name]
     component = control(side, name)
-    if c.kind == "checklist":
-        return component
-    if c.kind == "upload":  # the drop zone shows its label; the line under it says what happened
-        children = [component, html.Div(id=pid(side, name + "-status"),
-                                        className="upload-status", role="status")]
+    if c.kind in ("checklist", "upload"):  # its own label (a drop zone shows its words)
+        children = [component]
     else:
         children = [html.Label(c.label, htmlFor=pid(side, name), className="field-label"),
                     component]
+    if c.role == "upload":  # the line under it says what happened to what it was given
+        children.append(html.Div(id=pid(side, name + "-status"), className="upload-status",
+                                 role="status"))
     if c.hint:
         children.append(html.Small(c.hint, className="hint"))
-    return html.Div(children, className="field")
+    box = controls.field_id(name)
+    return html.Div(children, id=pid(side, box), className="field",
+                    style=style(controls.visible(controls.defaults(side))[box]))
 
 
 def fields(side: str, area: str | None = None, names: tuple[str, ...] | None = None) -> list:
@@ -105,7 +109,7 @@ def group(side: str, area: str, children: list, **kwargs) -> html.Div:
 
 
 def _network_controls(side: str) -> html.Div:
-    uploads = []
+    uploads: list = []
     for slot, label in UPLOAD_SLOTS:
         uploads += [
             dcc.Upload(id=pid(side, slot), children=html.Div([label, ": drop or ",
@@ -121,29 +125,17 @@ def _network_controls(side: str) -> html.Div:
     ])
 
 
+def _box(title: str, children: list, **kwargs) -> html.Fieldset:
+    """A titled group of settings in a panel's drawer."""
+    return html.Fieldset([html.Legend(title), *children], className="settings-group", **kwargs)
+
+
 def panel(side: str) -> html.Section:
-    """One panel: its controls (built from :data:`app.controls.CONTROLS`, grouped by the areas
-    that show per family and view) and its graphs."""
-    view = html.Div(
-        [
-            *fields(side, names=(ids.SEED,)),
-            group(side, ids.SLICE_CONTROLS, fields(side, ids.SLICE_CONTROLS)),
-            group(side, ids.FUNNEL_CONTROLS, fields(side, ids.FUNNEL_CONTROLS)),
-        ],
-        className="view-controls",
-    )
-    panel_controls = html.Div(
-        [
-            *fields(side, names=(ids.MODEL, ids.VIEW, ids.OPEN_EXPORT)),
-            group(side, ids.ISING_CONTROLS, fields(side, ids.ISING_CONTROLS)),
-            group(side, ids.PSPIN_CONTROLS, fields(side, ids.PSPIN_CONTROLS)),
-            _network_controls(side),
-            view,
-            group(side, ids.SPIN_PLANE_CONTROLS, fields(side, ids.SPIN_PLANE_CONTROLS)),
-            group(side, ids.SPIN_VIEW_CONTROLS, fields(side, ids.SPIN_VIEW_CONTROLS)),
-        ],
-        className="controls",
-    )
+    """One panel: the model and view on top, then its graphs (the surface as large as the
+    window allows), then the rest of its settings in a drawer that folds. Every control comes
+    from its record in :data:`app.controls.CONTROLS` and shows only where it applies; the groups
+    show where any of their controls applies."""
+    head = html.Div(fields(side, names=(ids.MODEL, ids.VIEW)), className="panel-head")
     shown = controls.visible(controls.defaults(side))
     graphs = html.Div(
         [
@@ -154,39 +146,65 @@ def panel(side: str) -> html.Section:
                  html.Button("Cancel", id=pid(side, ids.CANCEL), className="cancel")],
                 id=pid(side, ids.PROGRESS_ROW), className="progress-row", style=HIDDEN,
             ),
-            dcc.Loading(dcc.Graph(id=pid(side, ids.SURFACE), className="surface",
-                                  config=graph_config(side, ids.SURFACE)), type="circle"),
+            dcc.Loading(graph(side, ids.SURFACE), type="circle"),
             dcc.Store(id=pid(side, ids.DRAWN)),
             dcc.Store(id=pid(side, ids.JOB_SURFACE)),
             download_row(side),
-            dcc.Loading(dcc.Graph(id=pid(side, ids.PATH), className="path",
-                                  config=graph_config(side, ids.PATH),
-                                  style=style(shown[ids.PATH])), type="dot"),
             _funnel_extras(side),
+            dcc.Loading(graph(side, ids.PATH, style=style(shown[ids.PATH])), type="dot"),
             group(side, ids.SWEEP_TABLE, [], className="sweep-table"),
         ],
         className="graphs",
     )
-    return html.Section([panel_controls, graphs], className="panel", id=pid(side, "panel"))
+    named: dict[str, Any] = {"aria-label": f"Settings of the {side} panel"}  # both say Settings
+    drawer = html.Details(
+        [
+            html.Summary("Settings", className="drawer-summary", **named),
+            html.Div([
+                _box("Model", [
+                    group(side, ids.ISING_CONTROLS, fields(side, ids.ISING_CONTROLS)),
+                    group(side, ids.PSPIN_CONTROLS, fields(side, ids.PSPIN_CONTROLS)),
+                    _network_controls(side),
+                    *fields(side, names=(ids.SEED,)),
+                ]),
+                _box("View", [group(side, area, fields(side, area))
+                              for area in controls.BOXES[ids.VIEW_SETTINGS]],
+                     id=pid(side, ids.VIEW_SETTINGS),
+                     style=style(shown[ids.VIEW_SETTINGS])),
+                group(side, ids.DISPLAY_CONTROLS,
+                      [_box("Display", fields(side, ids.DISPLAY_CONTROLS))]),
+                _box("Open a file", fields(side, names=(ids.OPEN_EXPORT,))),
+            ], className="drawer-groups"),
+        ],
+        id=pid(side, ids.DRAWER), open=True, className="drawer controls",
+        disable_n_clicks=True,
+    )
+    return html.Section([head, graphs, drawer], className="panel", id=pid(side, "panel"))
+
+
+def graph(side: str, name: str, **kwargs) -> dcc.Graph:
+    """A panel's graph: as large as its box (the stylesheet sizes each by its class, the
+    figure follows: ``responsive``), with the panel's PNG button (:func:`graph_config`)."""
+    return dcc.Graph(id=pid(side, name), className=name, responsive=True,
+                     config=graph_config(side, name), **kwargs)
 
 
 def _funnel_extras(side: str) -> html.Div:
-    """The funnel view's barrier tree, (Q, E) diagram and F(Q; T) with its temperature slider."""
+    """The funnel view's F(Q; T) with its temperature slider (first: the slider is what a
+    student moves), its barrier tree and its (Q, E) diagram."""
     return html.Div(
         [
-            dcc.Graph(id=pid(side, ids.TREE), className="tree",
-                      config=graph_config(side, ids.TREE)),
-            dcc.Graph(id=pid(side, ids.DIAGRAM), className="diagram",
-                      config=graph_config(side, ids.DIAGRAM)),
             html.Div([
-                html.Label("Temperature T (units of H; T_f marked)", className="field-label",
-                           htmlFor=pid(side, ids.TEMPERATURE)),
-                dcc.Slider(id=pid(side, ids.TEMPERATURE), min=0, max=1, step=1, value=0,
-                           marks=None, updatemode="drag", allow_direct_input=False),
-            ], className="field temperature"),
-            dcc.Graph(id=pid(side, ids.FREE_ENERGY), className="free-energy",
-                      figure=panel_views.free_energy_at(None, None),
-                      config=graph_config(side, ids.FREE_ENERGY)),
+                html.Div([
+                    html.Label("Temperature T (units of H; T_f marked)",
+                               className="field-label", htmlFor=pid(side, ids.TEMPERATURE)),
+                    dcc.Slider(id=pid(side, ids.TEMPERATURE), min=0, max=1, step=1, value=0,
+                               marks=None, updatemode="drag", allow_direct_input=False),
+                ], className="field temperature"),
+                graph(side, ids.FREE_ENERGY, figure=panel_views.free_energy_at(None, None)),
+            ], className="free-energy-box"),
+            graph(side, ids.TREE),
+            graph(side, ids.DIAGRAM),
             dcc.Store(id=pid(side, ids.FUNNEL_DATA)),
         ],
         id=pid(side, ids.FUNNEL_EXTRAS), className="funnel-extras",
@@ -225,8 +243,9 @@ ACTIVE_SCENARIO_HINT = ("Change any control to explore from here; Back returns t
 
 def scenarios() -> html.Details:
     """Guided scenarios: every preset of :data:`app.presets.PRESETS`, its title a link to its URL
-    and its explanation beside it; open at first, folded once a scenario is chosen (its
-    explanation is then above the panels); the summary opens and folds it.
+    and its explanation beside it; folded at first (the surfaces come first), folded again once
+    a scenario is chosen (its explanation is then above the panels: ``app/assets/scenarios.js``);
+    the summary opens and folds it.
 
     The links are ``dcc.Link``: a click puts the preset's query into the page's URL without a
     reload, and the URL reader sets both panels as it does for Back and Forward (a new history
@@ -243,7 +262,7 @@ def scenarios() -> html.Details:
         [html.Summary("Guided scenarios", className="scenarios-summary"),
          html.P(SCENARIOS_INTRO, className="hint scenarios-intro"),
          html.Ul(items, className="scenario-list")],
-        id=ids.SCENARIOS, open=True, className="scenarios", disable_n_clicks=True,
+        id=ids.SCENARIOS, open=False, className="scenarios", disable_n_clicks=True,
     )
 
 
@@ -318,4 +337,5 @@ def build() -> html.Div:
     active = html.Div(id=ids.ACTIVE_SCENARIO, className="active-scenario", role="status",
                       style=HIDDEN)
     main = html.Main([panel(side) for side in ids.PANELS], className="panels")
-    return html.Div([*url, header, scenarios(), help_panel(), *status, active, main])
+    guides = html.Div([scenarios(), help_panel()], className="guides")
+    return html.Div([*url, header, guides, *status, active, main])

@@ -43,11 +43,12 @@ SWEEP_VIEW = {"view": "sweep"}
 
 @dataclass
 class PanelOutput:
-    """Everything one panel shows. ``tree``, ``diagram``, ``funnel_data`` (F(Q; T) on the
-    temperature grid, plain JSON for a dcc.Store) and ``table`` (rows) are None where the view
-    kind has none."""
+    """Everything one panel shows. ``surface`` is None where the view could not be computed
+    (``messages`` say why): the surface on screen stays until a new one replaces it. ``tree``,
+    ``diagram``, ``funnel_data`` (F(Q; T) on the temperature grid, plain JSON for a dcc.Store)
+    and ``table`` (rows) are None where the view kind has none."""
 
-    surface: go.Figure
+    surface: go.Figure | None
     path: go.Figure
     messages: list[str] = field(default_factory=list)
     tree: go.Figure | None = None
@@ -130,18 +131,21 @@ def with_digest(fig: go.Figure) -> go.Figure:
 def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict],
                   progress: Callable[[int, int], None] | None = None,
                   display: dict | None = None):
-    """(surface figure, path figure, messages) for one panel's requests.
+    """(surface figure, path figure, messages) for one panel's requests; the surface is None
+    when the slice cannot be computed (the first message says why).
 
     ``progress(done, total)`` follows the slice, the longest part; ``display`` holds the
     drawing options (:func:`landscapes.plots.slices.display_values`).
     """
     messages = []
+    surface: go.Figure | None = None
     try:
         surface = main_figure(store.get(spec, slice_request, progress), display)
     except LandscapeError as exc:
         messages.append(str(exc))
-        surface = figures.message_figure(str(exc))
     hint = "upload a second checkpoint to see a path" if not path_requests else "no path to show"
+    if surface is None:  # the slice's own message says what is missing first
+        hint = messages[0]
     return surface, _path_figure(store, spec, path_requests, messages, hint), messages
 
 
@@ -313,6 +317,12 @@ def default_temperature_index(temperatures: np.ndarray, folding: float | None) -
     return int(np.argmin(np.abs(np.asarray(temperatures) - folding)))
 
 
+def refused(text: str) -> PanelOutput:
+    """A panel whose view cannot be shown for ``text``: said above the graphs and in place of
+    the path plot; the surface on screen stays."""
+    return PanelOutput(None, figures.message_figure(text), [text])
+
+
 def funnel_panel(store: ViewStore, spec: dict, path_requests: list[dict],
                  reference: str = "native", progress: Progress = None,
                  display: dict | None = None) -> PanelOutput:
@@ -320,12 +330,11 @@ def funnel_panel(store: ViewStore, spec: dict, path_requests: list[dict],
     drawing options (of them the 3D funnel uses ``camera``)."""
     if spec["model"] != "ising":
         text = "funnel views are computed exactly for the Ising model: choose it above"
-        return PanelOutput(figures.message_figure(text), figures.message_figure(text), [text])
+        return refused(text)
     try:
         result = _as(ViewResult, store.get(spec, {**FUNNEL_VIEW, "reference": reference}, progress))
     except LandscapeError as exc:
-        fig = figures.message_figure(str(exc))
-        return PanelOutput(fig, fig, [str(exc)])
+        return refused(str(exc))
     a, meta = result.arrays, result.meta
     surface = main_figure(result, display)
     messages: list[str] = []
@@ -350,12 +359,11 @@ def sweep_panel(store: ViewStore, spec: dict, progress: Progress = None) -> Pane
     """How the funnel sharpens with N (Ising, exact): the sweep plot and its table."""
     if spec["model"] != "ising":
         text = "the size sweep enumerates Ising models exactly: choose the Ising model above"
-        return PanelOutput(figures.message_figure(text), figures.message_figure(text), [text])
+        return refused(text)
     try:
         result = _as(ViewResult, store.get(spec, SWEEP_VIEW, progress))
     except LandscapeError as exc:
-        fig = figures.message_figure(str(exc))
-        return PanelOutput(fig, fig, [str(exc)])
+        return refused(str(exc))
     note = figures.message_figure("the table below lists the same numbers")
     rows = funnel_figures.sweep_table_rows(*funnel_figures.sweep_series(result.arrays))
     return PanelOutput(main_figure(result), note, table=rows)
@@ -366,12 +374,11 @@ def minima_panel(store: ViewStore, spec: dict, progress: Progress = None) -> Pan
     if _network_upload(spec):
         text = ("minima from several seeds are trained for the example networks; pick one "
                 "(an upload has no training recipe)")
-        return PanelOutput(figures.message_figure(text), figures.message_figure(text), [text])
+        return refused(text)
     try:
         result = _as(ViewResult, store.get(spec, {"view": "minima"}, progress))
     except LandscapeError as exc:
-        fig = figures.message_figure(str(exc))
-        return PanelOutput(fig, fig, [str(exc)])
+        return refused(str(exc))
     if spec["model"] == "network":
         return PanelOutput(main_figure(result), figures.message_figure(
             "each seed is trained with the example's recipe; hover for accuracies"))

@@ -211,11 +211,16 @@
       // shows that very figure already -- the same layout.datarevision, a digest of the whole
       // figure (app/panel_views.py: main_figure) -- as it does when the preview drew it from
       // the cache: Plotly would rebuild every trace of the same surface, 0.15-0.8 s of the
-      // page's main thread in software WebGL.
+      // page's main thread in software WebGL. A job that could not compute its view ends with
+      // a message figure (no traces): it takes the place of nothing drawn or of another
+      // message, never of a drawn view, which stays until a new view replaces it (the message
+      // is above the graphs too).
       showSurface: function (figure, shown) {
         const rev = f => (f && f.layout && f.layout.datarevision) || null;
+        const traces = f => !!(f && Array.isArray(f.data) && f.data.length);
         const same = rev(figure) !== null && rev(figure) === rev(shown);
-        return same ? window.dash_clientside.no_update : figure;
+        const hides = !traces(figure) && traces(shown);
+        return same || hides ? window.dash_clientside.no_update : figure;
       },
 
       // Copy link: the page's URL to the clipboard; the status line clears after 6 seconds.
@@ -254,3 +259,4 @@
     },
   });
 })();
+

@@ -91,7 +91,8 @@ def _register_downloads(app: Dash, store: ViewStore, side: str) -> None:
             return {"data": no_update, "status": no_update}
         camera = urlstate.normalize_camera(camera)  # None: not a camera (a hand-made request)
         try:
-            options = {**display_of(display), "camera": camera} if camera else display_of(display)
+            options = display_of(display, controls)
+            options = {**options, "camera": camera} if camera else options
             data, status = download_file(store, controls, uploaded, fmt, options)
         except Exception:  # never a traceback in the page; the log has it
             log.exception("download %s of panel %s failed for %s", fmt, side, controls)

@@ -24,7 +24,14 @@ from dash import Dash, Input, Output, State, ctx, html, no_update, set_props
 
 from app import fairness, ids, panel_views
 from app.callbacks.camera import clientside
-from app.controls import AREAS, DISPLAY_NAMES, LOSS_FROM_CHECKPOINT, MODEL_NAMES, VISIBILITY_NAMES
+from app.controls import (
+    AREAS,
+    BY_NAME,
+    DISPLAY_NAMES,
+    LOSS_FROM_CHECKPOINT,
+    MODEL_NAMES,
+    VISIBILITY_NAMES,
+)
 from app.data import ViewStore
 from app.ids import pid
 from app.layout import HIDDEN, SHOWN, area_styles
@@ -109,8 +116,15 @@ def _percentile(clip: object) -> float | None:
     return value if 0 < value <= 100 else None
 
 
-def display_of(values: dict) -> dict:
-    """The drawing options of the display controls' values by name (DISPLAY_NAMES)."""
+def display_of(values: dict, controls: dict | None = None) -> dict:
+    """The drawing options of the display controls' values by name (DISPLAY_NAMES). With the
+    panel's ``controls`` (by name), an option that does not apply to its model and view (a
+    control the page hides, such as weight decay for a spin model, whose value a link or an
+    earlier network may have left) takes its default."""
+    family, view = (controls or {}).get(ids.MODEL), (controls or {}).get(ids.VIEW)
+    if isinstance(family, str) and isinstance(view, str):
+        values = {name: value if name not in BY_NAME or BY_NAME[name].applies(family, view)
+                  else BY_NAME[name].default for name, value in values.items()}
     return display_options(values.get(ids.COLORSCALE), values.get(ids.LOG_SCALE),
                            values.get(ids.CLIP), values.get(ids.PLOT_KIND),
                            values.get(ids.CONTOUR_LEVELS), values.get(ids.WEIGHT_DECAY))
@@ -233,7 +247,10 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
         progress=[Output(pid(side, ids.PROGRESS), "value"),
                   Output(pid(side, ids.PROGRESS), "max"),
                   Output(pid(side, ids.PROGRESS_LABEL), "children")],
-        running=[(Output(pid(side, ids.PROGRESS_ROW), "style"), SHOWN, HIDDEN)],
+        # while a view computes, the last view's message is hidden (the new job says its own
+        # when it ends): no message stands beside a view it is not about
+        running=[(Output(pid(side, ids.PROGRESS_ROW), "style"), SHOWN, HIDDEN),
+                 (Output(pid(side, ids.MESSAGE), "style"), HIDDEN, SHOWN)],
         cancel=[Input(pid(side, ids.CANCEL), "n_clicks")],
         prevent_initial_call=True,  # started by the page or the URL reader (app/callbacks/url.py)
     )
@@ -242,7 +259,7 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
         fairness.lower_priority(nice)  # a job process or Celery worker: serving comes first
         client = client if isinstance(client, str) else None  # the page's id is a string
         set_progress(("0", "1", ""))  # the bar keeps the last job's value otherwise
-        options = display_of(display)
+        options = display_of(display, controls)
         started = time.time_ns()  # a page closed after this (POST /api/goodbye) stops the job
         try:
             with job_slot(slots, client, set_progress), chunks.processes(processes), \
@@ -254,10 +271,12 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
                                    lambda fig: set_props(pid(side, ids.SURFACE), {"figure": fig}))
         except Exception:  # never a traceback in the page; the log has it
             log.exception("panel %s failed for %s", side, controls)
-            text = "internal error while computing this view (see the server log)"
-            out = panel_views.PanelOutput(figures.message_figure(text),
-                                          figures.message_figure(text), [text])
-        return {"surface": out.surface, "path": out.path,
+            out = panel_views.refused("internal error while computing this view (see the "
+                                      "server log)")
+        # a view that could not be computed sends its message figure, which the page draws
+        # only where no view is drawn: the last surface stays (showSurface)
+        surface = out.surface or figures.message_figure(out.messages[0] if out.messages else "")
+        return {"surface": surface, "path": out.path,
                 "message": [html.P(m) for m in out.messages],
                 "tree": out.tree if out.tree is not None else no_update,
                 "diagram": out.diagram if out.diagram is not None else no_update,
@@ -294,7 +313,8 @@ def _register_redraws(app: Dash, store: ViewStore, side: str) -> None:
         """Display options redraw the cached slice: nothing is computed again. Also when a job
         ends: options changed while it ran (nothing was cached to redraw then) apply now."""
         job_end = ctx.triggered_id == pid(side, ids.DRAWN)
-        fig = redrawn(store, controls, uploaded, display_of(display), drawn if job_end else None)
+        fig = redrawn(store, controls, uploaded, display_of(display, controls),
+                      drawn if job_end else None)
         return no_update if fig is None else fig
 
 
@@ -306,7 +326,7 @@ def cached_preview(store: ViewStore, side: str, controls: dict, uploaded: dict |
         return no_update
     try:
         spec, slice_request = slice_request_of(controls, uploaded)
-        fig = panel_views.slice_preview(store, spec, slice_request, display_of(display))
+        fig = panel_views.slice_preview(store, spec, slice_request, display_of(display, controls))
     except LandscapeError:  # the full computation reports it in the panel
         return no_update
     except Exception:  # the full computation reports errors; a preview just stays away

@@ -4,7 +4,7 @@ page's URL opens (:mod:`app.presets`), shown above the panels."""
 import logging
 from collections.abc import Callable
 
-from dash import Dash, Input, Output, no_update
+from dash import Dash, Input, Output
 
 from app import ids, presets
 from app.layout import active_scenario, style
@@ -76,15 +76,12 @@ def _register_status(app: Dash, readiness: Callable[[], dict[str, str]]) -> None
 def _register_scenarios(app: Dash) -> None:
     @app.callback(
         output={"note": Output(ids.ACTIVE_SCENARIO, "children"),
-                "style": Output(ids.ACTIVE_SCENARIO, "style"),
-                "open": Output(ids.SCENARIOS, "open")},
+                "style": Output(ids.ACTIVE_SCENARIO, "style")},
         inputs={"search": Input(ids.URL, "search")},
     )
     def show_active_scenario(search):
         """The guided scenario the page's URL opens (a preset's link, or a copy of it), above
-        the panels; the list of scenarios folds away meanwhile (never reopened from here: the
-        page must not jump while the controls change)."""
-        preset = presets.matching(search)
-        note, note_style = active_scenario(preset)
-        return {"note": note, "style": note_style,
-                "open": no_update if preset is None else False}
+        the panels. (The list of scenarios folds when a link in it is clicked: the page does
+        that itself, as a Details' ``open`` prop does not follow a click on its summary.)"""
+        note, note_style = active_scenario(presets.matching(search))
+        return {"note": note, "style": note_style}

@@ -58,6 +58,19 @@ def file_name(filename: object) -> str:
     return filename
 
 
+def architecture(arch_text: object) -> dict | None:
+    """The architecture typed in the panel's Architecture field (None: empty). Raises
+    LandscapeError saying what is wrong with it."""
+    if arch_text is not None and not isinstance(arch_text, str):
+        raise LandscapeError("the architecture must be JSON text, such as "
+                             '{"type": "mlp", "sizes": [2, 64, 64, 2], "act": "relu"}')
+    arch = load_json(arch_text, "the architecture", MAX_ARCH_CHARS) if arch_text else None
+    if arch is not None and not isinstance(arch, dict):
+        raise LandscapeError('the architecture must be a JSON object such as {"type": "mlp", '
+                             f'"sizes": [2, 64, 64, 2], "act": "relu"}}; got {type(arch).__name__}')
+    return arch
+
+
 def accept_upload(uploads: UploadStore, kind: str, content_url: str, filename: str,
                   arch_text: str | None) -> str:
     """Validate and store one upload (``kind`` "data" or a checkpoint slot); returns its key.
@@ -67,15 +80,9 @@ def accept_upload(uploads: UploadStore, kind: str, content_url: str, filename: s
     """
     content = decode_upload(content_url)
     filename = file_name(filename)
-    if arch_text is not None and not isinstance(arch_text, str):
-        raise LandscapeError("the architecture must be JSON text, such as "
-                             '{"type": "mlp", "sizes": [2, 64, 64, 2], "act": "relu"}')
+    arch = architecture(arch_text)
     if kind == "data":
         return uploads.put_data(content, filename)
-    arch = load_json(arch_text, "the architecture", MAX_ARCH_CHARS) if arch_text else None
-    if arch is not None and not isinstance(arch, dict):
-        raise LandscapeError('the architecture must be a JSON object such as {"type": "mlp", '
-                             f'"sizes": [2, 64, 64, 2], "act": "relu"}}; got {type(arch).__name__}')
     return uploads.put_checkpoint(content, filename, arch)
 
 
@@ -144,16 +151,27 @@ def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:
     @app.callback(
         output={"keys": Output(pid(side, ids.UPLOADED), "data"),
                 "statuses": {slot: Output(pid(side, status_id(slot)), "children")
-                             for slot in SLOTS}},
+                             for slot in (*SLOTS, ids.ARCH)}},
         inputs={"contents": settings_inputs(side, SLOTS, Input, "contents"),
-                "arch_text": Input(pid(side, ids.ARCH), "value"),
+                "arch_typed": Input(pid(side, ids.ARCH), "n_blur"),  # read once typed
                 "data": Input(pid(side, ids.NET_DATA), "value"),
                 "loss": Input(pid(side, ids.NET_LOSS), "value")},
-        state={"filenames": settings_inputs(side, SLOTS, State, "filename")},
+        state={"filenames": settings_inputs(side, SLOTS, State, "filename"),
+               "arch_text": State(pid(side, ids.ARCH), "value"),
+               "current": State(pid(side, ids.UPLOADED), "data")},
         prevent_initial_call=True,
     )
-    def validate(contents, arch_text, data, loss, filenames):
-        keys, statuses = {}, {}
+    def validate(contents, arch_typed, data, loss, filenames, arch_text, current=None):
+        """Each drop zone's file checked and stored; an invalid Architecture is refused under
+        its field (and only a .pt file, which needs it, is refused for want of it). The keys
+        change only when the accepted uploads do: leaving the Architecture field unchanged (a
+        blur) does not start the panel's view again."""
+        keys, statuses = {}, {ids.ARCH: ""}
+        try:
+            architecture(arch_text)
+        except LandscapeError as exc:
+            statuses[ids.ARCH] = html.Span(str(exc), className="error")
+            arch_text = None
         for slot in SLOTS:
             content_url, filename = contents[slot], filenames[slot]
             if not content_url:
@@ -175,4 +193,4 @@ def _register_uploads(app: Dash, store: ViewStore, side: str) -> None:
             filename = filenames[ids.UPLOAD_CHECKPOINT]
             text = accepted_text(store.uploads, filename, keys, data, loss)
             statuses[ids.UPLOAD_CHECKPOINT] = html.Span(text, className="ok")
-        return {"keys": keys, "statuses": statuses}
+        return {"keys": no_update if keys == current else keys, "statuses": statuses}

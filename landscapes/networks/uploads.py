@@ -161,7 +161,8 @@ def load_checkpoint(content: bytes, filename: str, arch: dict | None = None,
     if chosen is None:
         raise LandscapeError(
             f"{filename}: the file does not say which architecture its weights belong to; choose "
-            "an architecture in the upload panel (or pass --arch on the command line), e.g. "
+            "an architecture in the dashboard's Architecture field (or pass --arch on the command "
+            "line), e.g. "
             f"{_ARCH_EXAMPLE}"
         )
     normalized = normalize_arch(chosen)

@@ -27,7 +27,14 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from landscapes.plots.slices import COLORSCALE, DEFAULT_CAMERA, SCENE_MARGIN, model_title, scene_camera
+from landscapes.plots.slices import (
+    COLORSCALE,
+    DEFAULT_CAMERA,
+    SCENE_MARGIN,
+    model_title,
+    scene_camera,
+    scene_colorbar,
+)
 from landscapes.results import ViewResult
 from landscapes.spin.funnel import FunnelHistogram, two_state_barrier
 
@@ -263,8 +270,7 @@ def funnel_surface_figure(q_values: np.ndarray, q_lowest_energy: np.ndarray, q_e
             for a, e, s in zip(rings.abs_q, rings.lowest_energy, rings.roughness, strict=True)]
     surface = go.Surface(
         x=x.astype(np.float32), y=y.astype(np.float32), z=z.astype(np.float32), text=text,
-        colorscale=COLORSCALE, colorbar={"title": {"text": "energy per spin"}, "thickness": 12,
-                                         "len": 0.7},
+        colorscale=COLORSCALE, colorbar=scene_colorbar("energy per spin"),
         hovertemplate="%{text}<br>height %{z:.4f}<extra></extra>", name="funnel",
         meta={"abs_q": rings.abs_q.tolist(), "roughness": rings.roughness.tolist()},
     )

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from landscapes.networks.regularization import squared_norm_at, with_weight_decay
 from landscapes.slices import Slice, grid_coefficients
 
-DEFAULT_CAMERA: dict[str, dict[str, float]] = {"eye": {"x": 1.5, "y": 1.5, "z": 1.0},
+DEFAULT_CAMERA: dict[str, dict[str, float]] = {"eye": {"x": 1.6, "y": 1.6, "z": 1.1},
                                                "up": {"x": 0, "y": 0, "z": 1}}
 COLORSCALE = "Viridis"  # perceptually uniform, colourblind-safe
 PATH_COLORS = {"geodesic": "#1f77b4", "linear": "#d62728"}
@@ -67,9 +67,17 @@ WEIGHT_DECAYS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)  # lambda of lambda |theta|^2 (net
 DISPLAY_DEFAULTS = {"colorscale": COLORSCALE, "log": False, "clip": None, "kind": "surface",
                     "levels": CONTOUR_LEVELS, "weight_decay": 0.0}
 CENTER_COLOR, POINT_COLOR = "#e45756", "#f58518"
-SCENE_MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}  # 3D scenes: room for tick labels and titles
+SCENE_MARGIN = {"l": 10, "r": 10, "t": 50, "b": 60}  # 3D scenes: the title above, colours below
 MESSAGE_WIDTH = 60  # characters per line of a message drawn in place of a graph
 ISOSURFACES = 5  # level sets drawn through a 3D slice
+
+
+def scene_colorbar(title: str) -> dict:
+    """A 3D scene's colour bar: under the scene, across it. A 3D scene projects with a fixed
+    vertical field of view, so a bar beside it takes width the cube's labels need (they were cut
+    off in a narrow panel); below, it takes height, which a wide panel has."""
+    return {"title": {"text": title, "side": "top"}, "orientation": "h", "thickness": 10,
+            "len": 0.6, "x": 0.5, "xanchor": "center", "y": 0, "yanchor": "top"}
 
 
 def scene_camera(display: dict | None) -> dict:
@@ -255,7 +263,7 @@ def _surface_3d(result: Slice, z: np.ndarray, unit: str, display: dict,
         y=y.astype(np.float32),
         z=z,
         colorscale=display["colorscale"],
-        colorbar={"title": {"text": unit}, "thickness": 12, "len": 0.7},
+        colorbar=scene_colorbar(unit),
         contours={"z": contours},
         hovertemplate="a=%{x:.3f}<br>b=%{y:.3f}<br>" + unit + "=%{z:.5f}<extra></extra>",
         name="slice",
@@ -345,7 +353,7 @@ def volume_figure(result: Slice, display: dict | None = None) -> go.Figure:
         x=coefs[:, 0], y=coefs[:, 1], z=coefs[:, 2], value=z.ravel(), isomin=lo, isomax=hi,
         surface_count=ISOSURFACES, caps={"x_show": False, "y_show": False, "z_show": False},
         colorscale=d["colorscale"], opacity=0.6, name="slice",
-        colorbar={"title": {"text": unit}, "thickness": 12, "len": 0.7},
+        colorbar=scene_colorbar(unit),
         hovertemplate="a=%{x:.3f}<br>b=%{y:.3f}<br>c=%{z:.3f}<br>" + unit
                       + "=%{value:.5f}<extra></extra>",
     )

@@ -65,7 +65,7 @@ def test_the_image_runs_its_pinned_cpu_torch_as_user_10001_from_the_wheel(engine
     assert lines[3].endswith("/site-packages/app/__init__.py"), out
     assert lines[4].endswith("/site-packages/landscapes/__init__.py"), out
     assert json.loads(lines[5].replace("'", '"')) == [  # plotly-partial.min.js: built by make
-        "funnelscope.js", "plotly-partial.min.js", "style.css", "upload-labels.js"]
+        "funnelscope.js", "plotly-partial.min.js", "scenarios.js", "style.css", "upload-labels.js"]
     assert lines[6].startswith("Location:") and "site-packages" in lines[6] and "Editable" not in out
     assert lines[-2].endswith("/funnelscope") and lines[-1].endswith("/landscapes"), out
 
@@ -101,7 +101,8 @@ def test_the_container_serves_the_page_and_its_assets(served):
     status, page = http(served["url"] + "/")
     assert status == 200 and b"Funnelscope" in page
     # plotly-partial.min.js: built by make (plotlyjs/) before the image, carried in app/assets/
-    for name in ("style.css", "funnelscope.js", "upload-labels.js", "plotly-partial.min.js"):
+    for name in ("style.css", "funnelscope.js", "scenarios.js", "upload-labels.js",
+                 "plotly-partial.min.js"):
         assert f"/assets/{name}".encode() in page
         status, body = http(served["url"] + f"/assets/{name}")
         assert status == 200 and body == (engines.REPO_ROOT / "app" / "assets" / name).read_bytes()

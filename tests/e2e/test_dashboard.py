@@ -126,9 +126,12 @@ def test_too_large_model_shows_a_readable_message(dashboard: Page, browser_error
     expect(message).to_contain_text("limit")
     expect(message).to_contain_text("n=128 with p=4")
     annotation = dashboard.evaluate(
-        f"() => ({GRAPH.format(id='right-surface')}.layout.annotations || []).map(a => a.text)"
+        f"() => ({GRAPH.format(id='right-path')}.layout.annotations || []).map(a => a.text)"
     )
     assert any("couplings" in text for text in annotation), annotation
+    # the surface drawn last stays until a view replaces it
+    kept = dashboard.evaluate(f"() => {GRAPH.format(id='right-surface')}.layout.title.text")
+    assert "p-spin glass" in kept, kept
     assert "Traceback" not in dashboard.content()
     expect(dashboard.locator("#left-message")).to_have_text("")
     assert browser_errors == []

@@ -15,17 +15,18 @@
 from playwright.sync_api import Page, expect
 
 from app import help as control_help
-from app import ids, layout, presets
+from app import ids, layout
 from app.ids import pid
 from tests.e2e.conftest import query, wait_query
 
 UPDATE_MS = 120_000  # a view computed after the page opens
 MAX_TABS = 250  # more Tab stops than the page has: the walk ends back on the page's body
-INTERACTIVE = ("RadioItems", "Dropdown", "Slider", "Input", "Upload", "Checklist", "Button")
+INTERACTIVE = ("RadioItems", "Dropdown", "Slider", "Input", "Textarea", "Upload", "Checklist",
+               "Button")
 # what the default page shows in the left panel (the Ising funnel, slice view): at least these
 DEFAULT_LEFT = (ids.MODEL, ids.VIEW, ids.ISING_N, ids.NATIVE_BIAS, ids.SEED, ids.SPAN,
                 ids.STEPS, ids.PLOT_KIND, ids.COLORSCALE, ids.LOG_SCALE, ids.CLIP,
-                ids.CONTOUR_LEVELS, ids.WEIGHT_DECAY, ids.CENTER, ids.DIRECTIONS, ids.PATH_FROM,
+                ids.CONTOUR_LEVELS, ids.CENTER, ids.DIRECTIONS, ids.PATH_FROM,
                 ids.PATH_TO, *ids.DOWNLOAD_BUTTONS.values())
 
 # The focused element's ring as drawn: on the element itself, or, for a (nearly) transparent
@@ -114,8 +115,7 @@ def test_tab_reaches_every_control_with_a_visible_focus(
     # Cancel shows only while a view computes (the default page may still refine its slices)
     cancel = pid("left", ids.CANCEL)
     controls = [c for c in visible(page, left_controls()) if c != cancel]
-    page_controls = [ids.COPY_LINK, ids.HELP,
-                     *(ids.scenario_link(p.key) for p in presets.PRESETS)]
+    page_controls = [ids.COPY_LINK, ids.SCENARIOS, ids.HELP]  # the guides are folded
     stops = tab_through(page, controls + page_controls)
 
     reached = {stop["control"] for stop in stops}

@@ -83,7 +83,7 @@ def test_upload_an_onnx_network_and_see_its_surface_and_path(
 
     dashboard.locator("#right-net-directions").click()
     dashboard.get_by_text("PCA of the trajectory or checkpoints", exact=True).click()
-    expect(dashboard.locator("#right-surface")).to_contain_text(
+    expect(dashboard.locator("#right-message")).to_contain_text(
         "upload a third checkpoint", timeout=UPDATE_MS)  # two checkpoints make no plane
     _upload(dashboard, "upload-checkpoint3", files["checkpoint3"])
     _wait_title(dashboard, "right", "PCA explained variance")

@@ -92,7 +92,7 @@ def test_a_preset_link_opens_both_panels_and_explains_them(
     expect(banner).to_be_visible(timeout=UPDATE_MS)
     expect(banner).to_contain_text(f"Scenario: {preset.title}")
     expect(banner).to_contain_text(preset.explanation)
-    expect(page.locator(f"#{ids.SCENARIOS}")).not_to_have_attribute(  # folded away
+    expect(page.locator(f"#{ids.SCENARIOS}")).not_to_have_attribute(  # folded: the note explains
         "open", "", timeout=UPDATE_MS)
     for side in ids.PANELS:
         view, text = EXPECTED[preset.key][side]
@@ -109,6 +109,8 @@ def test_clicking_a_scenario_link_applies_it_and_back_returns(
 ) -> None:
     page.goto(server_url + "/")
     scenarios = page.locator(f"#{ids.SCENARIOS}")
+    expect(scenarios).not_to_have_attribute("open", "")  # folded: the surfaces first
+    scenarios.locator("summary").click()
     expect(scenarios).to_have_attribute("open", "", timeout=UPDATE_MS)
     for preset in presets.PRESETS:  # every preset listed: its title links to its URL
         link = page.locator(f"#{ids.scenario_link(preset.key)}")

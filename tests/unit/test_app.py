@@ -3,9 +3,11 @@
 import hashlib
 import html
 import io
+import json
 
 import numpy as np
 import pytest
+from dash import no_update
 
 from app import controls, create_app, ids, panel_views
 from app.callbacks.downloads import download_file
@@ -109,7 +111,8 @@ def test_panel_errors_become_messages_not_exceptions(config):
     )
     surface, path, messages = panel_views.panel_figures(store, spec, slice_request, path_requests)
     assert any("use n <= 66 for p=4" in m for m in messages)
-    drawn = surface.layout.annotations[0].text  # wrapped to fit the panel, HTML-escaped
+    assert surface is None  # the surface on screen stays; the message says why
+    drawn = figures.message_figure(messages[0]).layout.annotations[0].text  # wrapped, escaped
     assert html.unescape(drawn.replace("<br>", " ")) == messages[0]
     assert all(len(html.unescape(line)) <= figures.MESSAGE_WIDTH for line in drawn.split("<br>"))
     assert drawn.count("<br>") >= 1 and "&lt;=" in drawn
@@ -200,6 +203,51 @@ def test_uploads_are_validated_before_they_are_stored(config, tmp_path):
     with pytest.raises(LandscapeError, match="X"):
         accept_upload(store.uploads, "data", _data_url(b"not a zip"), "x.npz", None)
     assert sorted(p.name for p in (config.cache_dir / "store" / "uploads").iterdir()) == stored
+
+
+def test_an_invalid_architecture_is_refused_under_its_field_not_the_drop_zones(config, tmp_path):
+    """Only a .pt file needs the Architecture field: with invalid JSON typed there, the field
+    says why, a .safetensors second checkpoint is still accepted, and the .pt one asks for an
+    architecture."""
+    import torch
+
+    from landscapes.networks.architectures import build_network
+    from landscapes.networks.uploads import save_checkpoint
+
+    app = create_app(config)
+    validate = next(entry["callback"].__wrapped__ for key, entry in app.callback_map.items()
+                    if f"left-{ids.UPLOADED}.data" in key)
+    arch = {"type": "mlp", "sizes": [2, 4, 2], "act": "relu"}
+    state = build_network(arch).state_dict()
+    good = save_checkpoint(tmp_path / "b.safetensors", arch, state, "cross_entropy")
+    torch.save(state, tmp_path / "a.pt")
+    slots = (ids.UPLOAD_CHECKPOINT, ids.UPLOAD_CHECKPOINT2, ids.UPLOAD_CHECKPOINT3,
+             ids.UPLOAD_DATA)
+    out = validate(
+        contents=dict.fromkeys(slots) | {
+            ids.UPLOAD_CHECKPOINT: _data_url((tmp_path / "a.pt").read_bytes()),
+            ids.UPLOAD_CHECKPOINT2: _data_url(good.read_bytes())},
+        arch_typed=1, arch_text="{sizes: [2", data="moons", loss=None,
+        filenames=dict.fromkeys(slots) | {ids.UPLOAD_CHECKPOINT: "a.pt",
+                                          ids.UPLOAD_CHECKPOINT2: "b.safetensors"})
+    statuses = out["statuses"]
+    assert "the architecture is not valid JSON" in statuses[ids.ARCH].children
+    assert statuses[ids.UPLOAD_CHECKPOINT2].children == "accepted: b.safetensors"
+    assert "the dashboard's Architecture field" in statuses[ids.UPLOAD_CHECKPOINT].children
+    assert set(out["keys"]) == {"checkpoint2"}
+    again = validate(  # the field left again, nothing changed: the view is not started again
+        contents=dict.fromkeys(slots) | {
+            ids.UPLOAD_CHECKPOINT: _data_url((tmp_path / "a.pt").read_bytes()),
+            ids.UPLOAD_CHECKPOINT2: _data_url(good.read_bytes())},
+        arch_typed=2, arch_text="{sizes: [2", data="moons", loss=None, current=out["keys"],
+        filenames=dict.fromkeys(slots) | {ids.UPLOAD_CHECKPOINT: "a.pt",
+                                          ids.UPLOAD_CHECKPOINT2: "b.safetensors"})
+    assert again["keys"] is no_update
+    fixed = validate(contents=dict.fromkeys(slots) | {
+                         ids.UPLOAD_CHECKPOINT: _data_url((tmp_path / "a.pt").read_bytes())},
+                     arch_typed=2, arch_text=json.dumps(arch), data="moons", loss=None,
+                     filenames=dict.fromkeys(slots) | {ids.UPLOAD_CHECKPOINT: "a.pt"})
+    assert fixed["statuses"][ids.ARCH] == "" and set(fixed["keys"]) == {"checkpoint"}
 
 
 @pytest.mark.parametrize("contents, filename, arch, words", [
@@ -499,6 +547,9 @@ def test_view_kinds_show_their_controls():
     spin = (ids.SPIN_VIEW_CONTROLS, ids.SPIN_PLANE_CONTROLS)  # path ends, slice plane
     assert shown("ising", "sweep", *spin) == (HIDDEN, HIDDEN)
     assert shown("pspin", "funnel", *spin) == (SHOWN, HIDDEN)  # the funnel draws no slice
+    # a glass's funnel or sweep is refused: no stale Ising tree, diagram or table under it
+    assert shown("pspin", "funnel", ids.FUNNEL_EXTRAS) == (HIDDEN,)
+    assert shown("network", "sweep", ids.SWEEP_TABLE) == (HIDDEN,)
     assert shown("ising", "slice", *spin) == (SHOWN, SHOWN)
     assert shown("network", "slice", *spin) == (HIDDEN, HIDDEN)  # the network's own
     assert shown("network", "slice", ids.UPLOAD_GROUP) == (HIDDEN,)
@@ -803,10 +854,13 @@ def test_a_main_figure_carries_a_digest_of_itself():
 @needs_node
 def test_a_job_surface_is_drawn_unless_the_graph_shows_it_already():
     """``showSurface`` (app/assets/funnelscope.js): the job's figure, or no_update (None) when
-    the graph's figure has the same digest; figures without one are always drawn."""
-    fig = {"data": [], "layout": {"datarevision": "abc"}}
-    plain = {"data": [], "layout": {}}
+    the graph's figure has the same digest; figures without one are always drawn -- except a
+    message (no traces) over a drawn view, which stays."""
+    fig = {"data": [{"type": "surface"}], "layout": {"datarevision": "abc"}}
+    plain = {"data": [{"type": "surface"}], "layout": {}}
+    message = {"data": [], "layout": {"annotations": [{"text": "upload a checkpoint"}]}}
     out = clientside.call("showSurface", [
         [fig, {"layout": {"datarevision": "abc"}}], [fig, {"layout": {"datarevision": "xyz"}}],
-        [fig, None], [plain, plain], [plain, fig]])
-    assert out == [None, fig, fig, plain, plain]
+        [fig, None], [plain, plain], [plain, fig], [message, fig], [message, None],
+        [message, {"data": [], "layout": {}}], [fig, message]])
+    assert out == [None, fig, fig, plain, plain, None, message, message, fig]

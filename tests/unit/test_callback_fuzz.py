@@ -378,7 +378,7 @@ def test_funnel_data_no_job_wrote_shows_the_empty_graph(served):
 
 
 def test_junk_in_the_visibility_click_and_url_callbacks_is_no_500(served):
-    styles = _call(served, "left-ising-controls", {"left-model.value": ["ising"]})
+    styles = _call(served, "left-model-field", {"left-model.value": ["ising"]})
     assert styles.status_code == 200
     for click in (5, "funnel", {"points": [{"customdata": "through:"}]}):
         response = _call(served, "left-path-to", {"left-tree.clickData": click})

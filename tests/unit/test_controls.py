@@ -20,9 +20,10 @@ from app.ids import pid
 from tests.unit.panels import components
 
 KINDS = {"slider": dcc.Slider, "radio": dcc.RadioItems, "dropdown": dcc.Dropdown,
-         "checklist": dcc.Checklist, "number": dcc.Input, "text": dcc.Input,
+         "checklist": dcc.Checklist, "number": dcc.Input, "textarea": dcc.Textarea,
          "upload": dcc.Upload}
-VALUE_COMPONENTS = (dcc.Slider, dcc.RadioItems, dcc.Dropdown, dcc.Checklist, dcc.Input)
+VALUE_COMPONENTS = (dcc.Slider, dcc.RadioItems, dcc.Dropdown, dcc.Checklist, dcc.Input,
+                    dcc.Textarea)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_every_control_is_on_the_page_as_the_schema_says(page, side):
     for c in CONTROLS:
         component = found[pid(side, c.name)]
         assert isinstance(component, KINDS[c.kind]), c.name
-        if c.kind not in ("text", "upload"):  # a drop zone holds a file, not a value
+        if c.kind not in ("textarea", "upload"):  # a drop zone holds a file, not a value
             assert component.value == c.default_for(side), c.name
         if c.options:
             assert list(component.options) == list(c.options), c.name
@@ -127,10 +128,28 @@ def test_the_old_view_kind_key_still_opens_a_view():
     assert urlstate.canonical("?l.view-kind=funnel") == "?l.view=funnel"
 
 
-def test_a_group_of_controls_shares_its_families_and_views():
-    for area in {c.area for c in CONTROLS if c.area}:
-        members = {(c.families, c.views) for c in CONTROLS if c.area == area}
-        assert len(members) == 1, area
+@pytest.mark.parametrize(("family", "view"), list(itertools.product(sorted(FAMILIES), sorted(VIEWS))))
+def test_a_group_shows_exactly_where_one_of_its_controls_applies(family, view):
+    """No empty group (a title over nothing), and no applying control in a hidden group."""
+    shown = controls.visible({ids.MODEL: family, ids.VIEW: view, ids.NET_SOURCE: "moons-mlp"})
+    groups = {c.area for c in CONTROLS if c.area} - {ids.UPLOAD_GROUP}
+    for area in groups:
+        members = [c for c in CONTROLS if c.area == area]
+        assert shown[area] == any(c.applies(family, view) for c in members), area
+    for box, areas in controls.BOXES.items():
+        assert shown[box] == any(c.applies(family, view) for c in CONTROLS if c.area in areas)
+
+
+def test_controls_that_do_nothing_for_a_view_are_not_shown():
+    """Weight decay only reshapes a network's loss; the sweep sets N itself."""
+    def shown(family: str, view: str) -> set[str]:
+        return {c.name for c in CONTROLS if controls.visible(
+            {ids.MODEL: family, ids.VIEW: view})[controls.field_id(c.name)]}
+
+    assert ids.WEIGHT_DECAY not in shown("ising", "slice") | shown("pspin", "slice")
+    assert ids.WEIGHT_DECAY in shown("network", "slice")
+    assert ids.ISING_N not in shown("ising", "sweep") and ids.ISING_N in shown("ising", "funnel")
+    assert ids.NATIVE_BIAS in shown("ising", "sweep")  # the sweep's models have it
 
 
 @pytest.mark.parametrize(("family", "view"), list(itertools.product(sorted(FAMILIES), sorted(VIEWS))))

@@ -212,7 +212,7 @@ def test_a_read_only_cache_dir_is_named_and_views_still_compute(disk, caplog):
     # a valid upload is not "unreadable": the page says the server cannot store it
     out = upload_callback(app)(
         contents={slot: None for slot in UPLOAD_SLOTS} | {ids.UPLOAD_DATA: npz_upload()},
-        arch_text=None, data=None, loss=None,
+        arch_typed=None, arch_text=None, data=None, loss=None,
         filenames={slot: None for slot in UPLOAD_SLOTS} | {ids.UPLOAD_DATA: "points.npz"})
     status = out["statuses"][ids.UPLOAD_DATA]
     assert status.children.startswith("points.npz was read but cannot be stored on the server: ")

@@ -131,9 +131,10 @@ def test_entries_are_unique_and_short() -> None:
 
 def test_the_help_panel_lists_every_entry_folded_near_the_top(page: html.Div) -> None:
     top = list(page.children)
-    panel = next(c for c in top if getattr(c, "id", None) == ids.HELP)
+    guides = next(c for c in top if getattr(c, "className", None) == "guides")
+    panel = next(c for c in guides.children if getattr(c, "id", None) == ids.HELP)
     assert isinstance(panel, html.Details) and not panel.open
-    assert top.index(panel) < next(i for i, c in enumerate(top) if isinstance(c, html.Main))
+    assert top.index(guides) < next(i for i, c in enumerate(top) if isinstance(c, html.Main))
     summary, _, listing = panel.children
     assert isinstance(summary, html.Summary) and summary.children == control_help.SUMMARY
     shown = [(dt.children, dd.children) for dt, dd in zip(listing.children[::2],

@@ -2,7 +2,7 @@
 page lists them as links and explains the one its URL opens."""
 
 import pytest
-from dash import dcc, html, no_update
+from dash import dcc, html
 
 from app import ids, layout, presets, urlstate
 from app.controls import URL_NAMES
@@ -56,10 +56,11 @@ def test_the_page_lists_every_preset_as_a_link_to_its_url_with_its_explanation()
     page = layout.build()
     found = {getattr(c, "id", None): c for c in components(page)}
     section = found[ids.SCENARIOS]
-    assert isinstance(section, html.Details) and section.open is True
-    order = [getattr(c, "id", None) for c in page.children]
+    assert isinstance(section, html.Details) and section.open is False  # the surfaces first
+    order = [getattr(c, "id", None) or getattr(c, "className", None) for c in page.children]
     # near the top: after the header, before the active scenario's note and the panels
-    assert order.index(ids.SCENARIOS) < order.index(ids.ACTIVE_SCENARIO)
+    assert section in page.children[order.index("guides")].children
+    assert order.index("guides") < order.index(ids.ACTIVE_SCENARIO)
     assert isinstance(page.children[-1], html.Main)
     items = [c for c in components(section) if isinstance(c, html.Li)]
     assert len(items) == len(presets.PRESETS)
@@ -79,8 +80,8 @@ def test_the_note_above_the_panels_explains_the_preset_the_url_opens(app, preset
                 if f"{ids.ACTIVE_SCENARIO}.children" in key)
     pairs = preset.search().lstrip("?").split("&")
     out = show("?" + "&".join(reversed(pairs)))  # any order
-    children, style, open_ = out["note"], out["style"], out["open"]
-    assert style == layout.SHOWN and open_ is False  # the list folds: the note explains
+    children, style = out["note"], out["style"]
+    assert style == layout.SHOWN
     text = [c.children for c in children]
     assert text[0] == f"Scenario: {preset.title}" and text[1] == preset.explanation
 
@@ -92,7 +93,6 @@ def test_the_note_is_hidden_when_the_url_opens_no_preset(app):
                                "left": {**presets.PRESETS[0].panels()["left"], ids.SEED: 4}})
     for search in ("", None, changed, "?zzz=1"):
         out = show(search)
-        children, style, open_ = out["note"], out["style"], out["open"]
+        children, style = out["note"], out["style"]
         assert children == [] and style == layout.HIDDEN
-        assert open_ is no_update  # the list is never reopened from here: no jump
     assert layout.active_scenario(None) == ([], layout.HIDDEN)

@@ -118,7 +118,7 @@ def _page_labels() -> set[str]:
 
 def test_bold_names_are_labels_on_the_page(text):
     bold = {re.sub(r"\s+", " ", b) for b in re.findall(r"\*\*([^*]+)\*\*", text)} - set(PARTS)
-    assert {"Copy link", "Guided scenarios", "Weight decay (networks)"} <= bold
+    assert {"Copy link", "Guided scenarios", "Weight decay"} <= bold
     assert sorted(bold - _page_labels()) == []
 
 
@@ -164,7 +164,7 @@ def _panel(store, key: str, side: str) -> panel_views.PanelOutput:
     """What panel ``side`` of preset ``key`` shows (as the page computes it)."""
     panel = presets.by_key(key).panels()[side]
     controls = {name: panel[name] for name in MODEL_NAMES}
-    display = display_of(panel)
+    display = display_of(panel, controls)
     return panel_output(store, controls, {}, display=display)
 
 
