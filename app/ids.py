@@ -68,6 +68,7 @@ SURFACE = "surface"
 PATH = "path"
 DRAWN = "drawn"  # the display options the last computed slice was drawn with (dcc.Store)
 JOB_SURFACE = "job-surface"  # the figure a panel's job ends with (dcc.Store; drawn if new)
+JOB_PATH = "job-path"  # the path figure a panel's job ends with (dcc.Store; redrawn on display)
 MESSAGE = "message"
 SLICE_CONTROLS = "slice-controls"  # span and grid: slice view only
 FUNNEL_CONTROLS = "funnel-controls"  # funnel view only

@@ -149,6 +149,7 @@ def panel(side: str) -> html.Section:
             dcc.Loading(graph(side, ids.SURFACE), type="circle"),
             dcc.Store(id=pid(side, ids.DRAWN)),
             dcc.Store(id=pid(side, ids.JOB_SURFACE)),
+            dcc.Store(id=pid(side, ids.JOB_PATH)),
             download_row(side),
             _funnel_extras(side),
             dcc.Loading(graph(side, ids.PATH, style=style(shown[ids.PATH])), type="dot"),

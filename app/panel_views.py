@@ -146,7 +146,7 @@ def panel_figures(store: ViewStore, spec: dict, slice_request: dict, path_reques
     hint = "upload a second checkpoint to see a path" if not path_requests else "no path to show"
     if surface is None:  # the slice's own message says what is missing first
         hint = messages[0]
-    return surface, _path_figure(store, spec, path_requests, messages, hint), messages
+    return surface, _path_figure(store, spec, path_requests, messages, hint, display), messages
 
 
 def slice_panel(store: ViewStore, spec: dict, slice_request: dict, path_requests: list[dict],
@@ -233,7 +233,8 @@ def slice_preview(store: ViewStore, spec: dict, slice_request: dict,
 
 
 def _path_figure(store: ViewStore, spec: dict, path_requests: list[dict],
-                 messages: list[str], hint: str = "no path to show") -> go.Figure:
+                 messages: list[str], hint: str = "no path to show",
+                 display: dict | None = None) -> go.Figure:
     paths: list[Slice] = []
     for request in path_requests:
         try:
@@ -241,7 +242,22 @@ def _path_figure(store: ViewStore, spec: dict, path_requests: list[dict],
         except LandscapeError as exc:
             if str(exc) not in messages:
                 messages.append(str(exc))
-    return figures.path_figure(paths) if paths else figures.message_figure(hint)
+    return figures.path_figure(paths, display) if paths else figures.message_figure(hint)
+
+
+def path_redisplay(store: ViewStore, view: str, requests: "PanelRequests",
+                   display: dict | None) -> go.Figure | None:
+    """The path graph of a panel showing View ``view``, drawn with new display options from
+    the cache: None when that view draws no paths for the panel's model, or a path is not
+    cached (the job's own figure stands then: a message, or paths it draws itself). Raises
+    LandscapeError for a request that names no view (an upload that is missing)."""
+    entry = panel_view(view)
+    if not entry.paths or entry.main(requests) is None:
+        return None
+    paths = [store.cached(requests.spec, request) for request in requests.path_requests]
+    if not paths or not all(isinstance(path, Slice) for path in paths):
+        return None
+    return figures.path_figure([_as(Slice, path) for path in paths], display)
 
 
 FUNNEL_DATA_KEYS = {"q", "temperatures", "free_energy", "barrier", "folding_temperature", "n"}
@@ -338,7 +354,7 @@ def funnel_panel(store: ViewStore, spec: dict, path_requests: list[dict],
     a, meta = result.arrays, result.meta
     surface = main_figure(result, display)
     messages: list[str] = []
-    path = _path_figure(store, spec, path_requests, messages)
+    path = _path_figure(store, spec, path_requests, messages, display=display)
     tree = funnel_figures.disconnectivity_figure(a["minimum_energies"], a["merges"],
                                                  a["basin_share"], a["minima"])
     tree.update_layout(
@@ -403,10 +419,12 @@ class PanelRequests:
 class PanelView:
     """One value of the View control: the view its main graph shows (``main``: what its
     Download buttons save; None where the panel shows no view for the model) and what the
-    panel shows (``show(store, requests, progress, display, preview)``)."""
+    panel shows (``show(store, requests, progress, display, preview)``); ``paths``: whether its
+    path graph draws the panel's paths."""
 
     main: Callable[[PanelRequests], dict | None]
     show: Callable[..., PanelOutput]
+    paths: bool = False  # its path graph draws the panel's paths (with the display options)
 
 
 def _network_upload(spec: dict) -> bool:
@@ -422,12 +440,14 @@ PANEL_VIEWS: dict[str, PanelView] = {
     "slice": PanelView(
         main=lambda r: r.slice_request,
         show=lambda store, r, progress, display, preview: slice_panel(
-            store, r.spec, r.slice_request, r.path_requests, progress, display, preview)),
+            store, r.spec, r.slice_request, r.path_requests, progress, display, preview),
+        paths=True),
     "funnel": PanelView(
         main=lambda r: ({**FUNNEL_VIEW, "reference": r.reference}
                         if _served(r.spec, "funnel") else None),
         show=lambda store, r, progress, display, preview: funnel_panel(
-            store, r.spec, r.path_requests, r.reference, progress, display)),
+            store, r.spec, r.path_requests, r.reference, progress, display),
+        paths=True),
     "sweep": PanelView(
         main=lambda r: dict(SWEEP_VIEW) if _served(r.spec, "sweep") else None,
         show=lambda store, r, progress, display, preview: sweep_panel(store, r.spec, progress)),

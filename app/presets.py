@@ -43,7 +43,10 @@ PRESETS = (
         "state (|Q| near 1) below the folding temperature T_f and moves to Q = 0 above it (for "
         "this instance folding is downhill: no free-energy barrier on the way). The unbiased one "
         "is a glass: many minima of nearly equal energy, a banyan tree, no folding temperature: "
-        "no native state to fold into. Click a leaf of a tree to follow the path to that minimum.",
+        "no native state to fold into. Its 3-D \"funnel\" rises to a spike: the tip is its "
+        "native state, for a glass just a random state, far above the low states at the rim (the "
+        "title says so); set Overlap with to ground state to centre it on its lowest state. Click "
+        "a leaf of a tree to follow the path to that minimum.",
         left={**ISING_FUNNEL, ids.NATIVE_BIAS: 2.0},
         right={**ISING_FUNNEL, ids.NATIVE_BIAS: 0.0},
     ),

@@ -217,6 +217,7 @@ def register(app: Dash, store: ViewStore, manager, torch_threads: int = 1,
         _register_job(app, store, side, manager, torch_threads, slots or fairness.Unlimited(),
                       nice, processes)
         _register_redraws(app, store, side)
+        _register_path(app, store, side)
         _register_visibility(app, side)
         _register_funnel_extras(app, side)
 
@@ -227,7 +228,7 @@ def _register_job(app: Dash, store: ViewStore, side: str, manager, torch_threads
     @app.callback(
         output={
             "surface": Output(pid(side, ids.JOB_SURFACE), "data"),  # drawn if new (showSurface)
-            "path": Output(pid(side, ids.PATH), "figure"),
+            "path": Output(pid(side, ids.JOB_PATH), "data"),  # drawn by path_shown
             "message": Output(pid(side, ids.MESSAGE), "children"),
             "tree": Output(pid(side, ids.TREE), "figure"),
             "diagram": Output(pid(side, ids.DIAGRAM), "figure"),
@@ -353,6 +354,30 @@ def _register_opening_previews(app: Dash, store: ViewStore) -> None:
         thread until the first surface is rasterized (about a second here)."""
         return {side: cached_preview(store, side, controls[side], uploaded[side], display[side])
                 for side in ids.PANELS}
+
+
+def _register_path(app: Dash, store: ViewStore, side: str) -> None:
+
+    @app.callback(
+        output=Output(pid(side, ids.PATH), "figure"),
+        inputs={"job": Input(pid(side, ids.JOB_PATH), "data"),
+                "display": settings_inputs(side, DISPLAY_NAMES)},
+        state={"controls": settings_inputs(side, MODEL_NAMES, State),
+               "uploaded": State(pid(side, ids.UPLOADED), "data")},
+        prevent_initial_call=True,
+    )
+    def path_shown(job, display, controls, uploaded):
+        """The path graph: the job's figure, or, where the panel's paths are cached, the paths
+        drawn with the display options now set (also when they moved while the job ran)."""
+        try:
+            fig = panel_views.path_redisplay(store, controls[ids.VIEW],
+                                             panel_requests(controls, uploaded),
+                                             display_of(display, controls))
+        except LandscapeError:  # no view for these settings: the job's figure says why
+            fig = None
+        if fig is not None:
+            return fig
+        return job if ctx.triggered_id == pid(side, ids.JOB_PATH) and job else no_update
 
 
 def _register_visibility(app: Dash, side: str) -> None:

@@ -21,6 +21,7 @@ Q = native overlap over its N+1 exact values, minima mirror-folded: a minimum an
 are one entry with overlap |Q|). Nothing here draws random numbers.
 """
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -293,10 +294,11 @@ def funnel_surface_figure(q_values: np.ndarray, q_lowest_energy: np.ndarray, q_e
     )
     fig = go.Figure([surface, minima])
     depth = rings.lowest_energy[0] - rings.lowest_energy[-1]
+    heading = title or (f"folding funnel: rim-to-tip depth {depth:+.3f} per spin, {m_e.size} "
+                        f"{'minimum' if m_e.size == 1 else 'minima'} (mirror pairs as one)")
+    lines = [heading, *inverted_note(depth)]
     fig.update_layout(
-        title={"text": title or f"folding funnel: rim-to-tip depth {depth:+.3f} per spin, "
-                                f"{m_e.size} {'minimum' if m_e.size == 1 else 'minima'} (mirror "
-                                f"pairs as one)", "font": {"size": 14}},
+        title={"text": "<br>".join(lines), "font": {"size": 14}},
         scene={
             "xaxis": {"title": {"text": "x (radius = S(|Q|)/S_max)"}},
             "yaxis": {"title": {"text": "y"}},
@@ -304,9 +306,31 @@ def funnel_surface_figure(q_values: np.ndarray, q_lowest_energy: np.ndarray, q_e
             "camera": DEFAULT_CAMERA,
             "aspectmode": "cube",
         },
-        uirevision="landscape", showlegend=False, margin=SCENE_MARGIN,
+        uirevision="landscape", showlegend=False,
+        margin={**SCENE_MARGIN, "t": SCENE_MARGIN["t"] + 18 * (len(lines) - 1)},
     )
     return fig
+
+
+NOTE_WIDTH = 80  # characters per title line: a 3D panel's title fits about 90 at 14 px
+
+
+def inverted_note(depth: float) -> list[str]:
+    """The lines that explain a funnel drawn upside down (``depth``: the rim's lowest energy
+    minus the tip's, per spin; negative when the tip is higher), else none.
+
+    The tip is the reference state of the overlap Q. A glass has no native state: its
+    "native" reference is a random state, far above the low states at the rim, so its surface
+    rises to a spike where a funnel would narrow to its lowest point (a weakly biased model's
+    native state can lie above the rim too: N = 8, J0 = 1.5).
+    """
+    if depth >= 0:
+        return []
+    note = (f"inverted: the tip (|Q| = 1, the reference state) lies {-depth:.3f} per spin "
+            "above the rim's lowest energy, so nothing funnels into it. The native state is a "
+            "low state only under a strong bias J0 (a glass's is a random state): measure Q "
+            "from the ground state instead.")
+    return textwrap.wrap(note, NOTE_WIDTH)
 
 
 def funnel_view_figure(result: ViewResult, display: dict | None = None) -> go.Figure:
@@ -427,6 +451,8 @@ def free_energy_title(q: np.ndarray, free: np.ndarray, temperature: float,
     if barrier > 1e-12:
         note = (f"two-state: barrier {barrier:.4f} per spin between unfolded and native minima"
                 f" = {n * barrier / temperature:.2f} kT")
+    elif folding_temperature is None or not np.isfinite(folding_temperature):
+        return line  # no native basin is ever the lowest: "downhill" to it would be false
     else:
         note = "downhill: no free-energy barrier between unfolded and native"
     return line + "<br>" + note
@@ -463,6 +489,18 @@ SWEEP_PANELS = (
     ("largest barrier into the ground basin", "per spin"),
     ("folding temperature T_f", "T_f"),
 )
+#: the range each sweep quantity can take (a share, a count of at least one minimum, a barrier
+#: and a temperature that cannot be negative): its error bars stop at the ends
+SWEEP_BOUNDS = ((0.0, 1.0), (1.0, np.inf), (0.0, np.inf), (0.0, np.inf))
+
+
+def bounded_error(mean: np.ndarray, std: np.ndarray, bounds: tuple[float, float]) -> dict:
+    """A Plotly ``error_y`` of mean +- std that stops at the ends of ``bounds`` (a basin share's
+    bar never above 1, a barrier's never below 0): asymmetric where an end cuts it."""
+    lo, hi = bounds
+    return {"type": "data", "symmetric": False, "visible": True,
+            "array": np.minimum(std, np.maximum(hi - mean, 0.0)),
+            "arrayminus": np.minimum(std, np.maximum(mean - lo, 0.0))}
 
 
 def seed_mean_std(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -482,7 +520,8 @@ def sweep_figure(sizes: np.ndarray, ground_basin_share: np.ndarray, minima_count
     """How the funnel sharpens with size: mean +- std over seeds (axis 1) of each quantity against
     N, one panel each (shared N axis), every seed a faint dot behind. ``folding_temperature``
     (S, K), NaN where a seed has none, adds a fourth panel; its mean is over the seeds that have
-    one. The minima count is on a log axis (a glass's minima grow exponentially with N).
+    one. The minima count is on a log axis (a glass's minima grow exponentially with N). Error
+    bars stop at the ends of each quantity's range (:data:`SWEEP_BOUNDS`).
     Traces come in pairs per panel: ``"<panel>: seeds"`` then ``"<panel>: mean +- std"``.
     """
     sizes = np.asarray(sizes, dtype=np.float64)
@@ -492,7 +531,8 @@ def sweep_figure(sizes: np.ndarray, ground_basin_share: np.ndarray, minima_count
     panels = SWEEP_PANELS[: len(series)]
     fig = make_subplots(rows=len(series), cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=[name for name, _ in panels])
-    for row, ((name, unit), values) in enumerate(zip(panels, series, strict=True), start=1):
+    for row, ((name, unit), values, bounds) in enumerate(
+            zip(panels, series, SWEEP_BOUNDS[: len(series)], strict=True), start=1):
         v = np.asarray(values, dtype=np.float64)
         mean, std, _ = seed_mean_std(v)
         xs = np.repeat(sizes, v.shape[1])
@@ -501,13 +541,14 @@ def sweep_figure(sizes: np.ndarray, ground_basin_share: np.ndarray, minima_count
                                  hovertemplate="N=%{x}<br>%{y:.4g}<extra>seed</extra>"),
                       row=row, col=1)
         fig.add_trace(go.Scatter(x=sizes, y=mean, mode="lines+markers", name=f"{name}: mean +- std",
-                                 error_y={"type": "data", "array": std, "visible": True},
+                                 error_y=bounded_error(mean, std, bounds),
                                  line={"color": "#1f77b4", "width": 2},
                                  hovertemplate="N=%{x}<br>mean %{y:.4g}<extra></extra>"),
                       row=row, col=1)
         axis: dict[str, object] = {"title": {"text": unit}}
         if row == 2 and np.all(v[np.isfinite(v)] > 0):
             axis["type"] = "log"
+            axis["dtick"] = "D2"  # 2, 5, 10, 20, 50: every digit crowded a short log axis
         fig.update_yaxes(**axis, row=row, col=1)
     fig.update_xaxes(title={"text": "number of spins N"}, row=len(series), col=1)
     fig.update_layout(showlegend=False, height=180 * len(series) + 60,

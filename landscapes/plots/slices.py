@@ -99,7 +99,8 @@ def display_values(values: np.ndarray, unit: str, display: dict | None = None
     notes = []
     finite = np.isfinite(z)
     if not finite.all():
-        notes.append(f"{int((~finite).sum())} non-finite values (diverged) shown as gaps")
+        gaps = int((~finite).sum())
+        notes.append(f"{_count(gaps, 'non-finite value')} (diverged) shown as gaps")
         z = np.where(finite, z, np.nan)
     label = unit
     if d["log"]:
@@ -112,8 +113,14 @@ def display_values(values: np.ndarray, unit: str, display: dict | None = None
         above = int(np.sum(z > cap))
         if above:
             z = np.minimum(z, cap)  # NaN stays NaN
-            notes.append(f"{above} values above the {d['clip']:g}th percentile ({cap:.4g}) clipped")
+            notes.append(f"{_count(above, 'value')} above the {d['clip']:g}th percentile "
+                         f"({cap:.4g}) clipped")
     return z.astype(np.float32), label, notes
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 value``, ``26 values``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def contour_spacing(z: np.ndarray, levels: int) -> dict | None:
@@ -370,78 +377,102 @@ def volume_figure(result: Slice, display: dict | None = None) -> go.Figure:
 
 
 def path_view_figure(path: Slice, display: dict | None = None) -> go.Figure:
-    """One path as the dashboard's path graph draws it (:func:`path_figure`; ``display`` is
-    accepted for the uniform figure signature and changes nothing)."""
-    return path_figure([path])
+    """One path as the dashboard's path graph draws it (:func:`path_figure`)."""
+    return path_figure([path], display)
 
 
-def path_figure(paths: list[Slice]) -> go.Figure:
+def readable_range(arc: np.ndarray, values: list[np.ndarray]) -> tuple[float, float] | None:
+    """The y range that keeps the segment between a path's two ends readable, or None when the
+    whole path already is.
+
+    ``arc``: the path's parameter (0 at its start, 1 at its end; a straight line of networks
+    runs on beyond both ends); ``values``: its lines, as drawn. Where the values outside
+    [0, 1] reach more than five times the segment's height above the lowest value (the
+    segment would fill less than a fifth of the graph: the digits CNN's loss shoots up to
+    about 80,000 past alpha = 1.2 while the segment falls from 2.3 to 0), the range stops a
+    little above the segment's highest value; None otherwise.
+    """
+    shown = np.asarray(values, dtype=np.float64)
+    inside = (arc >= 0) & (arc <= 1)
+    every, segment = shown[np.isfinite(shown)], shown[:, inside]
+    segment = segment[np.isfinite(segment)]
+    if every.size == 0 or segment.size == 0:
+        return None
+    lo, hi, top = float(every.min()), float(every.max()), float(segment.max())
+    if hi - lo <= 5 * (top - lo):
+        return None
+    pad = 0.05 * (top - lo) or 0.05 * abs(top) or 0.05
+    return lo - pad, top + pad
+
+
+def path_figure(paths: list[Slice], display: dict | None = None) -> go.Figure:
     """Energy along one or more paths between the same two points, against the arc fraction.
 
     A network path shows its train and test loss (and, for a Bezier curve, the straight line).
+    ``display``'s log scale and clipping apply as on the surface (:func:`display_values`, one
+    percentile over every line); where the path runs on beyond its ends to values that would
+    flatten the segment between them, the y range keeps that segment readable
+    (:func:`readable_range`) and the title says how high the rest goes.
     """
-    if paths[0].meta["unit"] == "loss":
-        return _network_path_figure(paths[0])
-    fig = go.Figure()
-    for path in paths:
-        kind = path.meta["path_kind"]
-        fig.add_trace(
-            go.Scatter(
-                x=path.extras["arc"].astype(np.float32),
-                y=path.values.astype(np.float32),
-                mode="lines",
-                name=kind,
-                line={"color": PATH_COLORS.get(kind), "width": 2},
-                hovertemplate="%{x:.3f}: %{y:.5f}<extra>" + kind + "</extra>",
-            )
-        )
-    view = paths[0].meta["view"]
+    first, meta = paths[0], paths[0].meta
+    arc = np.asarray(first.extras["arc"], dtype=np.float64)
+    lines: list[tuple[str, np.ndarray, str | None, str]]  # name, values, colour, dash
+    if meta["unit"] == "loss":
+        lines = [("train", first.values, "#1f77b4", "solid"),
+                 ("test", first.extras["test_loss"], "#ff7f0e", "solid")]
+        if "line_loss" in first.extras:
+            lines.append(("straight line (train)", first.extras["line_loss"], "#7f7f7f", "dash"))
+        title, unit, x_title = _network_path_words(first)
+    else:
+        lines = [(p.meta["path_kind"], p.values, PATH_COLORS.get(p.meta["path_kind"]), "solid")
+                 for p in paths]
+        title = f"path {meta['view']['from']} -> {meta['view']['to']}"
+        unit, x_title = meta["unit"], "fraction of the way (angle for geodesic, t for linear)"
+    joined, label, notes = display_values(np.concatenate([np.ravel(v) for _, v, _, _ in lines]),
+                                          unit, display)
+    shown = np.split(joined, np.cumsum([np.size(v) for _, v, _, _ in lines])[:-1])
+    span = readable_range(arc, shown)
+    if span is not None:
+        beyond = np.nanmax(np.where((arc >= 0) & (arc <= 1), np.nan, np.asarray(shown)))
+        notes.append(f"axis cut to the part between the ends; beyond them up to {beyond:.4g} "
+                     "(log scale shows all)")
+    fig = go.Figure([
+        go.Scatter(x=arc.astype(np.float32), y=y, mode="lines", name=name,
+                   line={"color": color, "dash": dash, "width": 2},
+                   hovertemplate="%{x:.3f}: %{y:.5g}<extra>" + name + "</extra>")
+        for (name, _, color, dash), y in zip(lines, shown, strict=True)
+    ])
     fig.update_layout(
-        title={"text": f"path {view['from']} -> {view['to']}", "font": {"size": 13}},
-        xaxis={"title": {"text": "fraction of the way (angle for geodesic, t for linear)"}},
-        yaxis={"title": {"text": paths[0].meta["unit"]}},
+        title={"text": "<br>".join([title, *notes]), "font": {"size": 13}},
+        xaxis={"title": {"text": x_title}},
+        yaxis={"title": {"text": label}, **({"range": list(span)} if span else {})},
         legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
-        margin={"l": 60, "r": 10, "t": 40, "b": 50},
+        margin={"l": 60, "r": 10, "t": 40 + 16 * len(notes), "b": 50},
         height=260,
     )
     return fig
 
 
-def _network_path_figure(path: Slice) -> go.Figure:
+def _network_path_words(path: Slice) -> tuple[str, str, str]:
+    """(title, loss unit, x-axis title) of a network path."""
     view, meta = path.meta["view"], path.meta
-    x = path.extras["arc"].astype(np.float32)
-    lines = [("train", path.values, "#1f77b4", "solid"),
-             ("test", path.extras["test_loss"], "#ff7f0e", "solid")]
-    if "line_loss" in path.extras:
-        lines.append(("straight line (train)", path.extras["line_loss"], "#7f7f7f", "dash"))
-    fig = go.Figure([
-        go.Scatter(x=x, y=np.asarray(y, dtype=np.float32), mode="lines", name=name,
-                   line={"color": color, "dash": dash, "width": 2})
-        for name, y, color, dash in lines
-    ])
     kind = "Bezier curve" if view["kind"] == "bezier" else "straight line"
     barrier = f"barrier {meta['barrier']:.3g}"
     if "line_barrier" in meta:
         barrier += f" (straight line {meta['line_barrier']:.3g})"
-    fig.update_layout(
-        title={"text": f"{kind} {view['from']} -> {view['to']}: {barrier}", "font": {"size": 13}},
-        xaxis={"title": {"text": "alpha (0 = start, 1 = end)" if view["kind"] == "linear"
-                         else "t along the curve"}},
-        yaxis={"title": {"text": meta["loss_unit"]}},
-        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
-        margin={"l": 60, "r": 10, "t": 40, "b": 50},
-        height=260,
-    )
-    return fig
+    x_title = "alpha (0 = start, 1 = end)" if view["kind"] == "linear" else "t along the curve"
+    return f"{kind} {view['from']} -> {view['to']}: {barrier}", meta["loss_unit"], x_title
 
 
 def message_figure(text: str) -> go.Figure:
-    """An empty figure showing ``text`` (for errors and empty states), wrapped to fit a panel."""
+    """An empty figure showing ``text`` (for errors and empty states), wrapped to fit a panel,
+    on the page's own background (no grey plot area standing in for a graph)."""
     lines = textwrap.wrap(text, MESSAGE_WIDTH, break_on_hyphens=False) or [""]
     fig = go.Figure()
     fig.update_layout(
         xaxis={"visible": False},
         yaxis={"visible": False},
+        plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)",
         annotations=[{"text": "<br>".join(html.escape(line) for line in lines),
                       "showarrow": False, "font": {"size": 14}}],
         margin={"l": 0, "r": 0, "t": 0, "b": 0},

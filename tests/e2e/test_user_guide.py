@@ -160,6 +160,10 @@ def test_network_slice_display_options_and_downloads(
         f"() => {graph}?.data?.[0]?.type === 'contour' && "
         f"({graph}.data[0].colorbar?.title?.text || '').startsWith('log10')", timeout=UPDATE_MS)
     assert "shown linear" not in title(dashboard, "left-surface")  # a loss is positive
+    path = GRAPH.format(id="left-path")  # the path plot follows the log scale too
+    dashboard.wait_for_function(
+        f"() => ({path}?.layout?.yaxis?.title?.text || '').startsWith('log10')",
+        timeout=UPDATE_MS)
     expect(dashboard.locator("#left-progress-row")).to_be_hidden()  # nothing was recomputed
 
     # the download row under the graph: the view on screen as a file

@@ -15,6 +15,7 @@ from app.callbacks.panels import (
     clicked_state,
     display_options,
     panel_output,
+    panel_requests,
     redrawn,
     slice_request_of,
     with_option,
@@ -143,14 +144,15 @@ def test_layout_has_both_panels_and_callbacks_are_per_app(config):
         for name in (*MODEL_NAMES, ids.SURFACE, ids.PATH, ids.MESSAGE):
             assert ids.pid(side, name) in layout_ids
     other = create_app(config)
-    # per panel: compute, its surface shown if new, preview, redraw, show controls, F(Q; T)
+    # per panel: compute, its surface shown if new, preview, redraw, the path graph, show
+    # controls, F(Q; T)
     # slider, tree click, uploads,
     # an opened export, downloads, cancel note; the camera sync and the URL camera, the URL
     # writer, its push, the page's URL watch (it starts the panels), both panels' first
     # previews, the URL reader, copy link,
     # the active guided scenario, the status, the session's client id (fair job slots) -- and
     # no leak
-    assert len(app.callback_map) == len(other.callback_map) == 31
+    assert len(app.callback_map) == len(other.callback_map) == 33
 
 
 def test_first_page_and_layout_are_served(config):
@@ -796,6 +798,30 @@ def test_display_options_changed_while_a_job_ran_are_applied_when_it_ends(config
                                np.minimum(result.values, cap), rtol=1e-6)
     assert redrawn(store, panel, {}, new, drawn=new) is None  # drawn so already
     assert redrawn(store, {**panel, ids.VIEW: "funnel"}, {}, new) is None
+
+
+def test_the_path_graph_is_redrawn_with_the_display_options_from_the_cache(config, monkeypatch):
+    store = create_app(config).server.extensions["funnelscope_store"]
+    panel = panel_controls(**{ids.MODEL: "ising", ids.ISING_N: 10, ids.STEPS: 9})
+    requests = panel_requests(panel, {})
+    clip = display_options("Viridis", [], 95)
+    assert panel_views.path_redisplay(store, "slice", requests, clip) is None  # nothing cached
+    panel_output(store, panel, {})  # the job: computes and caches the slice and its paths
+    monkeypatch.setattr(views, "compute", lambda *a, **k: pytest.fail("recomputed"))
+    fig = panel_views.path_redisplay(store, "slice", requests, clip)
+    paths = [store.cached(requests.spec, r) for r in requests.path_requests]
+    values = np.concatenate([p.values for p in paths]).astype(np.float32).astype(float)
+    cap = np.percentile(values, 95)
+    for trace, path in zip(fig.data, paths, strict=True):
+        np.testing.assert_allclose(np.asarray(trace.y, dtype=float),
+                                   np.minimum(path.values, cap), rtol=1e-6)
+    assert "above the 95th percentile" in fig.layout.title.text
+    assert panel_views.path_redisplay(store, "funnel", requests, clip) is not None
+    # views whose path graph shows no paths, or a model the funnel is not computed for
+    assert panel_views.path_redisplay(store, "sweep", requests, clip) is None
+    assert panel_views.path_redisplay(store, "minima", requests, clip) is None
+    glass = panel_requests({**panel, ids.MODEL: "pspin"}, {})
+    assert panel_views.path_redisplay(store, "funnel", glass, clip) is None
 
 
 def test_settings_that_name_no_view_are_reported_as_such_not_as_a_cache_failure(config, caplog):

@@ -282,7 +282,7 @@ def _check(response, body: object, elapsed: float) -> None:
 def test_every_server_callback_is_fuzzed(served):
     _, _, callbacks, _, _ = served
     outputs = " ".join(d["output"] for d in callbacks)
-    for needle in ("..left-job-surface.data...left-path.figure", "url-target.data",
+    for needle in ("..left-job-surface.data...left-job-path.data", "left-path.figure", "url-target.data",
                    "left-uploaded.data", "left-download.data", "status-banner.children",
                    "left-free-energy.figure", "left-cancel.id", "active-scenario.children",
                    "left-ising-controls.style", "left-path-to.options", "left-model.value"):
@@ -395,7 +395,7 @@ def test_a_panel_job_with_junk_display_options_and_client_id_shows_its_view(serv
     values = {"left-clip.value": [99], "left-log-scale.value": 5,
               "left-colorscale.value": {"a": 1}, "client-id.data": {"a": 1},
               "left-model.value": "ising", "left-view.value": "slice", "left-steps.value": 21}
-    response = _call(served, "left-job-surface.data...left-path", values, "left-model.value")
+    response = _call(served, "left-job-surface.data...left-job-path", values, "left-model.value")
     assert response.status_code == 200
     answer = response.get_json()["response"]
     assert "internal error" not in json.dumps(answer["left-message"])
@@ -414,7 +414,7 @@ def test_a_panel_job_computes_at_the_compute_nice_value(served, monkeypatch):
 
     monkeypatch.setattr(ViewStore, "get", recording)
     values = {"left-model.value": "ising", "left-view.value": "slice", "left-steps.value": 9}
-    response = _call(served, "left-job-surface.data...left-path", values, "left-model.value")
+    response = _call(served, "left-job-surface.data...left-job-path", values, "left-model.value")
     assert response.status_code == 200 and seen and set(seen) == {Config().compute_nice}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < Config().compute_nice
 

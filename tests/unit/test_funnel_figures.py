@@ -212,6 +212,32 @@ def test_free_energy_title_says_below_or_above_tf_and_two_state_or_downhill():
     assert "no folding temperature" in text and "0.0100 per spin" in text and "= 0.12 kT" in text
 
 
+def test_a_glass_is_never_called_downhill_and_its_inverted_funnel_is_explained():
+    """The SK glass (J0 = 0) has no folding temperature: its F(Q; T) says so and no more (it
+    said "downhill to native" too). Its funnel around the random "native" state rises to a
+    spike; the title says why, measured against the rings it draws."""
+    glass = {"model": "ising", "n": 12, "native_bias": 0.0, "seed": 0}
+    result = views.compute(glass, {"view": "funnel"})
+    a = result.arrays
+    assert result.meta["folding_temperature"] is None
+    for k, temperature in enumerate(a["temperatures"]):
+        text = free_energy_figure(a["q_values"], a["free_energy"][k], float(temperature), None,
+                                  float(a["two_state_barrier"][k]), 12).layout.title.text
+        assert "no folding temperature found" in text and "downhill" not in text
+    title = funnel_view_figure(result).layout.title.text.split("<br>")
+    q, low = np.abs(a["q_values"]), a["q_lowest_energy"]
+    rim, tip = np.nanmin(low[q == q.min()]), np.nanmin(low[q == 1.0])
+    assert tip > rim  # the spike
+    assert " ".join(title[1:]).startswith(
+        f"inverted: the tip (|Q| = 1, the reference state) lies {tip - rim:.3f} per spin above "
+        "the rim's lowest energy, so nothing funnels into it.")
+    assert all(len(line) <= 80 for line in title[1:])  # wrapped to fit the panel
+    ground = views.compute(glass, {"view": "funnel", "reference": "ground"})
+    assert len(funnel_view_figure(ground).layout.title.text.split("<br>")) == 1
+    funnel = views.compute({**glass, "native_bias": 2.0}, {"view": "funnel"})
+    assert len(funnel_view_figure(funnel).layout.title.text.split("<br>")) == 1
+
+
 def test_free_energy_gaps_are_nan_not_inf():
     a = funnel_arrays(10, 2.0, 0)
     q, free = free_energy(a["energies"], a["overlaps"], 10, 0.5)
@@ -272,7 +298,12 @@ def test_sweep_figure_and_rows_carry_the_seed_means():
         trace = means[name]
         assert np.allclose(trace.x, sizes)
         assert np.allclose(trace.y, np.nanmean(values, axis=1), equal_nan=True)
-        assert np.allclose(trace.error_y.array, np.nanstd(values, axis=1), equal_nan=True)
+        std, mean = np.nanstd(values, axis=1), np.nanmean(values, axis=1)
+        top = 1.0 if name == "ground basin share" else np.inf
+        bottom = 1.0 if name.startswith("minima") else 0.0
+        assert np.allclose(trace.error_y.array, np.minimum(std, top - mean), equal_nan=True)
+        assert np.allclose(trace.error_y.arrayminus, np.minimum(std, mean - bottom),
+                           equal_nan=True)
     assert np.isfinite(t_f).sum(axis=1).min() >= 1 and np.isnan(t_f).any()
     rows = sweep_table_rows(sizes, share, count, barrier, t_f)
     assert [r["N"] for r in rows] == [8, 10]
@@ -289,6 +320,23 @@ def test_sweep_figure_and_rows_carry_the_seed_means():
     assert len(sweep_figure(sizes, share, count, barrier).data) == 6
 
 
+def test_sweep_error_bars_stop_at_the_ends_of_each_quantity_s_range():
+    """A share of 1, 1 and 0.2 has mean 0.733 and std 0.377: the bar stopped at 1.11 above a
+    share that cannot pass 1; barriers 0, 0, 0.3 (std 0.141 about 0.1) went below 0."""
+    share = np.array([[1.0, 1.0, 0.2]])
+    barrier = np.array([[0.0, 0.0, 0.3]])
+    fig = sweep_figure(np.array([8]), share, np.array([[3, 3, 9]]), barrier)
+    bars = {tr.name.split(":")[0]: tr.error_y for tr in fig.data if tr.name.endswith("std")}
+    share_bar = bars["ground basin share"]
+    assert share[0].mean() + share[0].std() > 1  # what the symmetric bar showed
+    assert share_bar.array[0] == pytest.approx(1 - share[0].mean())
+    assert share_bar.arrayminus[0] == pytest.approx(share[0].std())
+    barrier_bar = bars["largest barrier into the ground basin"]
+    assert barrier_bar.arrayminus[0] == pytest.approx(barrier[0].mean())  # down to 0, no lower
+    assert barrier_bar.array[0] == pytest.approx(barrier[0].std())
+    assert fig.layout.yaxis2.type == "log" and fig.layout.yaxis2.dtick == "D2"
+
+
 # --- figures of whole results (what the panel's main graph and the HTML export show) ------------
 
 CAMERA = {"eye": {"x": 2.0, "y": 0.1, "z": 0.5}, "up": {"x": 0, "y": 0, "z": 1}}
@@ -303,7 +351,9 @@ def test_funnel_view_figure_is_the_titled_surface_in_the_panels_camera():
     assert [t.type for t in fig.data] == ["surface", "scatter3d"]
     assert np.array_equal(fig.data[0].z, plain.data[0].z)
     assert np.array_equal(fig.data[1].marker.size, plain.data[1].marker.size)  # basin shares
-    assert fig.layout.title.text == "folding funnel: Ising spin funnel: N=8, J0=1.5, seed 0"
+    title = fig.layout.title.text.split("<br>")
+    assert title[0] == "folding funnel: Ising spin funnel: N=8, J0=1.5, seed 0"
+    assert title[1].startswith("inverted: the tip")  # this native state lies above the rim
     assert fig.layout.scene.camera.to_plotly_json() == CAMERA
     assert funnel_view_figure(result).layout.scene.camera.to_plotly_json() == DEFAULT_CAMERA
 

@@ -193,6 +193,11 @@ def _lowest_q(result) -> str:
             f"|Q| = {q[1]:g} at T_f = {t_f:.3g} and at Q = {q[2]:g} at T = {temps[-1]:g}")
 
 
+def glass_ground_figure(result):
+    """The funnel figure of a glass measured from its ground state (a funnel again)."""
+    return panel_views.main_figure(result)
+
+
 def test_exercise_1_funnel_vs_glass(store, prose):
     left, right = (_panel(store, "funnel-vs-glass", side) for side in ids.PANELS)
     funnel, glass = _funnel(store, 2.0), _funnel(store, 0.0)
@@ -221,6 +226,17 @@ def test_exercise_1_funnel_vs_glass(store, prose):
         note = _title(panel_views.free_energy_at(
             panel_views.funnel_data(result.arrays, result.meta), None))[1]
         assert note.startswith("downhill"), (j0, note)
+    # the scenario's own words: a funnel with few minima and one big basin, folding downhill
+    # below T_f; a glass without T_f whose funnel is drawn inverted, and says so
+    explanation = re.sub(r"\s+", " ", presets.by_key("funnel-vs-glass").explanation)
+    assert funnel.arrays["basin_share"][0] > 0.5 > glass.arrays["basin_share"][0]
+    assert len(funnel.arrays["minima"]) < len(glass.arrays["minima"])
+    assert _title(right.surface)[1].startswith("inverted: the tip (|Q| = 1, the reference state)")
+    assert len(_title(left.surface)) == 1 and len(_title(glass_ground_figure(glass_ground))) == 1
+    assert _missing(explanation, [
+        "few minima, one basin holding most states", "no free-energy barrier on the way",
+        "no folding temperature", "rises to a spike", "(the title says so)",
+        "set Overlap with to ground state"]) == []
     cold = re.search(r"barrier ([\d.]+) per spin .* = ([\d.]+ kT)$", ground_cold[1])
     assert _missing(prose, [
         f"`{_title(left.tree)[0]}`", f"`{_title(right.tree)[0]}`",
@@ -236,6 +252,7 @@ def test_exercise_1_funnel_vs_glass(store, prose):
         f"J0 = 1.25 the tree has {len(middle.arrays['minima'])} minima with a basin of "
         f"{middle.arrays['basin_share'][0]:.0%}, T_f = {middle.meta['folding_temperature']:.3g}",
         f"`{middle_tf[1]}`", f"{2**16:,} states",
+        f"its title goes on: `{' '.join(_title(right.surface)[1:]).split('. ')[0]}.`",
     ]) == []
 
 
@@ -258,11 +275,22 @@ def test_exercise_2_goodfellow(store, prose):
     titles = set()
     for example in ("moons-mlp", "digits-cnn"):
         path = _path(store, example)
-        titles.add(figures.path_figure([path]).layout.title.text)
+        titles.add(_title(figures.path_figure([path]))[0])
         inside = (path.extras["arc"] >= 0) & (path.extras["arc"] <= 1)
         assert np.all(np.diff(path.values[inside]) < 0), example  # only down from 0 to 1
     assert titles == {"straight line init -> center: barrier 0"}
     mlp, cnn = _path(store, "moons-mlp"), _path(store, "digits-cnn")
+    assert _missing(re.sub(r"\s+", " ", presets.by_key("goodfellow").explanation), [
+        "for both networks it falls monotonically from alpha = 0 to 1",
+        "just past alpha = 1 the CNN's loss shoots up"]) == []  # both asserted here
+    # the descent from 0 to 1 is what the graph shows: the CNN's axis stops above it
+    inside = (cnn.extras["arc"] >= 0) & (cnn.extras["arc"] <= 1)
+    lines = np.stack([cnn.values, cnn.extras["test_loss"]])
+    cnn_fig, mlp_fig = figures.path_figure([cnn]), figures.path_figure([mlp])
+    assert cnn_fig.layout.yaxis.range[1] < 1.1 * lines[:, inside].max()
+    assert _title(cnn_fig)[1].startswith("axis cut to the part between the ends; beyond them "
+                                         f"up to {lines.max():.4g}")
+    assert mlp_fig.layout.yaxis.range is None and len(_title(mlp_fig)) == 1
     behind = mlp.extras["arc"] <= 0
     peak = int(np.argmax(np.where(behind, mlp.values, -np.inf)))
     assert _missing(prose, [
@@ -274,6 +302,7 @@ def test_exercise_2_goodfellow(store, prose):
         f"CNN: from {_at(cnn, 0):.3f} (ln 10 = {math.log(10):.3f}) to about "
         f"{_sig(_at(cnn, 1), 1)}.",
         "shoots up: above 100 at alpha = 1.05" if _at(cnn, 1.05) > 100 else "(not above 100)",
+        f"and up to about {lines.max():.0e} further out",
         f"a peak of {mlp.values[peak]:.3f} at alpha = {mlp.extras['arc'][peak]:g}",
         f"({_parameters('moons-mlp'):,} parameters for the MLP, "
         f"{_parameters('digits-cnn'):,} for the CNN)",
@@ -303,6 +332,10 @@ def test_exercise_3_an_exploding_network(store, prose):
     assert _title(figures.path_figure([path]))[0].endswith("barrier 0")
     assert np.all(np.diff(path.values[(path.extras["arc"] >= 0) & (path.extras["arc"] <= 1)]) > 0)
     assert result.meta["center_energy"] > v.min()  # the end of training is no minimum
+    assert history[-2] > 10_000 and v.max() > 1e6  # the scenario's words:
+    assert _missing(re.sub(r"\s+", " ", presets.by_key("exploding").explanation), [
+        "its training loss ends above 10,000", f"(guessing gives ln 2 = {math.log(2):.2f})",
+        "reaches millions within the slice"]) == []
     assert _missing(prose, [
         f"learning rate {recipe.lr:g}: the loss went from {history[0]:.3f} to {history[1]:.3f} "
         f"in the first step, then jumped to {history[2]:.0f}, and after {len(history) - 2} "
