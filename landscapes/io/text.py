@@ -42,8 +42,15 @@ def _short(value: object) -> str:
     return text[:12] if re.fullmatch(r"[0-9a-f]{32,}", text) else text
 
 
+STEM_CHARS = 80
+
+
 def file_stem(meta: dict) -> str:
-    """``funnelscope`` and :func:`describe` in lower case, hyphens between words, at most 80
-    characters: the name of a result's downloads (and of an HTML export's PNG)."""
+    """``funnelscope`` and :func:`describe` in lower case, hyphens between words, at most
+    :data:`STEM_CHARS` characters, cut between words (never mid-word): the name of a result's
+    downloads (and of an HTML export's PNG)."""
     stem = re.sub(r"[^0-9A-Za-z]+", "-", f"funnelscope {describe(meta)}").strip("-").lower()
-    return stem[:80] or "funnelscope"
+    if len(stem) > STEM_CHARS:
+        cut = stem[:STEM_CHARS + 1].rfind("-")  # the last whole word that fits
+        stem = stem[:cut] if cut > 0 else stem[:STEM_CHARS]
+    return stem or "funnelscope"

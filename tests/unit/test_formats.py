@@ -18,7 +18,7 @@ import torch
 
 from landscapes import cli, registry, views
 from landscapes.errors import LandscapeError
-from landscapes.io import formats
+from landscapes.io import formats, text
 from landscapes.io.npz import read_npz
 from landscapes.networks import views as network_views
 from landscapes.plots import funnel as funnel_plots
@@ -327,6 +327,21 @@ def test_csv_of_the_funnel_view_is_one_row_per_overlap(funnel):
     assert meta == plain(funnel.meta)
 
 
+def test_a_long_download_name_is_cut_between_words():
+    """The p-spin minima's name ran past 80 characters and was cut mid-word
+    (``...minima-of-64-desce.npz``): it now ends at the last whole word that fits."""
+    minima = views.compute({"model": "pspin", "n": 12, "p": 3}, {"view": "minima", "starts": 3})
+    whole = re.sub(r"[^0-9a-z]+", "-", f"funnelscope {text.describe(minima.meta)}".lower())
+    assert len(whole) > 80  # the name to cut
+    stem = formats.file_name(minima.meta, "npz").removesuffix(".npz")
+    assert len(stem) <= 80 and whole.startswith(stem + "-")  # a whole word ends the cut
+    short = views.compute({"model": "ising", "n": 8}, {"view": "path", "from": "random:0",
+                                                       "to": "minimum:0", "kind": "linear",
+                                                       "steps": 5})
+    assert formats.file_name(short.meta, "csv").removesuffix(".csv") == re.sub(
+        r"[^0-9a-z]+", "-", f"funnelscope {text.describe(short.meta)}".lower()).strip("-")
+
+
 def test_csv_of_sweep_and_minima_views():
     sweep = views.compute({"model": "ising", "native_bias": 1.0},
                           {"view": "sweep", "n_min": 4, "n_max": 6, "seeds": 2})
@@ -511,7 +526,7 @@ DASHBOARD_BUILDERS = {  # result -> the dashboard's builder of the panel's main 
     "network_slice": lambda r, d: slice_plots.surface_figure(r, {**d, "kind": "contour"}),
     "pspin_3d": lambda r, d: slice_plots.volume_figure(r, d),
     "pspin_1d": lambda r, d: slice_plots.line_figure(r, d),
-    "ising_path": lambda r, d: slice_plots.path_figure([r]),
+    "ising_path": lambda r, d: slice_plots.path_figure([r], d),
     "funnel": lambda r, d: funnel_plots.funnel_view_figure(r, d),
     "sweep": lambda r, d: funnel_plots.sweep_view_figure(r, d),
     "minima": lambda r, d: minima_plots.minima_histogram(r),
