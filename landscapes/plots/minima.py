@@ -25,10 +25,19 @@ THEORY_COLORS = {"ground": "#e45756", "threshold": "#f58518"}
 CURVE_POINTS = 401
 
 
+#: a legend under the graph, below the x-axis title (at the container's bottom edge, inside the
+#: bottom margin that leaves room for both): a legend above or inside the plot covers data or
+#: the title, one at y = -0.2 of the plot covered the x-axis title
+LEGEND_BELOW = {"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom",
+                "x": 0.5, "xanchor": "center"}
+LEGEND_MARGIN = {**MARGIN, "t": 40, "b": 90}
+
+
 def _message_figure(text: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, margin=MARGIN)
+    fig.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, margin=MARGIN,
+                      plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
     return fig
 
 
@@ -67,10 +76,12 @@ def minima_histogram(result: ViewResult) -> go.Figure:
         )
     fig.update_layout(
         barmode="overlay",
+        title={"text": f"minima of {energies.size} descents from random starts: "
+                       f"{int(converged.sum())} converged", "font": {"size": 13}},
         xaxis={"title": {"text": "energy per spin of the minimum (H/N)"}},
         yaxis={"title": {"text": "minima (count)"}},
-        legend={"orientation": "h", "y": -0.2},
-        margin=MARGIN,
+        legend=LEGEND_BELOW,
+        margin=LEGEND_MARGIN,
     )
     return fig
 
@@ -123,8 +134,8 @@ def hessian_spectrum_figure(result: ViewResult) -> go.Figure:
         xaxis={"title": {"text": "eigenvalue of the Riemannian Hessian of H (total energy)"}},
         yaxis={"title": {"text": "density"}},
         title={"text": f"Hessian at the lowest minimum, E/N = {energy:.4f}", "font": {"size": 13}},
-        legend={"orientation": "h", "y": -0.2},
-        margin={**MARGIN, "t": 40},
+        legend=LEGEND_BELOW,
+        margin=LEGEND_MARGIN,
     )
     return fig
 
@@ -159,12 +170,12 @@ def network_minima_figure(result: ViewResult) -> go.Figure:
         xaxis={"title": {"text": "initialization seed"}},
         yaxis={"title": {"text": f"loss at the final point ({meta.get('loss_unit', 'loss')})"},
                "type": "log" if log else "linear"},
-        legend={"orientation": "h", "y": -0.2},
-        margin=MARGIN,
+        title={"text": f"the final point of {len(seeds)} trainings, one per initialization "
+                       "seed" + ("<br>training diverged (loss blew up) for some seeds"
+                                 if diverged.any() else ""), "font": {"size": 13}},
+        legend=LEGEND_BELOW,
+        margin={**LEGEND_MARGIN, "t": 56 if diverged.any() else LEGEND_MARGIN["t"]},
     )
-    if diverged.any():
-        fig.add_annotation(text="training diverged (loss blew up) for some seeds", showarrow=False,
-                           x=0.5, y=1.05, xref="paper", yref="paper")
     return fig
 
 

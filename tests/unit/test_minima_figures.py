@@ -37,6 +37,9 @@ def test_histogram_of_minima_energies_with_the_abc_lines(glass):
     texts = sorted(a.text for a in fig.layout.annotations)
     assert texts == ["ground state (ABC) -1.657", "threshold -1.633"]
     assert fig.layout.xaxis.title.text == "energy per spin of the minimum (H/N)"
+    converged = int(glass.arrays["converged"].sum())
+    assert fig.layout.title.text == (f"minima of {len(glass.arrays['energies'])} descents from "
+                                     f"random starts: {converged} converged")
     json.loads(fig.to_json())
 
 
@@ -98,6 +101,7 @@ def test_network_minima_figure_shows_both_losses_per_seed_with_accuracy_in_hover
     assert "accuracy" in train.hovertemplate and fig.layout.yaxis.type == "log"
     assert "mean cross-entropy (nats)" in fig.layout.yaxis.title.text
     assert not fig.layout.annotations
+    assert fig.layout.title.text == "the final point of 3 trainings, one per initialization seed"
     json.loads(fig.to_json())
 
 
@@ -105,7 +109,9 @@ def test_regression_and_diverged_seeds():
     fig = network_minima_figure(_network_result(accuracy=False, diverged=(False, True, False)))
     assert "accuracy" not in fig.data[0].hovertemplate
     assert list(fig.data[0].text) == ["", "<br>training diverged", ""]
-    assert "diverged" in fig.layout.annotations[0].text
+    assert fig.layout.title.text.split("<br>") == [
+        "the final point of 3 trainings, one per initialization seed",
+        "training diverged (loss blew up) for some seeds"]
     json.loads(fig.to_json())
 
 
