@@ -207,3 +207,22 @@ def test_a_missing_upload_keeps_the_surface_and_each_refusal_is_under_its_contro
                               pid(side, ids.MESSAGE)) != "none"  # the next message will show
     hidden_with = dashboard.evaluate("window.hiddenWith")
     assert any("upload a checkpoint" in text for text in hidden_with), hidden_with
+
+
+def test_the_temperature_slider_shows_its_marks_whole(dashboard: Page) -> None:
+    """The "T_f" mark read "T f": its box was as tall as its font, and the underscore below
+    the line was lost; the grid's end marks were cut at the panel's edge."""
+    side = "left"
+    dashboard.locator(f"#{pid(side, ids.VIEW)} label", has_text=VIEWS["funnel"]).click()
+    mark = dashboard.locator(f"#{pid(side, ids.TEMPERATURE)} .dash-slider-mark",
+                             has_text="T_f")
+    expect(mark).to_be_visible(timeout=UPDATE_MS)
+    height, font = dashboard.evaluate(
+        "id => { const m = [...document.querySelectorAll(`#${id} .dash-slider-mark`)]"
+        ".find(e => e.textContent === 'T_f'); return [m.getBoundingClientRect().height, "
+        "parseFloat(getComputedStyle(m).fontSize)]; }", pid(side, ids.TEMPERATURE))
+    assert height >= 1.3 * font, (height, font)
+    field = dashboard.locator(f"#{pid(side, ids.TEMPERATURE)}").locator("xpath=..").bounding_box()
+    for each in dashboard.locator(f"#{pid(side, ids.TEMPERATURE)} .dash-slider-mark").all():
+        box = each.bounding_box()  # within the slider's field, not cut at the panel's edge
+        assert box["x"] >= field["x"] and box["x"] + box["width"] <= field["x"] + field["width"]
