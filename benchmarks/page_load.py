@@ -10,7 +10,9 @@ chromium (Debian's, software WebGL), each time in a fresh browser context:
    the median went is printed as a timeline: the scripts (Resource Timing), each
    ``_dash-update-component`` round trip (which outputs it asked for, when it was sent and
    answered), and when each surface appeared;
-3. redraw: on the last warm page, the left colour scale changed ``--redraws`` times (alternating),
+3. the size and place of each panel's main graph and path plot at the window's 1600x1000
+   (target: each main graph at least 45% of the width and 520 px tall);
+4. redraw: on the last warm page, the left colour scale changed ``--redraws`` times (alternating),
    each timed from the keypress to the new colours on the surface (target: 300 ms); then a
    recomputing control (the grid size) moved to a cached value and back, timed the same way.
 
@@ -46,6 +48,15 @@ class Load:
     script_bytes: int  # of the decoded bodies: JavaScript (plotly.js alone is most of it)
     timeline: list[str] = field(default_factory=list)  # where the time went, one line per event
     redraws: dict[str, list[float]] = field(default_factory=dict)  # control -> seconds
+    graphs: dict[str, dict] = field(default_factory=dict)  # graph id -> its box (CSS pixels)
+
+
+#: the boxes of both panels' main graph and path plot once the page has drawn them
+GRAPH_BOXES = """() => Object.fromEntries(['left', 'right'].flatMap(side =>
+    ['surface', 'path'].map(name => {
+        const r = document.querySelector(`#${side}-${name} .js-plotly-plot`).getBoundingClientRect();
+        return [`${side}-${name}`, {x: r.x, y: r.y, width: r.width, height: r.height}];
+    })))"""
 
 
 #: seconds since navigation start at which each panel's first surface trace appeared
@@ -98,6 +109,7 @@ def measure(browser: Browser, url: str, screenshot: Path | None = None,
         page.wait_for_function(devserver.SURFACES_DRAWN, timeout=LOAD_TIMEOUT_MS)
         seconds = time.perf_counter() - start
         timeline = _timeline(page, calls, start)
+        graphs = page.evaluate(GRAPH_BOXES)
         timed = _redraws(page, redraws) if redraws else {}
         ok = [response for response in responses if response.ok]
         bodies = [len(response.body()) for response in ok]
@@ -110,7 +122,7 @@ def measure(browser: Browser, url: str, screenshot: Path | None = None,
             page.screenshot(path=str(screenshot), full_page=True)
     finally:
         context.close()
-    return Load(seconds, sum(bodies), wire, len(bodies), scripts, timeline, timed)
+    return Load(seconds, sum(bodies), wire, len(bodies), scripts, timeline, timed, graphs)
 
 
 def _timeline(page: Page, calls: dict[Request, list], start: float) -> list[str]:
@@ -200,6 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     times = [load.seconds for load in warms]
     median = statistics.median(times)
     warm = min(warms, key=lambda load: abs(load.seconds - median))  # its timeline is printed
+    width, height = devserver.VIEWPORT["width"], devserver.VIEWPORT["height"]
+    print(f"window {width}x{height}: main graphs (target: each >= 45% of the width and "
+          ">= 520 px tall, both on screen)")
+    for name, box in warms[-1].graphs.items():
+        shown = box["y"] + box["height"] <= height
+        print(f"  {name}: {box['width']:.0f}x{box['height']:.0f} px at ({box['x']:.0f}, "
+              f"{box['y']:.0f}), {box['width'] / width:.0%} of the width, "
+              f"{'on screen' if shown else 'below the fold'}")
     print(f"first load, cold cache: {cold.seconds:.2f} s")
     print(f"later loads, warm cache: median {median:.2f} s of {len(times)} (runs "
           f"{', '.join(f'{t:.2f}' for t in times)} s; target <= 2.5 s: "
