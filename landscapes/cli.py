@@ -254,6 +254,10 @@ def _write_network_view(args: argparse.Namespace, view: dict) -> None:
 def cmd_slice(args: argparse.Namespace) -> None:
     if args.model == "network":
         directions = args.directions if args.directions != "random" else "filter"
+        if directions == "points" and args.dims > 2:
+            raise LandscapeError("--directions points spans at most 2 dimensions (checkpoint2 "
+                                 "and checkpoint3); a volume (--dims 3) needs random, pca or "
+                                 "hessian directions")
         if directions == "points":
             directions = "through:" + ",".join(
                 ["checkpoint2", "checkpoint3"][: args.dims]

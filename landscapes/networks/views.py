@@ -16,7 +16,7 @@ Directions: ``filter`` (Gaussian, filter-normalized, Li et al. 2018; coefficient
 of the filter norms), ``pca`` (principal directions, unit length, of the training trajectory or,
 for uploads, of the uploaded checkpoints, centered on the center checkpoint; the span is
 relative to their extent: :func:`_pca_plane`), ``hessian`` (top Hessian eigenvectors by Lanczos, unit
-length; span in parameter-space distance), ``through:P1[,P2]`` (``P - centre``). Geometry is
+length; span in parameter-space distance), ``through:P1[,P2[,P3]]`` (``P - centre``). Geometry is
 Euclidean. ``values`` is the train loss; ``test_loss`` (and ``train_accuracy``,
 ``test_accuracy`` for classification) have the same shape.
 """
@@ -303,17 +303,17 @@ MAX_BEND_STEPS = 2000  # Adam steps that train a Bezier path's bend
 def _check_directions(d: str) -> None:
     if d not in ("filter", "pca", "hessian") and not d.startswith("through:"):
         raise LandscapeError(f"unknown directions {show(d)}; use filter, pca, hessian or "
-                             "through:P1[,P2]")
+                             "through:P1[,P2[,P3]]")
 
 
 #: every parameter of the network slice and path views, with its range (:mod:`landscapes.viewspec`)
 CONSTRAINTS: dict[str, Constraint] = {
-    "dims": Options((1, 2)),
+    "dims": Options((1, 2, 3)),  # a line, a plane or a volume
     "steps": Interval(int, 2, 201),  # a slice's; a path's: PATH_STEPS
     "span": Interval(float, 0, 100, low_open=True),
     "direction_seed": SEED,
     "include_1d": Flag(),
-    "directions": Text("filter, pca, hessian or through:P1[,P2]", parse=_check_directions),
+    "directions": Text("filter, pca, hessian or through:P1[,P2[,P3]]", parse=_check_directions),
     "from": Text("a checkpoint name"),
     "to": Text("a checkpoint name"),
     "kind": Options(NETWORK_PATH_KINDS),
@@ -468,6 +468,11 @@ def _pca_plane(source: NetworkSource, center: np.ndarray, dims: int
                              "or uploaded checkpoints; use filter or hessian directions")
     else:
         names = [name for name in UPLOADED_POINTS if name == CENTER or name in source.points]
+        if dims + 1 > len(UPLOADED_POINTS):
+            raise LandscapeError(
+                f"PCA directions of an upload need {dims + 1} checkpoints for {dims} directions, "
+                f"and an upload has at most {len(UPLOADED_POINTS)}: use filter or hessian "
+                "directions")
         if len(names) < dims + 1:
             raise LandscapeError(
                 f"PCA directions of an upload need {dims + 1} checkpoints for {dims} direction(s) "
@@ -488,7 +493,9 @@ def _pca_plane(source: NetworkSource, center: np.ndarray, dims: int
 
 
 def compute_slice(source: NetworkSource, view: dict, progress: Progress = None) -> Slice:
-    """A 1D/2D slice of the loss around the centre checkpoint (Euclidean geometry)."""
+    """A 1D, 2D or 3D slice of the loss around the centre checkpoint (Euclidean geometry):
+    ``values`` has shape ``(steps,) * dims`` in the order (c, b, a) of the coefficients along
+    (d3, d2, d1), as every slice (:class:`landscapes.slices.Slice`)."""
     view = normalize_view({"view": "slice", **view})
     land = source.landscape
     center = land.center.double().numpy()

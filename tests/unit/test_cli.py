@@ -60,6 +60,16 @@ def test_slice_file_recomputes(tmp_path, capsys):
     assert arrays["values"][0, 4] == pytest.approx(energy_from_export(arrays, meta, point))
 
 
+def test_a_network_volume_is_written_and_recomputes(tmp_path, capsys):
+    out = tmp_path / "v.npz"
+    code, stdout, _ = run(["slice", "network", "--example", "multiply-gate", "--dims", "3",
+                           "--steps", "3", "--out", str(out)], capsys)
+    assert code == 0 and "slice (3x3x3, loss)" in stdout
+    arrays, meta = read_npz(out)
+    assert arrays["values"].shape == (3, 3, 3) and meta["view"]["dims"] == 3
+    assert arrays["values"][1, 1, 1] == pytest.approx(meta["center_energy"], rel=1e-6)
+
+
 def test_path_and_minima(tmp_path, capsys):
     code, _, _ = run(["path", "ising", "--n", "8", "--from", "native", "--to", "minimum:2",
                       "--kind", "linear", "--steps", "7", "--out", str(tmp_path / "p.npz")], capsys)
@@ -116,6 +126,8 @@ def test_cli_minima_are_the_library_result(tmp_path, capsys):
         (["sweep", "ising", "--n-max", "21"], "sweep: n_max must be a whole number in [2, 20]; got 21"),
         (["sweep", "pspin"], "sweep views are computed for ising only; got 'pspin'"),
         (["slice", "ising", "--dims", "5"], "invalid choice"),
+        (["slice", "network", "--example", "multiply-gate", "--dims", "3", "--directions",
+          "points"], "--directions points spans at most 2 dimensions"),
     ],
 )
 def test_bad_arguments_end_with_one_error_line(args, message, tmp_path, capsys):

@@ -173,6 +173,40 @@ def test_saved_slice_recomputes_with_a_plain_forward_pass(kind, tmp_path):
     assert values.max() - values.min() > 0.05
 
 
+def test_a_volume_slice_recomputes_from_its_file_and_exports_to_every_format(tmp_path):
+    """dims 3: values[k, j, i] is the loss at centre + a_i d1 + b_j d2 + c_k d3 (the spin
+    models' axis order), recomputed here with a plain forward pass from the saved file; the
+    volume is written as CSV (one row a point), VTK (a structured grid) and HTML (isosurfaces).
+    """
+    source, _ = _source(tmp_path, "mlp")
+    result = compute_slice(source, {"dims": 3, "steps": 4, "span": 1.0})
+    arrays, meta = _roundtrip(result, tmp_path)
+    a, b, c = arrays["x"], arrays["y"], arrays["z"]
+    assert arrays["values"].shape == (4, 4, 4) and arrays["directions"].shape[0] == 3
+    assert arrays["test_loss"].shape == (4, 4, 4) and meta["dims"] == 3
+    train = _split(DATA["mlp"], "train")
+    d1, d2, d3 = arrays["directions"]
+    for k, j, i in ((0, 0, 0), (3, 1, 2), (1, 3, 0), (2, 2, 3)):
+        point = arrays["center"] + a[i] * d1 + b[j] * d2 + c[k] * d3
+        module = _module_at(meta["architecture"], point, {}, meta["parameters"])
+        assert arrays["values"][k, j, i] == pytest.approx(_metrics(module, *train)[0], rel=1e-5)
+    rows = [ln for ln in formats.to_csv(result).splitlines() if not ln.startswith("#")]
+    assert rows[0].split(",")[:4] == ["a", "b", "c", "loss"] and len(rows) == 1 + 4**3
+    assert "POINTS 64 " in formats.to_vtk(result)
+    (volume,) = formats.figure(result).data  # the HTML export's figure: level sets
+    assert volume.type == "isosurface" and volume.isomin == pytest.approx(result.values.min())
+    assert np.allclose(np.asarray(volume.value), result.values.ravel(), rtol=1e-6)
+    with pytest.raises(LandscapeError, match="dims=3 needs 3 checkpoint"):
+        compute_slice(source, {"dims": 3, "steps": 3, "directions": "through:checkpoint2"})
+
+
+def test_pca_volume_of_an_upload_says_an_upload_has_too_few_checkpoints(tmp_path):
+    source, _ = _source(tmp_path, "mlp", seeds=(0, 1, 2))
+    with pytest.raises(LandscapeError, match="PCA directions of an upload need 4 checkpoints "
+                       "for 3 directions, and an upload has at most 3: use filter or hessian"):
+        compute_slice(source, {"dims": 3, "steps": 3, "directions": "pca"})
+
+
 def test_statistics_stay_out_of_the_csv_table_even_in_the_grid_s_shape(tmp_path):
     """A 1-D slice of 4 steps through a CNN with 4 channels: its BatchNorm arrays have the
     grid's shape, yet they are statistics of the network, not columns of values per point."""
