@@ -4,7 +4,7 @@ Per panel: one background job (for a slice it first sends the coarse 13x13 grid 
 ``set_props``; its final surface is drawn only if new: ``showSurface``), a quick preview of
 what the cache already holds of a slice before the job reports (for both panels in one answer
 when the page opens), a redraw of the cached slice when a display control moves (nothing
-recomputed), the visibility of the panel's areas (:func:`app.controls.visible`), F(Q; T) redrawn as the
+recomputed), the path graph (the job's figure, or the cached paths with the display options), the visibility of the panel's areas (:func:`app.controls.visible`), F(Q; T) redrawn as the
 temperature slider moves (from data the funnel view left in a dcc.Store), and a clicked
 barrier-tree minimum made the path's end.
 
