@@ -51,10 +51,11 @@ class Load:
     graphs: dict[str, dict] = field(default_factory=dict)  # graph id -> its box (CSS pixels)
 
 
-#: the boxes of both panels' main graph and path plot once the page has drawn them
+#: the boxes of both panels' main graph and path plot (their dcc.Graph elements: sized by the
+#: page's CSS, drawn or not yet)
 GRAPH_BOXES = """() => Object.fromEntries(['left', 'right'].flatMap(side =>
     ['surface', 'path'].map(name => {
-        const r = document.querySelector(`#${side}-${name} .js-plotly-plot`).getBoundingClientRect();
+        const r = document.getElementById(`${side}-${name}`).getBoundingClientRect();
         return [`${side}-${name}`, {x: r.x, y: r.y, width: r.width, height: r.height}];
     })))"""
 
