@@ -642,7 +642,7 @@ def test_display_values_log_and_gaps():
     z, label, notes = figures.display_values(values, "loss", {"log": True})
     assert label == "log10 loss" and np.isnan(z[1, 0])
     assert np.allclose(z[[0, 0, 1], [0, 1, 1]], [0.0, 1.0, 2.0])
-    assert notes == ["1 non-finite values (diverged) shown as gaps"]
+    assert notes == ["1 non-finite value (diverged) shown as gaps"]
     assert display_options("Magma", ["log"], 99, "contour", 12, 1e-3) == {
         "colorscale": "Magma", "log": True, "clip": 99.0, "kind": "contour", "levels": 12,
         "weight_decay": 1e-3}
