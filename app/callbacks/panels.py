@@ -4,7 +4,8 @@ Per panel: one background job (for a slice it first sends the coarse 13x13 grid 
 ``set_props``; its final surface is drawn only if new: ``showSurface``), a quick preview of
 what the cache already holds of a slice before the job reports (for both panels in one answer
 when the page opens), a redraw of the cached slice when a display control moves (nothing
-recomputed), the path graph (the job's figure, or the cached paths with the display options), the visibility of the panel's areas (:func:`app.controls.visible`), F(Q; T) redrawn as the
+recomputed), the path graph (the job's figure, or the cached paths with the display options),
+the visibility of the panel's areas (:func:`app.controls.visible`), F(Q; T) redrawn as the
 temperature slider moves (from data the funnel view left in a dcc.Store), and a clicked
 barrier-tree minimum made the path's end.
 
@@ -356,6 +357,13 @@ def _register_opening_previews(app: Dash, store: ViewStore) -> None:
                 for side in ids.PANELS}
 
 
+def _has_traces(figure: object) -> bool:
+    """Whether ``figure`` (a figure's JSON, or anything a hand-made request sends) draws data:
+    not a message figure."""
+    return isinstance(figure, dict) and isinstance(figure.get("data"), list) \
+        and bool(figure["data"])
+
+
 def _register_path(app: Dash, store: ViewStore, side: str) -> None:
 
     @app.callback(
@@ -363,21 +371,32 @@ def _register_path(app: Dash, store: ViewStore, side: str) -> None:
         inputs={"job": Input(pid(side, ids.JOB_PATH), "data"),
                 "display": settings_inputs(side, DISPLAY_NAMES)},
         state={"controls": settings_inputs(side, MODEL_NAMES, State),
-               "uploaded": State(pid(side, ids.UPLOADED), "data")},
+               "uploaded": State(pid(side, ids.UPLOADED), "data"),
+               "shown": State(pid(side, ids.PATH), "figure")},
         prevent_initial_call=True,
     )
-    def path_shown(job, display, controls, uploaded):
-        """The path graph: the job's figure, or, where the panel's paths are cached, the paths
-        drawn with the display options now set (also when they moved while the job ran)."""
+    def path_shown(job, display, controls, uploaded, shown):
+        """The path graph. A job's figure is drawn as it is when it says why there is no path
+        (a message: the refusal stays, whatever the cache holds), else the panel's paths are
+        drawn from the cache with the display options now set (they may have moved while the
+        job ran); a display change redraws the paths on screen the same way, never a message."""
+        from_job = ctx.triggered_id == pid(side, ids.JOB_PATH)
+        if from_job and not isinstance(job, dict):  # only a hand-made request sends this
+            return no_update
+        if not _has_traces(job if from_job else shown):
+            return job if from_job else no_update
         try:
             fig = panel_views.path_redisplay(store, controls[ids.VIEW],
                                              panel_requests(controls, uploaded),
                                              display_of(display, controls))
-        except LandscapeError:  # no view for these settings: the job's figure says why
+        except LandscapeError:  # no view for these settings: the panel's message says why
+            fig = None
+        except Exception:  # junk a hand-made request sends: no redraw, never a 500
+            log.exception("path redraw failed for %s", controls)
             fig = None
         if fig is not None:
             return fig
-        return job if ctx.triggered_id == pid(side, ids.JOB_PATH) and job else no_update
+        return job if from_job else no_update
 
 
 def _register_visibility(app: Dash, side: str) -> None:

@@ -47,10 +47,12 @@ STEM_CHARS = 80
 
 def file_stem(meta: dict) -> str:
     """``funnelscope`` and :func:`describe` in lower case, hyphens between words, at most
-    :data:`STEM_CHARS` characters, cut between words (never mid-word): the name of a result's
-    downloads (and of an HTML export's PNG)."""
+    :data:`STEM_CHARS` characters, cut between words (inside a word only where a long one would
+    drop more than 20 characters): the name of a result's downloads (and of an HTML export's
+    PNG)."""
     stem = re.sub(r"[^0-9A-Za-z]+", "-", f"funnelscope {describe(meta)}").strip("-").lower()
     if len(stem) > STEM_CHARS:
         cut = stem[:STEM_CHARS + 1].rfind("-")  # the last whole word that fits
-        stem = stem[:cut] if cut > 0 else stem[:STEM_CHARS]
+        # unless a long word would take most of the name with it: then cut inside it
+        stem = stem[:cut] if cut > STEM_CHARS - 20 else stem[:STEM_CHARS]
     return stem or "funnelscope"

@@ -320,7 +320,9 @@ CONSTRAINTS: dict[str, Constraint] = {
     "bend_steps": Interval(int, 0, MAX_BEND_STEPS),
 }
 PATH_STEPS = Interval(int, 3, 1001)
-SLICE_CONSTRAINTS = {k: CONSTRAINTS[k] for k in SLICE_DEFAULTS if k != "view"}
+VOLUME_STEPS = Interval(int, 2, 81)  # a volume's (dims=3): 81^3 = 531,441 points
+SLICE_CONSTRAINTS = {**{k: CONSTRAINTS[k] for k in SLICE_DEFAULTS if k != "view"},
+                     "steps": Interval(int, 2, 201, note="dims=1 and 2; dims=3: up to 81")}
 PATH_CONSTRAINTS = {**{k: CONSTRAINTS[k] for k in PATH_DEFAULTS if k != "view"},
                     "steps": PATH_STEPS}
 
@@ -328,6 +330,10 @@ PATH_CONSTRAINTS = {**{k: CONSTRAINTS[k] for k in PATH_DEFAULTS if k != "view"},
 def normalize_view(view: dict) -> dict:
     kind = view.get("view", "slice")
     constraints = {**CONSTRAINTS, "steps": PATH_STEPS} if kind == "path" else CONSTRAINTS
+    if kind == "slice":  # steps by dims: dims first
+        dims = validate(view, {"dims": CONSTRAINTS["dims"]}, "network slice").get("dims", 2)
+        if dims == 3:
+            constraints = {**CONSTRAINTS, "steps": VOLUME_STEPS}
     out = fill_view(view, {"slice": SLICE_DEFAULTS, "path": PATH_DEFAULTS}, constraints,
                     f"network {kind}" if isinstance(kind, str) else None)
     if kind == "slice":
@@ -691,7 +697,7 @@ def _compute_minima(spec: dict, view: dict, progress: Progress, context: Context
 RECORDS = (
     ViewKind("network", "slice", SLICE_DEFAULTS, normalize_view, _compute_slice,
              result_kind="slice", normalize_model=normalize_spec, constraints=SLICE_CONSTRAINTS,
-             description="a 1D/2D slice of the loss around the center checkpoint"),
+             description="a 1D, 2D or 3D slice of the loss around the center checkpoint"),
     ViewKind("network", "path", PATH_DEFAULTS, normalize_view, _compute_path,
              result_kind="path", normalize_model=normalize_spec, constraints=PATH_CONSTRAINTS,
              description="the loss along a line or a trained Bezier curve between checkpoints"),

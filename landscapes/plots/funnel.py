@@ -324,7 +324,7 @@ def inverted_note(depth: float) -> list[str]:
     rises to a spike where a funnel would narrow to its lowest point (a weakly biased model's
     native state can lie above the rim too: N = 8, J0 = 1.5).
     """
-    if depth >= 0:
+    if not depth < 0:  # a funnel (or no number to say anything of)
         return []
     note = (f"inverted: the tip (|Q| = 1, the reference state) lies {-depth:.3f} per spin "
             "above the rim's lowest energy, so nothing funnels into it. The native state is a "

@@ -381,21 +381,20 @@ def path_view_figure(path: Slice, display: dict | None = None) -> go.Figure:
     return path_figure([path], display)
 
 
-def readable_range(arc: np.ndarray, values: list[np.ndarray]) -> tuple[float, float] | None:
+def readable_range(lines: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float] | None:
     """The y range that keeps the segment between a path's two ends readable, or None when the
     whole path already is.
 
-    ``arc``: the path's parameter (0 at its start, 1 at its end; a straight line of networks
-    runs on beyond both ends); ``values``: its lines, as drawn. Where the values outside
-    [0, 1] reach more than five times the segment's height above the lowest value (the
-    segment would fill less than a fifth of the graph: the digits CNN's loss shoots up to
-    about 80,000 past alpha = 1.2 while the segment falls from 2.3 to 0), the range stops a
-    little above the segment's highest value; None otherwise.
+    ``lines``: (arc, values as drawn) of each line; the arc is the path's parameter, 0 at its
+    start and 1 at its end (a straight line of networks runs on beyond both ends). Where the
+    values outside [0, 1] reach more than five times the segment's height above the lowest
+    value (the segment would fill less than a fifth of the graph: the digits CNN's loss shoots
+    up to about 80,000 past alpha = 1.2 while the segment falls from 2.3 to 0), the range stops
+    a little above the segment's highest value; None otherwise.
     """
-    shown = np.asarray(values, dtype=np.float64)
-    inside = (arc >= 0) & (arc <= 1)
-    every, segment = shown[np.isfinite(shown)], shown[:, inside]
-    segment = segment[np.isfinite(segment)]
+    every = np.concatenate([np.ravel(v) for _, v in lines]).astype(np.float64)
+    segment = np.concatenate([np.ravel(v)[(arc >= 0) & (arc <= 1)] for arc, v in lines])
+    every, segment = every[np.isfinite(every)], segment[np.isfinite(segment)]
     if every.size == 0 or segment.size == 0:
         return None
     lo, hi, top = float(every.min()), float(every.max()), float(segment.max())
@@ -406,41 +405,46 @@ def readable_range(arc: np.ndarray, values: list[np.ndarray]) -> tuple[float, fl
 
 
 def path_figure(paths: list[Slice], display: dict | None = None) -> go.Figure:
-    """Energy along one or more paths between the same two points, against the arc fraction.
+    """Energy along one or more paths between the same two points, against the arc fraction
+    (each path its own).
 
     A network path shows its train and test loss (and, for a Bezier curve, the straight line).
     ``display``'s log scale and clipping apply as on the surface (:func:`display_values`, one
-    percentile over every line); where the path runs on beyond its ends to values that would
-    flatten the segment between them, the y range keeps that segment readable
-    (:func:`readable_range`) and the title says how high the rest goes.
+    percentile over every line). Without them, where the path runs on beyond its ends to
+    values that would flatten the segment between them, the y range keeps that segment
+    readable (:func:`readable_range`) and the title says how high the rest goes.
     """
     first, meta = paths[0], paths[0].meta
-    arc = np.asarray(first.extras["arc"], dtype=np.float64)
-    lines: list[tuple[str, np.ndarray, str | None, str]]  # name, values, colour, dash
+    lines: list[tuple[str, np.ndarray, np.ndarray, str | None, str]]  # name, arc, values, ...
     if meta["unit"] == "loss":
-        lines = [("train", first.values, "#1f77b4", "solid"),
-                 ("test", first.extras["test_loss"], "#ff7f0e", "solid")]
+        arc = first.extras["arc"]
+        lines = [("train", arc, first.values, "#1f77b4", "solid"),
+                 ("test", arc, first.extras["test_loss"], "#ff7f0e", "solid")]
         if "line_loss" in first.extras:
-            lines.append(("straight line (train)", first.extras["line_loss"], "#7f7f7f", "dash"))
+            lines.append(("straight line (train)", arc, first.extras["line_loss"], "#7f7f7f",
+                          "dash"))
         title, unit, x_title = _network_path_words(first)
     else:
-        lines = [(p.meta["path_kind"], p.values, PATH_COLORS.get(p.meta["path_kind"]), "solid")
-                 for p in paths]
+        lines = [(p.meta["path_kind"], p.extras["arc"], p.values,
+                  PATH_COLORS.get(p.meta["path_kind"]), "solid") for p in paths]
         title = f"path {meta['view']['from']} -> {meta['view']['to']}"
         unit, x_title = meta["unit"], "fraction of the way (angle for geodesic, t for linear)"
-    joined, label, notes = display_values(np.concatenate([np.ravel(v) for _, v, _, _ in lines]),
-                                          unit, display)
-    shown = np.split(joined, np.cumsum([np.size(v) for _, v, _, _ in lines])[:-1])
-    span = readable_range(arc, shown)
+    joined, label, notes = display_values(
+        np.concatenate([np.ravel(v) for _, _, v, _, _ in lines]), unit, display)
+    shown = np.split(joined, np.cumsum([np.size(v) for _, _, v, _, _ in lines])[:-1])
+    arcs = [np.asarray(arc, dtype=np.float64) for _, arc, _, _, _ in lines]
+    d = {**DISPLAY_DEFAULTS, **(display or {})}
+    span = None if d["log"] or d["clip"] else readable_range(list(zip(arcs, shown, strict=True)))
     if span is not None:
-        beyond = np.nanmax(np.where((arc >= 0) & (arc <= 1), np.nan, np.asarray(shown)))
+        beyond = max(float(np.nanmax(np.where((a >= 0) & (a <= 1), np.nan, y)))
+                     for a, y in zip(arcs, shown, strict=True) if np.any((a < 0) | (a > 1)))
         notes.append(f"axis cut to the part between the ends; beyond them up to {beyond:.4g} "
                      "(log scale shows all)")
     fig = go.Figure([
-        go.Scatter(x=arc.astype(np.float32), y=y, mode="lines", name=name,
+        go.Scatter(x=a.astype(np.float32), y=y, mode="lines", name=name,
                    line={"color": color, "dash": dash, "width": 2},
                    hovertemplate="%{x:.3f}: %{y:.5g}<extra>" + name + "</extra>")
-        for (name, _, color, dash), y in zip(lines, shown, strict=True)
+        for (name, _, _, color, dash), a, y in zip(lines, arcs, shown, strict=True)
     ])
     fig.update_layout(
         title={"text": "<br>".join([title, *notes]), "font": {"size": 13}},

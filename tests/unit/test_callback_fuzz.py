@@ -433,3 +433,20 @@ def test_a_script_dash_does_not_serve_is_a_404_in_one_line(served, path):
     assert len(text) < 250
     served_script = client.get("/_dash-component-suites/plotly/package_data/plotly.min.js")
     assert served_script.status_code == 200 and b"plotly.js" in served_script.data[:200]
+
+
+def test_the_path_graph_answers_junk_without_a_500(served):
+    """A model that is a list (with the funnel view) and uploads that are not a dict made the
+    path graph's redraw raise (TypeError, AttributeError): a 500. Now nothing is redrawn."""
+    line = {"data": [{"type": "scatter", "y": [1, 2]}], "layout": {}}
+    for values in ({"left-model.value": ["ising"], "left-view.value": "funnel"},
+                   {"left-model.value": "network", "left-net-source.value": "upload",
+                    "left-uploaded.data": "x"},
+                   {"left-job-path.data": 5}):
+        response = _call(served, "left-path.figure", {**values, "left-path.figure": line,
+                                                      "left-log-scale.value": ["log"]},
+                         "left-log-scale.value")
+        assert response.status_code in (200, 204), (values, response.status_code)
+        response = _call(served, "left-path.figure", {**values, "left-job-path.data": line},
+                         "left-job-path.data")
+        assert response.status_code in (200, 204), (values, response.status_code)

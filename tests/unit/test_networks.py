@@ -196,6 +196,8 @@ def test_a_volume_slice_recomputes_from_its_file_and_exports_to_every_format(tmp
     (volume,) = formats.figure(result).data  # the HTML export's figure: level sets
     assert volume.type == "isosurface" and volume.isomin == pytest.approx(result.values.min())
     assert np.allclose(np.asarray(volume.value), result.values.ravel(), rtol=1e-6)
+    with pytest.raises(LandscapeError, match=r"steps must be a whole number in \[2, 81\]; got 82"):
+        compute_slice(source, {"dims": 3, "steps": 82})  # refused before any work
     with pytest.raises(LandscapeError, match="dims=3 needs 3 checkpoint"):
         compute_slice(source, {"dims": 3, "steps": 3, "directions": "through:checkpoint2"})
 

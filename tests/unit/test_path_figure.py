@@ -65,13 +65,32 @@ def test_the_range_keeps_the_segment_between_the_ends_readable(exploding):
 
 def test_readable_range_leaves_a_path_whose_segment_fills_the_graph():
     arc = np.linspace(-0.5, 1.5, 9)
-    assert figures.readable_range(arc, [np.linspace(4, 0, 9)]) is None  # falls all the way
+    assert figures.readable_range([(arc, np.linspace(4, 0, 9))]) is None  # falls all the way
     bowl = (arc - 0.5) ** 2  # 1.0 at both outer ends, 0.25 at the segment's
-    assert figures.readable_range(arc, [bowl]) is None  # the rest: 4x the segment's height
+    assert figures.readable_range([(arc, bowl)]) is None  # the rest: 4x the segment's height
     spike = np.where(arc > 1, 100.0, 1.0 - arc.clip(0, 1))
-    lo, hi = figures.readable_range(arc, [spike])
+    lo, hi = figures.readable_range([(arc, spike)])
     assert lo == pytest.approx(-0.05) and hi == pytest.approx(1.05)
-    assert figures.readable_range(np.linspace(0, 1, 5), [np.full(5, np.nan)]) is None
+    assert figures.readable_range([(np.linspace(0, 1, 5), np.full(5, np.nan))]) is None
+
+
+def test_the_log_scale_and_clipping_never_cut_the_axis(exploding):
+    """The cut is for the linear picture: on the log scale the whole line is readable (its
+    note would send the user to the scale already on), and clipping bounds the range itself."""
+    for display in ({"log": True}, {"clip": 95.0}, {"log": True, "clip": 99.0}):
+        fig = figures.path_figure([exploding], display)
+        assert fig.layout.yaxis.range is None and "axis cut" not in fig.layout.title.text
+
+
+def test_paths_of_different_lengths_each_keep_their_own_arc():
+    spec = {"model": "pspin", "n": 16, "p": 3, "seed": 0}
+    paths = [views.compute(spec, {"view": "path", "kind": kind, "steps": steps,
+                                  "from": "random:0", "to": "minimum:0"})
+             for kind, steps in (("linear", 11), ("geodesic", 21))]
+    fig = figures.path_figure(paths)
+    for trace, path in zip(fig.data, paths, strict=True):
+        assert np.allclose(np.asarray(trace.x), path.extras["arc"], atol=1e-6)
+        assert np.allclose(np.asarray(trace.y), path.values, atol=1e-6)
 
 
 def test_one_clipped_value_is_one_value(exploding):

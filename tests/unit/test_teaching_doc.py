@@ -351,6 +351,7 @@ def test_exercise_3_an_exploding_network(store, prose):
         f"lowest loss on the left slice is {v.min():,.0f}, at (a, b) = "
         f"({x[low[1]]:.2f}, {y[low[0]]:.2f})",
         f"rises from {_at(path, 0):.3f} at alpha = 0 to {_at(path, 1):,.0f} at alpha = 1",
+        f"({math.log10(_at(path, 1)):.3f} at alpha = 1 is a loss of {_at(path, 1):,.0f})",
         f"log10 loss from {np.log10(moons.values.min()):.2f} to "
         f"{np.log10(moons.values.max()):.2f}",
         f"only about {v.max() / 10 ** p99 - 1:.0%} above the cap",
