@@ -349,22 +349,47 @@ def line_figure(result: Slice, display: dict | None = None) -> go.Figure:
 
 
 def volume_figure(result: Slice, display: dict | None = None) -> go.Figure:
-    """A 3D slice: :data:`ISOSURFACES` level sets of the value over the cube of coefficients
-    (a, b, c along d1, d2, d3), in the display's colour scale, log and clip, and camera."""
+    """A 3D slice: level sets of the value over the cube of coefficients (a, b, c along d1, d2,
+    d3), in the display's colour scale, log and clip, and camera.
+
+    ``display["level"]`` (a fraction in [0, 1] of the drawn value range; None: no choice)
+    draws the one level set at ``lo + level (hi - lo)``, else :data:`ISOSURFACES` of them
+    spread over the range. ``display["plane"]`` (a coefficient c; None: no plane) adds the
+    grid's plane of c nearest it, as a flat surface coloured by its values on the same scale:
+    the volume cut open there.
+    """
     d = {**DISPLAY_DEFAULTS, **(display or {})}
     z, unit, notes = display_values(result.values, result.meta["unit"], d)
     coefs = grid_coefficients(result.axes).astype(np.float32)
     finite = z[np.isfinite(z)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    level = d.get("level")
+    if level is None:
+        iso = {"isomin": lo, "isomax": hi, "surface_count": ISOSURFACES}
+    else:
+        value = lo + min(max(float(level), 0.0), 1.0) * (hi - lo)
+        iso = {"isomin": value, "isomax": value, "surface_count": 1}
+        notes = [*notes, f"level set {unit} = {value:.4g}"]
     volume = go.Isosurface(
-        x=coefs[:, 0], y=coefs[:, 1], z=coefs[:, 2], value=z.ravel(), isomin=lo, isomax=hi,
-        surface_count=ISOSURFACES, caps={"x_show": False, "y_show": False, "z_show": False},
+        x=coefs[:, 0], y=coefs[:, 1], z=coefs[:, 2], value=z.ravel(), **iso,
+        caps={"x_show": False, "y_show": False, "z_show": False}, cmin=lo, cmax=hi,
         colorscale=d["colorscale"], opacity=0.6, name="slice",
         colorbar=scene_colorbar(unit),
         hovertemplate="a=%{x:.3f}<br>b=%{y:.3f}<br>c=%{z:.3f}<br>" + unit
                       + "=%{value:.5f}<extra></extra>",
     )
-    fig = go.Figure([volume])
+    traces: list = [volume]
+    if d.get("plane") is not None:
+        a, b, c = (np.asarray(axis, dtype=np.float64) for axis in result.axes)
+        k = int(np.argmin(np.abs(c - float(d["plane"]))))
+        traces.append(go.Surface(
+            x=a.astype(np.float32), y=b.astype(np.float32),
+            z=np.full((b.size, a.size), c[k], dtype=np.float32), surfacecolor=z[k],
+            cmin=lo, cmax=hi, colorscale=d["colorscale"], showscale=False, name="plane",
+            hovertemplate="a=%{x:.3f}<br>b=%{y:.3f}<br>" + f"c={c[k]:.3f}<br>" + unit
+                          + "=%{surfacecolor:.5f}<extra>plane</extra>"))
+        notes = [*notes, f"plane c = {c[k]:.3g}"]
+    fig = go.Figure(traces)
     fig.update_layout(
         title={"text": _title(result, notes), "font": {"size": 14}},
         scene={"xaxis": {"title": {"text": "a (direction 1)"}},

@@ -182,3 +182,25 @@ def test_bad_views_are_refused_with_a_specific_message(view, message):
 def test_ground_state_is_only_for_ising():
     with pytest.raises(LandscapeError, match="only for ising"):
         views.compute(PSPIN, {"view": "slice", "center": "ground", "steps": 3})
+
+
+def test_a_volume_draws_one_chosen_level_set_and_a_plane_cut_through_it():
+    """The volume view's display: ``level`` picks one level set (a fraction of the value
+    range), ``plane`` adds the grid's plane of c nearest it, coloured by its own values."""
+    from landscapes.plots import slices as figures
+
+    result = views.compute(ISING, {"view": "slice", "dims": 3, "steps": 5, "span": 1.0})
+    lo, hi = float(result.values.min()), float(result.values.max())
+    plain = figures.volume_figure(result)
+    assert len(plain.data) == 1 and plain.data[0].surface.count == figures.ISOSURFACES
+    assert plain.data[0].isomin == pytest.approx(lo) and plain.data[0].isomax == pytest.approx(hi)
+    fig = figures.volume_figure(result, {"level": 0.25, "plane": 0.4})
+    volume, plane = fig.data
+    assert volume.surface.count == 1
+    assert volume.isomin == volume.isomax == pytest.approx(lo + 0.25 * (hi - lo), rel=1e-6)
+    c = result.axes[2]  # -1, -0.5, 0, 0.5, 1: 0.4 is nearest 0.5, the grid's plane k = 3
+    assert np.allclose(np.asarray(plane.z), 0.5)
+    np.testing.assert_allclose(np.asarray(plane.surfacecolor), result.values[3], rtol=1e-6)
+    assert (plane.cmin, plane.cmax) == pytest.approx((lo, hi)) and c[3] == 0.5
+    assert "plane c = 0.5" in fig.layout.title.text and "level set" in fig.layout.title.text
+    assert figures.volume_figure(result, {"level": 7})["data"][0].isomin == pytest.approx(hi)
