@@ -35,7 +35,7 @@ Role = Literal["model", "display", "upload"]
 
 FAMILIES = frozenset({"ising", "pspin", "network"})
 SPIN = frozenset({"ising", "pspin"})
-VIEWS = frozenset({"slice", "funnel", "sweep", "minima"})
+VIEWS = frozenset({"slice", "volume", "funnel", "sweep", "minima"})
 
 UPLOAD = "upload"  # the Network control's value for the user's own checkpoint
 LOSS_FROM_CHECKPOINT = "checkpoint"  # the Loss control's default: what the checkpoint names
@@ -98,6 +98,8 @@ POINTS = _labelled((
 SPINS_N_HELP = ("The number of spins: 4 to 20 for the Ising model (every state is enumerated "
                 "exactly), 16 to 128 in steps of 8 for the p-spin glass.")
 SLICE = frozenset({"slice"})
+GRIDS = frozenset({"slice", "volume"})  # the views that compute a grid around a centre
+VOLUME = frozenset({"volume"})
 
 CONTROLS: tuple[Control, ...] = (
     Control(
@@ -110,11 +112,13 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         ids.VIEW, "radio", "View", "slice", aliases=("view-kind",),
-        options=_labelled((("slice and path", "slice"), ("funnel (Ising, exact)", "funnel"),
-                           ("size sweep (Ising)", "sweep"), ("minima statistics", "minima"))),
+        options=_labelled((("slice and path", "slice"), ("volume (3D slice)", "volume"),
+                           ("funnel (Ising, exact)", "funnel"), ("size sweep (Ising)", "sweep"),
+                           ("minima statistics", "minima"))),
         hint="funnel and sweep enumerate all 2^N Ising states; minima: many seeded descents "
              "(spins) or trainings (example networks)",
-        help="slice and path: a 2D slice and the energy along a path; funnel and size sweep "
+        help="slice and path: a 2D slice and the energy along a path; volume: a 3D slice drawn "
+             "as a level set cut by a plane; funnel and size sweep "
              "enumerate all 2^N states of the Ising model exactly; minima statistics: where "
              "many seeded descents (spins) or trainings (example networks) end.",
     ),
@@ -196,7 +200,7 @@ CONTROLS: tuple[Control, ...] = (
                            ("PCA of the trajectory or checkpoints", "pca"),
                            ("top-2 Hessian eigenvectors", "hessian"),
                            ("through checkpoints 2 and 3", "through:checkpoint2,checkpoint3"))),
-        families=frozenset({"network"}), area=ids.NETWORK_CONTROLS,
+        families=frozenset({"network"}), views=GRIDS, area=ids.NETWORK_CONTROLS,
         help="The plane of a network's slice: random filter-normalized directions, the PCA of "
              "an example's training trajectory or of your three uploaded checkpoints, the top-2 "
              "Hessian eigenvectors, or through uploaded checkpoints 2 and 3.",
@@ -218,7 +222,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         ids.SPAN, "slider", "Span", 1.0, side_defaults={"right": 1.5}, bounds=(0.25, 2, 0.25),
-        marks=(0.5, 1, 1.5, 2), views=SLICE, area=ids.SLICE_CONTROLS,
+        marks=(0.5, 1, 1.5, 2), views=GRIDS, area=ids.SLICE_CONTROLS,
         hint="coefficients run from -span to span (spins: 1 = 45 degrees; networks: filter "
              "norms)",
         help="The slice's coefficients run from -span to span: for spins (random plane) 1 is "
@@ -232,6 +236,28 @@ CONTROLS: tuple[Control, ...] = (
              "13x13 preview comes first.",
     ),
     Control(
+        ids.VOLUME_STEPS, "radio", "Grid (volume)", 21, options=(13, 21, 31), views=VOLUME,
+        area=ids.SLICE_CONTROLS,
+        hint="points per axis: 21^3 = 9,261 points",
+        help="Points per axis of the volume (13, 21 or 31): its points grow as the cube, so a "
+             "31^3 volume of the digits CNN takes minutes; a coarse 13^3 preview comes first.",
+    ),
+    Control(
+        ids.LEVEL, "slider", "Level set", 0.5, role="display", bounds=(0, 1, 0.05),
+        marks=(0, 0.25, 0.5, 0.75, 1), views=VOLUME, area=ids.DISPLAY_CONTROLS,
+        hint="a fraction of the value range: 0 the lowest value, 1 the highest",
+        help="Volume view: the one level set drawn, at this fraction of the range of the "
+             "drawn values (0: the lowest, 1: the highest). Redraws only.",
+    ),
+    Control(
+        ids.PLANE, "slider", "Slicing plane c", 0.0, role="display", bounds=(-1, 1, 0.1),
+        marks=(-1, -0.5, 0, 0.5, 1), views=VOLUME, area=ids.DISPLAY_CONTROLS,
+        hint="a fraction of the span along direction 3; the grid's plane nearest it is drawn",
+        help="Volume view: where the plane across direction 3 cuts the volume, as a fraction "
+             "of the span (0: through the centre); it shows the values of the grid's plane "
+             "nearest it, on the level set's colour scale. Redraws only.",
+    ),
+    Control(
         ids.PLOT_KIND, "radio", "Plot type", figures.PLOT_KINDS[0], role="display",
         options=_labelled((("3D surface", "surface"), ("contour", "contour"),
                            ("heatmap", "heatmap"))),
@@ -242,7 +268,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         ids.COLORSCALE, "dropdown", "Colour scale", figures.COLORSCALE, role="display",
-        options=tuple(figures.COLORSCALES), views=SLICE, area=ids.DISPLAY_CONTROLS,
+        options=tuple(figures.COLORSCALES), views=GRIDS, area=ids.DISPLAY_CONTROLS,
         hint="perceptually uniform; Cividis is safe for colour-blind readers",
         help="The slice's colours: perceptually uniform scales; Cividis is safe for "
              "colour-blind readers.",
@@ -250,14 +276,14 @@ CONTROLS: tuple[Control, ...] = (
     Control(
         ids.LOG_SCALE, "checklist", "log scale (log10 of the values)", (), role="display",
         options=({"label": " log scale (log10 of the values)", "value": "log"},),
-        views=SLICE, area=ids.DISPLAY_CONTROLS,
+        views=GRIDS, area=ids.DISPLAY_CONTROLS,
         help="Draws log10 of the values; it needs all values positive (a loss, not an "
              "energy), otherwise the title notes it and the values stay linear.",
     ),
     Control(
         ids.CLIP, "radio", "Clip extreme values", 0, role="display",
         options=_labelled((("no", 0), ("99th pct", 99), ("95th pct", 95))),
-        views=SLICE, area=ids.DISPLAY_CONTROLS,
+        views=GRIDS, area=ids.DISPLAY_CONTROLS,
         help="Caps values above the 99th or 95th percentile so that a few huge values do not "
              "flatten the rest; the title says how many were clipped.",
     ),
@@ -291,7 +317,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         ids.CENTER, "dropdown", "Slice centre", "minimum:0", options=POINTS, families=SPIN,
-        views=SLICE, area=ids.SPIN_PLANE_CONTROLS,
+        views=GRIDS, area=ids.SPIN_PLANE_CONTROLS,
         help="The point the slice passes through: a descent minimum, the native or planted "
              "state, the ground state (Ising, exact) or a random start.",
     ),
@@ -299,10 +325,11 @@ CONTROLS: tuple[Control, ...] = (
         ids.DIRECTIONS, "dropdown", "Slice plane", "random", side_defaults={"right": THROUGH_MINIMA},
         options=_labelled((("random directions", "random"),
                            ("through minima 1 and 2", THROUGH_MINIMA))),
-        families=SPIN, views=SLICE, area=ids.SPIN_PLANE_CONTROLS,
+        families=SPIN, views=GRIDS, area=ids.SPIN_PLANE_CONTROLS,
         hint="through minima: coefficient 1 on an axis lands on it",
         help="The two directions of the slice: random, or through minima 1 and 2, where "
-             "coefficient 1 on an axis lands exactly on that minimum.",
+             "coefficient 1 on an axis lands exactly on that minimum (a volume: random, or "
+             "through minima 1, 2 and 3).",
     ),
     Control(
         ids.PATH_FROM, "dropdown", "Path from", "random:0", options=POINTS, families=SPIN,

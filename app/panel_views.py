@@ -3,6 +3,8 @@
 The panel's view kind picks the function:
 
 * ``slice`` -- :func:`slice_panel`: a 2D slice surface and the paths below it (any model);
+* ``volume`` -- :func:`slice_panel` in three dimensions: a level set of the 3D slice, cut by a
+  plane (display options), and the paths below it (any model);
 * ``funnel`` -- :func:`funnel_panel` (Ising, exact): the 3D folding funnel, the paths, the
   disconnectivity graph, the (Q, E) diagram and F(Q; T) data for the temperature slider;
 * ``sweep`` -- :func:`sweep_panel` (Ising): how the funnel sharpens with N, plot and table;
@@ -407,12 +409,23 @@ def minima_panel(store: ViewStore, spec: dict, progress: Progress = None) -> Pan
 @dataclass(frozen=True)
 class PanelRequests:
     """What one panel asks for: the model spec, its slice and path views (:func:`requests`),
-    and the funnel view's reference state."""
+    the funnel view's reference state and the volume view's grid (points per axis)."""
 
     spec: dict
     slice_request: dict
     path_requests: list[dict]
     reference: str = "native"
+    volume_steps: int = 21
+
+    def volume_request(self) -> dict:
+        """The volume view's request: the slice in three dimensions on its own grid. A spin
+        slice through minima 1 and 2 becomes the volume through minima 1, 2 and 3."""
+        directions = self.slice_request.get("directions")
+        if isinstance(directions, str) and directions.startswith("through:minimum:") \
+                and directions.count(",") == 1:
+            directions += ",minimum:3"
+        return {**self.slice_request, "dims": 3, "steps": self.volume_steps,
+                "directions": directions}
 
 
 @dataclass(frozen=True)
@@ -441,6 +454,11 @@ PANEL_VIEWS: dict[str, PanelView] = {
         main=lambda r: r.slice_request,
         show=lambda store, r, progress, display, preview: slice_panel(
             store, r.spec, r.slice_request, r.path_requests, progress, display, preview),
+        paths=True),
+    "volume": PanelView(
+        main=lambda r: r.volume_request(),
+        show=lambda store, r, progress, display, preview: slice_panel(
+            store, r.spec, r.volume_request(), r.path_requests, progress, display, preview),
         paths=True),
     "funnel": PanelView(
         main=lambda r: ({**FUNNEL_VIEW, "reference": r.reference}

@@ -15,6 +15,7 @@ name, as :data:`app.MODEL_NAMES`) and ``display`` (the drawing options, by name)
 """
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -75,7 +76,21 @@ def panel_requests(controls: dict, uploaded: dict | None) -> panel_views.PanelRe
     """Everything a panel's controls (by name) and uploads ask for."""
     spec = spec_of(controls, uploaded)
     slice_request, path_requests = view_requests(controls, spec)
-    return panel_views.PanelRequests(spec, slice_request, path_requests, controls[ids.REFERENCE])
+    return panel_views.PanelRequests(spec, slice_request, path_requests, controls[ids.REFERENCE],
+                                     controls[ids.VOLUME_STEPS])
+
+
+GRID_VIEWS = ("slice", "volume")  # the views whose main graph is a grid drawn from the cache
+
+
+def grid_request_of(controls: dict, uploaded: dict | None) -> tuple[dict, dict] | None:
+    """(model spec, view) of the grid a slice or volume view draws; None for other views."""
+    view = controls[ids.VIEW]
+    if view not in GRID_VIEWS:
+        return None
+    requests_ = panel_requests(controls, uploaded)
+    main = panel_views.panel_view(view).main(requests_)
+    return None if main is None else (requests_.spec, main)
 
 
 def slice_request_of(controls: dict, uploaded: dict | None) -> tuple[dict, dict]:
@@ -86,7 +101,8 @@ def slice_request_of(controls: dict, uploaded: dict | None) -> tuple[dict, dict]
 
 def display_options(colorscale: str | None, log: list | None, clip: float | None,
                     kind: str | None = None, levels: float | None = None,
-                    weight_decay: float | None = None) -> dict:
+                    weight_decay: float | None = None, level: float | None = None,
+                    plane: float | None = None) -> dict:
     """The drawing options of the display controls (see
     :func:`landscapes.plots.slices.surface_figure`): a missing or unknown plot type is the
     surface; the number of contour levels is a whole number within figures.LEVELS_RANGE (empty:
@@ -102,7 +118,16 @@ def display_options(colorscale: str | None, log: list | None, clip: float | None
             "clip": _percentile(clip),
             "kind": kind if kind in figures.PLOT_KINDS else figures.PLOT_KINDS[0],
             "levels": min(max(count, lo), hi),
-            "weight_decay": float(weight_decay) if weight_decay in figures.WEIGHT_DECAYS else 0.0}
+            "weight_decay": float(weight_decay) if weight_decay in figures.WEIGHT_DECAYS else 0.0,
+            "level": _fraction(level, 0.0, 0.5), "plane": _fraction(plane, -1.0, 0.0)}
+
+
+def _fraction(value: object, lo: float, default: float) -> float:
+    """A slider's fraction within [lo, 1]; anything else (not a finite number) its default."""
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value):
+        return default
+    return min(max(float(value), lo), 1.0)
 
 
 def _percentile(clip: object) -> float | None:
@@ -128,7 +153,8 @@ def display_of(values: dict, controls: dict | None = None) -> dict:
                   else BY_NAME[name].default for name, value in values.items()}
     return display_options(values.get(ids.COLORSCALE), values.get(ids.LOG_SCALE),
                            values.get(ids.CLIP), values.get(ids.PLOT_KIND),
-                           values.get(ids.CONTOUR_LEVELS), values.get(ids.WEIGHT_DECAY))
+                           values.get(ids.CONTOUR_LEVELS), values.get(ids.WEIGHT_DECAY),
+                           values.get(ids.LEVEL), values.get(ids.PLANE))
 
 
 def redrawn(store: ViewStore, controls: dict, uploaded: dict | None, display: dict,
@@ -136,11 +162,11 @@ def redrawn(store: ViewStore, controls: dict, uploaded: dict | None, display: di
     """The slice redrawn with ``display`` from the cache, or None when there is nothing to do:
     not a slice view, no view for these settings, not cached (a job is computing it), or --
     ``drawn``, at the end of a job: the options it drew with -- the job already drew it so."""
-    if controls[ids.VIEW] != "slice" or display == drawn:
+    if controls[ids.VIEW] not in GRID_VIEWS or display == drawn:
         return None
     try:
-        spec, slice_request = slice_request_of(controls, uploaded)
-        return panel_views.redisplay(store, spec, slice_request, display)
+        grid = grid_request_of(controls, uploaded)
+        return None if grid is None else panel_views.redisplay(store, *grid, display)
     except LandscapeError:  # no view for these settings: the panel's message says why
         return None
 
@@ -324,11 +350,13 @@ def cached_preview(store: ViewStore, side: str, controls: dict, uploaded: dict |
                    display: dict) -> Any:
     """Panel ``side``'s slice from the cache (the requested grid, else its 13x13 version), or
     no_update: nothing cached, not a slice view, or an error (the panel's job reports it)."""
-    if controls[ids.VIEW] != "slice":
+    if controls[ids.VIEW] not in GRID_VIEWS:
         return no_update
     try:
-        spec, slice_request = slice_request_of(controls, uploaded)
-        fig = panel_views.slice_preview(store, spec, slice_request, display_of(display, controls))
+        grid = grid_request_of(controls, uploaded)
+        if grid is None:
+            return no_update
+        fig = panel_views.slice_preview(store, *grid, display_of(display, controls))
     except LandscapeError:  # the full computation reports it in the panel
         return no_update
     except Exception:  # the full computation reports errors; a preview just stays away

@@ -354,9 +354,9 @@ def volume_figure(result: Slice, display: dict | None = None) -> go.Figure:
 
     ``display["level"]`` (a fraction in [0, 1] of the drawn value range; None: no choice)
     draws the one level set at ``lo + level (hi - lo)``, else :data:`ISOSURFACES` of them
-    spread over the range. ``display["plane"]`` (a coefficient c; None: no plane) adds the
-    grid's plane of c nearest it, as a flat surface coloured by its values on the same scale:
-    the volume cut open there.
+    spread over the range. ``display["plane"]`` (a fraction in [-1, 1] of the c axis's half
+    range: 0 through the centre; None: no plane) adds the grid's plane of c nearest it, as a
+    flat surface coloured by its values on the same scale: the volume cut open there.
     """
     d = {**DISPLAY_DEFAULTS, **(display or {})}
     z, unit, notes = display_values(result.values, result.meta["unit"], d)
@@ -381,7 +381,7 @@ def volume_figure(result: Slice, display: dict | None = None) -> go.Figure:
     traces: list = [volume]
     if d.get("plane") is not None:
         a, b, c = (np.asarray(axis, dtype=np.float64) for axis in result.axes)
-        k = int(np.argmin(np.abs(c - float(d["plane"]))))
+        k = int(np.argmin(np.abs(c - float(d["plane"]) * np.abs(c).max())))
         traces.append(go.Surface(
             x=a.astype(np.float32), y=b.astype(np.float32),
             z=np.full((b.size, a.size), c[k], dtype=np.float32), surfacecolor=z[k],

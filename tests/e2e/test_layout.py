@@ -10,6 +10,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from app import controls, devserver, ids
 from app.ids import pid
+from tests.e2e.conftest import wait_query
 
 UPDATE_MS = 120_000
 INTERNAL = "internal error"
@@ -107,8 +108,9 @@ def test_only_the_controls_that_apply_show(dashboard: Page) -> None:
 
 
 MODELS = {"ising": "Ising spin funnel", "pspin": "p-spin glass", "network": "Network"}
-VIEWS = {"slice": "slice and path", "funnel": "funnel (Ising, exact)",
-         "sweep": "size sweep (Ising)", "minima": "minima statistics"}
+VIEWS = {"slice": "slice and path", "volume": "volume (3D slice)",
+         "funnel": "funnel (Ising, exact)", "sweep": "size sweep (Ising)",
+         "minima": "minima statistics"}
 
 
 def pick_network(page: Page, side: str, option: str) -> None:
@@ -226,3 +228,23 @@ def test_the_temperature_slider_shows_its_marks_whole(dashboard: Page) -> None:
     for each in dashboard.locator(f"#{pid(side, ids.TEMPERATURE)} .dash-slider-mark").all():
         box = each.bounding_box()  # within the slider's field, not cut at the panel's edge
         assert box["x"] >= field["x"] and box["x"] + box["width"] <= field["x"] + field["width"]
+
+
+def test_the_volume_view_draws_a_level_set_and_its_sliders_only_redraw(dashboard: Page) -> None:
+    """The Ising panel's volume (13^3 preview, then 21^3): an isosurface cut by a plane; the
+    level and plane sliders redraw it from the cache (no job runs) and go into the URL."""
+    side = "left"
+    dashboard.locator(f"#{pid(side, ids.VIEW)} label", has_text=VIEWS["volume"]).click()
+    graph = GRAPH.format(pid(side, ids.SURFACE))
+    dashboard.wait_for_function(
+        f"() => ({graph}?.data || []).map(t => t.type).join() === 'isosurface,surface' && "
+        f"!{graph}.layout.title.text.includes('preview')", timeout=UPDATE_MS)
+    finished(dashboard, side)
+    before = dashboard.evaluate(f"() => {graph}.data[0].isomin")
+    slider = dashboard.locator(f"#{pid(side, ids.LEVEL)} [role=slider]")
+    slider.focus()
+    slider.press("End")  # the highest level: 1
+    dashboard.wait_for_function(f"() => {graph}.data[0].isomin > {before}", timeout=UPDATE_MS)
+    expect(dashboard.locator(f"#{pid(side, ids.PROGRESS_ROW)}")).to_be_hidden()
+    wait_query(dashboard, f"l.{ids.LEVEL}", "1")
+    assert INTERNAL not in dashboard.locator("body").inner_text()

@@ -11,7 +11,7 @@ BASE = {ids.MODEL: "ising", ids.VIEW: "slice", ids.ISING_N: 10, ids.NATIVE_BIAS:
         ids.STEPS: 21, ids.CENTER: "minimum:0", ids.DIRECTIONS: "random",
         ids.PATH_FROM: "random:0", ids.PATH_TO: "minimum:0", ids.NET_SOURCE: "moons-mlp",
         ids.NET_DATA: "moons", ids.NET_LOSS: LOSS_FROM_CHECKPOINT, ids.NET_DIRECTIONS: "filter",
-        ids.NET_PATH_KIND: "linear", ids.REFERENCE: "ground"}
+        ids.NET_PATH_KIND: "linear", ids.REFERENCE: "ground", ids.VOLUME_STEPS: 13}
 
 
 def panel_controls(**changes) -> dict:

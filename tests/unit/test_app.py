@@ -10,7 +10,7 @@ import pytest
 from dash import no_update
 
 from app import controls, create_app, ids, panel_views
-from app.callbacks.downloads import download_file
+from app.callbacks.downloads import download_file, download_request
 from app.callbacks.panels import (
     clicked_state,
     display_options,
@@ -23,7 +23,7 @@ from app.callbacks.panels import (
 from app.callbacks.status import status_message
 from app.callbacks.uploads import accept_upload, accepted_text, open_export
 from app.config import Config
-from app.controls import MODEL_NAMES
+from app.controls import MODEL_NAMES, THROUGH_MINIMA
 from landscapes import views
 from landscapes.plots import slices as figures
 from tests.unit import clientside
@@ -643,12 +643,14 @@ def test_display_values_log_and_gaps():
     assert label == "log10 loss" and np.isnan(z[1, 0])
     assert np.allclose(z[[0, 0, 1], [0, 1, 1]], [0.0, 1.0, 2.0])
     assert notes == ["1 non-finite value (diverged) shown as gaps"]
-    assert display_options("Magma", ["log"], 99, "contour", 12, 1e-3) == {
+    assert display_options("Magma", ["log"], 99, "contour", 12, 1e-3, 0.25, -0.5) == {
         "colorscale": "Magma", "log": True, "clip": 99.0, "kind": "contour", "levels": 12,
-        "weight_decay": 1e-3}
+        "weight_decay": 1e-3, "level": 0.25, "plane": -0.5}
     assert display_options(None, [], 0) == {
         "colorscale": "Viridis", "log": False, "clip": None, "kind": "surface", "levels": 20,
-        "weight_decay": 0.0}
+        "weight_decay": 0.0, "level": 0.5, "plane": 0.0}
+    junk = display_options(None, [], 0, level=float("nan"), plane=7)
+    assert (junk["level"], junk["plane"]) == (0.5, 1.0)  # the default; the end of the range
     assert display_options(None, [], 0, weight_decay=0.5)["weight_decay"] == 0.0
 
 
@@ -890,3 +892,28 @@ def test_a_job_surface_is_drawn_unless_the_graph_shows_it_already():
         [fig, None], [plain, plain], [plain, fig], [message, fig], [message, None],
         [message, {"data": [], "layout": {}}], [fig, message]])
     assert out == [None, fig, fig, plain, plain, None, message, message, fig]
+
+
+def test_the_volume_view_draws_a_level_set_cut_by_a_plane_and_redraws_from_the_cache(
+        config, monkeypatch):
+    """The volume view: the panel's slice in three dimensions on its own grid (13^3 here), one
+    level set and the plane nearest the chosen c; both redraw from the cache, and the Download
+    buttons save the volume itself."""
+    store = create_app(config).server.extensions["funnelscope_store"]
+    panel = panel_controls(**{ids.MODEL: "pspin", ids.VIEW: "volume", ids.DIRECTIONS: THROUGH_MINIMA})
+    out = panel_output(store, panel, {}, display=display_options("Viridis", [], 0))
+    assert not out.messages
+    volume, plane = out.surface.data
+    spec, request = download_request(panel, {})
+    assert request["dims"] == 3 and request["steps"] == 13
+    assert request["directions"] == "through:minimum:1,minimum:2,minimum:3"
+    result = store.cached(spec, request)
+    lo, hi = float(result.values.min()), float(result.values.max())
+    assert volume.type == "isosurface" and volume.isomin == pytest.approx((lo + hi) / 2)
+    np.testing.assert_allclose(np.asarray(plane.surfacecolor), result.values[6], rtol=1e-6)
+    monkeypatch.setattr(views, "compute", lambda *a, **k: pytest.fail("recomputed"))
+    moved = display_options("Viridis", [], 0, level=0.1, plane=-1.0)
+    fig = redrawn(store, panel, {}, moved)
+    assert fig.data[0].isomin == pytest.approx(lo + 0.1 * (hi - lo), rel=1e-5)
+    np.testing.assert_allclose(np.asarray(fig.data[1].surfacecolor), result.values[0], rtol=1e-6)
+    assert len(out.path.data) == 2  # the paths below, as in the slice view
