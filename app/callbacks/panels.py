@@ -408,7 +408,9 @@ def _register_path(app: Dash, store: ViewStore, side: str) -> None:
         (a message: the refusal stays, whatever the cache holds), else the panel's paths are
         drawn from the cache with the display options now set (they may have moved while the
         job ran); a display change redraws the paths on screen the same way, never a message."""
-        from_job = ctx.triggered_id == pid(side, ids.JOB_PATH)
+        # the job and the display may both have changed (Dash holds this callback while the job
+        # runs, then calls it once): the job's figure is new whenever its store is among them
+        from_job = f"{pid(side, ids.JOB_PATH)}.data" in ctx.triggered_prop_ids
         if from_job and not isinstance(job, dict):  # only a hand-made request sends this
             return no_update
         if not _has_traces(job if from_job else shown):
