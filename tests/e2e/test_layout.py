@@ -165,10 +165,9 @@ def test_a_missing_upload_keeps_the_surface_and_each_refusal_is_under_its_contro
         dashboard: Page) -> None:
     side = "left"
     dashboard.locator(f"#{pid(side, ids.MODEL)} label", has_text="Network").click()
+    title = f"({GRAPH.format(pid(side, ids.SURFACE))}?.layout?.title?.text || '')"
     dashboard.wait_for_function(  # the default example's slice (trained first on a new cache)
-        f"() => ({GRAPH.format(pid(side, ids.SURFACE))}.layout.title?.text || '')"
-        ".includes('moons') && !{GRAPH.format(pid(side, ids.SURFACE))}.layout.title.text"
-        ".includes('preview')", timeout=UPDATE_MS)
+        f"() => {title}.includes('moons') && !{title}.includes('preview')", timeout=UPDATE_MS)
     finished(dashboard, side)
     drawn = surface_title(dashboard, side)
     pick_network(dashboard, side, "my upload")
