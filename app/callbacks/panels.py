@@ -162,7 +162,7 @@ def redrawn(store: ViewStore, controls: dict, uploaded: dict | None, display: di
     """The slice redrawn with ``display`` from the cache, or None when there is nothing to do:
     not a slice view, no view for these settings, not cached (a job is computing it), or --
     ``drawn``, at the end of a job: the options it drew with -- the job already drew it so."""
-    if controls[ids.VIEW] not in GRID_VIEWS or display == drawn:
+    if display == drawn:
         return None
     try:
         grid = grid_request_of(controls, uploaded)
@@ -350,8 +350,6 @@ def cached_preview(store: ViewStore, side: str, controls: dict, uploaded: dict |
                    display: dict) -> Any:
     """Panel ``side``'s slice from the cache (the requested grid, else its 13x13 version), or
     no_update: nothing cached, not a slice view, or an error (the panel's job reports it)."""
-    if controls[ids.VIEW] not in GRID_VIEWS:
-        return no_update
     try:
         grid = grid_request_of(controls, uploaded)
         if grid is None:
