@@ -433,11 +433,13 @@ class PanelView:
     """One value of the View control: the view its main graph shows (``main``: what its
     Download buttons save; None where the panel shows no view for the model) and what the
     panel shows (``show(store, requests, progress, display, preview)``); ``paths``: whether its
-    path graph draws the panel's paths."""
+    path graph draws the panel's paths; ``grid``: whether its main graph is a grid (a slice or
+    a volume) that display controls redraw from the cache and a preview shows early."""
 
     main: Callable[[PanelRequests], dict | None]
     show: Callable[..., PanelOutput]
     paths: bool = False  # its path graph draws the panel's paths (with the display options)
+    grid: bool = False  # its main graph is a grid redrawn from the cache
 
 
 def _network_upload(spec: dict) -> bool:
@@ -454,12 +456,12 @@ PANEL_VIEWS: dict[str, PanelView] = {
         main=lambda r: r.slice_request,
         show=lambda store, r, progress, display, preview: slice_panel(
             store, r.spec, r.slice_request, r.path_requests, progress, display, preview),
-        paths=True),
+        paths=True, grid=True),
     "volume": PanelView(
         main=lambda r: r.volume_request(),
         show=lambda store, r, progress, display, preview: slice_panel(
             store, r.spec, r.volume_request(), r.path_requests, progress, display, preview),
-        paths=True),
+        paths=True, grid=True),
     "funnel": PanelView(
         main=lambda r: ({**FUNNEL_VIEW, "reference": r.reference}
                         if _served(r.spec, "funnel") else None),

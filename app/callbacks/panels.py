@@ -80,23 +80,14 @@ def panel_requests(controls: dict, uploaded: dict | None) -> panel_views.PanelRe
                                      controls[ids.VOLUME_STEPS])
 
 
-GRID_VIEWS = ("slice", "volume")  # the views whose main graph is a grid drawn from the cache
-
-
 def grid_request_of(controls: dict, uploaded: dict | None) -> tuple[dict, dict] | None:
     """(model spec, view) of the grid a slice or volume view draws; None for other views."""
-    view = controls[ids.VIEW]
-    if view not in GRID_VIEWS:
+    view = panel_views.panel_view(controls[ids.VIEW])
+    if not view.grid:
         return None
     requests_ = panel_requests(controls, uploaded)
-    main = panel_views.panel_view(view).main(requests_)
+    main = view.main(requests_)
     return None if main is None else (requests_.spec, main)
-
-
-def slice_request_of(controls: dict, uploaded: dict | None) -> tuple[dict, dict]:
-    """(model spec, slice view) of a panel's controls."""
-    spec = spec_of(controls, uploaded)
-    return spec, view_requests(controls, spec)[0]
 
 
 def display_options(colorscale: str | None, log: list | None, clip: float | None,

@@ -14,10 +14,10 @@ from app.callbacks.downloads import download_file, download_request
 from app.callbacks.panels import (
     clicked_state,
     display_options,
+    grid_request_of,
     panel_output,
     panel_requests,
     redrawn,
-    slice_request_of,
     with_option,
 )
 from app.callbacks.status import status_message
@@ -725,7 +725,7 @@ def test_contour_levels_set_the_surface_floor():
 def test_plot_type_and_levels_redraw_from_the_cache_only(config, monkeypatch):
     store = create_app(config).server.extensions["funnelscope_store"]
     controls = _controls(**{ids.VIEW: "slice"})
-    spec, request = slice_request_of(controls, {})
+    spec, request = grid_request_of(controls, {})
     result = store.get(spec, request)
     monkeypatch.setattr(views, "compute", lambda *a, **k: pytest.fail("recomputed"))
     for kind, trace_type in (("heatmap", "heatmap"), ("contour", "contour"),
@@ -776,7 +776,7 @@ def test_the_loss_control_follows_the_checkpoint_unless_told_otherwise(config, t
     loss = controls.BY_NAME[ids.NET_LOSS]
     assert loss.values()[0] == loss.default == panel[ids.NET_LOSS] == controls.LOSS_FROM_CHECKPOINT
     named = panel_output(store, panel, {"checkpoint": key})
-    result = store.cached(*slice_request_of(panel, {"checkpoint": key}))
+    result = store.cached(*grid_request_of(panel, {"checkpoint": key}))
     assert result.meta["loss"] == "mse" and not named.messages  # the checkpoint's own loss
     overridden = panel_output(store, {**panel, ids.NET_LOSS: "cross_entropy"},
                                         {"checkpoint": key})
@@ -794,7 +794,7 @@ def test_display_options_changed_while_a_job_ran_are_applied_when_it_ends(config
     assert out.surface.data[0].colorscale[0][1] == "#440154"  # Viridis
     fig = redrawn(store, panel, {}, new, drawn=old)  # its end: the options moved on
     assert fig.data[0].colorscale[0][1] == "#00224e"  # Cividis
-    result = store.cached(*slice_request_of(panel, {}))
+    result = store.cached(*grid_request_of(panel, {}))
     cap = np.percentile(result.values, 95)  # clipped at the 95th percentile, from the cache
     np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float),
                                np.minimum(result.values, cap), rtol=1e-6)
@@ -835,7 +835,7 @@ def test_settings_that_name_no_view_are_reported_as_such_not_as_a_cache_failure(
     with caplog.at_level("WARNING"):
         assert redrawn(store, panel, {}, display) is None  # no redraw, no error
         with pytest.raises(LandscapeError, match="choose an example or upload a checkpoint"):
-            store.cached(*slice_request_of(panel, {}))
+            store.cached(*grid_request_of(panel, {}))
         data, status = download_file(store, panel, {}, "npz")
     assert data is None and "choose an example or upload a checkpoint" in status
     assert "cache unreachable" not in caplog.text

@@ -14,7 +14,7 @@ import pytest
 
 from app import create_app, ids, panel_views
 from app.callbacks.downloads import NOT_CACHED, NOTHING_SHOWN, download_file, download_request
-from app.callbacks.panels import display_options, panel_output, slice_request_of, spec_of
+from app.callbacks.panels import display_options, grid_request_of, panel_output, spec_of
 from app.config import Config
 from app.controls import DISPLAY_NAMES, MODEL_NAMES, THROUGH_MINIMA, defaults
 from app.data import ViewStore
@@ -71,7 +71,7 @@ def test_the_download_is_the_view_the_panel_shows(store, monkeypatch, kind, mode
 def test_the_slice_download_follows_the_slice_controls():
     panel = controls(**{ids.SPAN: 0.5, ids.STEPS: 31, ids.DIRECTIONS: THROUGH_MINIMA,
                         ids.CENTER: "native", ids.PATH_TO: "ground"})
-    assert download_request(panel, {}) == slice_request_of(panel, {})
+    assert download_request(panel, {}) == grid_request_of(panel, {})
     assert download_request(panel, {})[1] == {
         "view": "slice", "dims": 2, "span": 0.5, "steps": 31, "center": "native",
         "directions": THROUGH_MINIMA}
