@@ -23,6 +23,7 @@ from landscapes.errors import LandscapeError
 from landscapes.io import formats
 from tests.unit.panels import panel_controls as controls
 from tests.unit.reference import parse_vtk
+from tests.unit.typed_arrays import typed_array
 
 ISING = {"model": "ising", "n": 10, "native_bias": 2.0, "seed": 3}
 
@@ -153,15 +154,6 @@ def test_vtk_download_is_a_height_field_of_the_values(cached_slice):
     assert data["filename"].endswith(".vtk")
 
 
-def typed(node) -> np.ndarray:
-    """A Plotly typed array ({"dtype", "bdata", "shape"}) or a plain list, as numpy."""
-    if isinstance(node, dict):
-        arr = np.frombuffer(base64.b64decode(node["bdata"]), dtype=node["dtype"])
-        shape = node.get("shape")
-        return arr.reshape([int(s) for s in shape.split(",")]) if shape else arr
-    return np.asarray(node, dtype=np.float64)
-
-
 def test_html_download_is_a_standalone_figure_of_the_values(cached_slice):
     store, panel, result = cached_slice
     content, data = payload(store, panel, "html")
@@ -172,9 +164,9 @@ def test_html_download_is_a_standalone_figure_of_the_values(cached_slice):
     traces, _ = json.JSONDecoder().raw_decode(text, text.index("[", call))
     surface = traces[0]
     assert surface["type"] == "surface"  # as float32, like the panel's
-    np.testing.assert_array_equal(typed(surface["z"]).reshape(21, 21),
+    np.testing.assert_array_equal(typed_array(surface["z"]).reshape(21, 21),
                                   result.values.astype(np.float32))
-    np.testing.assert_array_equal(typed(surface["x"]), result.axes[0].astype(np.float32))
+    np.testing.assert_array_equal(typed_array(surface["x"]), result.axes[0].astype(np.float32))
     assert data["filename"].endswith(".html")
 
 

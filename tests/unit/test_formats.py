@@ -6,7 +6,6 @@ HTML by pulling the figure JSON out of its ``Plotly.newPlot`` call. Grids are no
 transposed axis cannot pass.
 """
 
-import base64
 import csv
 import io
 import json
@@ -28,6 +27,7 @@ from landscapes.results import ViewResult
 from landscapes.slices import Slice
 from landscapes.sphere import retract
 from tests.unit.reference import energy_from_export
+from tests.unit.typed_arrays import decoded
 
 # --------------------------------------------------------------------------- readers
 
@@ -130,16 +130,7 @@ def html_figure(text: str) -> dict:
 
 def html_figure_data(text: str) -> list[dict]:
     """The traces passed to Plotly.newPlot in an HTML export (typed arrays decoded)."""
-    return [{k: _decode(v) for k, v in trace.items()} for trace in html_figure(text)["data"]]
-
-
-def _decode(value):
-    if isinstance(value, dict) and "bdata" in value:
-        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        if "shape" in value:
-            arr = arr.reshape([int(s) for s in str(value["shape"]).split(",")])
-        return arr
-    return value
+    return [{k: decoded(v) for k, v in trace.items()} for trace in html_figure(text)["data"]]
 
 
 def plain(meta: dict) -> dict:

@@ -3,7 +3,6 @@
 benchmarks/payload.py prints the same sizes and also times a real background callback.
 """
 
-import base64
 import gzip
 import io
 import json
@@ -16,6 +15,7 @@ from dash._utils import to_json
 from landscapes import views
 from landscapes.io.npz import read_npz
 from landscapes.plots import slices as figures
+from tests.unit.typed_arrays import typed_array
 
 SPEC = {"model": "ising", "n": 16, "native_bias": 2}
 BIG = {"view": "slice", "steps": 101}
@@ -26,14 +26,6 @@ GZIP = {"Accept-Encoding": "gzip"}
 @pytest.fixture(scope="module")
 def big_slice():
     return views.compute(SPEC, BIG)
-
-
-def typed_array(spec: dict) -> np.ndarray:
-    """Decode a plotly.js typed-array spec ({"dtype", "bdata", "shape"?})."""
-    values = np.frombuffer(base64.b64decode(spec["bdata"]), dtype="<" + spec["dtype"])
-    if "shape" in spec:
-        values = values.reshape([int(n) for n in spec["shape"].split(",")])
-    return values
 
 
 def loose_arrays(node, path: str = "") -> list[str]:
