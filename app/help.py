@@ -69,7 +69,9 @@ OTHER_ENTRIES = (
               (ids.UPLOAD_DATA,)),
     HelpEntry("Temperature T (units of H; T_f marked)",
               "Funnel view: the temperature of the free energy F(Q; T) per spin drawn below "
-              "it, starting at the folding temperature T_f; it redraws without recomputing.",
+              "it, starting at the folding temperature T_f; it redraws without recomputing. "
+              "A temperature you pick stays when the funnel is recomputed (the nearest "
+              "temperature of the new grid) and goes into the link.",
               (ids.TEMPERATURE,)),
     HelpEntry("Cancel",
               "Shown while the panel computes: stops its background job; the graphs keep what "

@@ -81,6 +81,7 @@ TREE = "tree"  # disconnectivity graph; a click on a minimum sets the path's end
 DIAGRAM = "diagram"  # every state by energy and overlap
 FREE_ENERGY = "free-energy"
 TEMPERATURE = "temperature"  # slider over the index of the funnel view's temperature grid
+WANTED_TEMPERATURE = "wanted-temperature"  # the picked T (None: T_f), dcc.Store; in the URL
 FUNNEL_DATA = "funnel-data"  # F(Q; T) on the grid, for the slider (dcc.Store)
 SWEEP_TABLE = "sweep-table"
 DRAWER = "drawer"  # the panel's settings under its graphs (html.Details: folds)

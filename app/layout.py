@@ -207,6 +207,7 @@ def _funnel_extras(side: str) -> html.Div:
             graph(side, ids.TREE),
             graph(side, ids.DIAGRAM),
             dcc.Store(id=pid(side, ids.FUNNEL_DATA)),
+            dcc.Store(id=pid(side, ids.WANTED_TEMPERATURE), data=None),
         ],
         id=pid(side, ids.FUNNEL_EXTRAS), className="funnel-extras",
         style=style(controls.visible(controls.defaults(side))[ids.FUNNEL_EXTRAS]),

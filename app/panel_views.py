@@ -335,6 +335,35 @@ def default_temperature_index(temperatures: np.ndarray, folding: float | None) -
     return int(np.argmin(np.abs(np.asarray(temperatures) - folding)))
 
 
+TEMPERATURE_DIGITS = 4  # significant digits of a picked temperature (the URL's ``temperature``)
+
+
+def temperature_index(temperatures: np.ndarray, folding: float | None, wanted: object) -> int:
+    """The grid point nearest (on a log scale, as the grid is spaced) to the ``wanted``
+    temperature (units of H); the default point (:func:`default_temperature_index`) when none
+    is wanted (None, or anything but a positive finite number)."""
+    if not valid_temperature(wanted):
+        return default_temperature_index(temperatures, folding)
+    logs = np.log(np.asarray(temperatures, dtype=np.float64))
+    return int(np.argmin(np.abs(logs - math.log(float(wanted)))))  # type: ignore[arg-type]
+
+
+def picked_temperature(temperatures: np.ndarray, folding: float | None,
+                       index: int) -> float | None:
+    """What a panel keeps (and its link says) of slider position ``index``: the temperature to
+    :data:`TEMPERATURE_DIGITS` significant digits, None at the default point (T_f: the next
+    funnel starts at its own T_f)."""
+    if index == default_temperature_index(temperatures, folding):
+        return None
+    return float(f"{float(temperatures[index]):.{TEMPERATURE_DIGITS}g}")
+
+
+def valid_temperature(value: object) -> bool:
+    """Whether ``value`` is a temperature a panel can want: a positive finite number."""
+    return (not isinstance(value, bool) and isinstance(value, int | float)
+            and math.isfinite(value) and value > 0)
+
+
 def refused(text: str) -> PanelOutput:
     """A panel whose view cannot be shown for ``text``: said above the graphs and in place of
     the path plot; the surface on screen stays."""

@@ -8,7 +8,9 @@ older name of a control, ``view-kind`` for ``view``, is read too), ``cam`` the e
 shared camera (nine numbers when its up vector or centre differ from the default: eye, up,
 centre), ``l.cam`` and ``r.cam`` a panel's own camera. Uploads travel as their content hashes
 (``l.upload-checkpoint=<sha256>``), so a link to uploaded checkpoints works on the server that
-stores them.
+stores them. ``l.temperature=2.5`` is the temperature picked on the funnel view's slider (units
+of H; none: the folding temperature T_f), kept in a panel's settings as
+``ids.WANTED_TEMPERATURE``.
 
 ``decode(search)`` never raises: unknown keys and bad values are left out with a readable note,
 and every value is typed and checked against its control in :mod:`app.controls` (the options of
@@ -23,12 +25,14 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from app import controls, ids
 from landscapes.plots import slices as figures
+from landscapes.spin.funnel_views import MAX_TEMPERATURE
 
 SIDE_KEYS = {"left": "l", "right": "r"}
 # the UPLOADED store's keys and their URL names (the upload slots' ids)
 UPLOAD_KEYS = {"checkpoint": ids.UPLOAD_CHECKPOINT, "checkpoint2": ids.UPLOAD_CHECKPOINT2,
                "checkpoint3": ids.UPLOAD_CHECKPOINT3, "data": ids.UPLOAD_DATA}
 CAMERA_KEY = "cam"
+TEMPERATURE_KEY = "temperature"  # a panel's picked temperature (ids.WANTED_TEMPERATURE)
 CAMERA_PARTS = ("eye", "up", "center")
 DEFAULT_CAMERA = {"eye": dict(figures.DEFAULT_CAMERA["eye"]), "up": dict(figures.DEFAULT_CAMERA["up"]),
                   "center": {"x": 0, "y": 0, "z": 0}}
@@ -70,7 +74,8 @@ ALIASES = {alias: c.name for c in controls.CONTROLS if c.in_url for alias in c.a
 
 def defaults(side: str) -> dict:
     """The settings of panel ``side`` when the page opens (no query), uploads included."""
-    return {**{name: _copy(spec["default"]) for name, spec in SPECS[side].items()}, ids.UPLOADED: {}}
+    return {**{name: _copy(spec["default"]) for name, spec in SPECS[side].items()},
+            ids.UPLOADED: {}, ids.WANTED_TEMPERATURE: None}
 
 
 def _copy(value):
@@ -171,6 +176,23 @@ def _parse(name: str, spec: dict, text: str):
     return int(snapped) if spec["integer"] else snapped
 
 
+def is_temperature(value: object) -> bool:
+    """Whether ``value`` is a temperature a link can carry: in (0, MAX_TEMPERATURE] (units of H)."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and 0 < value <= MAX_TEMPERATURE)
+
+
+def _parse_temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not is_temperature(value):
+        raise ValueError(f"a temperature above 0 and at most {_number(MAX_TEMPERATURE)} "
+                         "(units of H)")
+    return value
+
+
 # --- cameras ----------------------------------------------------------------------------------
 
 
@@ -239,8 +261,9 @@ def _parse_camera(text: str) -> dict:
 def encode(panels: Panels, cameras: Cameras | None = None) -> str:
     """The query string (``""`` or ``"?..."``) of both panels' settings and the cameras.
 
-    ``panels[side]`` maps control names (:data:`app.controls.URL_NAMES`, and ``ids.UPLOADED``
-    for the uploads store's dict) to values; missing names, None and defaults are left out.
+    ``panels[side]`` maps control names (:data:`app.controls.URL_NAMES`, ``ids.UPLOADED`` for
+    the uploads store's dict and ``ids.WANTED_TEMPERATURE`` for the picked temperature) to
+    values; missing names, None and defaults are left out.
     """
     pairs = []
     for side in ids.PANELS:
@@ -250,6 +273,9 @@ def encode(panels: Panels, cameras: Cameras | None = None) -> str:
             if value is None or same(value, specs[name]["default"]):
                 continue
             pairs.append((f"{prefix}.{name}", _text(specs[name], value)))
+        if is_temperature(values.get(ids.WANTED_TEMPERATURE)):
+            pairs.append((f"{prefix}.{TEMPERATURE_KEY}",
+                          _number(values[ids.WANTED_TEMPERATURE])))
         uploaded = values.get(ids.UPLOADED)
         uploaded = uploaded if isinstance(uploaded, dict) else {}  # else not the store's keys
         for key, url_name in UPLOAD_KEYS.items():
@@ -294,6 +320,8 @@ def decode(search: str | None) -> tuple[Panels, Cameras | None, list[str]]:
                 shared_camera = _parse_camera(text)
             elif prefix in sides and name == CAMERA_KEY:
                 own_cameras[sides[prefix]] = _parse_camera(text)
+            elif prefix in sides and name == TEMPERATURE_KEY:
+                panels[sides[prefix]][ids.WANTED_TEMPERATURE] = _parse_temperature(text)
             elif prefix in sides and name in SPECS[sides[prefix]]:
                 side = sides[prefix]
                 panels[side][name] = _parse(name, SPECS[side][name], text)
@@ -351,5 +379,8 @@ def changes(search: str | None, panels: Panels, camera: dict | None
                 changed[side][name] = wanted[side][name]
         if (wanted[side][ids.UPLOADED] or {}) != (current.get(ids.UPLOADED) or {}):
             changed[side][ids.UPLOADED] = wanted[side][ids.UPLOADED]
+        temperature = wanted[side][ids.WANTED_TEMPERATURE]
+        if not same(temperature, current.get(ids.WANTED_TEMPERATURE)):
+            changed[side][ids.WANTED_TEMPERATURE] = temperature
     new_camera = (cameras or {}).get(ids.PANELS[0]) or DEFAULT_CAMERA  # the panels share one
     return changed, (None if same_camera(new_camera, camera) else new_camera), notes

@@ -430,27 +430,39 @@ def _register_visibility(app: Dash, side: str) -> None:
 
 
 def _register_funnel_extras(app: Dash, side: str) -> None:
+    wanted_id = pid(side, ids.WANTED_TEMPERATURE)
+
     @app.callback(
         output={"figure": Output(pid(side, ids.FREE_ENERGY), "figure"),
                 "max": Output(pid(side, ids.TEMPERATURE), "max"),
                 "marks": Output(pid(side, ids.TEMPERATURE), "marks"),
-                "index": Output(pid(side, ids.TEMPERATURE), "value")},
+                "index": Output(pid(side, ids.TEMPERATURE), "value"),
+                "wanted": Output(wanted_id, "data")},  # also set by the URL reader
         inputs={"index": Input(pid(side, ids.TEMPERATURE), "value"),
-                "data": Input(pid(side, ids.FUNNEL_DATA), "data")},
+                "data": Input(pid(side, ids.FUNNEL_DATA), "data"),
+                "wanted": Input(wanted_id, "data")},
         prevent_initial_call=True,  # the layout holds the figure without data (app/layout.py)
     )
-    def show_free_energy(index, data):
+    def show_free_energy(index, data, wanted):
+        """F(Q; T) at the slider's temperature. A moved slider is kept as the wanted
+        temperature (None at T_f); new funnel data, or a wanted temperature from a link, puts
+        the slider at the grid point nearest the wanted one (T_f when none is)."""
         if not panel_views.is_funnel_data(data):  # none yet (or, hand-made, not a funnel's)
             return {"figure": panel_views.free_energy_at(None, None), "max": 1, "marks": None,
-                    "index": 0}
-        temps = data["temperatures"]
+                    "index": 0, "wanted": no_update}
+        temps, folding = data["temperatures"], data["folding_temperature"]
+        moved = set(ctx.triggered_prop_ids.values()) == {pid(side, ids.TEMPERATURE)}
         index = panel_views.whole_number(index)
-        if index is None or ctx.triggered_id == pid(side, ids.FUNNEL_DATA):  # a new funnel: T_f
-            index = panel_views.default_temperature_index(temps, data["folding_temperature"])
-        index = min(max(index, 0), len(temps) - 1)
-        marks = funnel_figures.temperature_marks(temps, data["folding_temperature"])
+        picked = no_update
+        if moved and index is not None:
+            index = min(max(index, 0), len(temps) - 1)
+            picked = panel_views.picked_temperature(temps, folding, index)
+        else:  # a new funnel, or a link's temperature
+            index = panel_views.temperature_index(temps, folding, wanted)
+        marks = funnel_figures.temperature_marks(temps, folding)
         return {"figure": panel_views.free_energy_at(data, index), "max": len(temps) - 1,
-                "marks": {str(k): v for k, v in marks.items()}, "index": index}
+                "marks": {str(k): v for k, v in marks.items()}, "index": index,
+                "wanted": no_update if picked == wanted else picked}
 
     @app.callback(
         output={"options": Output(pid(side, ids.PATH_TO), "options"),

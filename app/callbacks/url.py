@@ -25,10 +25,12 @@ def by_side(make) -> dict[str, Any]:
     return {side: make(side) for side in ids.PANELS}
 
 
-def url_panels(values: dict[str, dict], uploaded: dict[str, dict | None]) -> dict[str, dict]:
-    """Both panels' settings by side from the controls' values (``{side: {name: value}}``) and
-    the two UPLOADED stores (``{side: keys}``)."""
-    return {side: {**values[side], ids.UPLOADED: uploaded[side] or {}} for side in ids.PANELS}
+def url_panels(values: dict[str, dict], uploaded: dict[str, dict | None],
+               temperatures: dict[str, Any]) -> dict[str, dict]:
+    """Both panels' settings by side from the controls' values (``{side: {name: value}}``),
+    the two UPLOADED stores (``{side: keys}``) and the two WANTED_TEMPERATURE stores."""
+    return {side: {**values[side], ids.UPLOADED: uploaded[side] or {},
+                   ids.WANTED_TEMPERATURE: temperatures[side]} for side in ids.PANELS}
 
 
 def url_notes(notes: list[str]) -> list:
@@ -75,11 +77,13 @@ def _register_writer(app: Dash) -> None:
         output=Output(ids.URL_TARGET, "data"),
         inputs={"values": by_side(lambda side: settings_inputs(side, URL_NAMES)),
                 "uploaded": by_side(lambda side: Input(pid(side, ids.UPLOADED), "data")),
+                "temperatures": by_side(
+                    lambda side: Input(pid(side, ids.WANTED_TEMPERATURE), "data")),
                 "camera": Input(ids.CAMERA, "data")},
         state={"search": State(ids.URL, "search"), "applied": State(ids.URL_APPLIED, "data")},
         prevent_initial_call=True,
     )
-    def write_url(values, uploaded, camera, search, applied):
+    def write_url(values, uploaded, temperatures, camera, search, applied):
         """The settings on screen -> the URL (only when they differ from what it says).
 
         Nothing while the URL holds a query the controls do not show yet (opened, or back /
@@ -88,7 +92,8 @@ def _register_writer(app: Dash) -> None:
         if (search or "") != applied:
             return no_update
         cameras = None if camera is None else dict.fromkeys(ids.PANELS, camera)
-        return urlstate.target(url_panels(values, uploaded), cameras, search) or no_update
+        panels = url_panels(values, uploaded, temperatures)
+        return urlstate.target(panels, cameras, search) or no_update
 
     app.clientside_callback(clientside("pushUrl"), Output(ids.URL, "search"),
                             Output(ids.URL, "href"),
@@ -110,6 +115,9 @@ def _register_reader(app: Dash) -> None:
             for slot in SLOTS}),
         "path_options": by_side(lambda side: Output(pid(side, ids.PATH_TO), "options",
                                                     allow_duplicate=True)),
+        # the funnel's temperature callback keeps the slider's pick there (app/callbacks/panels.py)
+        "temperatures": by_side(lambda side: Output(pid(side, ids.WANTED_TEMPERATURE), "data",
+                                                    allow_duplicate=True)),
         "camera": Output(ids.CAMERA, "data", allow_duplicate=True),
         "notes": Output(ids.URL_NOTES, "children"),
         "applied": Output(ids.URL_APPLIED, "data", allow_duplicate=True),
@@ -121,11 +129,13 @@ def _register_reader(app: Dash) -> None:
         state={"values": by_side(lambda side: settings_inputs(side, URL_NAMES, State)),
                "uploaded": by_side(lambda side: State(pid(side, ids.UPLOADED), "data")),
                "path_options": by_side(lambda side: State(pid(side, ids.PATH_TO), "options")),
+               "temperatures": by_side(
+                   lambda side: State(pid(side, ids.WANTED_TEMPERATURE), "data")),
                "camera": State(ids.CAMERA, "data"),
                "applied": State(ids.URL_APPLIED, "data")},
         prevent_initial_call=True,
     )
-    def read_url(read, values, uploaded, path_options, camera, applied):
+    def read_url(read, values, uploaded, path_options, temperatures, camera, applied):
         """The URL's query (opened, or back / forward) -> the settings that differ from the
         screen's. ``read`` is ``{"search": query, "at": ms}`` from the page's ``urlChanged``,
         which sends only queries not applied yet, and none for a page opened without one.
@@ -142,7 +152,7 @@ def _register_reader(app: Dash) -> None:
         out["notes"] = url_notes([])
         if search == applied:
             return out
-        panels = url_panels(values, uploaded)
+        panels = url_panels(values, uploaded, temperatures)
         changed, new_camera, notes = urlstate.changes(search, panels, camera)
         for side in ids.PANELS:
             new = changed[side]
@@ -152,6 +162,8 @@ def _register_reader(app: Dash) -> None:
             keys = new.get(ids.UPLOADED)
             out["uploaded"][side] = no_update if keys is None else keys
             out["statuses"][side] = upload_statuses(keys)
+            if ids.WANTED_TEMPERATURE in new:  # None too: back at T_f
+                out["temperatures"][side] = new[ids.WANTED_TEMPERATURE]
             end = new.get(ids.PATH_TO)
             if isinstance(end, str) and end.startswith("state:"):
                 out["path_options"][side] = with_option(path_options[side] or [], end)

@@ -7,6 +7,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from plotly.offline import get_plotlyjs_version
 
+from tests.e2e.conftest import query
+
 UPDATE_MS = 60_000  # a recompute after a control changes
 
 GRAPH = "document.querySelector('#{id} .js-plotly-plot')"
@@ -160,7 +162,19 @@ def test_funnel_view_tree_click_and_temperature_slider(
     dashboard.locator("#left-funnel-extras [role=slider]").first.focus()
     dashboard.keyboard.press("ArrowRight")
     dashboard.wait_for_function(f"() => {free}.layout.title.text !== {before!r}")
-    assert "above the folding temperature" in dashboard.evaluate(f"() => {free}.layout.title.text")
+    picked = dashboard.evaluate(f"() => {free}.layout.title.text")
+    assert "above the folding temperature" in picked
+    # the picked temperature is in the link: opened again, the slider comes back to it
+    slider = dashboard.locator("#left-funnel-extras [role=slider]").first
+    index = slider.get_attribute("aria-valuenow")
+    dashboard.wait_for_function("() => new URLSearchParams(location.search).has('l.temperature')")
+    temperature = float(query(dashboard)["l.temperature"])
+    shown = float(re.search(r"at T = ([0-9.]+)", picked).group(1))  # 3 digits
+    assert temperature == pytest.approx(shown, rel=5e-3), picked
+    dashboard.goto(dashboard.url)
+    dashboard.wait_for_function(f"() => {free}?.layout?.title?.text === {picked!r}",
+                                timeout=UPDATE_MS)
+    expect(slider).to_have_attribute("aria-valuenow", index)
     # a click on the lowest leaf makes it the path's end; the path below redraws to it
     state = dashboard.evaluate(f"() => {tree}.data[1].customdata[0][0]")
     dashboard.evaluate(

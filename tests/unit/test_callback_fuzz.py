@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -40,6 +41,7 @@ from app.config import Config
 from app.controls import MODEL_NAMES, defaults
 from app.data import ViewStore
 from app.jobs import ForkServerDiskcacheManager
+from tests.unit.typed_arrays import typed_array
 
 EXAMPLES = 1000  # generated requests per run
 HANG_SECONDS = 10.0
@@ -360,10 +362,10 @@ def test_a_request_of_another_shape_is_a_400_with_its_reason(served):
     body = {"output": free["output"], "outputs": _outputs(free["output"]),
             "inputs": [{"id": "left-temperature", "property": "value"}], "state": []}
     response = client.post("/_dash-update-component", json=body)
-    assert response.get_json() == {"error": "inputs must list this callback's 2 input values, "
+    assert response.get_json() == {"error": "inputs must list this callback's 3 input values, "
                                             'each as {"id": ..., "property": ..., "value": ...}'}
     body["changedPropIds"] = [["left-temperature.value"]]
-    body["inputs"] = body["inputs"] * 2
+    body["inputs"] = body["inputs"] * 3
     response = client.post("/_dash-update-component", json=body)
     assert "changedPropIds must list" in response.get_json()["error"]
 
@@ -375,6 +377,31 @@ def test_funnel_data_no_job_wrote_shows_the_empty_graph(served):
         assert answer["left-free-energy"]["figure"]["layout"]["annotations"][0]["text"] == \
             "F(Q; T) appears with the funnel view"
         assert answer["left-temperature"] == {"max": 1, "marks": None, "value": 0}
+
+
+def test_the_picked_temperature_is_kept_and_comes_back_with_new_funnel_data(served):
+    temps = [0.1, 0.3, 0.7, 1.0, 2.0, 5.0]  # T_f = 0.7: index 2
+    data = {"q": [0.0, 0.5, 1.0], "temperatures": temps, "n": 10, "folding_temperature": 0.7,
+            "free_energy": [[0.1 * k, 0.0, 0.2] for k in range(6)], "barrier": [0.1] * 6}
+
+    def free_energy(changed: str, index: object, wanted: object) -> dict:
+        values = {"left-funnel-data.data": data, "left-temperature.value": index,
+                  "left-wanted-temperature.data": wanted}
+        return _call(served, "left-free-energy", values, changed=changed).get_json()["response"]
+
+    # the slider moved to T = 2: kept as the wanted temperature; back at T_f: none is wanted
+    answer = free_energy("left-temperature.value", 4, None)
+    assert answer["left-wanted-temperature"] == {"data": 2.0}
+    drawn = typed_array(answer["left-free-energy"]["figure"]["data"][0]["y"])
+    assert np.allclose(drawn, data["free_energy"][4])
+    answer = free_energy("left-temperature.value", 2, 2.0)
+    assert answer["left-wanted-temperature"] == {"data": None}
+    # new funnel data (or a link's temperature): the grid point nearest the wanted T (log scale)
+    for wanted, index in ((2.0, 4), (3.0, 4), (3.5, 5), (0.2, 1), (None, 2), ("x", 2), (-1, 2)):
+        for changed in ("left-funnel-data.data", "left-wanted-temperature.data"):
+            answer = free_energy(changed, 0, wanted)
+            assert answer["left-temperature"]["value"] == index, (wanted, changed)
+            assert "left-wanted-temperature" not in answer  # left as it was
 
 
 def test_junk_in_the_visibility_click_and_url_callbacks_is_no_500(served):

@@ -321,10 +321,11 @@ def test_opening_a_url_changes_only_what_differs():
 
 def test_url_callback_helpers():
     values = {side: {name: urlstate.defaults(side)[name] for name in URL_NAMES} for side in SIDES}
-    panels = url_panels(values, {"left": None, "right": {"data": KEY}})
+    panels = url_panels(values, {"left": None, "right": {"data": KEY}},
+                        {"left": 2.5, "right": None})
     assert panels["left"][ids.UPLOADED] == {} and panels["right"][ids.UPLOADED] == {"data": KEY}
-    assert_same_panels(panels, {**defaults(), "right": {**defaults()["right"],
-                                                        ids.UPLOADED: {"data": KEY}}})
+    assert_same_panels(panels, {"left": {**defaults()["left"], ids.WANTED_TEMPERATURE: 2.5},
+                                "right": {**defaults()["right"], ids.UPLOADED: {"data": KEY}}})
     assert url_notes([]) == []
     assert url_notes(["a", "b"])[1] == "a; b"
 
@@ -349,3 +350,30 @@ def test_the_page_starts_the_panels_of_a_bare_url_and_hands_every_other_query_to
         [no, no, no], [no, no, {"search": "?r.seed=3"}], [no, no, {"search": ""}],
         [no, no, no], [1, "", no],
     ]
+
+
+def test_a_picked_temperature_travels_in_the_link_and_t_f_is_no_key():
+    panels = defaults()
+    panels["right"][ids.WANTED_TEMPERATURE] = 0.7943
+    assert encode(panels, None) == "?r.temperature=0.7943"
+    decoded, _, notes = decode("?r.temperature=0.7943&l.temperature=2")
+    assert notes == [] and decoded["right"][ids.WANTED_TEMPERATURE] == 0.7943
+    assert decoded["left"][ids.WANTED_TEMPERATURE] == 2.0
+    assert decode("")[0]["left"][ids.WANTED_TEMPERATURE] is None  # none: the funnel's T_f
+    for value in (None, 0, -1.0, float("nan"), float("inf"), 1e4, True, "2"):  # never written
+        panels["right"][ids.WANTED_TEMPERATURE] = value
+        assert encode(panels, None) == ""
+    # only the temperature differs: the reader sets it, and a link without one goes back to T_f
+    shown = {**defaults(), "left": {**defaults()["left"], ids.WANTED_TEMPERATURE: 2.0}}
+    changed, _, _ = urlstate.changes("?l.temperature=3.5", shown, None)
+    assert changed == {"left": {ids.WANTED_TEMPERATURE: 3.5}, "right": {}}
+    changed, _, _ = urlstate.changes("", shown, None)
+    assert changed == {"left": {ids.WANTED_TEMPERATURE: None}, "right": {}}
+
+
+@pytest.mark.parametrize("text", ["0", "-2", "abc", "nan", "inf", "1e4", "1001", ""])
+def test_a_bad_temperature_in_a_link_is_left_out_with_a_note(text):
+    panels, _, notes = decode(f"?l.temperature={text}")
+    assert panels["left"][ids.WANTED_TEMPERATURE] is None
+    assert notes == [f"l.temperature={text}: ignored, expected a temperature above 0 and at "
+                     "most 1000 (units of H)"]
