@@ -32,6 +32,7 @@ from landscapes.plots.slices import (
     COLORSCALE,
     DEFAULT_CAMERA,
     SCENE_MARGIN,
+    magnitude_axis,
     model_title,
     scene_camera,
     scene_colorbar,
@@ -545,11 +546,8 @@ def sweep_figure(sizes: np.ndarray, ground_basin_share: np.ndarray, minima_count
                                  line={"color": "#1f77b4", "width": 2},
                                  hovertemplate="N=%{x}<br>mean %{y:.4g}<extra></extra>"),
                       row=row, col=1)
-        axis: dict[str, object] = {"title": {"text": unit}}
-        if row == 2 and np.all(v[np.isfinite(v)] > 0):
-            axis["type"] = "log"
-            axis["dtick"] = "D2"  # 2, 5, 10, 20, 50: every digit crowded a short log axis
-        fig.update_yaxes(**axis, row=row, col=1)
+        axis = magnitude_axis(v) if row == 2 else {}  # the minima count
+        fig.update_yaxes(title={"text": unit}, **axis, row=row, col=1)
     fig.update_xaxes(title={"text": "number of spins N"}, row=len(series), col=1)
     fig.update_layout(showlegend=False, height=180 * len(series) + 60,
                       margin={"l": 60, "r": 10, "t": 40, "b": 50})

@@ -17,6 +17,7 @@ The inputs are :class:`landscapes.results.ViewResult` objects made by
 import numpy as np
 import plotly.graph_objects as go
 
+from landscapes.plots.slices import magnitude_axis
 from landscapes.results import ViewResult
 from landscapes.spin.theory import semicircle_density
 
@@ -142,7 +143,8 @@ def hessian_spectrum_figure(result: ViewResult) -> go.Figure:
 
 def network_minima_figure(result: ViewResult) -> go.Figure:
     """Train and test loss of each seed's final point (one column per seed, log scale when all
-    losses are positive); accuracy, distance travelled from the init and divergence in the
+    losses are positive and span a decade: :func:`~landscapes.plots.slices.magnitude_axis`);
+    accuracy, distance travelled from the init and divergence in the
     hover."""
     arrays, meta = result.arrays, result.meta
     seeds = [f"seed {int(k)}" for k in arrays["seeds"]]
@@ -165,11 +167,11 @@ def network_minima_figure(result: ViewResult) -> go.Figure:
         ))
     fig = go.Figure(traces)
     losses = np.concatenate([arrays["train_loss"], arrays["test_loss"]])
-    log = bool(np.all(np.isfinite(losses)) and np.all(losses > 0))
+    axis = magnitude_axis(losses) if np.all(np.isfinite(losses)) else {"type": "linear"}
     fig.update_layout(
         xaxis={"title": {"text": "initialization seed"}},
         yaxis={"title": {"text": f"loss at the final point ({meta.get('loss_unit', 'loss')})"},
-               "type": "log" if log else "linear"},
+               **axis},
         title={"text": f"the final point of {len(seeds)} trainings, one per initialization "
                        "seed" + ("<br>training diverged (loss blew up) for some seeds"
                                  if diverged.any() else ""), "font": {"size": 13}},

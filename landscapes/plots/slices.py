@@ -493,6 +493,18 @@ def _network_path_words(path: Slice) -> tuple[str, str, str]:
     return f"{kind} {view['from']} -> {view['to']}: {barrier}", meta["loss_unit"], x_title
 
 
+def magnitude_axis(values: np.ndarray) -> dict:
+    """Axis settings for positive values that may span orders of magnitude: a log axis
+    labelled at 1, 2 and 5 x 10^k when the finite values are all positive and span at least a
+    decade (every digit labelled crowds a short log axis), else a linear one (a log axis over
+    less than a decade labels every 0.0002 and shows nothing a linear one does not)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size and np.all(v > 0) and v.max() >= 10 * v.min():
+        return {"type": "log", "dtick": "D2"}
+    return {"type": "linear"}
+
+
 def message_figure(text: str) -> go.Figure:
     """An empty figure showing ``text`` (for errors and empty states), wrapped to fit a panel,
     on the page's own background (no grey plot area standing in for a graph)."""

@@ -325,7 +325,7 @@ def test_sweep_error_bars_stop_at_the_ends_of_each_quantity_s_range():
     share that cannot pass 1; barriers 0, 0, 0.3 (std 0.141 about 0.1) went below 0."""
     share = np.array([[1.0, 1.0, 0.2]])
     barrier = np.array([[0.0, 0.0, 0.3]])
-    fig = sweep_figure(np.array([8]), share, np.array([[3, 3, 9]]), barrier)
+    fig = sweep_figure(np.array([8]), share, np.array([[3, 3, 40]]), barrier)
     bars = {tr.name.split(":")[0]: tr.error_y for tr in fig.data if tr.name.endswith("std")}
     share_bar = bars["ground basin share"]
     assert share[0].mean() + share[0].std() > 1  # what the symmetric bar showed

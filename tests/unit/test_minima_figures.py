@@ -13,6 +13,7 @@ from landscapes.plots.minima import (
     network_minima_figure,
     semicircle_curve,
 )
+from landscapes.plots.slices import magnitude_axis
 from landscapes.results import ViewResult
 from landscapes.spin import theory as pspin_theory
 from landscapes.spin.minima import spin_minima
@@ -83,7 +84,7 @@ def test_spectrum_figure_overlays_the_semicircle_on_a_density_histogram(glass):
 
 def _network_result(accuracy: bool, diverged=(False, False, False)) -> ViewResult:
     acc = np.array([1.0, 0.99, 0.98]) if accuracy else np.full(3, np.nan)
-    arrays = {"seeds": np.arange(3), "train_loss": np.array([0.01, 0.02, 0.03]),
+    arrays = {"seeds": np.arange(3), "train_loss": np.array([0.001, 0.02, 0.03]),
               "test_loss": np.array([0.02, 0.03, 0.05]), "train_accuracy": acc,
               "test_accuracy": acc - 0.01, "diverged": np.array(diverged),
               "init_distance": np.array([5.0, 6.0, 7.0]), "distances": np.zeros((3, 3))}
@@ -98,11 +99,25 @@ def test_network_minima_figure_shows_both_losses_per_seed_with_accuracy_in_hover
     assert np.allclose(train.y, result.arrays["train_loss"])
     assert np.allclose(test.y, result.arrays["test_loss"])
     assert np.allclose(np.asarray(test.customdata)[:, 0], result.arrays["test_accuracy"])
-    assert "accuracy" in train.hovertemplate and fig.layout.yaxis.type == "log"
+    assert "accuracy" in train.hovertemplate
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == "D2"  # 0.001 to 0.05
     assert "mean cross-entropy (nats)" in fig.layout.yaxis.title.text
     assert not fig.layout.annotations
     assert fig.layout.title.text == "the final point of 3 trainings, one per initialization seed"
     json.loads(fig.to_json())
+
+
+def test_losses_within_a_decade_get_a_linear_axis():
+    """Eight seeds of the moons MLP end between 0.0028 and 0.0052: a log axis labelled every
+    0.0002 there; a linear one reads the same values with a handful of ticks."""
+    result = _network_result(accuracy=True)
+    result.arrays["train_loss"] = np.array([0.0028, 0.0029, 0.0031])
+    result.arrays["test_loss"] = np.array([0.0045, 0.0052, 0.0042])
+    assert network_minima_figure(result).layout.yaxis.type == "linear"
+    assert magnitude_axis(np.array([1.0, 9.99])) == {"type": "linear"}
+    assert magnitude_axis(np.array([1.0, 10.0, np.nan])) == {"type": "log", "dtick": "D2"}
+    assert magnitude_axis(np.array([0.0, 100.0])) == {"type": "linear"}  # no log of 0
+    assert magnitude_axis(np.array([np.nan])) == {"type": "linear"}
 
 
 def test_regression_and_diverged_seeds():
