@@ -62,3 +62,12 @@ def wait_query(page: Page, key: str, value: str, timeout_ms: int = FIRST_LOAD_MS
     page.wait_for_function(
         "([k, v]) => new URLSearchParams(window.location.search).get(k) === v", arg=[key, value],
         timeout=timeout_ms)
+
+
+def download_side(page: Page, side: str, fmt: str, timeout_ms: int = 60_000) -> tuple[bytes, str]:
+    """Click a panel's ``fmt`` Download button; the saved file's bytes and suggested name."""
+    with page.expect_download(timeout=timeout_ms) as info:
+        page.locator(f"#{side}-download-{fmt}").click()
+    saved = info.value
+    assert saved.failure() is None
+    return Path(saved.path()).read_bytes(), saved.suggested_filename

@@ -2,20 +2,19 @@
 slice on screen (re-read and compared with the graph's own data), and the plot type redraws
 the same values as a heatmap or contour map without computing anything."""
 
-import base64
 import io
 import json
 import re
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
 from landscapes.io import formats
-from tests.e2e.conftest import query, wait_query
+from tests.e2e.conftest import download_side, query, wait_query
 from tests.unit.reference import parse_vtk
+from tests.unit.typed_arrays import typed_array
 
 UPDATE_MS = 60_000
 REDRAW_S = 10.0  # a redraw from the cache; a recompute of the 51x51 slice would show progress
@@ -47,12 +46,7 @@ WATCH_PROGRESS = """() => {
 def trace(page: Page, side: str = "left") -> dict:
     """The first trace of a panel's main graph: type, z (numpy, as drawn) and the title."""
     state = page.evaluate(TRACE, f"{side}-surface")
-    z = state["z"]
-    if isinstance(z, dict):  # {"dtype", "bdata", "shape"}: Plotly's typed array spec
-        shape = [int(s) for s in str(z["shape"]).split(",")]
-        state["z"] = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
-    else:
-        state["z"] = np.asarray(z, dtype=np.float64)
+    state["z"] = typed_array(state["z"])
     return state
 
 
@@ -65,15 +59,6 @@ def wait_full_grid(page: Page) -> None:
     page.wait_for_function(f"() => {GRAPH.format(id='left-path')}?.data?.length === 2",
                            timeout=UPDATE_MS)
     expect(page.locator("#left-progress-row")).to_be_hidden(timeout=UPDATE_MS)
-
-
-def download_side(page: Page, side: str, fmt: str) -> tuple[bytes, str]:
-    """Click a panel's ``fmt`` button; the saved file's bytes and suggested name."""
-    with page.expect_download(timeout=UPDATE_MS) as info:
-        page.locator(f"#{side}-download-{fmt}").click()
-    saved = info.value
-    assert saved.failure() is None
-    return Path(saved.path()).read_bytes(), saved.suggested_filename
 
 
 def download(page: Page, fmt: str) -> tuple[bytes, str]:
@@ -90,10 +75,7 @@ def read_table(text: str) -> dict[str, np.ndarray]:
 def html_z(text: str) -> np.ndarray:
     call = text.index("Plotly.newPlot(")
     traces, _ = json.JSONDecoder().raw_decode(text, text.index("[", call))
-    z = traces[0]["z"]
-    if isinstance(z, dict):
-        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
-    return np.asarray(z, dtype=np.float64).ravel()
+    return typed_array(traces[0]["z"]).ravel()
 
 
 def test_each_download_is_the_slice_on_screen(dashboard: Page, browser_errors: list[str]) -> None:

@@ -3,14 +3,19 @@ allows, only the controls that apply, and every refusal in its place -- never "i
 """
 
 import contextlib
+import io
+import json
 import time
 
+import numpy as np
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from app import controls, devserver, ids
 from app.ids import pid
-from tests.e2e.conftest import wait_query
+from tests.e2e.conftest import download_side, wait_query
+from tests.unit.reference import parse_vtk
+from tests.unit.typed_arrays import typed_array
 
 UPDATE_MS = 120_000
 INTERNAL = "internal error"
@@ -249,4 +254,15 @@ def test_the_volume_view_draws_a_level_set_and_its_sliders_only_redraw(dashboard
     dashboard.wait_for_function(f"() => {graph}.data[0].isomin > {before}", timeout=UPDATE_MS)
     expect(dashboard.locator(f"#{pid(side, ids.PROGRESS_ROW)}")).to_be_hidden()
     wait_query(dashboard, f"l.{ids.LEVEL}", "1")
+    # Download saves the volume on screen: the isosurface's values are the file's, point by point
+    drawn = dashboard.evaluate(f"() => {{ const v = {graph}.data[0].value;"
+                               " return v.bdata !== undefined ? v : Array.from(v); }")
+    content, name = download_side(dashboard, side, "npz")
+    with np.load(io.BytesIO(content), allow_pickle=False) as npz:
+        values, meta = npz["values"], json.loads(str(npz["meta"]))
+    assert values.shape == (21, 21, 21) and meta["view"]["dims"] == 3 and name.endswith(".npz")
+    np.testing.assert_array_equal(typed_array(drawn), values.astype(np.float32).ravel())
+    dims, _, scalars = parse_vtk(download_side(dashboard, side, "vtk")[0].decode())
+    assert dims == (21, 21, 21)  # x fastest, as the C-order ravel of values[k, j, i]
+    np.testing.assert_allclose(scalars["energy_per_spin"], values.ravel(), rtol=1e-6)
     assert INTERNAL not in dashboard.locator("body").inner_text()
