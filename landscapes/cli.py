@@ -29,7 +29,13 @@ from landscapes.errors import LandscapeError
 from landscapes.io import formats
 from landscapes.io.bounded import load_json
 from landscapes.io.npz import check_writable
-from landscapes.networks.catalog import LOSSES, MAX_BYTES, MAX_PARAMETERS, RECIPES
+from landscapes.networks.catalog import (
+    LOSSES,
+    MAX_BYTES,
+    MAX_PARAMETERS,
+    RECIPES,
+    SPECTRUM_DEFAULTS,
+)
 from landscapes.networks.datasets import BUILTIN, MAX_SAMPLES
 from landscapes.registry import Result
 from landscapes.slices import Slice
@@ -297,6 +303,22 @@ def cmd_minima(args: argparse.Namespace) -> None:
     print(f"wrote {args.starts} minima (lowest {best:.6f} per spin) to {out}")
 
 
+def cmd_spectrum(args: argparse.Namespace) -> None:
+    if args.model != "network":
+        raise LandscapeError("spectrum: networks only; the p-spin glass's Hessian spectrum at "
+                             "its lowest minimum is in 'landscapes minima pspin' (spectrum)")
+    view = {"view": "spectrum", "top": args.top, "iterations": args.iterations,
+            "probes": args.probes, "steps": args.lanczos_steps, "seed": args.probe_seed}
+    device = _device(args)
+    with ExitStack() as stack:
+        spec, store = _network_request(args, stack)
+        result, out = _write_view(args, spec, view, store, device)
+    meta = result.meta
+    print(f"wrote the Hessian spectrum ({meta['dim']:,} parameters: trace {meta['trace']:.6g} "
+          f"+- {meta['trace_stderr']:.2g}, top eigenvalue {meta['top_eigenvalues'][0]:.6g}) "
+          f"to {out}")
+
+
 def cmd_enumerate(args: argparse.Namespace) -> None:
     result, out = _write_view(args, _model_spec(args), {"view": "enumeration"})
     a = result.arrays
@@ -426,6 +448,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--starts", type=int, default=32)
     _add_output_arguments(p)
     p.set_defaults(func=cmd_minima)
+
+    p = sub.add_parser("spectrum", help="a network's Hessian spectrum: top eigenvalues, trace "
+                       "and spectral density (stochastic Lanczos quadrature)")
+    p.add_argument("model", help="network")
+    _add_network_arguments(p)
+    p.add_argument("--top", type=int, default=SPECTRUM_DEFAULTS["top"],
+                   help="top eigenvalues by Lanczos (default: %(default)s)")
+    p.add_argument("--iterations", type=int, default=SPECTRUM_DEFAULTS["iterations"],
+                   help="Lanczos iterations for the top eigenvalues (default: %(default)s)")
+    p.add_argument("--probes", type=int, default=SPECTRUM_DEFAULTS["probes"],
+                   help="random probe vectors of the trace and the density (default: "
+                        "%(default)s)")
+    p.add_argument("--lanczos-steps", type=int, default=SPECTRUM_DEFAULTS["steps"],
+                   help="Lanczos steps per probe (default: %(default)s)")
+    p.add_argument("--probe-seed", type=int, default=SPECTRUM_DEFAULTS["seed"],
+                   help="seed of the start vector and the probes (default: %(default)s)")
+    _add_output_arguments(p, "output file (.npz, .csv or .html)")
+    p.set_defaults(func=cmd_spectrum)
 
     p = sub.add_parser("enumerate", help="all 2^N Ising energies and local minima (N <= 20)")
     _add_model_arguments(p, ("ising",))

@@ -15,7 +15,8 @@ Tables (``table(result) -> {column: (P,) array}``), one row per point:
   fastest.
 * ``path`` -- ``t`` (the path parameter: the ``.npz``'s ``x``), ``arc`` (fraction of the way), the
   value, then per-point extras (``coefficients_1``, ``coefficients_2`` for a Bezier curve).
-* ``funnel``, ``free energy``, ``sweep``, ``minima``, ``enumeration`` -- see :data:`TABLE_NOTES`.
+* ``funnel``, ``free energy``, ``sweep``, ``minima``, ``enumeration``, ``spectrum`` -- see
+  :data:`TABLE_NOTES`.
 
 VTK grids (``vtk_grid(result) -> ((nx, ny, nz), points (P, 3), {name: (P,) or (P, k)})``): a 2D
 slice is a height field (points (a, b, value)); a 3D slice the cube (a, b, c); a 1D slice or a path
@@ -54,6 +55,9 @@ TABLE_NOTES = {
     "minima": "one row per descent (start K = random:K) or per training seed",
     "enumeration": "one row per state; spin i = bit i of 'state', 1 -> +1",
     "free energy": "one row per overlap Q",
+    "spectrum": "one row per grid point t (an eigenvalue, loss per squared parameter unit): the "
+                "Gaussian-broadened spectral density there; the trace, top eigenvalues and the "
+                "quadrature that gives the density are in meta and the .npz",
 }
 
 
@@ -217,6 +221,15 @@ def free_energy_grid(result: Result) -> Grid:
         "free_energy_per_spin": free}
 
 
+def spectrum_table(result: Result) -> dict[str, np.ndarray]:
+    return {"t": result.arrays["grid"], "density": result.arrays["density"]}
+
+
+def _describe_spectrum(meta: dict) -> str:
+    return (f"Hessian spectrum ({meta.get('probes')} probes x {meta.get('lanczos_steps')} "
+            "Lanczos steps)")
+
+
 # --------------------------------------------------------------------------- the records
 
 
@@ -249,6 +262,8 @@ RECORDS = (
     ResultKind("free energy", lambda meta: f"free energy F(Q; T={meta.get('temperature')})",
                free_energy_table, TABLE_NOTES["free energy"], free_energy_grid,
                drawn_by("funnel", "free_energy_view_figure")),
+    ResultKind("spectrum", _describe_spectrum, spectrum_table, TABLE_NOTES["spectrum"], None,
+               drawn_by("minima", "spectrum_figure")),
 )
 for _record in RECORDS:
     register_result(_record)

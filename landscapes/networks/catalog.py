@@ -12,6 +12,10 @@ LOSSES = ("cross_entropy", "mse")
 MAX_PARAMETERS = 2_000_000
 #: the largest checkpoint or data file read, in bytes
 MAX_BYTES = 20 * 2**20
+#: the Hessian spectrum view's defaults (:mod:`landscapes.networks.spectrum`): top eigenvalues,
+#: their Lanczos iterations, the probes and each probe's Lanczos steps, the seed
+SPECTRUM_DEFAULTS = {"view": "spectrum", "top": 8, "iterations": 60, "probes": 16, "steps": 60,
+                     "seed": 0}
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from landscapes.directions import directions_through, filter_normalized, pca_dir
 from landscapes.errors import LandscapeError
 from landscapes.networks import examples
 from landscapes.networks.architectures import describe_arch, output_size, split_state
-from landscapes.networks.catalog import LOSSES
+from landscapes.networks.catalog import LOSSES, SPECTRUM_DEFAULTS
 from landscapes.networks.datasets import BUILTIN, Dataset, as_class_labels, load_builtin
 from landscapes.networks.landscape import MAX_PARAMETERS, NetworkLandscape
 from landscapes.networks.minima import (
@@ -41,6 +41,11 @@ from landscapes.networks.minima import (
     SEEDS,
     network_minima,
     normalize_network_minima_view,
+)
+from landscapes.networks.spectrum import (
+    SPECTRUM_CONSTRAINTS,
+    normalize_spectrum_view,
+    spectrum_arrays,
 )
 from landscapes.networks.store import KEY_LENGTH, UploadStore
 from landscapes.networks.uploads import Checkpoint
@@ -690,6 +695,14 @@ def _compute_path(spec: dict, view: dict, progress: Progress, context: Context) 
     return compute_path(_source(spec, context), view, progress)
 
 
+def _compute_spectrum(spec: dict, view: dict, progress: Progress,
+                      context: Context) -> ViewResult:
+    source = _source(spec, context)
+    land = source.landscape
+    arrays, meta = spectrum_arrays(land.loss_function("train"), land.center, view, progress)
+    return ViewResult(arrays, {**_base_meta(source), **meta})
+
+
 def _compute_minima(spec: dict, view: dict, progress: Progress, context: Context) -> ViewResult:
     return network_minima(spec["example"], view["seeds"], _store(context).examples_dir, progress)
 
@@ -705,6 +718,11 @@ RECORDS = (
              _compute_minima, result_kind="minima", normalize_model=normalize_spec,
              canonical=_example_only, constraints={"seeds": SEEDS},
              description="an example network trained from several initialization seeds"),
+    ViewKind("network", "spectrum", SPECTRUM_DEFAULTS, normalize_spectrum_view,
+             _compute_spectrum, result_kind="spectrum", normalize_model=normalize_spec,
+             constraints=SPECTRUM_CONSTRAINTS,
+             description="the Hessian's top eigenvalues, trace and spectral density at the "
+                         "center"),
 )
 for _record in RECORDS:
     register_view(_record)

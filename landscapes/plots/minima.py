@@ -181,6 +181,47 @@ def network_minima_figure(result: ViewResult) -> go.Figure:
     return fig
 
 
+DENSITY_DECADES = 7  # the log density axis shows this many decades below its peak
+
+
+def spectrum_figure(result: ViewResult, display: dict | None = None) -> go.Figure:
+    """A network's Hessian spectral density (stochastic Lanczos quadrature, Gaussian-broadened)
+    on a log axis, so a trained network's bulk near 0 and its few large outliers both show;
+    the top eigenvalues marked on it, a line at zero, the trace with its standard error in the
+    title. ``display`` is accepted for the uniform figure signature and changes nothing."""
+    a, meta = result.arrays, result.meta
+    grid = np.asarray(a["grid"], dtype=np.float64)
+    density = np.asarray(a["density"], dtype=np.float64)
+    top = np.asarray(a["top_eigenvalues"], dtype=np.float64)
+    peak = float(density.max())
+    floor = peak * 10.0**-DENSITY_DECADES
+    at_top = np.interp(top, grid, density)
+    fig = go.Figure([
+        go.Scatter(x=grid, y=np.maximum(density, floor), mode="lines",
+                   name=f"density ({meta['probes']} probes x {meta['lanczos_steps']} Lanczos "
+                        "steps)", line={"color": "#1f77b4", "width": 2},
+                   hovertemplate="eigenvalue %{x:.4g}<br>density %{y:.3g}<extra></extra>"),
+        go.Scatter(x=top, y=np.maximum(at_top, floor), mode="markers",
+                   name=f"top {len(top)} eigenvalues (Lanczos)",
+                   marker={"color": "#e45756", "size": 8, "symbol": "diamond"},
+                   hovertemplate="eigenvalue %{x:.6g}<extra>top</extra>"),
+    ])
+    fig.add_vline(x=0.0, line={"color": "#444", "width": 1})
+    fig.update_layout(
+        xaxis={"title": {"text": f"eigenvalue of the Hessian of the train loss "
+                                 f"({meta.get('loss_unit', 'loss')} per squared parameter)"}},
+        yaxis={"title": {"text": "spectral density"}, "type": "log",
+               "range": [np.log10(floor), np.log10(peak) + 0.3], "exponentformat": "power"},
+        title={"text": f"Hessian spectrum at the centre ({meta['dim']:,} parameters): trace "
+                       f"{float(a['trace']):.4g} +- {float(a['trace_stderr']):.2g}, top "
+                       f"eigenvalue {top[0]:.4g}<br>broadened by sigma = {meta['sigma']:.2g}",
+               "font": {"size": 13}},
+        legend=LEGEND_BELOW,
+        margin={**LEGEND_MARGIN, "t": 56},
+    )
+    return fig
+
+
 def minima_figure(result: ViewResult, display: dict | None = None) -> go.Figure:
     """The dashboard's main graph of a minima result: :func:`network_minima_figure` for network
     seeds (arrays with ``train_loss``), else :func:`minima_histogram`. ``display`` is accepted for

@@ -55,6 +55,7 @@ from landscapes.networks import uploads
 from landscapes.networks import views as network_views
 from landscapes.networks.architectures import ACTIVATIONS, POOLS, build_network, normalize_arch
 from landscapes.networks.landscape import NetworkLandscape
+from landscapes.networks.store import UploadStore
 from landscapes.results import ViewResult
 from landscapes.spin.models import build_model
 
@@ -641,6 +642,9 @@ def test_other_views_arrays_are_documented(tmp_path):
                       {"view": "sweep", "n_min": 6, "n_max": 7, "seeds": 1}),
         views.compute({"model": "ising", "n": 8}, {"view": "minima", "starts": 4}),
         views.compute({"model": "pspin", "n": 8, "p": 3}, {"view": "minima", "starts": 4}),
+        views.compute({"model": "network", "example": "moons-mlp"},
+                      {"view": "spectrum", "top": 1, "iterations": 4, "probes": 2, "steps": 4},
+                      store=UploadStore(tmp_path / "store")),
     ]
     for argv in (["enumerate", "ising", "--n", "8"], ["funnel", "ising", "--n", "8"],
                  ["minima", "ising", "--n", "8", "--starts", "4"],

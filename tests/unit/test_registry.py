@@ -30,10 +30,11 @@ TOY = {"view": "toy", "count": 6}
 LISTED = {
     "ising": {"slice", "path", "funnel", "sweep", "minima", "enumeration", "free_energy"},
     "pspin": {"slice", "path", "minima"},
-    "network": {"slice", "path", "minima"},
+    "network": {"slice", "path", "minima", "spectrum"},
 }
 RESULT_KINDS = {"slice": "slice", "path": "path", "funnel": "funnel", "sweep": "sweep",
-                "minima": "minima", "enumeration": "enumeration", "free_energy": "free energy"}
+                "minima": "minima", "enumeration": "enumeration", "free_energy": "free energy",
+                "spectrum": "spectrum"}
 
 
 def exactly(message: str) -> str:
@@ -121,7 +122,8 @@ def test_every_listed_view_is_registered_with_its_result_kind():
         ("spinglass", "slice", "unknown model 'spinglass'; choose ising, network or pspin"),
         ("pspin", "funnel", "funnel views are computed for ising only; got 'pspin'"),
         ("network", "enumeration", "enumeration views are computed for ising only; got 'network'"),
-        ("network", "sweeep", "unknown view 'sweeep' for network; choose slice, path or minima"),
+        ("network", "sweeep",
+         "unknown view 'sweeep' for network; choose slice, path, minima or spectrum"),
     ],
 )
 def test_lookup_errors_name_the_choices(family, view, message):
