@@ -35,7 +35,7 @@ Role = Literal["model", "display", "upload"]
 
 FAMILIES = frozenset({"ising", "pspin", "network"})
 SPIN = frozenset({"ising", "pspin"})
-VIEWS = frozenset({"slice", "volume", "funnel", "sweep", "minima"})
+VIEWS = frozenset({"slice", "volume", "funnel", "sweep", "minima", "spectrum"})
 
 UPLOAD = "upload"  # the Network control's value for the user's own checkpoint
 LOSS_FROM_CHECKPOINT = "checkpoint"  # the Loss control's default: what the checkpoint names
@@ -114,13 +114,13 @@ CONTROLS: tuple[Control, ...] = (
         ids.VIEW, "radio", "View", "slice", aliases=("view-kind",),
         options=_labelled((("slice and path", "slice"), ("volume (3D slice)", "volume"),
                            ("funnel (Ising, exact)", "funnel"), ("size sweep (Ising)", "sweep"),
-                           ("minima statistics", "minima"))),
+                           ("minima statistics", "minima"), ("Hessian spectrum", "spectrum"))),
         hint="funnel and sweep enumerate all 2^N Ising states; minima: many seeded descents "
-             "(spins) or trainings (example networks)",
-        help="slice and path: a 2D slice and the energy along a path; volume: a 3D slice drawn "
-             "as a level set cut by a plane; funnel and size sweep "
-             "enumerate all 2^N states of the Ising model exactly; minima statistics: where "
-             "many seeded descents (spins) or trainings (example networks) end.",
+             "(spins) or trainings (example networks); spectrum: p-spin glass and networks",
+        help="slice and path: a 2D slice and a path; volume: a 3D slice as a level set cut "
+             "by a plane; funnel and size sweep: all 2^N Ising states, exactly; minima: where "
+             "many descents or trainings end; Hessian spectrum: a network's bulk and outliers "
+             "beside the p-spin glass's semicircle.",
     ),
     Control(
         ids.OPEN_EXPORT, "upload", "Open an export (.npz)", None, role="upload", in_url=False,
@@ -208,7 +208,7 @@ CONTROLS: tuple[Control, ...] = (
     Control(
         ids.NET_PATH_KIND, "radio", "Path", "linear",
         options=_labelled((("straight line", "linear"), ("Bezier curve", "bezier"))),
-        families=frozenset({"network"}), area=ids.NETWORK_CONTROLS,
+        families=frozenset({"network"}), views=GRIDS, area=ids.NETWORK_CONTROLS,
         hint="examples: init -> final; uploads: checkpoint -> second checkpoint",
         help="A straight line or a Bezier curve (its bend trained to keep the loss low) from "
              "the initial to the trained weights (uploads: checkpoint to second checkpoint); "
@@ -409,7 +409,9 @@ VIEW_AREAS = (
     # the exact views of the Ising model (another model's refusal leaves no stale funnel)
     Area(ids.FUNNEL_EXTRAS, ((frozenset({"ising"}), frozenset({"funnel"})),)),
     Area(ids.SWEEP_TABLE, ((frozenset({"ising"}), frozenset({"sweep"})),)),
-    Area(ids.PATH, ((FAMILIES, VIEWS - {"sweep"}),)),  # the path graph: every view but the sweep
+    # the path graph: every view but the sweep; the spectrum's second graph for the p-spin only
+    Area(ids.PATH, ((FAMILIES, VIEWS - {"sweep", "spectrum"}),
+                    (frozenset({"pspin"}), frozenset({"spectrum"})))),
 )
 AREAS: tuple[Area, ...] = (
     *(Area(field_id(c.name), ((c.families, c.views),)) for c in CONTROLS),

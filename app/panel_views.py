@@ -41,6 +41,8 @@ from landscapes.spin.funnel import FunnelHistogram
 T = TypeVar("T")
 FUNNEL_VIEW = {"view": "funnel"}
 SWEEP_VIEW = {"view": "sweep"}
+SPECTRUM_VIEW = {"view": "spectrum"}  # a network's (its defaults: landscapes.networks.catalog)
+MINIMA_VIEW = {"view": "minima"}  # the p-spin glass's spectrum is its lowest minimum's
 
 
 @dataclass
@@ -432,19 +434,50 @@ def minima_panel(store: ViewStore, spec: dict, progress: Progress = None) -> Pan
     return PanelOutput(main_figure(result), minima_figures.hessian_spectrum_figure(result))
 
 
+def spectrum_request(spec: dict, seed: object = 0) -> dict | None:
+    """What the Hessian spectrum view computes for ``spec``: a network's spectrum view (its
+    probes drawn from ``seed``, the panel's Seed), the p-spin glass's minima (their lowest
+    minimum's Hessian spectrum; the model's seed is in ``spec``); None for the Ising model."""
+    if spec["model"] == "network":
+        return {**SPECTRUM_VIEW, "seed": seed}
+    return dict(MINIMA_VIEW) if spec["model"] == "pspin" else None
+
+
+def spectrum_panel(store: ViewStore, spec: dict, seed: object = 0,
+                   progress: Progress = None) -> PanelOutput:
+    """The Hessian spectrum: a network's at its trained weights (top eigenvalues, trace, the
+    density by stochastic Lanczos quadrature), the p-spin glass's at its lowest minimum beside
+    the semicircle law (its minima histogram below)."""
+    request = spectrum_request(spec, seed)
+    if request is None:
+        return refused("the Hessian spectrum is for continuous landscapes: choose the p-spin "
+                       "glass or a network (Ising spins flip one at a time)")
+    try:
+        result = _as(ViewResult, store.get(spec, request, progress))
+    except LandscapeError as exc:
+        return refused(str(exc))
+    if spec["model"] == "network":
+        return PanelOutput(main_figure(result), figures.message_figure(
+            "the top eigenvalues, the trace and the density are in the Download"))
+    return PanelOutput(with_digest(minima_figures.hessian_spectrum_figure(result)),
+                       main_figure(result))
+
+
 # --------------------------------------------------------------------------- the View control
 
 
 @dataclass(frozen=True)
 class PanelRequests:
     """What one panel asks for: the model spec, its slice and path views (:func:`requests`),
-    the funnel view's reference state and the volume view's grid (points per axis)."""
+    the funnel view's reference state, the volume view's grid (points per axis) and the
+    Seed control."""
 
     spec: dict
     slice_request: dict
     path_requests: list[dict]
     reference: str = "native"
     volume_steps: int = 21
+    seed: object = 0  # the Seed control (a network's spectrum draws its probes from it)
 
     def volume_request(self) -> dict:
         """The volume view's request: the slice in three dimensions on its own grid. A spin
@@ -503,6 +536,10 @@ PANEL_VIEWS: dict[str, PanelView] = {
     "minima": PanelView(
         main=lambda r: None if _network_upload(r.spec) else {"view": "minima"},
         show=lambda store, r, progress, display, preview: minima_panel(store, r.spec, progress)),
+    "spectrum": PanelView(
+        main=lambda r: spectrum_request(r.spec, r.seed),
+        show=lambda store, r, progress, display, preview: spectrum_panel(store, r.spec, r.seed,
+                                                                         progress)),
 }
 
 

@@ -77,7 +77,7 @@ def panel_requests(controls: dict, uploaded: dict | None) -> panel_views.PanelRe
     spec = spec_of(controls, uploaded)
     slice_request, path_requests = view_requests(controls, spec)
     return panel_views.PanelRequests(spec, slice_request, path_requests, controls[ids.REFERENCE],
-                                     controls[ids.VOLUME_STEPS])
+                                     controls[ids.VOLUME_STEPS], controls[ids.SEED])
 
 
 def grid_request_of(controls: dict, uploaded: dict | None) -> tuple[dict, dict] | None:

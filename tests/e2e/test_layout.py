@@ -115,7 +115,7 @@ def test_only_the_controls_that_apply_show(dashboard: Page) -> None:
 MODELS = {"ising": "Ising spin funnel", "pspin": "p-spin glass", "network": "Network"}
 VIEWS = {"slice": "slice and path", "volume": "volume (3D slice)",
          "funnel": "funnel (Ising, exact)", "sweep": "size sweep (Ising)",
-         "minima": "minima statistics"}
+         "minima": "minima statistics", "spectrum": "Hessian spectrum"}
 
 
 def pick_network(page: Page, side: str, option: str) -> None:
@@ -159,6 +159,9 @@ def test_no_model_view_or_source_says_internal_error(dashboard: Page) -> None:
                 dashboard.locator(f"#{pid(side, ids.VIEW)} label", has_text=view_label).click()
                 if (family, view) in (("pspin", "funnel"), ("network", "funnel")):
                     expect(message).to_contain_text("choose it above", timeout=UPDATE_MS)
+                if (family, view) == ("ising", "spectrum"):
+                    expect(message).to_contain_text("choose the p-spin glass or a network",
+                                                    timeout=UPDATE_MS)
                 if (family, view, source) == ("network", "slice", "my upload"):
                     expect(message).to_have_text(
                         "network: choose an example or upload a checkpoint", timeout=UPDATE_MS)

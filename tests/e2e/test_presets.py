@@ -33,6 +33,8 @@ EXPECTED = {
     "funnel-sharpens": {"left": ("sweep", "J0 = 2"), "right": ("sweep", "J0 = 0")},
     "skip-connections": {"left": ("slice", "network: digits-resnet"),
                          "right": ("slice", "network: digits-plainnet")},
+    "bulk-and-outliers": {"left": ("spectrum", "Hessian spectrum at the centre (4,482"),
+                          "right": ("spectrum", "Hessian at the lowest minimum")},
 }
 SLOW = {("goodfellow", "right"), ("funnel-sharpens", "left"), ("funnel-sharpens", "right"),
         ("skip-connections", "left"), ("skip-connections", "right")}
@@ -58,6 +60,10 @@ def wait_panel(page: Page, side: str, view: str, text: str, timeout: int) -> Non
         wait_title(page, side, ids.TREE, "barrier tree", timeout)
         page.wait_for_function(f"() => {graph(side, ids.TREE)}.data.length > 1", timeout=timeout)
         expect(page.locator(f"#{ids.pid(side, ids.FUNNEL_EXTRAS)}")).to_be_visible()
+    elif view == "spectrum":  # a density (networks) or a histogram with its semicircle (glass)
+        wait_title(page, side, ids.SURFACE, text, timeout)
+        types = page.evaluate(f"() => {graph(side, ids.SURFACE)}.data.map(t => t.type).join()")
+        assert types in ("scatter,scatter", "histogram,scatter"), types
     elif view == "sweep":
         wait_title(page, side, ids.SURFACE, "the funnel sharpens with size? " + text, timeout)
         rows = page.locator(f"#{ids.pid(side, ids.SWEEP_TABLE)} tbody tr")

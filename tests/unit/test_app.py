@@ -536,6 +536,33 @@ def test_sweep_and_minima_panels(config):
     assert "example networks" in upload.messages[0]
 
 
+def test_the_spectrum_panel_network_beside_glass_and_no_ising(config):
+    """A network's spectrum is its spectrum view (the trace and the top eigenvalue in the title
+    are the cached result's); the p-spin glass's is its lowest minimum's Hessian beside the
+    semicircle, its minima below; the Ising model is refused with what to choose."""
+    store = create_app(config).server.extensions["funnelscope_store"]
+    net = panel_output(store, _controls(**{ids.VIEW: "spectrum", ids.MODEL: "network"}), {})
+    seed = _controls()[ids.SEED]  # the probes' seed
+    result = store.cached({"model": "network", "example": "moons-mlp"},
+                          {"view": "spectrum", "seed": seed})
+    assert result is not None and net.messages == []
+    title = net.surface.layout.title.text
+    assert f"trace {float(result.arrays['trace']):.4g} +- " in title
+    assert f"top eigenvalue {result.arrays['top_eigenvalues'][0]:.4g}" in title
+    np.testing.assert_allclose(np.maximum(result.arrays["density"], 0), np.asarray(
+        net.surface.data[0].y, float), rtol=1e-6, atol=float(result.arrays["density"].max()) * 1e-7)
+    glass = panel_output(store, _controls(**{ids.VIEW: "spectrum", ids.MODEL: "pspin"}), {})
+    minima = store.cached({"model": "pspin", "n": 16, "p": 3, "planted": 0.0, "seed": 3},
+                          {"view": "minima"})
+    assert glass.messages == [] and minima is not None
+    assert [t.name for t in glass.surface.data] == [
+        f"spectrum ({len(minima.arrays['spectrum'])} eigenvalues)", "semicircle law (large N)"]
+    assert glass.path.data[0].type == "histogram"  # the minima's energies
+    ising = panel_output(store, _controls(**{ids.VIEW: "spectrum"}), {})
+    assert ising.surface is None
+    assert "choose the p-spin glass or a network" in ising.messages[0]
+
+
 def test_view_kinds_show_their_controls():
     from app.layout import HIDDEN, SHOWN, area_styles
 

@@ -58,6 +58,8 @@ def first_request_of_the_panel(store: ViewStore, panel: dict, monkeypatch) -> st
     ("minima", "ising", {"view": "minima"}),
     ("minima", "pspin", {"view": "minima"}),
     ("minima", "network", {"view": "minima"}),
+    ("spectrum", "pspin", {"view": "minima"}),  # its lowest minimum's spectrum is in it
+    ("spectrum", "network", {"view": "spectrum", "seed": 3}),
     ("slice", "network", {"view": "slice", "dims": 2, "span": 1.0, "steps": 21,
                           "directions": "filter", "direction_seed": 3}),
 ])
@@ -222,7 +224,8 @@ def test_every_format_of_one_view_shares_its_name(cached_slice):
 def test_an_uncached_view_is_not_computed_for_a_download(store, monkeypatch):
     monkeypatch.setattr(views, "compute", lambda *a, **k: pytest.fail("computed in the web process"))
     for kind in panel_views.PANEL_VIEWS:
-        panel = controls(**{ids.VIEW: kind})
+        model = "pspin" if kind == "spectrum" else "ising"  # the Ising model has no spectrum
+        panel = controls(**{ids.VIEW: kind, ids.MODEL: model})
         for fmt in formats.FORMATS:
             data, status = download_file(store, panel, {}, fmt)
             assert data is None and status == NOT_CACHED

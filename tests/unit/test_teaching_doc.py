@@ -66,7 +66,7 @@ def _missing(prose: str, snippets: list[str]) -> list[str]:
 
 def test_every_scenario_has_an_exercise_with_its_exact_link(text):
     exercises = _exercises(text)
-    assert 4 <= len(exercises) <= 6
+    assert 4 <= len(exercises) <= 7
     for preset in presets.PRESETS:
         found = [body for heading, body in exercises.items()
                  if preset.title.lower() in heading.lower()]
@@ -129,7 +129,7 @@ def _panel_requests(panel: dict) -> list[tuple[dict, dict]]:
     """The views one panel with these settings asks the server for."""
     controls = {name: panel[name] for name in MODEL_NAMES}
     spec, main = download_request(controls, {})
-    if controls[ids.VIEW] == "sweep":
+    if not panel_views.panel_view(controls[ids.VIEW]).paths:  # its main view only
         return [(spec, main)]
     _, paths = panel_views.requests(
         spec, panel[ids.SPAN], panel[ids.STEPS], panel[ids.CENTER], panel[ids.DIRECTIONS],
@@ -493,4 +493,34 @@ def test_exercise_6_skip_connections(store, prose):
     assert _missing(prose, [
         "with seed 1 the slice with skips still has 1 grid local minimum, while the plain one has "
         "1 to 3", "and stays the less convex",
+    ]) == []
+
+
+def test_exercise_7_bulk_and_outliers(store, prose):
+    preset = presets.by_key("bulk-and-outliers")
+    left, right = (_panel(store, preset.key, side) for side in ids.PANELS)
+    assert left.messages == [] and right.messages == []
+    net = store.get({"model": "network", "example": "moons-mlp"}, {"view": "spectrum", "seed": 0})
+    glass = store.get({"model": "pspin", "n": 64, "p": 3, "planted": 0.0, "seed": 0},
+                      {"view": "minima"})
+    top, trace = net.arrays["top_eigenvalues"], float(net.arrays["trace"])
+    spectrum, circle = glass.arrays["spectrum"], glass.meta["semicircle"]
+    assert spectrum.min() > 0  # a minimum
+    assert circle["radius"] == pytest.approx(2 * math.sqrt(6))  # 2 sqrt(p (p - 1)), p = 3
+    # "nearly all in a narrow bulk at 0": the probes' weight within 0.02 of 0
+    bulk = (net.arrays["ritz_weights"] * (np.abs(net.arrays["ritz_values"]) < 0.02)).sum(1)
+    assert bulk.mean() > 0.9
+    share = f"{top[:2].sum() / trace:.0%}"
+    said = [f"{net.meta['dim']:,} eigenvalues", f"{net.meta['probes']} random probes",
+            f"{len(spectrum)} eigenvalues, all positive", f"= {circle['radius']:.2f}",
+            f"of {len(glass.arrays['energies'])} descents", f"carry {share} of the trace"]
+    assert _missing(re.sub(r"\s+", " ", preset.explanation), [
+        *said, f"the largest is {_sig(top[0])}", f"of the trace, {_sig(trace)}",
+        f"(N = {glass.meta['model']['n']})"]) == []
+    assert _missing(prose, [
+        *said, f"`{_title(left.surface)[0]}`", f"`{_title(right.surface)[0]}`",
+        f"the largest {_sig(top[0])}, the next {_sig(top[1])}",
+        f"The trace, {_sig(trace)}, has a standard error of {float(net.arrays['trace_stderr']):.2g}",
+        f"{net.meta['lanczos_iterations']} Lanczos steps give the top {net.meta['top']}",
+        f"{net.meta['probes']} random probes of {net.meta['lanczos_steps']} steps each",
     ]) == []
