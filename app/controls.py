@@ -218,7 +218,8 @@ CONTROLS: tuple[Control, ...] = (
         ids.SEED, "number", "Seed", 0, bounds=(0, SEED_MAX, 1),
         help="Draws the random numbers: for spin models the instance (couplings, native or "
              "planted state, random starts and directions), for networks the slice's random "
-             "directions. Type a whole number (0 to 4294967295) and press Enter.",
+             "directions and the Hessian spectrum's probes. Type a whole number (0 to "
+             "4294967295) and press Enter.",
     ),
     Control(
         ids.SPAN, "slider", "Span", 1.0, side_defaults={"right": 1.5}, bounds=(0.25, 2, 0.25),

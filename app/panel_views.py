@@ -353,17 +353,24 @@ def temperature_index(temperatures: np.ndarray, folding: float | None, wanted: o
 def picked_temperature(temperatures: np.ndarray, folding: float | None,
                        index: int) -> float | None:
     """What a panel keeps (and its link says) of slider position ``index``: the temperature to
-    :data:`TEMPERATURE_DIGITS` significant digits, None at the default point (T_f: the next
-    funnel starts at its own T_f)."""
+    :data:`TEMPERATURE_DIGITS` significant digits (all of them where the rounded value would
+    lie nearer another grid point: T_f is inserted into the grid and may sit close to one),
+    None at the default point (T_f: the next funnel starts at its own T_f)."""
     if index == default_temperature_index(temperatures, folding):
         return None
-    return float(f"{float(temperatures[index]):.{TEMPERATURE_DIGITS}g}")
+    exact = float(temperatures[index])
+    rounded = float(f"{exact:.{TEMPERATURE_DIGITS}g}")
+    return rounded if temperature_index(temperatures, folding, rounded) == index else exact
 
 
 def valid_temperature(value: object) -> bool:
     """Whether ``value`` is a temperature a panel can want: a positive finite number."""
-    return (not isinstance(value, bool) and isinstance(value, int | float)
-            and math.isfinite(value) and value > 0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value) and value > 0
+    except OverflowError:  # an int beyond any float (only a hand-made request sends one)
+        return False
 
 
 def refused(text: str) -> PanelOutput:

@@ -178,8 +178,12 @@ def _parse(name: str, spec: dict, text: str):
 
 def is_temperature(value: object) -> bool:
     """Whether ``value`` is a temperature a link can carry: in (0, MAX_TEMPERATURE] (units of H)."""
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value) and 0 < value <= MAX_TEMPERATURE)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value) and 0 < value <= MAX_TEMPERATURE
+    except OverflowError:  # an int beyond any float (only a hand-made request sends one)
+        return False
 
 
 def _parse_temperature(text: str) -> float:

@@ -521,7 +521,8 @@ def sweep_figure(sizes: np.ndarray, ground_basin_share: np.ndarray, minima_count
     """How the funnel sharpens with size: mean +- std over seeds (axis 1) of each quantity against
     N, one panel each (shared N axis), every seed a faint dot behind. ``folding_temperature``
     (S, K), NaN where a seed has none, adds a fourth panel; its mean is over the seeds that have
-    one. The minima count is on a log axis (a glass's minima grow exponentially with N). Error
+    one. The minima count is on a log axis where it spans a decade (a glass's minima grow
+    exponentially with N; :func:`~landscapes.plots.slices.magnitude_axis`). Error
     bars stop at the ends of each quantity's range (:data:`SWEEP_BOUNDS`).
     Traces come in pairs per panel: ``"<panel>: seeds"`` then ``"<panel>: mean +- std"``.
     """

@@ -488,6 +488,24 @@ def test_funnel_panel_shows_the_enumerated_funnel_tree_and_paths(config):
     assert "exactly for the Ising model" in pspin.messages[0]
 
 
+def test_a_picked_temperature_comes_back_to_its_own_grid_point():
+    """T_f is inserted into the log grid and may sit within 1e-4 of a grid point: the kept
+    temperature is rounded to 4 digits only where it still finds its own point."""
+    from landscapes.spin.funnel_views import temperature_grid
+
+    base = np.geomspace(0.05, 10.0, 41)
+    for folding in (base[39] * (1 - 4e-5), base[20] * (1 + 3e-5), 1.0, None):
+        temps = temperature_grid(0.05, 10.0, 41, folding)
+        for index in range(len(temps)):
+            kept = panel_views.picked_temperature(temps, folding, index)
+            back = panel_views.temperature_index(temps, folding, kept)
+            assert back == index, (folding, index, kept)
+    temps = temperature_grid(0.05, 10.0, 41, 1.0)
+    assert panel_views.picked_temperature(temps, 1.0, 40) == 8.759  # rounded where it can be
+    assert panel_views.temperature_index(temps, 1.0, 10**400) == \
+        panel_views.default_temperature_index(temps, 1.0)
+
+
 def test_tree_click_makes_the_minimum_the_paths_end():
     click = {"points": [{"curveNumber": 1, "customdata": [721, 0.25], "y": -0.5}]}
     assert clicked_state(click) == "state:721"

@@ -397,7 +397,8 @@ def test_the_picked_temperature_is_kept_and_comes_back_with_new_funnel_data(serv
     answer = free_energy("left-temperature.value", 2, 2.0)
     assert answer["left-wanted-temperature"] == {"data": None}
     # new funnel data (or a link's temperature): the grid point nearest the wanted T (log scale)
-    for wanted, index in ((2.0, 4), (3.0, 4), (3.5, 5), (0.2, 1), (None, 2), ("x", 2), (-1, 2)):
+    for wanted, index in ((2.0, 4), (3.0, 4), (3.5, 5), (0.2, 1), (None, 2), ("x", 2), (-1, 2),
+                          (10**400, 2)):  # an int beyond any float: a hand-made request
         for changed in ("left-funnel-data.data", "left-wanted-temperature.data"):
             answer = free_energy(changed, 0, wanted)
             assert answer["left-temperature"]["value"] == index, (wanted, changed)

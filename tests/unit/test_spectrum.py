@@ -15,6 +15,7 @@ from landscapes import views
 from landscapes.errors import LandscapeError
 from landscapes.io import formats
 from landscapes.io.npz import read_npz
+from landscapes.networks import spectrum
 from landscapes.networks.hessian import hvp_function
 from landscapes.networks.spectrum import (
     broadened_density,
@@ -88,6 +89,34 @@ def test_a_closed_krylov_space_keeps_its_nodes():
     heavy = s.nodes[s.weights > 1e-8]
     assert np.allclose(np.sort(np.unique(np.round(heavy, 8))), [-1.0, 0.5, 2.0])
     assert ((s.weights > 1e-8).sum(1) == 3).all()  # three nodes a probe, then breakdown
+
+
+def test_probes_in_groups_and_density_in_blocks_change_nothing(known, monkeypatch):
+    """The probes run MAX_GROUP at a time from one stream of draws, and the density is summed
+    DENSITY_BLOCK nodes at a time: one probe a group, or a tiny block, gives the same spectrum."""
+    eigenvalues, matrix = known
+    def run():
+        return hessian_spectrum(lambda v: matrix @ v, eigenvalues.size, k=2, iterations=20,
+                                probes=5, steps=12, seed=4)
+
+    together = run()
+    monkeypatch.setattr(spectrum, "MAX_GROUP", 1)
+    monkeypatch.setattr(spectrum, "DENSITY_BLOCK", 7)
+    apart = run()
+    np.testing.assert_allclose(apart.nodes, together.nodes, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(apart.density, together.density, rtol=1e-9)
+
+
+def test_the_smallest_networks():
+    """Top eigenvalues are capped so that two dimensions are left to the probes; fewer than 3
+    parameters have no spectral density."""
+    eigenvalues = np.arange(1.0, 10.0)  # 9 parameters, the view's default top 8
+    matrix = _matrix(eigenvalues)
+    s = hessian_spectrum(lambda v: matrix @ v, 9, k=8, iterations=9, probes=2, steps=60)
+    np.testing.assert_allclose(s.top.values, np.arange(9.0, 2.0, -1), atol=1e-8)
+    assert s.trace == pytest.approx(45.0, rel=0.1)
+    with pytest.raises(LandscapeError, match="a network of 2 parameters is too small"):
+        hessian_spectrum(lambda v: v, 2)
 
 
 @pytest.mark.parametrize(("view", "words"), [

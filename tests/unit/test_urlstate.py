@@ -360,7 +360,7 @@ def test_a_picked_temperature_travels_in_the_link_and_t_f_is_no_key():
     assert notes == [] and decoded["right"][ids.WANTED_TEMPERATURE] == 0.7943
     assert decoded["left"][ids.WANTED_TEMPERATURE] == 2.0
     assert decode("")[0]["left"][ids.WANTED_TEMPERATURE] is None  # none: the funnel's T_f
-    for value in (None, 0, -1.0, float("nan"), float("inf"), 1e4, True, "2"):  # never written
+    for value in (None, 0, -1.0, float("nan"), float("inf"), 1e4, True, "2", 10**400):
         panels["right"][ids.WANTED_TEMPERATURE] = value
         assert encode(panels, None) == ""
     # only the temperature differs: the reader sets it, and a link without one goes back to T_f
