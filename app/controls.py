@@ -410,9 +410,8 @@ VIEW_AREAS = (
     # the exact views of the Ising model (another model's refusal leaves no stale funnel)
     Area(ids.FUNNEL_EXTRAS, ((frozenset({"ising"}), frozenset({"funnel"})),)),
     Area(ids.SWEEP_TABLE, ((frozenset({"ising"}), frozenset({"sweep"})),)),
-    # the path graph: every view but the sweep; the spectrum's second graph for the p-spin only
-    Area(ids.PATH, ((FAMILIES, VIEWS - {"sweep", "spectrum"}),
-                    (frozenset({"pspin"}), frozenset({"spectrum"})))),
+    # the path graph: every view but the sweep and the spectrum
+    Area(ids.PATH, ((FAMILIES, VIEWS - {"sweep", "spectrum"}),)),
 )
 AREAS: tuple[Area, ...] = (
     *(Area(field_id(c.name), ((c.families, c.views),)) for c in CONTROLS),

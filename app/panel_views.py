@@ -41,8 +41,8 @@ from landscapes.spin.funnel import FunnelHistogram
 T = TypeVar("T")
 FUNNEL_VIEW = {"view": "funnel"}
 SWEEP_VIEW = {"view": "sweep"}
-SPECTRUM_VIEW = {"view": "spectrum"}  # a network's (its defaults: landscapes.networks.catalog)
-MINIMA_VIEW = {"view": "minima"}  # the p-spin glass's spectrum is its lowest minimum's
+SPECTRUM_VIEW = {"view": "spectrum"}  # a network's (at its centre) or the p-spin glass's
+SPECTRUM_FAMILIES = ("network", "pspin")
 
 
 @dataclass
@@ -442,19 +442,19 @@ def minima_panel(store: ViewStore, spec: dict, progress: Progress = None) -> Pan
 
 
 def spectrum_request(spec: dict, seed: object = 0) -> dict | None:
-    """What the Hessian spectrum view computes for ``spec``: a network's spectrum view (its
-    probes drawn from ``seed``, the panel's Seed), the p-spin glass's minima (their lowest
-    minimum's Hessian spectrum; the model's seed is in ``spec``); None for the Ising model."""
+    """What the Hessian spectrum view computes for ``spec``: a network's spectrum (its probes
+    drawn from ``seed``, the panel's Seed), the p-spin glass's (at its lowest minimum; the
+    model's seed is in ``spec``); None for the Ising model."""
     if spec["model"] == "network":
         return {**SPECTRUM_VIEW, "seed": seed}
-    return dict(MINIMA_VIEW) if spec["model"] == "pspin" else None
+    return dict(SPECTRUM_VIEW) if spec["model"] in SPECTRUM_FAMILIES else None
 
 
 def spectrum_panel(store: ViewStore, spec: dict, seed: object = 0,
                    progress: Progress = None) -> PanelOutput:
     """The Hessian spectrum: a network's at its trained weights (top eigenvalues, trace, the
     density by stochastic Lanczos quadrature), the p-spin glass's at its lowest minimum beside
-    the semicircle law (its minima histogram below)."""
+    the semicircle law."""
     request = spectrum_request(spec, seed)
     if request is None:
         return refused("the Hessian spectrum is for continuous landscapes: choose the p-spin "
@@ -463,11 +463,8 @@ def spectrum_panel(store: ViewStore, spec: dict, seed: object = 0,
         result = _as(ViewResult, store.get(spec, request, progress))
     except LandscapeError as exc:
         return refused(str(exc))
-    if spec["model"] == "network":
-        return PanelOutput(main_figure(result), figures.message_figure(
-            "the top eigenvalues, the trace and the density are in the Download"))
-    return PanelOutput(with_digest(minima_figures.hessian_spectrum_figure(result)),
-                       main_figure(result))
+    return PanelOutput(main_figure(result), figures.message_figure(
+        "the eigenvalues, the trace and the density are in the Download"))
 
 
 # --------------------------------------------------------------------------- the View control

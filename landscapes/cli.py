@@ -303,10 +303,30 @@ def cmd_minima(args: argparse.Namespace) -> None:
     print(f"wrote {args.starts} minima (lowest {best:.6f} per spin) to {out}")
 
 
+NETWORK_SPECTRUM_FLAGS = {"top": "top", "iterations": "iterations", "probes": "probes",
+                          "lanczos_steps": "steps", "probe_seed": "seed"}
+SPIN_SPECTRUM_STARTS = 64  # the p-spin spectrum's descents (landscapes.spin.spectrum)
+
+
 def cmd_spectrum(args: argparse.Namespace) -> None:
     if args.model != "network":
-        raise LandscapeError("spectrum: networks only; the p-spin glass's Hessian spectrum at "
-                             "its lowest minimum is in 'landscapes minima pspin' (spectrum)")
+        if args.model == "ising":
+            raise LandscapeError("spectrum: the Ising model has no Hessian (its spins flip one "
+                                 "at a time); choose pspin or network")
+        for flag, key in NETWORK_SPECTRUM_FLAGS.items():
+            if getattr(args, flag) != SPECTRUM_DEFAULTS[key]:
+                raise LandscapeError(f"--{flag.replace('_', '-')} applies to networks (the "
+                                     "p-spin glass's spectrum is exact)")
+        result, out = _write_view(args, _model_spec(args),
+                                  {"view": "spectrum", "starts": args.starts})
+        meta = result.meta
+        print(f"wrote the Hessian spectrum ({meta['dim']} eigenvalues at the lowest of "
+              f"{args.starts} minima, E/N = {meta['lowest_energy']:.6f}: trace "
+              f"{meta['trace']:.6g}, top eigenvalue {meta['top_eigenvalues'][0]:.6g}) to {out}")
+        return
+    if args.starts != SPIN_SPECTRUM_STARTS:
+        raise LandscapeError("--starts applies to the p-spin glass (a network's spectrum is at "
+                             "its checkpoint)")
     view = {"view": "spectrum", "top": args.top, "iterations": args.iterations,
             "probes": args.probes, "steps": args.lanczos_steps, "seed": args.probe_seed}
     device = _device(args)
@@ -449,10 +469,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_arguments(p)
     p.set_defaults(func=cmd_minima)
 
-    p = sub.add_parser("spectrum", help="a network's Hessian spectrum: top eigenvalues, trace "
-                       "and spectral density (stochastic Lanczos quadrature)")
-    p.add_argument("model", help="network")
+    p = sub.add_parser("spectrum", help="the Hessian spectrum: a network's top eigenvalues, "
+                       "trace and density (stochastic Lanczos quadrature), or every eigenvalue "
+                       "at the p-spin glass's lowest minimum")
+    _add_model_arguments(p, ("pspin", "network"))
     _add_network_arguments(p)
+    p.add_argument("--starts", type=int, default=SPIN_SPECTRUM_STARTS,
+                   help="p-spin: descents whose lowest minimum is taken (default: %(default)s)")
     p.add_argument("--top", type=int, default=SPECTRUM_DEFAULTS["top"],
                    help="top eigenvalues by Lanczos (default: %(default)s)")
     p.add_argument("--iterations", type=int, default=SPECTRUM_DEFAULTS["iterations"],

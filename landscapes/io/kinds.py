@@ -226,6 +226,8 @@ def spectrum_table(result: Result) -> dict[str, np.ndarray]:
 
 
 def _describe_spectrum(meta: dict) -> str:
+    if meta.get("exact"):
+        return f"Hessian spectrum (exact, at the lowest of {_view(meta).get('starts')} minima)"
     return (f"Hessian spectrum ({meta.get('probes')} probes x {meta.get('lanczos_steps')} "
             "Lanczos steps)")
 

@@ -18,8 +18,9 @@ PyHessian's three numbers (Yao et al. 2020), from Hessian-vector products only:
 
       rho(t) = (1 / D) [ sum_i g(t - lambda_i) + (D - k) / probes * sum_p sum_j tau_pj g(t - theta_pj) ]
 
-  with ``g`` a Gaussian of standard deviation ``sigma`` (the broadening): it integrates to 1
-  and its mean is the trace estimate over ``D`` (Gaussian broadening keeps the mean).
+  with ``g`` a Gaussian of standard deviation ``sigma`` (the broadening,
+  :mod:`landscapes.spectra`): it integrates to 1 and its mean is the trace estimate over ``D``
+  (Gaussian broadening keeps the mean).
 
 Units: eigenvalues and the density's variable are in loss units per squared parameter unit;
 the density is per unit of that variable. Lanczos runs in float64 with full
@@ -38,6 +39,7 @@ from landscapes.networks.catalog import SPECTRUM_DEFAULTS
 from landscapes.networks.hessian import Eigenpairs, hvp_function, top_eigenpairs
 from landscapes.registry import Progress
 from landscapes.seeding import rng
+from landscapes.spectra import broadened_density, density_grid
 from landscapes.viewspec import SEED, Interval, fill_view
 
 Tensor = torch.Tensor
@@ -45,10 +47,6 @@ BASIS_BYTES = 256 * 2**20  # the Lanczos bases of the probes run together (float
 # unless one probe's alone is larger (up to MAX_BASIS_BYTES)
 MAX_BASIS_BYTES = 2**30  # one basis above this is refused before any work
 MAX_GROUP = 16  # probes whose Lanczos runs advance together (one basis array)
-DENSITY_BLOCK = 4096  # quadrature nodes broadened at once (grid x block float64 temporaries)
-GRID_POINTS = 1001  # points of the density's grid
-BROADENING = 0.01  # sigma as a fraction of the spectrum's width (largest - smallest node)
-GRID_PAD = 5.0  # the grid runs this many sigma past the extreme nodes
 SPECTRUM_CONSTRAINTS = {"top": Interval(int, 1, 64), "iterations": Interval(int, 2, 1000),
                         "probes": Interval(int, 2, 256), "steps": Interval(int, 2, 1000),
                         "seed": SEED}
@@ -156,23 +154,6 @@ def lanczos_quadrature(apply: Callable[[Tensor], Tensor], starts: Tensor, steps:
     return nodes, weights
 
 
-def broadened_density(grid: np.ndarray, top: np.ndarray, nodes: np.ndarray,
-                      weights: np.ndarray, dim: int, sigma: float) -> np.ndarray:
-    """rho(grid) of the module docstring: the top eigenvalues one each, the probes' quadrature
-    for the other ``dim - len(top)``, each broadened by a Gaussian of standard deviation
-    ``sigma`` (per unit eigenvalue; integrates to 1 over a grid that covers it)."""
-    def gaussians(centres: np.ndarray, mass: np.ndarray) -> np.ndarray:
-        total = np.zeros(len(grid))
-        for first in range(0, len(centres), DENSITY_BLOCK):  # bounded temporaries
-            z = (grid[:, None] - centres[None, first: first + DENSITY_BLOCK]) / sigma
-            total += (np.exp(-0.5 * z**2) * mass[None, first: first + DENSITY_BLOCK]).sum(1)
-        return total / (sigma * np.sqrt(2 * np.pi))
-
-    bulk = (dim - len(top)) / len(nodes)
-    return (gaussians(np.asarray(top, float), np.ones(len(top)))
-            + bulk * gaussians(nodes.ravel(), weights.ravel())) / dim
-
-
 def hessian_spectrum(hvp: Callable[[Tensor], Tensor], dim: int, k: int = 8,
                      iterations: int = 60, probes: int = 16, steps: int = 60, seed: int = 0,
                      progress: Callable[[int, int], None] | None = None) -> Spectrum:
@@ -185,7 +166,7 @@ def hessian_spectrum(hvp: Callable[[Tensor], Tensor], dim: int, k: int = 8,
     Memory: the probes run in groups of at most :data:`MAX_GROUP` whose float64 Lanczos bases
     hold at most :data:`BASIS_BYTES` (one probe's alone may be larger); a single basis (steps or
     iterations x dim x 8 bytes) above :data:`MAX_BASIS_BYTES` is refused before any work; the
-    density is broadened :data:`DENSITY_BLOCK` nodes at a time.
+    density is broadened in blocks (:func:`landscapes.spectra.broadened_density`).
     """
     _check("top", k, 1, 64)
     _check("iterations", iterations, k, 1000)
@@ -231,8 +212,7 @@ def hessian_spectrum(hvp: Callable[[Tensor], Tensor], dim: int, k: int = 8,
     samples = top.values.sum() + (dim - k) * (nodes * weights).sum(1)
     lo = min(nodes.min(), top.values.min())
     hi = max(nodes.max(), top.values.max())
-    sigma = BROADENING * max(hi - lo, 1e-12)
-    grid = np.linspace(lo - GRID_PAD * sigma, hi + GRID_PAD * sigma, GRID_POINTS)
+    grid, sigma = density_grid(lo, hi)
     density = broadened_density(grid, top.values, nodes, weights, dim, sigma)
     return Spectrum(top, float(samples.mean()), float(samples.std(ddof=1) / np.sqrt(probes)),
                     samples, nodes, weights, grid, density, sigma, dim)
@@ -257,7 +237,8 @@ def spectrum_arrays(loss: Callable[[Tensor], Tensor], point: Tensor, view: dict,
     Arrays: ``grid`` and ``density`` (G,) the broadened density; ``top_eigenvalues`` and
     ``top_residuals`` (k,); ``trace`` and ``trace_stderr`` (0-d); ``trace_samples`` (probes,);
     ``ritz_values`` and ``ritz_weights`` (probes, steps) the quadrature, from which
-    :func:`broadened_density` recomputes ``density`` with meta's ``sigma`` and ``dim``.
+    :func:`landscapes.spectra.broadened_density` recomputes ``density`` with meta's ``sigma``
+    and ``dim``.
     """
     s = hessian_spectrum(hvp_function(loss, point), int(point.numel()), view["top"],
                          view["iterations"], view["probes"], view["steps"], view["seed"],

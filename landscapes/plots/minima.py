@@ -115,9 +115,14 @@ def hessian_spectrum_figure(result: ViewResult) -> go.Figure:
     if spectrum is None or result.meta.get("semicircle") is None:
         return _message_figure("no Hessian spectrum: the minima of discrete (Ising) spins "
                                "are single-spin-flip minima")
-    spectrum = np.asarray(spectrum, dtype=np.float64)
-    x, density = semicircle_curve(result.meta)
     energy = result.arrays["energies"][result.meta["lowest_index"]]
+    return semicircle_figure(np.asarray(spectrum, dtype=np.float64), result.meta, energy)
+
+
+def semicircle_figure(spectrum: np.ndarray, meta: dict, energy: float) -> go.Figure:
+    """The eigenvalues ``spectrum`` as a density-normalised histogram beside the semicircle of
+    ``meta["semicircle"]``, a line at zero; ``energy`` (per spin) the minimum's, in the title."""
+    x, density = semicircle_curve(meta)
     hist = go.Histogram(
         x=spectrum.astype(np.float32), histnorm="probability density",
         xbins={"size": _bin_size(spectrum, 1.5, 8)}, name=f"spectrum ({len(spectrum)} eigenvalues)",
@@ -188,8 +193,12 @@ def spectrum_figure(result: ViewResult, display: dict | None = None) -> go.Figur
     """A network's Hessian spectral density (stochastic Lanczos quadrature, Gaussian-broadened)
     on a log axis, so a trained network's bulk near 0 and its few large outliers both show;
     the top eigenvalues marked on it, a line at zero, the trace with its standard error in the
-    title. ``display`` is accepted for the uniform figure signature and changes nothing."""
+    title. An exact spectrum (the p-spin glass's) is :func:`semicircle_figure`. ``display`` is
+    accepted for the uniform figure signature and changes nothing."""
     a, meta = result.arrays, result.meta
+    if meta.get("exact"):  # the p-spin glass: every eigenvalue, beside the semicircle law
+        return semicircle_figure(np.asarray(a["eigenvalues"], dtype=np.float64), meta,
+                                 meta["lowest_energy"])
     grid = np.asarray(a["grid"], dtype=np.float64)
     density = np.asarray(a["density"], dtype=np.float64)
     top = np.asarray(a["top_eigenvalues"], dtype=np.float64)

@@ -13,7 +13,8 @@ state with index I: spin i = bit i, 1 -> +1; e.g. a minimum of the barrier tree)
 ``random`` or ``through:P1[,P2[,P3]]`` (slice spanned by the center and those points).
 
 Registered here (:mod:`landscapes.registry`): ``slice``, ``path`` and ``minima``
-(:mod:`landscapes.spin.minima`) for both spin families, and for the Ising model alone the exact
+(:mod:`landscapes.spin.minima`) for both spin families, ``spectrum``
+(:mod:`landscapes.spin.spectrum`) for the p-spin glass, and for the Ising model alone the exact
 views of :mod:`landscapes.spin.funnel_views`: ``funnel``, ``sweep``, ``enumeration`` and
 ``free_energy``. Energies are per spin, H/N (``unit`` = ``"energy per spin"``).
 
@@ -49,6 +50,7 @@ from landscapes.spin.models import (
     normalize_spec,
 )
 from landscapes.spin.polynomial_slices import sphere_values
+from landscapes.spin.spectrum import SPECTRUM_DEFAULTS, normalize_spectrum_view, spin_spectrum
 from landscapes.viewspec import (
     SEED,
     SEED_MAX,
@@ -296,6 +298,11 @@ RECORDS = (
              result_kind="minima", normalize_model=normalize_spec,
              constraints={"starts": MINIMA_STARTS},
              description="the minima of seeded descents from random:0 .. random:K-1"),
+    ViewKind("pspin", "spectrum", SPECTRUM_DEFAULTS, normalize_spectrum_view,
+             _on_model(spin_spectrum), result_kind="spectrum", normalize_model=normalize_spec,
+             constraints={"starts": MINIMA_STARTS},
+             description="every eigenvalue of the Hessian at the lowest of K minima, beside the "
+                         "semicircle law"),
     ViewKind("ising", "funnel", funnel_views.FUNNEL_DEFAULTS, funnel_views.normalize_view,
              _on_ising(funnel_views.compute_funnel), result_kind="funnel",
              normalize_model=normalize_spec, canonical=_enumerable,

@@ -570,12 +570,13 @@ def test_the_spectrum_panel_network_beside_glass_and_no_ising(config):
     np.testing.assert_allclose(np.maximum(result.arrays["density"], 0), np.asarray(
         net.surface.data[0].y, float), rtol=1e-6, atol=float(result.arrays["density"].max()) * 1e-7)
     glass = panel_output(store, _controls(**{ids.VIEW: "spectrum", ids.MODEL: "pspin"}), {})
-    minima = store.cached({"model": "pspin", "n": 16, "p": 3, "planted": 0.0, "seed": 3},
-                          {"view": "minima"})
-    assert glass.messages == [] and minima is not None
+    exact = store.cached({"model": "pspin", "n": 16, "p": 3, "planted": 0.0, "seed": 3},
+                         {"view": "spectrum"})
+    assert glass.messages == [] and exact is not None and len(exact.arrays["eigenvalues"]) == 15
     assert [t.name for t in glass.surface.data] == [
-        f"spectrum ({len(minima.arrays['spectrum'])} eigenvalues)", "semicircle law (large N)"]
-    assert glass.path.data[0].type == "histogram"  # the minima's energies
+        "spectrum (15 eigenvalues)", "semicircle law (large N)"]
+    np.testing.assert_allclose(np.sort(np.asarray(glass.surface.data[0].x, float)),
+                               exact.arrays["eigenvalues"], rtol=1e-6)
     ising = panel_output(store, _controls(**{ids.VIEW: "spectrum"}), {})
     assert ising.surface is None
     assert "choose the p-spin glass or a network" in ising.messages[0]

@@ -58,7 +58,7 @@ def first_request_of_the_panel(store: ViewStore, panel: dict, monkeypatch) -> st
     ("minima", "ising", {"view": "minima"}),
     ("minima", "pspin", {"view": "minima"}),
     ("minima", "network", {"view": "minima"}),
-    ("spectrum", "pspin", {"view": "minima"}),  # its lowest minimum's spectrum is in it
+    ("spectrum", "pspin", {"view": "spectrum"}),
     ("spectrum", "network", {"view": "spectrum", "seed": 3}),
     ("slice", "network", {"view": "slice", "dims": 2, "span": 1.0, "steps": 21,
                           "directions": "filter", "direction_seed": 3}),

@@ -29,7 +29,7 @@ SPEC = {"model": "ising", "n": 10, "native_bias": 1.0, "seed": 3}
 TOY = {"view": "toy", "count": 6}
 LISTED = {
     "ising": {"slice", "path", "funnel", "sweep", "minima", "enumeration", "free_energy"},
-    "pspin": {"slice", "path", "minima"},
+    "pspin": {"slice", "path", "minima", "spectrum"},
     "network": {"slice", "path", "minima", "spectrum"},
 }
 RESULT_KINDS = {"slice": "slice", "path": "path", "funnel": "funnel", "sweep": "sweep",

@@ -11,19 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from landscapes import views
+from landscapes import spectra, views
 from landscapes.errors import LandscapeError
 from landscapes.io import formats
 from landscapes.io.npz import read_npz
 from landscapes.networks import spectrum
 from landscapes.networks.hessian import hvp_function
-from landscapes.networks.spectrum import (
-    broadened_density,
-    hessian_spectrum,
-    normalize_spectrum_view,
-)
+from landscapes.networks.spectrum import hessian_spectrum, normalize_spectrum_view
 from landscapes.networks.store import UploadStore
 from landscapes.networks.views import example_source
+from landscapes.spectra import broadened_density
 
 
 def _matrix(eigenvalues: np.ndarray, seed: int = 0) -> torch.Tensor:
@@ -101,7 +98,7 @@ def test_probes_in_groups_and_density_in_blocks_change_nothing(known, monkeypatc
 
     together = run()
     monkeypatch.setattr(spectrum, "MAX_GROUP", 1)
-    monkeypatch.setattr(spectrum, "DENSITY_BLOCK", 7)
+    monkeypatch.setattr(spectra, "DENSITY_BLOCK", 7)
     apart = run()
     np.testing.assert_allclose(apart.nodes, together.nodes, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(apart.density, together.density, rtol=1e-9)
@@ -213,3 +210,37 @@ def test_the_view_and_the_command_write_what_recomputes_the_density(moons, tmp_p
     with pytest.raises(LandscapeError, match="no grid to write as VTK"):
         formats.check_format("spectrum", "vtk")
     json.dumps(meta)
+
+
+def test_the_glass_spectrum_is_every_eigenvalue_at_its_lowest_minimum(tmp_path, capsys):
+    """``landscapes spectrum pspin``: the minima view's lowest minimum's Hessian, every
+    eigenvalue, drawn as a density like a network's; the file recomputes it."""
+    from landscapes import cli
+    from landscapes.sphere import riemannian_hessian_eigenvalues
+    from landscapes.spin.models import build_model
+    from landscapes.spin.spectrum import SPECTRUM_DEFAULTS
+
+    assert cli.SPIN_SPECTRUM_STARTS == SPECTRUM_DEFAULTS["starts"]
+    out = tmp_path / "glass.npz"
+    model = ["pspin", "--n", "24", "--p", "3", "--seed", "2"]
+    assert cli.main(["spectrum", *model, "--starts", "8", "--out", str(out)]) == 0
+    assert "23 eigenvalues at the lowest of 8 minima" in capsys.readouterr().out
+    arrays, meta = read_npz(out)
+    minima = views.compute({"model": "pspin", "n": 24, "p": 3, "seed": 2},
+                           {"view": "minima", "starts": 8})
+    np.testing.assert_allclose(arrays["eigenvalues"], np.sort(minima.arrays["spectrum"]))
+    assert meta["lowest_energy"] == minima.meta["lowest_energy"] and meta["exact"]
+    assert float(arrays["trace"]) == pytest.approx(arrays["eigenvalues"].sum())
+    assert np.trapezoid(arrays["density"], arrays["grid"]) == pytest.approx(1.0, abs=1e-6)
+    # the Hessian again, from the file's minimum and couplings alone
+    spin = build_model(meta["model"])
+    np.testing.assert_allclose(spin.arrays()["couplings"], arrays["couplings"])
+    again = riemannian_hessian_eigenvalues(spin.hamiltonian,
+                                           torch.as_tensor(arrays["lowest_state"]),
+                                           spin.euclidean_hessian).numpy()
+    np.testing.assert_allclose(np.sort(again), arrays["eigenvalues"], rtol=1e-6, atol=1e-8)
+    # the flags of the other family are refused, as is the Ising model
+    assert cli.main(["spectrum", *model, "--probes", "4", "--out", str(out)]) == 2
+    assert "--probes applies to networks" in capsys.readouterr().err
+    assert cli.main(["spectrum", "ising", "--out", str(out)]) == 2
+    assert "the Ising model has no Hessian" in capsys.readouterr().err

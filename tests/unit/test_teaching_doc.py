@@ -502,9 +502,9 @@ def test_exercise_7_bulk_and_outliers(store, prose):
     assert left.messages == [] and right.messages == []
     net = store.get({"model": "network", "example": "moons-mlp"}, {"view": "spectrum", "seed": 0})
     glass = store.get({"model": "pspin", "n": 64, "p": 3, "planted": 0.0, "seed": 0},
-                      {"view": "minima"})
+                      {"view": "spectrum"})
     top, trace = net.arrays["top_eigenvalues"], float(net.arrays["trace"])
-    spectrum, circle = glass.arrays["spectrum"], glass.meta["semicircle"]
+    spectrum, circle = glass.arrays["eigenvalues"], glass.meta["semicircle"]
     assert spectrum.min() > 0  # a minimum
     assert circle["radius"] == pytest.approx(2 * math.sqrt(6))  # 2 sqrt(p (p - 1)), p = 3
     # "nearly all in a narrow bulk at 0": the probes' weight within 0.02 of 0
@@ -513,7 +513,7 @@ def test_exercise_7_bulk_and_outliers(store, prose):
     share = f"{top[:2].sum() / trace:.0%}"
     said = [f"{net.meta['dim']:,} eigenvalues", f"{net.meta['probes']} random probes",
             f"{len(spectrum)} eigenvalues, all positive", f"= {circle['radius']:.2f}",
-            f"of {len(glass.arrays['energies'])} descents", f"carry {share} of the trace"]
+            f"of {glass.meta['view']['starts']} descents", f"carry {share} of the trace"]
     assert _missing(re.sub(r"\s+", " ", preset.explanation), [
         *said, f"the largest is {_sig(top[0])}", f"of the trace, {_sig(trace)}",
         f"(N = {glass.meta['model']['n']})"]) == []
