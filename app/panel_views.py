@@ -25,6 +25,7 @@ from typing import TypeVar
 import numpy as np
 import plotly.graph_objects as go
 
+from app import urlstate
 from app.controls import UPLOAD
 from app.data import ViewStore
 from landscapes import registry, views
@@ -42,7 +43,6 @@ T = TypeVar("T")
 FUNNEL_VIEW = {"view": "funnel"}
 SWEEP_VIEW = {"view": "sweep"}
 SPECTRUM_VIEW = {"view": "spectrum"}  # a network's (at its centre) or the p-spin glass's
-SPECTRUM_FAMILIES = ("network", "pspin")
 
 
 @dataclass
@@ -344,7 +344,7 @@ def temperature_index(temperatures: np.ndarray, folding: float | None, wanted: o
     """The grid point nearest (on a log scale, as the grid is spaced) to the ``wanted``
     temperature (units of H); the default point (:func:`default_temperature_index`) when none
     is wanted (None, or anything but a positive finite number)."""
-    if not valid_temperature(wanted):
+    if not urlstate.is_temperature(wanted):
         return default_temperature_index(temperatures, folding)
     logs = np.log(np.asarray(temperatures, dtype=np.float64))
     return int(np.argmin(np.abs(logs - math.log(float(wanted)))))  # type: ignore[arg-type]
@@ -361,16 +361,6 @@ def picked_temperature(temperatures: np.ndarray, folding: float | None,
     exact = float(temperatures[index])
     rounded = float(f"{exact:.{TEMPERATURE_DIGITS}g}")
     return rounded if temperature_index(temperatures, folding, rounded) == index else exact
-
-
-def valid_temperature(value: object) -> bool:
-    """Whether ``value`` is a temperature a panel can want: a positive finite number."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value) and value > 0
-    except OverflowError:  # an int beyond any float (only a hand-made request sends one)
-        return False
 
 
 def refused(text: str) -> PanelOutput:
@@ -445,9 +435,9 @@ def spectrum_request(spec: dict, seed: object = 0) -> dict | None:
     """What the Hessian spectrum view computes for ``spec``: a network's spectrum (its probes
     drawn from ``seed``, the panel's Seed), the p-spin glass's (at its lowest minimum; the
     model's seed is in ``spec``); None for the Ising model."""
-    if spec["model"] == "network":
-        return {**SPECTRUM_VIEW, "seed": seed}
-    return dict(SPECTRUM_VIEW) if spec["model"] in SPECTRUM_FAMILIES else None
+    if not _served(spec, "spectrum"):
+        return None
+    return {**SPECTRUM_VIEW, "seed": seed} if spec["model"] == "network" else dict(SPECTRUM_VIEW)
 
 
 def spectrum_panel(store: ViewStore, spec: dict, seed: object = 0,

@@ -39,6 +39,7 @@ from landscapes.networks.catalog import (
 from landscapes.networks.datasets import BUILTIN, MAX_SAMPLES
 from landscapes.registry import Result
 from landscapes.slices import Slice
+from landscapes.spin.spectrum import SPECTRUM_DEFAULTS as SPIN_SPECTRUM_DEFAULTS
 from landscapes.viewspec import MAX_DEPTH
 
 if TYPE_CHECKING:
@@ -305,7 +306,6 @@ def cmd_minima(args: argparse.Namespace) -> None:
 
 NETWORK_SPECTRUM_FLAGS = {"top": "top", "iterations": "iterations", "probes": "probes",
                           "lanczos_steps": "steps", "probe_seed": "seed"}
-SPIN_SPECTRUM_STARTS = 64  # the p-spin spectrum's descents (landscapes.spin.spectrum)
 
 
 def cmd_spectrum(args: argparse.Namespace) -> None:
@@ -324,7 +324,7 @@ def cmd_spectrum(args: argparse.Namespace) -> None:
               f"{args.starts} minima, E/N = {meta['lowest_energy']:.6f}: trace "
               f"{meta['trace']:.6g}, top eigenvalue {meta['top_eigenvalues'][0]:.6g}) to {out}")
         return
-    if args.starts != SPIN_SPECTRUM_STARTS:
+    if args.starts != SPIN_SPECTRUM_DEFAULTS["starts"]:
         raise LandscapeError("--starts applies to the p-spin glass (a network's spectrum is at "
                              "its checkpoint)")
     view = {"view": "spectrum", "top": args.top, "iterations": args.iterations,
@@ -474,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "at the p-spin glass's lowest minimum")
     _add_model_arguments(p, ("pspin", "network"))
     _add_network_arguments(p)
-    p.add_argument("--starts", type=int, default=SPIN_SPECTRUM_STARTS,
+    p.add_argument("--starts", type=int, default=SPIN_SPECTRUM_DEFAULTS["starts"],
                    help="p-spin: descents whose lowest minimum is taken (default: %(default)s)")
     p.add_argument("--top", type=int, default=SPECTRUM_DEFAULTS["top"],
                    help="top eigenvalues by Lanczos (default: %(default)s)")

@@ -82,13 +82,6 @@ def rows(hvp: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
     return lambda vs: torch.stack([hvp(v) for v in vs])
 
 
-def _check(name: str, value: object, lo: int, hi: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise LandscapeError(f"spectrum: {name} must be a whole number from {lo} to {hi}; "
-                             f"got {value!r}")
-    return value
-
-
 def _deflated(hvp_rows: Callable[[Tensor], Tensor], top: Tensor) -> Callable[[Tensor], Tensor]:
     """``V -> P H P V`` (rows), ``P`` the projector onto the complement of ``top``'s rows."""
     def project(vs: Tensor) -> Tensor:
@@ -159,7 +152,8 @@ def hessian_spectrum(hvp: Callable[[Tensor], Tensor], dim: int, k: int = 8,
                      progress: Callable[[int, int], None] | None = None) -> Spectrum:
     """Top-``k`` eigenvalues (``iterations`` Lanczos steps), the trace and the spectral density
     (``probes`` probes of ``steps`` Lanczos steps each) of the symmetric operator ``hvp`` on
-    R^dim, as the module docstring says. Seeded: the top eigenpairs from ``rng(seed,
+    R^dim, as the module docstring says; the arguments are checked as the view's
+    (:func:`normalize_spectrum_view`). Seeded: the top eigenpairs from ``rng(seed,
     "lanczos")``, the probes from ``rng(seed, "slq")``. ``progress(done, total)`` counts
     Hessian-vector products; raising from it cancels.
 
@@ -168,10 +162,10 @@ def hessian_spectrum(hvp: Callable[[Tensor], Tensor], dim: int, k: int = 8,
     iterations x dim x 8 bytes) above :data:`MAX_BASIS_BYTES` is refused before any work; the
     density is broadened in blocks (:func:`landscapes.spectra.broadened_density`).
     """
-    _check("top", k, 1, 64)
-    _check("iterations", iterations, k, 1000)
-    _check("probes", probes, 2, 256)
-    _check("steps", steps, 2, 1000)
+    view = normalize_spectrum_view({"top": k, "iterations": iterations, "probes": probes,
+                                    "steps": steps, "seed": seed})  # the view's own checks
+    k, iterations, probes, steps, seed = (view[name] for name in (
+        "top", "iterations", "probes", "steps", "seed"))
     if dim < 3:
         raise LandscapeError(f"spectrum: a network of {dim} parameters is too small for a "
                              "spectral density (at least 3)")
